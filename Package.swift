@@ -1,0 +1,79 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// MARK: - Dependencies
+
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+
+let package = Package(
+    name: "ipsecsvc",
+    products: [
+        .executable(name: "ipsecsvc", targets: ["ipsecsvc"]),
+        // The plugin contract: a plain C header that third-party packages (or C/Rust code) depend on.
+        .library(name: "IPsecPluginABI", targets: ["CIPsecPluginABI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: - System libraries and headers
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .systemLibrary(
+            name: "CNetfilterQueue",
+            pkgConfig: "libnetfilter_queue",
+            providers: [.apt(["libnetfilter-queue-dev", "libmnl-dev"])]
+        ),
+        .target(name: "CIPsecPluginABI"),
+
+        // MARK: - Modules
+        .target(name: "PolicyModel"),
+        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
+        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats"]),
+        .target(name: "Driver", dependencies: ["PolicyModel", "CNetfilterQueue"]),
+        .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
+        .target(
+            name: "ServiceHost",
+            dependencies: [
+                "PolicyModel", "PolicyFormats", "Providers", "Driver", "Plugins", "CSystemd", logging,
+                serviceLifecycle,
+            ]
+        ),
+        .executableTarget(name: "ipsecsvc", dependencies: ["ServiceHost", argumentParser]),
+
+        // MARK: - Tests
+        .testTarget(name: "PolicyModelTests", dependencies: ["PolicyModel"]),
+        .testTarget(name: "PolicyFormatsTests", dependencies: ["PolicyFormats", "PolicyModel"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "PolicyFormats", "PolicyModel"]),
+        .testTarget(name: "DriverTests", dependencies: ["Driver", "PolicyModel"]),
+        .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Providers", "PolicyModel"]),
+        .testTarget(name: "ServiceHostTests", dependencies: ["ServiceHost", "Driver", "Providers", "PolicyModel"]),
+        // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
+        .testTarget(name: "IntegrationTests", dependencies: ["ipsecsvc", "PolicyModel"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+// MARK: - Strict settings for every Swift target
+
+for target in package.targets where [.executable, .test, .regular].contains(target.type) {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    settings.append(.enableUpcomingFeature("NonisolatedNonsendingByDefault"))
+    settings.append(.define("ENABLE_MOCKING", .when(configuration: .debug)))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,59 @@
+public import PolicyModel
+
+/// The driver's startup (boot-time) modes: what applies before the service has applied policy.
+public enum StartupMode: String, Hashable, Sendable, Codable, CaseIterable {
+    /// No filtering (also what Disabled and Manual services get).
+    case permit
+    /// Outbound traffic and its replies pass (conntrack); other inbound is dropped.
+    case stateful
+    /// Everything is dropped except boot exemptions and DHCP.
+    case block
+}
+
+/// The driver's operational modes, once the service runs.
+public enum OperationalMode: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Filters of the effective policy are enforced.
+    case secure
+    /// Nothing is filtered (a manually stopped service).
+    case permit
+    /// Everything is dropped, no exemptions (persistent policy failed).
+    case block
+}
+
+/// The mode the driver is in.
+public enum DriverMode: Hashable, Sendable, Codable, CustomStringConvertible {
+    case startup(StartupMode)
+    case operational(OperationalMode)
+
+    public var description: String {
+        switch self {
+        case .startup(let mode): "startup \(mode.rawValue)"
+        case .operational(let mode): mode.rawValue
+        }
+    }
+}
+
+/// Traffic direction relative to this computer.
+public enum TrafficDirection: String, Hashable, Sendable, Codable, CaseIterable {
+    case inbound
+    case outbound
+}
+
+/// One `bootexemptions` entry: `protocol:srcport:dstport:direction`.
+public struct BootExemption: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var ipProtocol: UInt8
+    public var sourcePort: UInt16
+    public var destinationPort: UInt16
+    public var direction: TrafficDirection
+
+    public init(ipProtocol: UInt8, sourcePort: UInt16, destinationPort: UInt16, direction: TrafficDirection) {
+        self.ipProtocol = ipProtocol
+        self.sourcePort = sourcePort
+        self.destinationPort = destinationPort
+        self.direction = direction
+    }
+
+    public var description: String {
+        "\(IPProtocol.name(ipProtocol)):\(sourcePort):\(destinationPort):\(direction.rawValue)"
+    }
+}

@@ -1,0 +1,63 @@
+public import PolicyModel
+
+/// The IPsec driver as the service host sees it: modes, the policy to enforce, settings, status.
+///
+/// Called by `ServiceHost` only: `ipsecsvc boot` calls ``enterStartupMode(_:exemptions:)`` once and exits;
+/// `ipsecsvc run` calls ``apply(_:)`` and ``enterOperationalMode(_:)`` as the lifecycle demands, from one
+/// task at a time. Implementations must make each call take effect completely or throw and leave the
+/// previous state in force; a packet is always decided by one complete mode and table.
+public protocol IPsecDriver: Sendable {
+    /// Puts the driver in a startup mode (before the service starts). Must not need a running process
+    /// afterwards: the kernel keeps enforcing it.
+    func enterStartupMode(_ mode: StartupMode, exemptions: [BootExemption]) async throws
+
+    /// Puts the driver in an operational mode.
+    func enterOperationalMode(_ mode: OperationalMode) async throws
+
+    /// Replaces the enforced filters with those of `policy` atomically.
+    func apply(_ policy: EffectivePolicy) async throws
+
+    /// Applies the `set config` settings that concern the driver.
+    func configure(_ settings: DriverSettings) async throws
+
+    /// The current mode, table generation and counters.
+    func status() async -> DriverStatus
+}
+
+/// The `netsh ipsec dynamic set config` settings the driver uses.
+public struct DriverSettings: Hashable, Sendable, Codable {
+    /// `ipsecexempt` 0–3 (default 3: only IKE exempt).
+    public var exemptionLevel: Int
+    /// `ipsecdiagnostics` 0–7.
+    public var diagnosticsLevel: Int
+    /// `ipsecloginterval` in seconds, 60–86 400.
+    public var logIntervalSeconds: Int
+
+    public init(exemptionLevel: Int = 3, diagnosticsLevel: Int = 0, logIntervalSeconds: Int = 3600) {
+        self.exemptionLevel = exemptionLevel
+        self.diagnosticsLevel = diagnosticsLevel
+        self.logIntervalSeconds = logIntervalSeconds
+    }
+}
+
+/// What the driver reports to `status`.
+public struct DriverStatus: Hashable, Sendable, Codable {
+    public var mode: DriverMode?
+    /// Generation of the filter table in force (of the ``EffectivePolicy`` it was compiled from).
+    public var tableGeneration: UInt64
+    public var filterCount: Int
+    /// Named counters (packets and drops per action, reason, ...).
+    public var counters: [String: UInt64]
+
+    public init(
+        mode: DriverMode? = nil,
+        tableGeneration: UInt64 = 0,
+        filterCount: Int = 0,
+        counters: [String: UInt64] = [:]
+    ) {
+        self.mode = mode
+        self.tableGeneration = tableGeneration
+        self.filterCount = filterCount
+        self.counters = counters
+    }
+}

@@ -1,0 +1,5 @@
+// PolicyFormats reads and writes policies: the native XML format (libxml2) and its schema, the Windows
+// `ipsecData` blobs, registry exports (`.reg`), directory entries (LDIF and DSMLv2) and netsh scripts.
+// Every reader returns typed errors with a location (file, line or byte offset, field) and never a
+// partial result.
+public import PolicyModel

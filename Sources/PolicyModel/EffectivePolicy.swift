@@ -1,0 +1,105 @@
+/// The resultant set of policy: every filter of every source in effect, each with the actions it
+/// takes and where it came from. The merger (Providers) builds it; the driver compiles it.
+public struct EffectivePolicy: Hashable, Sendable, Codable {
+    /// Increases with every change so that the driver and `status` can tell tables apart.
+    public var generation: UInt64
+    /// Filters in merge order (the driver orders them by weight).
+    public var filters: [EffectiveFilter]
+
+    public init(generation: UInt64 = 0, filters: [EffectiveFilter] = []) {
+        self.generation = generation
+        self.filters = filters
+    }
+
+    /// No policy at all: secure mode then filters nothing.
+    public static let empty = EffectivePolicy()
+}
+
+/// One filter in effect.
+public struct EffectiveFilter: Hashable, Sendable, Codable {
+    public var filter: Filter
+    /// The action for packets that arrive at this computer and match.
+    public var inboundAction: FilterAction
+    /// The action for packets this computer sends that match. Equal to ``inboundAction`` for
+    /// static rules; dynamic rules may differ (`actioninbound` / `actionoutbound`).
+    public var outboundAction: FilterAction
+    public var interfaceType: InterfaceType
+    /// Tunnel endpoint of the rule, `nil` for transport mode.
+    public var tunnelEndpoint: IPv4Address?
+    public var provenance: Provenance
+
+    public init(
+        filter: Filter,
+        inboundAction: FilterAction,
+        outboundAction: FilterAction? = nil,
+        interfaceType: InterfaceType = .all,
+        tunnelEndpoint: IPv4Address? = nil,
+        provenance: Provenance
+    ) {
+        self.filter = filter
+        self.inboundAction = inboundAction
+        self.outboundAction = outboundAction ?? inboundAction
+        self.interfaceType = interfaceType
+        self.tunnelEndpoint = tunnelEndpoint
+        self.provenance = provenance
+    }
+}
+
+/// The kinds of policy source, in the order Windows consults them.
+public enum SourceKind: String, Hashable, Sendable, Codable, CaseIterable {
+    case persistent
+    case directory
+    case directoryCache = "directory-cache"
+    case local
+    case dynamic
+    case plugin
+}
+
+/// Where an effective filter came from: source, store, policy, rule, and for directory policy the GPO
+/// and the container (OU, domain or site) whose link brought it.
+public struct Provenance: Hashable, Sendable, Codable {
+    public var kind: SourceKind
+    /// The provider's name (`persistent`, `directory`, `plugin:cmdb`, ...).
+    public var source: String
+    /// The store the policy was read from (file path or snapshot path), when there is one.
+    public var store: String?
+    public var policyName: String
+    public var policyID: IPsecGUID?
+    public var ruleName: String
+    public var ruleID: IPsecGUID?
+    public var filterListName: String
+    public var filterListID: IPsecGUID?
+    public var filterActionName: String
+    /// Directory policy: the GPO's display name (or DN when it has none).
+    public var gpo: String?
+    /// Directory policy: the DN of the OU, domain or site whose link applied the GPO.
+    public var linkedThrough: String?
+
+    public init(
+        kind: SourceKind,
+        source: String,
+        store: String? = nil,
+        policyName: String,
+        policyID: IPsecGUID? = nil,
+        ruleName: String,
+        ruleID: IPsecGUID? = nil,
+        filterListName: String = "",
+        filterListID: IPsecGUID? = nil,
+        filterActionName: String = "",
+        gpo: String? = nil,
+        linkedThrough: String? = nil
+    ) {
+        self.kind = kind
+        self.source = source
+        self.store = store
+        self.policyName = policyName
+        self.policyID = policyID
+        self.ruleName = ruleName
+        self.ruleID = ruleID
+        self.filterListName = filterListName
+        self.filterListID = filterListID
+        self.filterActionName = filterActionName
+        self.gpo = gpo
+        self.linkedThrough = linkedThrough
+    }
+}

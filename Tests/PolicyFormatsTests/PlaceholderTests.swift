@@ -1,0 +1,6 @@
+import PolicyFormats
+import Testing
+
+@Suite struct PolicyFormatsModuleTests {
+    @Test func moduleLinks() { #expect(Bool(true)) }
+}

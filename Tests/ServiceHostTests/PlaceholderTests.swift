@@ -1,0 +1,6 @@
+import ServiceHost
+import Testing
+
+@Suite struct ServiceHostModuleTests {
+    @Test func moduleLinks() { #expect(Bool(true)) }
+}
