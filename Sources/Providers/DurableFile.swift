@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Crash-safe file replacement: write a temporary file beside the target, fsync it, rename it over the
+/// target, fsync the directory. A crash at any point leaves either the old or the new content.
+public enum DurableFile {
+    /// An error from one of the system calls, with the path and errno.
+    public struct WriteError: Error, Hashable, Sendable, CustomStringConvertible {
+        public var path: String
+        public var operation: String
+        public var errno: Int32
+
+        public var description: String {
+            "\(path): \(operation) failed: \(String(cString: strerror(errno)))"
+        }
+    }
+
+    /// Atomically and durably replaces `path` with `bytes` (mode `permissions`).
+    public static func write(_ bytes: [UInt8], to path: String, permissions: mode_t = 0o640) throws(WriteError) {
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, permissions)
+        guard fd >= 0 else { throw WriteError(path: temporary, operation: "open", errno: Glibc.errno) }
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { raw in
+                Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+            }
+            if result < 0 {
+                if Glibc.errno == EINTR { continue }
+                let code = Glibc.errno
+                close(fd)
+                unlink(temporary)
+                throw WriteError(path: temporary, operation: "write", errno: code)
+            }
+            written += result
+        }
+        if fsync(fd) != 0 {
+            let code = Glibc.errno
+            close(fd)
+            unlink(temporary)
+            throw WriteError(path: temporary, operation: "fsync", errno: code)
+        }
+        close(fd)
+        if rename(temporary, path) != 0 {
+            let code = Glibc.errno
+            unlink(temporary)
+            throw WriteError(path: path, operation: "rename", errno: code)
+        }
+        let directoryFD = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryFD >= 0 else { throw WriteError(path: directory, operation: "open", errno: Glibc.errno) }
+        defer { close(directoryFD) }
+        if fsync(directoryFD) != 0 { throw WriteError(path: directory, operation: "fsync", errno: Glibc.errno) }
+    }
+}
