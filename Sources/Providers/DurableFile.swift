@@ -17,10 +17,10 @@ public enum DurableFile {
     }
 
     /// Atomically and durably replaces `path` with `bytes` (mode `permissions`).
-    public static func write(_ bytes: [UInt8], to path: String, permissions: mode_t = 0o640) throws(WriteError) {
+    public static func write(_ bytes: [UInt8], to path: String, permissions: UInt32 = 0o640) throws(WriteError) {
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, permissions)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(permissions))
         guard fd >= 0 else { throw WriteError(path: temporary, operation: "open", errno: Glibc.errno) }
         var written = 0
         while written < bytes.count {
