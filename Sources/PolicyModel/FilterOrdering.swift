@@ -38,12 +38,11 @@ public enum FilterOrdering {
         )
     }
 
+    /// A filter with the action it takes.
+    public typealias Entry = (filter: Filter, action: FilterActionKind)
+
     /// Plain filters with the action each one takes, in consulting order.
-    public static func sorted(
-        _ filters: [(filter: Filter, action: FilterActionKind)]
-    ) -> [(
-        filter: Filter, action: FilterActionKind
-    )] {
-        sorted(filters, weight: { FilterWeight($0.filter) }, action: { $0.action })
+    public static func sorted(_ entries: [Entry]) -> [Entry] {
+        sorted(entries, weight: { FilterWeight($0.filter) }, action: { $0.action })
     }
 }

@@ -109,7 +109,7 @@ struct ValidationIndex {
         report: inout ValidationReport
     ) {
         let idPath = path.appending("id")
-        if id == .zero && kind != "filter" {
+        if id == .zero {
             report.add(idPath, "the zero GUID is not a valid \(kind) id")
             return
         }

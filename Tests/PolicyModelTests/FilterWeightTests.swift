@@ -22,7 +22,7 @@ private func filter(
     )
 }
 
-private func order(_ entries: [(filter: Filter, action: FilterActionKind)]) -> [IPsecGUID] {
+private func order(_ entries: [FilterOrdering.Entry]) -> [IPsecGUID] {
     FilterOrdering.sorted(entries).map(\.filter.id)
 }
 
@@ -30,7 +30,7 @@ private func ids(_ numbers: Int...) -> [IPsecGUID] { numbers.map(Fixtures.guid) 
 
 @Suite struct FilterWeightTests {
     @Test func hostBeatsSubnetBeatsAny() {
-        let entries: [(filter: Filter, action: FilterActionKind)] = [
+        let entries: [FilterOrdering.Entry] = [
             (filter(1, .any, .any), .permit),
             (filter(2, .me, .any), .permit),
             (filter(3, .me, Fixtures.subnet("198.18.0.0", "255.255.0.0")), .permit),
@@ -55,7 +55,7 @@ private func ids(_ numbers: Int...) -> [IPsecGUID] { numbers.map(Fixtures.guid) 
     }
 
     @Test func addressesOutweighProtocolAndPorts() {
-        let entries: [(filter: Filter, action: FilterActionKind)] = [
+        let entries: [FilterOrdering.Entry] = [
             (filter(1, .me, .any, protocol: IPProtocol.tcp, sourcePort: 1024, destinationPort: 23), .block),
             (filter(2, .me, Fixtures.subnet("198.18.0.0", "255.255.255.254")), .negotiate),
         ]
@@ -64,7 +64,7 @@ private func ids(_ numbers: Int...) -> [IPsecGUID] { numbers.map(Fixtures.guid) 
     }
 
     @Test func protocolThenSourcePortThenDestinationPort() {
-        let entries: [(filter: Filter, action: FilterActionKind)] = [
+        let entries: [FilterOrdering.Entry] = [
             (filter(1, .me, .any), .permit),
             (filter(2, .me, .any, protocol: IPProtocol.tcp, destinationPort: 23), .permit),
             (filter(3, .me, .any, protocol: IPProtocol.tcp), .permit),
@@ -76,7 +76,7 @@ private func ids(_ numbers: Int...) -> [IPsecGUID] { numbers.map(Fixtures.guid) 
     }
 
     @Test func equalWeightsBlockThenPermitThenNegotiate() {
-        let entries: [(filter: Filter, action: FilterActionKind)] = [
+        let entries: [FilterOrdering.Entry] = [
             (filter(1, .me, .any), .negotiate),
             (filter(2, .me, .any), .permit),
             (filter(3, .me, .any), .block),
@@ -88,7 +88,7 @@ private func ids(_ numbers: Int...) -> [IPsecGUID] { numbers.map(Fixtures.guid) 
 
     @Test func fullTiesKeepMergeOrder() {
         // Many equal entries: an unstable sort would be likely to reorder some of them.
-        let entries: [(filter: Filter, action: FilterActionKind)] = (1...64).map { n in
+        let entries: [FilterOrdering.Entry] = (1...64).map { n in
             (filter(n, .me, .any, mirrored: n.isMultiple(of: 2)), n.isMultiple(of: 3) ? .block : .permit)
         }
         let blocks = (1...64).filter { $0.isMultiple(of: 3) }
