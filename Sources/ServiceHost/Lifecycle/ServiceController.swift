@@ -118,7 +118,7 @@ public struct ServiceController: Sendable {
         let report = try answer.get()
         let deadline = Posix.monotonicMicroseconds() + UInt64(configuration.stopTimeoutSeconds + 10) * 1_000_000
         while Posix.monotonicMicroseconds() < deadline {
-            let gone = report.pid.map { !Posix.processExists($0) || ProcessRunner.reap($0) != nil } ?? true
+            let gone = report.pid.map { ProcessRunner.reap($0) != nil || !Posix.processIsAlive($0) } ?? true
             if gone && !client.isListening() { return try offlineStatus() }
             usleep(50_000)
         }

@@ -100,6 +100,15 @@ enum Posix {
         return kill(pid, 0) == 0 || Glibc.errno == EPERM
     }
 
+    /// Whether process `pid` exists and has not exited (a zombie waiting for its parent counts as
+    /// exited: `kill(pid, 0)` alone would still succeed).
+    static func processIsAlive(_ pid: Int32) -> Bool {
+        guard processExists(pid) else { return false }
+        guard let stat = try? readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(after: close)...].trimmingWhitespace().first
+        return state != "Z" && state != "X"
+    }
+
     /// The environment variable `name`, if set.
     static func environment(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
