@@ -99,34 +99,33 @@ public enum GroupPolicyResolver {
         }
         let ordered = enforced.reversed().flatMap { $0 } + normal
 
-        // The single highest-precedence GPO that carries an IPsec assignment decides.
+        // The single highest-precedence GPO that carries an IPsec assignment decides; the rest are listed
+        // for `show --effective` but never merged.
         var applying: [AppliedGPO] = []
-        var outcome = GPOResolution.Outcome.noneAssigned
+        var outcome: GPOResolution.Outcome?
         for gpo in ordered {
             // A link to a GPO that no longer exists: it may have carried the assignment (deleted without
             // unassigning), so nothing below it can be trusted to decide.
             guard let container = tree.entry(gpo.gpoDN) else {
-                outcome = .notLocatable("the GPO \(gpo.gpoDN) linked to \(gpo.linkedThrough) cannot be found")
-                break
+                if outcome == nil {
+                    outcome = .notLocatable("the GPO \(gpo.gpoDN) linked to \(gpo.linkedThrough) cannot be found")
+                }
+                continue
             }
             // GPO flags bit 1: computer settings disabled.
             if let flags = container.value("flags"), (Int(flags) ?? 0) & 2 != 0 { continue }
             applying.append(gpo)
-            guard let assignment = tree.entry(assignmentDN(forGPO: gpo.gpoDN)) else { continue }
-            guard let policyDN = assignment.value("ipsecOwnersReference") else {
+            guard outcome == nil, let assignment = tree.entry(assignmentDN(forGPO: gpo.gpoDN)) else { continue }
+            if let policyDN = assignment.value("ipsecOwnersReference") {
+                outcome =
+                    tree.entry(policyDN) != nil
+                    ? .assigned(gpo, policyDN: policyDN)
+                    : .notLocatable("the IPsec policy \(policyDN) assigned by GPO \(gpo.displayName) cannot be found")
+            } else {
                 outcome = .notLocatable("the IPsec assignment of GPO \(gpo.displayName) names no policy")
-                break
             }
-            guard tree.entry(policyDN) != nil else {
-                outcome = .notLocatable(
-                    "the IPsec policy \(policyDN) assigned by GPO \(gpo.displayName) cannot be found"
-                )
-                break
-            }
-            outcome = .assigned(gpo, policyDN: policyDN)
-            break
         }
-        return GPOResolution(gpos: applying, outcome: outcome)
+        return GPOResolution(gpos: applying, outcome: outcome ?? .noneAssigned)
     }
 
     private static func findSite(_ site: String, in tree: DirectoryTree) -> DirectoryEntry? {
