@@ -4,7 +4,7 @@ import PolicyModel
 ///
 /// This is the small abstraction the group-policy resolution works on; the LDIF and DSMLv2 readers
 /// (PolicyFormats) produce entries that convert to it, and tests build trees in code.
-public struct DirectoryEntry: Hashable, Sendable {
+public struct DirectoryObject: Hashable, Sendable {
     public var dn: String
     /// Attribute values by lower-cased attribute name.
     public var attributes: [String: [String]]
@@ -28,10 +28,10 @@ public struct DirectoryEntry: Hashable, Sendable {
 
 /// A directory snapshot indexed by normalised DN.
 public struct DirectoryTree: Sendable {
-    public let entries: [DirectoryEntry]
+    public let entries: [DirectoryObject]
     private let index: [String: Int]
 
-    public init(entries: [DirectoryEntry]) {
+    public init(entries: [DirectoryObject]) {
         self.entries = entries
         var index: [String: Int] = [:]
         index.reserveCapacity(entries.count)
@@ -40,7 +40,7 @@ public struct DirectoryTree: Sendable {
     }
 
     /// The entry with this DN (compared case-insensitively, spaces around separators ignored).
-    public func entry(_ dn: String) -> DirectoryEntry? {
+    public func entry(_ dn: String) -> DirectoryObject? {
         index[DN.normalize(dn)].map { entries[$0] }
     }
 }
@@ -70,16 +70,45 @@ public enum DN {
         return result
     }
 
-    /// A comparable form: lower case, no spaces around `,` and `=`, no `LDAP://` prefix.
+    /// A comparable form: ASCII lower case, no spaces around `,` and `=`, no `LDAP://` prefix. Works on
+    /// UTF-8 bytes because snapshots index thousands of DNs.
     public static func normalize(_ dn: String) -> String {
-        var text = Substring(dn)
-        if text.lowercased().hasPrefix("ldap://") { text = text.dropFirst(7) }
-        return components(String(text)).map { rdn in
-            guard let equals = rdn.firstIndex(of: "=") else { return rdn.lowercased() }
-            return trim(String(rdn[..<equals])).lowercased() + "="
-                + trim(String(rdn[rdn.index(after: equals)...]))
-                .lowercased()
-        }.joined(separator: ",")
+        var input = Array(dn.utf8)
+        if input.count >= 7, String(decoding: input[0..<7], as: UTF8.self).lowercased() == "ldap://" {
+            input.removeFirst(7)
+        }
+        var output: [UInt8] = []
+        output.reserveCapacity(input.count)
+        var escaping = false
+        var skippingSpaces = true
+        for byte in input {
+            if escaping {
+                output.append(byte)
+                escaping = false
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: " ") where skippingSpaces:
+                continue
+            case UInt8(ascii: ","), UInt8(ascii: "="):
+                while output.last == UInt8(ascii: " ") { output.removeLast() }
+                output.append(byte)
+                skippingSpaces = true
+                continue
+            case UInt8(ascii: "\\"):
+                escaping = true
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                output.append(byte + 32)
+                skippingSpaces = false
+                continue
+            default:
+                break
+            }
+            output.append(byte)
+            skippingSpaces = false
+        }
+        while output.last == UInt8(ascii: " ") { output.removeLast() }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// The parent DN, or `nil` for a single RDN.

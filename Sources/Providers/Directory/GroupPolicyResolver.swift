@@ -61,7 +61,7 @@ public enum GroupPolicyResolver {
         }
 
         // Containers from the deepest OU up to the domain, then the site.
-        var containers: [DirectoryEntry] = []
+        var containers: [DirectoryObject] = []
         var current = DN.parent(computerDN)
         while let dn = current, DN.normalize(dn) != DN.normalize(domainDN) {
             if let entry = tree.entry(dn), entry.isA("organizationalUnit") || !entry.values("gPLink").isEmpty {
@@ -128,7 +128,7 @@ public enum GroupPolicyResolver {
         return GPOResolution(gpos: applying, outcome: outcome ?? .noneAssigned)
     }
 
-    private static func findSite(_ site: String, in tree: DirectoryTree) -> DirectoryEntry? {
+    private static func findSite(_ site: String, in tree: DirectoryTree) -> DirectoryObject? {
         if site.contains("=") { return tree.entry(site) }
         return tree.entries.first { entry in
             entry.isA("site") && (entry.value("cn") ?? DN.leafValue(entry.dn))?.caseInsensitiveEquals(site) == true

@@ -20,6 +20,7 @@ public enum PolicyMerger {
     /// Every filter of every contribution, in contribution order (the driver orders them by weight).
     public static func merge(_ contributions: [Contribution], generation: UInt64) -> EffectivePolicy {
         var filters: [EffectiveFilter] = []
+        filters.reserveCapacity(contributions.count * 64)
         for contribution in contributions {
             filters.append(contentsOf: effectiveFilters(of: contribution))
         }
@@ -36,15 +37,20 @@ public enum PolicyMerger {
             return filters
         case .assigned(let store, let policyID):
             guard let policy = store.policy(id: policyID) else { return [] }
-            var lists: [IPsecGUID: FilterList] = [:]
-            for list in store.filterLists { lists[list.id] = list }
-            var actions: [IPsecGUID: FilterAction] = [:]
-            for action in store.filterActions { actions[action.id] = action }
+            // Indexes keyed by two integers: hashing IPsecGUID's byte array dominated merges of 10,000 rules.
+            var lists: [GUIDKey: Int] = [:]
+            lists.reserveCapacity(store.filterLists.count)
+            for (index, list) in store.filterLists.enumerated() { lists[GUIDKey(list.id)] = index }
+            var actions: [GUIDKey: Int] = [:]
+            for (index, action) in store.filterActions.enumerated() { actions[GUIDKey(action.id)] = index }
             var result: [EffectiveFilter] = []
+            result.reserveCapacity(store.filterLists.count)
             for rule in policy.rules where rule.isActive && !rule.isDefaultResponse {
-                guard let actionID = rule.filterActionID, let action = actions[actionID] else { continue }
+                guard let actionID = rule.filterActionID, let actionIndex = actions[GUIDKey(actionID)] else { continue }
+                let action = store.filterActions[actionIndex]
                 for listID in rule.filterListIDs {
-                    guard let list = lists[listID] else { continue }
+                    guard let listIndex = lists[GUIDKey(listID)] else { continue }
+                    let list = store.filterLists[listIndex]
                     let provenance = Provenance(
                         kind: contribution.kind,
                         source: contribution.sourceName,
@@ -64,6 +70,7 @@ public enum PolicyMerger {
                             EffectiveFilter(
                                 filter: filter,
                                 inboundAction: action,
+                                outboundAction: action,
                                 interfaceType: rule.interfaceType,
                                 tunnelEndpoint: rule.tunnelEndpoint,
                                 provenance: provenance
@@ -74,5 +81,22 @@ public enum PolicyMerger {
             }
             return result
         }
+    }
+}
+
+/// A GUID as two integers: a cheap dictionary key.
+struct GUIDKey: Hashable {
+    var high: UInt64
+    var low: UInt64
+
+    init(_ guid: IPsecGUID) {
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        guid.bytes.withUnsafeBufferPointer { bytes in
+            for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }
+            for index in 8..<16 { low = low << 8 | UInt64(bytes[index]) }
+        }
+        self.high = high
+        self.low = low
     }
 }

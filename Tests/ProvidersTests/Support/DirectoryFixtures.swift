@@ -10,20 +10,20 @@ struct TreeBuilder {
     static let domain = "DC=example,DC=test"
     static let computer = "CN=PC1,OU=Web,OU=Servers," + domain
 
-    var entries: [String: DirectoryEntry] = [:]
+    var entries: [String: DirectoryObject] = [:]
     var order: [String] = []
 
     init(computer: String = TreeBuilder.computer) {
-        add(DirectoryEntry(dn: Self.domain, attributes: ["objectClass": ["top", "domain", "domainDNS"]]))
-        add(DirectoryEntry(dn: "CN=IP Security,CN=System," + Self.domain, attributes: ["objectClass": ["container"]]))
+        add(DirectoryObject(dn: Self.domain, attributes: ["objectClass": ["top", "domain", "domainDNS"]]))
+        add(DirectoryObject(dn: "CN=IP Security,CN=System," + Self.domain, attributes: ["objectClass": ["container"]]))
         var parent = DN.parent(computer)
         while let dn = parent, DN.normalize(dn) != DN.normalize(Self.domain) {
             if DN.leafType(dn) == "ou" {
-                add(DirectoryEntry(dn: dn, attributes: ["objectClass": ["organizationalUnit"]]))
+                add(DirectoryObject(dn: dn, attributes: ["objectClass": ["organizationalUnit"]]))
             }
             parent = DN.parent(dn)
         }
-        add(DirectoryEntry(dn: computer, attributes: ["objectClass": ["computer"]]))
+        add(DirectoryObject(dn: computer, attributes: ["objectClass": ["computer"]]))
     }
 
     static func gpoDN(_ n: Int) -> String {
@@ -32,7 +32,7 @@ struct TreeBuilder {
 
     static func policyDN(_ name: String) -> String { "CN=ipsecPolicy{\(name)},CN=IP Security,CN=System," + domain }
 
-    mutating func add(_ entry: DirectoryEntry) {
+    mutating func add(_ entry: DirectoryObject) {
         let key = DN.normalize(entry.dn)
         if entries[key] == nil { order.append(key) }
         entries[key] = entry
@@ -47,7 +47,7 @@ struct TreeBuilder {
     /// A GPO; with `policy`, it carries an IPsec assignment of that policy.
     mutating func gpo(_ n: Int, name: String, assigns policy: String? = nil, flags: Int = 0) {
         add(
-            DirectoryEntry(
+            DirectoryObject(
                 dn: Self.gpoDN(n),
                 attributes: ["objectClass": ["groupPolicyContainer"], "displayName": [name], "flags": [String(flags)]]
             )
@@ -60,7 +60,7 @@ struct TreeBuilder {
                 )
             }
             add(
-                DirectoryEntry(
+                DirectoryObject(
                     dn: GroupPolicyResolver.assignmentDN(forGPO: Self.gpoDN(n)),
                     attributes: ["objectClass": ["ipsecPolicy"], "ipsecOwnersReference": [Self.policyDN(policy)]]
                 )
@@ -76,7 +76,7 @@ struct TreeBuilder {
         let store = Fixtures.simple(name, space: space)
         let json = String(decoding: JSONStoreCodec().encode(store), as: UTF8.self)
         add(
-            DirectoryEntry(
+            DirectoryObject(
                 dn: Self.policyDN(name),
                 attributes: [
                     "objectClass": ["ipsecPolicy"], "ipsecName": [name], "whenChanged": [whenChanged],
@@ -88,7 +88,7 @@ struct TreeBuilder {
 
     /// Links GPOs to a container: `links` in link order (the first has link order 1).
     mutating func link(_ dn: String, _ links: [(gpo: Int, enforced: Bool, disabled: Bool)], blocks: Bool = false) {
-        var entry = entries[DN.normalize(dn)] ?? DirectoryEntry(dn: dn, attributes: ["objectClass": ["site"]])
+        var entry = entries[DN.normalize(dn)] ?? DirectoryObject(dn: dn, attributes: ["objectClass": ["site"]])
         let gpLinks = links.enumerated().map { index, link in
             GPLink(gpoDN: Self.gpoDN(link.gpo), order: index + 1, disabled: link.disabled, enforced: link.enforced)
         }
@@ -103,7 +103,7 @@ struct TreeBuilder {
 
     mutating func site(_ name: String) -> String {
         let dn = "CN=\(name),CN=Sites,CN=Configuration," + Self.domain
-        add(DirectoryEntry(dn: dn, attributes: ["objectClass": ["site"], "cn": [name]]))
+        add(DirectoryObject(dn: dn, attributes: ["objectClass": ["site"], "cn": [name]]))
         return dn
     }
 
