@@ -29,6 +29,11 @@ let file = StoreFile(path: arguments[1], codec: PaddedTextCodec())
 let versions = ["A", "B"].map { name in
     PolicyStore(policies: [IPsecPolicy(id: .zero, name: name, mainMode: MainModeSettings(id: .zero))])
 }
+// The first whole write, then a marker: the test starts its random delay only once this process
+// is past its start-up, so that the kills land among the writes even on a loaded machine.
+try file.save(versions[1])
+let marker = open(arguments[1] + ".started", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+close(marker)
 var round = 0
 while true {
     try file.save(versions[round % 2])

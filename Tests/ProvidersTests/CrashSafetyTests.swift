@@ -37,10 +37,18 @@ import Glibc
             var pid: pid_t = 0
             let argv: [UnsafeMutablePointer<CChar>?] = [strdup(writer), strdup(store), nil]
             defer { argv.forEach { free($0) } }
+            let marker = store + ".started"
+            unlink(marker)
             let spawned = posix_spawn(&pid, writer, nil, nil, argv, environ)
             try #require(spawned == 0, "posix_spawn failed: \(spawned)")
-            // Past the helper's start-up (a few ms) most kills land inside a write.
-            usleep(UInt32.random(in: 2_000...30_000, using: &generator))
+            // Wait until the helper has written once (its start-up can take long on a loaded machine),
+            // then kill it at a random moment among its writes.
+            var waited = 0
+            while access(marker, F_OK) != 0 && waited < 10_000 {
+                usleep(500)
+                waited += 1
+            }
+            usleep(UInt32.random(in: 0...8_000, using: &generator))
             kill(pid, SIGKILL)
             var status: Int32 = 0
             waitpid(pid, &status, 0)
