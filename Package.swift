@@ -66,7 +66,12 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "PolicyModelTests", dependencies: ["PolicyModel"]),
-        .testTarget(name: "PolicyFormatsTests", dependencies: ["PolicyFormats", "PolicyModel"]),
+        .testTarget(
+            name: "PolicyFormatsTests",
+            dependencies: ["PolicyFormats", "PolicyModel"],
+            // Real Windows-written data and bad-input corpora (windows/, reg/, ldif/, dsml/, fuzz/).
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "PolicyFormats", "PolicyModel"]),
         .testTarget(name: "DriverTests", dependencies: ["Driver", "PolicyModel"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Providers", "PolicyModel"]),
