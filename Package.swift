@@ -53,6 +53,17 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "ipsecsvc", dependencies: ["ServiceHost", argumentParser]),
+        // Providers: the crash-safety test's store writer (killed at random by ProvidersTests) and the benchmark.
+        .executableTarget(
+            name: "ProvidersStoreWriter",
+            dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
+            path: "Tests/ProvidersStoreWriter"
+        ),
+        .executableTarget(
+            name: "ProvidersBenchmark",
+            dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
+            path: "Benchmarks/providers"
+        ),
 
         // MARK: - Tests
         .testTarget(name: "PolicyModelTests", dependencies: ["PolicyModel"]),
