@@ -40,12 +40,20 @@ public struct NetshArguments: Sendable {
     /// Binds tokens to `parameters`.
     /// - Throws: ``NetshError`` for an unknown or ambiguous tag, a value given twice, or a value
     ///   with no parameter left to take it.
+    ///   `alternatives` are groups such as `name | guid` that take one position together: once one
+    ///   of them is given, positional values go on to the next parameter.
     public static func bind(
         _ tokens: [NetshToken],
         to parameters: [NetshParameter],
+        alternatives: [[String]] = [],
         command: String
     ) throws(NetshError) -> NetshArguments {
         var result = NetshArguments(command: command)
+        func taken(_ parameter: NetshParameter) -> Bool {
+            if result.values[parameter.name] != nil { return true }
+            let group = alternatives.first { $0.contains(parameter.name) } ?? []
+            return group.contains { result.values[$0] != nil }
+        }
         for token in tokens {
             if let tag = token.tag {
                 let parameter = try match(tag: tag, in: parameters, command: command)
@@ -55,7 +63,7 @@ public struct NetshArguments: Sendable {
                 try result.add(parameter, token.value)
             } else if let flag = parameters.first(where: { $0.isFlag && $0.name == token.value.lowercased() }) {
                 try result.add(flag, "yes")
-            } else if let next = parameters.first(where: { !$0.isFlag && result.values[$0.name] == nil }) {
+            } else if let next = parameters.first(where: { !$0.isFlag && !taken($0) }) {
                 try result.add(next, token.value)
             } else {
                 throw NetshError(

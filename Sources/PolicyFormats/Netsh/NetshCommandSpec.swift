@@ -35,7 +35,12 @@ public struct NetshCommandSpec: Sendable {
 
     /// Binds the tokens after the command words and checks the required parameters.
     public func bind(_ tokens: [NetshToken]) throws(NetshError) -> NetshArguments {
-        let arguments = try NetshArguments.bind(tokens, to: parameters, command: name)
+        let arguments = try NetshArguments.bind(
+            tokens,
+            to: parameters,
+            alternatives: required.filter { $0.count > 1 },
+            command: name
+        )
         try arguments.require(required)
         return arguments
     }

@@ -143,8 +143,15 @@ extension NetshStaticSession {
         return ""
     }
 
-    /// Finds the policy named by `name=` or `guid=`.
-    func policyIndex(_ arguments: NetshArguments, _ store: PolicyStore) throws(NetshError) -> Int {
+    /// Finds the policy named by `tag` (`name=` of the policy commands, `policy=` of the rule
+    /// commands) or by `guid=`.
+    func policyIndex(
+        _ arguments: NetshArguments,
+        _ store: PolicyStore,
+        tag: String = "name"
+    ) throws(NetshError)
+        -> Int
+    {
         if let text = arguments.string("guid") {
             guard let guid = IPsecGUID(text) else {
                 throw .invalidValue("guid", text, accepted: "a GUID such as {11E6E97E-0031-49F5-AC7D-5F2FE99BABAF}")
@@ -154,7 +161,7 @@ extension NetshStaticSession {
             }
             return index
         }
-        let name = arguments.string("name") ?? arguments.string("policy") ?? ""
+        let name = arguments.string(tag) ?? ""
         guard let index = store.policies.firstIndex(where: { $0.name.caseInsensitiveEquals(name) }) else {
             throw .notFound("Policy", name)
         }

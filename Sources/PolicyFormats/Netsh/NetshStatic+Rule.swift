@@ -96,7 +96,7 @@ extension NetshStaticSession {
     ]
 
     func addRule(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
-        let policyIndex = try policyIndex(arguments, store)
+        let policyIndex = try policyIndex(arguments, store, tag: "policy")
         let name = arguments.string("name") ?? ""
         if store.policies[policyIndex].rules.contains(where: {
             !$0.isDefaultResponse && $0.name.caseInsensitiveEquals(name)
@@ -116,7 +116,7 @@ extension NetshStaticSession {
     }
 
     func setRule(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
-        let policyIndex = try policyIndex(arguments, store)
+        let policyIndex = try policyIndex(arguments, store, tag: "policy")
         let ruleIndex = try ruleIndex(arguments, store.policies[policyIndex])
         var rule = store.policies[policyIndex].rules[ruleIndex]
         if let newName = arguments.string("newname"), !newName.caseInsensitiveEquals(rule.name) {
@@ -141,7 +141,7 @@ extension NetshStaticSession {
     }
 
     func deleteRule(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
-        let policyIndex = try policyIndex(arguments, store)
+        let policyIndex = try policyIndex(arguments, store, tag: "policy")
         if arguments.has("all") {
             store.policies[policyIndex].rules.removeAll { !$0.isDefaultResponse }
         } else {
@@ -153,7 +153,7 @@ extension NetshStaticSession {
     }
 
     func setDefaultRule(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
-        let policyIndex = try policyIndex(arguments, store)
+        let policyIndex = try policyIndex(arguments, store, tag: "policy")
         let policy = store.policies[policyIndex]
         guard let ruleIndex = policy.rules.firstIndex(where: \.isDefaultResponse) else {
             throw NetshError("Policy \"\(policy.name)\" has no default response rule.")
