@@ -55,7 +55,8 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "PolicyModelTests", dependencies: ["PolicyModel"]),
-        .testTarget(name: "PolicyFormatsTests", dependencies: ["PolicyFormats", "PolicyModel"]),
+        // Fixtures are read from the source tree by path, not bundled.
+        .testTarget(name: "PolicyFormatsTests", dependencies: ["PolicyFormats", "PolicyModel"], exclude: ["Fixtures"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "PolicyFormats", "PolicyModel"]),
         .testTarget(name: "DriverTests", dependencies: ["Driver", "PolicyModel"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Providers", "PolicyModel"]),
