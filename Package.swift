@@ -55,8 +55,12 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "PolicyModelTests", dependencies: ["PolicyModel"]),
-        // Fixtures are read from the source tree by path, not bundled.
-        .testTarget(name: "PolicyFormatsTests", dependencies: ["PolicyFormats", "PolicyModel"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "PolicyFormatsTests",
+            dependencies: ["PolicyFormats", "PolicyModel"],
+            // Real Windows-written data and bad-input corpora (windows/, reg/, ldif/, dsml/, fuzz/).
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "PolicyFormats", "PolicyModel"]),
         .testTarget(name: "DriverTests", dependencies: ["Driver", "PolicyModel"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Providers", "PolicyModel"]),
