@@ -18,9 +18,16 @@ struct PolicyConvertCommand: AsyncParsableCommand {
 
             Exit codes: 0 written, 1 invalid or unreadable input or OUT not writable, 2 usage error.
 
+            Windows formats: .reg (a registry export of the policy stores; --registry-store picks \
+            Local, Persistent or Cache), .ldif and .dsml (directory dumps of the IP Security \
+            container; writing them needs --base-dn). A console .ipsec export is not read: export \
+            the registry key instead (reg export HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\IPSec ipsec.reg).
+
             Examples:
               ipsecsvc policy convert site.xml normalized.xml
               ipsecsvc policy convert --format xml exported.txt - | less
+              ipsecsvc policy convert ipsec.reg site.xml
+              ipsecsvc policy convert site.xml ipsec.ldif --base-dn DC=example,DC=com
             """
     )
 
@@ -39,23 +46,41 @@ struct PolicyConvertCommand: AsyncParsableCommand {
     @Flag(help: "Write OUT even when the policy has problems.")
     var allowInvalid = false
 
+    @Option(help: "LDIF/DSML output: the domain (DC=example,DC=com) or IP Security container to write under.")
+    var baseDN: String?
+
+    @Option(help: "The .reg store to read from IN or write to OUT (local, persistent, cache).")
+    var registryStore: RegistryStoreArgument?
+
     func validate() throws {
         let target = format?.format ?? PolicyFileFormat(path: output)
         guard let target else {
             throw ValidationError("Cannot tell the format of '\(output)' from its name; give --format.")
         }
         if !target.isWritable { throw ValidationError("The \(target) format cannot be written.") }
+        if [.ldif, .dsml].contains(target), baseDN == nil {
+            throw ValidationError(
+                "A directory dump needs the domain it belongs to: give --base-dn (e.g. DC=example,DC=com)."
+            )
+        }
     }
 
     func run() async throws {
-        guard let store = readPolicyFile(input, format: from?.format) else { throw CommandExit.invalidInput }
+        guard let store = readPolicyFile(input, format: from?.format, registryStore: registryStore?.kind) else {
+            throw CommandExit.invalidInput
+        }
         let valid = reportProblems(store, file: input == "-" ? "<stdin>" : input)
         if !valid && !allowInvalid {
             standardError("\(output): not written: the policy has problems (see above; --allow-invalid writes anyway)")
             throw CommandExit.invalidInput
         }
         do {
-            try PolicyFile.write(store, to: output, format: format?.format)
+            let options = PolicyFileOptions(
+                registryStore: registryStore?.kind,
+                baseDN: baseDN,
+                report: { standardError($0) }
+            )
+            try PolicyFile.write(store, to: output, format: format?.format, options: options)
         } catch {
             standardError(error.description)
             throw CommandExit.invalidInput
