@@ -24,7 +24,23 @@ let libFuzzerTarget: FuzzTarget = {
     return target
 }()
 
-#if !LIBFUZZER
+#if LIBFUZZER
+// SwiftPM links an executable with `main` aliased to `ipsecsvc_fuzz_main`, which hides libFuzzer's own
+// `main`; this stand-in hands the command line to libFuzzer's driver (LLVM 11+), as its main would.
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+
+@_cdecl("ipsecsvc_fuzz_main")
+func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var vector = argv
+    return runFuzzerDriver(&count, &vector) { data, size in fuzzOneInput(data, size) }
+}
+#else
 @main
 struct FuzzTool {
     static func main() {
