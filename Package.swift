@@ -71,11 +71,17 @@ let package = Package(
             path: "Benchmarks/xml/xml-bench"
         ),
 
+        // MARK: - Fuzzing (Fuzz/README.md)
+        // The fuzz harness (parsers with round-trip oracles, a mutation engine), shared by the tool and
+        // by the test suite's short slice; the tool runs under libFuzzer or as a bounded mutation loop.
+        .target(name: "FormatFuzzing", dependencies: ["PolicyFormats", "PolicyModel"], path: "Fuzz/FormatFuzzing"),
+        .executableTarget(name: "ipsecsvc-fuzz", dependencies: ["FormatFuzzing"], path: "Fuzz/ipsecsvc-fuzz"),
+
         // MARK: - Tests
         .testTarget(name: "PolicyModelTests", dependencies: ["PolicyModel"]),
         .testTarget(
             name: "PolicyFormatsTests",
-            dependencies: ["PolicyFormats", "PolicyModel"],
+            dependencies: ["PolicyFormats", "PolicyModel", "FormatFuzzing"],
             // Real Windows-written data and bad-input corpora (windows/, reg/, ldif/, dsml/, fuzz/).
             resources: [.copy("Fixtures")]
         ),
