@@ -65,11 +65,7 @@ import Glibc
 
         let service = try sandbox.startRun()
         defer { service.terminate() }
-        #expect(
-            ServiceHarness.waitUntil {
-                sandbox.driverMode() == "secure" && RawControl.connect(sandbox.socket).map { close($0) } != nil
-            }
-        )
+        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
         let query = try sandbox.run(["service", "query"] + common)
         #expect(query.output.contains("STATE              : 4  RUNNING"), "\(query.output)")
         #expect(query.output.contains("DRIVER_MODE        : secure"))
@@ -149,7 +145,7 @@ import Glibc
         defer { sandbox.remove() }
         var service = try sandbox.startRun()
         defer { service.terminate() }
-        #expect(ServiceHarness.waitUntil { sandbox.driverMode() == "secure" })
+        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
         let set = RawControl.request(
             sandbox.socket,
             #"{"version":1,"command":"config.set","body":{"property":"ipsecloginterval","value":"600"}}"#
@@ -164,7 +160,7 @@ import Glibc
         #expect(service.waitForExit(timeout: 30) == 0)
 
         service = try sandbox.startRun()
-        #expect(ServiceHarness.waitUntil { sandbox.driverMode() == "secure" })
+        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
         let get = RawControl.request(sandbox.socket, #"{"version":1,"command":"config.get"}"#)
         let body = try #require(get["body"] as? [String: Any], "\(get)")
         #expect(body["logIntervalSeconds"] as? Int == 600)

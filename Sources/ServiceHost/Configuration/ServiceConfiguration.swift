@@ -94,6 +94,16 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
         if let socket = socketPath ?? Posix.environment("IPSECSVC_SOCKET"), !socket.isEmpty {
             configuration.socketPath = socket
         }
+        if let text = Posix.environment("IPSECSVC_SYSTEMD"), !text.isEmpty {
+            guard let use = SystemdUse(rawValue: text) else {
+                throw ConfigurationError(
+                    path: "IPSECSVC_SYSTEMD",
+                    line: 0,
+                    message: "invalid value '\(text)': expected auto, yes or no"
+                )
+            }
+            configuration.systemd = use
+        }
         return configuration
     }
 

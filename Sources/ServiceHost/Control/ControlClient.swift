@@ -55,6 +55,12 @@ public struct ControlClient: Sendable {
         try send(command, ControlEmpty())
     }
 
+    /// ``send(_:_:)`` from async code: the blocking socket I/O runs on a dedicated thread.
+    public func request<C: ControlCommand>(_ command: C.Type, _ request: C.Request) async throws -> C.Response {
+        let client = self
+        return try await onDedicatedThread { try client.send(command, request) }
+    }
+
     /// Sends raw bytes and returns the raw answer line (for tests of malformed input).
     public func exchange(_ bytes: [UInt8]) throws(ControlError) -> [UInt8] {
         let fd = try connect()
