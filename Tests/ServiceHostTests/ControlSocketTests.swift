@@ -1,3 +1,4 @@
+import Driver
 import Foundation
 import Providers
 import ServiceHost
@@ -114,5 +115,26 @@ enum EchoCommand: ControlCommand {
         defaults.configPath = sample.path
         defaults.pidFile = "/run/ipsecsvc/ipsecsvc.pid"
         #expect(configuration == defaults)
+    }
+}
+
+@Suite struct OfflineFallbackTests {
+    @Test func storeCommandsWorkOnTheStateDirectoryWhenStopped() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let client = ControlClient(socketPath: directory.path + "/control.sock")
+        let store = ServiceStateStore(directory: directory.path + "/state")
+        let settings = try client.sendOrWorkOffline(
+            SetDynamicConfigCommand.self,
+            .init(property: "bootmode", value: "block"),
+            stateDirectory: store.directory
+        ) {
+            var settings = try store.dynamicSettings()
+            try settings.set(property: "bootmode", value: "block")
+            try store.setDynamicSettings(settings)
+            return settings
+        }
+        #expect(settings.bootMode == .block)
+        #expect(try store.dynamicSettings().bootMode == .block)
     }
 }

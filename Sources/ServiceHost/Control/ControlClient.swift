@@ -122,3 +122,26 @@ public struct ControlClient: Sendable {
         }
     }
 }
+
+extension ControlClient {
+    /// A store command that works with the service running or stopped (DESIGN.md §5): sends `request`
+    /// to the service; when nothing listens on the socket, runs `offline` on the state directory
+    /// instead, holding ``StateDirectoryLock`` so that it never interleaves with another writer.
+    ///
+    /// - Parameters:
+    ///   - stateDirectory: the state directory `offline` works on.
+    ///   - offline: the same command done directly on the stores (the service is not running, so
+    ///     changes apply at its next start).
+    public func sendOrWorkOffline<C: ControlCommand>(
+        _ command: C.Type,
+        _ request: C.Request,
+        stateDirectory: String,
+        offline: () throws -> C.Response
+    ) throws -> C.Response {
+        let answer = Result { () throws(ControlError) in try send(command, request) }
+        if case .failure(let error) = answer, error.code == .notRunning {
+            return try StateDirectoryLock.withLock(stateDirectory, offline)
+        }
+        return try answer.get()
+    }
+}
