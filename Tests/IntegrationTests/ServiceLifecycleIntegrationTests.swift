@@ -18,6 +18,8 @@ import Glibc
         defer { service.terminate() }
 
         var pings = 0
+        let starting = try #require(listener.nextNonWatchdog(pings: &pings), "no STATUS=; log:\n\(service.output)")
+        #expect(starting == "STATUS=Starting: applying the persistent policy")
         let ready = try #require(listener.nextNonWatchdog(pings: &pings), "no READY=1; log:\n\(service.output)")
         #expect(ready.hasPrefix("READY=1\nSTATUS=driver in secure mode"))
         // READY=1 comes only once the socket answers and the persistent policy is applied.

@@ -84,7 +84,10 @@ public struct ServiceRunner: Sendable {
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: WatchdogService(notifier: notifier, agent: agent), successTerminationBehavior: .ignore),
-                .init(service: PolicyChangeService(agent: agent), successTerminationBehavior: .ignore),
+                .init(
+                    service: PolicyChangeService(agent: agent, notifier: notifier),
+                    successTerminationBehavior: .ignore
+                ),
                 .init(
                     service: ReloadService(agent: agent, notifier: notifier, hangups: hangups),
                     successTerminationBehavior: .ignore
@@ -122,6 +125,7 @@ private struct HostService: Service {
             ControlContext(peer: peer, configuration: configuration, agent: agent, requestStop: requestStop)
         }
         server.start()
+        notifier.status("Starting: applying the persistent policy")
         do {
             try await agent.start()
         } catch {
@@ -161,10 +165,12 @@ private struct ReloadService: Service {
 /// Applies the engine's policy changes as they happen.
 private struct PolicyChangeService: Service {
     var agent: PolicyAgent
+    var notifier: any ServiceNotifier
 
     func run() async throws {
         for await _ in agent.engine.changes().cancelOnGracefulShutdown() {
             await agent.policyChanged()
+            if await agent.state == .running { notifier.status(await agent.summary()) }
         }
     }
 }
