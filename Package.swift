@@ -53,10 +53,26 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "ipsecsvc", dependencies: ["ServiceHost", argumentParser]),
+        // Providers: the crash-safety test's store writer (killed at random by ProvidersTests) and the benchmark.
+        .executableTarget(
+            name: "ProvidersStoreWriter",
+            dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
+            path: "Tests/ProvidersStoreWriter"
+        ),
+        .executableTarget(
+            name: "ProvidersBenchmark",
+            dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
+            path: "Benchmarks/providers"
+        ),
 
         // MARK: - Tests
         .testTarget(name: "PolicyModelTests", dependencies: ["PolicyModel"]),
-        .testTarget(name: "PolicyFormatsTests", dependencies: ["PolicyFormats", "PolicyModel"]),
+        .testTarget(
+            name: "PolicyFormatsTests",
+            dependencies: ["PolicyFormats", "PolicyModel"],
+            // Real Windows-written data and bad-input corpora (windows/, reg/, ldif/, dsml/, fuzz/).
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "PolicyFormats", "PolicyModel"]),
         .testTarget(name: "DriverTests", dependencies: ["Driver", "PolicyModel"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Providers", "PolicyModel"]),
