@@ -131,7 +131,11 @@ import Glibc
         let sandbox = try ServiceSandbox()
         defer { sandbox.remove() }
         try FileManager.default.createDirectory(atPath: sandbox.stateDirectory, withIntermediateDirectories: true)
-        try dynamicConfig.write(toFile: sandbox.stateDirectory + "/dynamic-config", atomically: true, encoding: .utf8)
+        try dynamicConfig.write(
+            toFile: sandbox.stateDirectory + "/dynamic-settings.conf",
+            atomically: true,
+            encoding: .utf8
+        )
         #expect(
             try sandbox.run(["service", "config", "--start-type", startType] + sandbox.commonArguments).status == 0
         )

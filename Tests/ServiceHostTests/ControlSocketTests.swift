@@ -114,6 +114,10 @@ enum EchoCommand: ControlCommand {
         var defaults = ServiceConfiguration()
         defaults.configPath = sample.path
         defaults.pidFile = "/run/ipsecsvc/ipsecsvc.pid"
+        defaults.computerDN = "CN=HOST1,OU=Servers,DC=example,DC=com"
+        defaults.directorySnapshot = "/var/lib/ipsecsvc/directory-snapshot"
+        defaults.site = "Default-First-Site-Name"
+        defaults.directoryPollingMinutes = 180
         #expect(configuration == defaults)
     }
 }

@@ -20,7 +20,9 @@ public struct ServiceRunner: Sendable {
     public var notifier: any ServiceNotifier
     public var registry: ControlRegistry
     public var makeDriver: @Sendable (ServiceConfiguration) throws -> any IPsecDriver
-    public var makeEngine: @Sendable (ServiceConfiguration) throws -> any PolicyEngine
+    public var makeEngine: @Sendable (ServiceConfiguration, any Journal) throws -> any PolicyEngine
+    /// Whether the engine journals its own per-source events (the default engine does).
+    public var engineJournalsSources: Bool
 
     public init(
         configuration: ServiceConfiguration,
@@ -28,7 +30,9 @@ public struct ServiceRunner: Sendable {
         notifier: any ServiceNotifier = SystemdNotifier(),
         registry: ControlRegistry = .standard(),
         makeDriver: @escaping @Sendable (ServiceConfiguration) throws -> any IPsecDriver = DriverFactory.make,
-        makeEngine: @escaping @Sendable (ServiceConfiguration) throws -> any PolicyEngine = PolicyEngineFactory.make
+        makeEngine: @escaping @Sendable (ServiceConfiguration, any Journal) throws -> any PolicyEngine =
+            PolicyEngineFactory.make,
+        engineJournalsSources: Bool = true
     ) {
         self.configuration = configuration
         self.journal = journal
@@ -36,6 +40,7 @@ public struct ServiceRunner: Sendable {
         self.registry = registry
         self.makeDriver = makeDriver
         self.makeEngine = makeEngine
+        self.engineJournalsSources = engineJournalsSources
     }
 
     /// Runs the service until it is stopped.
@@ -64,10 +69,11 @@ public struct ServiceRunner: Sendable {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let agent = PolicyAgent(
             driver: try makeDriver(configuration),
-            engine: try makeEngine(configuration),
+            engine: try makeEngine(configuration, journal),
             journal: journal,
             startType: startType,
-            settings: settings
+            settings: settings,
+            journalsSources: !engineJournalsSources
         )
         let (stopRequests, stopContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let host = HostService(
