@@ -177,6 +177,29 @@ import Glibc
         #expect(service.waitForExit(timeout: 30) == 0)
     }
 
+    @Test func crashLeavesTheDriverAsItWasAndARestartRecovers() throws {
+        let sandbox = try ServiceSandbox()
+        defer { sandbox.remove() }
+        let first = try sandbox.startRun()
+        defer { first.terminate() }
+        #expect(sandbox.waitForRunning(), "log:\n\(first.output)")
+        first.signal(SIGKILL)
+        #expect(first.waitForExit(timeout: 30) == 128 + SIGKILL)
+        // Fail-closed: nobody put the driver in permit mode.
+        #expect(sandbox.driverMode() == "secure")
+        let offline = try sandbox.run(["service", "query"] + sandbox.commonArguments)
+        #expect(offline.output.contains("STOPPED"))
+        #expect(offline.output.contains("DRIVER_MODE        : secure"))
+
+        // The stale socket of the crashed process does not stop a new start.
+        let second = try sandbox.startRun()
+        defer { second.terminate() }
+        #expect(sandbox.waitForRunning(), "log:\n\(second.output)")
+        second.signal(SIGTERM)
+        #expect(second.waitForExit(timeout: 30) == 0)
+        #expect(sandbox.driverMode() == "permit")
+    }
+
     @Test func configErrorsNameFileAndLine() throws {
         let sandbox = try ServiceSandbox(extraConfig: "colour = blue\n")
         defer { sandbox.remove() }
