@@ -48,8 +48,15 @@ public struct ServiceRunner: Sendable {
     ///   ``WindowsError/alreadyRunning`` (1056) when another instance answers on the socket,
     ///   ``ConfigurationError`` for a broken state file, or the error that made the start fail.
     public func run() async throws {
+        let configuration = self.configuration
         let store = ServiceStateStore(directory: configuration.stateDirectory)
-        let startType = try store.effectiveStartType(configuration)
+        // The state files are small, but file I/O still stays off the cooperative pool.
+        let (startType, settings, running) = try await onDedicatedThread {
+            (
+                try store.effectiveStartType(configuration), try store.dynamicSettings(),
+                ControlClient(socketPath: configuration.socketPath).isListening()
+            )
+        }
         if startType == .disabled {
             journal.record(
                 JournalEntry(
@@ -61,9 +68,8 @@ public struct ServiceRunner: Sendable {
             )
             throw WindowsError.serviceDisabled
         }
-        if ControlClient(socketPath: configuration.socketPath).isListening() { throw WindowsError.alreadyRunning }
+        if running { throw WindowsError.alreadyRunning }
         try Posix.makeDirectories(configuration.stateDirectory, mode: 0o750)
-        let settings = try store.dynamicSettings()
 
         // Trap SIGHUP before READY=1: its default action would kill the process.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
