@@ -247,7 +247,7 @@ public final class DecisionContext: Sendable {
         guard let index = table.lookup(key, direction) else {
             return Decision(reason: .noMatch, fastPath: replyAlsoPermitted(key, direction))
         }
-        let action = table.filters[index].action(direction)
+        let action = table.action(index, direction)
         switch action.kind {
         case .permit:
             return Decision(reason: .permitted, filter: index, fastPath: replyAlsoPermitted(key, direction))
@@ -275,6 +275,6 @@ public final class DecisionContext: Sendable {
         let reply = key.reversed
         let replyDirection: TrafficDirection = direction == .inbound ? .outbound : .inbound
         guard let index = table.lookup(reply, replyDirection) else { return true }
-        return table.filters[index].action(replyDirection).kind == .permit
+        return table.action(index, replyDirection).kind == .permit
     }
 }

@@ -106,9 +106,19 @@ public final class FilterTable: Sendable {
     /// Whether any filter negotiates: flows under a negotiate filter never take the fast path.
     public let hasNegotiate: Bool
 
-    let shapes: [Shape]
-    /// Shape indices grouped by weight, heaviest first.
-    let weightLevels: [[Int]]
+    /// Per-shape masks and where its slots are, heaviest shapes first (trivial values only, so
+    /// that a lookup does no reference counting).
+    let shapes: [ShapeInfo]
+    /// The hash slots of every shape, concatenated (24 bytes each: key and filters, one cache line).
+    let slots: [Slot]
+    /// One small bitmap per shape (8 bits per slot) that rules most misses out before a probe
+    /// touches the larger slot array: keeps the hot working set small at 100,000 filters.
+    let bloom: [UInt64]
+    /// Tie-break keys per filter: `[2 * index]` inbound, `[2 * index + 1]` outbound.
+    let tieKeys: [UInt64]
+    /// Actions per filter, `[2 * index]` inbound, `[2 * index + 1]` outbound: a compact copy of
+    /// ``CompiledFilter/inbound`` and ``CompiledFilter/outbound`` for the packet path.
+    let actions: [ActionSpec]
 
     init(generation: UInt64, policy: EffectivePolicy, filters: [CompiledFilter], unresolved: [Int]) {
         self.generation = generation
@@ -130,13 +140,55 @@ public final class FilterTable: Sendable {
                 signatures.append(signature)
             }
         }
-        var shapes: [Shape] = []
-        for (signature, indices) in zip(signatures, members) {
-            shapes.append(Shape(signature: signature, members: indices, filters: filters))
+        let order = signatures.indices.sorted { signatures[$0].weightValue > signatures[$1].weightValue }
+        var infos: [ShapeInfo] = []
+        var slots: [Slot] = []
+        var bloom: [UInt64] = []
+        for (position, shape) in order.enumerated() {
+            let signature = signatures[shape]
+            let table = Shape.build(members: members[shape], filters: filters)
+            let bloomBits = table.count * 8
+            let lastInLevel =
+                position == order.count - 1 || signatures[order[position + 1]].weightValue != signature.weightValue
+            infos.append(
+                ShapeInfo(
+                    sourceMask: signature.sourceMask,
+                    destinationMask: signature.destinationMask,
+                    protocolMask: signature.protocolMask,
+                    sourcePortMask: signature.sourcePortMask,
+                    destinationPortMask: signature.destinationPortMask,
+                    lastInLevel: lastInLevel,
+                    slotOffset: slots.count,
+                    slotMask: table.count - 1,
+                    bloomOffset: bloom.count,
+                    bloomMask: UInt64(bloomBits - 1)
+                )
+            )
+            var words = [UInt64](repeating: 0, count: max(1, bloomBits / 64))
+            for key in table where key.rest != 0 {
+                let bit = Int(truncatingIfNeeded: Shape.hash(key.addresses, key.rest) >> 32 & UInt64(bloomBits - 1))
+                words[bit >> 6] |= 1 << UInt64(bit & 63)
+            }
+            bloom += words
+            slots += table
         }
-        self.shapes = shapes
-        let byWeight = Dictionary(grouping: shapes.indices, by: { shapes[$0].weightValue })
-        self.weightLevels = byWeight.keys.sorted(by: >).map { byWeight[$0]! }
+        self.shapes = infos
+        self.slots = slots
+        self.bloom = bloom
+        var tieKeys: [UInt64] = []
+        tieKeys.reserveCapacity(filters.count * 2)
+        for filter in filters {
+            tieKeys.append(filter.tieKey(.inbound))
+            tieKeys.append(filter.tieKey(.outbound))
+        }
+        self.tieKeys = tieKeys
+        self.actions = filters.flatMap { [$0.inbound, $0.outbound] }
+    }
+
+    /// The action of filter `index` for `direction` (from the compact array).
+    @inline(__always)
+    public func action(_ index: Int, _ direction: TrafficDirection) -> ActionSpec {
+        actions.withUnsafeBufferPointer { $0[index &* 2 &+ (direction == .inbound ? 0 : 1)] }
     }
 
     /// An empty table: no filters, every packet is permitted.
@@ -149,22 +201,26 @@ public final class FilterTable: Sendable {
 
     /// The filter that decides a packet travelling in `direction`, or `nil` when none matches
     /// (permit). Returns an index into ``filters``.
-    @inline(__always)
     public func lookup(_ key: PacketKey, _ direction: TrafficDirection) -> Int? {
         let inbound = direction == .inbound
-        for level in weightLevels {
-            var best: Int32 = -1
-            for shapeIndex in level {
-                let candidate = shapes[shapeIndex].find(key, inbound: inbound)
-                if candidate >= 0 {
-                    if best < 0 || filters[Int(candidate)].tieKey(direction) < filters[Int(best)].tieKey(direction) {
-                        best = candidate
+        let tieOffset = inbound ? 0 : 1
+        return shapes.withUnsafeBufferPointer { shapes in
+            ShapeStorage.with(slots, bloom) { storage in
+                tieKeys.withUnsafeBufferPointer { ties -> Int? in
+                    var best: Int32 = -1
+                    for shape in shapes {
+                        let candidate = shape.find(key, inbound: inbound, storage)
+                        if candidate >= 0
+                            && (best < 0 || ties[Int(candidate) &* 2 &+ tieOffset] < ties[Int(best) &* 2 &+ tieOffset])
+                        {
+                            best = candidate
+                        }
+                        if shape.lastInLevel && best >= 0 { return Int(best) }
                     }
+                    return nil
                 }
             }
-            if best >= 0 { return Int(best) }
         }
-        return nil
     }
 
     /// The reference classifier: a linear scan over every specific filter. For tests only.
@@ -207,33 +263,70 @@ struct Slot {
     var outbound: Int32
 }
 
-/// All specific filters of one signature in an open-addressing (linear probing) hash table.
-struct Shape {
+/// The arrays a probe reads, as buffers.
+struct ShapeStorage {
+    let slots: UnsafeBufferPointer<Slot>
+    let bloom: UnsafeBufferPointer<UInt64>
+
+    @inline(__always)
+    static func with<R>(_ slots: [Slot], _ bloom: [UInt64], _ body: (ShapeStorage) -> R) -> R {
+        slots.withUnsafeBufferPointer { slots in
+            bloom.withUnsafeBufferPointer { bloom in body(ShapeStorage(slots: slots, bloom: bloom)) }
+        }
+    }
+}
+
+/// One shape at lookup time: its masks and its part of ``FilterTable/slots``.
+struct ShapeInfo {
     let sourceMask: UInt32
     let destinationMask: UInt32
     let protocolMask: UInt8
     let sourcePortMask: UInt16
     let destinationPortMask: UInt16
-    let weightValue: Int
-    let slots: [Slot]
+    /// The next shape has a smaller weight: a hit so far decides.
+    let lastInLevel: Bool
+    let slotOffset: Int
     let slotMask: Int
+    let bloomOffset: Int
+    let bloomMask: UInt64
 
-    init(signature: ShapeSignature, members: [Int32], filters: [CompiledFilter]) {
-        sourceMask = signature.sourceMask
-        destinationMask = signature.destinationMask
-        protocolMask = signature.protocolMask
-        sourcePortMask = signature.sourcePortMask
-        destinationPortMask = signature.destinationPortMask
-        weightValue = signature.weightValue
+    /// The best filter of this shape for `key`, or -1.
+    @inline(__always)
+    func find(_ key: PacketKey, inbound: Bool, _ storage: ShapeStorage) -> Int32 {
+        let addresses = UInt64(key.source & sourceMask) << 32 | UInt64(key.destination & destinationMask)
+        let rest = Shape.pack(
+            key.ipProtocol & protocolMask,
+            key.sourcePort & sourcePortMask,
+            key.destinationPort & destinationPortMask
+        )
+        let hash = Shape.hash(addresses, rest)
+        let bit = Int(truncatingIfNeeded: hash >> 32 & bloomMask)
+        if storage.bloom[bloomOffset &+ bit >> 6] & (1 << UInt64(bit & 63)) == 0 { return -1 }
+        var slot = Int(truncatingIfNeeded: hash) & slotMask
+        while true {
+            let entry = storage.slots[slotOffset &+ slot]
+            if entry.rest == 0 { return -1 }
+            if entry.rest == rest && entry.addresses == addresses {
+                return inbound ? entry.inbound : entry.outbound
+            }
+            slot = (slot &+ 1) & slotMask
+        }
+    }
+}
+
+/// Building a shape's open-addressing (linear probing) hash table.
+enum Shape {
+    /// The slots (a power of two, at most half full) for the filters `members` of one shape.
+    static func build(members: [Int32], filters: [CompiledFilter]) -> [Slot] {
         var capacity = 4
         while capacity < members.count * 2 { capacity <<= 1 }
-        slotMask = capacity - 1
+        let slotMask = capacity - 1
         var slots = [Slot](repeating: Slot(addresses: 0, rest: 0, inbound: -1, outbound: -1), count: capacity)
         for member in members {
             let filter = filters[Int(member)]
             let addresses = UInt64(filter.source) << 32 | UInt64(filter.destination)
-            let rest = Shape.pack(filter.ipProtocol, filter.sourcePort, filter.destinationPort)
-            var slot = Shape.hash(addresses, rest) & slotMask
+            let rest = pack(filter.ipProtocol, filter.sourcePort, filter.destinationPort)
+            var slot = Int(truncatingIfNeeded: hash(addresses, rest)) & slotMask
             while slots[slot].rest != 0 && (slots[slot].addresses != addresses || slots[slot].rest != rest) {
                 slot = (slot + 1) & slotMask
             }
@@ -250,7 +343,7 @@ struct Shape {
                 }
             }
         }
-        self.slots = slots
+        return slots
     }
 
     @inline(__always)
@@ -259,34 +352,12 @@ struct Shape {
     }
 
     @inline(__always)
-    static func hash(_ addresses: UInt64, _ rest: UInt64) -> Int {
+    static func hash(_ addresses: UInt64, _ rest: UInt64) -> UInt64 {
         // Multiply-xorshift mixing: cheap, and good enough for masked addresses and ports.
         var h = addresses &* 0x9E37_79B9_7F4A_7C15 ^ rest &* 0xC2B2_AE3D_27D4_EB4F
         h ^= h >> 29
         h = h &* 0xBF58_476D_1CE4_E5B9
         h ^= h >> 32
-        return Int(truncatingIfNeeded: h)
-    }
-
-    /// The best filter of this shape for `key`, or -1.
-    @inline(__always)
-    func find(_ key: PacketKey, inbound: Bool) -> Int32 {
-        let addresses = UInt64(key.source & sourceMask) << 32 | UInt64(key.destination & destinationMask)
-        let rest = Shape.pack(
-            key.ipProtocol & protocolMask,
-            key.sourcePort & sourcePortMask,
-            key.destinationPort & destinationPortMask
-        )
-        return slots.withUnsafeBufferPointer { table in
-            var slot = Shape.hash(addresses, rest) & slotMask
-            while true {
-                let entry = table[slot]
-                if entry.rest == 0 { return -1 }
-                if entry.rest == rest && entry.addresses == addresses {
-                    return inbound ? entry.inbound : entry.outbound
-                }
-                slot = (slot + 1) & slotMask
-            }
-        }
+        return h
     }
 }
