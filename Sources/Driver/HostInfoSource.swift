@@ -67,13 +67,23 @@ public struct LinuxHostInfoSource: HostInfoSource {
             guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET),
                 flags & Int32(IFF_UP) != 0, flags & Int32(IFF_LOOPBACK) == 0
             else { continue }
-            addresses.insert(ipv4(address))
+            let local = ipv4(address)
+            addresses.insert(local)
+            // The directed broadcast follows from address and mask; glibc reports the address itself
+            // as "broadcast address" when none was configured, so the reported one is only a hint.
+            if flags & Int32(IFF_BROADCAST) != 0, let netmask = entry.pointee.ifa_netmask,
+                netmask.pointee.sa_family == sa_family_t(AF_INET)
+            {
+                let mask = ipv4(netmask).value
+                if mask.nonzeroBitCount <= 30 { broadcasts.insert(IPv4Address(value: local.value | ~mask)) }
+            }
             if flags & Int32(IFF_BROADCAST) != 0, let broadcast = entry.pointee.ifa_ifu.ifu_broadaddr,
                 broadcast.pointee.sa_family == sa_family_t(AF_INET)
             {
                 broadcasts.insert(ipv4(broadcast))
             }
         }
+        broadcasts.subtract(addresses)
         return (addresses.sorted(), broadcasts.sorted())
     }
 
