@@ -67,7 +67,19 @@ final class DriverStatistics: Sendable {
     struct State {
         var totals = ReaderCounters()
         var perFilter: [FilterCounterKey: (packets: UInt64, bytes: UInt64, drops: UInt64)] = [:]
-        var perMode: [String: UInt64] = [:]
+        /// Packets decided per operational mode: none (before one was entered), secure, permit, block.
+        var perMode: [UInt64] = [0, 0, 0, 0]
+    }
+
+    static let modeNames = ["none", "secure", "permit", "block"]
+
+    static func modeIndex(_ mode: OperationalMode?) -> Int {
+        switch mode {
+        case nil: 0
+        case .secure: 1
+        case .permit: 2
+        case .block: 3
+        }
     }
 
     let state = Mutex(State())
@@ -75,9 +87,10 @@ final class DriverStatistics: Sendable {
     /// Adds one reader burst (called by reader threads, once per burst).
     func merge(_ counters: ReaderCounters, mode: OperationalMode?) {
         let packets = counters.reasonPackets.reduce(0, &+)
+        let index = Self.modeIndex(mode)
         state.withLock {
             $0.totals.add(counters)
-            $0.perMode[mode?.rawValue ?? "none", default: 0] &+= packets
+            $0.perMode[index] &+= packets
         }
     }
 
@@ -158,7 +171,9 @@ final class DriverStatistics: Sendable {
         result["netlink.errors"] = totals.netlinkErrors
         result["receive.errors"] = totals.receiveErrors
         result["events.suppressed"] = totals.suppressedEvents
-        for (mode, count) in perMode { result["mode.\(mode).packets"] = count }
+        for (index, count) in perMode.enumerated() where count != 0 {
+            result["mode.\(Self.modeNames[index]).packets"] = count
+        }
         var perSource: [String: (UInt64, UInt64, UInt64)] = [:]
         for (key, value) in perFilter {
             let name = "filter.\(key.source).\(key.filterID)"
