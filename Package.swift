@@ -53,6 +53,18 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "ipsecsvc", dependencies: ["ServiceHost", argumentParser]),
+        // The driver outside the service: root integration tests and nfq-bench (Benchmarks/driver).
+        .executableTarget(
+            name: "ipsecsvc-driver-harness",
+            dependencies: ["Driver", "PolicyModel"],
+            path: "Benchmarks/driver/Harness"
+        ),
+        // Classifier cost at 1k/10k/100k filters; not part of `swift test`.
+        .executableTarget(
+            name: "ipsecsvc-driver-bench",
+            dependencies: ["Driver", "PolicyModel"],
+            path: "Benchmarks/driver/ClassifierBench"
+        ),
         // Providers: the crash-safety test's store writer (killed at random by ProvidersTests) and the benchmark.
         .executableTarget(
             name: "ProvidersStoreWriter",
@@ -90,7 +102,7 @@ let package = Package(
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Providers", "PolicyModel"]),
         .testTarget(name: "ServiceHostTests", dependencies: ["ServiceHost", "Driver", "Providers", "PolicyModel"]),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
-        .testTarget(name: "IntegrationTests", dependencies: ["ipsecsvc", "PolicyModel"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ipsecsvc", "ipsecsvc-driver-harness", "PolicyModel"]),
     ],
     swiftLanguageModes: [.v6]
 )
