@@ -55,7 +55,11 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "PolicyModelTests", dependencies: ["PolicyModel"]),
-        .testTarget(name: "PolicyFormatsTests", dependencies: ["PolicyFormats", "PolicyModel"]),
+        .testTarget(
+            name: "PolicyFormatsTests",
+            dependencies: ["PolicyFormats", "PolicyModel"],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "PolicyFormats", "PolicyModel"]),
         .testTarget(name: "DriverTests", dependencies: ["Driver", "PolicyModel"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Providers", "PolicyModel"]),
