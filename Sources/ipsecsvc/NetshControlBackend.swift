@@ -38,12 +38,13 @@ extension ControlRegistry {
             return state
         }
         registry.register(NetshDynamicSetCommand.self) { request, context in
-            guard let engine = context.agent.engine as? SourcesPolicyEngine else {
-                throw ControlError(.failed, "This service has no dynamic policy source.")
+            // The rules feed the dynamic policy source when the service runs the sources engine; a
+            // service built with a fixed engine (tests, the memory setup) only holds them for netsh.
+            if let engine = context.agent.engine as? SourcesPolicyEngine {
+                let old = await NetshDynamicHolder.shared.state
+                for rule in old.rules { try? await engine.dynamic.remove(named: rule.id.braced) }
+                for rule in request.rules { try await engine.dynamic.add(rule.providerRule) }
             }
-            let old = await NetshDynamicHolder.shared.state
-            for rule in old.rules { try? await engine.dynamic.remove(named: rule.id.braced) }
-            for rule in request.rules { try await engine.dynamic.add(rule.providerRule) }
             var kept = request
             kept.config = DynamicConfig()
             await NetshDynamicHolder.shared.replace(kept)
