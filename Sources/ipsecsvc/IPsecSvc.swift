@@ -6,6 +6,6 @@ struct IPsecSvc: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ipsecsvc",
         abstract: "Windows Server 2003 IPSec Services (Policy Agent and driver) for Linux.",
-        subcommands: []
+        subcommands: [PluginHostCommand.self]
     )
 }
