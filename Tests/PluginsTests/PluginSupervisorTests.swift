@@ -1,5 +1,6 @@
 import Foundation
 import PolicyModel
+import Providers
 import Testing
 
 @testable import Plugins
@@ -246,4 +247,50 @@ private func childPIDs() throws -> [pid_t] {
         if fields.count > 1, pid_t(fields[1]) == me { result.append(pid) }
     }
     return result
+}
+
+@Suite(.serialized) struct PluginManagerTests {
+    @Test func startsEnabledPluginsAndReportsEveryFile() async throws {
+        let fixtures = try PluginFixtures.require()
+        let directory = try PluginFixtures.temporaryDirectory("manager")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "path = \(fixtures.fixture)\nenabled = yes\nrank = 7\noption.mode = good\n"
+            .write(toFile: directory + "/good.conf", atomically: true, encoding: .utf8)
+        try "path = \(fixtures.fixture)\nenabled = yes\noption.mode = segfault\nrestart-delay = 30\n"
+            .write(toFile: directory + "/crashing.conf", atomically: true, encoding: .utf8)
+        try "path = \(fixtures.fixture)\n".write(
+            toFile: directory + "/disabled.conf",
+            atomically: true,
+            encoding: .utf8
+        )
+        try "path = \(fixtures.fixture)\nenabled = yes\nranking = 3\n"
+            .write(toFile: directory + "/typo.conf", atomically: true, encoding: .utf8)
+        let log = RecordingLog()
+        let manager = PluginManager(
+            configurationDirectory: directory,
+            launcher: PluginLauncher(executable: PluginFixtures.ipsecsvc),
+            validator: PluginFixtures.validator,
+            log: log.sink
+        )
+        let supervisors = await manager.start()
+        #expect(supervisors.map(\.configuration.name) == ["crashing", "good"])
+        for supervisor in supervisors {
+            _ = await waitFor(supervisor) { $0.isRunning || $0.isFailed }
+        }
+        let statuses = await manager.statuses()
+        await manager.stop()
+
+        let byName = Dictionary(uniqueKeysWithValues: statuses.map { ($0.name, $0) })
+        #expect(byName.keys.sorted() == ["plugin:crashing", "plugin:good", "plugin:typo"])
+        #expect(byName["plugin:good"]?.state == .inEffect)
+        #expect(byName["plugin:crashing"]?.state == .failed)
+        #expect(byName["plugin:crashing"]?.reason?.contains("SIGSEGV") ?? false)
+        #expect(byName["plugin:typo"]?.state == .failed)
+        #expect(
+            byName["plugin:typo"]?.reason == "\(directory)/typo.conf:3: unknown key \"ranking\" (known: name, path, "
+                + "enabled, rank, isolation, timeout, poll-interval, restart-delay, restart-delay-max, max-document-size, "
+                + "memory-limit, option.NAME)"
+        )
+        #expect(log.all.contains { $0.source == "plugin:typo" && $0.severity == .error })
+    }
 }
