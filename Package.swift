@@ -6,6 +6,7 @@ import PackageDescription
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let unixSignals: Target.Dependency = .product(name: "UnixSignals", package: "swift-service-lifecycle")
 
 let package = Package(
     name: "ipsecsvc",
@@ -53,10 +54,21 @@ let package = Package(
             name: "ServiceHost",
             dependencies: [
                 "PolicyModel", "PolicyFormats", "Providers", "Driver", "Plugins", "CSystemd", logging,
-                serviceLifecycle,
+                serviceLifecycle, unixSignals,
             ]
         ),
         .executableTarget(name: "ipsecsvc", dependencies: ["ServiceHost", argumentParser]),
+        // Providers: the crash-safety test's store writer (killed at random by ProvidersTests) and the benchmark.
+        .executableTarget(
+            name: "ProvidersStoreWriter",
+            dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
+            path: "Tests/ProvidersStoreWriter"
+        ),
+        .executableTarget(
+            name: "ProvidersBenchmark",
+            dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
+            path: "Benchmarks/providers"
+        ),
 
         // MARK: - Examples
         .target(
@@ -68,7 +80,12 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "PolicyModelTests", dependencies: ["PolicyModel"]),
-        .testTarget(name: "PolicyFormatsTests", dependencies: ["PolicyFormats", "PolicyModel"]),
+        .testTarget(
+            name: "PolicyFormatsTests",
+            dependencies: ["PolicyFormats", "PolicyModel"],
+            // Real Windows-written data and bad-input corpora (windows/, reg/, ldif/, dsml/, fuzz/).
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "PolicyFormats", "PolicyModel"]),
         .testTarget(name: "DriverTests", dependencies: ["Driver", "PolicyModel"]),
         // Fixtures/ holds C test plugins that the tests compile with cc.

@@ -1,4 +1,4 @@
-public import PolicyModel
+import PolicyModel
 
 /// The driver's startup (boot-time) modes: what applies before the service has applied policy.
 public enum StartupMode: String, Hashable, Sendable, Codable, CaseIterable {

@@ -13,8 +13,23 @@ public struct PluginDocumentValidator: Sendable {
         self.validate = validate
     }
 
-    /// `NativePolicyXML.read` (schema-validated), as for imports.
+    /// `NativePolicyXML.read` (schema-validated), then `PolicyStore.validate()`, as for imports.
     public static let native = PluginDocumentValidator { bytes, source in
-        try NativePolicyXML.read(bytes, file: source)
+        let store = try NativePolicyXML.read(bytes, file: source)
+        let problems = store.validate()
+        guard problems.isEmpty else { throw PluginValidationError(source: source, problems: problems) }
+        return store
+    }
+}
+
+/// A document that parsed but failed the model's checks (dangling references, bad masks, ...).
+public struct PluginValidationError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var source: String
+    public var problems: [ValidationProblem]
+
+    public var description: String {
+        let shown = problems.prefix(3).map(\.description).joined(separator: "; ")
+        let more = problems.count > 3 ? " (and \(problems.count - 3) more)" : ""
+        return "\(source): \(shown)\(more)"
     }
 }

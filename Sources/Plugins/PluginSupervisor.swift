@@ -260,6 +260,7 @@ public actor PluginSupervisor {
             }
             current.info = info
             current.rank = configuration.rank ?? info.defaultRank
+            publish()
             phase = .opening
             connection?.send(PluginFrame(.open, text: configuration.configurationString))
             armTimeout()

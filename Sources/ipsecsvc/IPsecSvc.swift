@@ -6,6 +6,28 @@ struct IPsecSvc: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ipsecsvc",
         abstract: "Windows Server 2003 IPSec Services (Policy Agent and driver) for Linux.",
-        subcommands: [PluginHostCommand.self]
+        discussion: "Exit codes: 0 success, 1 invalid input or failure, 2 usage error.",
+        subcommands: [
+            PolicyCommand.self,
+            RunSubcommand.self,
+            BootSubcommand.self,
+            ServiceSubcommand.self,
+            StatusSubcommand.self,
+            PluginHostCommand.self,
+        ]
     )
+
+    /// ArgumentParser's own `main`, except that usage errors exit 2 instead of 64 (docs/cli.md).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            CommandExit.exit(for: error)
+        }
+    }
 }

@@ -1,0 +1,83 @@
+public import PolicyModel
+
+/// Reads and writes whole stores as files, choosing the format by an explicit override, else the
+/// file name's extension, else the content (reading only).
+///
+/// The path `-` means standard input or standard output. Errors name the file as the user gave it.
+public enum PolicyFile {
+    /// Bigger inputs are refused rather than read into memory: real policy files are kilobytes.
+    public static let maximumSize = 64 << 20
+
+    /// Reads a store.
+    /// - Parameters:
+    ///   - path: the file, or `-` for standard input.
+    ///   - format: the format to use; `nil` to decide by extension, then by content.
+    /// - Throws: ``PolicyFormatError`` when the file cannot be read, its format cannot be told, or
+    ///   the reader rejects it.
+    public static func read(path: String, format: PolicyFileFormat? = nil) throws(PolicyFormatError) -> PolicyStore {
+        let file = path == "-" ? "<stdin>" : path
+        let bytes = try FileIO.readAll(path: path, displayName: file, limit: maximumSize)
+        guard let chosen = format ?? PolicyFileFormat(path: path) ?? PolicyFileFormat(sniffing: bytes) else {
+            throw PolicyFormatError(file: file, message: "cannot tell the file's format; name it (\(formatList))")
+        }
+        return try decode(bytes, file: file, format: chosen)
+    }
+
+    /// Parses bytes already in memory.
+    public static func decode(
+        _ bytes: [UInt8],
+        file: String,
+        format: PolicyFileFormat
+    ) throws(PolicyFormatError)
+        -> PolicyStore
+    {
+        switch format {
+        case .xml: try NativePolicyXML.read(bytes, file: file)
+        }
+    }
+
+    /// Serializes a store.
+    public static func encode(
+        _ store: PolicyStore,
+        format: PolicyFileFormat,
+        file: String
+    ) throws(PolicyFormatError)
+        -> [UInt8]
+    {
+        guard format.isWritable else {
+            throw PolicyFormatError(file: file, message: "the \(format) format can be read but not written")
+        }
+        switch format {
+        case .xml: return NativePolicyXML.write(store)
+        }
+    }
+
+    /// Writes a store: a temporary file beside the target, then a rename, so the target is never
+    /// half written. (Durable store writes, with fsync, belong to the Providers' stores.)
+    /// - Parameters:
+    ///   - path: the file, or `-` for standard output.
+    ///   - format: the format to use; `nil` to decide by the extension.
+    public static func write(
+        _ store: PolicyStore,
+        to path: String,
+        format: PolicyFileFormat? = nil
+    ) throws(PolicyFormatError) {
+        let file = path == "-" ? "<stdout>" : path
+        guard let chosen = format ?? PolicyFileFormat(path: path) else {
+            throw PolicyFormatError(
+                file: file,
+                message: "cannot tell the format from the file name; name it (\(formatList))"
+            )
+        }
+        let bytes = try encode(store, format: chosen, file: file)
+        if path == "-" {
+            try FileIO.writeStandardOutput(bytes, displayName: file)
+        } else {
+            try FileIO.replace(path: path, with: bytes)
+        }
+    }
+
+    private static var formatList: String {
+        PolicyFileFormat.allCases.map(\.rawValue).joined(separator: ", ")
+    }
+}

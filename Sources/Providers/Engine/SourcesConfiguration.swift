@@ -1,0 +1,56 @@
+public import PolicyModel
+
+/// Everything ``SourcesPolicyEngine`` needs: where the stores are, the directory, and the collaborators
+/// that tests replace.
+public struct SourcesConfiguration: Sendable {
+    public var state: StateDirectory
+    /// `nil`: this computer uses no directory (the cache is then never used).
+    public var directory: DirectoryConfiguration?
+    public var codec: any PolicyStoreCodec
+    public var snapshotReader: any DirectorySnapshotReader
+    public var policyDecoder: any DirectoryPolicyDecoder
+    public var events: any PolicyEventSink
+    /// Expands `me` and the special servers for `explain`.
+    public var resolver: any AddressResolver
+    /// Whether the engine runs the directory's polling and group-policy refresh timers itself.
+    public var runsTimers: Bool
+
+    public init(
+        state: StateDirectory,
+        directory: DirectoryConfiguration? = nil,
+        codec: any PolicyStoreCodec = NativeXMLStoreCodec(),
+        snapshotReader: any DirectorySnapshotReader = UnavailableDirectoryFormats(),
+        policyDecoder: any DirectoryPolicyDecoder = UnavailableDirectoryFormats(),
+        events: any PolicyEventSink = RecordingEventSink(),
+        resolver: any AddressResolver = StaticAddressResolver(),
+        runsTimers: Bool = true
+    ) {
+        self.state = state
+        self.directory = directory
+        self.codec = codec
+        self.snapshotReader = snapshotReader
+        self.policyDecoder = policyDecoder
+        self.events = events
+        self.resolver = resolver
+        self.runsTimers = runsTimers
+    }
+}
+
+/// The effective policy with the state of every source: what `policy show --effective` prints.
+public struct EffectiveReport: Hashable, Sendable, Codable {
+    public var policy: EffectivePolicy
+    public var sources: [SourceStatus]
+    public var driverMode: RequiredDriverMode
+
+    public init(policy: EffectivePolicy, sources: [SourceStatus], driverMode: RequiredDriverMode) {
+        self.policy = policy
+        self.sources = sources
+        self.driverMode = driverMode
+    }
+}
+
+/// The persistent policy could not be applied: the host removes its filters and blocks.
+public struct PersistentPolicyError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "the persistent IPsec policy could not be applied: \(reason)" }
+}

@@ -1,0 +1,338 @@
+public import PolicyModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Policy Agent's policy side: the built-in providers (persistent, directory, directory cache, local,
+/// dynamic) and any plugins in one ``ProviderRegistry``, merged by ``SourceSelector`` and
+/// ``PolicyMerger`` into one effective policy with provenance. Implements ``PolicyEngine`` for the
+/// service host; the control commands (import, export, show, explain, refresh) call the methods below.
+public actor SourcesPolicyEngine: PolicyEngine {
+    public nonisolated let configuration: SourcesConfiguration
+    public nonisolated let registry = ProviderRegistry()
+    public nonisolated let persistent: StoreProvider
+    public nonisolated let local: StoreProvider
+    public nonisolated let cache: DirectoryCacheProvider
+    public nonisolated let directory: DirectoryProvider?
+    public nonisolated let dynamic: DynamicStore
+
+    private var registered = false
+    private var generation: UInt64 = 0
+    private var current = EffectivePolicy.empty
+    private var selection: Selection?
+    private var since: [String: (SourceStatus.State, Int64)] = [:]
+    private var appliedKeys: [String: String] = [:]
+    private var lastCached: SourcePolicy?
+    private var pendingReported = false
+    private var background: [Task<Void, Never>] = []
+    private let signal = ChangeSignal()
+
+    public init(configuration: SourcesConfiguration) {
+        self.configuration = configuration
+        let state = configuration.state
+        persistent = StoreProvider(
+            kind: .persistent,
+            file: StoreFile(path: state.persistentStore, codec: configuration.codec)
+        )
+        local = StoreProvider(kind: .local, file: StoreFile(path: state.localStore, codec: configuration.codec))
+        cache = DirectoryCacheProvider(cache: DirectoryCache(state: state, codec: configuration.codec))
+        directory = configuration.directory.map {
+            DirectoryProvider(
+                configuration: $0,
+                reader: configuration.snapshotReader,
+                decoder: configuration.policyDecoder
+            )
+        }
+        dynamic = DynamicStore(settingsPath: state.dynamicSettings)
+    }
+
+    // MARK: - PolicyEngine
+
+    public func startPersistent() async throws -> EffectivePolicy {
+        await registerBuiltIns()
+        let report = await persistent.load()
+        switch report {
+        case .policy(let policy):
+            configuration.events.record(.appliedPersistent(policy: policy.policyName, store: policy.store))
+            generation += 1
+            return PolicyMerger.merge(
+                [Contribution(kind: .persistent, sourceName: persistent.name, policy: policy)],
+                generation: generation
+            )
+        case .notConfigured:
+            return EffectivePolicy(generation: generation)
+        case .failed(let reason), .unavailable(let reason):
+            configuration.events.record(.persistentFailed(reason: reason))
+            throw PersistentPolicyError(reason: reason)
+        }
+    }
+
+    public func effectivePolicy() async -> EffectivePolicy {
+        await recompute()
+        return current
+    }
+
+    public func refresh() async {
+        await registerBuiltIns()
+        for provider in await registry.providers where provider.kind != .persistent {
+            await provider.refresh()
+        }
+        await checkPendingRestart()
+        await recomputeAndSignal()
+    }
+
+    public func sourceStatuses() async -> [SourceStatus] {
+        if selection == nil { await recompute() }
+        let pending = await persistent.pendingRestart()
+        return (selection?.statuses ?? []).map { status in
+            var status = status
+            status.since = since[status.name]?.1 ?? 0
+            if status.kind == .persistent { status.pendingRestart = pending }
+            return status
+        }
+    }
+
+    public nonisolated func changes() -> AsyncStream<Void> { signal.stream() }
+
+    // MARK: - Control commands
+
+    /// The effective policy with every source's state (`policy show --effective`).
+    public func report() async -> EffectiveReport {
+        await recompute()
+        return EffectiveReport(
+            policy: current,
+            sources: await sourceStatuses(),
+            driverMode: selection?.driverMode ?? .secure
+        )
+    }
+
+    /// Which filters decide a packet (`explain`).
+    public func explain(_ packet: PacketQuery, resolver: (any AddressResolver)? = nil) async -> Explanation {
+        await recompute()
+        return Explainer.explain(packet, in: current, resolver: resolver ?? configuration.resolver)
+    }
+
+    /// `policy import` through the service: a local import applies at once, a persistent one waits for the
+    /// next service start and shows as pending restart.
+    @discardableResult
+    public func importPolicies(
+        _ imported: PolicyStore,
+        into store: EditableStore,
+        assign: String?
+    ) async throws(StoreOperations.OperationError) -> PolicyStore {
+        let state = configuration.state
+        let codec = configuration.codec
+        let written = try await BlockingIO.run { () throws(StoreOperations.OperationError) -> PolicyStore in
+            try StoreOperations.importPolicies(imported, into: store, assign: assign, state: state, codec: codec)
+        }
+        switch store {
+        case .local:
+            await local.refresh()
+            await recomputeAndSignal()
+        case .persistent:
+            await checkPendingRestart()
+        }
+        return written
+    }
+
+    /// `policy export`: the store's content.
+    public func exportPolicies(from store: EditableStore) async throws(StoreOperations.OperationError) -> PolicyStore {
+        let state = configuration.state
+        let codec = configuration.codec
+        return try await BlockingIO.run { () throws(StoreOperations.OperationError) -> PolicyStore in
+            try StoreOperations.export(store, state: state, codec: codec)
+        }
+    }
+
+    /// Registers a plugin provider (the plugins issue's host calls this).
+    public func register(_ provider: any PolicyProvider) async throws(ProviderRegistry.RegistrationError) {
+        await registerBuiltIns()
+        try await registry.register(provider)
+    }
+
+    /// Stops the timers and change forwarding (service stop). Dynamic rules die with the engine.
+    public func shutdown() async {
+        for task in background { task.cancel() }
+        background.removeAll()
+        await registry.removeAll()
+        signal.finish()
+    }
+
+    // MARK: - Merging
+
+    private func registerBuiltIns() async {
+        guard !registered else { return }
+        registered = true
+        var builtIns: [any PolicyProvider] = [persistent, cache, local, dynamic]
+        if let directory { builtIns.append(directory) }
+        for provider in builtIns { try? await registry.register(provider) }
+        let changes = registry.changes
+        background.append(
+            Task { [weak self] in
+                for await _ in changes {
+                    guard let self else { return }
+                    await self.recomputeAndSignal()
+                }
+            }
+        )
+        if configuration.runsTimers, let directory { startTimers(directory) }
+    }
+
+    private func startTimers(_ directory: DirectoryProvider) {
+        let refreshInterval = directory.configuration.groupPolicyRefreshInterval
+        background.append(
+            Task {
+                while !Task.isCancelled {
+                    let delay = await directory.nextPollDelay()
+                    try? await Task.sleep(for: delay)
+                    if Task.isCancelled { return }
+                    await directory.pollPolicy()
+                }
+            }
+        )
+        background.append(
+            Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: refreshInterval)
+                    if Task.isCancelled { return }
+                    await directory.refreshAssignments()
+                }
+            }
+        )
+    }
+
+    private func recomputeAndSignal() async {
+        let before = current.filters
+        await recompute()
+        if current.filters != before { signal.signal() }
+    }
+
+    private func recompute() async {
+        await registerBuiltIns()
+        var reports: [NamedReport] = []
+        for provider in await registry.providers {
+            reports.append(
+                NamedReport(name: provider.name, kind: provider.kind, report: await provider.currentPolicy())
+            )
+        }
+        let selected = SourceSelector.select(reports)
+        await applyCacheAction(selected.cacheAction)
+        recordEvents(selected, reports: reports)
+        let now = Self.now()
+        for status in selected.statuses where since[status.name]?.0 != status.state {
+            since[status.name] = (status.state, now)
+        }
+        selection = selected
+        let merged = PolicyMerger.merge(selected.contributions, generation: generation)
+        if merged.filters != current.filters {
+            generation += 1
+            current = EffectivePolicy(generation: generation, filters: merged.filters)
+        }
+    }
+
+    private func applyCacheAction(_ action: CacheAction) async {
+        switch action {
+        case .keep:
+            break
+        case .replace(let policy):
+            guard policy != lastCached else { return }
+            do {
+                try await cache.store(policy)
+                lastCached = policy
+            } catch {
+                configuration.events.record(.sourceFailed(name: cache.name, reason: error.description))
+            }
+        case .drop:
+            lastCached = nil
+            guard case .policy = await cache.currentPolicy() else { return }
+            do {
+                try await cache.drop()
+            } catch {
+                configuration.events.record(.sourceFailed(name: cache.name, reason: error.description))
+            }
+        }
+    }
+
+    /// Events on transitions only: a source applied, a different policy, a new failure.
+    private func recordEvents(_ selected: Selection, reports: [NamedReport]) {
+        func report(_ kind: SourceKind) -> ProviderReport? { reports.first { $0.kind == kind }?.report }
+        var events: [(String, String, PolicyEvent)] = []
+        let directoryReport = report(.directory)
+        switch selected.staticChoice {
+        case .directory:
+            if let policy = directoryReport?.policy {
+                events.append(
+                    (
+                        "static", "directory:\(policy.key)",
+                        .appliedDirectory(
+                            policy: policy.policyName,
+                            gpo: policy.gpo,
+                            linkedThrough: policy.linkedThrough
+                        )
+                    )
+                )
+            }
+        case .directoryCache:
+            if let policy = report(.directoryCache)?.policy {
+                events.append(
+                    (
+                        "static", "cache:\(policy.policyName):\(directoryReport?.reason ?? "")",
+                        .appliedCachedDirectory(policy: policy.policyName, reason: directoryReport?.reason)
+                    )
+                )
+            }
+        case .local:
+            if let policy = report(.local)?.policy {
+                events.append(
+                    ("static", "local:\(policy.key)", .appliedLocal(policy: policy.policyName, store: policy.store))
+                )
+            }
+        case .none:
+            events.append(("static", "none", .noStaticPolicy))
+        }
+        if let directoryReport, case .unavailable(let reason) = directoryReport {
+            events.append(("directory", "unavailable:\(reason)", .failedDirectory(reason: reason)))
+        } else if let directoryReport, case .failed(let reason) = directoryReport {
+            events.append(("directory", "failed:\(reason)", .failedDirectory(reason: reason)))
+        } else {
+            events.append(("directory", "ok", .noStaticPolicy))
+        }
+        if selected.staticChoice != .directory, case .failed(let reason) = report(.directoryCache) {
+            events.append(("cache", "failed:\(reason)", .failedCachedDirectory(reason: reason)))
+        } else {
+            events.append(("cache", "ok", .noStaticPolicy))
+        }
+        if case .failed(let reason) = report(.local) {
+            events.append(("local", "failed:\(reason)", .failedLocal(reason: reason)))
+        } else {
+            events.append(("local", "ok", .noStaticPolicy))
+        }
+        for (slot, key, event) in events {
+            guard appliedKeys[slot] != key else { continue }
+            let first = appliedKeys[slot] == nil
+            appliedKeys[slot] = key
+            // "ok" keys only reset a slot; "none" is worth saying only after something applied.
+            if key == "ok" || (key == "none" && first) { continue }
+            configuration.events.record(event)
+        }
+    }
+
+    private func checkPendingRestart() async {
+        let pending = await persistent.pendingRestart()
+        if pending && !pendingReported {
+            configuration.events.record(.persistentPendingRestart(store: persistent.file.path))
+        }
+        pendingReported = pending
+    }
+
+    private static func now() -> Int64 { Int64(time(nil)) }
+}
+
+extension SourcePolicy {
+    /// Identifies an applied policy for events without printing its content.
+    fileprivate var key: String {
+        [policyName, policyID?.plain ?? "", String(whenChanged ?? 0), store ?? "", gpo ?? "", linkedThrough ?? ""]
+            .joined(separator: "|")
+    }
+}

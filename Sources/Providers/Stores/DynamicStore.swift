@@ -1,0 +1,131 @@
+public import PolicyModel
+
+/// One dynamic rule (`netsh ipsec dynamic add rule` / `add qmfilter`): a filter and its actions, in
+/// memory only.
+public struct DynamicRule: Hashable, Sendable, Codable {
+    /// The rule's unique name (netsh `name=`).
+    public var name: String
+    public var filter: Filter
+    public var inboundAction: FilterAction
+    public var outboundAction: FilterAction
+    public var interfaceType: InterfaceType
+    public var tunnelEndpoint: IPv4Address?
+
+    public init(
+        name: String,
+        filter: Filter,
+        inboundAction: FilterAction,
+        outboundAction: FilterAction? = nil,
+        interfaceType: InterfaceType = .all,
+        tunnelEndpoint: IPv4Address? = nil
+    ) {
+        self.name = name
+        self.filter = filter
+        self.inboundAction = inboundAction
+        self.outboundAction = outboundAction ?? inboundAction
+        self.interfaceType = interfaceType
+        self.tunnelEndpoint = tunnelEndpoint
+    }
+}
+
+/// The dynamic policy: rules that take effect at once and vanish when the service stops (they are never
+/// written), and the dynamic `set config` settings, which persist in the state directory.
+public actor DynamicStore: PolicyProvider {
+    /// Why a dynamic edit was refused.
+    public enum DynamicError: Error, Hashable, Sendable, CustomStringConvertible {
+        case duplicateRule(String)
+        case noSuchRule(String)
+        case settingsNotSaved(String)
+
+        public var description: String {
+            switch self {
+            case .duplicateRule(let name): "a dynamic rule named \"\(name)\" already exists"
+            case .noSuchRule(let name): "no dynamic rule named \"\(name)\""
+            case .settingsNotSaved(let reason): "the dynamic settings were not saved: \(reason)"
+            }
+        }
+    }
+
+    public nonisolated let name = "dynamic"
+    public nonisolated let kind = SourceKind.dynamic
+    private let settingsPath: String?
+    public private(set) var rules: [DynamicRule] = []
+    public private(set) var settings: [String: String]
+    private let signal = ChangeSignal()
+
+    /// - Parameter settingsPath: where the `set config` settings persist; `nil` keeps them in memory.
+    public init(settingsPath: String?) {
+        self.settingsPath = settingsPath
+        self.settings = settingsPath.map(Self.readSettings) ?? [:]
+    }
+
+    /// Adds a rule; it takes effect at the next merge, which the change signal triggers at once.
+    public func add(_ rule: DynamicRule) throws(DynamicError) {
+        guard !rules.contains(where: { $0.name.caseInsensitiveEquals(rule.name) }) else {
+            throw .duplicateRule(rule.name)
+        }
+        rules.append(rule)
+        signal.signal()
+    }
+
+    /// Removes the rule named `name`.
+    public func remove(named name: String) throws(DynamicError) {
+        guard let index = rules.firstIndex(where: { $0.name.caseInsensitiveEquals(name) }) else {
+            throw .noSuchRule(name)
+        }
+        rules.remove(at: index)
+        signal.signal()
+    }
+
+    /// Removes every dynamic rule (`delete all`).
+    public func removeAll() {
+        guard !rules.isEmpty else { return }
+        rules.removeAll()
+        signal.signal()
+    }
+
+    /// Sets a dynamic setting (`set config property=value`) and writes all settings durably.
+    public func set(_ value: String, for key: String) throws(DynamicError) {
+        settings[key] = value
+        guard let settingsPath else { return }
+        let text = settings.keys.sorted().map { "\($0)=\(settings[$0] ?? "")\n" }.joined()
+        do {
+            try DurableFile.write(Array(text.utf8), to: settingsPath)
+        } catch {
+            throw .settingsNotSaved(error.description)
+        }
+    }
+
+    public func currentPolicy() async -> ProviderReport {
+        guard !rules.isEmpty else { return .notConfigured(reason: "no dynamic rules") }
+        let filters = rules.map { rule in
+            EffectiveFilter(
+                filter: rule.filter,
+                inboundAction: rule.inboundAction,
+                outboundAction: rule.outboundAction,
+                interfaceType: rule.interfaceType,
+                tunnelEndpoint: rule.tunnelEndpoint,
+                provenance: Provenance(
+                    kind: .dynamic,
+                    source: name,
+                    policyName: "Dynamic",
+                    ruleName: rule.name,
+                    filterActionName: rule.inboundAction.name
+                )
+            )
+        }
+        return .policy(SourcePolicy(content: .filters(filters), policyName: "Dynamic"))
+    }
+
+    public nonisolated func changes() -> AsyncStream<Void> { signal.stream() }
+
+    private static func readSettings(_ path: String) -> [String: String] {
+        guard let bytes = try? FileIO.read(path) else { return [:] }
+        var result: [String: String] = [:]
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            result[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        return result
+    }
+}

@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The service's state directory (`/var/lib/ipsecsvc/`) and the files the policy sources keep in it.
+public struct StateDirectory: Hashable, Sendable {
+    public var path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// The persistent store (native XML): applied first at service start, changes wait for a restart.
+    public var persistentStore: String { path + "/persistent.xml" }
+    /// The local store (native XML): applies when no directory policy does.
+    public var localStore: String { path + "/local.xml" }
+    /// The cached copy of the last applied directory policy (native XML), written only by the service.
+    public var directoryCache: String { path + "/directory-cache.xml" }
+    /// Where the cached directory policy came from (GPO, link, snapshot): provenance for the cache.
+    public var directoryCacheInfo: String { path + "/directory-cache.info" }
+    /// The default directory snapshot (DSMLv2 or LDIF) when the configuration names none.
+    public var directorySnapshot: String { path + "/directory-snapshot" }
+    /// Dynamic `set config` settings; dynamic rules are never written.
+    public var dynamicSettings: String { path + "/dynamic-settings.conf" }
+    /// The lock that serialises store writers (the service and offline CLI commands).
+    public var lockFile: String { path + "/.store.lock" }
+
+    /// An error taking the lock.
+    public struct LockError: Error, Hashable, Sendable, CustomStringConvertible {
+        public var path: String
+        public var errno: Int32
+        public var description: String { "\(path): cannot lock: \(String(cString: strerror(errno)))" }
+    }
+
+    /// Runs `body` holding the exclusive store lock (`flock` on ``lockFile``), creating the directory's
+    /// lock file when needed. Blocks until the lock is free.
+    public func withLock<T, E: Error>(_ body: () throws(E) -> T) throws -> T {
+        let fd = open(lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LockError(path: lockFile, errno: errno) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { throw LockError(path: lockFile, errno: errno) }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+}

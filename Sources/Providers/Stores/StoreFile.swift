@@ -1,0 +1,125 @@
+public import PolicyFormats
+public import PolicyModel
+
+/// One policy store on disk (persistent, local or the directory cache): load, save atomically, reset.
+///
+/// A store that fails to load stays as it is: ``save(_:)`` refuses to replace it until someone repairs
+/// the file or calls ``reset()``, so a bad file is never silently lost.
+public struct StoreFile: Sendable {
+    /// What loading found.
+    public enum Loaded: Sendable, Hashable {
+        /// No file: an empty store.
+        case missing
+        /// The store and a fingerprint of the bytes it came from.
+        case loaded(PolicyStore, fingerprint: UInt64)
+        /// The file exists but cannot be used; the error names file and line.
+        case broken(StoreError)
+
+        /// The store, empty when missing, `nil` when broken.
+        public var store: PolicyStore? {
+            switch self {
+            case .missing: PolicyStore()
+            case .loaded(let store, _): store
+            case .broken: nil
+            }
+        }
+
+        /// Fingerprint of the bytes on disk (0 when missing or unreadable).
+        public var fingerprint: UInt64 {
+            if case .loaded(_, let fingerprint) = self { return fingerprint }
+            return 0
+        }
+    }
+
+    /// Why a store could not be loaded or written.
+    public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+        /// The file does not parse or validate; the format error names file, line and field.
+        case invalid(PolicyFormatError)
+        /// The file cannot be read.
+        case unreadable(path: String, reason: String)
+        /// Writing failed.
+        case writeFailed(String)
+        /// The store on disk is broken and must be repaired or reset before it can be written.
+        case refusingToOverwriteBroken(path: String, problem: String)
+
+        public var description: String {
+            switch self {
+            case .invalid(let error): error.description
+            case .unreadable(let path, let reason): "\(path): cannot read the store: \(reason)"
+            case .writeFailed(let reason): reason
+            case .refusingToOverwriteBroken(let path, let problem):
+                "\(path) is broken (\(problem)); repair it or reset the store before writing to it"
+            }
+        }
+    }
+
+    public let path: String
+    public let codec: any PolicyStoreCodec
+
+    public init(path: String, codec: any PolicyStoreCodec = NativeXMLStoreCodec()) {
+        self.path = path
+        self.codec = codec
+    }
+
+    /// Reads the store from disk.
+    public func load() -> Loaded {
+        let bytes: [UInt8]?
+        do {
+            bytes = try FileIO.read(path)
+        } catch {
+            return .broken(.unreadable(path: path, reason: error.description))
+        }
+        guard let bytes else { return .missing }
+        do {
+            let store = try codec.decode(bytes, file: path)
+            return .loaded(store, fingerprint: FileIO.fingerprint(bytes))
+        } catch {
+            return .broken(.invalid(error))
+        }
+    }
+
+    /// The fingerprint of the bytes on disk now (0 when missing): cheap change detection.
+    public func currentFingerprint() -> UInt64 {
+        guard let bytes = try? FileIO.read(path) else { return 0 }
+        return FileIO.fingerprint(bytes)
+    }
+
+    /// Replaces the store atomically and durably.
+    /// - Throws: ``StoreError/refusingToOverwriteBroken(path:problem:)`` when the file on disk is
+    ///   broken, ``StoreError/writeFailed(_:)`` when a system call fails.
+    public func save(_ store: PolicyStore) throws(StoreError) {
+        if case .broken(let error) = load() {
+            throw .refusingToOverwriteBroken(path: path, problem: error.description)
+        }
+        do {
+            try DurableFile.write(codec.encode(store), to: path)
+        } catch {
+            throw .writeFailed(error.description)
+        }
+    }
+
+    /// Moves a broken (or any) store aside to `<path>.reset-<n>` so that the next write starts empty.
+    /// - Returns: where the old file went, or `nil` when there was none.
+    @discardableResult
+    public func reset() throws(StoreError) -> String? {
+        guard FileIO.exists(path) else { return nil }
+        var attempt = 1
+        while FileIO.exists("\(path).reset-\(attempt)") { attempt += 1 }
+        let target = "\(path).reset-\(attempt)"
+        do {
+            try FileIO.rename(path, to: target)
+        } catch {
+            throw .writeFailed(error.description)
+        }
+        return target
+    }
+
+    /// Removes the store file (the directory cache when the directory policy is unassigned).
+    public func remove() throws(StoreError) {
+        do {
+            try FileIO.remove(path)
+        } catch {
+            throw .writeFailed(error.description)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import PolicyFormats
+import PolicyModel
+
+/// `ipsecsvc policy convert IN OUT`: read one format, check, write another (or the same, normalized).
+struct PolicyConvertCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a policy file to another format or rewrite it in normal form.",
+        discussion: """
+            Reads IN, checks it as `policy validate` does, and writes OUT. Each format follows from \
+            the file's extension (and IN's content); --from and --format override them. OUT is \
+            replaced in one step (a temporary file renamed over it), never left half written. \
+            `-` as OUT writes to standard output.
+
+            An invalid policy is not written unless --allow-invalid is given; its problems are \
+            printed either way.
+
+            Exit codes: 0 written, 1 invalid or unreadable input or OUT not writable, 2 usage error.
+
+            Examples:
+              ipsecsvc policy convert site.xml normalized.xml
+              ipsecsvc policy convert --format xml exported.txt - | less
+            """
+    )
+
+    @Argument(help: "The policy file to read (`-` reads standard input).")
+    var input: String
+
+    @Argument(help: "The file to write (`-` writes standard output).")
+    var output: String
+
+    @Option(help: "Read IN in this format.")
+    var from: FormatArgument?
+
+    @Option(help: "Write OUT in this format.")
+    var format: FormatArgument?
+
+    @Flag(help: "Write OUT even when the policy has problems.")
+    var allowInvalid = false
+
+    func validate() throws {
+        let target = format?.format ?? PolicyFileFormat(path: output)
+        guard let target else {
+            throw ValidationError("Cannot tell the format of '\(output)' from its name; give --format.")
+        }
+        if !target.isWritable { throw ValidationError("The \(target) format cannot be written.") }
+    }
+
+    func run() async throws {
+        guard let store = readPolicyFile(input, format: from?.format) else { throw CommandExit.invalidInput }
+        let valid = reportProblems(store, file: input == "-" ? "<stdin>" : input)
+        if !valid && !allowInvalid {
+            standardError("\(output): not written: the policy has problems (see above; --allow-invalid writes anyway)")
+            throw CommandExit.invalidInput
+        }
+        do {
+            try PolicyFile.write(store, to: output, format: format?.format)
+        } catch {
+            standardError(error.description)
+            throw CommandExit.invalidInput
+        }
+    }
+}

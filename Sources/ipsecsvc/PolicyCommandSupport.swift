@@ -1,0 +1,76 @@
+import ArgumentParser
+import PolicyFormats
+import PolicyModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The exit codes of every `ipsecsvc` command (DESIGN.md §5, docs/cli.md).
+enum CommandExit {
+    /// The input (a file, a policy) is invalid or could not be read.
+    static let invalidInput = ExitCode(1)
+    /// The command line itself is wrong. ArgumentParser would use `EX_USAGE` (64).
+    static let usage = ExitCode(2)
+
+    /// Ends the process for an error thrown while parsing or running a command: usage errors exit
+    /// 2 with ArgumentParser's message, everything else exits as ArgumentParser decides.
+    static func exit(for error: any Error) -> Never {
+        guard IPsecSvc.exitCode(for: error) == .validationFailure else { IPsecSvc.exit(withError: error) }
+        standardError(IPsecSvc.fullMessage(for: error))
+        IPsecSvc.exit(withError: usage)
+    }
+}
+
+/// One line (or a block of lines) to standard error; standard output stays for results.
+func standardError(_ text: String) {
+    // write(2) on the descriptor: the C `stderr` global is not concurrency-safe in Swift 6.
+    let bytes = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
+
+/// `--format NAME`: a ``PolicyFileFormat`` on the command line; the help lists every format.
+struct FormatArgument: ExpressibleByArgument {
+    var format: PolicyFileFormat
+
+    init?(argument: String) {
+        guard let format = PolicyFileFormat(rawValue: argument.lowercased()) else { return nil }
+        self.format = format
+    }
+
+    static var allValueStrings: [String] { PolicyFileFormat.allCases.map(\.rawValue) }
+}
+
+extension PolicyStore {
+    /// `2 policies, 3 filter lists, 1 filter action`.
+    var countSummary: String {
+        [
+            plural(policies.count, "policy", "policies"),
+            plural(filterLists.count, "filter list", "filter lists"),
+            plural(filterActions.count, "filter action", "filter actions"),
+        ].joined(separator: ", ")
+    }
+
+    private func plural(_ count: Int, _ one: String, _ many: String) -> String {
+        "\(count) \(count == 1 ? one : many)"
+    }
+}
+
+/// Reads a policy file, printing a reader error as one line; `nil` when it could not be read.
+func readPolicyFile(_ path: String, format: PolicyFileFormat?) -> PolicyStore? {
+    do {
+        return try PolicyFile.read(path: path, format: format)
+    } catch {
+        standardError(error.description)
+        return nil
+    }
+}
+
+/// Prints every validation problem as `FILE: location: message`; returns whether there were none.
+func reportProblems(_ store: PolicyStore, file: String) -> Bool {
+    let problems = store.validate()
+    for problem in problems {
+        standardError("\(file): \(problem.location): \(problem.message)")
+    }
+    return problems.isEmpty
+}

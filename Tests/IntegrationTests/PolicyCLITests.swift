@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+@Suite struct PolicyCLITests {
+    @Test func executableIsNextToTheTests() {
+        #expect(FileManager.default.isExecutableFile(atPath: IPsecSvcProcess.executable.path))
+    }
+
+    @Test(arguments: [
+        ["--help"], ["policy", "--help"], ["policy", "validate", "--help"], ["policy", "show", "--help"],
+        ["policy", "convert", "--help"],
+    ])
+    func helpExitsZeroWithExamples(arguments: [String]) throws {
+        let result = try IPsecSvcProcess.run(arguments)
+        #expect(result.status == 0)
+        #expect(result.standardOutput.contains("USAGE: ipsecsvc"))
+        #expect(result.standardOutput.contains("Exit codes: 0"))
+        if arguments.count > 1 { #expect(result.standardOutput.contains("Examples:")) }
+    }
+
+    @Test(arguments: [
+        (["policy", "validate"], "Missing expected argument"),
+        (["policy", "show"], "Give the policy file to show."),
+        (["policy", "show", "--format", "nope", "x.xml"], "The value 'nope' is invalid for '--format <format>'"),
+        (["policy", "convert", "in.xml", "out.unknown"], "Cannot tell the format of 'out.unknown'"),
+        (["policy", "convert", "in.xml"], "Missing expected argument '<output>'"),
+        (["policy", "frobnicate"], "Unexpected argument 'frobnicate'"),
+        (["policy", "show", "x.xml", "--jsn"], "Unknown option '--jsn'"),
+    ])
+    func usageErrorsExitTwo(arguments: [String], message: String) throws {
+        let result = try IPsecSvcProcess.run(arguments)
+        #expect(result.status == 2)
+        #expect(result.standardOutput.isEmpty)
+        #expect(result.errorLines.first?.hasPrefix("Error: \(message)") == true, "\(result.standardError)")
+    }
+
+    @Test func unreadableFilesExitOneWithOneLineEach() throws {
+        let directory = try IPsecSvcProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try IPsecSvcProcess.run(["policy", "validate", "/nonexistent/a.xml", directory.path])
+        #expect(result.status == 1)
+        #expect(
+            result.errorLines == [
+                "/nonexistent/a.xml: cannot open: no such file or directory",
+                "\(directory.path): is a directory, not a policy file",
+            ]
+        )
+        #expect(result.standardOutput.isEmpty)
+    }
+
+    @Test func showAndConvertReportUnreadableInput() throws {
+        let show = try IPsecSvcProcess.run(["policy", "show", "/nonexistent/a.xml", "--json"])
+        #expect(show.status == 1)
+        #expect(show.errorLines == ["/nonexistent/a.xml: cannot open: no such file or directory"])
+        let convert = try IPsecSvcProcess.run(["policy", "convert", "/nonexistent/a.xml", "/tmp/never-written.xml"])
+        #expect(convert.status == 1)
+        #expect(convert.errorLines == ["/nonexistent/a.xml: cannot open: no such file or directory"])
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/never-written.xml"))
+    }
+
+    @Test func unknownFormatExitsOne() throws {
+        let directory = try IPsecSvcProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("notes.txt").path
+        try Data("hello\n".utf8).write(to: URL(fileURLWithPath: path))
+        let result = try IPsecSvcProcess.run(["policy", "validate", path])
+        #expect(result.status == 1)
+        #expect(result.errorLines == ["\(path): cannot tell the file's format; name it (xml)"])
+    }
+}

@@ -1,6 +1,0 @@
-import PolicyFormats
-import Testing
-
-@Suite struct PolicyFormatsModuleTests {
-    @Test func moduleLinks() { #expect(Bool(true)) }
-}

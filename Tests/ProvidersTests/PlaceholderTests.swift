@@ -1,6 +1,0 @@
-import Providers
-import Testing
-
-@Suite struct ProvidersModuleTests {
-    @Test func moduleLinks() { #expect(Bool(true)) }
-}
