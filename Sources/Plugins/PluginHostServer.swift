@@ -42,10 +42,9 @@ public enum PluginHostServer {
             _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
             _ = fcntl(end, F_SETFD, FD_CLOEXEC)
         }
-        defer {
-            Glibc.close(wake[0])
-            // wake[1] stays open: a misbehaving plugin thread may still call the callback after close.
-        }
+        // Both ends stay open for the life of the process: a misbehaving plugin thread may still call the
+        // callback after close, and with the read end closed its write would raise SIGPIPE, which in
+        // the in-process case would stop the service.
         // Lives as long as the process (or, in-process, leaks 4 bytes per plugin start) for the same reason.
         let context = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
         context.initialize(to: wake[1])

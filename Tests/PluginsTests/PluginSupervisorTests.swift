@@ -209,6 +209,12 @@ import Testing
             )
         }
 
+        #expect {
+            _ = try LoadedPlugin.load(path: fixtures.otherToolchain)
+        } throws: { error in
+            "\(error)".contains("Swift plugin built with swift-5.9, this host with \(PluginInfo.hostSwiftToolchain)")
+        }
+
         let configuration = testConfiguration(path: fixtures.abiVersion2)
         try await withSupervisor(configuration) { supervisor in
             let state = await waitFor(supervisor) { $0.isFailed }

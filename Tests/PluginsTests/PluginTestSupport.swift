@@ -16,6 +16,8 @@ enum PluginFixtures {
         var openMarker: String
         /// Exports only ipsec_plugin_entry_v2.
         var entryV2: String
+        /// Claims to be a Swift plugin built with another toolchain.
+        var otherToolchain: String
         /// Examples/c-xmldir.
         var xmldir: String
     }
@@ -51,6 +53,7 @@ enum PluginFixtures {
                 abiVersion2: directory + "/libabi2.so",
                 openMarker: directory + "/abi2-opened",
                 entryV2: directory + "/libentryv2.so",
+                otherToolchain: directory + "/libtoolchain.so",
                 xmldir: directory + "/libxmldir.so"
             )
             let common = ["-std=c11", "-O1", "-Wall", "-shared", "-fPIC", "-fvisibility=hidden", "-I", include]
@@ -67,6 +70,12 @@ enum PluginFixtures {
                 ["cc"] + common + ["-DFIXTURE_ENTRY_V2", "-o", built.entryV2, fixtureSource, "-lpthread"]
             )
             try run("/usr/bin/env", ["cc"] + common + ["-o", built.xmldir, xmldirSource, "-lpthread"])
+            try run(
+                "/usr/bin/env",
+                ["cc"] + common + [
+                    "-DFIXTURE_TOOLCHAIN=\"swift-5.9\"", "-o", built.otherToolchain, fixtureSource, "-lpthread",
+                ]
+            )
             return .success(built)
         } catch let error as BuildError {
             return .failure(error)

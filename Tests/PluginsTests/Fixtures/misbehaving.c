@@ -18,7 +18,7 @@
  *
  * Build variants (-D): FIXTURE_ABI=N puts N into abi_version; FIXTURE_ENTRY_V2 exports only
  * ipsec_plugin_entry_v2; FIXTURE_OPEN_MARKER="path" makes open create that file (to prove that a
- * refused plugin is never opened).
+ * refused plugin is never opened); FIXTURE_TOOLCHAIN="swift-x" poses as a Swift plugin of another toolchain.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -32,6 +32,9 @@
 
 #ifndef FIXTURE_ABI
 #define FIXTURE_ABI IPSEC_PLUGIN_ABI_VERSION
+#endif
+#ifndef FIXTURE_TOOLCHAIN
+#define FIXTURE_TOOLCHAIN NULL
 #endif
 
 struct fixture {
@@ -194,7 +197,7 @@ static const ipsec_plugin_v1 table = {
     .kind = IPSEC_PLUGIN_KIND_ADDITIVE,
     .default_rank = 400,
     .poll_interval_seconds = 0,
-    .swift_toolchain = NULL,
+    .swift_toolchain = FIXTURE_TOOLCHAIN,
     .open = fixture_open,
     .fetch = fixture_fetch,
     .close = fixture_close,
