@@ -59,6 +59,14 @@ public struct PluginEvent: Hashable, Sendable, CustomStringConvertible {
     public var reason: String?
 
     public var description: String { "\(source): \(message)" }
+
+    /// Structured journal fields for this event (`IPSECSVC_SOURCE`, and `IPSECSVC_REASON` for failures),
+    /// in the naming the service's journal uses.
+    public var journalFields: [String: String] {
+        var fields = ["IPSECSVC_SOURCE": source]
+        if let reason { fields["IPSECSVC_REASON"] = reason }
+        return fields
+    }
 }
 
 /// How the supervisor starts plugin hosts.

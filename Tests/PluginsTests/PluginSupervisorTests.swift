@@ -167,6 +167,48 @@ import Testing
         }
     }
 
+    @Test func restartsBackOffExponentially() async throws {
+        let fixtures = try PluginFixtures.require()
+        let log = RecordingLog()
+        var configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "open-error"])
+        configuration.restartDelay = .milliseconds(300)
+        configuration.restartDelayMax = .milliseconds(1200)
+        try await withSupervisor(configuration, log: log) { supervisor in
+            _ = await waitFor(supervisor) { $0.restarts >= 4 }
+        }
+        // The failure messages announce the delays: 0.3, 0.6, 1.2, then capped at 1.2 seconds.
+        let delays = log.all.filter { $0.severity == .error }.prefix(4).map { event in
+            String(event.message.split(separator: "restarting in ").last ?? "")
+        }
+        #expect(delays == ["0.3 s", "0.6 s", "1.2 s", "1.2 s"])
+    }
+
+    @Test func stopEndsAHungPluginHost() async throws {
+        let fixtures = try PluginFixtures.require()
+        let configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "hang"], timeout: .seconds(60))
+        let supervisor = PluginSupervisor(
+            configuration: configuration,
+            launcher: PluginLauncher(executable: PluginFixtures.ipsecsvc),
+            validator: PluginFixtures.validator
+        )
+        await supervisor.start()
+        _ = await waitFor(supervisor, seconds: 5) { $0.info != nil }
+        try await Task.sleep(for: .milliseconds(300))
+        let before = ContinuousClock.now
+        await supervisor.stop()
+        #expect(ContinuousClock.now - before < .seconds(8))
+        #expect(await supervisor.state.health == .stopped)
+    }
+
+    @Test func aPluginWritingToStdoutCannotCorruptTheProtocol() async throws {
+        let fixtures = try PluginFixtures.require()
+        let configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "chatty"])
+        try await withSupervisor(configuration) { supervisor in
+            let state = await waitFor(supervisor) { $0.isRunning || $0.isFailed }
+            #expect(state.isRunning, "\(state.health)")
+        }
+    }
+
     @Test func changeCallbackTriggersAFetch() async throws {
         let fixtures = try PluginFixtures.require()
         let log = RecordingLog()

@@ -13,6 +13,7 @@
  *   open-error  open reports an error string
  *   crash-once  segfaults on the first fetch of a run if the file named by option "state" does not
  *               exist (creating it), otherwise behaves like good: a restarted plugin comes back
+ *   chatty      like good, after printing to stdout (which must not reach the protocol)
  *   notify      like good, and signals a change from its own thread 300 ms after open; the second
  *               and later documents use the address 198.18.7.2
  *
@@ -172,6 +173,10 @@ static int32_t fixture_fetch(void *instance, const char **document, size_t *leng
         *document = self->document;
         *length = size;
         return IPSEC_PLUGIN_OK;
+    }
+    if (strcmp(mode, "chatty") == 0) {
+        for (int i = 0; i < 20; i++) printf("%s", "<policyStore> noise noise noise noise noise noise noise\n");
+        fflush(stdout);
     }
     const char *address = self->address;
     if (strcmp(mode, "invalid") == 0) address = "999.1.1.1";
