@@ -91,7 +91,7 @@ let package = Package(
         // Fixtures/ holds C test plugins that the tests compile with cc.
         .testTarget(
             name: "PluginsTests",
-            dependencies: ["Plugins", "Providers", "PolicyModel"],
+            dependencies: ["Plugins", "Providers", "PolicyFormats", "PolicyModel"],
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "ServiceHostTests", dependencies: ["ServiceHost", "Driver", "Providers", "PolicyModel"]),

@@ -83,7 +83,7 @@ import Testing
         arguments: [
             ("segfault", "signal 11 (SIGSEGV"),
             ("abort", "signal 6 (SIGABRT"),
-            ("hang", "did not answer fetch within 2 s"),
+            ("hang", "did not answer fetch within 3 s"),
             ("leak", "of the 256 MiB limit"),
             ("malformed", "invalid document"),
             ("huge", "document of 104857600 bytes exceeds the limit of 16777216 bytes"),
@@ -99,7 +99,7 @@ import Testing
             name: "broken",
             path: fixtures.fixture,
             options: ["mode": mode],
-            timeout: .seconds(2),
+            timeout: .seconds(3),
             memoryLimit: mode == "leak" ? 256 << 20 : PluginConfiguration.defaultMemoryLimit
         )
         let healthy = testConfiguration(name: "healthy", path: fixtures.fixture, options: ["mode": "good"])

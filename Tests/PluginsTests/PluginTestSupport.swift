@@ -179,7 +179,7 @@ func testConfiguration(
     name: String = "fixture",
     path: String,
     options: [String: String] = [:],
-    timeout: Duration = .seconds(5),
+    timeout: Duration = .seconds(10),
     isolation: PluginConfiguration.Isolation = .process,
     memoryLimit: Int = PluginConfiguration.defaultMemoryLimit
 ) -> PluginConfiguration {
