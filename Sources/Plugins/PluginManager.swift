@@ -93,7 +93,10 @@ public actor PluginManager {
         return result
     }
 
-    private static func baseName(_ file: String) -> String {
+    /// The files that could not be used, from the last ``start()``.
+    public var configurationProblems: [PluginConfigurationError] { configurationErrors }
+
+    static func baseName(_ file: String) -> String {
         var base = String(file.split(separator: "/").last ?? Substring(file))
         if base.hasSuffix(".conf") { base.removeLast(5) }
         return base

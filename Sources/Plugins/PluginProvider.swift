@@ -72,8 +72,12 @@ extension PluginManager {
     /// start is never held up by a plugin.
     /// - Returns: the supervisors started.
     @discardableResult
-    public func register(with engine: SourcesPolicyEngine) -> [PluginSupervisor] {
+    public func register(with engine: SourcesPolicyEngine) async -> [PluginSupervisor] {
         let supervisors = start()
+        // A file that could not be used still shows in `status`, as a failed source with its reason.
+        for error in configurationProblems {
+            try? await engine.register(UnusablePluginConfiguration(error))
+        }
         for supervisor in supervisors {
             Task {
                 let state = await Self.firstLoadedState(of: supervisor)
@@ -96,4 +100,20 @@ extension PluginManager {
         }
         return last
     }
+}
+
+/// A plugins.d file with an error, as a source that is always failed with the file's problem as reason.
+struct UnusablePluginConfiguration: PolicyProvider {
+    let name: String
+    let kind = SourceKind.plugin
+    let reason: String
+
+    init(_ error: PluginConfigurationError) {
+        name = "plugin:" + PluginManager.baseName(error.file)
+        reason = error.description
+    }
+
+    func currentPolicy() async -> ProviderReport { .failed(reason: reason) }
+
+    func changes() -> AsyncStream<Void> { AsyncStream { $0.finish() } }
 }

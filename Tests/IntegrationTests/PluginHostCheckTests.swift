@@ -83,6 +83,20 @@ import Testing
         }
     }
 
+    @Test func theCExampleExportsOnlyItsEntry() throws {
+        let plugins = try #require(Self.plugins, "cc could not build the plugins")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["nm", "-D", "--defined-only", plugins.xmldir]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let symbols = text.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+        #expect(symbols == ["ipsec_plugin_entry_v1"], "\(text)")
+    }
+
     @Test func checkExplainsACrash() throws {
         let plugins = try #require(Self.plugins, "cc could not build the plugins")
         let result = try Self.ipsecsvc(["plugin-host", "--check", plugins.fixture, "--option", "mode=abort"])

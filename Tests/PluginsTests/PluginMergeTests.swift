@@ -38,6 +38,8 @@ import Testing
             .write(toFile: pluginsD + "/crashing.conf", atomically: true, encoding: .utf8)
         try "path = \(fixtures.fixture)\nenabled = yes\noption.mode = invalid\nrestart-delay = 30\n"
             .write(toFile: pluginsD + "/invalid.conf", atomically: true, encoding: .utf8)
+        try "path = \(fixtures.fixture)\nenabled = yes\noption.mode = good\nrank = x\n"
+            .write(toFile: pluginsD + "/typo.conf", atomically: true, encoding: .utf8)
 
         let me = IPv4Address(198, 18, 0, 10)
         let engine = SourcesPolicyEngine(
@@ -80,6 +82,8 @@ import Testing
         #expect(statuses["plugin:crashing"]?.reason?.contains("signal 11 (SIGSEGV") ?? false)
         #expect(statuses["plugin:invalid"]?.state == .failed)
         #expect(statuses["plugin:invalid"]?.reason?.contains("invalid document") ?? false)
+        #expect(statuses["plugin:typo"]?.state == .failed)
+        #expect(statuses["plugin:typo"]?.reason?.hasPrefix("\(pluginsD)/typo.conf:4: rank must be an integer") ?? false)
 
         // The merge: local first, then the plugins by rank (fixture 400, inventory 500), each filter naming
         // its plugin; nothing from the broken ones.
