@@ -57,7 +57,12 @@ let package = Package(
                 serviceLifecycle, unixSignals,
             ]
         ),
-        .executableTarget(name: "ipsecsvc", dependencies: ["ServiceHost", argumentParser]),
+        .executableTarget(
+            name: "ipsecsvc",
+            dependencies: [
+                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "Driver", "Plugins", argumentParser,
+            ]
+        ),
         // The driver outside the service: root integration tests and nfq-bench (Benchmarks/driver).
         .executableTarget(
             name: "ipsecsvc-driver-harness",
