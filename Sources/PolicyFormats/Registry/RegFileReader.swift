@@ -143,7 +143,8 @@ public enum RegFile {
             guard let (value, rest) = quoted(Substring(data).unicodeScalars[...]),
                 String(String.UnicodeScalarView(rest)).directoryTrimmingSpaces.isEmpty
             else { throw fail("string value has no closing quote") }
-            return (name, .string(value))
+            // A REG_SZ ends at its first NUL, as Windows reads it.
+            return (name, .string(String(value.unicodeScalars.prefix { $0 != "\0" })))
         }
         let lower = data.lowercased()
         if lower.hasPrefix("dword:") {
