@@ -20,6 +20,16 @@ public enum PolicyFile {
         format: PolicyFileFormat? = nil,
         options: PolicyFileOptions = PolicyFileOptions()
     ) throws(PolicyFormatError) -> PolicyStore {
+        try readDetectingFormat(path: path, format: format, options: options).store
+    }
+
+    /// Reads a store like ``read(path:format:options:)`` and tells which format it was read as (so
+    /// that `convert IN -` can write the same format back).
+    public static func readDetectingFormat(
+        path: String,
+        format: PolicyFileFormat? = nil,
+        options: PolicyFileOptions = PolicyFileOptions()
+    ) throws(PolicyFormatError) -> (store: PolicyStore, format: PolicyFileFormat) {
         let file = path == "-" ? "<stdin>" : path
         if format == nil { try WindowsFileSniffer.refuseConsoleExport(path: path, file: file) }
         let bytes = try FileIO.readAll(path: path, displayName: file, limit: maximumSize)
@@ -29,7 +39,7 @@ public enum PolicyFile {
         else {
             throw PolicyFormatError(file: file, message: "cannot tell the file's format; name it (\(formatList))")
         }
-        return try decode(bytes, file: file, format: chosen, options: options)
+        return (try decode(bytes, file: file, format: chosen, options: options), chosen)
     }
 
     /// Parses bytes already in memory.

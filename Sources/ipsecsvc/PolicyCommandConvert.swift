@@ -11,7 +11,7 @@ struct PolicyConvertCommand: AsyncParsableCommand {
             Reads IN, checks it as `policy validate` does, and writes OUT. Each format follows from \
             the file's extension (and IN's content); --from and --format override them. OUT is \
             replaced in one step (a temporary file renamed over it), never left half written. \
-            `-` as OUT writes to standard output.
+            `-` as OUT writes to standard output, in IN's format unless --format says otherwise.
 
             An invalid policy is not written unless --allow-invalid is given; its problems are \
             printed either way.
@@ -53,6 +53,8 @@ struct PolicyConvertCommand: AsyncParsableCommand {
     var registryStore: RegistryStoreArgument?
 
     func validate() throws {
+        // Standard output has no name to tell a format by; it then gets IN's format.
+        guard output != "-" || format != nil else { return }
         let target = format?.format ?? PolicyFileFormat(path: output)
         guard let target else {
             throw ValidationError("Cannot tell the format of '\(output)' from its name; give --format.")
@@ -66,21 +68,26 @@ struct PolicyConvertCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let store = readPolicyFile(input, format: from?.format, registryStore: registryStore?.kind) else {
+        let options = PolicyFileOptions(
+            registryStore: registryStore?.kind,
+            baseDN: baseDN,
+            report: { standardError($0) }
+        )
+        let read: (store: PolicyStore, format: PolicyFileFormat)
+        do {
+            read = try PolicyFile.readDetectingFormat(path: input, format: from?.format, options: options)
+        } catch {
+            standardError(error.description)
             throw CommandExit.invalidInput
         }
-        let valid = reportProblems(store, file: input == "-" ? "<stdin>" : input)
+        let valid = reportProblems(read.store, file: input == "-" ? "<stdin>" : input)
         if !valid && !allowInvalid {
             standardError("\(output): not written: the policy has problems (see above; --allow-invalid writes anyway)")
             throw CommandExit.invalidInput
         }
+        let target = format?.format ?? PolicyFileFormat(path: output) ?? read.format
         do {
-            let options = PolicyFileOptions(
-                registryStore: registryStore?.kind,
-                baseDN: baseDN,
-                report: { standardError($0) }
-            )
-            try PolicyFile.write(store, to: output, format: format?.format, options: options)
+            try PolicyFile.write(read.store, to: output, format: target, options: options)
         } catch {
             standardError(error.description)
             throw CommandExit.invalidInput
