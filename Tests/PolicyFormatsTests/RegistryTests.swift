@@ -109,6 +109,16 @@ func regedit5(_ lines: [String]) -> [UInt8] {
         #expect(keys.first?.value("x")?.data == .string("ab"))
     }
 
+    /// Found by the fuzzer: a quote followed by a combining mark is one `Character`; escaping and
+    /// parsing must work on Unicode scalars.
+    @Test func namesWithCombiningMarksSurvive() throws {
+        var store = ExamplePolicies.windowsExamples
+        store.filterActions[0].name = "n \"\u{1071}\" \\\u{301}"
+        store.policies[0].name = "\u{301}[x]\u{301}\\"
+        let back = try RegistryExport.read(try RegistryExport.write(store, kind: .local), file: "m.reg")
+        #expect(back.stores[.local] == store)
+    }
+
     @Test func readsGroupPolicyAssignment() throws {
         let result = try RegistryExport.read(
             regedit5([
