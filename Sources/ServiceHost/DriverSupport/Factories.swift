@@ -22,7 +22,7 @@ public enum DriverFactory {
     public static func make(_ configuration: ServiceConfiguration) throws -> any IPsecDriver {
         switch configuration.driver {
         case .memory: FileBackedDriver(path: memoryStatePath(configuration))
-        case .netfilter: throw UnavailableError(kind: .netfilter)
+        case .netfilter: NetfilterDriver()
         }
     }
 
