@@ -19,8 +19,8 @@ public struct SourcesConfiguration: Sendable {
         state: StateDirectory,
         directory: DirectoryConfiguration? = nil,
         codec: any PolicyStoreCodec = NativeXMLStoreCodec(),
-        snapshotReader: any DirectorySnapshotReader = UnavailableDirectoryFormats(),
-        policyDecoder: any DirectoryPolicyDecoder = UnavailableDirectoryFormats(),
+        snapshotReader: any DirectorySnapshotReader = FormatsSnapshotReader(),
+        policyDecoder: any DirectoryPolicyDecoder = FormatsPolicyDecoder(),
         events: any PolicyEventSink = RecordingEventSink(),
         resolver: any AddressResolver = StaticAddressResolver(),
         runsTimers: Bool = true
