@@ -72,7 +72,12 @@ let package = Package(
             // Real Windows-written data and bad-input corpora (windows/, reg/, ldif/, dsml/, fuzz/).
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "PolicyFormats", "PolicyModel"]),
+        .testTarget(
+            name: "ProvidersTests",
+            dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
+            // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "DriverTests", dependencies: ["Driver", "PolicyModel"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Providers", "PolicyModel"]),
         .testTarget(name: "ServiceHostTests", dependencies: ["ServiceHost", "Driver", "Providers", "PolicyModel"]),
