@@ -6,6 +6,7 @@ import PackageDescription
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let unixSignals: Target.Dependency = .product(name: "UnixSignals", package: "swift-service-lifecycle")
 
 let package = Package(
     name: "ipsecsvc",
@@ -48,7 +49,7 @@ let package = Package(
             name: "ServiceHost",
             dependencies: [
                 "PolicyModel", "PolicyFormats", "Providers", "Driver", "Plugins", "CSystemd", logging,
-                serviceLifecycle,
+                serviceLifecycle, unixSignals,
             ]
         ),
         .executableTarget(name: "ipsecsvc", dependencies: ["ServiceHost", argumentParser]),

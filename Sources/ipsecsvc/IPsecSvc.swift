@@ -8,7 +8,11 @@ struct IPsecSvc: AsyncParsableCommand {
         abstract: "Windows Server 2003 IPSec Services (Policy Agent and driver) for Linux.",
         discussion: "Exit codes: 0 success, 1 invalid input or failure, 2 usage error.",
         subcommands: [
-            PolicyCommand.self
+            PolicyCommand.self,
+            RunSubcommand.self,
+            BootSubcommand.self,
+            ServiceSubcommand.self,
+            StatusSubcommand.self,
         ]
     )
 

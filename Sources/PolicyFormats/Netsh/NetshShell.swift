@@ -1,0 +1,189 @@
+/// The netsh command interpreter for the `ipsec` contexts: context navigation (`ipsec static`,
+/// `..`, `pushd`/`popd`), help at every level, and dispatch to the static and dynamic sessions.
+///
+/// One line at a time for interactive use and single commands (``execute(_:)``), or a whole script
+/// as one transaction (``runScript(_:source:)``).
+public final class NetshShell {
+    public let staticSession: NetshStaticSession
+    public let dynamicSession: NetshDynamicSession
+    /// The current context: `[]` (netsh), `["ipsec"]`, `["ipsec", "static"]` or `["ipsec", "dynamic"]`.
+    public private(set) var context: [String] = []
+    private var stack: [[String]] = []
+    /// Set by `exit`, `quit` or `bye`.
+    public private(set) var exitRequested = false
+
+    public init(staticSession: NetshStaticSession, dynamicSession: NetshDynamicSession) {
+        self.staticSession = staticSession
+        self.dynamicSession = dynamicSession
+    }
+
+    /// The interactive prompt: `netsh ipsec static>`.
+    public var prompt: String { (["netsh"] + context).joined(separator: " ") + ">" }
+
+    /// Runs one command line and returns what it prints.
+    public func execute(_ line: String) throws(NetshError) -> String {
+        let trimmed = line.trimmingWhitespace
+        if trimmed.isEmpty || trimmed.hasPrefix("#") { return "" }
+        var tokens = try NetshTokenizer.tokenize(trimmed)
+        if context.isEmpty, tokens.first?.word == "netsh" { tokens.removeFirst() }
+        guard let first = tokens.first?.word else {
+            if tokens.isEmpty { return "" }
+            throw notFound(trimmed)
+        }
+        switch first {
+        case "pushd":
+            stack.append(context)
+            return try navigateOrRun(Array(tokens.dropFirst()), line: trimmed)
+        case "popd":
+            context = stack.popLast() ?? context
+            return ""
+        case "..":
+            if !context.isEmpty { context.removeLast() }
+            return ""
+        case "exit", "quit", "bye":
+            exitRequested = true
+            return ""
+        default:
+            return try navigateOrRun(tokens, line: trimmed)
+        }
+    }
+
+    /// Runs a script as one transaction: every command applies, or — when a line fails — none, and
+    /// the error names the line. Comments (`#`), blank lines, `pushd`/`popd` and context lines are
+    /// understood as netsh writes them.
+    public func runScript(_ text: String, source: String) throws(NetshError) -> String {
+        let savedContext = context
+        let savedStack = stack
+        let savedLocation = staticSession.location
+        let savedBatch = staticSession.batchMode
+        staticSession.beginTransaction()
+        dynamicSession.beginTransaction()
+        var output = ""
+        var lineNumber = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            do {
+                output += try execute(String(line))
+            } catch {
+                staticSession.rollback(location: savedLocation, batchMode: savedBatch)
+                dynamicSession.rollback()
+                context = savedContext
+                stack = savedStack
+                throw error.at(source: source, line: lineNumber)
+            }
+            if exitRequested { break }
+        }
+        do {
+            try staticSession.commit()
+            try dynamicSession.commit()
+        } catch {
+            staticSession.rollback(location: savedLocation, batchMode: savedBatch)
+            dynamicSession.rollback()
+            throw error
+        }
+        context = savedContext
+        stack = savedStack
+        return output
+    }
+
+    /// Saves what batch mode still holds (netsh commits a batch when it exits).
+    public func finish() throws(NetshError) {
+        if staticSession.batchMode { try staticSession.setBatch(false) }
+        try staticSession.flush()
+    }
+
+    // MARK: - Navigation and dispatch
+
+    private func navigateOrRun(_ tokens: [NetshToken], line: String) throws(NetshError) -> String {
+        var path = context
+        var rest = tokens[...]
+        while let word = rest.first?.word {
+            if word == "ipsec" {
+                path = ["ipsec"]
+            } else if path.first == "ipsec", word == "static" || word == "dynamic" {
+                path = ["ipsec", word]
+            } else {
+                break
+            }
+            rest.removeFirst()
+        }
+        if rest.isEmpty {
+            context = path
+            return ""
+        }
+        return try run(path: path, Array(rest), line: line)
+    }
+
+    private func run(path: [String], _ tokens: [NetshToken], line: String) throws(NetshError) -> String {
+        guard let verb = tokens.first?.word else { throw notFound(line) }
+        let specs: [NetshCommandSpec]
+        switch path {
+        case ["ipsec", "static"]: specs = NetshStaticSession.commands
+        case ["ipsec", "dynamic"]: specs = NetshDynamicSession.commands
+        case ["ipsec"]:
+            if verb == "help" || verb == "?" { return ipsecHelp }
+            // `netsh ipsec dump` is the static dump.
+            if verb == "dump" { return try run(path: ["ipsec", "static"], tokens, line: line) }
+            throw notFound(line)
+        default:
+            if verb == "help" || verb == "?" { return rootHelp }
+            throw notFound(line)
+        }
+        if verb == "help" || verb == "?" { return NetshHelp.context(specs) }
+        let group = specs.filter { $0.verb == verb }
+        guard !group.isEmpty else { throw notFound(line) }
+        let second = tokens.dropFirst().first
+        // A one-word command (dump, exportpolicy, importpolicy).
+        if let spec = group.first(where: { $0.object == nil }) {
+            if second?.word == "?" || second?.word == "help" { return NetshHelp.usage(spec) }
+            return try execute(spec, Array(tokens.dropFirst()), path: path)
+        }
+        guard let objectWord = second?.word else { return NetshHelp.group(verb, specs) }
+        if objectWord == "?" || objectWord == "help" { return NetshHelp.group(verb, specs) }
+        guard let spec = group.first(where: { $0.object == objectWord }) else { throw notFound(line) }
+        let arguments = Array(tokens.dropFirst(2))
+        if arguments.last?.word == "?" || arguments.first?.word == "help" { return NetshHelp.usage(spec) }
+        return try execute(spec, arguments, path: path)
+    }
+
+    private func execute(
+        _ spec: NetshCommandSpec,
+        _ tokens: [NetshToken],
+        path: [String]
+    ) throws(NetshError)
+        -> String
+    {
+        if path == ["ipsec", "dynamic"] { return try dynamicSession.run(spec, tokens) }
+        return try staticSession.run(spec, tokens)
+    }
+
+    private func notFound(_ line: String) -> NetshError {
+        NetshError("The following command was not found: \(line).")
+    }
+
+    private var rootHelp: String {
+        NetshHelp.commandList([("ipsec", "Changes to the `netsh ipsec' context.")], inherited: NetshHelp.inherited)
+    }
+
+    private var ipsecHelp: String {
+        NetshHelp.commandList(
+            [
+                ("dump", "Displays a configuration script."),
+                ("dynamic", "Changes to the `netsh ipsec dynamic' context."),
+                ("static", "Changes to the `netsh ipsec static' context."),
+            ],
+            inherited: NetshHelp.inherited
+        )
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing spaces, tabs and line ends.
+    var trimmingWhitespace: String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
+        guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else {
+            return ""
+        }
+        return String(self[start...end])
+    }
+}

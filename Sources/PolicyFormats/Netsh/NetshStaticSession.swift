@@ -1,0 +1,153 @@
+public import PolicyModel
+
+/// Applies `netsh ipsec static` commands to policy stores held in memory.
+///
+/// Every edit works on a copy of the store and replaces it only when the command succeeded, so a
+/// failing command changes nothing. Outside batch mode and scripts each successful edit is saved at
+/// once; in batch mode (`set batch mode=enable`) and inside a transaction (a script run with
+/// `netsh -f`) edits accumulate and are saved once, by ``flush()`` or ``commit()``.
+public final class NetshStaticSession {
+    public let backend: any NetshStoreBackend
+    public var environment: NetshEnvironment
+    public private(set) var location: NetshStoreLocation = .local
+    /// The domain named by `set store location=domain domain=...`, for display.
+    public private(set) var domainName: String?
+    public private(set) var batchMode = false
+    private var inTransaction = false
+    private var working: [NetshStoreLocation: PolicyStore] = [:]
+    private var dirty: Set<NetshStoreLocation> = []
+
+    public init(backend: any NetshStoreBackend, environment: NetshEnvironment = NetshEnvironment()) {
+        self.backend = backend
+        self.environment = environment
+    }
+
+    /// Whether edits are held back until a flush or commit.
+    var isDeferring: Bool { batchMode || inTransaction }
+
+    /// The current store as the commands see it, including unsaved edits.
+    public func currentStore() throws(NetshError) -> PolicyStore {
+        if let store = working[location] { return store }
+        let store = try backend.load(location)
+        working[location] = store
+        return store
+    }
+
+    /// Runs `body` on a copy of the current store; keeps the copy only when `body` succeeds.
+    func edit(_ body: (inout PolicyStore) throws(NetshError) -> String) throws(NetshError) -> String {
+        if backend.isReadOnly(location) {
+            throw NetshError(
+                "The \(location.displayName.lowercased()) is read-only: ipsecsvc shows the directory policy but does not change it. Edit the policy in its directory source, or use 'set store location=local' or 'location=persistent'."
+            )
+        }
+        var copy = try currentStore()
+        let output = try body(&copy)
+        working[location] = copy
+        dirty.insert(location)
+        if !isDeferring { try flush() }
+        return output
+    }
+
+    /// Forgets cached stores that have no unsaved edits, so the next command reads them fresh.
+    func endCommand() {
+        guard !isDeferring else { return }
+        working = working.filter { dirty.contains($0.key) }
+    }
+
+    /// Saves every store with unsaved edits.
+    public func flush() throws(NetshError) {
+        for location in NetshStoreLocation.allCases where dirty.contains(location) {
+            guard let store = working[location] else { continue }
+            try backend.save(store, to: location)
+            dirty.remove(location)
+        }
+        if !isDeferring { working = [:] }
+    }
+
+    // MARK: - Transactions (scripts)
+
+    /// Starts holding edits back: nothing is saved until ``commit()``.
+    public func beginTransaction() {
+        inTransaction = true
+    }
+
+    /// Saves what the transaction changed, once per store.
+    public func commit() throws(NetshError) {
+        inTransaction = false
+        if !batchMode { try flush() }
+    }
+
+    /// Drops every unsaved edit and restores the settings the transaction changed.
+    public func rollback(location: NetshStoreLocation, batchMode: Bool) {
+        inTransaction = false
+        working = [:]
+        dirty = []
+        self.location = location
+        self.batchMode = batchMode
+    }
+
+    // MARK: - Settings
+
+    func setLocation(_ newLocation: NetshStoreLocation, domain: String?) {
+        location = newLocation
+        domainName = newLocation == .domain ? domain : nil
+    }
+
+    func setBatch(_ enabled: Bool) throws(NetshError) {
+        if batchMode && !enabled {
+            batchMode = false
+            if !inTransaction { try flush() }
+        } else {
+            batchMode = enabled
+        }
+    }
+
+    // MARK: - Dispatch
+
+    /// Every command of the `ipsec static` context.
+    public static let commands: [NetshCommandSpec] =
+        policyCommands + filterListCommands + filterActionCommands + ruleCommands + storeCommands + showCommands
+
+    /// Runs one command; returns what it prints.
+    public func run(_ spec: NetshCommandSpec, _ tokens: [NetshToken]) throws(NetshError) -> String {
+        let arguments = try spec.bind(tokens)
+        defer { endCommand() }
+        switch spec.name {
+        case "add policy": return try edit { store throws(NetshError) in try addPolicy(arguments, &store) }
+        case "set policy": return try edit { store throws(NetshError) in try setPolicy(arguments, &store) }
+        case "delete policy": return try edit { store throws(NetshError) in try deletePolicy(arguments, &store) }
+        case "add filterlist": return try edit { store throws(NetshError) in try addFilterList(arguments, &store) }
+        case "set filterlist": return try edit { store throws(NetshError) in try setFilterList(arguments, &store) }
+        case "delete filterlist":
+            return try edit { store throws(NetshError) in try deleteFilterList(arguments, &store) }
+        case "add filter": return try edit { store throws(NetshError) in try addFilter(arguments, &store) }
+        case "delete filter": return try edit { store throws(NetshError) in try deleteFilter(arguments, &store) }
+        case "add filteraction":
+            return try edit { store throws(NetshError) in try addFilterAction(arguments, &store) }
+        case "set filteraction":
+            return try edit { store throws(NetshError) in try setFilterAction(arguments, &store) }
+        case "delete filteraction":
+            return try edit { store throws(NetshError) in try deleteFilterAction(arguments, &store) }
+        case "add rule": return try edit { store throws(NetshError) in try addRule(arguments, &store) }
+        case "set rule": return try edit { store throws(NetshError) in try setRule(arguments, &store) }
+        case "delete rule": return try edit { store throws(NetshError) in try deleteRule(arguments, &store) }
+        case "set defaultrule": return try edit { store throws(NetshError) in try setDefaultRule(arguments, &store) }
+        case "delete all":
+            return try edit { store throws(NetshError) in
+                store = PolicyStore()
+                return ""
+            }
+        case "set store": return try setStore(arguments)
+        case "set batch":
+            try setBatch(arguments.choice("mode", [("enable", true), ("disable", false)]) ?? false)
+            return ""
+        case "importpolicy": return try importPolicy(arguments)
+        case "exportpolicy": return try exportPolicy(arguments)
+        case "dump": return try NetshDump.script(for: currentStore(), location: location)
+        default: return try show(spec, arguments)
+        }
+    }
+
+    /// Stamps `whenChanged` on what a command touched.
+    var now: Int64 { environment.now() }
+}

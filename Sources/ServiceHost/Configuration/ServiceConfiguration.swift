@@ -1,0 +1,169 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which `IPsecDriver` implementation the service uses.
+public enum DriverKind: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Keeps the driver's mode in `driver-state` in the state directory and filters nothing: for tests,
+    /// and until the netfilter driver is available.
+    case memory
+    /// The NFQUEUE driver (Driver module).
+    case netfilter
+}
+
+/// Whether `service start|stop|config` go through systemd.
+public enum SystemdUse: String, Hashable, Sendable, Codable {
+    /// Use systemctl when systemd runs the machine (`/run/systemd/system` exists).
+    case auto
+    case yes
+    case no
+}
+
+/// `/etc/ipsecsvc/ipsecsvc.conf` resolved with the command-line and environment overrides
+/// (flag, then environment, then file, then default). The format is documented in docs/service.md.
+public struct ServiceConfiguration: Hashable, Sendable, Codable {
+    public static let defaultPath = "/etc/ipsecsvc/ipsecsvc.conf"
+    public static let defaultStateDirectory = "/var/lib/ipsecsvc"
+    public static let defaultSocketPath = "/run/ipsecsvc/control.sock"
+
+    /// The file the settings were read from (`nil`: embedded defaults, no file).
+    public var configPath: String?
+    /// Default startup type until `service config` records one in the state directory.
+    public var startType: StartupType = .automatic
+    public var stateDirectory: String = Self.defaultStateDirectory
+    public var socketPath: String = Self.defaultSocketPath
+    /// Permissions of the control socket.
+    public var socketMode: UInt32 = 0o660
+    /// Members of this group (and root) may use the control socket.
+    public var adminGroup: String = "ipsecadm"
+    /// Where `run` records its PID (used by `service stop` without systemd).
+    public var pidFile: String?
+    public var driver: DriverKind = .memory
+    public var pluginDirectory: String = "/usr/lib/ipsecsvc/plugins"
+    public var pluginConfigDirectory: String = "/etc/ipsecsvc/plugins.d"
+    /// Per-connection read/write timeout of the control socket, seconds.
+    public var requestTimeoutSeconds: Int = 5
+    /// Largest request the control socket accepts, bytes.
+    public var maxRequestBytes: Int = 1 << 20
+    /// How long a graceful stop may take before the service gives up waiting, seconds (keep it below
+    /// the unit's `TimeoutStopSec`).
+    public var stopTimeoutSeconds: Int = 20
+    public var systemd: SystemdUse = .auto
+    /// The systemd unit names.
+    public var serviceUnit: String = "ipsecsvc.service"
+    public var bootUnit: String = "ipsecsvc-boot.service"
+
+    public init() {}
+
+    /// The PID file `run` writes: the configured one, or `ipsecsvc.pid` beside the socket.
+    public var effectivePIDFile: String {
+        pidFile ?? Posix.directory(of: socketPath) + "/ipsecsvc.pid"
+    }
+
+    /// The service's own log when `service start` runs it without systemd.
+    public var detachedLogFile: String { stateDirectory + "/ipsecsvc.log" }
+
+    /// Loads the configuration.
+    /// - Parameters:
+    ///   - path: `--config`; when `nil` the default path is read if it exists, else embedded defaults apply.
+    ///   - stateDirectory: `--state-dir` (wins over `IPSECSVC_STATE_DIR` and the file).
+    ///   - socketPath: `--socket` (wins over `IPSECSVC_SOCKET` and the file).
+    /// - Throws: ``ConfigurationError`` naming the file and line of an unknown key or a bad value.
+    public static func load(
+        path: String? = nil,
+        stateDirectory: String? = nil,
+        socketPath: String? = nil
+    ) throws(ConfigurationError) -> ServiceConfiguration {
+        var configuration = ServiceConfiguration()
+        let file = path ?? defaultPath
+        let text: String?
+        do {
+            text = try Posix.readText(file)
+        } catch {
+            throw ConfigurationError(path: file, line: 0, message: "cannot be read: \(error)")
+        }
+        if let text {
+            try configuration.apply(KeyValueFile(path: file, text: text))
+            configuration.configPath = file
+        } else if path != nil {
+            throw ConfigurationError(path: file, line: 0, message: "no such file")
+        }
+        if let directory = stateDirectory ?? Posix.environment("IPSECSVC_STATE_DIR"), !directory.isEmpty {
+            configuration.stateDirectory = directory
+        }
+        if let socket = socketPath ?? Posix.environment("IPSECSVC_SOCKET"), !socket.isEmpty {
+            configuration.socketPath = socket
+        }
+        return configuration
+    }
+
+    /// Parses configuration text (for tests and `--config` files).
+    public static func parse(_ text: String, path: String) throws(ConfigurationError) -> ServiceConfiguration {
+        var configuration = ServiceConfiguration()
+        try configuration.apply(KeyValueFile(path: path, text: text))
+        configuration.configPath = path
+        return configuration
+    }
+
+    private mutating func apply(_ file: KeyValueFile) throws(ConfigurationError) {
+        for entry in file.entries {
+            func bad(_ expected: String) -> ConfigurationError {
+                ConfigurationError(
+                    path: file.path,
+                    line: entry.line,
+                    message: "invalid value '\(entry.value)' for '\(entry.key)': expected \(expected)"
+                )
+            }
+            func path() throws(ConfigurationError) -> String {
+                guard entry.value.hasPrefix("/") else { throw bad("an absolute path") }
+                return entry.value
+            }
+            func integer(_ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+                guard let number = Int(entry.value), range.contains(number) else {
+                    throw bad("an integer \(range.lowerBound)–\(range.upperBound)")
+                }
+                return number
+            }
+            switch entry.key {
+            case "start_type":
+                guard let type = StartupType(parsing: entry.value) else {
+                    throw bad("automatic, manual or disabled")
+                }
+                startType = type
+            case "state_dir": stateDirectory = try path()
+            case "socket": socketPath = try path()
+            case "socket_mode":
+                guard let mode = UInt32(entry.value, radix: 8), mode <= 0o777 else { throw bad("an octal mode") }
+                socketMode = mode
+            case "admin_group":
+                guard !entry.value.isEmpty, !entry.value.contains(" ") else { throw bad("a group name") }
+                adminGroup = entry.value
+            case "pid_file": pidFile = try path()
+            case "driver":
+                guard let kind = DriverKind(rawValue: entry.value) else { throw bad("memory or netfilter") }
+                driver = kind
+            case "plugin_dir": pluginDirectory = try path()
+            case "plugin_conf_dir": pluginConfigDirectory = try path()
+            case "request_timeout": requestTimeoutSeconds = try integer(1...300)
+            case "max_request_bytes": maxRequestBytes = try integer(1024...(64 << 20))
+            case "stop_timeout": stopTimeoutSeconds = try integer(1...3600)
+            case "systemd":
+                guard let use = SystemdUse(rawValue: entry.value) else { throw bad("auto, yes or no") }
+                systemd = use
+            case "service_unit": serviceUnit = entry.value
+            case "boot_unit": bootUnit = entry.value
+            default:
+                throw ConfigurationError(path: file.path, line: entry.line, message: "unknown key '\(entry.key)'")
+            }
+        }
+    }
+
+    /// Whether service control goes through systemctl.
+    public var usesSystemd: Bool {
+        switch systemd {
+        case .yes: true
+        case .no: false
+        case .auto: Posix.fileExists("/run/systemd/system")
+        }
+    }
+}

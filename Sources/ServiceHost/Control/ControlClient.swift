@@ -1,0 +1,118 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The CLI side of the control socket. Calls are synchronous (the CLI has nothing else to do).
+public struct ControlClient: Sendable {
+    public var socketPath: String
+    public var timeoutSeconds: Int
+
+    public init(socketPath: String, timeoutSeconds: Int = 30) {
+        self.socketPath = socketPath
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    public init(configuration: ServiceConfiguration) {
+        self.init(socketPath: configuration.socketPath)
+    }
+
+    /// Whether a service accepts connections on the socket.
+    public func isListening() -> Bool {
+        guard let fd = try? connect() else { return false }
+        close(fd)
+        return true
+    }
+
+    /// Sends `request` as `command` and decodes the answer.
+    /// - Throws: ``ControlError``: `service-not-running` when nothing listens on the socket, the
+    ///   service's error answer, or `transport` for I/O failures.
+    public func send<C: ControlCommand>(_ command: C.Type, _ request: C.Request) throws(ControlError) -> C.Response {
+        let line = encodeLine(ControlRequest(command: C.name, body: request))
+        let answer = try exchange(line)
+        let envelope: ControlResponse<C.Response>
+        do {
+            envelope = try JSONDecoder().decode(ControlResponse<C.Response>.self, from: Data(answer))
+        } catch {
+            if let failure = try? JSONDecoder().decode(ControlResponse<ControlEmpty>.self, from: Data(answer)),
+                let error = failure.error
+            {
+                throw error
+            }
+            throw ControlError(.transport, "The service sent an answer that cannot be read: \(error)")
+        }
+        if let error = envelope.error { throw error }
+        guard envelope.ok, let body = envelope.body else {
+            throw ControlError(.transport, "The service sent an empty answer.")
+        }
+        return body
+    }
+
+    /// Sends `command` with an empty body.
+    public func send<C: ControlCommand>(_ command: C.Type) throws(ControlError) -> C.Response
+    where C.Request == ControlEmpty {
+        try send(command, ControlEmpty())
+    }
+
+    /// Sends raw bytes and returns the raw answer line (for tests of malformed input).
+    public func exchange(_ bytes: [UInt8]) throws(ControlError) -> [UInt8] {
+        let fd = try connect()
+        defer { close(fd) }
+        UnixSocket.setTimeouts(fd, seconds: timeoutSeconds)
+        // A failed send (the service refused early) still leaves its answer to read.
+        let sendError: SystemError?
+        do {
+            try UnixSocket.sendAll(fd, bytes)
+            sendError = nil
+        } catch {
+            sendError = error
+        }
+        shutdown(fd, Int32(SHUT_WR))
+        switch UnixSocket.readLine(fd, limit: 64 << 20) {
+        case .line(let answer): return answer
+        case .timedOut:
+            throw ControlError(.transport, "The service did not answer within \(timeoutSeconds) seconds.")
+        case .tooLarge: throw ControlError(.transport, "The service's answer is too large.")
+        case .closed:
+            throw ControlError(
+                .transport,
+                "The service closed the connection without an answer\(sendError.map { " (\($0))" } ?? "")."
+            )
+        }
+    }
+
+    private func connect() throws(ControlError) -> Int32 {
+        let fd: Int32
+        do {
+            fd = try UnixSocket.make()
+        } catch {
+            throw ControlError(.transport, "\(error)")
+        }
+        let result: Int32
+        do {
+            result = try UnixSocket.withAddress(socketPath) { address, length in Glibc.connect(fd, address, length) }
+        } catch {
+            close(fd)
+            throw ControlError(.transport, "\(error)")
+        }
+        if result == 0 { return fd }
+        let code = errno
+        close(fd)
+        switch code {
+        case ENOENT, ECONNREFUSED, ENOTDIR:
+            throw ControlError(
+                .notRunning,
+                "The IPsec Services service is not running (nothing listens on \(socketPath))."
+            )
+        case EACCES, EPERM:
+            throw ControlError(
+                .accessDenied,
+                "Access is denied to \(socketPath): only root and members of the ipsecadm group may control the IPsec Services service.",
+                windowsError: WindowsError.accessDenied.code
+            )
+        default:
+            throw ControlError(.transport, "\(SystemError("connect", path: socketPath, errno: code))")
+        }
+    }
+}

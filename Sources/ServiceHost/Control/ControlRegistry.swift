@@ -1,0 +1,167 @@
+import Foundation
+
+/// What a handler knows about the request it serves.
+public struct ControlContext: Sendable {
+    /// Who is asking (already authorized).
+    public var peer: PeerCredentials
+    public var configuration: ServiceConfiguration
+    public var agent: PolicyAgent
+    /// Asks the service to stop gracefully (returns at once).
+    public var requestStop: @Sendable () -> Void
+
+    public init(
+        peer: PeerCredentials,
+        configuration: ServiceConfiguration,
+        agent: PolicyAgent,
+        requestStop: @escaping @Sendable () -> Void
+    ) {
+        self.peer = peer
+        self.configuration = configuration
+        self.agent = agent
+        self.requestStop = requestStop
+    }
+}
+
+/// The handlers of the control socket, by command name. Build it before the server starts (it is a
+/// value); other modules add their commands with ``register(_:handler:)``.
+public struct ControlRegistry: Sendable {
+    /// A handler on raw bytes: the whole request line in, the whole response line out.
+    typealias RawHandler = @Sendable ([UInt8], ControlContext) async -> [UInt8]
+
+    private var handlers: [String: RawHandler] = [:]
+
+    public init() {}
+
+    /// The registered command names.
+    public var commandNames: [String] { handlers.keys.sorted() }
+
+    /// Registers `handler` for `command`. A handler throws ``ControlError`` (or ``WindowsError``) to
+    /// answer with an error; any other error becomes ``ControlError/Code/failed`` with its description.
+    public mutating func register<C: ControlCommand>(
+        _ command: C.Type,
+        handler: @escaping @Sendable (C.Request, ControlContext) async throws -> C.Response
+    ) {
+        handlers[C.name] = { bytes, context in
+            let request: C.Request
+            do {
+                let envelope = try JSONDecoder().decode(ControlRequest<C.Request>.self, from: Data(bytes))
+                if let body = envelope.body {
+                    request = body
+                } else {
+                    request = try JSONDecoder().decode(C.Request.self, from: Data("{}".utf8))
+                }
+            } catch {
+                return encodeLine(
+                    ControlResponse<ControlEmpty>(
+                        error: ControlError(.invalidArguments, "The request body does not fit '\(C.name)': \(error)")
+                    )
+                )
+            }
+            do {
+                return encodeLine(ControlResponse(body: try await handler(request, context)))
+            } catch let error as ControlError {
+                return encodeLine(ControlResponse<ControlEmpty>(error: error))
+            } catch let error as WindowsError {
+                return encodeLine(ControlResponse<ControlEmpty>(error: ControlError(error)))
+            } catch {
+                return encodeLine(ControlResponse<ControlEmpty>(error: ControlError(.failed, "\(error)")))
+            }
+        }
+    }
+
+    /// Answers one request line.
+    func handle(_ bytes: [UInt8], context: ControlContext) async -> [UInt8] {
+        struct Header: Decodable {
+            var version: Int
+            var command: String
+        }
+        let header: Header
+        do {
+            header = try JSONDecoder().decode(Header.self, from: Data(bytes))
+        } catch {
+            return Self.errorLine(
+                ControlError(.malformed, "The request is not a JSON object with 'version' and 'command'.")
+            )
+        }
+        guard header.version == controlProtocolVersion else {
+            return Self.errorLine(
+                ControlError(
+                    .unsupportedVersion,
+                    "Protocol version \(header.version) is not supported; this service speaks version \(controlProtocolVersion)."
+                )
+            )
+        }
+        guard let handler = handlers[header.command] else {
+            return Self.errorLine(ControlError(.unknownCommand, "Unknown command '\(header.command)'."))
+        }
+        return await handler(bytes, context)
+    }
+
+    static func errorLine(_ error: ControlError) -> [UInt8] {
+        encodeLine(ControlResponse<ControlEmpty>(error: error))
+    }
+
+    /// The service host's own commands (ping, status, stop, refresh, config.get, config.set).
+    public static func standard() -> ControlRegistry {
+        var registry = ControlRegistry()
+        registry.register(PingCommand.self) { _, _ in
+            PingCommand.Response(pid: ProcessIdentity.pid, version: controlProtocolVersion)
+        }
+        registry.register(StatusCommand.self) { _, context in
+            await context.agent.status(pid: ProcessIdentity.pid)
+        }
+        registry.register(StopCommand.self) { _, context in
+            var report = await context.agent.status(pid: ProcessIdentity.pid)
+            guard report.state == .running else { throw WindowsError.cannotAcceptControl }
+            context.requestStop()
+            report.state = .stopPending
+            return report
+        }
+        registry.register(RefreshCommand.self) { _, context in
+            await context.agent.refresh()
+            return await context.agent.status(pid: ProcessIdentity.pid)
+        }
+        registry.register(GetDynamicConfigCommand.self) { _, context in
+            await context.agent.settings
+        }
+        registry.register(SetDynamicConfigCommand.self) { request, context in
+            let store = ServiceStateStore(directory: context.configuration.stateDirectory)
+            let settings = try await ServiceStateStore.offPool {
+                try StateDirectoryLock.withLock(store.directory) {
+                    var settings = try store.dynamicSettings()
+                    do {
+                        try settings.set(property: request.property, value: request.value)
+                    } catch let error as DynamicSettings.SettingError {
+                        throw ControlError(.invalidArguments, error.message)
+                    }
+                    try store.setDynamicSettings(settings)
+                    return settings
+                }
+            }
+            try await context.agent.updateSettings(settings)
+            return settings
+        }
+        return registry
+    }
+}
+
+/// This process's PID.
+public enum ProcessIdentity {
+    public static var pid: Int32 { getpid() }
+}
+
+extension ServiceStateStore {
+    /// Runs blocking file work on a dedicated thread instead of the cooperative pool.
+    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                do {
+                    continuation.resume(returning: try body())
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.start()
+        }
+    }
+}

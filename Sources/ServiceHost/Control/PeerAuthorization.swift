@@ -1,0 +1,77 @@
+internal import CSystemd
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The process at the other end of a Unix socket (`SO_PEERCRED`).
+public struct PeerCredentials: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+    }
+
+    /// Reads the peer of a connected socket.
+    static func of(socket fd: Int32) throws(SystemError) -> PeerCredentials {
+        var credentials = csystemd_peer_credentials()
+        try Posix.call("getsockopt(SO_PEERCRED)") { csystemd_get_peer_credentials(fd, &credentials) }
+        return PeerCredentials(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
+    }
+
+    /// The user name, when the password database knows it.
+    public var userName: String? {
+        guard let entry = getpwuid(uid) else { return nil }
+        return String(cString: entry.pointee.pw_name)
+    }
+
+    public var description: String { "uid \(uid)\(userName.map { " (\($0))" } ?? ""), gid \(gid), pid \(pid)" }
+}
+
+/// Who may use the control socket: root and members of the admin group (`ipsecadm`).
+public struct PeerAuthorizer: Sendable {
+    public var groupName: String
+
+    public init(groupName: String) { self.groupName = groupName }
+
+    /// The admin group's id, if the group exists.
+    public var groupID: UInt32? {
+        guard let group = getgrnam(groupName) else { return nil }
+        return group.pointee.gr_gid
+    }
+
+    /// Whether `peer` may use the socket: root, or the admin group as its primary group, as a
+    /// supplementary group of the process (`/proc/<pid>/status`), or as a listed member of the group.
+    public func isAuthorized(_ peer: PeerCredentials) -> Bool {
+        if peer.uid == 0 { return true }
+        guard let gid = groupID else { return false }
+        if peer.gid == gid { return true }
+        if Self.supplementaryGroups(of: peer.pid).contains(gid) { return true }
+        if let user = peer.userName, Self.members(ofGroup: groupName).contains(user) { return true }
+        return false
+    }
+
+    /// The supplementary groups of a live process, from `/proc/<pid>/status`.
+    static func supplementaryGroups(of pid: Int32) -> [UInt32] {
+        guard let text = try? Posix.readText("/proc/\(pid)/status") else { return [] }
+        for line in text.split(separator: "\n") where line.hasPrefix("Groups:") {
+            return line.dropFirst("Groups:".count).split(whereSeparator: { $0 == " " || $0 == "\t" })
+                .compactMap { UInt32($0) }
+        }
+        return []
+    }
+
+    private static func members(ofGroup name: String) -> [String] {
+        guard let group = getgrnam(name), var member = group.pointee.gr_mem else { return [] }
+        var result: [String] = []
+        while let name = member.pointee {
+            result.append(String(cString: name))
+            member += 1
+        }
+        return result
+    }
+}

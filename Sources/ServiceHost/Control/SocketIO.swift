@@ -1,0 +1,92 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Unix stream socket plumbing shared by the control server and client.
+enum UnixSocket {
+    /// Makes a `sockaddr_un` for `path` and calls `body` with it.
+    static func withAddress<R>(
+        _ path: String,
+        _ body: (UnsafePointer<sockaddr>, socklen_t) -> R
+    ) throws(SystemError) -> R {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard bytes.count < capacity else { throw SystemError("socket path too long", path: path, errno: ENAMETOOLONG) }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                body($0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+    }
+
+    /// A new `AF_UNIX` stream socket (close-on-exec).
+    static func make() throws(SystemError) -> Int32 {
+        try Posix.call("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+    }
+
+    /// Sets the send and receive timeouts of `fd`.
+    static func setTimeouts(_ fd: Int32, seconds: Int) {
+        var value = timeval(tv_sec: seconds, tv_usec: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Writes all of `bytes` (no SIGPIPE).
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let count = try Posix.call("send") {
+                bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            }
+            offset += count
+        }
+    }
+
+    /// How reading one line ended.
+    enum LineResult {
+        case line([UInt8])
+        case tooLarge
+        case timedOut
+        case closed
+    }
+
+    /// Reads up to the first newline (or end of stream) within `limit` bytes.
+    static func readLine(_ fd: Int32, limit: Int) -> LineResult {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { return .timedOut }
+                return bytes.isEmpty ? .closed : .line(bytes)
+            }
+            if count == 0 { return bytes.isEmpty ? .closed : .line(bytes) }
+            if let newline = chunk[0..<count].firstIndex(of: UInt8(ascii: "\n")) {
+                bytes.append(contentsOf: chunk[0..<newline])
+                return bytes.count > limit ? .tooLarge : .line(bytes)
+            }
+            bytes.append(contentsOf: chunk[0..<count])
+            if bytes.count > limit { return .tooLarge }
+        }
+    }
+
+    /// Reads and discards what the peer still sends (bounded), so that closing does not reset the
+    /// connection before the peer has read our answer.
+    static func drain(_ fd: Int32, limit: Int) {
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var total = 0
+        while total < limit {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return }
+            total += count
+        }
+    }
+}

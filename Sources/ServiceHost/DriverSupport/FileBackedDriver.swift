@@ -1,0 +1,102 @@
+public import Driver
+import Foundation
+public import PolicyModel
+import Providers
+
+/// What the memory driver keeps in `driver-state`: the mode in force and how it got there.
+public struct DriverStateRecord: Hashable, Sendable, Codable {
+    /// One transition, for `status` and tests.
+    public struct Transition: Hashable, Sendable, Codable {
+        /// Seconds since 1970 UTC.
+        public var at: Int64
+        /// `startup permit`, `secure`, `apply generation 3 (0 filters)`, `configure ...`.
+        public var event: String
+    }
+
+    public var mode: DriverMode?
+    public var exemptions: [BootExemption] = []
+    public var tableGeneration: UInt64 = 0
+    public var filterCount: Int = 0
+    public var settings = DriverSettings()
+    /// When the mode last changed.
+    public var modeSince: Int64?
+    /// The latest transitions, oldest first (bounded).
+    public var history: [Transition] = []
+
+    public init() {}
+}
+
+/// The in-memory driver made durable: `boot`, `run` and `service query` are different processes, so
+/// the memory driver keeps its observable state in `driver-state` in the state directory. It filters
+/// nothing; it exists so that every transition is observable until (and beside) the netfilter driver.
+public actor FileBackedDriver: IPsecDriver {
+    public static let historyLimit = 64
+
+    public nonisolated let path: String
+    private var record: DriverStateRecord
+
+    /// Opens (or starts) the state file at `path`.
+    public init(path: String) {
+        self.path = path
+        self.record = Self.read(path) ?? DriverStateRecord()
+    }
+
+    /// The state another process left in `path`, if any.
+    public static func read(_ path: String) -> DriverStateRecord? {
+        guard let bytes = try? Posix.readFile(path) else { return nil }
+        return try? JSONDecoder().decode(DriverStateRecord.self, from: Data(bytes))
+    }
+
+    public var current: DriverStateRecord { record }
+
+    public func enterStartupMode(_ mode: StartupMode, exemptions: [BootExemption]) async throws {
+        var next = record
+        next.mode = .startup(mode)
+        next.exemptions = exemptions
+        next.modeSince = Posix.now()
+        let list = exemptions.isEmpty ? "" : " exemptions " + exemptions.map(\.description).joined(separator: " ")
+        try commit(next, event: "startup \(mode.rawValue)\(list)")
+    }
+
+    public func enterOperationalMode(_ mode: OperationalMode) async throws {
+        var next = record
+        next.mode = .operational(mode)
+        next.exemptions = []
+        next.modeSince = Posix.now()
+        try commit(next, event: mode.rawValue)
+    }
+
+    public func apply(_ policy: EffectivePolicy) async throws {
+        var next = record
+        next.tableGeneration = policy.generation
+        next.filterCount = policy.filters.count
+        try commit(next, event: "apply generation \(policy.generation) (\(policy.filters.count) filters)")
+    }
+
+    public func configure(_ settings: DriverSettings) async throws {
+        var next = record
+        next.settings = settings
+        try commit(
+            next,
+            event:
+                "configure ipsecexempt=\(settings.exemptionLevel) ipsecdiagnostics=\(settings.diagnosticsLevel) ipsecloginterval=\(settings.logIntervalSeconds)"
+        )
+    }
+
+    public func status() async -> DriverStatus {
+        DriverStatus(mode: record.mode, tableGeneration: record.tableGeneration, filterCount: record.filterCount)
+    }
+
+    /// Writes `next` durably, then makes it current: a failed write leaves the previous state.
+    private func commit(_ next: DriverStateRecord, event: String) throws {
+        var next = next
+        next.history.append(.init(at: Posix.now(), event: event))
+        if next.history.count > Self.historyLimit { next.history.removeFirst(next.history.count - Self.historyLimit) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(next)
+        try Posix.makeDirectories(Posix.directory(of: path), mode: 0o750)
+        try DurableFile.write(Array(data), to: path, permissions: 0o640)
+        record = next
+    }
+}

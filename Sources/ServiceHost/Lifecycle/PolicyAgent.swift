@@ -1,0 +1,268 @@
+public import Driver
+import PolicyModel
+public import Providers
+
+/// What `service query` and `status` report.
+public struct ServiceStatusReport: Hashable, Sendable, Codable {
+    /// The Windows service name and display name.
+    public var serviceName = "PolicyAgent"
+    public var displayName = "IPSEC Services"
+    public var startType: StartupType
+    public var state: ServiceState
+    /// Seconds since 1970 UTC when ``state`` was entered (when known).
+    public var stateSince: Int64?
+    public var pid: Int32?
+    /// `secure`, `permit`, `block`, `startup stateful`, ... (`nil`: unknown).
+    public var driverMode: String?
+    public var driverModeSince: Int64?
+    public var tableGeneration: UInt64 = 0
+    public var filterCount: Int = 0
+    /// True when the persistent policy failed to apply and the driver was put in block mode.
+    public var persistentPolicyFailed = false
+    public var sources: [SourceStatus] = []
+    /// The one-line summary also sent as systemd `STATUS=`.
+    public var summary: String
+    public var counters: [String: UInt64] = [:]
+
+    public init(startType: StartupType, state: ServiceState, summary: String) {
+        self.startType = startType
+        self.state = state
+        self.summary = summary
+    }
+}
+
+/// The Policy Agent: applies the policy sources to the driver through the service lifecycle.
+///
+/// Start: persistent policy first, then secure mode (block mode when the persistent policy fails), then
+/// the other sources. Stop: permit mode. Every change is journaled; one call runs at a time.
+public actor PolicyAgent {
+    public nonisolated let driver: any IPsecDriver
+    public nonisolated let engine: any PolicyEngine
+    private let journal: any Journal
+    private var lifecycle = ServiceLifecycle()
+    private var stateSince: Int64 = Posix.now()
+    private var modeSince: Int64?
+    private var persistentFailed = false
+    private var lastMode: DriverMode?
+    public private(set) var startType: StartupType
+    public private(set) var settings: DynamicSettings
+
+    public init(
+        driver: any IPsecDriver,
+        engine: any PolicyEngine,
+        journal: any Journal,
+        startType: StartupType,
+        settings: DynamicSettings
+    ) {
+        self.driver = driver
+        self.engine = engine
+        self.journal = journal
+        self.startType = startType
+        self.settings = settings
+    }
+
+    public var state: ServiceState { lifecycle.state }
+
+    /// STOPPED → START_PENDING → RUNNING, applying the policy.
+    /// - Throws: ``WindowsError`` when the control is refused (1058 for a Disabled service), or the
+    ///   driver's error when it cannot even enter block mode (the service then stays STOPPED).
+    public func start() async throws {
+        try transition(.start)
+        do {
+            try await driver.configure(settings.driverSettings)
+            do {
+                let persistent = try await engine.startPersistent()
+                try await driver.apply(persistent)
+                try await setMode(.secure)
+                persistentFailed = false
+            } catch {
+                persistentFailed = true
+                journal.record(
+                    JournalEntry(
+                        .persistentPolicyFailed,
+                        priority: .error,
+                        "The IPSec Policy Agent failed to apply the persistent storage IPSec policy: \(error). As a precaution the IPSec driver has entered block mode.",
+                        fields: ["IPSECSVC_SOURCE": "persistent"]
+                    )
+                )
+                try await driver.apply(.empty)
+                try await setMode(.block)
+            }
+            await applyEffectivePolicy(reason: "start")
+        } catch {
+            try? transition(.startFailed)
+            journal.record(
+                JournalEntry(
+                    .serviceStartFailed,
+                    priority: .error,
+                    "The IPSEC Services service failed to start: \(error)."
+                )
+            )
+            throw error
+        }
+        try transition(.started)
+        journal.record(
+            JournalEntry(
+                .serviceStarted,
+                "The IPSEC Services service entered the running state; \(await summary()).",
+                fields: ["IPSECSVC_DRIVER_MODE": lastMode?.description ?? "unknown"]
+            )
+        )
+    }
+
+    /// RUNNING → STOP_PENDING → STOPPED; the driver goes to permit mode (a manually stopped service
+    /// filters nothing). Dynamic policy vanishes with the process.
+    public func stop() async throws {
+        try transition(.stop)
+        do {
+            try await setMode(.permit)
+        } catch {
+            journal.record(
+                JournalEntry(
+                    .driverModeChanged,
+                    priority: .error,
+                    "The IPSec driver could not enter permit mode while the service stopped: \(error)."
+                )
+            )
+        }
+        try transition(.stopped)
+        journal.record(JournalEntry(.serviceStopped, "The IPSEC Services service entered the stopped state."))
+    }
+
+    /// Re-reads the directory and local sources and applies the result (SIGHUP, `service refresh`).
+    public func refresh() async {
+        guard lifecycle.state == .running else { return }
+        await engine.refresh()
+        await applyEffectivePolicy(reason: "refresh")
+        journal.record(JournalEntry(.policyRefreshed, "The IPSec policy was refreshed; \(await summary())."))
+    }
+
+    /// Applies the engine's current effective policy (its change stream fired).
+    public func policyChanged() async {
+        guard lifecycle.state == .running else { return }
+        await applyEffectivePolicy(reason: "change")
+    }
+
+    /// Replaces the dynamic settings and hands the driver its part of them.
+    public func updateSettings(_ settings: DynamicSettings) async throws {
+        self.settings = settings
+        if lifecycle.state == .running { try await driver.configure(settings.driverSettings) }
+    }
+
+    /// The status report of this process.
+    public func status(pid: Int32?) async -> ServiceStatusReport {
+        let driverStatus = await driver.status()
+        var report = ServiceStatusReport(startType: startType, state: lifecycle.state, summary: await summary())
+        report.stateSince = stateSince
+        report.pid = pid
+        report.driverMode = driverStatus.mode?.description
+        report.driverModeSince = modeSince
+        report.tableGeneration = driverStatus.tableGeneration
+        report.filterCount = driverStatus.filterCount
+        report.counters = driverStatus.counters
+        report.persistentPolicyFailed = persistentFailed
+        report.sources = await engine.sourceStatuses()
+        return report
+    }
+
+    /// One line for `STATUS=` and the journal: the driver mode and the sources in effect.
+    public func summary() async -> String {
+        let mode = lastMode?.description ?? "unknown"
+        let inEffect = await engine.sourceStatuses().filter { $0.state == .inEffect }
+        let sources =
+            inEffect.isEmpty
+            ? "no policy assigned, nothing is filtered"
+            : inEffect.map { "\($0.name): \($0.policyName ?? "in effect")" }.joined(separator: ", ")
+        let failed = persistentFailed ? " (persistent policy failed)" : ""
+        return "driver in \(mode) mode\(failed); \(sources)"
+    }
+
+    private func applyEffectivePolicy(reason: String) async {
+        let policy = await engine.effectivePolicy()
+        do {
+            try await driver.apply(policy)
+        } catch {
+            journal.record(
+                JournalEntry(
+                    .policySourceFailed,
+                    priority: .error,
+                    "The IPSec Policy Agent could not apply the effective policy (generation \(policy.generation)): \(error). The previous filters stay in force."
+                )
+            )
+            return
+        }
+        for source in await engine.sourceStatuses() {
+            journalSource(source, filters: policy.filters.filter { $0.provenance.source == source.name }.count)
+        }
+    }
+
+    private func journalSource(_ source: SourceStatus, filters: Int) {
+        var fields = ["IPSECSVC_SOURCE": source.name, "IPSECSVC_SOURCE_KIND": source.kind.rawValue]
+        if let policy = source.policyName { fields["IPSECSVC_POLICY"] = policy }
+        let policy = source.policyName.map { "'\($0)'" } ?? "(unnamed)"
+        switch source.state {
+        case .inEffect where source.kind == .directoryCache:
+            journal.record(
+                JournalEntry(
+                    .cachedDirectoryPolicyApplied,
+                    priority: .warning,
+                    "PAStore Engine applied locally cached copy of Active Directory storage IPSec policy \(policy) on the computer (\(filters) filters)\(source.reason.map { ": \($0)" } ?? "").",
+                    fields: fields
+                )
+            )
+        case .inEffect:
+            journal.record(
+                JournalEntry(
+                    .policyApplied,
+                    "PAStore Engine applied \(Self.storeName(source.kind)) IPSec policy \(policy) on the computer (\(filters) filters).",
+                    fields: fields
+                )
+            )
+        case .failed, .unavailable:
+            journal.record(
+                JournalEntry(
+                    .policySourceFailed,
+                    priority: .warning,
+                    "PAStore Engine failed to apply \(Self.storeName(source.kind)) IPSec policy \(policy) on the computer: \(source.reason ?? source.state.rawValue).",
+                    fields: fields
+                )
+            )
+        case .standby, .notConfigured:
+            break
+        }
+    }
+
+    private static func storeName(_ kind: SourceKind) -> String {
+        switch kind {
+        case .persistent: "persistent storage"
+        case .directory: "Active Directory storage"
+        case .directoryCache: "locally cached Active Directory storage"
+        case .local: "local registry storage"
+        case .dynamic: "dynamic"
+        case .plugin: "plugin"
+        }
+    }
+
+    private func setMode(_ mode: OperationalMode) async throws {
+        try await driver.enterOperationalMode(mode)
+        let next = DriverMode.operational(mode)
+        if next != lastMode {
+            modeSince = Posix.now()
+            journal.record(
+                JournalEntry(
+                    .driverModeChanged,
+                    priority: mode == .block ? .warning : .info,
+                    "The IPSec driver has entered \(mode.rawValue) mode.",
+                    fields: ["IPSECSVC_DRIVER_MODE": mode.rawValue]
+                )
+            )
+        }
+        lastMode = next
+    }
+
+    private func transition(_ event: ServiceLifecycle.Event) throws(WindowsError) {
+        let before = lifecycle.state
+        try lifecycle.handle(event, startType: startType)
+        if lifecycle.state != before { stateSince = Posix.now() }
+    }
+}

@@ -1,0 +1,187 @@
+public import Driver
+import Logging
+public import Providers
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ipsecsvc run`: the service process. Builds the agent, the control socket and the systemd
+/// integration, and runs them as one `ServiceGroup` until SIGTERM, SIGINT or a `service.stop` request.
+///
+/// Start-up order: the control socket listens (answering START_PENDING), the persistent policy is
+/// applied and secure mode set, the other sources are applied, then `READY=1`. SIGHUP refreshes
+/// (`RELOADING=1` … `READY=1`); SIGTERM stops gracefully (`STOPPING=1`, permit mode, exit 0).
+public struct ServiceRunner: Sendable {
+    public var configuration: ServiceConfiguration
+    public var journal: any Journal
+    public var notifier: any ServiceNotifier
+    public var registry: ControlRegistry
+    public var makeDriver: @Sendable (ServiceConfiguration) throws -> any IPsecDriver
+    public var makeEngine: @Sendable (ServiceConfiguration) throws -> any PolicyEngine
+
+    public init(
+        configuration: ServiceConfiguration,
+        journal: any Journal = makeDefaultJournal(),
+        notifier: any ServiceNotifier = SystemdNotifier(),
+        registry: ControlRegistry = .standard(),
+        makeDriver: @escaping @Sendable (ServiceConfiguration) throws -> any IPsecDriver = DriverFactory.make,
+        makeEngine: @escaping @Sendable (ServiceConfiguration) throws -> any PolicyEngine = PolicyEngineFactory.make
+    ) {
+        self.configuration = configuration
+        self.journal = journal
+        self.notifier = notifier
+        self.registry = registry
+        self.makeDriver = makeDriver
+        self.makeEngine = makeEngine
+    }
+
+    /// Runs the service until it is stopped.
+    /// - Throws: ``WindowsError/serviceDisabled`` (1058) for a Disabled service,
+    ///   ``WindowsError/alreadyRunning`` (1056) when another instance answers on the socket,
+    ///   ``ConfigurationError`` for a broken state file, or the error that made the start fail.
+    public func run() async throws {
+        let store = ServiceStateStore(directory: configuration.stateDirectory)
+        let startType = try store.effectiveStartType(configuration)
+        if startType == .disabled {
+            journal.record(
+                JournalEntry(
+                    .serviceStartFailed,
+                    priority: .error,
+                    "The IPSEC Services service failed to start: \(WindowsError.serviceDisabled.message)",
+                    fields: ["IPSECSVC_WINDOWS_ERROR": "1058"]
+                )
+            )
+            throw WindowsError.serviceDisabled
+        }
+        if ControlClient(socketPath: configuration.socketPath).isListening() { throw WindowsError.alreadyRunning }
+        try Posix.makeDirectories(configuration.stateDirectory, mode: 0o750)
+        let settings = try store.dynamicSettings()
+
+        // Trap SIGHUP before READY=1: its default action would kill the process.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let agent = PolicyAgent(
+            driver: try makeDriver(configuration),
+            engine: try makeEngine(configuration),
+            journal: journal,
+            startType: startType,
+            settings: settings
+        )
+        let (stopRequests, stopContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let host = HostService(
+            configuration: configuration,
+            agent: agent,
+            journal: journal,
+            notifier: notifier,
+            registry: registry,
+            stopRequests: stopRequests,
+            requestStop: { stopContinuation.yield() }
+        )
+        var logger = Logger(label: "ipsecsvc")
+        logger.logLevel = .warning
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [
+                .init(service: WatchdogService(notifier: notifier, agent: agent), successTerminationBehavior: .ignore),
+                .init(service: PolicyChangeService(agent: agent), successTerminationBehavior: .ignore),
+                .init(
+                    service: ReloadService(agent: agent, notifier: notifier, hangups: hangups),
+                    successTerminationBehavior: .ignore
+                ),
+                .init(
+                    service: host,
+                    successTerminationBehavior: .gracefullyShutdownGroup,
+                    failureTerminationBehavior: .gracefullyShutdownGroup
+                ),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.stopTimeoutSeconds)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+}
+
+/// The agent's lifetime: socket, start, READY, wait for a stop, STOPPING, stop.
+private struct HostService: Service {
+    var configuration: ServiceConfiguration
+    var agent: PolicyAgent
+    var journal: any Journal
+    var notifier: any ServiceNotifier
+    var registry: ControlRegistry
+    var stopRequests: AsyncStream<Void>
+    var requestStop: @Sendable () -> Void
+
+    func run() async throws {
+        let configuration = self.configuration
+        let agent = self.agent
+        let requestStop = self.requestStop
+        let server = try ControlServer(configuration: configuration, registry: registry, journal: journal) { peer in
+            ControlContext(peer: peer, configuration: configuration, agent: agent, requestStop: requestStop)
+        }
+        server.start()
+        do {
+            try await agent.start()
+        } catch {
+            await server.stop()
+            throw error
+        }
+        let pidFile = configuration.effectivePIDFile
+        try? DurableFile.write(Array("\(getpid())\n".utf8), to: pidFile, permissions: 0o644)
+        notifier.ready(status: await agent.summary())
+
+        for await _ in stopRequests.cancelOnGracefulShutdown() { break }
+
+        notifier.stopping(status: "Stopping: the IPSec driver returns to permit mode")
+        await server.stop()
+        try? await agent.stop()
+        unlink(pidFile)
+    }
+}
+
+/// SIGHUP: refresh the directory and local sources.
+private struct ReloadService: Service {
+    var agent: PolicyAgent
+    var notifier: any ServiceNotifier
+    var hangups: UnixSignalsSequence
+
+    func run() async throws {
+        for await _ in hangups.cancelOnGracefulShutdown() {
+            // A SIGHUP before the service is RUNNING has nothing to refresh yet.
+            guard await agent.state == .running else { continue }
+            notifier.reloading()
+            await agent.refresh()
+            notifier.ready(status: await agent.summary())
+        }
+    }
+}
+
+/// Applies the engine's policy changes as they happen.
+private struct PolicyChangeService: Service {
+    var agent: PolicyAgent
+
+    func run() async throws {
+        for await _ in agent.engine.changes().cancelOnGracefulShutdown() {
+            await agent.policyChanged()
+        }
+    }
+}
+
+/// `WATCHDOG=1` at half of `WATCHDOG_USEC`, as long as the agent's actor answers. It is the first
+/// service of the group, so it is shut down last and keeps pinging during a graceful stop.
+private struct WatchdogService: Service {
+    var notifier: any ServiceNotifier
+    var agent: PolicyAgent
+
+    func run() async throws {
+        guard let interval = notifier.watchdogInterval else { return }
+        let period = interval / 2
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            _ = await agent.state  // proves the agent is not wedged
+            notifier.watchdog()
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
+        }
+    }
+}

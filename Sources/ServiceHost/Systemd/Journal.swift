@@ -1,0 +1,149 @@
+internal import CSystemd
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The kinds of event the service journals, each with a stable `MESSAGE_ID` (documented in
+/// docs/service.md; never change one, `journalctl MESSAGE_ID=…` queries depend on them).
+public enum JournalEventKind: String, Hashable, Sendable, Codable, CaseIterable {
+    case serviceStarted = "ecb601e651f74f16956b97fc60503b4b"
+    case serviceStopped = "e66c73f71dda4085b876fe8993bd98fe"
+    case serviceStartFailed = "721cbb5f5df54466bbcc9fd5c21195d2"
+    case driverModeChanged = "534186f9c7fe437b9b133ffd6cdb8036"
+    case persistentPolicyFailed = "256a55b9071a4f7bb313c5c0e42753dd"
+    case policyApplied = "da4c29b9e1884206a06b92f3f89f2d18"
+    case cachedDirectoryPolicyApplied = "8d64ea48115b435ab4e5d081cf87a8a1"
+    case policySourceFailed = "73f33b24d7bd4e51a015c92615eabf94"
+    case policyRefreshed = "ca4274dd851a47e8a7b303d78db12c33"
+    case accessRefused = "540e0118f1d54a608fb55d33a4cfc578"
+    case bootModeApplied = "6d4e066fecbf463ea1dd436caefaea16"
+    case startTypeChanged = "7d5c4ef40ef343b19fa32e53229a7553"
+
+    /// The 128-bit id as journald stores it.
+    public var messageID: String { rawValue }
+}
+
+/// syslog priorities (`PRIORITY=`).
+public enum JournalPriority: Int, Hashable, Sendable, Codable {
+    case critical = 2
+    case error = 3
+    case warning = 4
+    case notice = 5
+    case info = 6
+    case debug = 7
+}
+
+/// One journal entry: the event kind, the sentence, and extra structured fields.
+public struct JournalEntry: Hashable, Sendable, Codable {
+    public var kind: JournalEventKind
+    public var priority: JournalPriority
+    public var message: String
+    /// Extra fields, upper-case names (`IPSECSVC_SOURCE`, `IPSECSVC_POLICY`, ...).
+    public var fields: [String: String]
+
+    public init(
+        _ kind: JournalEventKind,
+        priority: JournalPriority = .info,
+        _ message: String,
+        fields: [String: String] = [:]
+    ) {
+        self.kind = kind
+        self.priority = priority
+        self.message = message
+        self.fields = fields
+    }
+
+    /// `FIELD=value` strings in a stable order, as journald receives them.
+    public var journalFields: [String] {
+        var result = [
+            "MESSAGE=\(message)", "PRIORITY=\(priority.rawValue)", "MESSAGE_ID=\(kind.messageID)",
+            "SYSLOG_IDENTIFIER=ipsecsvc",
+        ]
+        for key in fields.keys.sorted() { result.append("\(key)=\(fields[key]!)") }
+        return result
+    }
+
+    /// One line for standard error: the message, then the id and fields.
+    public var line: String {
+        var extras = ["MESSAGE_ID=\(kind.messageID)"]
+        for key in fields.keys.sorted() { extras.append("\(key)=\(fields[key]!)") }
+        return "ipsecsvc[\(getpid())]: <\(priority.rawValue)> \(message) (\(extras.joined(separator: " ")))"
+    }
+}
+
+/// Where the service's events go. Implementations must be cheap and never block for long: the
+/// agent calls ``record(_:)`` from its actor.
+public protocol Journal: Sendable {
+    func record(_ entry: JournalEntry)
+}
+
+/// Writes each entry as one line to standard error (no journal, or journald unreachable).
+public struct StandardErrorJournal: Journal {
+    public init() {}
+
+    public func record(_ entry: JournalEntry) {
+        // One write(2) per entry so that lines from several threads never interleave.
+        let bytes = Array((entry.line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+/// Sends entries to journald with `sd_journal_sendv`, falling back to standard error when journald
+/// cannot be reached.
+public struct SystemdJournal: Journal {
+    public init() {}
+
+    public func record(_ entry: JournalEntry) {
+        let fields = entry.journalFields
+        let result = withIOVectors(fields) { vectors in
+            sd_journal_sendv(vectors.baseAddress, Int32(vectors.count))
+        }
+        if result < 0 { StandardErrorJournal().record(entry) }
+    }
+
+    /// Whether journald's socket exists on this machine.
+    public static var isAvailable: Bool { Posix.fileExists("/run/systemd/journal/socket") }
+}
+
+/// Journald when it runs, standard error otherwise.
+public func makeDefaultJournal() -> any Journal {
+    SystemdJournal.isAvailable ? SystemdJournal() : StandardErrorJournal()
+}
+
+/// Keeps entries in memory: the test double.
+public final class RecordingJournal: Journal {
+    private let storage = Mutex<[JournalEntry]>([])
+
+    public init() {}
+
+    public func record(_ entry: JournalEntry) { storage.withLock { $0.append(entry) } }
+
+    /// Everything recorded so far.
+    public var entries: [JournalEntry] { storage.withLock { $0 } }
+}
+
+/// Sends to several journals (e.g. journald and a recording double).
+public struct CompositeJournal: Journal {
+    public var journals: [any Journal]
+
+    public init(_ journals: [any Journal]) { self.journals = journals }
+
+    public func record(_ entry: JournalEntry) { for journal in journals { journal.record(entry) } }
+}
+
+/// Calls `body` with an iovec array pointing at NUL-free copies of `strings`.
+private func withIOVectors<R>(_ strings: [String], _ body: (UnsafeMutableBufferPointer<iovec>) -> R) -> R {
+    let buffers = strings.map { Array($0.utf8) }
+    var storage: [UnsafeMutableRawPointer] = []
+    var vectors: [iovec] = []
+    for buffer in buffers {
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(buffer.count, 1), alignment: 1)
+        buffer.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        storage.append(pointer)
+        vectors.append(iovec(iov_base: pointer, iov_len: buffer.count))
+    }
+    defer { for pointer in storage { pointer.deallocate() } }
+    return vectors.withUnsafeMutableBufferPointer { body($0) }
+}

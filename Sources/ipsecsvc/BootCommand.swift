@@ -1,0 +1,33 @@
+import ArgumentParser
+import Driver
+import ServiceHost
+
+/// `ipsecsvc boot`: the computer-startup step (ipsecsvc-boot.service, before networking).
+struct BootSubcommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "boot",
+        abstract: "Put the IPSec driver in its startup mode (computer startup, before networking).",
+        discussion: """
+            Disabled and Manual: permit mode. Automatic: the configured bootmode, by default stateful when \
+            a persistent, local or directory policy is assigned and permit otherwise; bootexemptions and DHCP \
+            pass in the stateful and block modes.
+            """
+    )
+
+    @OptionGroup var options: HostOptions
+
+    func run() async throws {
+        await reportingFailures("Boot") {
+            let configuration = try options.load()
+            let store = ServiceStateStore(directory: configuration.stateDirectory)
+            let decision = try await BootSequence().run(
+                startType: try store.effectiveStartType(configuration),
+                settings: try store.dynamicSettings(),
+                policyAssigned: try await PolicyEngineFactory.anyPolicyAssigned(configuration),
+                driver: try DriverFactory.make(configuration),
+                journal: makeDefaultJournal()
+            )
+            print("The IPSec driver is in \(decision.mode.rawValue) startup mode (\(decision.reason)).")
+        }
+    }
+}

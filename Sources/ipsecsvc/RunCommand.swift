@@ -1,0 +1,24 @@
+import ArgumentParser
+import ServiceHost
+
+/// `ipsecsvc run`: the service process in the foreground (systemd `Type=notify`).
+struct RunSubcommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the IPSEC Services service in the foreground (SIGTERM or Ctrl-C stops it).",
+        discussion: """
+            Applies the persistent policy and puts the driver in secure mode (block mode if the persistent \
+            policy fails), applies the other sources, then answers on the control socket and tells systemd \
+            READY=1. SIGHUP refreshes the directory and local policy.
+            """
+    )
+
+    @OptionGroup var options: HostOptions
+
+    func run() async throws {
+        await reportingFailures("StartService") {
+            let configuration = try options.load()
+            try await ServiceRunner(configuration: configuration).run()
+        }
+    }
+}

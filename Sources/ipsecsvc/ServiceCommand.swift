@@ -1,0 +1,130 @@
+import ArgumentParser
+import ServiceHost
+
+/// `ipsecsvc service query|start|stop|restart|refresh|config`: the service control manager.
+struct ServiceSubcommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "service",
+        abstract: "Query, start, stop, refresh or configure the IPSEC Services service (like sc.exe).",
+        subcommands: [Query.self, Start.self, Stop.self, Restart.self, Refresh.self, Config.self]
+    )
+
+    struct Query: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the state as `sc query` does.")
+        @OptionGroup var options: HostOptions
+        @Flag(name: .customLong("json"), help: "Print the report as JSON.") var json = false
+
+        func run() async throws {
+            let report = await reportingFailures("QueryServiceStatus") {
+                try ServiceController(configuration: try options.load()).query()
+            }
+            print(json ? StatusFormatting.json(report) : StatusFormatting.query(report))
+        }
+    }
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start the service (through systemd when it runs the machine) and wait until it runs."
+        )
+        @OptionGroup var options: HostOptions
+
+        func run() async throws {
+            let report = await reportingFailures("StartService") {
+                try ServiceController(configuration: try options.load(), warn: printError).start()
+            }
+            print(StatusFormatting.query(report))
+        }
+    }
+
+    struct Stop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop the service gracefully; the driver returns to permit mode."
+        )
+        @OptionGroup var options: HostOptions
+
+        func run() async throws {
+            let report = await reportingFailures("ControlService") {
+                try ServiceController(configuration: try options.load(), warn: printError).stop()
+            }
+            print(StatusFormatting.query(report))
+        }
+    }
+
+    struct Restart: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop the service if it runs, then start it.")
+        @OptionGroup var options: HostOptions
+
+        func run() async throws {
+            let report = await reportingFailures("StartService") {
+                let controller = ServiceController(configuration: try options.load(), warn: printError)
+                do {
+                    _ = try controller.stop()
+                } catch let error as WindowsError where error == .notActive {
+                    // Not running: restart is a start.
+                }
+                return try controller.start()
+            }
+            print(StatusFormatting.query(report))
+        }
+    }
+
+    struct Refresh: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-read the directory and local policy now (like SIGHUP)."
+        )
+        @OptionGroup var options: HostOptions
+
+        func run() async throws {
+            let report = await reportingFailures("ControlService") {
+                try ServiceController(configuration: try options.load()).refresh()
+            }
+            print(report.summary)
+        }
+    }
+
+    struct Config: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set the startup type: --start-type automatic|manual|disabled (or start= auto|demand|disabled)."
+        )
+        @OptionGroup var options: HostOptions
+
+        @Option(name: .customLong("start-type"), help: "automatic, manual or disabled.")
+        var startType: String?
+
+        @Argument(help: "sc.exe spelling: start= auto|demand|disabled.")
+        var scArguments: [String] = []
+
+        func run() async throws {
+            await reportingFailures("ChangeServiceConfig") {
+                guard let text = try requestedType(), let type = StartupType(parsing: text) else {
+                    throw CommandFailure.message(
+                        "ipsecsvc: give the startup type: --start-type automatic|manual|disabled (or start= auto|demand|disabled)."
+                    )
+                }
+                let controller = ServiceController(configuration: try options.load(), warn: printError)
+                try controller.setStartType(type)
+                print("[SC] ChangeServiceConfig SUCCESS (start type \(type.rawValue), \(type.scName))")
+            }
+        }
+
+        /// `--start-type X`, `start=X` or `start= X`.
+        private func requestedType() throws -> String? {
+            if let startType { return startType }
+            let joined = scArguments.joined(separator: " ")
+            guard !joined.isEmpty else { return nil }
+            let parts = joined.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: " ") }
+            guard parts.count == 2, parts[0].lowercased() == "start", !parts[1].isEmpty else {
+                throw CommandFailure.message(
+                    "ipsecsvc: '\(joined)' is not understood; expected start= auto|demand|disabled."
+                )
+            }
+            return parts[1]
+        }
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: Character) -> String {
+        String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
+    }
+}

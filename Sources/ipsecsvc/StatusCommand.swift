@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import PolicyModel
+import Providers
+import ServiceHost
+
+/// `ipsecsvc status [--json]`: startup type, state, driver mode, sources in effect, counters.
+struct StatusSubcommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the service state, the driver mode and the policy sources in effect."
+    )
+
+    @OptionGroup var options: HostOptions
+
+    @Flag(name: .customLong("json"), help: "Print the report as JSON (stable for scripts).")
+    var json = false
+
+    func run() async throws {
+        let report = await reportingFailures("QueryServiceStatus") {
+            try ServiceController(configuration: try options.load()).query()
+        }
+        print(json ? StatusFormatting.json(report) : StatusFormatting.status(report))
+    }
+}
+
+/// How `status` and `service query` print a report.
+enum StatusFormatting {
+    static func json(_ report: ServiceStatusReport) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(report) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `sc query`-style lines.
+    static func query(_ report: ServiceStatusReport) -> String {
+        var lines = [
+            "SERVICE_NAME: \(report.serviceName)",
+            "DISPLAY_NAME: \(report.displayName)",
+            "        STATE              : \(report.state.scCode)  \(report.state.rawValue)",
+            "        START_TYPE         : \(report.startType.scCode)   \(report.startType.scName)",
+            "        PID                : \(report.pid.map(String.init) ?? "0")",
+            "        DRIVER_MODE        : \(report.driverMode ?? "unknown")",
+        ]
+        if report.persistentPolicyFailed {
+            lines.append("        PERSISTENT_POLICY  : FAILED (driver in block mode)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The longer `status` form.
+    static func status(_ report: ServiceStatusReport) -> String {
+        var lines = [
+            "\(report.displayName) (\(report.serviceName))",
+            "  Start type:   \(report.startType.rawValue)",
+            "  State:        \(report.state.rawValue)\(report.stateSince.map { " since \(formatTime($0))" } ?? "")",
+            "  PID:          \(report.pid.map(String.init) ?? "-")",
+            "  Driver mode:  \(report.driverMode ?? "unknown")\(report.driverModeSince.map { " since \(formatTime($0))" } ?? "")",
+            "  Filters:      \(report.filterCount) (table generation \(report.tableGeneration))",
+            "  Summary:      \(report.summary)",
+        ]
+        if report.sources.isEmpty {
+            lines.append("  Sources:      none configured")
+        } else {
+            lines.append("  Sources:")
+            for source in report.sources {
+                var line = "    \(source.name) (\(source.kind.rawValue)): \(source.state.rawValue)"
+                if let policy = source.policyName { line += " '\(policy)'" }
+                line += " since \(formatTime(source.since))"
+                if let reason = source.reason { line += " — \(reason)" }
+                if source.pendingRestart { line += " (changed; applies at the next service start)" }
+                lines.append(line)
+            }
+        }
+        for (name, value) in report.counters.sorted(by: { $0.key < $1.key }) {
+            lines.append("  \(name): \(value)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

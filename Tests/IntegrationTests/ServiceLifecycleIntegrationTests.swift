@@ -1,0 +1,185 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `ipsecsvc` binary through its lifecycle, observed through the memory driver's state file,
+/// the control socket and a `NOTIFY_SOCKET` the test owns (PID 1 is not systemd here).
+@Suite(.serialized) struct ServiceLifecycleIntegrationTests {
+    @Test func notifyMessagesInOrderWithReloadWatchdogAndStop() throws {
+        let sandbox = try ServiceSandbox()
+        defer { sandbox.remove() }
+        let listener = try NotifyListener(path: sandbox.root + "/notify.sock")
+        let service = try sandbox.startRun(environment: [
+            "NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "200000",
+        ])
+        defer { service.terminate() }
+
+        var pings = 0
+        let ready = try #require(listener.nextNonWatchdog(pings: &pings), "no READY=1; log:\n\(service.output)")
+        #expect(ready.hasPrefix("READY=1\nSTATUS=driver in secure mode"))
+        // READY=1 comes only once the socket answers and the persistent policy is applied.
+        let status = RawControl.request(sandbox.socket, #"{"version":1,"command":"service.status"}"#)
+        let body = try #require(status["body"] as? [String: Any], "status answer: \(status)")
+        #expect(body["state"] as? String == "RUNNING")
+        #expect(body["driverMode"] as? String == "secure")
+        #expect(sandbox.driverMode() == "secure")
+
+        service.signal(SIGHUP)
+        let reloading = try #require(listener.nextNonWatchdog(pings: &pings))
+        #expect(reloading.hasPrefix("RELOADING=1\nMONOTONIC_USEC="))
+        let reloaded = try #require(listener.nextNonWatchdog(pings: &pings))
+        #expect(reloaded.hasPrefix("READY=1\nSTATUS="))
+
+        // Watchdog pings arrive at half of WATCHDOG_USEC.
+        #expect(
+            ServiceHarness.waitUntil(timeout: 20) { () -> Bool in
+                if listener.next(timeout: 0.5) == "WATCHDOG=1" { pings += 1 }
+                return pings >= 3
+            }
+        )
+
+        service.signal(SIGTERM)
+        let stopping = try #require(listener.nextNonWatchdog(pings: &pings))
+        #expect(stopping.hasPrefix("STOPPING=1"))
+        #expect(service.waitForExit(timeout: 30) == 0, "log:\n\(service.output)")
+        #expect(sandbox.driverMode() == "permit")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.socket))
+        let log = service.output
+        #expect(log.contains("MESSAGE_ID=ecb601e651f74f16956b97fc60503b4b"))  // started
+        #expect(log.contains("MESSAGE_ID=ca4274dd851a47e8a7b303d78db12c33"))  // refreshed
+        #expect(log.contains("MESSAGE_ID=e66c73f71dda4085b876fe8993bd98fe"))  // stopped
+    }
+
+    @Test func doneWhenScenario() throws {
+        let sandbox = try ServiceSandbox()
+        defer { sandbox.remove() }
+        let common = sandbox.commonArguments
+
+        #expect(try sandbox.run(["service", "config", "--start-type", "automatic"] + common).status == 0)
+        let boot = try sandbox.run(["boot"] + common)
+        #expect(boot.status == 0, "\(boot.output)")
+        #expect(sandbox.driverMode() == "startup permit")  // no policy assigned: permit by default
+
+        let service = try sandbox.startRun()
+        defer { service.terminate() }
+        #expect(
+            ServiceHarness.waitUntil {
+                sandbox.driverMode() == "secure" && RawControl.connect(sandbox.socket).map { close($0) } != nil
+            }
+        )
+        let query = try sandbox.run(["service", "query"] + common)
+        #expect(query.output.contains("STATE              : 4  RUNNING"), "\(query.output)")
+        #expect(query.output.contains("DRIVER_MODE        : secure"))
+        #expect(query.output.contains("PID                : \(service.pid)"))
+
+        let json = try sandbox.run(["status", "--json"] + common)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        #expect(report["state"] as? String == "RUNNING")
+        #expect(report["startType"] as? String == "automatic")
+
+        let stop = try sandbox.run(["service", "stop"] + common)
+        #expect(stop.status == 0, "\(stop.output)")
+        #expect(stop.output.contains("STOPPED"))
+        #expect(service.waitForExit(timeout: 30) == 0)
+        #expect(sandbox.driverMode() == "permit")
+
+        let stopAgain = try sandbox.run(["service", "stop"] + common)
+        #expect(stopAgain.status != 0)
+        #expect(stopAgain.output.contains("1062"))
+
+        #expect(try sandbox.run(["service", "config", "start=", "disabled"] + common).status == 0)
+        let refused = try sandbox.run(["service", "start"] + common)
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("FAILED 1058"))
+        #expect(refused.output.contains("The service cannot be started, either because it is disabled"))
+        let refusedRun = try sandbox.run(["run"] + common)
+        #expect(refusedRun.status == 78)
+        #expect(refusedRun.output.contains("1058"))
+        let query2 = try sandbox.run(["service", "query"] + common)
+        #expect(query2.output.contains("4   DISABLED"))
+    }
+
+    @Test func serviceStartWithoutSystemdSpawnsAndStops() throws {
+        let sandbox = try ServiceSandbox()
+        defer { sandbox.remove() }
+        let common = sandbox.commonArguments
+        #expect(try sandbox.run(["service", "config", "--start-type", "manual"] + common).status == 0)
+        let start = try sandbox.run(["service", "start"] + common)
+        #expect(start.status == 0, "\(start.output)")
+        #expect(start.output.contains("RUNNING"))
+        let pidText = try String(contentsOfFile: sandbox.root + "/ipsecsvc.pid", encoding: .utf8)
+        let pid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        defer { kill(pid, SIGKILL) }
+        let again = try sandbox.run(["service", "start"] + common)
+        #expect(again.output.contains("1056"))
+        let restart = try sandbox.run(["service", "restart"] + common)
+        #expect(restart.status == 0, "\(restart.output)")
+        let stop = try sandbox.run(["service", "stop"] + common)
+        #expect(stop.status == 0, "\(stop.output)")
+        #expect(sandbox.driverMode() == "permit")
+    }
+
+    @Test(arguments: [
+        ("automatic", "bootmode = block\nbootexemptions = tcp:0:3389:inbound\n", "startup block"),
+        ("automatic", "bootmode = stateful\n", "startup stateful"),
+        ("automatic", "", "startup permit"),
+        ("manual", "bootmode = block\n", "startup permit"),
+        ("disabled", "bootmode = block\n", "startup permit"),
+    ])
+    func bootStepPerStartType(startType: String, dynamicConfig: String, expected: String) throws {
+        let sandbox = try ServiceSandbox()
+        defer { sandbox.remove() }
+        try FileManager.default.createDirectory(atPath: sandbox.stateDirectory, withIntermediateDirectories: true)
+        try dynamicConfig.write(toFile: sandbox.stateDirectory + "/dynamic-config", atomically: true, encoding: .utf8)
+        #expect(
+            try sandbox.run(["service", "config", "--start-type", startType] + sandbox.commonArguments).status == 0
+        )
+        let boot = try sandbox.run(["boot"] + sandbox.commonArguments)
+        #expect(boot.status == 0, "\(boot.output)")
+        #expect(sandbox.driverMode() == expected)
+        let exemptions = sandbox.driverState()?["exemptions"] as? [Any] ?? []
+        #expect(exemptions.count == (expected == "startup block" ? 3 : expected == "startup stateful" ? 2 : 0))
+    }
+
+    @Test func settingsSurviveARestart() throws {
+        let sandbox = try ServiceSandbox()
+        defer { sandbox.remove() }
+        var service = try sandbox.startRun()
+        defer { service.terminate() }
+        #expect(ServiceHarness.waitUntil { sandbox.driverMode() == "secure" })
+        let set = RawControl.request(
+            sandbox.socket,
+            #"{"version":1,"command":"config.set","body":{"property":"ipsecloginterval","value":"600"}}"#
+        )
+        #expect(set["ok"] as? Bool == true, "\(set)")
+        let bad = RawControl.request(
+            sandbox.socket,
+            #"{"version":1,"command":"config.set","body":{"property":"ipsecexempt","value":"9"}}"#
+        )
+        #expect((bad["error"] as? [String: Any])?["code"] as? String == "invalid-arguments")
+        service.signal(SIGTERM)
+        #expect(service.waitForExit(timeout: 30) == 0)
+
+        service = try sandbox.startRun()
+        #expect(ServiceHarness.waitUntil { sandbox.driverMode() == "secure" })
+        let get = RawControl.request(sandbox.socket, #"{"version":1,"command":"config.get"}"#)
+        let body = try #require(get["body"] as? [String: Any], "\(get)")
+        #expect(body["logIntervalSeconds"] as? Int == 600)
+        #expect(body["exemptionLevel"] as? Int == 3)
+        let settings = sandbox.driverState()?["settings"] as? [String: Any]
+        #expect(settings?["logIntervalSeconds"] as? Int == 600)
+        service.signal(SIGTERM)
+        #expect(service.waitForExit(timeout: 30) == 0)
+    }
+
+    @Test func configErrorsNameFileAndLine() throws {
+        let sandbox = try ServiceSandbox(extraConfig: "colour = blue\n")
+        defer { sandbox.remove() }
+        let result = try sandbox.run(["run"] + sandbox.commonArguments)
+        #expect(result.status != 0)
+        #expect(result.output.contains("\(sandbox.configPath):7: unknown key 'colour'"), "\(result.output)")
+    }
+}

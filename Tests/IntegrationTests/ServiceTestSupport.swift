@@ -1,0 +1,277 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Helpers for tests that run the real `ipsecsvc` binary.
+enum ServiceHarness {
+    /// The built `ipsecsvc`, beside the test bundle.
+    static var executable: String {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var directory = testBinary.deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("ipsecsvc").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return ".build/debug/ipsecsvc"
+    }
+
+    static var isRoot: Bool { geteuid() == 0 }
+
+    /// Waits until `condition` holds, polling; false after `timeout` seconds.
+    static func waitUntil(timeout: Double = 30, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return condition()
+    }
+}
+
+/// A temporary service environment: a state directory, a socket path and a configuration file, all
+/// under one directory (mode 0755 so that an unprivileged test client can reach the socket).
+struct ServiceSandbox {
+    let root: String
+    var stateDirectory: String { root + "/state" }
+    var socket: String { root + "/control.sock" }
+    var configPath: String { root + "/ipsecsvc.conf" }
+    var logPath: String { root + "/service.log" }
+    var driverStatePath: String { stateDirectory + "/driver-state" }
+
+    init(extraConfig: String = "") throws {
+        var template = Array("/tmp/ipsecsvc-it-XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw POSIXError(.EIO)
+        }
+        root = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        chmod(root, 0o755)
+        let config = """
+            # test configuration
+            state_dir = \(root)/state
+            socket = \(root)/control.sock
+            systemd = no
+            driver = memory
+            stop_timeout = 10
+            \(extraConfig)
+            """
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: root) }
+
+    var commonArguments: [String] { ["--config", configPath] }
+
+    /// Runs `ipsecsvc arguments` to completion.
+    func run(_ arguments: [String], prefix: [String] = [], environment: [String: String] = [:]) throws -> ProcessResult
+    {
+        let process = try ServiceProcess(
+            prefix + [ServiceHarness.executable] + arguments,
+            environment: environment,
+            output: root + "/cmd-\(UUID().uuidString).out"
+        )
+        let status = process.waitForExit(timeout: 120)
+        return ProcessResult(status: status ?? -1, output: process.output)
+    }
+
+    /// Starts `ipsecsvc run` in the background.
+    func startRun(environment: [String: String] = [:]) throws -> ServiceProcess {
+        try ServiceProcess(
+            [ServiceHarness.executable, "run"] + commonArguments,
+            environment: environment,
+            output: logPath
+        )
+    }
+
+    /// The memory driver's state as JSON.
+    func driverState() -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: driverStatePath) else { return nil }
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    }
+
+    /// `secure`, `permit`, `startup stateful`, ... from the driver-state file.
+    func driverMode() -> String? {
+        guard let mode = driverState()?["mode"] as? [String: Any], let (kind, value) = mode.first,
+            let inner = (value as? [String: Any])?["_0"] as? String
+        else { return nil }
+        return kind == "startup" ? "startup \(inner)" : inner
+    }
+}
+
+struct ProcessResult {
+    var status: Int32
+    var output: String
+}
+
+/// A child process with its output captured in a file; killed by `terminate()` if still running.
+final class ServiceProcess {
+    let pid: pid_t
+    let outputPath: String
+    private var exitStatus: Int32?
+
+    init(_ argv: [String], environment: [String: String] = [:], output: String) throws {
+        outputPath = output
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var merged = ProcessInfo.processInfo.environment
+        merged.removeValue(forKey: "NOTIFY_SOCKET")
+        merged.removeValue(forKey: "WATCHDOG_USEC")
+        merged.removeValue(forKey: "IPSECSVC_SOCKET")
+        merged.removeValue(forKey: "IPSECSVC_STATE_DIR")
+        for (key, value) in environment { merged[key] = value }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let args = argv.map { strdup($0) } + [nil]
+        defer {
+            for pointer in envp { free(pointer) }
+            for pointer in args { free(pointer) }
+        }
+        var child: pid_t = 0
+        let result = posix_spawnp(&child, argv[0], &actions, nil, args, envp)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
+        pid = child
+    }
+
+    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    func signal(_ number: Int32) { kill(pid, number) }
+
+    /// The exit status once the process has ended (`nil` on timeout).
+    func waitForExit(timeout: Double) -> Int32? {
+        if let exitStatus { return exitStatus }
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                let value = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                exitStatus = value
+                return value
+            }
+            usleep(20_000)
+        } while Date() < deadline
+        return nil
+    }
+
+    /// Kills the process if it still runs and reaps it.
+    func terminate() {
+        guard exitStatus == nil else { return }
+        kill(pid, SIGKILL)
+        _ = waitForExit(timeout: 10)
+    }
+}
+
+/// A `NOTIFY_SOCKET` the test owns: an `AF_UNIX` datagram socket collecting sd_notify messages.
+final class NotifyListener {
+    let path: String
+    private let fd: Int32
+
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(path.utf8)
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+    }
+
+    deinit { close(fd) }
+
+    /// The next message, or `nil` after `timeout` seconds.
+    func next(timeout: Double = 30) -> String? {
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&descriptor, 1, Int32(timeout * 1000)) > 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[0..<count], as: UTF8.self)
+    }
+
+    /// The next message that is not a watchdog ping; counts the pings it skips.
+    func nextNonWatchdog(timeout: Double = 30, pings: inout Int) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            guard let message = next(timeout: max(0.05, deadline.timeIntervalSinceNow)) else { return nil }
+            if message == "WATCHDOG=1" {
+                pings += 1
+                continue
+            }
+            return message
+        }
+        return nil
+    }
+}
+
+/// A raw control-socket client for protocol tests.
+enum RawControl {
+    /// Connects, sends `bytes`, half-closes and reads the answer (empty when none).
+    static func exchange(_ socketPath: String, _ bytes: [UInt8], timeout: Int = 30) -> String {
+        guard let fd = connect(socketPath) else { return "" }
+        defer { close(fd) }
+        var value = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes {
+                send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
+            if sent <= 0 { break }
+            offset += sent
+        }
+        shutdown(fd, Int32(SHUT_WR))
+        return readAll(fd)
+    }
+
+    static func request(_ socketPath: String, _ json: String) -> [String: Any] {
+        let answer = exchange(socketPath, Array((json + "\n").utf8))
+        return (try? JSONSerialization.jsonObject(with: Data(answer.utf8))) as? [String: Any] ?? [:]
+    }
+
+    static func connect(_ path: String) -> Int32? {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(path.utf8)
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard result == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    static func readAll(_ fd: Int32) -> String {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,206 @@
+import Driver
+import PolicyModel
+import Providers
+import ServiceHost
+import Testing
+
+@Suite struct StateMachineTests {
+    @Test func normalLifecycle() throws {
+        var machine = ServiceLifecycle()
+        #expect(machine.state == .stopped)
+        #expect(try machine.handle(.start, startType: .manual) == .startPending)
+        #expect(try machine.handle(.started, startType: .manual) == .running)
+        #expect(try machine.handle(.stop, startType: .manual) == .stopPending)
+        #expect(try machine.handle(.stopped, startType: .manual) == .stopped)
+    }
+
+    @Test func startFailureReturnsToStopped() throws {
+        var machine = ServiceLifecycle()
+        try machine.handle(.start, startType: .automatic)
+        #expect(try machine.handle(.startFailed, startType: .automatic) == .stopped)
+    }
+
+    @Test func refusedControls() throws {
+        var machine = ServiceLifecycle()
+        #expect(throws: WindowsError.serviceDisabled) { try machine.handle(.start, startType: .disabled) }
+        #expect(machine.state == .stopped)
+        #expect(throws: WindowsError.notActive) { try machine.handle(.stop, startType: .automatic) }
+        try machine.handle(.start, startType: .automatic)
+        #expect(throws: WindowsError.alreadyRunning) { try machine.handle(.start, startType: .automatic) }
+        #expect(throws: WindowsError.cannotAcceptControl) { try machine.handle(.stop, startType: .automatic) }
+        try machine.handle(.started, startType: .automatic)
+        #expect(throws: WindowsError.alreadyRunning) { try machine.handle(.start, startType: .automatic) }
+        try machine.handle(.stop, startType: .automatic)
+        #expect(throws: WindowsError.cannotAcceptControl) { try machine.handle(.stop, startType: .automatic) }
+        #expect(machine.state == .stopPending)
+        #expect(WindowsError.serviceDisabled.code == 1058)
+        #expect(WindowsError.serviceDisabled.message.hasPrefix("The service cannot be started"))
+    }
+}
+
+@Suite struct BootSequenceTests {
+    static let exemption = BootExemption(
+        ipProtocol: IPProtocol.tcp,
+        sourcePort: 0,
+        destinationPort: 3389,
+        direction: .inbound
+    )
+
+    @Test(arguments: [
+        (StartupType.disabled, StartupMode?.some(.block), true, StartupMode.permit),
+        (.manual, .some(.block), true, .permit),
+        (.manual, nil, true, .permit),
+        (.automatic, nil, false, .permit),
+        (.automatic, nil, true, .stateful),
+        (.automatic, .some(.block), false, .block),
+        (.automatic, .some(.permit), true, .permit),
+        (.automatic, .some(.stateful), false, .stateful),
+    ])
+    func bootModeThroughTheDriver(
+        startType: StartupType,
+        bootMode: StartupMode?,
+        policyAssigned: Bool,
+        expected: StartupMode
+    ) async throws {
+        var settings = DynamicSettings()
+        settings.bootMode = bootMode
+        settings.bootExemptions = [Self.exemption]
+        let driver = InMemoryDriver()
+        let journal = RecordingJournal()
+        try await BootSequence().run(
+            startType: startType,
+            settings: settings,
+            policyAssigned: policyAssigned,
+            driver: driver,
+            journal: journal
+        )
+        let expectedExemptions = expected == .permit ? [] : [Self.exemption] + DynamicSettings.dhcpExemptions
+        #expect(await driver.mode == .startup(expected))
+        #expect(await driver.events.last == .startupMode(expected, expectedExemptions))
+        #expect(journal.entries.map(\.kind) == [.bootModeApplied])
+    }
+
+    @Test func fileBackedDriverIsSeenByAnotherInstance() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path + "/driver-state"
+        let first = FileBackedDriver(path: path)
+        try await first.enterStartupMode(.block, exemptions: DynamicSettings.dhcpExemptions)
+        let second = FileBackedDriver(path: path)
+        #expect(await second.status().mode == .startup(.block))
+        try await second.enterOperationalMode(.secure)
+        #expect(FileBackedDriver.read(path)?.mode == .operational(.secure))
+        #expect(FileBackedDriver.read(path)?.history.map(\.event).last == "secure")
+    }
+}
+
+@Suite struct PolicyAgentTests {
+    struct Broken: Error, CustomStringConvertible {
+        var description: String { "persistent store is corrupt" }
+    }
+
+    func makeAgent(
+        engine: any PolicyEngine = StaticPolicyEngine(),
+        startType: StartupType = .automatic
+    ) -> (PolicyAgent, InMemoryDriver, RecordingJournal) {
+        let driver = InMemoryDriver()
+        let journal = RecordingJournal()
+        let agent = PolicyAgent(
+            driver: driver,
+            engine: engine,
+            journal: journal,
+            startType: startType,
+            settings: DynamicSettings()
+        )
+        return (agent, driver, journal)
+    }
+
+    @Test func startAppliesPersistentThenSecureThenOthersAndStopPermits() async throws {
+        let (agent, driver, journal) = makeAgent()
+        try await agent.start()
+        #expect(await agent.state == .running)
+        let events = await driver.events
+        #expect(events.count == 4)
+        #expect(events.first == .configured(DriverSettings()))
+        #expect(events.dropFirst().first == .applied(generation: 0, filters: 0))
+        #expect(events.dropFirst(2).first == .operationalMode(.secure))
+        #expect(events.last == .applied(generation: 0, filters: 0))
+        let report = await agent.status(pid: 42)
+        #expect(report.state == .running)
+        #expect(report.driverMode == "secure")
+        #expect(report.summary.contains("no policy assigned"))
+
+        try await agent.stop()
+        #expect(await agent.state == .stopped)
+        #expect(await driver.mode == .operational(.permit))
+        #expect(
+            journal.entries.map(\.kind) == [.driverModeChanged, .serviceStarted, .driverModeChanged, .serviceStopped]
+        )
+    }
+
+    @Test func persistentFailureEntersBlockMode() async throws {
+        let (agent, driver, journal) = makeAgent(engine: StaticPolicyEngine(persistentError: Broken()))
+        try await agent.start()
+        #expect(await driver.mode == .operational(.block))
+        let report = await agent.status(pid: nil)
+        #expect(report.persistentPolicyFailed)
+        let failure = try #require(journal.entries.first { $0.kind == .persistentPolicyFailed })
+        #expect(failure.priority == .error)
+        #expect(failure.message.contains("persistent store is corrupt"))
+        #expect(failure.fields["IPSECSVC_SOURCE"] == "persistent")
+        #expect(
+            journal.entries.contains { $0.kind == .driverModeChanged && $0.fields["IPSECSVC_DRIVER_MODE"] == "block" }
+        )
+    }
+
+    @Test func disabledServiceRefusesToStart() async throws {
+        let (agent, driver, _) = makeAgent(startType: .disabled)
+        await #expect(throws: WindowsError.serviceDisabled) { try await agent.start() }
+        #expect(await agent.state == .stopped)
+        #expect(await driver.events.isEmpty)
+    }
+
+    @Test func stopWhenStoppedIsRefused() async throws {
+        let (agent, _, _) = makeAgent()
+        await #expect(throws: WindowsError.notActive) { try await agent.stop() }
+    }
+
+    @Test func sourcesAreJournaledWithFields() async throws {
+        let (agent, _, journal) = makeAgent(engine: SourcesEngine())
+        try await agent.start()
+        let applied = try #require(journal.entries.first { $0.kind == .policyApplied })
+        #expect(applied.fields["IPSECSVC_SOURCE"] == "local")
+        #expect(applied.fields["IPSECSVC_POLICY"] == "Secure Server")
+        let cached = try #require(journal.entries.first { $0.kind == .cachedDirectoryPolicyApplied })
+        #expect(cached.message.contains("locally cached copy"))
+        #expect(await agent.summary().contains("local: Secure Server"))
+    }
+
+    @Test func messageIDsAreStableAndDistinct() {
+        let ids = JournalEventKind.allCases.map(\.messageID)
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { $0.count == 32 && $0.allSatisfy(\.isHexDigit) })
+        #expect(JournalEventKind.accessRefused.messageID == "540e0118f1d54a608fb55d33a4cfc578")
+    }
+}
+
+/// An engine with a local policy in effect and a cached directory policy.
+actor SourcesEngine: PolicyEngine {
+    func startPersistent() async throws -> EffectivePolicy { .empty }
+    func effectivePolicy() async -> EffectivePolicy { EffectivePolicy(generation: 2) }
+    func refresh() async {}
+    func sourceStatuses() async -> [SourceStatus] {
+        [
+            SourceStatus(name: "local", kind: .local, state: .inEffect, policyName: "Secure Server", since: 1),
+            SourceStatus(
+                name: "directory-cache",
+                kind: .directoryCache,
+                state: .inEffect,
+                reason: "the directory cannot be reached",
+                policyName: "Domain Policy",
+                since: 1
+            ),
+        ]
+    }
+    nonisolated func changes() -> AsyncStream<Void> { AsyncStream { $0.finish() } }
+}

@@ -1,6 +1,0 @@
-import ServiceHost
-import Testing
-
-@Suite struct ServiceHostModuleTests {
-    @Test func moduleLinks() { #expect(Bool(true)) }
-}
