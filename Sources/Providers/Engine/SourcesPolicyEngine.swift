@@ -232,6 +232,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
     }
 
     private func applyCacheAction(_ action: CacheAction) async {
+        guard !configuration.readOnly else { return }
         switch action {
         case .keep:
             break

@@ -52,6 +52,18 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     /// The systemd unit names.
     public var serviceUnit: String = "ipsecsvc.service"
     public var bootUnit: String = "ipsecsvc-boot.service"
+    /// Directory (AD-XML) policy: this computer's DN (`computer_dn`); `nil` when it uses no directory.
+    public var computerDN: String?
+    /// This computer's site, name or DN (`site`).
+    public var site: String?
+    /// The directory snapshot, DSMLv2 or LDIF (`directory_snapshot`; default `<state_dir>/directory-snapshot`).
+    public var directorySnapshot: String?
+    /// A program whose failure means the directory is unreachable (`directory_check`).
+    public var directoryCheck: String?
+    /// Overrides the assigned policy's own polling interval, minutes (`policy_polling_interval`).
+    public var policyPollingMinutes: Int?
+    /// Group-policy refresh interval, minutes (`gp_refresh_interval`, default 90).
+    public var groupPolicyRefreshMinutes: Int = 90
 
     public init() {}
 
@@ -152,6 +164,14 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
                 systemd = use
             case "service_unit": serviceUnit = entry.value
             case "boot_unit": bootUnit = entry.value
+            case "computer_dn":
+                guard entry.value.contains("=") else { throw bad("a distinguished name") }
+                computerDN = entry.value
+            case "site": site = entry.value
+            case "directory_snapshot": directorySnapshot = try path()
+            case "directory_check": directoryCheck = try path()
+            case "policy_polling_interval": policyPollingMinutes = try integer(1...43_200)
+            case "gp_refresh_interval": groupPolicyRefreshMinutes = try integer(1...64_800)
             default:
                 throw ConfigurationError(path: file.path, line: entry.line, message: "unknown key '\(entry.key)'")
             }

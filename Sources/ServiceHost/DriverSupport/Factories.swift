@@ -37,17 +37,20 @@ public enum DriverFactory {
     }
 }
 
-/// Builds the `PolicyEngine` of the `run` process. The policy-sources engine plugs in here with a
-/// one-line change; until then the service runs with an empty persistent store and no other source.
+/// Builds the `PolicyEngine` of the `run` process: the policy sources of the state directory
+/// (persistent, directory, cache, local, dynamic).
 public enum PolicyEngineFactory {
     public static func make(_ configuration: ServiceConfiguration) throws -> any PolicyEngine {
-        StaticPolicyEngine()
+        SourcesPolicyEngine(configuration: configuration.sourcesConfiguration(journal: makeDefaultJournal()))
     }
 
     /// Whether any persistent, local or directory policy is assigned: decides the default `bootmode`
     /// (stateful if so, permit otherwise). Asks the engine's sources without applying anything.
     public static func anyPolicyAssigned(_ configuration: ServiceConfiguration) async throws -> Bool {
-        let engine = try make(configuration)
+        // Read-only: computer startup must not write the directory cache or start polling.
+        let engine = SourcesPolicyEngine(
+            configuration: configuration.sourcesConfiguration(journal: makeDefaultJournal(), readOnly: true)
+        )
         return await engine.sourceStatuses().contains { status in
             [.persistent, .directory, .directoryCache, .local].contains(status.kind) && status.policyName != nil
         }
