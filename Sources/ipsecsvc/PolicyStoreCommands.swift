@@ -54,6 +54,9 @@ struct PolicyImportSubcommand: AsyncParsableCommand {
     @Option(help: "Assign this policy (by name) in the store.")
     var assign: String?
 
+    @Flag(help: "Move a broken store aside (to STORE.reset-N) first, then import into an empty store.")
+    var reset = false
+
     @OptionGroup var options: HostOptions
 
     func run() async throws {
@@ -64,10 +67,22 @@ struct PolicyImportSubcommand: AsyncParsableCommand {
         }
         let store = self.store.store
         let assign = self.assign
+        let reset = self.reset
         await reportingFailures("ImportPolicy") {
             let configuration = try options.load()
             let client = ControlClient(configuration: configuration)
             let written: PolicyStore
+            if reset {
+                // The reset itself needs no service: the broken file is only moved aside.
+                do throws(StoreOperations.OperationError) {
+                    let state = StateDirectory(path: configuration.stateDirectory)
+                    if let aside = try StoreOperations.reset(store, state: state) {
+                        print("Moved the old \(store.rawValue) store to \(aside).")
+                    }
+                } catch {
+                    throw CommandFailure.message("ipsecsvc: \(error.description)")
+                }
+            }
             if client.isListening() {
                 let request = PolicyImportCommand.Request(store: store, policies: imported, assign: assign)
                 written = try client.send(PolicyImportCommand.self, request).store
@@ -119,7 +134,8 @@ struct PolicyExportSubcommand: AsyncParsableCommand {
     func run() async throws {
         let store = self.store.store
         let file = self.file
-        let format = self.format?.format
+        // Standard output has no extension to go by: the native format.
+        let format = self.format?.format ?? (file == "-" ? .xml : nil)
         await reportingFailures("ExportPolicy") {
             let configuration = try options.load()
             let client = ControlClient(configuration: configuration)

@@ -1,5 +1,6 @@
 import Foundation
 import PolicyFormats
+import PolicyModel
 import Providers
 import Testing
 
@@ -17,5 +18,22 @@ import Testing
         #expect(committed == generated, "\(path) is out of date")
         let tree = try #require(try FormatsSnapshotReader().read(path: path))
         #expect(tree.entry(SnapshotFixtures.Computer.web.rawValue) != nil)
+    }
+
+    /// `Fixtures/local-policies.xml`: two unassigned policies in the native format, for `policy import`.
+    @Test func localPoliciesFixtureIsUpToDate() throws {
+        var store = Fixtures.simple("Local Policy", space: 0x60)
+        store = StoreEditing.merging(Fixtures.simple("Lab Policy", space: 0x61, action: .permit), into: store)
+        store.assignedPolicyID = nil
+        let generated = NativePolicyXML.write(store)
+        let path = SnapshotFixtures.path(.base).replacingOccurrences(
+            of: "directory-base.ldif",
+            with: "local-policies.xml"
+        )
+        if ProcessInfo.processInfo.environment["IPSECSVC_REGENERATE_FIXTURES"] == "1" {
+            try Data(generated).write(to: URL(fileURLWithPath: path))
+        }
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == generated)
+        #expect(try NativePolicyXML.read(generated, file: path) == store)
     }
 }

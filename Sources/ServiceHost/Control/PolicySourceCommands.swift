@@ -90,7 +90,9 @@ extension ControlRegistry {
     }
 }
 
-/// The policy sources' events in the service journal.
+/// The policy sources' events in the service journal. `PolicyAgent` already journals every source it
+/// applies or that fails; this adds only what it cannot know: the GPO and link of a directory policy,
+/// why the cached copy applies, a persistent change waiting for a restart, a failed cache write.
 public struct JournalPolicyEventSink: PolicyEventSink {
     public var journal: any Journal
 
@@ -101,11 +103,12 @@ public struct JournalPolicyEventSink: PolicyEventSink {
     public func record(_ event: PolicyEvent) {
         let kind: JournalEventKind
         switch event {
-        case .persistentFailed: kind = .persistentPolicyFailed
+        case .appliedDirectory, .persistentPendingRestart: kind = .policyApplied
         case .appliedCachedDirectory: kind = .cachedDirectoryPolicyApplied
-        case .appliedPersistent, .appliedDirectory, .appliedLocal, .noStaticPolicy, .persistentPendingRestart:
-            kind = .policyApplied
-        case .failedDirectory, .failedCachedDirectory, .failedLocal, .sourceFailed: kind = .policySourceFailed
+        case .sourceFailed: kind = .policySourceFailed
+        case .appliedPersistent, .persistentFailed, .failedDirectory, .failedCachedDirectory, .appliedLocal,
+            .failedLocal, .noStaticPolicy:
+            return
         }
         journal.record(
             JournalEntry(kind, priority: JournalPriority(rawValue: event.priority) ?? .info, event.message)
