@@ -19,6 +19,8 @@ public actor SourcesPolicyEngine: PolicyEngine {
 
     private var registered = false
     private var generation: UInt64 = 0
+    private var ticket = 0
+    private var appliedTicket = 0
     private var current = EffectivePolicy.empty
     private var selection: Selection?
     private var since: [String: (SourceStatus.State, Int64)] = [:]
@@ -208,16 +210,22 @@ public actor SourcesPolicyEngine: PolicyEngine {
         if current.filters != before { signal.signal() }
     }
 
+    /// Merges the providers' reports. Calls can overlap (the actor is re-entered while a provider is
+    /// asked), so each takes a ticket and only a result newer than the last applied one is kept: an older
+    /// merge that finishes late never replaces a newer policy.
     private func recompute() async {
         await registerBuiltIns()
+        ticket += 1
+        let mine = ticket
         var reports: [NamedReport] = []
         for provider in await registry.providers {
             reports.append(
                 NamedReport(name: provider.name, kind: provider.kind, report: await provider.currentPolicy())
             )
         }
+        guard mine > appliedTicket else { return }
+        appliedTicket = mine
         let selected = SourceSelector.select(reports)
-        await applyCacheAction(selected.cacheAction)
         recordEvents(selected, reports: reports)
         let now = Self.now()
         for status in selected.statuses where since[status.name]?.0 != status.state {
@@ -229,6 +237,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
             generation += 1
             current = EffectivePolicy(generation: generation, filters: merged.filters)
         }
+        await applyCacheAction(selected.cacheAction)
     }
 
     private func applyCacheAction(_ action: CacheAction) async {
