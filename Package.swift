@@ -64,6 +64,12 @@ let package = Package(
             dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
             path: "Benchmarks/providers"
         ),
+        // The native XML benchmark and canonicalizer; not part of `swift test` (Benchmarks/xml/run.sh).
+        .executableTarget(
+            name: "xml-bench",
+            dependencies: ["PolicyFormats", "PolicyModel"],
+            path: "Benchmarks/xml/xml-bench"
+        ),
 
         // MARK: - Tests
         .testTarget(name: "PolicyModelTests", dependencies: ["PolicyModel"]),

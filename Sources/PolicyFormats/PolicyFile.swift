@@ -15,12 +15,21 @@ public enum PolicyFile {
     /// - Throws: ``PolicyFormatError`` when the file cannot be read, its format cannot be told, or
     ///   the reader rejects it.
     public static func read(path: String, format: PolicyFileFormat? = nil) throws(PolicyFormatError) -> PolicyStore {
+        try readDetectingFormat(path: path, format: format).store
+    }
+
+    /// Reads a store like ``read(path:format:)`` and tells which format it was read as (so that
+    /// `convert IN -` can write the same format back).
+    public static func readDetectingFormat(
+        path: String,
+        format: PolicyFileFormat? = nil
+    ) throws(PolicyFormatError) -> (store: PolicyStore, format: PolicyFileFormat) {
         let file = path == "-" ? "<stdin>" : path
         let bytes = try FileIO.readAll(path: path, displayName: file, limit: maximumSize)
         guard let chosen = format ?? PolicyFileFormat(path: path) ?? PolicyFileFormat(sniffing: bytes) else {
             throw PolicyFormatError(file: file, message: "cannot tell the file's format; name it (\(formatList))")
         }
-        return try decode(bytes, file: file, format: chosen)
+        return (try decode(bytes, file: file, format: chosen), chosen)
     }
 
     /// Parses bytes already in memory.

@@ -11,7 +11,7 @@ struct PolicyConvertCommand: AsyncParsableCommand {
             Reads IN, checks it as `policy validate` does, and writes OUT. Each format follows from \
             the file's extension (and IN's content); --from and --format override them. OUT is \
             replaced in one step (a temporary file renamed over it), never left half written. \
-            `-` as OUT writes to standard output.
+            `-` as OUT writes to standard output, in IN's format unless --format says otherwise.
 
             An invalid policy is not written unless --allow-invalid is given; its problems are \
             printed either way.
@@ -40,6 +40,8 @@ struct PolicyConvertCommand: AsyncParsableCommand {
     var allowInvalid = false
 
     func validate() throws {
+        // Standard output has no name to tell a format by; it then gets IN's format.
+        guard output != "-" || format != nil else { return }
         let target = format?.format ?? PolicyFileFormat(path: output)
         guard let target else {
             throw ValidationError("Cannot tell the format of '\(output)' from its name; give --format.")
@@ -48,14 +50,21 @@ struct PolicyConvertCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let store = readPolicyFile(input, format: from?.format) else { throw CommandExit.invalidInput }
-        let valid = reportProblems(store, file: input == "-" ? "<stdin>" : input)
+        let read: (store: PolicyStore, format: PolicyFileFormat)
+        do {
+            read = try PolicyFile.readDetectingFormat(path: input, format: from?.format)
+        } catch {
+            standardError(error.description)
+            throw CommandExit.invalidInput
+        }
+        let valid = reportProblems(read.store, file: input == "-" ? "<stdin>" : input)
         if !valid && !allowInvalid {
             standardError("\(output): not written: the policy has problems (see above; --allow-invalid writes anyway)")
             throw CommandExit.invalidInput
         }
+        let target = format?.format ?? PolicyFileFormat(path: output) ?? read.format
         do {
-            try PolicyFile.write(store, to: output, format: format?.format)
+            try PolicyFile.write(read.store, to: output, format: target)
         } catch {
             standardError(error.description)
             throw CommandExit.invalidInput

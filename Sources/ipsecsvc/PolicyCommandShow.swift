@@ -24,7 +24,7 @@ struct PolicyShowCommand: AsyncParsableCommand {
             Exit codes: 0 shown, 1 unreadable or malformed file, 2 usage error.
 
             Examples:
-              ipsecsvc policy show policies-xml/secure-server.xml
+              ipsecsvc policy show policies-xml/secure-server-require-security.xml
               ipsecsvc policy show site.xml --json | jq '.filterLists[].filters[].weight'
             """
     )
