@@ -204,6 +204,8 @@ import Testing
         #expect(report.driverMode == .block)
         #expect(names(report.policy) == ["Local"])
         #expect(rig.events.events.contains { if case .persistentFailed = $0 { true } else { false } })
+        // The broken file itself is not a change waiting for a restart.
+        #expect(report.sources.first { $0.kind == .persistent }?.pendingRestart == false)
         await engine.shutdown()
     }
 
