@@ -38,6 +38,9 @@ struct PolicyShowCommand: AsyncParsableCommand {
     @Option(help: "Read the file in this format instead of deciding by extension and content.")
     var format: FormatArgument?
 
+    @Option(help: "The store of a .reg file to show (local, persistent, cache).")
+    var registryStore: RegistryStoreArgument?
+
     @Flag(help: "Show the effective policy of all sources, with provenance, instead of a file.")
     var effective = false
 
@@ -53,7 +56,8 @@ struct PolicyShowCommand: AsyncParsableCommand {
             await EffectivePolicyDisplay.run(json: json, options: hostOptions)
             return
         }
-        guard let file, let store = readPolicyFile(file, format: format?.format) else {
+        guard let file, let store = readPolicyFile(file, format: format?.format, registryStore: registryStore?.kind)
+        else {
             throw CommandExit.invalidInput
         }
         print(json ? PolicyListingJSON.text(store) : PolicyListing.text(store), terminator: "")

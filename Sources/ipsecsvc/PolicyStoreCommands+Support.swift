@@ -60,8 +60,12 @@ enum JSONOutput {
 /// The policy sources of a stopped service, read from the state directory without writing anything.
 enum OfflineEngine {
     static func make(_ configuration: ServiceConfiguration) async -> SourcesPolicyEngine {
-        var sources = configuration.sourcesConfiguration(journal: StandardErrorJournal(), readOnly: true)
-        sources.events = RecordingEventSink()
+        let sources = PolicyEngineFactory.sourcesConfiguration(
+            configuration,
+            events: RecordingEventSink(),
+            runsTimers: false,
+            readOnly: true
+        )
         let engine = SourcesPolicyEngine(configuration: sources)
         // A broken persistent store shows as failed (block mode) in the report.
         _ = try? await engine.startPersistent()

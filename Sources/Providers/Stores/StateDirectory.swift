@@ -22,10 +22,10 @@ public struct StateDirectory: Hashable, Sendable {
     public var directorySnapshot: String { path + "/directory-snapshot" }
     /// Dynamic `set config` settings; dynamic rules are never written.
     public var dynamicSettings: String { path + "/dynamic-settings.conf" }
-    /// The lock that serialises store writers (the service and offline CLI commands): the same file as
-    /// ServiceHost's `StateDirectoryLock`. `flock` locks are per open file, so code holding that lock
+    /// The lock that serialises store writers (the service, offline CLI and netsh commands); ServiceHost's
+    /// `StateDirectoryLock` takes the same one. `flock` locks are per open file, so code holding the lock
     /// must not call ``withLock(_:)`` again.
-    public var lockFile: String { path + "/.lock" }
+    public var lockFile: String { path + "/.store.lock" }
 
     /// An error taking the lock.
     public struct LockError: Error, Hashable, Sendable, CustomStringConvertible {

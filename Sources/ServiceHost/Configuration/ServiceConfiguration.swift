@@ -49,21 +49,22 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     /// the unit's `TimeoutStopSec`).
     public var stopTimeoutSeconds: Int = 20
     public var systemd: SystemdUse = .auto
+    /// This computer's DN in the directory; the directory source is used only when it is set.
+    public var computerDN: String?
+    /// The directory snapshot (LDIF or DSMLv2) to read; default `<state_dir>/directory-snapshot`.
+    public var directorySnapshot: String?
+    /// This computer's site (name or DN).
+    public var site: String?
+    /// Overrides the directory policy's own polling interval, minutes.
+    public var directoryPollingMinutes: Int?
+    /// How often group policy re-reads the assignments, minutes (Windows: 90).
+    public var groupPolicyRefreshMinutes: Int = 90
     /// The systemd unit names.
     public var serviceUnit: String = "ipsecsvc.service"
     public var bootUnit: String = "ipsecsvc-boot.service"
-    /// Directory (AD-XML) policy: this computer's DN (`computer_dn`); `nil` when it uses no directory.
-    public var computerDN: String?
-    /// This computer's site, name or DN (`site`).
-    public var site: String?
-    /// The directory snapshot, DSMLv2 or LDIF (`directory_snapshot`; default `<state_dir>/directory-snapshot`).
-    public var directorySnapshot: String?
-    /// A program whose failure means the directory is unreachable (`directory_check`).
+    /// A program whose non-zero exit means the directory is unreachable (`directory_check`): the cached
+    /// copy of the directory policy then applies.
     public var directoryCheck: String?
-    /// Overrides the assigned policy's own polling interval, minutes (`policy_polling_interval`).
-    public var policyPollingMinutes: Int?
-    /// Group-policy refresh interval, minutes (`gp_refresh_interval`, default 90).
-    public var groupPolicyRefreshMinutes: Int = 90
 
     public init() {}
 
@@ -105,6 +106,16 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
         }
         if let socket = socketPath ?? Posix.environment("IPSECSVC_SOCKET"), !socket.isEmpty {
             configuration.socketPath = socket
+        }
+        if let text = Posix.environment("IPSECSVC_SYSTEMD"), !text.isEmpty {
+            guard let use = SystemdUse(rawValue: text) else {
+                throw ConfigurationError(
+                    path: "IPSECSVC_SYSTEMD",
+                    line: 0,
+                    message: "invalid value '\(text)': expected auto, yes or no"
+                )
+            }
+            configuration.systemd = use
         }
         return configuration
     }
@@ -162,16 +173,16 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
             case "systemd":
                 guard let use = SystemdUse(rawValue: entry.value) else { throw bad("auto, yes or no") }
                 systemd = use
+            case "computer_dn":
+                guard !entry.value.isEmpty else { throw bad("a distinguished name") }
+                computerDN = entry.value
+            case "directory_snapshot": directorySnapshot = try path()
+            case "site": site = entry.value
+            case "directory_polling_minutes": directoryPollingMinutes = try integer(1...43_200)
+            case "group_policy_refresh_minutes": groupPolicyRefreshMinutes = try integer(1...43_200)
             case "service_unit": serviceUnit = entry.value
             case "boot_unit": bootUnit = entry.value
-            case "computer_dn":
-                guard entry.value.contains("=") else { throw bad("a distinguished name") }
-                computerDN = entry.value
-            case "site": site = entry.value
-            case "directory_snapshot": directorySnapshot = try path()
             case "directory_check": directoryCheck = try path()
-            case "policy_polling_interval": policyPollingMinutes = try integer(1...43_200)
-            case "gp_refresh_interval": groupPolicyRefreshMinutes = try integer(1...64_800)
             default:
                 throw ConfigurationError(path: file.path, line: entry.line, message: "unknown key '\(entry.key)'")
             }
