@@ -62,6 +62,9 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     /// The systemd unit names.
     public var serviceUnit: String = "ipsecsvc.service"
     public var bootUnit: String = "ipsecsvc-boot.service"
+    /// A program whose non-zero exit means the directory is unreachable (`directory_check`): the cached
+    /// copy of the directory policy then applies.
+    public var directoryCheck: String?
 
     public init() {}
 
@@ -189,6 +192,7 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
             case "group_policy_refresh_minutes": groupPolicyRefreshMinutes = try integer(1...43_200)
             case "service_unit": serviceUnit = entry.value
             case "boot_unit": bootUnit = entry.value
+            case "directory_check": directoryCheck = try path()
             default:
                 throw ConfigurationError(path: file.path, line: entry.line, message: "unknown key '\(entry.key)'")
             }

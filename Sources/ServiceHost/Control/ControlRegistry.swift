@@ -111,6 +111,7 @@ public struct ControlRegistry: Sendable {
     /// The service host's own commands (ping, status, stop, refresh, config.get, config.set).
     public static func standard() -> ControlRegistry {
         var registry = ControlRegistry()
+        registry.registerPolicySources()
         registry.register(PingCommand.self) { _, _ in
             PingCommand.Response(pid: ProcessIdentity.pid, version: controlProtocolVersion)
         }

@@ -56,7 +56,8 @@ public enum PolicyEngineFactory {
     public static func sourcesConfiguration(
         _ configuration: ServiceConfiguration,
         events: any PolicyEventSink,
-        runsTimers: Bool = true
+        runsTimers: Bool = true,
+        readOnly: Bool = false
     ) -> SourcesConfiguration {
         let directory = configuration.computerDN.map { computerDN in
             DirectoryConfiguration(
@@ -66,14 +67,17 @@ public enum PolicyEngineFactory {
                 computerDN: computerDN,
                 site: configuration.site,
                 pollingInterval: configuration.directoryPollingMinutes.map { .seconds($0 * 60) },
-                groupPolicyRefreshInterval: .seconds(configuration.groupPolicyRefreshMinutes * 60)
+                groupPolicyRefreshInterval: .seconds(configuration.groupPolicyRefreshMinutes * 60),
+                reachability: configuration.directoryCheck.map { CommandReachabilityCheck(program: $0) }
             )
         }
         return SourcesConfiguration(
             state: StateDirectory(path: configuration.stateDirectory),
             directory: directory,
             events: events,
-            runsTimers: runsTimers
+            resolver: SystemAddressResolver(),
+            runsTimers: runsTimers,
+            readOnly: readOnly
         )
     }
 
@@ -89,7 +93,13 @@ public enum PolicyEngineFactory {
     /// (stateful if so, permit otherwise). Reads the sources without applying or journaling anything.
     public static func anyPolicyAssigned(_ configuration: ServiceConfiguration) async throws -> Bool {
         let engine = SourcesPolicyEngine(
-            configuration: sourcesConfiguration(configuration, events: RecordingEventSink(), runsTimers: false)
+            // Read-only: computer startup must not write or drop the directory cache.
+            configuration: sourcesConfiguration(
+                configuration,
+                events: RecordingEventSink(),
+                runsTimers: false,
+                readOnly: true
+            )
         )
         defer { Task { await engine.shutdown() } }
         return await engine.sourceStatuses().contains { status in
