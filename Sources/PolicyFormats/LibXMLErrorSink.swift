@@ -16,6 +16,9 @@ final class LibXMLErrorSink {
 
     private(set) var first: Captured?
 
+    /// Called once, when the first error arrives.
+    var stop: (() -> Void)?
+
     /// The C callback; `userData` is the sink, passed unretained by the owner that keeps it alive.
     static let handler: xmlStructuredErrorFunc = { userData, error in
         guard let userData, let error else { return }
@@ -34,6 +37,7 @@ final class LibXMLErrorSink {
             message: Self.clean(raw),
             isValidityError: error.domain == Int32(XML_FROM_SCHEMASV.rawValue)
         )
+        stop?()
     }
 
     /// Drops the trailing newline, the `{namespace}` prefixes of element names and newlines inside.

@@ -2,4 +2,3 @@
 // `ipsecData` blobs, registry exports (`.reg`), directory entries (LDIF and DSMLv2) and netsh scripts.
 // Every reader returns typed errors with a location (file, line or byte offset, field) and never a
 // partial result.
-public import PolicyModel

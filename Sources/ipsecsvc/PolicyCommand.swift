@@ -17,7 +17,7 @@ struct PolicyCommand: AsyncParsableCommand {
 
             Examples:
               ipsecsvc policy validate policies-xml/*.xml
-              ipsecsvc policy show policies-xml/secure-server.xml
+              ipsecsvc policy show policies-xml/secure-server-require-security.xml
               ipsecsvc policy show site.xml --json | jq '.policies[].name'
               ipsecsvc policy convert site.xml normalized.xml
             """,

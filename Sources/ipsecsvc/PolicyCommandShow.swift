@@ -24,7 +24,7 @@ struct PolicyShowCommand: AsyncParsableCommand {
             Exit codes: 0 shown, 1 unreadable or malformed file, 2 usage error.
 
             Examples:
-              ipsecsvc policy show policies-xml/secure-server.xml
+              ipsecsvc policy show policies-xml/secure-server-require-security.xml
               ipsecsvc policy show site.xml --json | jq '.filterLists[].filters[].weight'
             """
     )
@@ -38,12 +38,16 @@ struct PolicyShowCommand: AsyncParsableCommand {
     @Option(help: "Read the file in this format instead of deciding by extension and content.")
     var format: FormatArgument?
 
+    @Option(help: "The store of a .reg file to show (local, persistent, cache).")
+    var registryStore: RegistryStoreArgument?
+
     func validate() throws {
         if file == nil { throw ValidationError("Give the policy file to show.") }
     }
 
     func run() async throws {
-        guard let file, let store = readPolicyFile(file, format: format?.format) else {
+        guard let file, let store = readPolicyFile(file, format: format?.format, registryStore: registryStore?.kind)
+        else {
             throw CommandExit.invalidInput
         }
         print(json ? PolicyListingJSON.text(store) : PolicyListing.text(store), terminator: "")

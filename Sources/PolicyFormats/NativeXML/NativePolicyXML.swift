@@ -75,7 +75,7 @@ public enum NativePolicyXML {
                 "a DOCTYPE is not allowed: the format uses no DTD, and entities are refused for safety"
             )
         case .notUTF8(let encoding):
-            throw source.error(line: 1, column: 1, "the document is \(encoding); the format requires UTF-8")
+            throw source.error(line: 1, column: 1, "the document is not UTF-8 (\(encoding)); the format requires UTF-8")
         case nil:
             break
         }
@@ -85,11 +85,10 @@ public enum NativePolicyXML {
         case .failure(let failure):
             throw PolicyFormatError(file: file, message: "internal error: the embedded schema: \(failure.message)")
         }
-        guard let reader = LibXMLReader(buffer: buffer, url: file, schema: schema) else {
+        guard let parser = LibXMLSAXParser(buffer: buffer, schema: schema) else {
             throw PolicyFormatError(file: file, message: "cannot start the XML parser (out of memory?)")
         }
-        var decoder = NativeXMLDecoder(source: source, reader: reader, limits: limits)
-        return try decoder.decode()
+        return try NativeXMLDecoder(source: source, parser: parser, limits: limits).decode()
     }
 
     private static let compiledSchema = LibXMLSchema.compile(NativePolicyXMLSchema.text)

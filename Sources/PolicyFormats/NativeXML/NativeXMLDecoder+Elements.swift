@@ -2,7 +2,7 @@ import PolicyModel
 
 /// One handler per element: read its attributes into the object being built.
 extension NativeXMLDecoder {
-    mutating func start(_ element: NativeXMLElement) throws(PolicyFormatError) {
+    func start(_ element: NativeXMLElement) throws(PolicyFormatError) {
         switch element {
         case .policyStore: try startStore()
         case .filterList: try startFilterList()
@@ -24,8 +24,8 @@ extension NativeXMLDecoder {
 
     // MARK: - Store and filter lists
 
-    private mutating func startStore() throws(PolicyFormatError) {
-        guard reader.depth == 0 else { throw failure(element: "policyStore", "must be the root element") }
+    private func startStore() throws(PolicyFormatError) {
+        guard open.count == 1 else { throw failure(element: "policyStore", "must be the root element") }
         sawRoot = true
         var assigned: IPsecGUID?
         try eachAttribute(.policyStore) { attribute, value throws(PolicyFormatError) in
@@ -37,7 +37,7 @@ extension NativeXMLDecoder {
                 .init(
                     target: .policy,
                     id: assigned,
-                    line: reader.line,
+                    line: parser.line,
                     element: .policyStore,
                     attribute: .assignedPolicy
                 )
@@ -45,7 +45,7 @@ extension NativeXMLDecoder {
         }
     }
 
-    private mutating func startFilterList() throws(PolicyFormatError) {
+    private func startFilterList() throws(PolicyFormatError) {
         var draft = FilterList(id: .zero, name: "")
         try eachAttribute(.filterList) { attribute, value throws(PolicyFormatError) in
             switch attribute {
@@ -56,10 +56,10 @@ extension NativeXMLDecoder {
             default: break
             }
         }
-        list = NativeXMLFilterListDraft(list: draft, line: reader.line)
+        list = NativeXMLFilterListDraft(list: draft, line: parser.line)
     }
 
-    private mutating func startFilter() throws(PolicyFormatError) {
+    private func startFilter() throws(PolicyFormatError) {
         var draft = Filter(id: .zero, source: .any, destination: .any)
         try eachAttribute(.filter) { attribute, value throws(PolicyFormatError) in
             switch attribute {
@@ -80,7 +80,7 @@ extension NativeXMLDecoder {
         filter = draft
     }
 
-    private mutating func startAddress(_ element: NativeXMLElement) throws(PolicyFormatError) {
+    private func startAddress(_ element: NativeXMLElement) throws(PolicyFormatError) {
         var address: IPv4Address?
         var mask: IPv4Address?
         var name: String?
@@ -107,22 +107,22 @@ extension NativeXMLDecoder {
         if side == .source { filter?.source = endpoint } else { filter?.destination = endpoint }
     }
 
-    private mutating func startInclude() throws(PolicyFormatError) {
+    private func startInclude() throws(PolicyFormatError) {
         var target: IPsecGUID?
         try eachAttribute(.include) { attribute, value throws(PolicyFormatError) in
             if attribute == .filterList { target = try need(value.guid, .include, attribute) }
         }
         let id = try need(target, .include, .filterList)
         let position = list?.list.filters.count ?? 0
-        list?.includes.append(.init(position: position, target: id, line: reader.line))
+        list?.includes.append(.init(position: position, target: id, line: parser.line))
         references.append(
-            .init(target: .filterList, id: id, line: reader.line, element: .include, attribute: .filterList)
+            .init(target: .filterList, id: id, line: parser.line, element: .include, attribute: .filterList)
         )
     }
 
     // MARK: - Filter actions
 
-    private mutating func startFilterAction() throws(PolicyFormatError) {
+    private func startFilterAction() throws(PolicyFormatError) {
         var draft = FilterAction(id: .zero, name: "", action: .permit)
         try eachAttribute(.filterAction) { attribute, value throws(PolicyFormatError) in
             switch attribute {
@@ -140,7 +140,7 @@ extension NativeXMLDecoder {
         action = draft
     }
 
-    private mutating func startOffer() throws(PolicyFormatError) {
+    private func startOffer() throws(PolicyFormatError) {
         var draft = SecurityOffer(transforms: [])
         try eachAttribute(.offer) { attribute, value throws(PolicyFormatError) in
             switch attribute {
@@ -153,7 +153,7 @@ extension NativeXMLDecoder {
         offer = draft
     }
 
-    private mutating func startTransform(_ element: NativeXMLElement) throws(PolicyFormatError) {
+    private func startTransform(_ element: NativeXMLElement) throws(PolicyFormatError) {
         var encryption: ESPEncryption?
         var integrity: HashAlgorithm??
         try eachAttribute(element) { attribute, value throws(PolicyFormatError) in
@@ -173,7 +173,7 @@ extension NativeXMLDecoder {
 
     // MARK: - Policies
 
-    private mutating func startPolicy() throws(PolicyFormatError) {
+    private func startPolicy() throws(PolicyFormatError) {
         var draft = IPsecPolicy(id: .zero, name: "", mainMode: MainModeSettings(id: .zero, securityMethods: []))
         try eachAttribute(.policy) { attribute, value throws(PolicyFormatError) in
             switch attribute {
@@ -188,7 +188,7 @@ extension NativeXMLDecoder {
         policy = draft
     }
 
-    private mutating func startMainMode() throws(PolicyFormatError) {
+    private func startMainMode() throws(PolicyFormatError) {
         var draft = MainModeSettings(id: .zero, securityMethods: [])
         try eachAttribute(.mainMode) { attribute, value throws(PolicyFormatError) in
             switch attribute {
@@ -208,7 +208,7 @@ extension NativeXMLDecoder {
         policy?.mainMode = draft
     }
 
-    private mutating func startSecurityMethod() throws(PolicyFormatError) {
+    private func startSecurityMethod() throws(PolicyFormatError) {
         var draft = MainModeSecurityMethod(encryption: .tripleDES, hash: .sha1, group: .group2)
         try eachAttribute(.securityMethod) { attribute, value throws(PolicyFormatError) in
             switch attribute {
@@ -225,7 +225,7 @@ extension NativeXMLDecoder {
         policy?.mainMode.securityMethods.append(draft)
     }
 
-    private mutating func startRule() throws(PolicyFormatError) {
+    private func startRule() throws(PolicyFormatError) {
         var draft = Rule(id: .zero, authenticationMethods: [])
         try eachAttribute(.rule) { attribute, value throws(PolicyFormatError) in
             switch attribute {
@@ -245,13 +245,13 @@ extension NativeXMLDecoder {
         }
         if let id = draft.filterActionID {
             references.append(
-                .init(target: .filterAction, id: id, line: reader.line, element: .rule, attribute: .filterAction)
+                .init(target: .filterAction, id: id, line: parser.line, element: .rule, attribute: .filterAction)
             )
         }
         rule = draft
     }
 
-    private mutating func startFilterListRef() throws(PolicyFormatError) {
+    private func startFilterListRef() throws(PolicyFormatError) {
         var target: IPsecGUID?
         try eachAttribute(.filterListRef) { attribute, value throws(PolicyFormatError) in
             if attribute == .filterList { target = try need(value.guid, .filterListRef, attribute) }
@@ -259,11 +259,11 @@ extension NativeXMLDecoder {
         let id = try need(target, .filterListRef, .filterList)
         rule?.filterListIDs.append(id)
         references.append(
-            .init(target: .filterList, id: id, line: reader.line, element: .filterListRef, attribute: .filterList)
+            .init(target: .filterList, id: id, line: parser.line, element: .filterListRef, attribute: .filterList)
         )
     }
 
-    private mutating func startAuthentication(_ element: NativeXMLElement) throws(PolicyFormatError) {
+    private func startAuthentication(_ element: NativeXMLElement) throws(PolicyFormatError) {
         var key: String?
         var authority = CertificateAuthority(name: "")
         var sawAuthority = false
@@ -296,8 +296,8 @@ extension NativeXMLDecoder {
         _ element: NativeXMLElement,
         _ body: (NativeXMLAttribute, NativeXMLValue) throws(PolicyFormatError) -> Void
     ) throws(PolicyFormatError) {
-        try reader.forEachAttribute { name, bytes throws(PolicyFormatError) in
-            if let attribute = attributes.lookup(name, in: reader) { try body(attribute, NativeXMLValue(bytes: bytes)) }
+        try current?.forEachAttribute { name, bytes throws(PolicyFormatError) in
+            if let attribute = attributes.lookup(name, in: parser) { try body(attribute, NativeXMLValue(bytes: bytes)) }
         }
     }
 

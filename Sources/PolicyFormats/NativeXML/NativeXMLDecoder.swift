@@ -1,18 +1,26 @@
 import PolicyModel
 
-/// Turns the reader's validated stream of nodes into a ``PolicyStore``.
+/// Turns the parser's validated stream of elements into a ``PolicyStore``.
 ///
-/// The schema checks structure, types, keys and references while libxml2 reads; this type builds the
+/// The schema checks structure, types, keys and references while libxml2 parses; this type builds the
 /// model, resolves `<include>`s (refusing cycles) and gives every problem a line and column.
-struct NativeXMLDecoder {
+final class NativeXMLDecoder: LibXMLSAXHandler {
     let source: NativeXMLSource
-    let reader: LibXMLReader
+    let parser: LibXMLSAXParser
     let limits: NativePolicyXML.Limits
 
     let elements = LibXMLNameTable<NativeXMLElement>()
     let attributes = LibXMLNameTable<NativeXMLAttribute>()
-    var open: [NativeXMLElement] = []
+    /// Open elements with the line their start tag ends on.
+    var open: [(element: NativeXMLElement, line: Int)] = []
+    var lastClosed: (element: NativeXMLElement, line: Int)?
     var sawRoot = false
+    /// The start tag being handled.
+    var current: LibXMLSAXElement?
+    /// Our own first problem; the schema validator still sees the element before we stop, so that
+    /// its (usually more precise) message wins when it has one.
+    var failure: PolicyFormatError?
+    var outcome: PolicyFormatError?
 
     var lists: [NativeXMLFilterListDraft] = []
     var filterActions: [FilterAction] = []
@@ -29,40 +37,22 @@ struct NativeXMLDecoder {
     var policy: IPsecPolicy?
     var rule: Rule?
 
-    init(source: NativeXMLSource, reader: LibXMLReader, limits: NativePolicyXML.Limits) {
+    init(source: NativeXMLSource, parser: LibXMLSAXParser, limits: NativePolicyXML.Limits) {
         self.source = source
-        self.reader = reader
+        self.parser = parser
         self.limits = limits
     }
 
-    mutating func decode() throws(PolicyFormatError) -> PolicyStore {
-        while let node = reader.advance() {
-            if let captured = reader.errors.first, !isKeyref(captured) { throw error(from: captured) }
-            switch node {
-            case .documentType:
-                throw source.error(line: reader.line, "a DOCTYPE is not allowed (no DTDs or entities)")
-            case .element(let name, let isEmpty):
-                if reader.depth >= limits.maxDepth {
-                    throw source.error(line: reader.line, "elements nested deeper than \(limits.maxDepth)")
-                }
-                guard let element = elements.lookup(name, in: reader) else {
-                    throw failure(element: String(cString: name), "unknown element")
-                }
-                try start(element)
-                if isEmpty { try end(element) } else { open.append(element) }
-            case .endElement:
-                guard let element = open.popLast() else { continue }
-                try end(element)
-            case .other:
-                continue
-            }
-        }
-        if let captured = reader.errors.first {
+    func decode() throws(PolicyFormatError) -> PolicyStore {
+        let valid = parser.parse(handler: self)
+        if let outcome { throw outcome }
+        if let captured = parser.errors.first {
             if isKeyref(captured), let dangling = danglingReference() { throw dangling }
             throw error(from: captured)
         }
-        guard sawRoot, open.isEmpty, reader.isValid else {
-            throw source.error(line: reader.line, "the document is incomplete or not valid")
+        if let failure { throw failure }
+        guard valid, sawRoot, open.isEmpty else {
+            throw source.error(line: parser.line, "the document is incomplete or not valid")
         }
         let filterLists = try NativeXMLIncludes(source: source, lists: lists, limits: limits).resolve()
         return PolicyStore(
@@ -73,7 +63,46 @@ struct NativeXMLDecoder {
         )
     }
 
-    private mutating func end(_ element: NativeXMLElement) throws(PolicyFormatError) {
+    // MARK: - SAX events
+
+    func startElement(_ element: LibXMLSAXElement) {
+        guard settleFailure() else { return }
+        do throws(PolicyFormatError) {
+            if open.count >= limits.maxDepth {
+                throw source.error(line: parser.line, "elements nested deeper than \(limits.maxDepth)")
+            }
+            guard let name = elements.lookup(element.localName, in: parser) else {
+                throw failure(element: String(cString: element.localName), "unknown element")
+            }
+            current = element
+            defer { current = nil }
+            open.append((name, parser.line))
+            try start(name)
+        } catch {
+            failure = error
+        }
+    }
+
+    func endElement() {
+        guard settleFailure(), let (element, line) = open.popLast() else { return }
+        lastClosed = (element, line)
+        do throws(PolicyFormatError) {
+            try end(element)
+        } catch {
+            failure = error
+        }
+    }
+
+    /// After our own failure, the next event decides between it and the validator's message for the
+    /// same element, then stops the parser. - Returns: whether to go on.
+    private func settleFailure() -> Bool {
+        guard let failure else { return outcome == nil }
+        if outcome == nil { outcome = parser.errors.first.map(error(from:)) ?? failure }
+        parser.stop()
+        return false
+    }
+
+    private func end(_ element: NativeXMLElement) throws(PolicyFormatError) {
         switch element {
         case .filter:
             if let filter { list?.list.filters.append(filter) }
@@ -132,14 +161,22 @@ struct NativeXMLDecoder {
 
     func error(from captured: LibXMLErrorSink.Captured) -> PolicyFormatError {
         var message = captured.message
+        var line = captured.line
+        // Identity constraints are checked when an element ends; point at where it starts.
+        if message.contains("Duplicate key-sequence"), let lastClosed,
+            Self.quoted(after: "Element '", in: message) == lastClosed.element.rawValue
+        {
+            line = lastClosed.line
+        }
+        message = Self.friendlier(message)
         if message.contains("No matching global declaration available for the validation root") {
             message = "the root element must be 'policyStore' in namespace \(NativePolicyXML.namespace): " + message
         }
         guard captured.column <= 0 else {
-            return source.error(line: captured.line, column: captured.column, message)
+            return source.error(line: line, column: captured.column, message)
         }
         return source.error(
-            line: captured.line,
+            line: line,
             element: Self.quoted(after: "Element '", in: message),
             attribute: Self.quoted(after: "attribute '", in: message),
             message
@@ -149,16 +186,38 @@ struct NativeXMLDecoder {
     /// An error about the current element; a schema error already reported takes precedence, since
     /// it explains why the value could not be used.
     func failure(element: String, attribute: String? = nil, _ message: String) -> PolicyFormatError {
-        if let captured = reader.errors.first { return error(from: captured) }
+        if let captured = parser.errors.first { return error(from: captured) }
         let subject = attribute.map { "element '\(element)', attribute '\($0)'" } ?? "element '\(element)'"
-        return source.error(line: reader.line, element: element, attribute: attribute, subject + ": " + message)
+        return source.error(line: parser.line, element: element, attribute: attribute, subject + ": " + message)
+    }
+
+    /// libxml2 quotes the schema's regular expressions; name what they stand for instead.
+    private static func friendlier(_ message: String) -> String {
+        if message.hasPrefix("Input is not proper UTF-8") {
+            return "the document is not valid UTF-8: "
+                + (message.firstRange(of: "Bytes:").map { String(message[$0.lowerBound...]) } ?? message)
+        }
+        guard let facet = message.firstRange(of: "[facet 'pattern'] "),
+            let pattern = message.firstRange(of: " is not accepted by the pattern '")
+        else { return message }
+        let expected =
+            if message[pattern.upperBound...].hasPrefix("\\{") {
+                "a GUID in braces ({xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx})"
+            } else if message[pattern.upperBound...].contains("25[0-5]") {
+                "a dotted IPv4 address (0-255 in each part)"
+            } else {
+                "a UTC time (YYYY-MM-DDThh:mm:ssZ) or a number of seconds"
+            }
+        return String(message[..<facet.lowerBound]) + String(message[facet.upperBound..<pattern.lowerBound])
+            + " is not " + expected + "."
     }
 
     private static func quoted(after marker: String, in message: String) -> String? {
         guard let start = message.firstRange(of: marker)?.upperBound,
             let end = message[start...].firstIndex(of: "'")
         else { return nil }
-        let name = message[start..<end]
+        var name = message[start..<end]
+        if let brace = name.lastIndex(of: "}") { name = name[name.index(after: brace)...] }
         return String(name.split(separator: ":").last ?? name)
     }
 }

@@ -15,6 +15,10 @@ enum NativeXMLProlog {
         if bytes.starts(with: [0xFE, 0xFF]) || bytes.starts(with: [0xFF, 0xFE]) {
             return .notUTF8(encoding: "UTF-16")
         }
+        // libxml2 guesses UTF-16, UTF-32 and EBCDIC from the first bytes whatever the caller asks for;
+        // refuse them here, so that the scan below sees every byte as the parser will.
+        if bytes.prefix(4).contains(0) { return .notUTF8(encoding: "UTF-16 or UTF-32") }
+        if bytes.starts(with: [0x4C, 0x6F, 0xA7, 0x94]) { return .notUTF8(encoding: "EBCDIC") }
         while index < bytes.count {
             let c = bytes[index]
             if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D {

@@ -1,0 +1,200 @@
+// xml-bench: measures the native policy XML reader and writer (Benchmarks/xml/run.sh drives it), and
+// rewrites policy files in the writer's canonical form.
+//
+//   xml-bench generate FILE [RULES FILTERS]   write a synthetic store (default 10 000 rules, 100 000 filters)
+//   xml-bench read FILE [REPEAT]              time read+validate; print best wall/CPU seconds and peak RSS
+//   xml-bench write FILE [REPEAT]             time writing the store read from FILE
+//   xml-bench canonicalize FILE...            rewrite each file as NativePolicyXML.write(read(file))
+import Glibc
+import PolicyFormats
+import PolicyModel
+
+func guid(_ kind: UInt8, _ n: Int) -> IPsecGUID {
+    var bytes = [UInt8](repeating: 0, count: 16)
+    bytes[0] = 0x1b
+    bytes[1] = kind
+    bytes[6] = 0x40
+    bytes[8] = 0x80
+    var value = UInt64(n)
+    for index in stride(from: 15, through: 10, by: -1) {
+        bytes[index] = UInt8(value & 0xFF)
+        value >>= 8
+    }
+    return IPsecGUID(bytes: bytes)!
+}
+
+/// Policies of 100 rules each; each rule has its own filter list of FILTERS / RULES filters.
+func syntheticStore(rules: Int, filters: Int) -> PolicyStore {
+    let perList = max(1, filters / max(1, rules))
+    let lists = (0..<rules).map { index in
+        FilterList(
+            id: guid(1, index),
+            name: "List \(index)",
+            description: "synthetic list \(index)",
+            whenChanged: 1_764_417_600,
+            filters: (0..<perList).map { slot in
+                let n = index * perList + slot
+                let octet3 = UInt8(n >> 8 & 0xFF)
+                let octet4 = UInt8(n & 0xFF)
+                let source: FilterAddress =
+                    switch slot % 4 {
+                    case 0: .me
+                    case 1: .host(IPv4Address(198, 18, octet3, octet4))
+                    case 2: .subnet(IPv4Address(198, 19, octet3, 0), mask: IPv4Address(255, 255, 255, 0))
+                    default: .any
+                    }
+                return Filter(
+                    id: guid(2, n),
+                    description: slot == 0 ? "first filter of list \(index)" : "",
+                    mirrored: slot % 3 != 0,
+                    source: source,
+                    destination: slot % 2 == 0 ? .any : .host(IPv4Address(198, 19, octet4, octet3)),
+                    ipProtocol: [IPProtocol.tcp, IPProtocol.udp, IPProtocol.icmp, IPProtocol.any][slot % 4],
+                    sourcePort: 0,
+                    destinationPort: slot % 4 < 2 ? UInt16(1 + n % 65_535) : 0
+                )
+            }
+        )
+    }
+    let actions = [
+        FilterAction(id: guid(3, 0), name: "Permit", action: .permit),
+        FilterAction(id: guid(3, 1), name: "Block", action: .block),
+        FilterAction(
+            id: guid(3, 2),
+            name: "Require Security",
+            action: .negotiate,
+            inboundPassThrough: true,
+            offers: [
+                SecurityOffer(transforms: [.esp(encryption: .tripleDES, integrity: .sha1)], lifetimeSeconds: 3600),
+                SecurityOffer(transforms: [.ah(.sha1), .esp(encryption: .des, integrity: .md5)]),
+            ]
+        ),
+    ]
+    let policyCount = max(1, rules / 100)
+    let policies = (0..<policyCount).map { p in
+        IPsecPolicy(
+            id: guid(4, p),
+            name: "Policy \(p)",
+            description: "synthetic policy \(p)",
+            mainMode: MainModeSettings(id: guid(5, p)),
+            rules: (0..<(rules / policyCount)).map { r in
+                let index = p * (rules / policyCount) + r
+                return Rule(
+                    id: guid(6, index),
+                    name: "Rule \(index)",
+                    filterListIDs: [guid(1, index)],
+                    filterActionID: guid(3, index % 3),
+                    authenticationMethods: index % 2 == 0 ? [.kerberos] : [.preSharedKey("key \(index)"), .kerberos]
+                )
+            }
+        )
+    }
+    return PolicyStore(policies: policies, filterLists: lists, filterActions: actions, assignedPolicyID: guid(4, 0))
+}
+
+func readFile(_ path: String) -> [UInt8] {
+    guard let file = fopen(path, "rb") else { fail("cannot open \(path)") }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+        let count = fread(&chunk, 1, chunk.count, file)
+        if count == 0 { return bytes }
+        bytes += chunk[..<count]
+    }
+}
+
+func writeFile(_ path: String, _ bytes: [UInt8]) {
+    guard let file = fopen(path, "wb") else { fail("cannot create \(path)") }
+    defer { fclose(file) }
+    guard fwrite(bytes, 1, bytes.count, file) == bytes.count else { fail("cannot write \(path)") }
+}
+
+func fail(_ message: String) -> Never {
+    let line = "xml-bench: \(message)\n"
+    _ = write(2, line, line.utf8.count)
+    exit(1)
+}
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+func peakRSSKilobytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss
+}
+
+/// Runs `body` `repeats` times; the best wall and CPU times.
+func measure(_ repeats: Int, _ body: () -> Void) -> (wall: Double, cpu: Double) {
+    var best = (wall: Double.infinity, cpu: Double.infinity)
+    for _ in 0..<repeats {
+        let cpu = cpuSeconds()
+        let start = ContinuousClock.now
+        body()
+        let elapsed = ContinuousClock.now - start
+        let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        best = (min(best.wall, wall), min(best.cpu, cpuSeconds() - cpu))
+    }
+    return best
+}
+
+func format(_ seconds: Double) -> String {
+    let milliseconds = Int((seconds * 1000).rounded())
+    return
+        "\(milliseconds / 1000).\(String(repeating: "0", count: 3 - String(milliseconds % 1000).count))\(milliseconds % 1000)"
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 3 else {
+    fail("usage: xml-bench generate|read|write|canonicalize FILE ...")
+}
+switch arguments[1] {
+case "generate":
+    let rules = arguments.count > 3 ? Int(arguments[3]) ?? 10_000 : 10_000
+    let filters = arguments.count > 4 ? Int(arguments[4]) ?? 100_000 : 100_000
+    let bytes = NativePolicyXML.write(syntheticStore(rules: rules, filters: filters))
+    writeFile(arguments[2], bytes)
+    print("generated \(arguments[2]): \(bytes.count) bytes, \(rules) rules, \(filters) filters")
+case "read":
+    let repeats = arguments.count > 3 ? Int(arguments[3]) ?? 3 : 3
+    var store = PolicyStore()
+    let time = measure(repeats) {
+        do {
+            store = try NativePolicyXML.read(contentsOf: arguments[2], limits: .init(maxBytes: 1 << 30))
+        } catch {
+            fail("\(error)")
+        }
+    }
+    let filterCount = store.filterLists.reduce(0) { $0 + $1.filters.count }
+    let ruleCount = store.policies.reduce(0) { $0 + $1.rules.count }
+    print("read+validate wall \(format(time.wall)) s cpu \(format(time.cpu)) s peak-rss \(peakRSSKilobytes()) KiB")
+    print("  \(ruleCount) rules, \(filterCount) filters")
+case "write":
+    let repeats = arguments.count > 3 ? Int(arguments[3]) ?? 3 : 3
+    let input = readFile(arguments[2])
+    let store: PolicyStore
+    do { store = try NativePolicyXML.read(input, file: arguments[2], limits: .init(maxBytes: 1 << 30)) } catch {
+        fail("\(error)")
+    }
+    var output: [UInt8] = []
+    let time = measure(repeats) { output = NativePolicyXML.write(store) }
+    print("write wall \(format(time.wall)) s cpu \(format(time.cpu)) s, \(output.count) bytes")
+    if output != input { print("  note: output differs from the input (input not in canonical form)") }
+case "canonicalize":
+    for path in arguments.dropFirst(2) {
+        do {
+            let store = try NativePolicyXML.read(readFile(path), file: path)
+            writeFile(path, NativePolicyXML.write(store))
+            print("rewrote \(path)")
+        } catch {
+            fail("\(error)")
+        }
+    }
+default:
+    fail("unknown command \(arguments[1])")
+}
