@@ -43,7 +43,10 @@ extension ControlRegistry {
             if let engine = context.agent.engine as? SourcesPolicyEngine {
                 let old = await NetshDynamicHolder.shared.state
                 for rule in old.rules { try? await engine.dynamic.remove(named: rule.id.braced) }
-                for rule in request.rules { try await engine.dynamic.add(rule.providerRule) }
+                for rule in request.rules {
+                    let offers = rule.quickModePolicy.flatMap(request.quickModePolicy(named:))?.offers
+                    try await engine.dynamic.add(rule.providerRule(offers: offers))
+                }
             }
             var kept = request
             kept.config = DynamicConfig()
@@ -55,14 +58,15 @@ extension ControlRegistry {
 }
 
 extension NetshDynamicRule {
-    /// The rule as the dynamic policy source merges it: one filter with its inbound and outbound actions.
-    var providerRule: Providers.DynamicRule {
+    /// The rule as the dynamic policy source merges it: one filter with its inbound and outbound
+    /// actions; negotiate offers come from the rule's quick-mode policy.
+    func providerRule(offers: [SecurityOffer]?) -> Providers.DynamicRule {
         func action(_ kind: FilterActionKind) -> FilterAction {
             FilterAction(
                 id: id,
                 name: "Dynamic \(kind.rawValue)",
                 action: kind,
-                offers: kind == .negotiate ? NetshSecurityMethods.defaultQuickModeOffers : []
+                offers: kind == .negotiate ? offers ?? NetshSecurityMethods.defaultQuickModeOffers : []
             )
         }
         var filter = self.filter

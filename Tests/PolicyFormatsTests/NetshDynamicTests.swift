@@ -209,3 +209,24 @@ import Testing
         #expect(netsh.error("ipsec dynamic show mmpolicy name=Nope")?.message.contains("does not exist") == true)
     }
 }
+
+@Suite struct NetshSpecificFilterOrderTests {
+    @Test func equalWeightsOrderBlockThenPermitThenNegotiate() {
+        func rule(_ action: FilterActionKind, _ number: UInt8) -> NetshDynamicRule {
+            NetshDynamicRule(
+                id: IPsecGUID(bytes: [UInt8](repeating: number, count: 16))!,
+                filter: Filter(id: .zero, mirrored: false, source: .me, destination: .host(IPv4Address(198, 18, 0, 9))),
+                mainModePolicy: "MM",
+                quickModePolicy: "QM",
+                actionInbound: action,
+                actionOutbound: action
+            )
+        }
+        let specific = NetshSpecificFilters.expand(
+            [rule(.negotiate, 1), rule(.permit, 2), rule(.block, 3)],
+            localAddresses: [IPv4Address(198, 18, 0, 1)]
+        )
+        #expect(specific.map(\.action) == [.block, .permit, .negotiate])
+        #expect(specific.allSatisfy { $0.source == .host(IPv4Address(198, 18, 0, 1)) && $0.outbound })
+    }
+}

@@ -65,3 +65,39 @@ extension PolicyStore {
         filterActions += other.filterActions.filter { action in !filterActions.contains { $0.id == action.id } }
     }
 }
+
+@Suite struct NetshScriptReaderTests {
+    @Test func aScriptIsAPolicyFile() throws {
+        let name = "05-management-station-persistent.netsh"
+        let store = try NetshScriptReader.read(Array(try NetshFixtures.text(name).utf8), file: name)
+        #expect(store.assignedPolicy?.name == "Management Station")
+        let expected = NetshHarness()
+        _ = try expected.shell.runScript(try NetshFixtures.text(name), source: name)
+        #expect(
+            CanonicalStore.canonical(store)
+                == CanonicalStore.canonical(try #require(expected.stores.stores[.persistent]))
+        )
+    }
+
+    @Test func errorsNameFileAndLine() {
+        let script = "pushd ipsec static\nadd policy P\nadd rule R P Missing Nope\n"
+        #expect(
+            throws: PolicyFormatError(
+                file: "x.netsh",
+                line: 3,
+                message: #"Filter List with name "Missing" does not exist."#
+            )
+        ) {
+            try NetshScriptReader.read(Array(script.utf8), file: "x.netsh")
+        }
+        #expect(throws: PolicyFormatError.self) {
+            try NetshScriptReader.read(Array("ipsec dynamic add mmpolicy MM\n".utf8), file: "d.netsh")
+        }
+        #expect(throws: PolicyFormatError.self) {
+            try NetshScriptReader.read(
+                Array("ipsec static add policy A\nipsec static set store persistent\nipsec static add policy B\n".utf8),
+                file: "two.netsh"
+            )
+        }
+    }
+}
