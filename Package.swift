@@ -14,6 +14,10 @@ let package = Package(
         .executable(name: "ipsecsvc", targets: ["ipsecsvc"]),
         // The plugin contract: a plain C header that third-party packages (or C/Rust code) depend on.
         .library(name: "IPsecPluginABI", targets: ["CIPsecPluginABI"]),
+        // Swift plugins: one protocol and one exported line (docs/plugins.md). No unsafeFlags here.
+        .library(name: "IPsecPluginKit", targets: ["IPsecPluginKit"]),
+        // The Swift example plugin (Examples/swift-inventory); the plugin tests load it.
+        .library(name: "InventoryPlugin", type: .dynamic, targets: ["InventoryPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -45,6 +49,7 @@ let package = Package(
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats"]),
         .target(name: "Driver", dependencies: ["PolicyModel", "CNetfilterQueue"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
+        .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         .target(
             name: "ServiceHost",
             dependencies: [
@@ -53,6 +58,18 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "ipsecsvc", dependencies: ["ServiceHost", argumentParser]),
+        // The driver outside the service: root integration tests and nfq-bench (Benchmarks/driver).
+        .executableTarget(
+            name: "ipsecsvc-driver-harness",
+            dependencies: ["Driver", "PolicyModel"],
+            path: "Benchmarks/driver/Harness"
+        ),
+        // Classifier cost at 1k/10k/100k filters; not part of `swift test`.
+        .executableTarget(
+            name: "ipsecsvc-driver-bench",
+            dependencies: ["Driver", "PolicyModel"],
+            path: "Benchmarks/driver/ClassifierBench"
+        ),
         // Providers: the crash-safety test's store writer (killed at random by ProvidersTests) and the benchmark.
         .executableTarget(
             name: "ProvidersStoreWriter",
@@ -71,20 +88,39 @@ let package = Package(
             path: "Benchmarks/xml/xml-bench"
         ),
 
+        // MARK: - Fuzzing (Fuzz/README.md)
+        // The fuzz harness (parsers with round-trip oracles, a mutation engine), shared by the tool and
+        // by the test suite's short slice; the tool runs under libFuzzer or as a bounded mutation loop.
+        .target(name: "FormatFuzzing", dependencies: ["PolicyFormats", "PolicyModel"], path: "Fuzz/FormatFuzzing"),
+        .executableTarget(name: "ipsecsvc-fuzz", dependencies: ["FormatFuzzing"], path: "Fuzz/ipsecsvc-fuzz"),
+
+        // MARK: - Examples
+        .target(
+            name: "InventoryPlugin",
+            dependencies: ["IPsecPluginKit"],
+            path: "Examples/swift-inventory",
+            exclude: ["README.md", "inventory.json"]
+        ),
+
         // MARK: - Tests
         .testTarget(name: "PolicyModelTests", dependencies: ["PolicyModel"]),
         .testTarget(
             name: "PolicyFormatsTests",
-            dependencies: ["PolicyFormats", "PolicyModel"],
+            dependencies: ["PolicyFormats", "PolicyModel", "FormatFuzzing"],
             // Real Windows-written data and bad-input corpora (windows/, reg/, ldif/, dsml/, fuzz/).
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "PolicyFormats", "PolicyModel"]),
         .testTarget(name: "DriverTests", dependencies: ["Driver", "PolicyModel"]),
-        .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Providers", "PolicyModel"]),
+        // Fixtures/ holds C test plugins that the tests compile with cc.
+        .testTarget(
+            name: "PluginsTests",
+            dependencies: ["Plugins", "Providers", "PolicyFormats", "PolicyModel"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "ServiceHostTests", dependencies: ["ServiceHost", "Driver", "Providers", "PolicyModel"]),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
-        .testTarget(name: "IntegrationTests", dependencies: ["ipsecsvc", "PolicyModel"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ipsecsvc", "ipsecsvc-driver-harness", "PolicyModel"]),
     ],
     swiftLanguageModes: [.v6]
 )

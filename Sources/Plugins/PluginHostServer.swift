@@ -1,0 +1,147 @@
+internal import CIPsecPluginABI
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The plugin host's side of the protocol: loads one plugin and serves the service's requests.
+///
+/// Runs in the `ipsecsvc plugin-host` child process (the default), or on a dedicated thread of the
+/// service when a plugin's configuration asks for `isolation = in-process`. Blocking by design: it owns
+/// its thread, and every plugin call it makes may block.
+public enum PluginHostServer {
+    /// Largest request accepted from the service (the configuration string).
+    static let requestLimit = 1 << 20
+
+    /// Loads the plugin at `pluginPath` and serves requests on the socket `fd` until `close` or the
+    /// end of the stream.
+    /// - Parameters:
+    ///   - fd: a connected stream socket to the service.
+    ///   - maxDocumentSize: documents above this size are refused here, before they cross the socket.
+    /// - Returns: the exit code for the plugin-host process: 0 after a clean close, 2 when the plugin
+    ///   could not be loaded, 3 on a broken connection.
+    public static func serve(fd: Int32, pluginPath: String, maxDocumentSize: Int) -> Int32 {
+        let plugin: LoadedPlugin
+        do {
+            plugin = try LoadedPlugin.load(path: pluginPath)
+        } catch {
+            try? PluginFrameIO.write(PluginFrame(.error, text: clip(error.description)), to: fd)
+            return 2
+        }
+        do {
+            try PluginFrameIO.write(PluginFrame(.hello, plugin.info.encoded), to: fd)
+        } catch {
+            return 3
+        }
+
+        // The change callback may run on any plugin thread and must not block: it writes one byte
+        // into a non-blocking pipe that this loop polls, and the loop sends the `changed` frame.
+        var wake: [Int32] = [-1, -1]
+        guard pipe(&wake) == 0 else { return 3 }
+        for end in wake {
+            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+        }
+        // Both ends stay open for the life of the process: a misbehaving plugin thread may still call the
+        // callback after close, and with the read end closed its write would raise SIGPIPE, which in
+        // the in-process case would stop the service.
+        // Lives as long as the process (or, in-process, leaks 4 bytes per plugin start) for the same reason.
+        let context = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        context.initialize(to: wake[1])
+        let changed: ipsec_plugin_changed_fn = { context in
+            guard let context else { return }
+            var byte: UInt8 = 1
+            _ = write(context.assumingMemoryBound(to: Int32.self).pointee, &byte, 1)
+        }
+
+        var instance: UnsafeMutableRawPointer?
+        var isOpen = false
+        defer { if isOpen { plugin.close(instance) } }
+        while true {
+            var fds = [
+                pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0),
+            ]
+            if poll(&fds, 2, -1) < 0 {
+                if errno == EINTR { continue }
+                return 3
+            }
+            if fds[1].revents != 0 {
+                var drain = [UInt8](repeating: 0, count: 64)
+                while read(wake[0], &drain, drain.count) > 0 {}
+                if isOpen {
+                    do { try PluginFrameIO.write(PluginFrame(.changed), to: fd) } catch { return 3 }
+                }
+            }
+            guard fds[0].revents != 0 else { continue }
+            let request: PluginFrame
+            do {
+                guard let frame = try PluginFrameIO.read(from: fd, limit: requestLimit) else { return 0 }
+                request = frame
+            } catch {
+                return 3
+            }
+            let reply: PluginFrame
+            switch request.kind {
+            case .open where !isOpen:
+                do {
+                    instance = try plugin.open(configuration: request.text, changed: changed, context: context)
+                    isOpen = true
+                    reply = PluginFrame(.opened)
+                } catch {
+                    reply = PluginFrame(.error, text: clip(error.message))
+                }
+            case .fetch where isOpen:
+                do {
+                    reply = PluginFrame(.document, try plugin.fetch(instance, limit: maxDocumentSize))
+                } catch {
+                    reply = PluginFrame(.error, text: clip(error.message))
+                }
+            case .close:
+                return 0
+            default:
+                reply = PluginFrame(.error, text: "unexpected request \(request.kind) (open: \(isOpen))")
+            }
+            do { try PluginFrameIO.write(reply, to: fd) } catch { return 3 }
+        }
+    }
+
+    private static func clip(_ message: String) -> String {
+        message.utf8.count <= PluginFrame.maxErrorLength
+            ? message : String(message.prefix(PluginFrame.maxErrorLength / 4))
+    }
+}
+
+extension PluginHostServer {
+    /// ``serve(fd:pluginPath:maxDocumentSize:)`` on a dedicated thread, so that the `plugin-host`
+    /// command does not block Swift's cooperative pool while the plugin runs.
+    ///
+    /// - Parameter memoryLimit: the address-space limit (`RLIMIT_AS`) in bytes, 0 for none; set once the
+    ///   serving thread exists, so that the limit cannot keep the host itself from starting.
+    public static func serveOnDedicatedThread(
+        fd: Int32,
+        pluginPath: String,
+        maxDocumentSize: Int,
+        memoryLimit: Int
+    ) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let started = startDedicatedThread {
+                limitAddressSpace(bytes: memoryLimit)
+                continuation.resume(returning: serve(fd: fd, pluginPath: pluginPath, maxDocumentSize: maxDocumentSize))
+            }
+            if !started {
+                continuation.resume(returning: 3)
+            }
+        }
+    }
+
+    /// Caps this process's address space (`RLIMIT_AS`) so that a plugin leaking memory fails alone,
+    /// quickly, instead of pushing the machine into the OOM killer.
+    /// - Returns: `false` when the limit could not be set.
+    @discardableResult
+    public static func limitAddressSpace(bytes: Int) -> Bool {
+        guard bytes > 0 else { return true }
+        var limit = rlimit(rlim_cur: rlim_t(bytes), rlim_max: rlim_t(bytes))
+        return setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0
+    }
+}

@@ -1,0 +1,122 @@
+import PolicyModel
+public import Providers
+
+/// Every plugin of a plugins.d directory: reads the files, supervises the enabled plugins, and reports
+/// them (and the files that could not be used) the way `status` shows sources.
+///
+/// The service creates one at start (after the persistent policy applied), calls ``start()``, registers
+/// a provider per supervisor with the engine, and calls ``stop()`` when it stops.
+public actor PluginManager {
+    public nonisolated let configurationDirectory: String
+    public nonisolated let pluginDirectory: String
+    private let launcher: PluginLauncher
+    private let validator: PluginDocumentValidator
+    private let log: @Sendable (PluginEvent) -> Void
+    private var running: [PluginSupervisor] = []
+    private var configurationErrors: [PluginConfigurationError] = []
+
+    /// - Parameters:
+    ///   - log: receives journal events of every plugin, and one error event per unusable file.
+    public init(
+        configurationDirectory: String = PluginConfiguration.defaultConfigurationDirectory,
+        pluginDirectory: String = PluginConfiguration.defaultPluginDirectory,
+        launcher: PluginLauncher = PluginLauncher(),
+        validator: PluginDocumentValidator = .native,
+        log: @escaping @Sendable (PluginEvent) -> Void = { _ in }
+    ) {
+        self.configurationDirectory = configurationDirectory
+        self.pluginDirectory = pluginDirectory
+        self.launcher = launcher
+        self.validator = validator
+        self.log = log
+    }
+
+    /// Reads the directory and starts every enabled plugin. Files with errors are skipped and reported.
+    /// - Returns: the supervisors started, in file-name order.
+    @discardableResult
+    public func start() -> [PluginSupervisor] {
+        guard running.isEmpty else { return running }
+        let (configurations, errors) = PluginConfigurationDirectory.load(
+            configurationDirectory,
+            pluginDirectory: pluginDirectory
+        )
+        configurationErrors = errors
+        for error in errors {
+            log(
+                PluginEvent(
+                    severity: .error,
+                    source: "plugin:" + Self.baseName(error.file),
+                    message: "plugin configuration not used: \(error)",
+                    reason: error.description
+                )
+            )
+        }
+        for configuration in configurations where configuration.enabled {
+            let supervisor = PluginSupervisor(
+                configuration: configuration,
+                launcher: launcher,
+                validator: validator,
+                log: log
+            )
+            running.append(supervisor)
+        }
+        for supervisor in running { Task { await supervisor.start() } }
+        return running
+    }
+
+    /// The running supervisors.
+    public var supervisors: [PluginSupervisor] { running }
+
+    /// Stops every plugin (each bounded: close, then SIGKILL after 2 seconds).
+    public func stop() async {
+        for supervisor in running { await supervisor.stop() }
+        running = []
+    }
+
+    /// One status per enabled plugin and per unusable file, for `status`.
+    public func statuses() async -> [SourceStatus] {
+        var result: [SourceStatus] = []
+        for supervisor in running {
+            result.append(SourceStatus(await supervisor.state))
+        }
+        for error in configurationErrors {
+            result.append(
+                SourceStatus(
+                    name: "plugin:" + Self.baseName(error.file),
+                    kind: .plugin,
+                    state: .failed,
+                    reason: error.description,
+                    since: 0
+                )
+            )
+        }
+        return result
+    }
+
+    /// The files that could not be used, from the last ``start()``.
+    public var configurationProblems: [PluginConfigurationError] { configurationErrors }
+
+    static func baseName(_ file: String) -> String {
+        var base = String(file.split(separator: "/").last ?? Substring(file))
+        if base.hasSuffix(".conf") { base.removeLast(5) }
+        return base
+    }
+}
+
+extension SourceStatus {
+    /// How `status` shows a plugin source: running is in effect, failed carries its reason, a plugin
+    /// still starting is unavailable.
+    public init(_ state: PluginSourceState) {
+        let assigned = state.store?.assignedPolicy?.name
+        switch state.health {
+        case .running:
+            self.init(name: state.source, kind: .plugin, state: .inEffect, policyName: assigned, since: state.since)
+        case .failed(let reason):
+            self.init(name: state.source, kind: .plugin, state: .failed, reason: reason, since: state.since)
+        case .starting:
+            self.init(name: state.source, kind: .plugin, state: .unavailable, reason: "starting", since: state.since)
+        case .stopped:
+            self.init(name: state.source, kind: .plugin, state: .notConfigured, reason: "stopped", since: state.since)
+        }
+    }
+}

@@ -1,0 +1,461 @@
+public import PolicyModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where one plugin source stands: its health, and the policy from its last valid document.
+public struct PluginSourceState: Hashable, Sendable {
+    public enum Health: Hashable, Sendable {
+        /// Loading, opening, or waiting for the first document.
+        case starting
+        /// The last fetch gave a valid document.
+        case running
+        /// Crashed, hung, refused to load, or delivered an unusable document; restarts with backoff.
+        case failed(reason: String)
+        /// Stopped by the service.
+        case stopped
+    }
+
+    /// The provider name, `plugin:<name>`.
+    public var source: String
+    public var health: Health
+    /// The plugin's table, once a host has loaded it.
+    public var info: PluginInfo?
+    /// The configuration's rank, else the plugin's default rank (once known).
+    public var rank: Int?
+    /// The policy of the last valid document. Kept while the plugin is failed, like the directory
+    /// cache: a plugin that breaks neither adds nor removes anything from the driver's table.
+    public var store: PolicyStore?
+    /// Size of the last valid document.
+    public var documentSize: Int?
+    /// Seconds since 1970 UTC of the last valid document.
+    public var documentTime: Int64?
+    /// Seconds since 1970 UTC of the last health change.
+    public var since: Int64
+    /// How many times the plugin host was restarted after a failure.
+    public var restarts: Int
+
+    /// The failure reason, when failed.
+    public var failureReason: String? {
+        if case .failed(let reason) = health { return reason }
+        return nil
+    }
+}
+
+/// Something the journal should record about a plugin (the service writes it with `PLUGIN=` fields).
+public struct PluginEvent: Hashable, Sendable, CustomStringConvertible {
+    public enum Severity: String, Hashable, Sendable {
+        case info
+        case warning
+        case error
+    }
+
+    public var severity: Severity
+    /// `plugin:<name>`.
+    public var source: String
+    public var message: String
+    /// For failures: the reason alone (also inside ``message``).
+    public var reason: String?
+
+    public var description: String { "\(source): \(message)" }
+
+    /// Structured journal fields for this event (`IPSECSVC_SOURCE`, and `IPSECSVC_REASON` for failures),
+    /// in the naming the service's journal uses.
+    public var journalFields: [String: String] {
+        var fields = ["IPSECSVC_SOURCE": source]
+        if let reason { fields["IPSECSVC_REASON"] = reason }
+        return fields
+    }
+}
+
+/// How the supervisor starts plugin hosts.
+public struct PluginLauncher: Hashable, Sendable {
+    /// The `ipsecsvc` executable whose `plugin-host` subcommand serves a plugin.
+    public var executable: String
+
+    /// - Parameter executable: defaults to this process's own executable.
+    public init(executable: String = "/proc/self/exe") {
+        self.executable = executable
+    }
+
+    func connect(_ configuration: PluginConfiguration) throws(PluginCallError) -> PluginConnection {
+        let frameLimit = max(configuration.maxDocumentSize, 1 << 16)
+        switch configuration.isolation {
+        case .process:
+            return try PluginConnection.spawn(
+                executable: executable,
+                arguments: [
+                    "plugin-host", "--fd", "3", "--max-document-size", String(configuration.maxDocumentSize),
+                    "--memory-limit", String(configuration.memoryLimit), configuration.path,
+                ],
+                frameLimit: frameLimit
+            )
+        case .inProcess:
+            return try PluginConnection.inProcess(
+                pluginPath: configuration.path,
+                maxDocumentSize: configuration.maxDocumentSize,
+                frameLimit: frameLimit
+            )
+        }
+    }
+}
+
+/// Runs one plugin for the service: starts its host, opens it, fetches its document when it signals a
+/// change or its poll interval elapses, validates every document, and turns every kind of breakage
+/// into a `failed` state with a reason, followed by a restart with exponential backoff.
+///
+/// What it guarantees: nothing a plugin does (crash, abort, hang, memory exhaustion, huge or invalid
+/// documents) reaches the service beyond a state change; ``state`` always holds the last valid policy
+/// or none. All waits are bounded by the configuration's `timeout`.
+public actor PluginSupervisor {
+    public nonisolated let configuration: PluginConfiguration
+    private let launcher: PluginLauncher
+    private let validator: PluginDocumentValidator
+    private let log: @Sendable (PluginEvent) -> Void
+
+    private var current: PluginSourceState
+    private var connection: PluginConnection?
+    /// Increases with every host started or abandoned; events of older hosts are ignored.
+    private var generation = 0
+    private var phase = Phase.idle
+    /// A change arrived during a fetch: fetch again afterwards.
+    private var fetchAgain = false
+    private var wanted = false
+    private var backoff: Duration
+    private var lastDocument: [UInt8]?
+    private var timeoutTask: Task<Void, Never>?
+    private var pollTask: Task<Void, Never>?
+    private var restartTask: Task<Void, Never>?
+    private var subscribers: [Int: AsyncStream<PluginSourceState>.Continuation] = [:]
+    private var nextSubscriber = 0
+
+    private enum Phase: String {
+        case idle
+        case loading = "load"
+        case opening = "open"
+        case ready
+        case fetching = "fetch"
+    }
+
+    /// - Parameters:
+    ///   - configuration: the plugin's plugins.d file.
+    ///   - launcher: where the `ipsecsvc` executable is (tests point it at the built one).
+    ///   - validator: how documents are checked; ``PluginDocumentValidator/native`` in the service.
+    ///   - log: receives journal events; called on the supervisor's executor, must not block.
+    public init(
+        configuration: PluginConfiguration,
+        launcher: PluginLauncher = PluginLauncher(),
+        validator: PluginDocumentValidator = .native,
+        log: @escaping @Sendable (PluginEvent) -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.launcher = launcher
+        self.validator = validator
+        self.log = log
+        self.backoff = configuration.restartDelay
+        self.current = PluginSourceState(
+            source: configuration.sourceName,
+            health: .stopped,
+            rank: configuration.rank,
+            since: Self.now(),
+            restarts: 0
+        )
+    }
+
+    /// The current state: health, reason, and the last valid policy.
+    public var state: PluginSourceState { current }
+
+    /// The current state now, then every change of it until ``stop()``.
+    public func updates() -> AsyncStream<PluginSourceState> {
+        let (stream, continuation) = AsyncStream<PluginSourceState>.makeStream(bufferingPolicy: .bufferingNewest(16))
+        let id = nextSubscriber
+        nextSubscriber += 1
+        subscribers[id] = continuation
+        continuation.yield(current)
+        continuation.onTermination = { _ in Task { await self.unsubscribe(id) } }
+        return stream
+    }
+
+    /// Starts the plugin host. Returns at once; watch ``updates()`` or ``state``.
+    public func start() {
+        guard !wanted else { return }
+        wanted = true
+        setHealth(.starting)
+        launch()
+    }
+
+    /// Fetches now; a failed plugin waiting for its restart is restarted now.
+    public func refresh() {
+        guard wanted else { return }
+        if connection == nil {
+            restartTask?.cancel()
+            current.restarts += 1
+            launch()
+        } else {
+            changeSignalled()
+        }
+    }
+
+    /// Closes the plugin and ends its host: a `close` request, then SIGKILL after 2 seconds.
+    public func stop() async {
+        wanted = false
+        for task in [timeoutTask, pollTask, restartTask] { task?.cancel() }
+        generation &+= 1
+        phase = .idle
+        if let host = connection {
+            connection = nil
+            host.send(PluginFrame(.close))
+            if !(await Self.waitForEnd(of: host, milliseconds: 2000)) {
+                host.terminate()
+                _ = await Self.waitForEnd(of: host, milliseconds: 5000)
+            }
+        }
+        setHealth(.stopped)
+        for continuation in subscribers.values { continuation.finish() }
+        subscribers = [:]
+    }
+
+    // MARK: - Host lifecycle
+
+    private func launch() {
+        generation &+= 1
+        let generation = generation
+        phase = .loading
+        fetchAgain = false
+        let host: PluginConnection
+        do {
+            host = try launcher.connect(configuration)
+        } catch {
+            fail(error.message)
+            return
+        }
+        connection = host
+        Task {
+            for await event in host.events {
+                self.handle(event, generation: generation)
+            }
+        }
+        armTimeout()
+    }
+
+    private func handle(_ event: PluginConnection.Event, generation: Int) {
+        guard generation == self.generation, connection != nil else { return }
+        switch event {
+        case .frame(let frame):
+            handle(frame)
+        case .broken(let message):
+            fail(message)
+        case .ended(let exit):
+            var reason = "plugin host \(exit)"
+            if phase != .ready && phase != .idle { reason += " during \(phase.rawValue)" }
+            if case .signaled = exit.status, let peak = exit.peakMemoryKiB {
+                // A leak ends in a signal once the address-space limit makes allocations fail.
+                reason += "; peak memory \(peak >> 10) MiB"
+                if configuration.memoryLimit > 0 { reason += " of the \(configuration.memoryLimit >> 20) MiB limit" }
+            }
+            fail(reason)
+        }
+    }
+
+    private func handle(_ frame: PluginFrame) {
+        switch (phase, frame.kind) {
+        case (.loading, .hello):
+            timeoutTask?.cancel()
+            guard let info = PluginInfo(encoded: frame.payload) else {
+                fail("protocol error: unreadable hello from the plugin host")
+                return
+            }
+            current.info = info
+            current.rank = configuration.rank ?? info.defaultRank
+            publish()
+            phase = .opening
+            connection?.send(PluginFrame(.open, text: configuration.configurationString))
+            armTimeout()
+        case (.opening, .opened):
+            timeoutTask?.cancel()
+            phase = .ready
+            startPolling()
+            fetch()
+        case (.fetching, .document):
+            timeoutTask?.cancel()
+            phase = .ready
+            accept(frame.payload)
+            if phase == .ready, fetchAgain {
+                fetchAgain = false
+                fetch()
+            }
+        case (.loading, .error):
+            fail("cannot load: " + frame.text)
+        case (.opening, .error):
+            fail("open failed: " + frame.text)
+        case (.fetching, .error):
+            fail("fetch failed: " + frame.text)
+        case (_, .changed):
+            changeSignalled()
+        default:
+            fail("protocol error: unexpected \(frame.kind) frame during \(phase.rawValue)")
+        }
+    }
+
+    private func changeSignalled() {
+        switch phase {
+        case .ready: fetch()
+        case .fetching: fetchAgain = true
+        default: break
+        }
+    }
+
+    private func fetch() {
+        guard phase == .ready, let connection else { return }
+        phase = .fetching
+        connection.send(PluginFrame(.fetch))
+        armTimeout()
+    }
+
+    private func accept(_ bytes: [UInt8]) {
+        guard bytes.count <= configuration.maxDocumentSize else {
+            fail("document of \(bytes.count) bytes exceeds the limit of \(configuration.maxDocumentSize) bytes")
+            return
+        }
+        if bytes == lastDocument, current.store != nil {
+            // Same bytes as the last valid document: nothing to parse, nothing changed.
+            if current.health != .running { setHealth(.running) }
+            backoff = configuration.restartDelay
+            return
+        }
+        let store: PolicyStore
+        do {
+            store = try validator.validate(bytes, configuration.sourceName)
+        } catch {
+            fail("invalid document: \(error)")
+            return
+        }
+        lastDocument = bytes
+        backoff = configuration.restartDelay
+        current.store = store
+        current.documentSize = bytes.count
+        current.documentTime = Self.now()
+        let wasRunning = current.health == .running
+        if wasRunning {
+            publish()
+        } else {
+            setHealth(.running)
+        }
+        log(
+            PluginEvent(
+                severity: .info,
+                source: configuration.sourceName,
+                message: "delivered a valid policy document (\(bytes.count) bytes, \(store.policies.count) policies)"
+            )
+        )
+    }
+
+    /// Marks the source failed, ends the host and schedules a restart.
+    private func fail(_ reason: String) {
+        let host = connection
+        connection = nil
+        generation &+= 1
+        phase = .idle
+        timeoutTask?.cancel()
+        pollTask?.cancel()
+        host?.terminate()
+        setHealth(.failed(reason: reason))
+        log(
+            PluginEvent(
+                severity: .error,
+                source: configuration.sourceName,
+                message: "plugin failed: \(reason); restarting in \(Self.seconds(backoff))",
+                reason: reason
+            )
+        )
+        scheduleRestart()
+    }
+
+    private func scheduleRestart() {
+        guard wanted else { return }
+        let delay = backoff
+        backoff = min(backoff * 2, configuration.restartDelayMax)
+        let generation = generation
+        restartTask?.cancel()
+        restartTask = Task {
+            try? await Task.sleep(for: delay)
+            guard !Task.isCancelled else { return }
+            self.restart(generation: generation)
+        }
+    }
+
+    private func restart(generation: Int) {
+        guard wanted, generation == self.generation, connection == nil else { return }
+        current.restarts += 1
+        launch()
+    }
+
+    private func armTimeout() {
+        timeoutTask?.cancel()
+        let generation = generation
+        let timeout = configuration.timeout
+        timeoutTask = Task {
+            try? await Task.sleep(for: timeout)
+            guard !Task.isCancelled else { return }
+            self.timedOut(generation: generation)
+        }
+    }
+
+    private func timedOut(generation: Int) {
+        guard generation == self.generation, [.loading, .opening, .fetching].contains(phase) else { return }
+        fail("did not answer \(phase.rawValue) within \(Self.seconds(configuration.timeout)); plugin host killed")
+    }
+
+    private func startPolling() {
+        pollTask?.cancel()
+        let interval = configuration.pollInterval ?? .seconds(Int64(current.info?.pollIntervalSeconds ?? 0))
+        guard interval > .zero else { return }
+        let generation = generation
+        pollTask = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled else { return }
+                self.pollElapsed(generation: generation)
+            }
+        }
+    }
+
+    private func pollElapsed(generation: Int) {
+        guard generation == self.generation else { return }
+        changeSignalled()
+    }
+
+    // MARK: - State
+
+    private func setHealth(_ health: PluginSourceState.Health) {
+        current.health = health
+        current.since = Self.now()
+        publish()
+    }
+
+    private func publish() {
+        for continuation in subscribers.values { continuation.yield(current) }
+    }
+
+    private func unsubscribe(_ id: Int) {
+        subscribers[id] = nil
+    }
+
+    private static func waitForEnd(of host: PluginConnection, milliseconds: Int) async -> Bool {
+        var waited = 0
+        while !host.hasEnded && waited < milliseconds {
+            try? await Task.sleep(for: .milliseconds(20))
+            waited += 20
+        }
+        return host.hasEnded
+    }
+
+    private static func now() -> Int64 { Int64(time(nil)) }
+
+    private static func seconds(_ duration: Duration) -> String {
+        let components = duration.components
+        let milliseconds = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(Double(milliseconds) / 1000) s"
+    }
+}

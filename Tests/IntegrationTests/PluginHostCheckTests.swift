@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+/// `ipsecsvc plugin-host --check`, run as a plugin author runs it (no root needed).
+@Suite(.serialized) struct PluginHostCheckTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let buildDirectory: String = {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        return URL(fileURLWithPath: executable).deletingLastPathComponent().path
+    }()
+
+    struct Result {
+        var status: Int32
+        var output: String
+        var errors: String
+    }
+
+    /// Runs `ipsecsvc ARGS` with a 60-second bound; the child is killed if it overruns.
+    static func ipsecsvc(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: buildDirectory + "/ipsecsvc")
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        watchdog.cancel()
+        return Result(
+            status: process.terminationStatus,
+            output: String(decoding: out, as: UTF8.self),
+            errors: String(decoding: err, as: UTF8.self)
+        )
+    }
+
+    /// Builds the C example and the misbehaving fixture with cc, as the guide says.
+    static let plugins: (xmldir: String, fixture: String)? = {
+        var template = Array("/tmp/ipsecsvc-check-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { return nil }
+        let directory = String(cString: made)
+        let include = repository.appendingPathComponent("Sources/CIPsecPluginABI/include").path
+        let builds = [
+            (directory + "/libxmldir.so", repository.appendingPathComponent("Examples/c-xmldir/xmldir.c").path),
+            (
+                directory + "/libfixture.so",
+                repository.appendingPathComponent("Tests/PluginsTests/Fixtures/misbehaving.c").path
+            ),
+        ]
+        for (output, source) in builds {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [
+                "cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-shared", "-fPIC", "-fvisibility=hidden", "-I", include,
+                "-o", output, source, "-lpthread",
+            ]
+            guard (try? process.run()) != nil else { return nil }
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { return nil }
+        }
+        return (builds[0].0, builds[1].0)
+    }()
+
+    @Test func checkReportsAWorkingPlugin() throws {
+        let plugins = try #require(Self.plugins, "cc could not build the plugins")
+        let policies = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: policies) }
+        let result = try Self.ipsecsvc(["plugin-host", "--check", plugins.xmldir, "--option", "directory=\(policies)"])
+        #expect(result.output.contains("name:      xmldir 1.0.0"), "\(result.output)")
+        #expect(result.output.contains("kind:      directory-like, rank 150 (default 150)"))
+        // An empty directory gives an empty store: valid once the native reader exists.
+        if result.status == 0 {
+            #expect(result.output.contains("result:    OK"))
+        } else {
+            #expect(result.errors.contains("invalid document"), "\(result.errors)")
+        }
+    }
+
+    @Test func theCExampleExportsOnlyItsEntry() throws {
+        let plugins = try #require(Self.plugins, "cc could not build the plugins")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["nm", "-D", "--defined-only", plugins.xmldir]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let symbols = text.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+        #expect(symbols == ["ipsec_plugin_entry_v1"], "\(text)")
+    }
+
+    @Test func checkExplainsACrash() throws {
+        let plugins = try #require(Self.plugins, "cc could not build the plugins")
+        let result = try Self.ipsecsvc(["plugin-host", "--check", plugins.fixture, "--option", "mode=abort"])
+        #expect(result.status == 1)
+        #expect(
+            result.output.contains("result:    FAILED: plugin host was killed by signal 6 (SIGABRT"),
+            "\(result.output)"
+        )
+        #expect(result.errors.hasPrefix("ipsecsvc plugin-host: \(plugins.fixture): plugin host was killed by signal 6"))
+    }
+
+    @Test func checkNamesTheLineOfAnUnknownKey() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("typo-\(getpid()).conf").path
+        try "path = /usr/lib/x.so\nenabled = yes\nrnak = 5\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let result = try Self.ipsecsvc(["plugin-host", "--check", "--config", file])
+        #expect(result.status == 1)
+        #expect(result.errors.hasPrefix("ipsecsvc plugin-host: \(file):3: unknown key \"rnak\""), "\(result.errors)")
+    }
+}

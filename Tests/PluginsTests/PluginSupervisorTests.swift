@@ -1,0 +1,344 @@
+import Foundation
+import PolicyModel
+import Providers
+import Testing
+
+@testable import Plugins
+
+/// The plugin host end to end: real `ipsecsvc plugin-host` processes, real C and Swift plugins.
+/// Serialized: every test spawns processes, and the machine's two cores are shared.
+@Suite(.serialized) struct PluginSupervisorTests {
+    // MARK: - The examples load, deliver policy and report their kind and rank
+
+    @Test func cExampleServesTheFirstFileOfItsDirectoryAndFollowsChanges() async throws {
+        let fixtures = try PluginFixtures.require()
+        let policies = try PluginFixtures.temporaryDirectory("xmldir")
+        defer { try? FileManager.default.removeItem(atPath: policies) }
+        try PluginFixtures.sampleDocument.write(toFile: policies + "/50-default.xml", atomically: true, encoding: .utf8)
+        var configuration = testConfiguration(name: "xmldir", path: fixtures.xmldir, options: ["directory": policies])
+        configuration.rank = 90
+
+        try await withSupervisor(configuration) { supervisor in
+            let state = await waitFor(supervisor) { $0.isRunning }
+            #expect(state.isRunning, "\(state.health)")
+            #expect(state.info?.name == "xmldir")
+            #expect(state.info?.kind == .directoryLike)
+            #expect(state.info?.defaultRank == 150)
+            #expect(state.rank == 90)
+            #expect(state.store != nil)
+            if PluginFixtures.nativeReaderWorks {
+                #expect(state.store?.assignedPolicy?.name == "Plugin policy")
+            }
+            let firstSize = state.documentSize
+
+            // A better-ranked file appears: the plugin's inotify thread signals the change.
+            let override = PluginFixtures.sampleDocument.replacingOccurrences(
+                of: "Plugin policy",
+                with: "Override policy"
+            )
+            try override.write(toFile: policies + "/10-override.xml", atomically: true, encoding: .utf8)
+            let changed = await waitFor(supervisor) { $0.documentSize != firstSize }
+            #expect(changed.documentSize == override.utf8.count)
+            if PluginFixtures.nativeReaderWorks {
+                #expect(changed.store?.assignedPolicy?.name == "Override policy")
+            }
+        }
+    }
+
+    @Test func swiftExampleComputesAPolicyFromItsInventory() async throws {
+        let configuration = testConfiguration(
+            name: "inventory",
+            path: PluginFixtures.inventoryPlugin,
+            options: ["inventory": PluginFixtures.inventoryJSON]
+        )
+        try await withSupervisor(configuration) { supervisor in
+            let state = await waitFor(supervisor) { $0.isRunning || $0.isFailed }
+            #expect(state.isRunning, "\(state.health)")
+            #expect(state.info?.name == "inventory")
+            #expect(state.info?.kind == .additive)
+            #expect(state.info?.swiftToolchain == PluginInfo.hostSwiftToolchain)
+            #expect(state.rank == 500)
+            if PluginFixtures.nativeReaderWorks {
+                let policy = try #require(state.store?.assignedPolicy)
+                #expect(policy.name == "Inventory")
+                #expect(policy.rules.map(\.name) == ["Inventory: block", "Inventory: permit"])
+            }
+        }
+    }
+
+    @Test func swiftExampleReportsItsErrorsAsReasons() async throws {
+        let configuration = testConfiguration(
+            path: PluginFixtures.inventoryPlugin,
+            options: ["inventory": "/nonexistent.json"]
+        )
+        try await withSupervisor(configuration) { supervisor in
+            let state = await waitFor(supervisor) { $0.isFailed }
+            #expect(state.failureReason == "fetch failed: /nonexistent.json: cannot be read")
+        }
+    }
+
+    // MARK: - Every failure leaves the other sources running and the failed source without policy
+
+    @Test(
+        arguments: [
+            ("segfault", "signal 11 (SIGSEGV"),
+            ("abort", "signal 6 (SIGABRT"),
+            ("hang", "did not answer fetch within 3 s"),
+            ("leak", "of the 256 MiB limit"),
+            ("malformed", "invalid document"),
+            ("huge", "document of 104857600 bytes exceeds the limit of 16777216 bytes"),
+            ("invalid", "invalid document"),
+            ("error", "fetch failed: inventory server returned HTTP 500"),
+            ("open-error", "open failed: cannot reach the inventory server"),
+        ]
+    )
+    func brokenPluginFailsAloneAndIsRestarted(mode: String, reason: String) async throws {
+        let fixtures = try PluginFixtures.require()
+        let log = RecordingLog()
+        let broken = testConfiguration(
+            name: "broken",
+            path: fixtures.fixture,
+            options: ["mode": mode],
+            timeout: .seconds(3),
+            memoryLimit: mode == "leak" ? 256 << 20 : PluginConfiguration.defaultMemoryLimit
+        )
+        let healthy = testConfiguration(name: "healthy", path: fixtures.fixture, options: ["mode": "good"])
+
+        try await withSupervisor(healthy) { good in
+            try await withSupervisor(broken, log: log) { bad in
+                let failed = await waitFor(bad) { $0.isFailed }
+                let reasonText = try #require(failed.failureReason, "\(failed.health)")
+                #expect(reasonText.contains(reason), "\(reasonText)")
+                // The failed plugin contributes nothing; the other source keeps its policy.
+                #expect(failed.store == nil)
+                let other = await waitFor(good) { $0.isRunning }
+                #expect(other.isRunning, "\(other.health)")
+                #expect(other.store != nil)
+                // The journal got the reason.
+                #expect(
+                    log.all.contains {
+                        $0.severity == .error && $0.source == "plugin:broken" && $0.reason == reasonText
+                    }
+                )
+                // The host restarts it with backoff.
+                let restarted = await waitFor(bad) { $0.restarts >= 1 }
+                #expect(restarted.restarts >= 1)
+            }
+        }
+    }
+
+    @Test func aRestartedPluginComesBack() async throws {
+        let fixtures = try PluginFixtures.require()
+        let scratch = try PluginFixtures.temporaryDirectory("crash-once")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let log = RecordingLog()
+        let configuration = testConfiguration(
+            path: fixtures.fixture,
+            options: ["mode": "crash-once", "state": scratch + "/crashed"]
+        )
+        try await withSupervisor(configuration, log: log) { supervisor in
+            let state = await waitFor(supervisor) { $0.isRunning }
+            #expect(state.isRunning, "\(state.health)")
+            #expect(state.restarts == 1)
+            #expect(state.store != nil)
+            #expect(log.all.contains { $0.reason?.contains("SIGSEGV") ?? false })
+        }
+    }
+
+    @Test func aPolicyKeepsApplyingWhenItsPluginLaterFails() async throws {
+        // A plugin that delivered a policy and then crashes keeps that policy (like the directory cache):
+        // the driver's table is not changed by the failure.
+        let fixtures = try PluginFixtures.require()
+        let scratch = try PluginFixtures.temporaryDirectory("later")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "good"])
+        try await withSupervisor(configuration) { supervisor in
+            let running = await waitFor(supervisor) { $0.isRunning }
+            let store = try #require(running.store)
+            // Kill the plugin host from outside, as a crash would.
+            let pids = try childPIDs()
+            #expect(!pids.isEmpty)
+            for pid in pids { kill(pid, SIGKILL) }
+            let failed = await waitFor(supervisor) { $0.isFailed }
+            #expect(failed.failureReason?.contains("signal 9") ?? false, "\(failed.health)")
+            #expect(failed.store == store)
+            let back = await waitFor(supervisor) { $0.isRunning }
+            #expect(back.isRunning)
+        }
+    }
+
+    @Test func restartsBackOffExponentially() async throws {
+        let fixtures = try PluginFixtures.require()
+        let log = RecordingLog()
+        var configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "open-error"])
+        configuration.restartDelay = .milliseconds(300)
+        configuration.restartDelayMax = .milliseconds(1200)
+        try await withSupervisor(configuration, log: log) { supervisor in
+            _ = await waitFor(supervisor) { $0.restarts >= 4 }
+        }
+        // The failure messages announce the delays: 0.3, 0.6, 1.2, then capped at 1.2 seconds.
+        let delays = log.all.filter { $0.severity == .error }.prefix(4).map { event in
+            String(event.message.split(separator: "restarting in ").last ?? "")
+        }
+        #expect(delays == ["0.3 s", "0.6 s", "1.2 s", "1.2 s"])
+    }
+
+    @Test func stopEndsAHungPluginHost() async throws {
+        let fixtures = try PluginFixtures.require()
+        let configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "hang"], timeout: .seconds(60))
+        let supervisor = PluginSupervisor(
+            configuration: configuration,
+            launcher: PluginLauncher(executable: PluginFixtures.ipsecsvc),
+            validator: PluginFixtures.validator
+        )
+        await supervisor.start()
+        _ = await waitFor(supervisor, seconds: 5) { $0.info != nil }
+        try await Task.sleep(for: .milliseconds(300))
+        let before = ContinuousClock.now
+        await supervisor.stop()
+        #expect(ContinuousClock.now - before < .seconds(8))
+        #expect(await supervisor.state.health == .stopped)
+    }
+
+    @Test func aPluginWritingToStdoutCannotCorruptTheProtocol() async throws {
+        let fixtures = try PluginFixtures.require()
+        let configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "chatty"])
+        try await withSupervisor(configuration) { supervisor in
+            let state = await waitFor(supervisor) { $0.isRunning || $0.isFailed }
+            #expect(state.isRunning, "\(state.health)")
+        }
+    }
+
+    @Test func changeCallbackTriggersAFetch() async throws {
+        let fixtures = try PluginFixtures.require()
+        let log = RecordingLog()
+        let configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "notify"])
+        try await withSupervisor(configuration, log: log) { supervisor in
+            _ = await waitFor(supervisor) { $0.isRunning }
+            // The plugin signals from its own thread 300 ms after open; a second document follows.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while log.all.filter({ $0.message.hasPrefix("delivered") }).count < 2 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(log.all.filter { $0.message.hasPrefix("delivered") }.count == 2)
+        }
+    }
+
+    @Test func inProcessIsolationWorksWhenAskedFor() async throws {
+        let fixtures = try PluginFixtures.require()
+        let configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "good"], isolation: .inProcess)
+        try await withSupervisor(configuration) { supervisor in
+            let state = await waitFor(supervisor) { $0.isRunning || $0.isFailed }
+            #expect(state.isRunning, "\(state.health)")
+            #expect(state.info?.name == "fixture")
+        }
+    }
+
+    // MARK: - ABI checks come before anything else
+
+    @Test func abiMismatchIsRefusedBeforeOpen() async throws {
+        let fixtures = try PluginFixtures.require()
+        #expect {
+            _ = try LoadedPlugin.load(path: fixtures.abiVersion2)
+        } throws: { error in
+            "\(error)".contains("plugin ABI version 2 does not match host ABI version 1")
+        }
+        #expect {
+            _ = try LoadedPlugin.load(path: fixtures.entryV2)
+        } throws: { error in
+            "\(error)".contains(
+                "plugin ABI version 2 (it exports ipsec_plugin_entry_v2) does not match host ABI version 1"
+            )
+        }
+
+        #expect {
+            _ = try LoadedPlugin.load(path: fixtures.otherToolchain)
+        } throws: { error in
+            "\(error)".contains("Swift plugin built with swift-5.9, this host with \(PluginInfo.hostSwiftToolchain)")
+        }
+
+        let configuration = testConfiguration(path: fixtures.abiVersion2)
+        try await withSupervisor(configuration) { supervisor in
+            let state = await waitFor(supervisor) { $0.isFailed }
+            #expect(
+                state.failureReason?.contains(
+                    "cannot load: \(fixtures.abiVersion2): plugin ABI version 2 does not match host ABI version 1"
+                ) ?? false,
+                "\(state.health)"
+            )
+        }
+        #expect(!FileManager.default.fileExists(atPath: fixtures.openMarker), "open was called despite the mismatch")
+    }
+
+    @Test func missingLibraryFails() async throws {
+        let configuration = testConfiguration(path: "/nonexistent/libnothing.so")
+        try await withSupervisor(configuration) { supervisor in
+            let state = await waitFor(supervisor) { $0.isFailed }
+            #expect(
+                state.failureReason?.hasPrefix("cannot load: /nonexistent/libnothing.so: cannot load:") ?? false,
+                "\(state.health)"
+            )
+        }
+    }
+}
+
+/// This test process's children (the plugin hosts), from /proc.
+private func childPIDs() throws -> [pid_t] {
+    let me = getpid()
+    var result: [pid_t] = []
+    for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc") {
+        guard let pid = pid_t(entry),
+            let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { continue }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 1, pid_t(fields[1]) == me { result.append(pid) }
+    }
+    return result
+}
+
+@Suite(.serialized) struct PluginManagerTests {
+    @Test func startsEnabledPluginsAndReportsEveryFile() async throws {
+        let fixtures = try PluginFixtures.require()
+        let directory = try PluginFixtures.temporaryDirectory("manager")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "path = \(fixtures.fixture)\nenabled = yes\nrank = 7\noption.mode = good\n"
+            .write(toFile: directory + "/good.conf", atomically: true, encoding: .utf8)
+        try "path = \(fixtures.fixture)\nenabled = yes\noption.mode = segfault\nrestart-delay = 30\n"
+            .write(toFile: directory + "/crashing.conf", atomically: true, encoding: .utf8)
+        try "path = \(fixtures.fixture)\n".write(
+            toFile: directory + "/disabled.conf",
+            atomically: true,
+            encoding: .utf8
+        )
+        try "path = \(fixtures.fixture)\nenabled = yes\nranking = 3\n"
+            .write(toFile: directory + "/typo.conf", atomically: true, encoding: .utf8)
+        let log = RecordingLog()
+        let manager = PluginManager(
+            configurationDirectory: directory,
+            launcher: PluginLauncher(executable: PluginFixtures.ipsecsvc),
+            validator: PluginFixtures.validator,
+            log: log.sink
+        )
+        let supervisors = await manager.start()
+        #expect(supervisors.map(\.configuration.name) == ["crashing", "good"])
+        for supervisor in supervisors {
+            _ = await waitFor(supervisor) { $0.isRunning || $0.isFailed }
+        }
+        let statuses = await manager.statuses()
+        await manager.stop()
+
+        let byName = Dictionary(uniqueKeysWithValues: statuses.map { ($0.name, $0) })
+        #expect(byName.keys.sorted() == ["plugin:crashing", "plugin:good", "plugin:typo"])
+        #expect(byName["plugin:good"]?.state == .inEffect)
+        #expect(byName["plugin:crashing"]?.state == .failed)
+        #expect(byName["plugin:crashing"]?.reason?.contains("SIGSEGV") ?? false)
+        #expect(byName["plugin:typo"]?.state == .failed)
+        #expect(
+            byName["plugin:typo"]?.reason == "\(directory)/typo.conf:3: unknown key \"ranking\" (known: name, path, "
+                + "enabled, rank, isolation, timeout, poll-interval, restart-delay, restart-delay-max, max-document-size, "
+                + "memory-limit, option.NAME)"
+        )
+        #expect(log.all.contains { $0.source == "plugin:typo" && $0.severity == .error })
+    }
+}
