@@ -74,6 +74,16 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
     }
 
     func importStore(from file: String) throws(NetshError) -> PolicyStore {
+        // exportpolicy writes `.ipsec` files in native XML; Windows' own `.ipsec` format is unpublished.
+        if file.lowercased().hasSuffix(".ipsec") {
+            do {
+                return try PolicyFile.read(path: file, format: .xml)
+            } catch {
+                throw NetshError(
+                    "The policies were not imported: \(file) is not an ipsecsvc export (\(error.message)). Windows' .ipsec format is not published; on the Windows computer run 'reg export HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\IPSec ipsec.reg' and import ipsec.reg."
+                )
+            }
+        }
         do {
             return try PolicyFile.read(path: file)
         } catch {

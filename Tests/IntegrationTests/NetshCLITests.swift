@@ -213,4 +213,36 @@ import Glibc
             try String(contentsOfFile: netsh.sandbox.stateDirectory + "/directory-cache.xml", encoding: .utf8) == xml
         )
     }
+
+    @Test func exportAndImportPolicyFiles() throws {
+        let netsh = try Netsh()
+        defer { netsh.sandbox.remove() }
+        let setup = try netsh.write(
+            """
+            pushd ipsec static
+            add policy name="Export Me" assign=yes
+            add filteraction name=Block action=block
+            add filter filterlist=Telnet srcaddr=any dstaddr=me protocol=TCP dstport=23
+            add rule name=NoTelnet policy="Export Me" filterlist=Telnet filteraction=Block
+            popd
+            """,
+            "setup.netsh"
+        )
+        #expect(try netsh.netsh(["-f", setup]).status == 0)
+        let before = try netsh.netsh(["ipsec", "dump"]).output
+        for file in ["backup.xml", "backup.reg", "backup.ipsec"] {
+            let path = netsh.sandbox.root + "/" + file
+            let export = try netsh.netsh(["ipsec", "static", "exportpolicy", "file=\(path)"])
+            #expect(export.status == 0, "\(file): \(export.output)")
+            #expect(FileManager.default.fileExists(atPath: path))
+            #expect(try netsh.netsh(["ipsec", "static", "delete", "all"]).status == 0)
+            let imported = try netsh.netsh(["ipsec", "static", "importpolicy", path])
+            #expect(imported.status == 0, "\(file): \(imported.output)")
+            // Imported policies are not assigned: assign again, then the store is the one exported.
+            #expect(try netsh.netsh(["ipsec", "static", "set", "policy", "Export Me", "assign=yes"]).status == 0)
+            #expect(try netsh.netsh(["ipsec", "dump"]).output == before, "\(file)")
+        }
+        let missing = try netsh.netsh(["ipsec", "static", "importpolicy", "file=\(netsh.sandbox.root)/nope.xml"])
+        #expect(missing.status == 1 && missing.output.contains("were not imported"))
+    }
 }
