@@ -91,7 +91,7 @@ extension DynamicConfig {
             strongCRLCheck: settings.strongCRLCheck,
             ipsecLogInterval: settings.logIntervalSeconds,
             ipsecExempt: settings.exemptionLevel,
-            bootMode: settings.bootMode.flatMap { NetshBootMode(rawValue: $0.rawValue) } ?? .stateful,
+            bootMode: settings.bootMode.flatMap { NetshBootMode(rawValue: $0.rawValue) },
             bootExemptions: settings.bootExemptions.map {
                 NetshBootExemption(
                     ipProtocol: $0.ipProtocol,
@@ -111,7 +111,7 @@ extension DynamicConfig {
         if strongCRLCheck != old.strongCRLCheck { result.append(("strongcrlcheck", "\(strongCRLCheck)")) }
         if ipsecLogInterval != old.ipsecLogInterval { result.append(("ipsecloginterval", "\(ipsecLogInterval)")) }
         if ipsecExempt != old.ipsecExempt { result.append(("ipsecexempt", "\(ipsecExempt)")) }
-        if bootMode != old.bootMode { result.append(("bootmode", bootMode.rawValue)) }
+        if let bootMode, bootMode != old.bootMode { result.append(("bootmode", bootMode.rawValue)) }
         if bootExemptions != old.bootExemptions {
             let list = bootExemptions.map(\.description).joined(separator: " ")
             result.append(("bootexemptions", list.isEmpty ? "none" : list))

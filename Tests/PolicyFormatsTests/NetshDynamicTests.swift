@@ -149,10 +149,10 @@ import Testing
         let netsh = NetshHarness()
         let text = try netsh.d("show config")
         #expect(text.contains("IPsec Diagnostics       : 0"))
-        #expect(text.contains("Strong CRL Check        : 1"))
+        #expect(text.contains("Strong CRL Check        : 0"))
         #expect(text.contains("IPsec Log Interval      : 3600 seconds"))
         #expect(text.contains("IPsec Exemptions        : 3"))
-        #expect(text.contains("Boot Mode               : STATEFUL"))
+        #expect(text.contains("Boot Mode               : DEFAULT (STATEFUL IF A POLICY IS ASSIGNED, ELSE PERMIT)"))
         try netsh.d("set config bootexemptions tcp:0:3389:inbound")
         #expect(try netsh.d("show config").contains("TCP          0        3389     INBOUND"))
     }
