@@ -104,16 +104,38 @@ import Testing
         )
         let healthy = testConfiguration(name: "healthy", path: fixtures.fixture, options: ["mode": "good"])
 
+        // The engine with a local policy and a healthy plugin: what the driver compiles.
+        let stateDirectory = try PluginFixtures.temporaryDirectory("state")
+        defer { try? FileManager.default.removeItem(atPath: stateDirectory) }
+        let engine = SourcesPolicyEngine(
+            configuration: SourcesConfiguration(state: StateDirectory(path: stateDirectory), runsTimers: false)
+        )
+        _ = try await engine.startPersistent()
+        _ = try await engine.importPolicies(try PluginMergeTests.localStore(), into: .local, assign: "Local policy")
+
         try await withSupervisor(healthy) { good in
+            let running = await waitFor(good) { $0.isRunning }
+            #expect(running.isRunning, "\(running.health)")
+            try await engine.register(PluginProvider(supervisor: good, state: running))
+            let before = await engine.effectivePolicy().filters
+            #expect(before.map(\.provenance.source) == ["local", "plugin:healthy"])
+
             try await withSupervisor(broken, log: log) { bad in
                 let failed = await waitFor(bad) { $0.isFailed }
                 let reasonText = try #require(failed.failureReason, "\(failed.health)")
                 #expect(reasonText.contains(reason), "\(reasonText)")
-                // The failed plugin contributes nothing; the other source keeps its policy.
                 #expect(failed.store == nil)
-                let other = await waitFor(good) { $0.isRunning }
-                #expect(other.isRunning, "\(other.health)")
-                #expect(other.store != nil)
+                try await engine.register(PluginProvider(supervisor: bad, state: failed))
+
+                // The effective policy, and so the driver's table, is unchanged by the broken plugin;
+                // the other sources stay applied; status shows the failure and its reason.
+                #expect(await engine.effectivePolicy().filters == before)
+                let statuses = await engine.sourceStatuses()
+                let status = statuses.first { $0.name == "plugin:broken" }
+                #expect(status?.state == .failed)
+                #expect(status?.reason?.contains(reason) ?? false, "\(String(describing: status))")
+                #expect(statuses.first { $0.name == "plugin:healthy" }?.state == .inEffect)
+                #expect(statuses.first { $0.name == "local" }?.state == .inEffect)
                 // The journal got the reason.
                 #expect(
                     log.all.contains {
@@ -125,6 +147,7 @@ import Testing
                 #expect(restarted.restarts >= 1)
             }
         }
+        await engine.shutdown()
     }
 
     @Test func aRestartedPluginComesBack() async throws {
