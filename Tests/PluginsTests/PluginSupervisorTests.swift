@@ -168,9 +168,8 @@ import Testing
         }
     }
 
-    @Test func aPolicyKeepsApplyingWhenItsPluginLaterFails() async throws {
-        // A plugin that delivered a policy and then crashes keeps that policy (like the directory cache):
-        // the driver's table is not changed by the failure.
+    @Test func aPluginKilledFromOutsideIsFailedThenComesBack() async throws {
+        // The supervisor keeps the last valid policy for diagnostics; the provider reports the failure.
         let fixtures = try PluginFixtures.require()
         let scratch = try PluginFixtures.temporaryDirectory("later")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -185,6 +184,11 @@ import Testing
             let failed = await waitFor(supervisor) { $0.isFailed }
             #expect(failed.failureReason?.contains("signal 9") ?? false, "\(failed.health)")
             #expect(failed.store == store)
+            if case .failed(let reason) = PluginProvider.report(for: failed, location: "x") {
+                #expect(reason.contains("signal 9"))
+            } else {
+                Issue.record("a failed plugin must report failed")
+            }
             let back = await waitFor(supervisor) { $0.isRunning }
             #expect(back.isRunning)
         }
