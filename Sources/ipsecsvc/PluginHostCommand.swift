@@ -154,6 +154,7 @@ struct PluginHostCommand: AsyncParsableCommand {
 
     private func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
+        let path = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
         var buffer = [CChar](repeating: 0, count: 4096)
         guard getcwd(&buffer, buffer.count) != nil else { return "./" + path }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path

@@ -302,7 +302,7 @@ import Testing
         try await withSupervisor(configuration) { supervisor in
             let state = await waitFor(supervisor) { $0.isFailed }
             #expect(
-                state.failureReason?.hasPrefix("cannot load: /nonexistent/libnothing.so: cannot load:") ?? false,
+                state.failureReason?.hasPrefix("cannot load: /nonexistent/libnothing.so: dlopen failed:") ?? false,
                 "\(state.health)"
             )
         }
