@@ -57,7 +57,24 @@ let package = Package(
                 serviceLifecycle, unixSignals,
             ]
         ),
-        .executableTarget(name: "ipsecsvc", dependencies: ["ServiceHost", argumentParser]),
+        .executableTarget(
+            name: "ipsecsvc",
+            dependencies: [
+                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "Driver", "Plugins", argumentParser,
+            ]
+        ),
+        // The driver outside the service: root integration tests and nfq-bench (Benchmarks/driver).
+        .executableTarget(
+            name: "ipsecsvc-driver-harness",
+            dependencies: ["Driver", "PolicyModel"],
+            path: "Benchmarks/driver/Harness"
+        ),
+        // Classifier cost at 1k/10k/100k filters; not part of `swift test`.
+        .executableTarget(
+            name: "ipsecsvc-driver-bench",
+            dependencies: ["Driver", "PolicyModel"],
+            path: "Benchmarks/driver/ClassifierBench"
+        ),
         // Providers: the crash-safety test's store writer (killed at random by ProvidersTests) and the benchmark.
         .executableTarget(
             name: "ProvidersStoreWriter",
@@ -76,6 +93,12 @@ let package = Package(
             path: "Benchmarks/xml/xml-bench"
         ),
 
+        // MARK: - Fuzzing (Fuzz/README.md)
+        // The fuzz harness (parsers with round-trip oracles, a mutation engine), shared by the tool and
+        // by the test suite's short slice; the tool runs under libFuzzer or as a bounded mutation loop.
+        .target(name: "FormatFuzzing", dependencies: ["PolicyFormats", "PolicyModel"], path: "Fuzz/FormatFuzzing"),
+        .executableTarget(name: "ipsecsvc-fuzz", dependencies: ["FormatFuzzing"], path: "Fuzz/ipsecsvc-fuzz"),
+
         // MARK: - Examples
         .target(
             name: "InventoryPlugin",
@@ -88,7 +111,7 @@ let package = Package(
         .testTarget(name: "PolicyModelTests", dependencies: ["PolicyModel"]),
         .testTarget(
             name: "PolicyFormatsTests",
-            dependencies: ["PolicyFormats", "PolicyModel"],
+            dependencies: ["PolicyFormats", "PolicyModel", "FormatFuzzing"],
             // Real Windows-written data and bad-input corpora (windows/, reg/, ldif/, dsml/, fuzz/).
             resources: [.copy("Fixtures")]
         ),
@@ -102,7 +125,7 @@ let package = Package(
         ),
         .testTarget(name: "ServiceHostTests", dependencies: ["ServiceHost", "Driver", "Providers", "PolicyModel"]),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
-        .testTarget(name: "IntegrationTests", dependencies: ["ipsecsvc", "PolicyModel"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ipsecsvc", "ipsecsvc-driver-harness", "PolicyModel"]),
     ],
     swiftLanguageModes: [.v6]
 )

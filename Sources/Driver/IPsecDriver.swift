@@ -22,6 +22,16 @@ public protocol IPsecDriver: Sendable {
 
     /// The current mode, table generation and counters.
     func status() async -> DriverStatus
+
+    /// A graceful stop of the service: leave the host in permit mode (no hooks) and release the
+    /// queues. Called once, last. The default puts the driver in operational permit mode.
+    func shutdown() async throws
+}
+
+extension IPsecDriver {
+    public func shutdown() async throws {
+        try await enterOperationalMode(.permit)
+    }
 }
 
 /// The `netsh ipsec dynamic set config` settings the driver uses.

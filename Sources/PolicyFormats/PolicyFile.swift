@@ -14,34 +14,46 @@ public enum PolicyFile {
     ///   - format: the format to use; `nil` to decide by extension, then by content.
     /// - Throws: ``PolicyFormatError`` when the file cannot be read, its format cannot be told, or
     ///   the reader rejects it.
-    public static func read(path: String, format: PolicyFileFormat? = nil) throws(PolicyFormatError) -> PolicyStore {
-        try readDetectingFormat(path: path, format: format).store
+    ///   - options: Windows formats' choices (registry store, base DN) and where to report notes.
+    public static func read(
+        path: String,
+        format: PolicyFileFormat? = nil,
+        options: PolicyFileOptions = PolicyFileOptions()
+    ) throws(PolicyFormatError) -> PolicyStore {
+        try readDetectingFormat(path: path, format: format, options: options).store
     }
 
-    /// Reads a store like ``read(path:format:)`` and tells which format it was read as (so that
-    /// `convert IN -` can write the same format back).
+    /// Reads a store like ``read(path:format:options:)`` and tells which format it was read as (so
+    /// that `convert IN -` can write the same format back).
     public static func readDetectingFormat(
         path: String,
-        format: PolicyFileFormat? = nil
+        format: PolicyFileFormat? = nil,
+        options: PolicyFileOptions = PolicyFileOptions()
     ) throws(PolicyFormatError) -> (store: PolicyStore, format: PolicyFileFormat) {
         let file = path == "-" ? "<stdin>" : path
+        if format == nil { try WindowsFileSniffer.refuseConsoleExport(path: path, file: file) }
         let bytes = try FileIO.readAll(path: path, displayName: file, limit: maximumSize)
-        guard let chosen = format ?? PolicyFileFormat(path: path) ?? PolicyFileFormat(sniffing: bytes) else {
+        guard
+            let chosen = format ?? WindowsFileSniffer.refine(PolicyFileFormat(path: path), bytes)
+                ?? PolicyFileFormat(sniffing: bytes)
+        else {
             throw PolicyFormatError(file: file, message: "cannot tell the file's format; name it (\(formatList))")
         }
-        return (try decode(bytes, file: file, format: chosen), chosen)
+        return (try decode(bytes, file: file, format: chosen, options: options), chosen)
     }
 
     /// Parses bytes already in memory.
     public static func decode(
         _ bytes: [UInt8],
         file: String,
-        format: PolicyFileFormat
+        format: PolicyFileFormat,
+        options: PolicyFileOptions = PolicyFileOptions()
     ) throws(PolicyFormatError)
         -> PolicyStore
     {
         switch format {
         case .xml: try NativePolicyXML.read(bytes, file: file)
+        case .reg, .ldif, .dsml: try WindowsFileFormats.decode(bytes, file: file, format: format, options: options)
         }
     }
 
@@ -49,7 +61,8 @@ public enum PolicyFile {
     public static func encode(
         _ store: PolicyStore,
         format: PolicyFileFormat,
-        file: String
+        file: String,
+        options: PolicyFileOptions = PolicyFileOptions()
     ) throws(PolicyFormatError)
         -> [UInt8]
     {
@@ -58,6 +71,8 @@ public enum PolicyFile {
         }
         switch format {
         case .xml: return NativePolicyXML.write(store)
+        case .reg, .ldif, .dsml:
+            return try WindowsFileFormats.encode(store, file: file, format: format, options: options)
         }
     }
 
@@ -69,7 +84,8 @@ public enum PolicyFile {
     public static func write(
         _ store: PolicyStore,
         to path: String,
-        format: PolicyFileFormat? = nil
+        format: PolicyFileFormat? = nil,
+        options: PolicyFileOptions = PolicyFileOptions()
     ) throws(PolicyFormatError) {
         let file = path == "-" ? "<stdout>" : path
         guard let chosen = format ?? PolicyFileFormat(path: path) else {
@@ -78,7 +94,7 @@ public enum PolicyFile {
                 message: "cannot tell the format from the file name; name it (\(formatList))"
             )
         }
-        let bytes = try encode(store, format: chosen, file: file)
+        let bytes = try encode(store, format: chosen, file: file, options: options)
         if path == "-" {
             try FileIO.writeStandardOutput(bytes, displayName: file)
         } else {

@@ -5,18 +5,27 @@
 public enum PolicyFileFormat: String, CaseIterable, Hashable, Sendable, CustomStringConvertible {
     /// The native policy XML (`policies-xml/ipsec-policy.xsd`).
     case xml
+    /// A registry export (`reg export`, regedit `.reg`) of the IPsec policy stores.
+    case reg
+    /// An LDIF directory dump (`ldifde -f`, `ldapsearch`) of the IP Security container.
+    case ldif
+    /// A DSMLv2 directory dump of the IP Security container (`.dsml`, or `.xml` with DSML content).
+    case dsml
 
     /// File name extensions (lower case, without the dot) that select this format.
     public var fileExtensions: [String] {
         switch self {
         case .xml: ["xml"]
+        case .reg: ["reg"]
+        case .ldif: ["ldif", "ldf"]
+        case .dsml: ["dsml"]
         }
     }
 
     /// Whether ``PolicyFile`` can write this format (some formats are import-only).
     public var isWritable: Bool {
         switch self {
-        case .xml: true
+        case .xml, .reg, .ldif, .dsml: true
         }
     }
 
@@ -40,6 +49,10 @@ public enum PolicyFileFormat: String, CaseIterable, Hashable, Sendable, CustomSt
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { start += 3 }
         while start < bytes.endIndex, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[start]) { start += 1 }
         guard start < bytes.endIndex else { return nil }
+        if let windows = WindowsFileSniffer.format(bytes) {
+            self = windows
+            return
+        }
         if bytes[start] == UInt8(ascii: "<") {
             self = .xml
             return

@@ -3,7 +3,8 @@ extension PolicyStore {
     /// valid.
     ///
     /// Readers check syntax; this checks meaning, the way netsh and the console refuse such input:
-    /// - identity: object names unique per kind (case-insensitive; rule names per policy), GUIDs
+    /// - identity: object names unique per kind (case-insensitive; rule names per policy; not for
+    ///   default-response actions, which Windows 2000 all names alike), GUIDs
     ///   unique across the store, no object id is the zero GUID;
     /// - references: rules name existing filter lists and filter actions, the assigned policy
     ///   exists, and a GUID used where another kind of object is expected is reported as such;
@@ -50,7 +51,9 @@ extension PolicyStore {
         for (position, list) in filterLists.enumerated() {
             seen.check(list.name, kind: "filter list", at: .filterList(list, index: position), into: &report)
         }
-        for (position, action) in filterActions.enumerated() {
+        // Default-response actions are never addressed by name, and Windows 2000 names every one of
+        // them after the same action GUID (windows-ipsec.md §3.4), so their names may repeat.
+        for (position, action) in filterActions.enumerated() where action.type == .standard {
             seen.check(action.name, kind: "filter action", at: .filterAction(action, index: position), into: &report)
         }
     }

@@ -19,6 +19,10 @@ struct IPsecSvc: AsyncParsableCommand {
 
     /// ArgumentParser's own `main`, except that usage errors exit 2 instead of 64 (docs/cli.md).
     static func main() async {
+        // Installed as `netsh`, or `ipsecsvc netsh ...`: Windows' netsh syntax, not ArgumentParser's.
+        if let arguments = NetshCommandLine.arguments(CommandLine.arguments) {
+            NetshCommandLine.runAndExit(arguments)
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

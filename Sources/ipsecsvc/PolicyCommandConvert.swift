@@ -18,9 +18,16 @@ struct PolicyConvertCommand: AsyncParsableCommand {
 
             Exit codes: 0 written, 1 invalid or unreadable input or OUT not writable, 2 usage error.
 
+            Windows formats: .reg (a registry export of the policy stores; --registry-store picks \
+            Local, Persistent or Cache), .ldif and .dsml (directory dumps of the IP Security \
+            container; writing them needs --base-dn). A console .ipsec export is not read: export \
+            the registry key instead (reg export HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\IPSec ipsec.reg).
+
             Examples:
               ipsecsvc policy convert site.xml normalized.xml
               ipsecsvc policy convert --format xml exported.txt - | less
+              ipsecsvc policy convert ipsec.reg site.xml
+              ipsecsvc policy convert site.xml ipsec.ldif --base-dn DC=example,DC=com
             """
     )
 
@@ -39,6 +46,12 @@ struct PolicyConvertCommand: AsyncParsableCommand {
     @Flag(help: "Write OUT even when the policy has problems.")
     var allowInvalid = false
 
+    @Option(help: "LDIF/DSML output: the domain (DC=example,DC=com) or IP Security container to write under.")
+    var baseDN: String?
+
+    @Option(help: "The .reg store to read from IN or write to OUT (local, persistent, cache).")
+    var registryStore: RegistryStoreArgument?
+
     func validate() throws {
         // Standard output has no name to tell a format by; it then gets IN's format.
         guard output != "-" || format != nil else { return }
@@ -47,12 +60,22 @@ struct PolicyConvertCommand: AsyncParsableCommand {
             throw ValidationError("Cannot tell the format of '\(output)' from its name; give --format.")
         }
         if !target.isWritable { throw ValidationError("The \(target) format cannot be written.") }
+        if [.ldif, .dsml].contains(target), baseDN == nil {
+            throw ValidationError(
+                "A directory dump needs the domain it belongs to: give --base-dn (e.g. DC=example,DC=com)."
+            )
+        }
     }
 
     func run() async throws {
+        let options = PolicyFileOptions(
+            registryStore: registryStore?.kind,
+            baseDN: baseDN,
+            report: { standardError($0) }
+        )
         let read: (store: PolicyStore, format: PolicyFileFormat)
         do {
-            read = try PolicyFile.readDetectingFormat(path: input, format: from?.format)
+            read = try PolicyFile.readDetectingFormat(path: input, format: from?.format, options: options)
         } catch {
             standardError(error.description)
             throw CommandExit.invalidInput
@@ -64,7 +87,7 @@ struct PolicyConvertCommand: AsyncParsableCommand {
         }
         let target = format?.format ?? PolicyFileFormat(path: output) ?? read.format
         do {
-            try PolicyFile.write(read.store, to: output, format: target)
+            try PolicyFile.write(read.store, to: output, format: target, options: options)
         } catch {
             standardError(error.description)
             throw CommandExit.invalidInput

@@ -38,12 +38,16 @@ struct PolicyShowCommand: AsyncParsableCommand {
     @Option(help: "Read the file in this format instead of deciding by extension and content.")
     var format: FormatArgument?
 
+    @Option(help: "The store of a .reg file to show (local, persistent, cache).")
+    var registryStore: RegistryStoreArgument?
+
     func validate() throws {
         if file == nil { throw ValidationError("Give the policy file to show.") }
     }
 
     func run() async throws {
-        guard let file, let store = readPolicyFile(file, format: format?.format) else {
+        guard let file, let store = readPolicyFile(file, format: format?.format, registryStore: registryStore?.kind)
+        else {
             throw CommandExit.invalidInput
         }
         print(json ? PolicyListingJSON.text(store) : PolicyListing.text(store), terminator: "")

@@ -41,6 +41,19 @@ struct FormatArgument: ExpressibleByArgument {
     static var allValueStrings: [String] { PolicyFileFormat.allCases.map(\.rawValue) }
 }
 
+/// `--registry-store local|persistent|cache`: which store of a `.reg` file to read or write.
+struct RegistryStoreArgument: ExpressibleByArgument {
+    var kind: RegistryStoreKind
+
+    init?(argument: String) {
+        guard let kind = RegistryStoreKind.allCases.first(where: { $0.rawValue.lowercased() == argument.lowercased() })
+        else { return nil }
+        self.kind = kind
+    }
+
+    static var allValueStrings: [String] { RegistryStoreKind.allCases.map { $0.rawValue.lowercased() } }
+}
+
 extension PolicyStore {
     /// `2 policies, 3 filter lists, 1 filter action`.
     var countSummary: String {
@@ -57,9 +70,13 @@ extension PolicyStore {
 }
 
 /// Reads a policy file, printing a reader error as one line; `nil` when it could not be read.
-func readPolicyFile(_ path: String, format: PolicyFileFormat?) -> PolicyStore? {
+/// Notes about what a Windows file held besides the store (service settings, GPO assignments) go to
+/// standard error.
+func readPolicyFile(_ path: String, format: PolicyFileFormat?, registryStore: RegistryStoreKind? = nil) -> PolicyStore?
+{
     do {
-        return try PolicyFile.read(path: path, format: format)
+        let options = PolicyFileOptions(registryStore: registryStore, report: { standardError($0) })
+        return try PolicyFile.read(path: path, format: format, options: options)
     } catch {
         standardError(error.description)
         return nil

@@ -18,7 +18,7 @@ struct RunSubcommand: AsyncParsableCommand {
     func run() async throws {
         await reportingFailures("StartService") {
             let configuration = try options.load()
-            try await ServiceRunner(configuration: configuration).run()
+            try await ServiceRunner(configuration: configuration, registry: .withNetshDynamic()).run()
         }
     }
 }

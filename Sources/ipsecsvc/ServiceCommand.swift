@@ -16,7 +16,8 @@ struct ServiceSubcommand: AsyncParsableCommand {
 
         func run() async throws {
             let report = await reportingFailures("QueryServiceStatus") {
-                try ServiceController(configuration: try options.load()).query()
+                let controller = ServiceController(configuration: try options.load())
+                return try await onDedicatedThread { try controller.query() }
             }
             print(json ? StatusFormatting.json(report) : StatusFormatting.query(report))
         }
@@ -30,7 +31,8 @@ struct ServiceSubcommand: AsyncParsableCommand {
 
         func run() async throws {
             let report = await reportingFailures("StartService") {
-                try ServiceController(configuration: try options.load(), warn: printError).start()
+                let controller = ServiceController(configuration: try options.load(), warn: printError)
+                return try await onDedicatedThread { try controller.start() }
             }
             print(StatusFormatting.query(report))
         }
@@ -44,7 +46,8 @@ struct ServiceSubcommand: AsyncParsableCommand {
 
         func run() async throws {
             let report = await reportingFailures("ControlService") {
-                try ServiceController(configuration: try options.load(), warn: printError).stop()
+                let controller = ServiceController(configuration: try options.load(), warn: printError)
+                return try await onDedicatedThread { try controller.stop() }
             }
             print(StatusFormatting.query(report))
         }
@@ -57,12 +60,14 @@ struct ServiceSubcommand: AsyncParsableCommand {
         func run() async throws {
             let report = await reportingFailures("StartService") {
                 let controller = ServiceController(configuration: try options.load(), warn: printError)
-                do {
-                    _ = try controller.stop()
-                } catch let error as WindowsError where error == .notActive {
-                    // Not running: restart is a start.
+                return try await onDedicatedThread {
+                    do {
+                        _ = try controller.stop()
+                    } catch let error as WindowsError where error == .notActive {
+                        // Not running: restart is a start.
+                    }
+                    return try controller.start()
                 }
-                return try controller.start()
             }
             print(StatusFormatting.query(report))
         }
@@ -76,7 +81,8 @@ struct ServiceSubcommand: AsyncParsableCommand {
 
         func run() async throws {
             let report = await reportingFailures("ControlService") {
-                try ServiceController(configuration: try options.load()).refresh()
+                let controller = ServiceController(configuration: try options.load())
+                return try await onDedicatedThread { try controller.refresh() }
             }
             print(report.summary)
         }
@@ -102,7 +108,7 @@ struct ServiceSubcommand: AsyncParsableCommand {
                     )
                 }
                 let controller = ServiceController(configuration: try options.load(), warn: printError)
-                try controller.setStartType(type)
+                try await onDedicatedThread { try controller.setStartType(type) }
                 print("[SC] ChangeServiceConfig SUCCESS (start type \(type.rawValue), \(type.scName))")
             }
         }

@@ -18,7 +18,8 @@ struct StatusSubcommand: AsyncParsableCommand {
 
     func run() async throws {
         let report = await reportingFailures("QueryServiceStatus") {
-            try ServiceController(configuration: try options.load()).query()
+            let controller = ServiceController(configuration: try options.load())
+            return try await onDedicatedThread { try controller.query() }
         }
         print(json ? StatusFormatting.json(report) : StatusFormatting.status(report))
     }

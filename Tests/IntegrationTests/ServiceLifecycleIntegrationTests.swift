@@ -18,6 +18,8 @@ import Glibc
         defer { service.terminate() }
 
         var pings = 0
+        let starting = try #require(listener.nextNonWatchdog(pings: &pings), "no STATUS=; log:\n\(service.output)")
+        #expect(starting == "STATUS=Starting: applying the persistent policy")
         let ready = try #require(listener.nextNonWatchdog(pings: &pings), "no READY=1; log:\n\(service.output)")
         #expect(ready.hasPrefix("READY=1\nSTATUS=driver in secure mode"))
         // READY=1 comes only once the socket answers and the persistent policy is applied.
@@ -65,11 +67,7 @@ import Glibc
 
         let service = try sandbox.startRun()
         defer { service.terminate() }
-        #expect(
-            ServiceHarness.waitUntil {
-                sandbox.driverMode() == "secure" && RawControl.connect(sandbox.socket).map { close($0) } != nil
-            }
-        )
+        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
         let query = try sandbox.run(["service", "query"] + common)
         #expect(query.output.contains("STATE              : 4  RUNNING"), "\(query.output)")
         #expect(query.output.contains("DRIVER_MODE        : secure"))
@@ -133,7 +131,11 @@ import Glibc
         let sandbox = try ServiceSandbox()
         defer { sandbox.remove() }
         try FileManager.default.createDirectory(atPath: sandbox.stateDirectory, withIntermediateDirectories: true)
-        try dynamicConfig.write(toFile: sandbox.stateDirectory + "/dynamic-config", atomically: true, encoding: .utf8)
+        try dynamicConfig.write(
+            toFile: sandbox.stateDirectory + "/dynamic-settings.conf",
+            atomically: true,
+            encoding: .utf8
+        )
         #expect(
             try sandbox.run(["service", "config", "--start-type", startType] + sandbox.commonArguments).status == 0
         )
@@ -149,7 +151,7 @@ import Glibc
         defer { sandbox.remove() }
         var service = try sandbox.startRun()
         defer { service.terminate() }
-        #expect(ServiceHarness.waitUntil { sandbox.driverMode() == "secure" })
+        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
         let set = RawControl.request(
             sandbox.socket,
             #"{"version":1,"command":"config.set","body":{"property":"ipsecloginterval","value":"600"}}"#
@@ -164,7 +166,7 @@ import Glibc
         #expect(service.waitForExit(timeout: 30) == 0)
 
         service = try sandbox.startRun()
-        #expect(ServiceHarness.waitUntil { sandbox.driverMode() == "secure" })
+        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
         let get = RawControl.request(sandbox.socket, #"{"version":1,"command":"config.get"}"#)
         let body = try #require(get["body"] as? [String: Any], "\(get)")
         #expect(body["logIntervalSeconds"] as? Int == 600)
@@ -173,6 +175,29 @@ import Glibc
         #expect(settings?["logIntervalSeconds"] as? Int == 600)
         service.signal(SIGTERM)
         #expect(service.waitForExit(timeout: 30) == 0)
+    }
+
+    @Test func crashLeavesTheDriverAsItWasAndARestartRecovers() throws {
+        let sandbox = try ServiceSandbox()
+        defer { sandbox.remove() }
+        let first = try sandbox.startRun()
+        defer { first.terminate() }
+        #expect(sandbox.waitForRunning(), "log:\n\(first.output)")
+        first.signal(SIGKILL)
+        #expect(first.waitForExit(timeout: 30) == 128 + SIGKILL)
+        // Fail-closed: nobody put the driver in permit mode.
+        #expect(sandbox.driverMode() == "secure")
+        let offline = try sandbox.run(["service", "query"] + sandbox.commonArguments)
+        #expect(offline.output.contains("STOPPED"))
+        #expect(offline.output.contains("DRIVER_MODE        : secure"))
+
+        // The stale socket of the crashed process does not stop a new start.
+        let second = try sandbox.startRun()
+        defer { second.terminate() }
+        #expect(sandbox.waitForRunning(), "log:\n\(second.output)")
+        second.signal(SIGTERM)
+        #expect(second.waitForExit(timeout: 30) == 0)
+        #expect(sandbox.driverMode() == "permit")
     }
 
     @Test func configErrorsNameFileAndLine() throws {

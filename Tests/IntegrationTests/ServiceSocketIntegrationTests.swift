@@ -8,12 +8,11 @@ import Glibc
 /// The control socket of the real service: authorization by SO_PEERCRED and robustness.
 @Suite(.serialized) struct ServiceSocketIntegrationTests {
     @Test func malformedAndOversizedRequestsDoNotDisturbOthers() throws {
-        let sandbox = try ServiceSandbox(extraConfig: "max_request_bytes = 4096\nrequest_timeout = 3\n")
+        let sandbox = try ServiceSandbox(extraConfig: "max_request_bytes = 4096\nrequest_timeout = 8\n")
         defer { sandbox.remove() }
         let service = try sandbox.startRun()
         defer { service.terminate() }
-        #expect(ServiceHarness.waitUntil { sandbox.driverMode() == "secure" })
-        #expect(ServiceHarness.waitUntil { RawControl.connect(sandbox.socket).map { close($0) } != nil })
+        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
 
         // A silent client holds a connection open while others are served.
         let silent = try #require(RawControl.connect(sandbox.socket))
@@ -43,7 +42,7 @@ import Glibc
         let started = Date()
         let status = RawControl.request(sandbox.socket, #"{"version":1,"command":"service.status"}"#)
         #expect((status["body"] as? [String: Any])?["state"] as? String == "RUNNING")
-        #expect(Date().timeIntervalSince(started) < 2.5, "a silent client must not delay others")
+        #expect(Date().timeIntervalSince(started) < 7, "a silent client must not delay others")
 
         // The silent client gets a timeout answer once its time is up.
         var value = timeval(tv_sec: 20, tv_usec: 0)
@@ -67,8 +66,7 @@ import Glibc
         defer { sandbox.remove() }
         let service = try sandbox.startRun()
         defer { service.terminate() }
-        #expect(ServiceHarness.waitUntil { sandbox.driverMode() == "secure" })
-        #expect(ServiceHarness.waitUntil { RawControl.connect(sandbox.socket).map { close($0) } != nil })
+        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
 
         let socketArguments = ["status", "--socket", sandbox.socket]
         let root = try sandbox.run(socketArguments)
@@ -98,7 +96,7 @@ import Glibc
         defer { sandbox.remove() }
         let service = try sandbox.startRun()
         defer { service.terminate() }
-        #expect(ServiceHarness.waitUntil { RawControl.connect(sandbox.socket).map { close($0) } != nil })
+        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
         var info = stat()
         stat(sandbox.socket, &info)
         #expect(info.st_mode & 0o777 == 0o660)

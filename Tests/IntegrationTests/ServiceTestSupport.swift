@@ -86,6 +86,14 @@ struct ServiceSandbox {
         )
     }
 
+    /// Waits until the service answers `service.status` with RUNNING.
+    func waitForRunning(timeout: Double = 60) -> Bool {
+        ServiceHarness.waitUntil(timeout: timeout) {
+            let answer = RawControl.request(socket, #"{"version":1,"command":"service.status"}"#)
+            return (answer["body"] as? [String: Any])?["state"] as? String == "RUNNING"
+        }
+    }
+
     /// The memory driver's state as JSON.
     func driverState() -> [String: Any]? {
         guard let data = FileManager.default.contents(atPath: driverStatePath) else { return nil }

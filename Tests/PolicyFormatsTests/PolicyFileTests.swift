@@ -32,7 +32,13 @@ private func readError(_ path: String, format: PolicyFileFormat? = nil) -> Polic
     @Test func contentSniffing() {
         #expect(PolicyFileFormat(sniffing: Array("<?xml version=\"1.0\"?><a/>".utf8)) == .xml)
         #expect(PolicyFileFormat(sniffing: [0xEF, 0xBB, 0xBF, 0x0A, 0x20] + Array("<a/>".utf8)) == .xml)
-        #expect(PolicyFileFormat(sniffing: Array("dn: cn=x".utf8)) == nil)
+        #expect(PolicyFileFormat(sniffing: Array("dn: cn=x".utf8)) == .ldif)
+        #expect(PolicyFileFormat(sniffing: Array("REGEDIT4\r\n".utf8)) == .reg)
+        #expect(
+            PolicyFileFormat(sniffing: Array("<batchResponse xmlns=\"urn:oasis:names:tc:DSML:2:0:core\"/>".utf8))
+                == .dsml
+        )
+        #expect(PolicyFileFormat(sniffing: Array("hello".utf8)) == nil)
         #expect(PolicyFileFormat(sniffing: []) == nil)
     }
 

@@ -184,6 +184,20 @@ private func expectOnly(
         )
     }
 
+    @Test func defaultResponseActionsMayShareANameAsWindows2000Writes() {
+        let found = problems { store in
+            let name = "{8A171DD3-77E3-11D1-8659-A04F00000000}"
+            store.filterActions[3].name = name
+            var copy = store.filterActions[3]
+            copy.id = Fixtures.guid(24)
+            store.filterActions.append(copy)
+            store.policies[1].rules.append(
+                Rule(id: Fixtures.guid(204), filterActionID: copy.id, isDefaultResponse: true)
+            )
+        }
+        #expect(found == [])
+    }
+
     @Test func policyNeedsAName() {
         let found = problems { $0.policies[1].name = "" }
         expectOnly(found, at: "policy 2 › name", saying: "needs a name")

@@ -135,7 +135,7 @@ import Testing
     @Test func brokenStateFileNamesLine() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        _ = directory.write("dynamic-config", "ipsecexempt = 3\nipsecdiagnostics = 9\n")
+        _ = directory.write("dynamic-settings.conf", "ipsecexempt = 3\nipsecdiagnostics = 9\n")
         #expect {
             _ = try ServiceStateStore(directory: directory.path).dynamicSettings()
         } throws: { error in

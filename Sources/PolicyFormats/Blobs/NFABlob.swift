@@ -116,16 +116,15 @@ extension IPsecData {
             }
             try cursor.skip(Int(length), "Alt-Auth.Method[\(index)].Data")
         }
+        // The flags section always follows the methods; the IPv6 tunnel section is optional.
         var flags: [UInt32] = []
         let markerOffset = cursor.offset
-        if cursor.remaining > 1 {
-            guard Array(try cursor.take(16, "Alt-Auth.Marker2")) == altAuthMarker2 else {
-                throw cursor.context.error("Alt-Auth.Marker2", at: markerOffset, "expected the flags section marker")
-            }
-            let flagCount = try cursor.u32("Alt-Auth.Flag-Count")
-            try cursor.needCount(flagCount, elementSize: 4, for: "Alt-Auth.Flag-Count")
-            for index in 0..<Int(flagCount) { flags.append(try cursor.u32("Alt-Auth.Flags[\(index)]")) }
+        guard Array(try cursor.take(16, "Alt-Auth.Marker2")) == altAuthMarker2 else {
+            throw cursor.context.error("Alt-Auth.Marker2", at: markerOffset, "expected the flags section marker")
         }
+        let flagCount = try cursor.u32("Alt-Auth.Flag-Count")
+        try cursor.needCount(flagCount, elementSize: 4, for: "Alt-Auth.Flag-Count")
+        for index in 0..<Int(flagCount) { flags.append(try cursor.u32("Alt-Auth.Flags[\(index)]")) }
         let tunnelOffset = cursor.offset
         if cursor.remaining > 1 {
             guard Array(try cursor.take(16, "Alt-Auth.Marker3")) == altAuthMarker3 else {

@@ -104,7 +104,7 @@ public enum LDIF {
         }
         var entry = DirectoryEntry(dn: dn, line: first.number)
         for line in record.dropFirst() {
-            let (name, value) = try attributeLine(line, file: file)
+            let (name, value) = try attributeLine(line, file: file, dn: dn)
             switch name.lowercased() {
             case "changetype":
                 let kind = value.text?.lowercased() ?? ""
@@ -133,10 +133,11 @@ public enum LDIF {
         return entry
     }
 
-    /// Splits `name: value`, `name:: base64` and refuses `name:< url`.
+    /// Splits `name: value`, `name:: base64` and refuses `name:< url`; `dn` names the entry in errors.
     private static func attributeLine(
         _ line: LogicalLine,
-        file: String
+        file: String,
+        dn: String? = nil
     ) throws(PolicyFormatError) -> (
         String, DirectoryValue
     ) {
@@ -145,6 +146,7 @@ public enum LDIF {
             throw PolicyFormatError(
                 file: file,
                 line: line.number,
+                object: dn,
                 message:
                     "expected 'attribute: value', found no ':' (a line longer than the rest may have lost its fold)"
             )
@@ -157,6 +159,7 @@ public enum LDIF {
                 file: file,
                 line: line.number,
                 column: 1,
+                object: dn,
                 message: "'\(description)' is not an attribute name"
             )
         }
@@ -171,6 +174,7 @@ public enum LDIF {
                 throw PolicyFormatError(
                     file: file,
                     line: line.number,
+                    object: dn,
                     field: String(name),
                     message: "bad base64 value: \(error.message) at character \(error.position + 1) of the value"
                 )
@@ -179,6 +183,7 @@ public enum LDIF {
             throw PolicyFormatError(
                 file: file,
                 line: line.number,
+                object: dn,
                 field: String(name),
                 message:
                     "values given by URL (':<') are not read; export the entries with their values inline (ldifde -f, ldapsearch -LLL)"

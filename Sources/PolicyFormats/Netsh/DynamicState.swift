@@ -9,13 +9,13 @@ public import PolicyModel
 public struct DynamicState: Hashable, Sendable, Codable {
     public var mainModePolicies: [DynamicMainModePolicy]
     public var quickModePolicies: [DynamicQuickModePolicy]
-    public var rules: [DynamicRule]
+    public var rules: [NetshDynamicRule]
     public var config: DynamicConfig
 
     public init(
         mainModePolicies: [DynamicMainModePolicy] = [],
         quickModePolicies: [DynamicQuickModePolicy] = [],
-        rules: [DynamicRule] = [],
+        rules: [NetshDynamicRule] = [],
         config: DynamicConfig = DynamicConfig()
     ) {
         self.mainModePolicies = mainModePolicies
@@ -92,7 +92,7 @@ public struct DynamicQuickModePolicy: Hashable, Sendable, Codable {
 
 /// `add rule` of the dynamic context: one generic filter pair (main mode + quick mode) with its
 /// own inbound and outbound actions.
-public struct DynamicRule: Hashable, Sendable, Codable {
+public struct NetshDynamicRule: Hashable, Sendable, Codable {
     /// Names the rule's filters in `show mmfilter` / `show qmfilter`.
     public var id: IPsecGUID
     /// Source and destination with their masks; protocol, ports, mirrored.
@@ -131,7 +131,7 @@ public struct DynamicRule: Hashable, Sendable, Codable {
 
     /// Whether the identifying fields (addresses, masks, protocol, ports, mirrored, connection
     /// type, tunnel) equal `other`'s: how `set rule` and `delete rule` find a rule.
-    public func sameFilter(as other: DynamicRule) -> Bool {
+    public func sameFilter(as other: NetshDynamicRule) -> Bool {
         filter.source == other.filter.source && filter.destination == other.filter.destination
             && filter.ipProtocol == other.filter.ipProtocol && filter.sourcePort == other.filter.sourcePort
             && filter.destinationPort == other.filter.destinationPort && filter.mirrored == other.filter.mirrored

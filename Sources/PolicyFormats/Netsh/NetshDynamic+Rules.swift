@@ -102,7 +102,7 @@ extension NetshDynamicSession {
     }
 
     /// A rule with the identifying fields of the command line (defaults for those not given).
-    private func identifyingRule(_ arguments: NetshArguments) throws(NetshError) -> DynamicRule {
+    private func identifyingRule(_ arguments: NetshArguments) throws(NetshError) -> NetshDynamicRule {
         let fields = try FilterFields(arguments, resolver: environment.resolver, requireAddresses: true)
         guard let source = fields.sources.first, let destination = fields.destinations.first else {
             throw .missing(["srcaddr", "dstaddr"], command: arguments.command)
@@ -131,7 +131,7 @@ extension NetshDynamicSession {
             destinationPort: fields.destinationPort ?? 0
         )
         let type = try arguments.choice("conntype", [("all", InterfaceType.all), ("lan", .lan), ("dialup", .dialUp)])
-        return DynamicRule(
+        return NetshDynamicRule(
             id: environment.newGUID(),
             filter: filter,
             interfaceType: type ?? .all,
@@ -142,7 +142,7 @@ extension NetshDynamicSession {
 
     private func applyActions(
         _ arguments: NetshArguments,
-        _ rule: inout DynamicRule,
+        _ rule: inout NetshDynamicRule,
         _ state: DynamicState
     )
         throws(NetshError)

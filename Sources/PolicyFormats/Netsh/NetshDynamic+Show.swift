@@ -197,7 +197,7 @@ extension NetshDynamicSession {
         return text.text
     }
 
-    private func renderGeneric(_ text: inout NetshText, _ rule: DynamicRule, quickMode: Bool) {
+    private func renderGeneric(_ text: inout NetshText, _ rule: NetshDynamicRule, quickMode: Bool) {
         let renderer = NetshStaticRenderer(store: PolicyStore(), location: .local, options: NetshShowOptions())
         text.field("Filter Name", rule.id.braced.uppercased())
         text.field("Connection Type", renderer.connectionType(rule.interfaceType))
@@ -229,7 +229,7 @@ extension NetshDynamicSession {
     private func renderSpecific(
         _ text: inout NetshText,
         _ filter: NetshSpecificFilter,
-        _ rule: DynamicRule?,
+        _ rule: NetshDynamicRule?,
         quickMode: Bool
     ) {
         let renderer = NetshStaticRenderer(store: PolicyStore(), location: .local, options: NetshShowOptions())
@@ -252,7 +252,7 @@ extension NetshDynamicSession {
         }
     }
 
-    private func renderRule(_ rule: DynamicRule) -> String {
+    private func renderRule(_ rule: NetshDynamicRule) -> String {
         var text = NetshText()
         renderGeneric(&text, rule, quickMode: true)
         return text.text

@@ -98,10 +98,18 @@ public final class NetshShell {
         var path = context
         var rest = tokens[...]
         while let word = rest.first?.word {
-            if word == "ipsec" {
+            if path.first != "ipsec", Self.match(word, among: ["ipsec"]) != nil {
                 path = ["ipsec"]
-            } else if path.first == "ipsec", word == "static" || word == "dynamic" {
-                path = ["ipsec", word]
+            } else if path.first == "ipsec", word == "ipsec" {
+                path = ["ipsec"]
+            } else if path.first == "ipsec",
+                let sub = Self.match(
+                    word,
+                    among: path.count == 1 ? ["static", "dynamic", "dump"] : ["static", "dynamic"]
+                ),
+                sub != "dump"
+            {
+                path = ["ipsec", sub]
             } else {
                 break
             }
@@ -123,24 +131,30 @@ public final class NetshShell {
         case ["ipsec"]:
             if verb == "help" || verb == "?" { return ipsecHelp }
             // `netsh ipsec dump` is the static dump.
-            if verb == "dump" { return try run(path: ["ipsec", "static"], tokens, line: line) }
+            if Self.match(verb, among: ["dump", "static", "dynamic"]) == "dump" {
+                return try run(path: ["ipsec", "static"], tokens, line: line)
+            }
             throw notFound(line)
         default:
             if verb == "help" || verb == "?" { return rootHelp }
             throw notFound(line)
         }
         if verb == "help" || verb == "?" { return NetshHelp.context(specs) }
-        let group = specs.filter { $0.verb == verb }
-        guard !group.isEmpty else { throw notFound(line) }
+        var verbs: [String] = []
+        for spec in specs where !verbs.contains(spec.verb) { verbs.append(spec.verb) }
+        guard let fullVerb = Self.match(verb, among: verbs) else { throw notFound(line) }
+        let group = specs.filter { $0.verb == fullVerb }
         let second = tokens.dropFirst().first
         // A one-word command (dump, exportpolicy, importpolicy).
         if let spec = group.first(where: { $0.object == nil }) {
             if second?.word == "?" || second?.word == "help" { return NetshHelp.usage(spec) }
             return try execute(spec, Array(tokens.dropFirst()), path: path)
         }
-        guard let objectWord = second?.word else { return NetshHelp.group(verb, specs) }
-        if objectWord == "?" || objectWord == "help" { return NetshHelp.group(verb, specs) }
-        guard let spec = group.first(where: { $0.object == objectWord }) else { throw notFound(line) }
+        guard let objectWord = second?.word else { return NetshHelp.group(fullVerb, specs) }
+        if objectWord == "?" || objectWord == "help" { return NetshHelp.group(fullVerb, specs) }
+        guard let object = Self.match(objectWord, among: group.compactMap(\.object)),
+            let spec = group.first(where: { $0.object == object })
+        else { throw notFound(line) }
         let arguments = Array(tokens.dropFirst(2))
         if arguments.last?.word == "?" || arguments.first?.word == "help" { return NetshHelp.usage(spec) }
         return try execute(spec, arguments, path: path)
@@ -155,6 +169,13 @@ public final class NetshShell {
     {
         if path == ["ipsec", "dynamic"] { return try dynamicSession.run(spec, tokens) }
         return try staticSession.run(spec, tokens)
+    }
+
+    /// netsh accepts any unambiguous prefix of a command or context word (`sh` for `show`).
+    static func match(_ word: String, among words: [String]) -> String? {
+        if words.contains(word) { return word }
+        let candidates = words.filter { $0.hasPrefix(word) }
+        return candidates.count == 1 ? candidates[0] : nil
     }
 
     private func notFound(_ line: String) -> NetshError {

@@ -185,7 +185,7 @@ struct NetshShowOptions {
 
     init(_ arguments: NetshArguments) throws(NetshError) {
         verbose = try arguments.choice("level", [("verbose", true), ("normal", false)]) ?? false
-        table = try arguments.choice("format", [("table", true), ("list", false)]) ?? false
+        table = try arguments.choice("format", [("list", false), ("table", true)]) ?? false
         wide = try arguments.bool("wide") ?? true
         resolveDNS = try arguments.bool("resolvedns") ?? false
     }

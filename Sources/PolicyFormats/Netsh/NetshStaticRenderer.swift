@@ -15,7 +15,7 @@ struct NetshStaticRenderer {
             let rows = policies.map { policy in
                 [policy.name, NetshText.date(policy.whenChanged), NetshText.yesNo(store.assignedPolicyID == policy.id)]
             }
-            text.table([("Policy Name", 34), ("Last Modified", 24), ("Assigned", 8)], rows, wide: options.wide)
+            text.table([("Policy Name", 30), ("Last Modified", 24), ("Assigned", 8)], rows, wide: options.wide)
             if options.verbose {
                 for policy in policies {
                     text.line()

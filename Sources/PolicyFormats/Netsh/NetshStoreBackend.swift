@@ -139,7 +139,7 @@ public struct NetshEnvironment {
                 var bytes = [UInt8](repeating: 0, count: 16)
                 bytes[6] = 0x40
                 bytes[8] = 0x80
-                for index in 0..<8 {
+                for index in 0..<4 {
                     bytes[15 - index] = UInt8(truncatingIfNeeded: counter.value >> (8 * UInt64(index)))
                 }
                 return IPsecGUID(bytes: bytes)!

@@ -3,7 +3,7 @@ import PolicyModel
 import Providers
 
 /// The persisted settings of `netsh ipsec dynamic set config` (windows-ipsec.md §4.3–4.5). They live in
-/// `dynamic-config` in the state directory and survive restarts and reboots.
+/// `dynamic-settings.conf` in the state directory and survive restarts and reboots.
 public struct DynamicSettings: Hashable, Sendable, Codable {
     /// The property names `set config` accepts, in `show config` order.
     public static let properties = [
@@ -132,7 +132,8 @@ public struct DynamicSettings: Hashable, Sendable, Codable {
 }
 
 /// The state files in the state directory that the service host owns: the startup type
-/// (`service-state`) and the dynamic `set config` settings (`dynamic-config`). Every write is atomic
+/// (`service-state`) and the dynamic `set config` settings (`dynamic-settings.conf`, the file
+/// Providers' `StateDirectory.dynamicSettings` names, in its `key=value` form). Every write is atomic
 /// and durable.
 public struct ServiceStateStore: Sendable {
     public var directory: String
@@ -140,7 +141,7 @@ public struct ServiceStateStore: Sendable {
     public init(directory: String) { self.directory = directory }
 
     public var serviceStatePath: String { directory + "/service-state" }
-    public var dynamicConfigPath: String { directory + "/dynamic-config" }
+    public var dynamicConfigPath: String { StateDirectory(path: directory).dynamicSettings }
 
     /// The recorded startup type, or `nil` when `service config` never ran.
     public func startType() throws(ConfigurationError) -> StartupType? {
@@ -197,11 +198,11 @@ public struct ServiceStateStore: Sendable {
     /// Persists the dynamic settings.
     public func setDynamicSettings(_ settings: DynamicSettings) throws {
         try Posix.makeDirectories(directory, mode: 0o750)
-        let pairs = DynamicSettings.properties.compactMap { name in settings.value(of: name).map { (name, $0) } }
-        let text = KeyValueFile.render(
-            comment: "netsh ipsec dynamic set config settings; they persist across restarts.",
-            pairs
-        )
+        // `key=value` lines without comments: the form Providers' DynamicStore also reads.
+        let text = DynamicSettings.properties.compactMap { name -> String? in
+            if name == "bootmode" && settings.bootMode == nil { return nil }
+            return settings.value(of: name).map { "\(name)=\($0)\n" }
+        }.joined()
         try DurableFile.write(Array(text.utf8), to: dynamicConfigPath, permissions: 0o640)
     }
 

@@ -49,6 +49,16 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     /// the unit's `TimeoutStopSec`).
     public var stopTimeoutSeconds: Int = 20
     public var systemd: SystemdUse = .auto
+    /// This computer's DN in the directory; the directory source is used only when it is set.
+    public var computerDN: String?
+    /// The directory snapshot (LDIF or DSMLv2) to read; default `<state_dir>/directory-snapshot`.
+    public var directorySnapshot: String?
+    /// This computer's site (name or DN).
+    public var site: String?
+    /// Overrides the directory policy's own polling interval, minutes.
+    public var directoryPollingMinutes: Int?
+    /// How often group policy re-reads the assignments, minutes (Windows: 90).
+    public var groupPolicyRefreshMinutes: Int = 90
     /// The systemd unit names.
     public var serviceUnit: String = "ipsecsvc.service"
     public var bootUnit: String = "ipsecsvc-boot.service"
@@ -93,6 +103,16 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
         }
         if let socket = socketPath ?? Posix.environment("IPSECSVC_SOCKET"), !socket.isEmpty {
             configuration.socketPath = socket
+        }
+        if let text = Posix.environment("IPSECSVC_SYSTEMD"), !text.isEmpty {
+            guard let use = SystemdUse(rawValue: text) else {
+                throw ConfigurationError(
+                    path: "IPSECSVC_SYSTEMD",
+                    line: 0,
+                    message: "invalid value '\(text)': expected auto, yes or no"
+                )
+            }
+            configuration.systemd = use
         }
         return configuration
     }
@@ -150,6 +170,13 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
             case "systemd":
                 guard let use = SystemdUse(rawValue: entry.value) else { throw bad("auto, yes or no") }
                 systemd = use
+            case "computer_dn":
+                guard !entry.value.isEmpty else { throw bad("a distinguished name") }
+                computerDN = entry.value
+            case "directory_snapshot": directorySnapshot = try path()
+            case "site": site = entry.value
+            case "directory_polling_minutes": directoryPollingMinutes = try integer(1...43_200)
+            case "group_policy_refresh_minutes": groupPolicyRefreshMinutes = try integer(1...43_200)
             case "service_unit": serviceUnit = entry.value
             case "boot_unit": bootUnit = entry.value
             default:

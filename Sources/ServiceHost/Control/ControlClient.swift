@@ -55,6 +55,12 @@ public struct ControlClient: Sendable {
         try send(command, ControlEmpty())
     }
 
+    /// ``send(_:_:)`` from async code: the blocking socket I/O runs on a dedicated thread.
+    public func request<C: ControlCommand>(_ command: C.Type, _ request: C.Request) async throws -> C.Response {
+        let client = self
+        return try await onDedicatedThread { try client.send(command, request) }
+    }
+
     /// Sends raw bytes and returns the raw answer line (for tests of malformed input).
     public func exchange(_ bytes: [UInt8]) throws(ControlError) -> [UInt8] {
         let fd = try connect()
@@ -114,5 +120,28 @@ public struct ControlClient: Sendable {
         default:
             throw ControlError(.transport, "\(SystemError("connect", path: socketPath, errno: code))")
         }
+    }
+}
+
+extension ControlClient {
+    /// A store command that works with the service running or stopped (DESIGN.md §5): sends `request`
+    /// to the service; when nothing listens on the socket, runs `offline` on the state directory
+    /// instead, holding ``StateDirectoryLock`` so that it never interleaves with another writer.
+    ///
+    /// - Parameters:
+    ///   - stateDirectory: the state directory `offline` works on.
+    ///   - offline: the same command done directly on the stores (the service is not running, so
+    ///     changes apply at its next start).
+    public func sendOrWorkOffline<C: ControlCommand>(
+        _ command: C.Type,
+        _ request: C.Request,
+        stateDirectory: String,
+        offline: () throws -> C.Response
+    ) throws -> C.Response {
+        let answer = Result { () throws(ControlError) in try send(command, request) }
+        if case .failure(let error) = answer, error.code == .notRunning {
+            return try StateDirectoryLock.withLock(stateDirectory, offline)
+        }
+        return try answer.get()
     }
 }

@@ -126,7 +126,7 @@ public struct ControlRegistry: Sendable {
         }
         registry.register(SetDynamicConfigCommand.self) { request, context in
             let store = ServiceStateStore(directory: context.configuration.stateDirectory)
-            let settings = try await ServiceStateStore.offPool {
+            let settings = try await onDedicatedThread {
                 try StateDirectoryLock.withLock(store.directory) {
                     var settings = try store.dynamicSettings()
                     do {
@@ -150,18 +150,17 @@ public enum ProcessIdentity {
     public static var pid: Int32 { getpid() }
 }
 
-extension ServiceStateStore {
-    /// Runs blocking file work on a dedicated thread instead of the cooperative pool.
-    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                do {
-                    continuation.resume(returning: try body())
-                } catch {
-                    continuation.resume(throwing: error)
-                }
+/// Runs blocking work (file or socket I/O, waiting for a process) on a dedicated thread instead of
+/// the cooperative pool, and returns its result.
+public func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            do {
+                continuation.resume(returning: try body())
+            } catch {
+                continuation.resume(throwing: error)
             }
-            thread.start()
         }
+        thread.start()
     }
 }

@@ -187,7 +187,8 @@ public final class ControlServer: Sendable {
     private func finish(_ fd: Int32, _ response: [UInt8]) {
         try? UnixSocket.sendAll(fd, response)
         shutdown(fd, Int32(SHUT_WR))
-        UnixSocket.drain(fd, limit: 4 * maxRequestBytes)
+        // Bounded in bytes here and in time by the socket's receive timeout.
+        UnixSocket.drain(fd, limit: max(4 * maxRequestBytes, 1 << 20))
     }
 }
 

@@ -55,7 +55,7 @@ public actor FileBackedDriver: IPsecDriver {
         next.exemptions = exemptions
         next.modeSince = Posix.now()
         let list = exemptions.isEmpty ? "" : " exemptions " + exemptions.map(\.description).joined(separator: " ")
-        try commit(next, event: "startup \(mode.rawValue)\(list)")
+        try await commit(next, event: "startup \(mode.rawValue)\(list)")
     }
 
     public func enterOperationalMode(_ mode: OperationalMode) async throws {
@@ -63,20 +63,20 @@ public actor FileBackedDriver: IPsecDriver {
         next.mode = .operational(mode)
         next.exemptions = []
         next.modeSince = Posix.now()
-        try commit(next, event: mode.rawValue)
+        try await commit(next, event: mode.rawValue)
     }
 
     public func apply(_ policy: EffectivePolicy) async throws {
         var next = record
         next.tableGeneration = policy.generation
         next.filterCount = policy.filters.count
-        try commit(next, event: "apply generation \(policy.generation) (\(policy.filters.count) filters)")
+        try await commit(next, event: "apply generation \(policy.generation) (\(policy.filters.count) filters)")
     }
 
     public func configure(_ settings: DriverSettings) async throws {
         var next = record
         next.settings = settings
-        try commit(
+        try await commit(
             next,
             event:
                 "configure ipsecexempt=\(settings.exemptionLevel) ipsecdiagnostics=\(settings.diagnosticsLevel) ipsecloginterval=\(settings.logIntervalSeconds)"
@@ -88,15 +88,20 @@ public actor FileBackedDriver: IPsecDriver {
     }
 
     /// Writes `next` durably, then makes it current: a failed write leaves the previous state.
-    private func commit(_ next: DriverStateRecord, event: String) throws {
+    private func commit(_ next: DriverStateRecord, event: String) async throws {
         var next = next
         next.history.append(.init(at: Posix.now(), event: event))
         if next.history.count > Self.historyLimit { next.history.removeFirst(next.history.count - Self.historyLimit) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(next)
-        try Posix.makeDirectories(Posix.directory(of: path), mode: 0o750)
-        try DurableFile.write(Array(data), to: path, permissions: 0o640)
+        let path = self.path
+        // fsync can take a while: keep it off the cooperative pool. Callers make one call at a time
+        // (IPsecDriver's contract), so the actor's reentrancy here cannot interleave two commits.
+        try await onDedicatedThread {
+            try Posix.makeDirectories(Posix.directory(of: path), mode: 0o750)
+            try DurableFile.write(Array(data), to: path, permissions: 0o640)
+        }
         record = next
     }
 }

@@ -46,19 +46,24 @@ public actor PolicyAgent {
     private var lastMode: DriverMode?
     public private(set) var startType: StartupType
     public private(set) var settings: DynamicSettings
+    /// Whether the agent journals each source's result itself; `false` when the engine sends its own
+    /// events to the journal (``JournalPolicyEventSink``), so that nothing is logged twice.
+    private let journalsSources: Bool
 
     public init(
         driver: any IPsecDriver,
         engine: any PolicyEngine,
         journal: any Journal,
         startType: StartupType,
-        settings: DynamicSettings
+        settings: DynamicSettings,
+        journalsSources: Bool = true
     ) {
         self.driver = driver
         self.engine = engine
         self.journal = journal
         self.startType = startType
         self.settings = settings
+        self.journalsSources = journalsSources
     }
 
     public var state: ServiceState { lifecycle.state }
@@ -77,14 +82,16 @@ public actor PolicyAgent {
                 persistentFailed = false
             } catch {
                 persistentFailed = true
-                journal.record(
-                    JournalEntry(
-                        .persistentPolicyFailed,
-                        priority: .error,
-                        "The IPSec Policy Agent failed to apply the persistent storage IPSec policy: \(error). As a precaution the IPSec driver has entered block mode.",
-                        fields: ["IPSECSVC_SOURCE": "persistent"]
+                if journalsSources {
+                    journal.record(
+                        JournalEntry(
+                            .persistentPolicyFailed,
+                            priority: .error,
+                            "The IPSec Policy Agent failed to apply the persistent storage IPSec policy: \(error). As a precaution the IPSec driver has entered block mode.",
+                            fields: ["IPSECSVC_SOURCE": "persistent"]
+                        )
                     )
-                )
+                }
                 try await driver.apply(.empty)
                 try await setMode(.block)
             }
@@ -191,6 +198,7 @@ public actor PolicyAgent {
             )
             return
         }
+        guard journalsSources else { return }
         for source in await engine.sourceStatuses() {
             journalSource(source, filters: policy.filters.filter { $0.provenance.source == source.name }.count)
         }

@@ -20,7 +20,9 @@ public struct ServiceRunner: Sendable {
     public var notifier: any ServiceNotifier
     public var registry: ControlRegistry
     public var makeDriver: @Sendable (ServiceConfiguration) throws -> any IPsecDriver
-    public var makeEngine: @Sendable (ServiceConfiguration) throws -> any PolicyEngine
+    public var makeEngine: @Sendable (ServiceConfiguration, any Journal) throws -> any PolicyEngine
+    /// Whether the engine journals its own per-source events (the default engine does).
+    public var engineJournalsSources: Bool
 
     public init(
         configuration: ServiceConfiguration,
@@ -28,7 +30,9 @@ public struct ServiceRunner: Sendable {
         notifier: any ServiceNotifier = SystemdNotifier(),
         registry: ControlRegistry = .standard(),
         makeDriver: @escaping @Sendable (ServiceConfiguration) throws -> any IPsecDriver = DriverFactory.make,
-        makeEngine: @escaping @Sendable (ServiceConfiguration) throws -> any PolicyEngine = PolicyEngineFactory.make
+        makeEngine: @escaping @Sendable (ServiceConfiguration, any Journal) throws -> any PolicyEngine =
+            PolicyEngineFactory.make,
+        engineJournalsSources: Bool = true
     ) {
         self.configuration = configuration
         self.journal = journal
@@ -36,6 +40,7 @@ public struct ServiceRunner: Sendable {
         self.registry = registry
         self.makeDriver = makeDriver
         self.makeEngine = makeEngine
+        self.engineJournalsSources = engineJournalsSources
     }
 
     /// Runs the service until it is stopped.
@@ -43,8 +48,15 @@ public struct ServiceRunner: Sendable {
     ///   ``WindowsError/alreadyRunning`` (1056) when another instance answers on the socket,
     ///   ``ConfigurationError`` for a broken state file, or the error that made the start fail.
     public func run() async throws {
+        let configuration = self.configuration
         let store = ServiceStateStore(directory: configuration.stateDirectory)
-        let startType = try store.effectiveStartType(configuration)
+        // The state files are small, but file I/O still stays off the cooperative pool.
+        let (startType, settings, running) = try await onDedicatedThread {
+            (
+                try store.effectiveStartType(configuration), try store.dynamicSettings(),
+                ControlClient(socketPath: configuration.socketPath).isListening()
+            )
+        }
         if startType == .disabled {
             journal.record(
                 JournalEntry(
@@ -56,18 +68,18 @@ public struct ServiceRunner: Sendable {
             )
             throw WindowsError.serviceDisabled
         }
-        if ControlClient(socketPath: configuration.socketPath).isListening() { throw WindowsError.alreadyRunning }
+        if running { throw WindowsError.alreadyRunning }
         try Posix.makeDirectories(configuration.stateDirectory, mode: 0o750)
-        let settings = try store.dynamicSettings()
 
         // Trap SIGHUP before READY=1: its default action would kill the process.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let agent = PolicyAgent(
             driver: try makeDriver(configuration),
-            engine: try makeEngine(configuration),
+            engine: try makeEngine(configuration, journal),
             journal: journal,
             startType: startType,
-            settings: settings
+            settings: settings,
+            journalsSources: !engineJournalsSources
         )
         let (stopRequests, stopContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let host = HostService(
@@ -84,7 +96,10 @@ public struct ServiceRunner: Sendable {
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: WatchdogService(notifier: notifier, agent: agent), successTerminationBehavior: .ignore),
-                .init(service: PolicyChangeService(agent: agent), successTerminationBehavior: .ignore),
+                .init(
+                    service: PolicyChangeService(agent: agent, notifier: notifier),
+                    successTerminationBehavior: .ignore
+                ),
                 .init(
                     service: ReloadService(agent: agent, notifier: notifier, hangups: hangups),
                     successTerminationBehavior: .ignore
@@ -122,6 +137,7 @@ private struct HostService: Service {
             ControlContext(peer: peer, configuration: configuration, agent: agent, requestStop: requestStop)
         }
         server.start()
+        notifier.status("Starting: applying the persistent policy")
         do {
             try await agent.start()
         } catch {
@@ -161,10 +177,12 @@ private struct ReloadService: Service {
 /// Applies the engine's policy changes as they happen.
 private struct PolicyChangeService: Service {
     var agent: PolicyAgent
+    var notifier: any ServiceNotifier
 
     func run() async throws {
         for await _ in agent.engine.changes().cancelOnGracefulShutdown() {
             await agent.policyChanged()
+            if await agent.state == .running { notifier.status(await agent.summary()) }
         }
     }
 }

@@ -20,6 +20,8 @@ public enum JournalEventKind: String, Hashable, Sendable, Codable, CaseIterable 
     case accessRefused = "540e0118f1d54a608fb55d33a4cfc578"
     case bootModeApplied = "6d4e066fecbf463ea1dd436caefaea16"
     case startTypeChanged = "7d5c4ef40ef343b19fa32e53229a7553"
+    case noStaticPolicy = "0b972a9ce5e6408b8d4bb333f69495a3"
+    case persistentPendingRestart = "ce46cea326c948bb8e31fe1a886012b0"
 
     /// The 128-bit id as journald stores it.
     public var messageID: String { rawValue }

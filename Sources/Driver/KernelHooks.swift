@@ -1,0 +1,244 @@
+import PolicyModel
+
+/// What the kernel hooks enforce: one state per driver mode (docs/driver.md has the rules).
+public enum HookState: Hashable, Sendable {
+    /// No chains, no jumps: nothing filtered (startup permit, operational permit, graceful stop).
+    case removed
+    /// Outbound passes, replies come in through conntrack, other inbound is dropped; DHCP and the
+    /// boot exemptions pass. IPv6 is not filtered.
+    case startupStateful([BootExemption])
+    /// Everything dropped but DHCP and the boot exemptions, IPv4 and IPv6.
+    case startupBlock([BootExemption])
+    /// Everything dropped (loopback excepted), IPv4 and IPv6.
+    case operationalBlock
+    /// IPv4 goes to the queue except flows whose conntrack mark carries `epoch` (the fast path).
+    /// IPv6 is not filtered.
+    case secure(epoch: UInt32)
+}
+
+/// IP version of a ruleset (`iptables-restore` or `ip6tables-restore`).
+public enum IPFamily: String, Hashable, Sendable, CaseIterable {
+    case ipv4
+    case ipv6
+
+    /// The restore command for this family.
+    public var restoreCommand: String { self == .ipv4 ? "iptables-restore" : "ip6tables-restore" }
+    /// The save command for this family.
+    public var saveCommand: String { self == .ipv4 ? "iptables-save" : "ip6tables-save" }
+}
+
+/// Names, queues and marks of the driver's kernel hooks.
+public struct HookConfiguration: Hashable, Sendable {
+    /// Prefix of every chain the driver owns (`IPSECSVC-IN`, `IPSECSVC-OUT`, `IPSECSVC-SAVE`).
+    public var chainPrefix: String
+    /// First NFQUEUE number.
+    public var queueBase: UInt16
+    /// How many queues (`--queue-balance` when more than one).
+    public var queueCount: Int
+    public var marks: DriverMarks
+
+    public init(
+        chainPrefix: String = "IPSECSVC",
+        queueBase: UInt16 = 4200,
+        queueCount: Int = 1,
+        marks: DriverMarks = .default
+    ) {
+        self.chainPrefix = chainPrefix
+        self.queueBase = queueBase
+        self.queueCount = max(1, queueCount)
+        self.marks = marks
+    }
+
+    public var inboundChain: String { "\(chainPrefix)-IN" }
+    public var outboundChain: String { "\(chainPrefix)-OUT" }
+    public var saveChain: String { "\(chainPrefix)-SAVE" }
+
+    /// The queue numbers the readers bind.
+    public var queues: [UInt16] { (0..<queueCount).map { queueBase + UInt16($0) } }
+}
+
+/// What of the driver's hooks a ruleset already holds (parsed from `iptables-save`).
+public struct ExistingHooks: Hashable, Sendable {
+    /// `table/CHAIN` of the driver's chains that exist.
+    public var chains: Set<String>
+    /// `table/BUILTIN/CHAIN` of the jumps into them that exist.
+    public var jumps: Set<String>
+
+    public init(chains: Set<String> = [], jumps: Set<String> = []) {
+        self.chains = chains
+        self.jumps = jumps
+    }
+
+    /// Reads `iptables-save` output, keeping only what belongs to `configuration`.
+    public static func parse(_ saveOutput: String, _ configuration: HookConfiguration) -> ExistingHooks {
+        var result = ExistingHooks()
+        var table = ""
+        let ours = "\(configuration.chainPrefix)-"
+        for raw in saveOutput.split(separator: "\n") {
+            let line = String(raw).trimmed(" \t\r")
+            if line.hasPrefix("*") {
+                table = String(line.dropFirst())
+            } else if line.hasPrefix(":\(ours)") {
+                let name = line.dropFirst().split(separator: " ").first.map(String.init) ?? ""
+                result.chains.insert("\(table)/\(name)")
+            } else if line.hasPrefix("-A ") {
+                let words = line.split(separator: " ").map(String.init)
+                // Only the exact jumps the driver writes: "-A INPUT -j IPSECSVC-IN".
+                if words.count == 4, words[2] == "-j", words[3].hasPrefix(ours) {
+                    result.jumps.insert("\(table)/\(words[1])/\(words[3])")
+                }
+            }
+        }
+        return result
+    }
+}
+
+extension String {
+    fileprivate func trimmed(_ set: String) -> String {
+        var text = Substring(self)
+        while let first = text.first, set.contains(first) { text = text.dropFirst() }
+        while let last = text.last, set.contains(last) { text = text.dropLast() }
+        return String(text)
+    }
+}
+
+/// Generates the `iptables-restore --noflush` input that moves the driver's hooks to a state.
+///
+/// Pure: the text depends only on its arguments. It declares (and so flushes) only the driver's own
+/// chains, inserts the jumps into `INPUT`/`OUTPUT` only when missing, and never names another chain.
+public enum KernelHookScript {
+    public static func script(
+        for state: HookState,
+        family: IPFamily,
+        configuration: HookConfiguration,
+        existing: ExistingHooks
+    ) -> String {
+        let c = configuration
+        let (inbound, outbound) = rules(for: state, family: family, configuration: c)
+        var save: [String]? = nil
+        if family == .ipv4, case .secure(let epoch) = state, epoch != 0 {
+            let mark = hex(c.marks.flowMark(epoch: epoch))
+            let mask = hex(c.marks.flowMask)
+            save = ["-m mark --mark \(mark)/\(mask) -j CONNMARK --save-mark --nfmask \(mask) --ctmask \(mask)"]
+        }
+        var text = ""
+        text += block(
+            table: "mangle",
+            chains: [(c.inboundChain, "INPUT", inbound), (c.outboundChain, "OUTPUT", outbound)],
+            existing: existing
+        )
+        text += block(
+            table: "filter",
+            chains: [(c.saveChain, "INPUT", save), (c.saveChain, "OUTPUT", save)],
+            existing: existing
+        )
+        return text
+    }
+
+    /// One table's section. A chain with rules `nil` is removed (jump deleted, chain flushed and
+    /// deleted) if it exists; otherwise it is declared (flushed), hooked if needed and filled.
+    static func block(table: String, chains: [(String, String, [String]?)], existing: ExistingHooks) -> String {
+        var lines: [String] = []
+        var declared: Set<String> = []
+        var removed: Set<String> = []
+        for (chain, builtin, rules) in chains {
+            let jump = "\(table)/\(builtin)/\(chain)"
+            if let rules {
+                if declared.insert(chain).inserted {
+                    lines.append(":\(chain) - [0:0]")
+                    for rule in rules { lines.append("-A \(chain) \(rule)") }
+                }
+                if !existing.jumps.contains(jump) { lines.append("-I \(builtin) 1 -j \(chain)") }
+            } else {
+                if existing.jumps.contains(jump) { lines.append("-D \(builtin) -j \(chain)") }
+                if existing.chains.contains("\(table)/\(chain)") { removed.insert(chain) }
+            }
+        }
+        for chain in removed.sorted() {
+            lines.append("-F \(chain)")
+            lines.append("-X \(chain)")
+        }
+        guard !lines.isEmpty else { return "" }
+        // Declarations first: a jump may only name a declared chain; deletions of chains last.
+        let sorted = lines.filter { $0.hasPrefix(":") } + lines.filter { !$0.hasPrefix(":") }
+        return "*\(table)\n" + sorted.joined(separator: "\n") + "\nCOMMIT\n"
+    }
+
+    /// The rules of the inbound and outbound chain for a state, `nil` when the chains go away.
+    static func rules(
+        for state: HookState,
+        family: IPFamily,
+        configuration c: HookConfiguration
+    ) -> ([String]?, [String]?) {
+        let loIn = "-i lo -j ACCEPT"
+        let loOut = "-o lo -j ACCEPT"
+        switch state {
+        case .removed:
+            return (nil, nil)
+        case .operationalBlock:
+            return ([loIn, "-j DROP"], [loOut, "-j DROP"])
+        case .startupStateful(let exemptions):
+            guard family == .ipv4 else { return (nil, nil) }
+            var inbound = [
+                loIn, "-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT", "-p udp --sport 67 --dport 68 -j ACCEPT",
+            ]
+            inbound += exemptionRules(exemptions, side: .inbound, family: family)
+            inbound.append("-j DROP")
+            return (inbound, [])
+        case .startupBlock(let exemptions):
+            let dhcpIn =
+                family == .ipv4 ? "-p udp --sport 67 --dport 68 -j ACCEPT" : "-p udp --sport 547 --dport 546 -j ACCEPT"
+            let dhcpOut =
+                family == .ipv4 ? "-p udp --sport 68 --dport 67 -j ACCEPT" : "-p udp --sport 546 --dport 547 -j ACCEPT"
+            let inbound = [loIn, dhcpIn] + exemptionRules(exemptions, side: .inbound, family: family) + ["-j DROP"]
+            let outbound = [loOut, dhcpOut] + exemptionRules(exemptions, side: .outbound, family: family) + ["-j DROP"]
+            return (inbound, outbound)
+        case .secure(let epoch):
+            guard family == .ipv4 else { return (nil, nil) }
+            let protected = hex(c.marks.protected)
+            let queue =
+                c.queueCount > 1
+                ? "-j NFQUEUE --queue-balance \(c.queueBase):\(Int(c.queueBase) + c.queueCount - 1)"
+                : "-j NFQUEUE --queue-num \(c.queueBase)"
+            var inbound = [loIn, "-m policy --dir in --pol ipsec -j MARK --set-xmark \(protected)/\(protected)"]
+            var outbound = [loOut, "-m policy --dir out --pol ipsec -j MARK --set-xmark \(protected)/\(protected)"]
+            if epoch != 0 {
+                let fast =
+                    "-m connmark --mark \(hex(c.marks.flowMark(epoch: epoch)))/\(hex(c.marks.flowMask)) -j ACCEPT"
+                inbound.append(fast)
+                outbound.append(fast)
+            }
+            // No --queue-bypass: without a reader the kernel drops queued packets (fail-closed).
+            inbound.append(queue)
+            outbound.append(queue)
+            return (inbound, outbound)
+        }
+    }
+
+    /// Rules for the boot exemptions that concern packets travelling in `side`: an entry's own
+    /// direction as written, the opposite direction with the ports swapped (its replies).
+    static func exemptionRules(_ exemptions: [BootExemption], side: TrafficDirection, family: IPFamily) -> [String] {
+        var rules: [String] = []
+        for exemption in exemptions {
+            let forward = exemption.direction == side
+            let sourcePort = forward ? exemption.sourcePort : exemption.destinationPort
+            let destinationPort = forward ? exemption.destinationPort : exemption.sourcePort
+            var rule = ""
+            switch exemption.ipProtocol {
+            case IPProtocol.any: break
+            case IPProtocol.tcp: rule = "-p tcp"
+            case IPProtocol.udp: rule = "-p udp"
+            case IPProtocol.icmp: rule = family == .ipv4 ? "-p icmp" : "-p ipv6-icmp"
+            default: rule = "-p \(exemption.ipProtocol)"
+            }
+            if exemption.ipProtocol == IPProtocol.tcp || exemption.ipProtocol == IPProtocol.udp {
+                if sourcePort != 0 { rule += " --sport \(sourcePort)" }
+                if destinationPort != 0 { rule += " --dport \(destinationPort)" }
+            }
+            rules.append((rule.isEmpty ? "" : rule + " ") + "-j ACCEPT")
+        }
+        return rules
+    }
+
+    static func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16) }
+}

@@ -1,0 +1,306 @@
+import Foundation
+public import PolicyModel
+
+/// How a ``NetfilterDriver`` is wired to the host.
+public struct NetfilterDriverConfiguration: Sendable {
+    public var hooks: HookConfiguration
+    public var reader: QueueReaderSettings
+    public var securityAssociations: any SecurityAssociations
+    public var hostInfo: any HostInfoSource
+    /// How often the host's addresses and servers are re-read (`me`, DNS, gateway, DHCP).
+    public var hostCheckInterval: Duration
+    public var eventSink: any DriverEventSink
+    /// Whether the driver installs its own kernel hooks (off when another tool, such as nfq-bench,
+    /// installs the queue rules).
+    public var installsHooks: Bool
+    /// Whether permitted flows bypass user space after their first packet.
+    public var fastPath: Bool
+
+    public init(
+        hooks: HookConfiguration = HookConfiguration(queueCount: NetfilterDriverConfiguration.defaultQueueCount),
+        reader: QueueReaderSettings = QueueReaderSettings(),
+        securityAssociations: any SecurityAssociations = KernelSecurityAssociations(),
+        hostInfo: any HostInfoSource = LinuxHostInfoSource(),
+        hostCheckInterval: Duration = .seconds(2),
+        eventSink: any DriverEventSink = StandardErrorEventSink(),
+        installsHooks: Bool = true,
+        fastPath: Bool = true
+    ) {
+        self.hooks = hooks
+        self.reader = reader
+        self.securityAssociations = securityAssociations
+        self.hostInfo = hostInfo
+        self.hostCheckInterval = hostCheckInterval
+        self.eventSink = eventSink
+        self.installsHooks = installsHooks
+        self.fastPath = fastPath
+    }
+
+    /// One queue (and reader thread) per CPU, at most 8.
+    public static var defaultQueueCount: Int { max(1, min(8, ProcessInfo.processInfo.activeProcessorCount)) }
+}
+
+/// The real IPsec driver: kernel hooks through `iptables-restore`, packet decisions through
+/// NFQUEUE reader threads, the connmark fast path, drop events and counters (docs/driver.md).
+///
+/// Control calls (the ``IPsecDriver`` requirements) are serialized by the actor; packets are decided
+/// on the reader threads against an immutable ``DecisionContext`` that each control call replaces
+/// as a whole.
+public actor NetfilterDriver: IPsecDriver {
+    private let configuration: NetfilterDriverConfiguration
+    private let installer: KernelHookInstaller
+    private let statistics = DriverStatistics()
+    private let cell: ContextCell
+    private var mode: DriverMode?
+    private var policy: EffectivePolicy = .empty
+    private var settings = DriverSettings()
+    private var host: HostInfo
+    private var table: FilterTable
+    private var epoch: UInt32 = 0
+    private var readers: [QueueReader] = []
+    private var monitor: Task<Void, Never>?
+    private var summary: Task<Void, Never>?
+
+    public init(configuration: NetfilterDriverConfiguration = NetfilterDriverConfiguration()) {
+        self.configuration = configuration
+        installer = KernelHookInstaller(configuration: configuration.hooks)
+        host = configuration.hostInfo.current()
+        table = FilterCompiler.compile(.empty, host: host)
+        cell = ContextCell(DecisionContext(table: table, mode: nil))
+    }
+
+    // MARK: - IPsecDriver
+
+    public func enterStartupMode(_ mode: StartupMode, exemptions: [BootExemption]) async throws {
+        let state: HookState =
+            switch mode {
+            case .permit: .removed
+            case .stateful: .startupStateful(exemptions)
+            case .block: .startupBlock(exemptions)
+            }
+        if configuration.installsHooks { try await installer.apply(state) }
+        self.mode = .startup(mode)
+        await stopReaders()
+    }
+
+    public func enterOperationalMode(_ mode: OperationalMode) async throws {
+        switch mode {
+        case .secure:
+            try startReaders()
+            startTasks()
+            let old = publish(mode: .secure)
+            do {
+                if configuration.installsHooks { try await installer.apply(.secure(epoch: currentEpoch)) }
+            } catch {
+                _ = cell.swap(old)
+                throw error
+            }
+        case .permit:
+            if configuration.installsHooks { try await installer.apply(.removed) }
+            _ = publish(mode: .permit)
+            await stopReaders()
+        case .block:
+            if configuration.installsHooks { try await installer.apply(.operationalBlock) }
+            _ = publish(mode: .block)
+            await stopReaders()
+        }
+        self.mode = .operational(mode)
+    }
+
+    public func apply(_ policy: EffectivePolicy) async throws {
+        let newTable = FilterCompiler.compile(policy, host: host)
+        let previousPolicy = self.policy
+        let previousTable = table
+        self.policy = policy
+        table = newTable
+        do {
+            try await republish()
+        } catch {
+            self.policy = previousPolicy
+            table = previousTable
+            _ = publishContext()
+            throw error
+        }
+    }
+
+    public func configure(_ settings: DriverSettings) async throws {
+        let previous = self.settings
+        self.settings = settings
+        do {
+            try await republish()
+        } catch {
+            self.settings = previous
+            _ = publishContext()
+            throw error
+        }
+        if previous.logIntervalSeconds != settings.logIntervalSeconds, summary != nil {
+            summary?.cancel()
+            summary = nil
+            startTasks()
+        }
+    }
+
+    public func status() async -> DriverStatus {
+        let context = cell.current
+        var counters = statistics.snapshot(current: context.table, context.counters)
+        let drops = readQueueDrops(queues: configuration.hooks.queues)
+        counters["queue.dropped.full"] = drops.queueFull
+        counters["queue.dropped.socket"] = drops.socketFull
+        counters["queues.bound"] = UInt64(readers.count)
+        counters["table.epoch"] = UInt64(context.epoch)
+        counters["table.specific-filters"] = UInt64(table.filters.count)
+        counters["table.shapes"] = UInt64(table.shapeCount)
+        counters["table.unresolved-filters"] = UInt64(table.unresolved.count)
+        counters["host.addresses"] = UInt64(host.addresses.count)
+        return DriverStatus(
+            mode: mode,
+            tableGeneration: table.generation,
+            filterCount: policy.filters.count,
+            counters: counters
+        )
+    }
+
+    public func shutdown() async throws {
+        monitor?.cancel()
+        summary?.cancel()
+        monitor = nil
+        summary = nil
+        if configuration.installsHooks { try await installer.apply(.removed) }
+        _ = publish(mode: .permit)
+        mode = .operational(.permit)
+        await stopReaders()
+    }
+
+    // MARK: - Internals
+
+    private var currentEpoch: UInt32 { cell.current.epoch }
+
+    /// Builds and installs a context with a new epoch (so that every fast-path flow is decided again).
+    @discardableResult
+    private func publish(mode: OperationalMode?) -> DecisionContext {
+        operationalMode = mode
+        return publishContext()
+    }
+
+    private var operationalMode: OperationalMode?
+
+    @discardableResult
+    private func publishContext() -> DecisionContext {
+        let modulus = configuration.hooks.marks.epochModulus
+        epoch = configuration.fastPath && modulus > 0 ? epoch % modulus + 1 : 0
+        let context = DecisionContext(
+            table: table,
+            mode: operationalMode,
+            exemptionLevel: settings.exemptionLevel,
+            broadcastAddresses: Set(host.broadcastAddresses.map(\.value)),
+            securityAssociations: configuration.securityAssociations,
+            epoch: epoch,
+            marks: configuration.hooks.marks,
+            diagnosticsLevel: settings.diagnosticsLevel
+        )
+        let old = cell.swap(context)
+        statistics.fold(old.table, old.counters)
+        return old
+    }
+
+    /// A new context for the current policy, settings and host; rewrites the fast-path rule when
+    /// the queue is in use. The table is swapped first, then the rule: a flow marked by an older
+    /// table is queued again at the latest once the rule names the new epoch.
+    private func republish() async throws {
+        let old = publishContext()
+        guard mode == .operational(.secure), configuration.installsHooks else { return }
+        do {
+            try await installer.apply(.secure(epoch: currentEpoch), family: .ipv4)
+        } catch {
+            _ = cell.swap(old)
+            throw error
+        }
+    }
+
+    private func startReaders() throws {
+        guard readers.isEmpty else { return }
+        var started: [QueueReader] = []
+        for queue in configuration.hooks.queues {
+            do {
+                started.append(
+                    try QueueReader(
+                        queue: queue,
+                        cell: cell,
+                        statistics: statistics,
+                        sink: configuration.eventSink,
+                        settings: configuration.reader
+                    )
+                )
+            } catch {
+                // Close what was opened; the queues stay unbound.
+                for reader in started { reader.start() }
+                let opened = started
+                Task { for reader in opened { await reader.stop() } }
+                throw error
+            }
+        }
+        for reader in started { reader.start() }
+        readers = started
+    }
+
+    private func stopReaders() async {
+        let current = readers
+        readers = []
+        for reader in current { await reader.stop() }
+    }
+
+    private func startTasks() {
+        if monitor == nil {
+            let interval = configuration.hostCheckInterval
+            monitor = Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    guard let self else { return }
+                    await self.checkHost()
+                }
+            }
+        }
+        if summary == nil {
+            let seconds = max(1, settings.logIntervalSeconds)
+            summary = Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(seconds))
+                    guard !Task.isCancelled, let self else { return }
+                    await self.emitSummary()
+                }
+            }
+        }
+    }
+
+    /// Re-resolves `me` and special servers; recompiles when the host's configuration changed.
+    func checkHost() async {
+        let current = configuration.hostInfo.current()
+        guard current != host else { return }
+        host = current
+        table = FilterCompiler.compile(policy, host: host)
+        do {
+            try await republish()
+        } catch {
+            configuration.eventSink.event(
+                "could not update the fast-path rule after an address change: \(error)",
+                priority: 3
+            )
+        }
+    }
+
+    private var lastSummary: [String: UInt64] = [:]
+
+    /// The periodic summary event (`ipsecloginterval`).
+    func emitSummary() async {
+        let counters = await status().counters
+        func delta(_ name: String) -> UInt64 { (counters[name] ?? 0) &- (lastSummary[name] ?? 0) }
+        let text =
+            "summary: \(delta("packets")) packets decided, \(delta("drops")) dropped "
+            + "(blocked \(delta("drops.blocked")), negotiation required \(delta("drops.negotiation-required")), "
+            + "malformed \(delta("drops.malformed"))), queue drops \(delta("queue.dropped.full") &+ delta("queue.dropped.socket")), "
+            + "suppressed events \(delta("events.suppressed")); table generation \(table.generation), "
+            + "\(table.filters.count) specific filters"
+        lastSummary = counters
+        configuration.eventSink.event(text, priority: 6)
+    }
+}

@@ -1,0 +1,216 @@
+import Foundation
+import PolicyFormats
+import PolicyModel
+import ServiceHost
+
+/// `ipsecsvc netsh ...` and the program installed as `netsh`: Windows' `netsh ipsec` command set.
+///
+/// ```
+/// netsh ipsec static add policy name=Web          # one command
+/// netsh -f script.netsh                           # a script, as one transaction
+/// netsh                                           # interactive: ipsec static, .., exit
+/// ```
+/// `--config`, `--state-dir` and `--socket` may come first, as for every ipsecsvc command.
+enum NetshCommandLine {
+    /// The netsh arguments when this process runs as netsh (`argv[0]` named `netsh`, or the
+    /// `netsh` subcommand); `nil` otherwise.
+    static func arguments(_ argv: [String]) -> [String]? {
+        let program = argv.first.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? ""
+        if program == "netsh" || program == "netsh.exe" { return Array(argv.dropFirst()) }
+        if argv.count > 1, argv[1] == "netsh" { return Array(argv.dropFirst(2)) }
+        return nil
+    }
+
+    /// Runs netsh and ends the process with its exit code.
+    static func runAndExit(_ arguments: [String]) -> Never {
+        exit(run(arguments))
+    }
+
+    /// Runs netsh and returns the exit code: 0 when every command succeeded, 1 otherwise.
+    static func run(_ arguments: [String]) -> Int32 {
+        var rest = arguments[...]
+        var configPath: String?
+        var stateDirectory: String?
+        var socketPath: String?
+        var scriptPath: String?
+        var context: String?
+        while let first = rest.first, first.hasPrefix("-") {
+            rest.removeFirst()
+            let value = rest.popFirst()
+            switch first {
+            case "--config": configPath = value
+            case "--state-dir": stateDirectory = value
+            case "--socket": socketPath = value
+            case "-f": scriptPath = value
+            case "-c": context = value
+            case "-r", "-u", "-p":
+                printError(
+                    "ipsecsvc netsh: remote computers (\(first)) are not supported; run netsh on the computer itself."
+                )
+                return 1
+            case "-h", "--help", "-?", "/?":
+                emit(usage + "\n")
+                return 0
+            default:
+                printError("ipsecsvc netsh: the option '\(first)' is not valid.\n\(usage)")
+                return 1
+            }
+            if value == nil {
+                printError("ipsecsvc netsh: the option '\(first)' needs a value.")
+                return 1
+            }
+        }
+        let configuration: ServiceConfiguration
+        do {
+            configuration = try ServiceConfiguration.load(
+                path: configPath,
+                stateDirectory: stateDirectory,
+                socketPath: socketPath
+            )
+        } catch {
+            printError("ipsecsvc netsh: \(error)")
+            return 1
+        }
+        let shell = makeShell(configuration)
+        do {
+            if let context { _ = try shell.execute(context) }
+            if let scriptPath { return runScript(scriptPath, shell) }
+            if rest.isEmpty { return interactive(shell) }
+            let output = try shell.execute(commandLine(Array(rest)))
+            try shell.finish()
+            emit(output)
+            return 0
+        } catch {
+            printError(error.description)
+            return 1
+        }
+    }
+
+    static func makeShell(_ configuration: ServiceConfiguration) -> NetshShell {
+        let environment = NetshEnvironment(now: { Int64(Date().timeIntervalSince1970) }, resolver: SystemNameResolver())
+        return NetshShell(
+            staticSession: NetshStaticSession(
+                backend: StateDirectoryNetshStoreBackend(stateDirectory: configuration.stateDirectory),
+                environment: environment
+            ),
+            dynamicSession: NetshDynamicSession(
+                backend: ControlNetshDynamicBackend(socketPath: configuration.socketPath),
+                environment: environment
+            )
+        )
+    }
+
+    /// Puts the words back into one line, quoting values the shell unquoted (`name=My Policy`).
+    static func commandLine(_ words: [String]) -> String {
+        words.map { word in
+            if let equals = word.firstIndex(of: "="), word[..<equals].allSatisfy({ $0.isLetter }) {
+                let value = String(word[word.index(after: equals)...])
+                return String(word[..<equals]) + "=" + quoteIfNeeded(value)
+            }
+            return quoteIfNeeded(word)
+        }
+        .joined(separator: " ")
+    }
+
+    private static func quoteIfNeeded(_ value: String) -> String {
+        if value.isEmpty || value.contains(where: { $0 == " " || $0 == "\t" || $0 == "=" }) {
+            return "\"" + value + "\""
+        }
+        return value
+    }
+
+    private static func runScript(_ path: String, _ shell: NetshShell) -> Int32 {
+        let text: String
+        do {
+            let data =
+                path == "-"
+                ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
+            text = String(decoding: data, as: UTF8.self)
+        } catch {
+            printError("ipsecsvc netsh: the file \(path) cannot be read: \(error.localizedDescription)")
+            return 1
+        }
+        do {
+            let output = try shell.runScript(text, source: path == "-" ? "<stdin>" : path)
+            try shell.finish()
+            emit(output)
+            return 0
+        } catch {
+            printError(error.description)
+            printError("No change was made: the script runs as one transaction.")
+            return 1
+        }
+    }
+
+    /// The interactive prompt: one command per line until `exit` or end of input.
+    private static func interactive(_ shell: NetshShell) -> Int32 {
+        var failed = false
+        let isTerminal = isatty(0) != 0
+        while !shell.exitRequested {
+            if isTerminal {
+                emit(shell.prompt)
+            }
+            guard let line = readLine() else { break }
+            do {
+                emit(try shell.execute(line))
+            } catch {
+                printError(error.description)
+                failed = true
+            }
+        }
+        do {
+            try shell.finish()
+        } catch {
+            printError(error.description)
+            return 1
+        }
+        return failed && !isTerminal ? 1 : 0
+    }
+
+    /// Writes to standard output unbuffered, so that output and prompts keep their order.
+    static func emit(_ text: String) {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+
+    static let usage = """
+        Usage: netsh [--state-dir D] [--socket S] [-c context] [-f script | command]
+               ipsecsvc netsh ipsec static|dynamic <command> [tag=value ...]
+
+          -f script   runs the script as one transaction (all commands apply, or none)
+          -c context  starts in a context, e.g. -c "ipsec static"
+          no command  starts the interactive prompt (netsh>); 'exit' leaves it
+
+        Type 'netsh ipsec static ?' or 'netsh ipsec dynamic ?' for the commands.
+        """
+}
+
+/// DNS names of filters and tunnel endpoints, resolved with the system resolver (getaddrinfo).
+struct SystemNameResolver: NetshNameResolver {
+    func resolve(_ name: String) -> [IPv4Address] {
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(name, nil, &hints, &result) == 0, let first = result else { return [] }
+        defer { freeaddrinfo(result) }
+        var addresses: [IPv4Address] = []
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = cursor {
+            if let address = entry.pointee.ai_addr {
+                let value = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    UInt32(bigEndian: $0.pointee.sin_addr.s_addr)
+                }
+                let ip = IPv4Address(value: value)
+                if !addresses.contains(ip) { addresses.append(ip) }
+            }
+            cursor = entry.pointee.ai_next
+        }
+        return addresses
+    }
+}

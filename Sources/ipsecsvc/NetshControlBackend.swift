@@ -1,0 +1,198 @@
+import Driver
+import Foundation
+import PolicyFormats
+import PolicyModel
+import Providers
+import ServiceHost
+
+/// `netsh.dynamic.get`: the SPD's dynamic policies and rules as `netsh ipsec dynamic` sees them.
+enum NetshDynamicGetCommand: ControlCommand {
+    typealias Request = ControlEmpty
+    typealias Response = DynamicState
+    static let name = "netsh.dynamic.get"
+}
+
+/// `netsh.dynamic.set`: replaces the dynamic policies and rules; the rules take effect at once.
+enum NetshDynamicSetCommand: ControlCommand {
+    typealias Request = DynamicState
+    typealias Response = ControlEmpty
+    static let name = "netsh.dynamic.set"
+}
+
+/// The dynamic main-mode/quick-mode policies and rules the service holds for netsh: in memory only,
+/// so they vanish when the service stops, as Windows' dynamic policy does.
+actor NetshDynamicHolder {
+    static let shared = NetshDynamicHolder()
+    var state = DynamicState()
+
+    func replace(_ new: DynamicState) { state = new }
+}
+
+extension ControlRegistry {
+    /// The standard commands plus `netsh.dynamic.get|set`.
+    static func withNetshDynamic() -> ControlRegistry {
+        var registry = ControlRegistry.standard()
+        registry.register(NetshDynamicGetCommand.self) { _, context in
+            var state = await NetshDynamicHolder.shared.state
+            state.config = DynamicConfig(await context.agent.settings)
+            return state
+        }
+        registry.register(NetshDynamicSetCommand.self) { request, context in
+            // The rules feed the dynamic policy source when the service runs the sources engine; a
+            // service built with a fixed engine (tests, the memory setup) only holds them for netsh.
+            if let engine = context.agent.engine as? SourcesPolicyEngine {
+                let old = await NetshDynamicHolder.shared.state
+                for rule in old.rules { try? await engine.dynamic.remove(named: rule.id.braced) }
+                for rule in request.rules { try await engine.dynamic.add(rule.providerRule) }
+            }
+            var kept = request
+            kept.config = DynamicConfig()
+            await NetshDynamicHolder.shared.replace(kept)
+            return ControlEmpty()
+        }
+        return registry
+    }
+}
+
+extension NetshDynamicRule {
+    /// The rule as the dynamic policy source merges it: one filter with its inbound and outbound actions.
+    var providerRule: Providers.DynamicRule {
+        func action(_ kind: FilterActionKind) -> FilterAction {
+            FilterAction(
+                id: id,
+                name: "Dynamic \(kind.rawValue)",
+                action: kind,
+                offers: kind == .negotiate ? NetshSecurityMethods.defaultQuickModeOffers : []
+            )
+        }
+        var filter = self.filter
+        filter.id = id
+        return Providers.DynamicRule(
+            name: id.braced,
+            filter: filter,
+            inboundAction: action(actionInbound),
+            outboundAction: action(actionOutbound),
+            interfaceType: interfaceType,
+            tunnelEndpoint: tunnelDestination
+        )
+    }
+}
+
+extension DynamicConfig {
+    /// netsh's view of the service's persisted `set config` settings.
+    init(_ settings: DynamicSettings) {
+        self.init(
+            ipsecDiagnostics: settings.diagnostics,
+            ikeLogging: settings.ikeLogging,
+            strongCRLCheck: settings.strongCRLCheck,
+            ipsecLogInterval: settings.logIntervalSeconds,
+            ipsecExempt: settings.exemptionLevel,
+            bootMode: settings.bootMode.flatMap { NetshBootMode(rawValue: $0.rawValue) } ?? .stateful,
+            bootExemptions: settings.bootExemptions.map {
+                NetshBootExemption(
+                    ipProtocol: $0.ipProtocol,
+                    sourcePort: $0.sourcePort,
+                    destinationPort: $0.destinationPort,
+                    direction: $0.direction == .inbound ? .inbound : .outbound
+                )
+            }
+        )
+    }
+
+    /// `set config` property/value pairs that turn `old` into `self`.
+    func changes(from old: DynamicConfig) -> [(String, String)] {
+        var result: [(String, String)] = []
+        if ipsecDiagnostics != old.ipsecDiagnostics { result.append(("ipsecdiagnostics", "\(ipsecDiagnostics)")) }
+        if ikeLogging != old.ikeLogging { result.append(("ikelogging", "\(ikeLogging)")) }
+        if strongCRLCheck != old.strongCRLCheck { result.append(("strongcrlcheck", "\(strongCRLCheck)")) }
+        if ipsecLogInterval != old.ipsecLogInterval { result.append(("ipsecloginterval", "\(ipsecLogInterval)")) }
+        if ipsecExempt != old.ipsecExempt { result.append(("ipsecexempt", "\(ipsecExempt)")) }
+        if bootMode != old.bootMode { result.append(("bootmode", bootMode.rawValue)) }
+        if bootExemptions != old.bootExemptions {
+            let list = bootExemptions.map(\.description).joined(separator: " ")
+            result.append(("bootexemptions", list.isEmpty ? "none" : list))
+        }
+        return result
+    }
+}
+
+/// `netsh ipsec dynamic` over the control socket: needs the running service.
+final class ControlNetshDynamicBackend: NetshDynamicBackend {
+    let client: ControlClient
+    private var loaded: DynamicState?
+
+    init(socketPath: String) {
+        client = ControlClient(socketPath: socketPath)
+    }
+
+    private func call<C: ControlCommand>(_ command: C.Type, _ request: C.Request) throws(NetshError) -> C.Response {
+        do {
+            return try client.send(command, request)
+        } catch {
+            if error.code == .notRunning { throw .serviceNotRunning }
+            if error.code == .unknownCommand {
+                throw NetshError(
+                    "The running IPsec Services service does not support '\(C.name)'; restart it with this version."
+                )
+            }
+            throw NetshError(error.message)
+        }
+    }
+
+    func load() throws(NetshError) -> DynamicState {
+        let state = try call(NetshDynamicGetCommand.self, ControlEmpty())
+        loaded = state
+        return state
+    }
+
+    func save(_ state: DynamicState) throws(NetshError) {
+        let old: DynamicState
+        if let loaded { old = loaded } else { old = try load() }
+        for (property, value) in state.config.changes(from: old.config) {
+            _ = try call(SetDynamicConfigCommand.self, .init(property: property, value: value))
+        }
+        if state.mainModePolicies != old.mainModePolicies || state.quickModePolicies != old.quickModePolicies
+            || state.rules != old.rules
+        {
+            _ = try call(NetshDynamicSetCommand.self, state)
+        }
+        loaded = state
+    }
+
+    func statistics() throws(NetshError) -> NetshStatistics {
+        let report = try call(StatusCommand.self, ControlEmpty())
+        let counters = report.counters.sorted { $0.key < $1.key }.map { NetshCounter($0.key, $0.value) }
+        return NetshStatistics(
+            ike: [NetshCounter("Main Modes", 0), NetshCounter("Quick Modes", 0)],
+            ipsec: counters
+        )
+    }
+
+    func localAddresses() throws(NetshError) -> [IPv4Address] {
+        _ = try call(PingCommand.self, ControlEmpty())
+        return NetshLocalAddresses.current()
+    }
+}
+
+/// The computer's IPv4 addresses (getifaddrs), for `show ... type=specific`.
+enum NetshLocalAddresses {
+    static func current() -> [IPv4Address] {
+        var result: [IPv4Address] = []
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return [] }
+        defer { freeifaddrs(list) }
+        var cursor: UnsafeMutablePointer<ifaddrs>? = first
+        while let entry = cursor {
+            if let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET) {
+                let value = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    UInt32(bigEndian: $0.pointee.sin_addr.s_addr)
+                }
+                let ip = IPv4Address(value: value)
+                // Loopback is not a network interface that filters apply to.
+                if value >> 24 != 127, !result.contains(ip) { result.append(ip) }
+            }
+            cursor = entry.pointee.ifa_next
+        }
+        return result
+    }
+}

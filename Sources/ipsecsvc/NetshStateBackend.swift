@@ -1,0 +1,70 @@
+import PolicyFormats
+import PolicyModel
+import Providers
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The static stores of `netsh ipsec static` on the state directory: `local.xml` and
+/// `persistent.xml` in native XML, written under the store lock; `location=domain` shows the cached
+/// copy of the directory policy (`directory-cache.xml`), read-only.
+///
+/// With the service running, the service notices the file change and applies the local store (the
+/// persistent store applies at the next service start, as in Windows).
+final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
+    let state: StateDirectory
+
+    init(stateDirectory: String) {
+        state = StateDirectory(path: stateDirectory)
+    }
+
+    private func file(_ location: NetshStoreLocation) -> StoreFile {
+        switch location {
+        case .local: StoreFile(path: state.localStore)
+        case .persistent: StoreFile(path: state.persistentStore)
+        case .domain: StoreFile(path: state.directoryCache)
+        }
+    }
+
+    func load(_ location: NetshStoreLocation) throws(NetshError) -> PolicyStore {
+        switch file(location).load() {
+        case .missing: return PolicyStore()
+        case .loaded(let store, _): return store
+        case .broken(let error): throw NetshError("The \(location.displayName.lowercased()) cannot be read: \(error)")
+        }
+    }
+
+    func save(_ store: PolicyStore, to location: NetshStoreLocation) throws(NetshError) {
+        let target = file(location)
+        do {
+            // A fresh machine has no state directory yet; the service creates it with the same mode.
+            if mkdir(state.path, 0o750) != 0 && errno != EEXIST {
+                throw NetshError(
+                    "The state directory \(state.path) cannot be created: \(String(cString: strerror(errno)))"
+                )
+            }
+            try state.withLock { () throws(StoreFile.StoreError) in try target.save(store) }
+        } catch {
+            throw NetshError("The \(location.displayName.lowercased()) was not changed: \(error)")
+        }
+    }
+
+    func exportStore(_ store: PolicyStore, to file: String) throws(NetshError) {
+        // Native XML unless the extension names another writable format (.reg once it is supported).
+        let format = PolicyFileFormat(path: file).flatMap { $0.isWritable ? $0 : nil } ?? .xml
+        do {
+            try PolicyFile.write(store, to: file, format: format)
+        } catch {
+            throw NetshError("The policies were not exported: \(error)")
+        }
+    }
+
+    func importStore(from file: String) throws(NetshError) -> PolicyStore {
+        do {
+            return try PolicyFile.read(path: file)
+        } catch {
+            throw NetshError("The policies were not imported: \(error)")
+        }
+    }
+}

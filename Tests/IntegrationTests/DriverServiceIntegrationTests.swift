@@ -1,0 +1,98 @@
+import Foundation
+import PolicyModel
+import Testing
+
+/// The real service (`ipsecsvc run` with `driver = netfilter`) inside a test namespace: secure mode
+/// hooks, `ipsecsvc status` with the driver's counters, graceful stop (permit) and SIGKILL
+/// (fail-closed until the next start). Root only.
+@Suite(.serialized, .enabled(if: DriverTestEnvironment.available, "needs root, iproute2, iptables, nc and the harness"))
+struct DriverServiceIntegrationTests {
+    /// The built `ipsecsvc`, beside the test bundle.
+    static var executable: String {
+        let bundle = URL(fileURLWithPath: DriverTestEnvironment.harnessPath).deletingLastPathComponent()
+        return bundle.appendingPathComponent("ipsecsvc").path
+    }
+
+    func configure(_ net: DriverNetwork) throws -> String {
+        let path = "\(net.directory)/ipsecsvc.conf"
+        let config = """
+            state_dir = \(net.directory)/state
+            socket = \(net.directory)/control.sock
+            systemd = no
+            driver = netfilter
+            stop_timeout = 10
+            """
+        try config.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Starts `ipsecsvc run` in the host namespace; returns its PID once the queue rules are in place.
+    func startService(_ net: DriverNetwork, config: String, name: String) async throws -> Int32 {
+        let pid = try net.spawn(
+            net.host,
+            [Self.executable, "run", "--config", config],
+            output: "\(net.directory)/\(name).log"
+        )
+        let clock = ContinuousClock()
+        let start = clock.now
+        while clock.now - start < .seconds(30) {
+            let rules = await sh("ip netns exec \(net.host) iptables-save -t mangle")
+            let bound = await sh("ip netns exec \(net.host) cat /proc/net/netfilter/nfnetlink_queue")
+            if rules.output.contains("NFQUEUE"), bound.output.contains(" 4200 ") || bound.output.hasPrefix(" 4200") {
+                return pid
+            }
+            guard kill(pid, 0) == 0 else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let log = (try? String(contentsOfFile: "\(net.directory)/\(name).log", encoding: .utf8)) ?? ""
+        throw TestFailure("the service did not reach secure mode: \(log)")
+    }
+
+    @Test func serviceRunsTheNetfilterDriver() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
+            Issue.record("ipsecsvc not built at \(Self.executable)")
+            return
+        }
+        let net = try await DriverNetwork()
+        do {
+            try await run(net)
+        } catch {
+            await net.teardown()
+            throw error
+        }
+        await net.teardown()
+    }
+
+    func run(_ net: DriverNetwork) async throws {
+        try net.listen(22)
+        let config = try configure(net)
+        var pid = try await startService(net, config: config, name: "service")
+        // No policy: secure mode filters nothing, through the queue.
+        #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
+        #expect(await net.pings(from: net.peer, to: net.hostAddress))
+        let status = await sh("\(Self.executable) status --config \(config)")
+        #expect(status.output.contains("Driver mode:  secure"), "\(status.output)")
+        #expect(status.output.contains("table generation"))
+        #expect(status.output.contains("queues.bound"), "\(status.output)")
+        #expect(status.output.contains("decision.no-match.packets"), "\(status.output)")
+        // SIGKILL: the queue rules stay, nothing reads them: fail-closed.
+        kill(pid, SIGKILL)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await net.blocked(from: net.peer, to: net.hostAddress, port: 22))
+        // Started again: passes within a second of the queues being bound.
+        pid = try await startService(net, config: config, name: "service2")
+        let clock = ContinuousClock()
+        let start = clock.now
+        var passed = false
+        while clock.now - start < .seconds(1) && !passed {
+            passed = await sh("ip netns exec \(net.peer) nc -z -w 1 \(net.hostAddress) 22").status == 0
+        }
+        #expect(passed)
+        // Graceful stop: permit mode, the hooks are gone.
+        kill(pid, SIGTERM)
+        for _ in 0..<300 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(50)) }
+        let rules = await sh("ip netns exec \(net.host) iptables-save")
+        #expect(!rules.output.contains("IPSECSVC"), "\(rules.output)")
+        #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
+    }
+}

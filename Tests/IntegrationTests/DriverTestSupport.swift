@@ -1,0 +1,326 @@
+import Foundation
+import PolicyModel
+import Synchronization
+import Testing
+
+/// Helpers for the driver's root integration tests: throw-away network namespaces joined by a
+/// veth pair (198.18.0.0/15 only), the driver harness running inside one of them, and traffic
+/// generated with `nc` and the harness's own ICMP echo.
+enum DriverTestEnvironment {
+    /// Root, and the tools the tests need.
+    static var available: Bool {
+        getuid() == 0
+            && ["ip", "iptables-restore", "nc"].allSatisfy { tool in
+                ["/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"].contains {
+                    FileManager.default.isExecutableFile(atPath: $0 + tool)
+                }
+            } && FileManager.default.isExecutableFile(atPath: harnessPath)
+    }
+
+    /// The harness is built next to the test bundle.
+    static var harnessPath: String {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [bundle, bundle.deletingLastPathComponent()] {
+            let path = candidate.appendingPathComponent("ipsecsvc-driver-harness").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return bundle.appendingPathComponent("ipsecsvc-driver-harness").path
+    }
+}
+
+/// Result of a command.
+struct Outcome {
+    var status: Int32
+    var output: String
+}
+
+/// Runs a command to completion on its own thread (never blocking the test's executor).
+@discardableResult
+func sh(_ command: String) async -> Outcome {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+        let thread = Thread {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", command]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            process.standardInput = FileHandle.nullDevice
+            do {
+                try process.run()
+            } catch {
+                continuation.resume(returning: Outcome(status: -1, output: "\(error)"))
+                return
+            }
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            continuation.resume(
+                returning: Outcome(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+            )
+        }
+        thread.start()
+    }
+}
+
+/// Two namespaces: `host` runs the driver (198.18.N.2), `peer` is the other end (198.18.N.1).
+final class DriverNetwork: Sendable {
+    let host: String
+    let peer: String
+    let hostAddress: String
+    let peerAddress: String
+    let directory: String
+    private let processes = Mutex<[Int32]>([])
+    private static let counter = Atomic<Int>(0)
+
+    init() async throws {
+        let index = DriverNetwork.counter.add(1, ordering: .relaxed).newValue
+        let pid = getpid()
+        let subnet = 100 + (Int(pid) + index * 7) % 150
+        host = "ipsdrv-h-\(pid)-\(index)"
+        peer = "ipsdrv-p-\(pid)-\(index)"
+        hostAddress = "198.18.\(subnet).2"
+        peerAddress = "198.18.\(subnet).1"
+        directory = NSTemporaryDirectory() + "ipsdrv-\(pid)-\(index)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        await DriverNetwork.removeStale()
+        let vh = "ipdh\(pid % 100000)x\(index)"
+        let vp = "ipdp\(pid % 100000)x\(index)"
+        let setup = await sh(
+            """
+            set -e
+            ip netns add \(host); ip netns add \(peer)
+            ip link add \(vh) type veth peer name \(vp)
+            ip link set \(vh) netns \(host); ip link set \(vp) netns \(peer)
+            ip -n \(host) addr add \(hostAddress)/24 dev \(vh); ip -n \(peer) addr add \(peerAddress)/24 dev \(vp)
+            ip -n \(host) link set lo up; ip -n \(peer) link set lo up
+            ip -n \(host) link set \(vh) up; ip -n \(peer) link set \(vp) up
+            """
+        )
+        if setup.status != 0 {
+            await teardown()
+            throw TestFailure("namespace setup failed: \(setup.output)")
+        }
+    }
+
+    /// Deletes namespaces left by an earlier test process that died before its teardown.
+    static func removeStale() async {
+        await sh(
+            """
+            for ns in $(ip netns list | awk '/^ipsdrv-[hp]-/ {print $1}'); do
+                owner=${ns#ipsdrv-?-}; owner=${owner%%-*}
+                if [ "$owner" != "\(getpid())" ] && ! kill -0 "$owner" 2>/dev/null; then
+                    for p in $(ip netns pids $ns 2>/dev/null); do kill -9 $p 2>/dev/null; done
+                    ip netns del $ns 2>/dev/null
+                fi
+            done
+            """
+        )
+    }
+
+    /// Kills what the test started (by PID) and deletes both namespaces.
+    func teardown() async {
+        let pids = processes.withLock { $0 }
+        for pid in pids { kill(pid, SIGKILL) }
+        // Children of what the test started (shell pipelines) live only in the test's namespaces.
+        await sh(
+            """
+            for ns in \(host) \(peer); do
+                for p in $(ip netns pids $ns 2>/dev/null); do kill -9 $p 2>/dev/null; done
+                ip netns del $ns 2>/dev/null
+            done
+            rm -rf \(directory)
+            """
+        )
+    }
+
+    /// Starts a command in a namespace in the background; returns its PID (`ip netns exec` execs it).
+    func spawn(_ namespace: String, _ arguments: [String], output: String) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip").resolvingSymlinksInPath()
+        if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
+            process.executableURL = URL(fileURLWithPath: "/sbin/ip")
+        }
+        process.arguments = ["netns", "exec", namespace] + arguments
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        let handle = FileHandle(forWritingAtPath: output)!
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let pid = process.processIdentifier
+        processes.withLock { $0.append(pid) }
+        return pid
+    }
+
+    /// A TCP listener on `port` in the host namespace (accepts connections repeatedly).
+    func listen(_ port: Int) throws {
+        _ = try spawn(host, ["nc", "-lk", "\(port)"], output: "\(directory)/nc-\(port).log")
+    }
+
+    /// Whether a TCP connection from `from` to `address:port` completes (retried: passing checks must
+    /// survive a loaded machine).
+    func connects(from: String, to address: String, port: Int, attempts: Int = 3) async -> Bool {
+        for _ in 0..<attempts {
+            if await sh("ip netns exec \(from) nc -z -w 2 \(address) \(port)").status == 0 { return true }
+        }
+        return false
+    }
+
+    /// Whether a TCP connection fails (one attempt with a timeout: a dropped SYN never completes).
+    func blocked(from: String, to address: String, port: Int) async -> Bool {
+        await sh("ip netns exec \(from) nc -z -w 1 \(address) \(port)").status != 0
+    }
+
+    /// ICMP echo from a namespace; true when a reply came back.
+    func pings(from: String, to address: String, count: Int = 2, timeoutMs: Int = 700) async -> Bool {
+        await sh("ip netns exec \(from) \(DriverTestEnvironment.harnessPath) ping \(address) \(count) \(timeoutMs)")
+            .status
+            == 0
+    }
+}
+
+/// A running driver harness.
+struct RunningDriver {
+    let network: DriverNetwork
+    let pid: Int32
+    let log: String
+    let policyPath: String
+    let statusPath: String
+
+    /// Starts the harness in the host namespace and waits until it reports ready.
+    static func start(
+        _ network: DriverNetwork,
+        policy: EffectivePolicy,
+        extra: [String] = [],
+        name: String = "driver"
+    ) async throws -> RunningDriver {
+        let policyPath = "\(network.directory)/\(name)-policy.json"
+        try writePolicy(policy, to: policyPath)
+        let statusPath = "\(network.directory)/\(name)-status.json"
+        let log = "\(network.directory)/\(name).log"
+        let pid = try network.spawn(
+            network.host,
+            [
+                DriverTestEnvironment.harnessPath, "--policy", policyPath, "--status-file", statusPath, "--queue-base",
+                "4300",
+            ]
+                + extra,
+            output: log
+        )
+        let driver = RunningDriver(network: network, pid: pid, log: log, policyPath: policyPath, statusPath: statusPath)
+        try await driver.waitFor("harness: ready", seconds: 20)
+        return driver
+    }
+
+    static func writePolicy(_ policy: EffectivePolicy, to path: String) throws {
+        let data = try JSONEncoder().encode(policy)
+        try data.write(to: URL(fileURLWithPath: path + ".tmp"))
+        rename(path + ".tmp", path)
+    }
+
+    func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    /// Waits until the log contains `text`.
+    func waitFor(_ text: String, seconds: Double) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if logText().contains(text) { return }
+            if kill(pid, 0) != 0 && !logText().contains(text) {
+                throw TestFailure("harness exited: \(logText())")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("timed out waiting for '\(text)': \(logText())")
+    }
+
+    /// Applies a new policy (SIGHUP) and returns how long until the driver reported it applied.
+    func change(to policy: EffectivePolicy, generation: Int) async throws -> Duration {
+        try RunningDriver.writePolicy(policy, to: policyPath)
+        let clock = ContinuousClock()
+        let start = clock.now
+        kill(pid, SIGHUP)
+        try await waitFor("applied generation \(generation)", seconds: 10)
+        return clock.now - start
+    }
+
+    /// The driver's counters (SIGUSR1 writes the status file).
+    func counters() async throws -> [String: UInt64] {
+        try? FileManager.default.removeItem(atPath: statusPath)
+        kill(pid, SIGUSR1)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let data = FileManager.default.contents(atPath: statusPath),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let counters = object["counters"] as? [String: Any]
+            {
+                return counters.compactMapValues { ($0 as? NSNumber)?.uint64Value }
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("no status file")
+    }
+
+    /// Graceful stop (SIGTERM): the harness removes the hooks and exits.
+    func stop() async throws {
+        kill(pid, SIGTERM)
+        try await waitFor("harness: stopped", seconds: 15)
+        for _ in 0..<100 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Policy builders for the integration tests.
+enum TestPolicy {
+    static func guid(_ n: Int) -> IPsecGUID {
+        let hex = String(n, radix: 16)
+        return IPsecGUID("{00000000-0000-4000-8000-\(String(repeating: "0", count: 12 - hex.count) + hex)}")!
+    }
+
+    static func action(_ kind: FilterActionKind, inpass: Bool = false, soft: Bool = false) -> FilterAction {
+        FilterAction(
+            id: guid(0xA000 + ActionPrecedence.rank(kind) * 4 + (inpass ? 1 : 0) + (soft ? 2 : 0)),
+            name: kind.rawValue,
+            action: kind,
+            inboundPassThrough: inpass,
+            allowFallbackToClear: soft
+        )
+    }
+
+    static func rule(
+        _ n: Int,
+        _ source: FilterAddress,
+        _ destination: FilterAddress,
+        _ action: FilterAction,
+        proto: UInt8 = 0,
+        sport: UInt16 = 0,
+        dport: UInt16 = 0,
+        mirrored: Bool = true
+    ) -> EffectiveFilter {
+        EffectiveFilter(
+            filter: Filter(
+                id: guid(n),
+                mirrored: mirrored,
+                source: source,
+                destination: destination,
+                ipProtocol: proto,
+                sourcePort: sport,
+                destinationPort: dport
+            ),
+            inboundAction: action,
+            provenance: Provenance(kind: .local, source: "local", policyName: "Integration", ruleName: "rule \(n)")
+        )
+    }
+
+    static func policy(_ filters: [EffectiveFilter], generation: UInt64 = 1) -> EffectivePolicy {
+        EffectivePolicy(generation: generation, filters: filters)
+    }
+}
+
+extension DriverNetwork {
+    var peerIP: IPv4Address { IPv4Address(peerAddress)! }
+    var hostIP: IPv4Address { IPv4Address(hostAddress)! }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ipsecsvc netsh` and the binary installed as `netsh` (argv[0]), on a temporary state directory.
+@Suite(.serialized) struct NetshCLITests {
+    /// A sandbox with a `netsh` symlink to the built binary.
+    struct Netsh {
+        let sandbox: ServiceSandbox
+        var link: String { sandbox.root + "/netsh" }
+
+        init() throws {
+            sandbox = try ServiceSandbox()
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: ServiceHarness.executable)
+        }
+
+        /// Runs `netsh <arguments>` through the symlink.
+        func netsh(_ arguments: [String]) throws -> ProcessResult {
+            let process = try ServiceProcess(
+                [link, "--config", sandbox.configPath] + arguments,
+                output: sandbox.root + "/netsh-\(UUID().uuidString).out"
+            )
+            return ProcessResult(status: process.waitForExit(timeout: 120) ?? -1, output: process.output)
+        }
+
+        func write(_ text: String, _ name: String) throws -> String {
+            let path = sandbox.root + "/" + name
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+
+        var localStore: String? { try? String(contentsOfFile: sandbox.stateDirectory + "/local.xml", encoding: .utf8) }
+    }
+
+    @Test func argv0NetshRunsOneCommandAgainstTheLocalStore() throws {
+        let netsh = try Netsh()
+        defer { netsh.sandbox.remove() }
+        let add = try netsh.netsh(["ipsec", "static", "add", "policy", "name=Web Servers", "assign=yes"])
+        #expect(add.status == 0, "\(add.output)")
+        #expect(netsh.localStore?.contains("Web Servers") == true)
+        let show = try netsh.netsh(["ipsec", "static", "show", "policy", "all"])
+        #expect(show.status == 0)
+        #expect(show.output.contains("Policy Name             : Web Servers"))
+        #expect(show.output.contains("Assigned                : YES"))
+        // The same through the subcommand of ipsecsvc.
+        let viaSubcommand = try netsh.sandbox.run([
+            "netsh", "--config", netsh.sandbox.configPath, "ipsec", "static", "show", "store",
+        ])
+        #expect(viaSubcommand.output == "The current IPsec policy store is the local store.\n")
+    }
+
+    @Test func errorsNameTheParameterAndExitNonZero() throws {
+        let netsh = try Netsh()
+        defer { netsh.sandbox.remove() }
+        let bad = try netsh.netsh([
+            "ipsec", "static", "add", "filter", "filterlist=L", "srcaddr=me", "dstaddr=any", "mirrored=maybe",
+        ])
+        #expect(bad.status == 1)
+        #expect(bad.output.contains("'mirrored'") && bad.output.contains("Accepted values: yes, no"))
+        let unknown = try netsh.netsh(["ipsec", "static", "frobnicate"])
+        #expect(unknown.status == 1 && unknown.output.contains("The following command was not found"))
+        let dynamic = try netsh.netsh(["ipsec", "dynamic", "show", "config"])
+        #expect(dynamic.status == 1 && dynamic.output.contains("The IPsec Services service is not running."))
+        let help = try netsh.netsh(["ipsec", "static", "add", "rule", "?"])
+        #expect(help.status == 0 && help.output.hasPrefix("Usage: add rule [ name = ] <string>"))
+    }
+
+    @Test func scriptFileIsOneTransaction() throws {
+        let netsh = try Netsh()
+        defer { netsh.sandbox.remove() }
+        let good = try netsh.write(
+            """
+            # baseline
+            pushd ipsec static
+            add policy name="Baseline" assign=yes
+            add filteraction name=Block action=block
+            add filter filterlist=Telnet srcaddr=any dstaddr=me protocol=TCP dstport=23
+            add rule name=NoTelnet policy=Baseline filterlist=Telnet filteraction=Block
+            popd
+            """,
+            "good.netsh"
+        )
+        let run = try netsh.netsh(["-f", good])
+        #expect(run.status == 0, "\(run.output)")
+        let before = netsh.localStore
+        #expect(before?.contains("NoTelnet") == true)
+        let bad = try netsh.write(
+            """
+            pushd ipsec static
+            delete rule all policy=Baseline
+            add policy name="Second"
+            add rule name=R policy=Second filterlist=Missing filteraction=Block
+            popd
+            """,
+            "bad.netsh"
+        )
+        let failed = try netsh.netsh(["-f", bad])
+        #expect(failed.status == 1)
+        #expect(failed.output.contains("bad.netsh:4: Filter List with name \"Missing\" does not exist."))
+        #expect(netsh.localStore == before)
+    }
+
+    @Test func dumpRecreatesTheStore() throws {
+        let netsh = try Netsh()
+        defer { netsh.sandbox.remove() }
+        let script = try netsh.write(
+            """
+            ipsec static add policy name="Branch" mmsecmethods="3DES-SHA1-2"
+            ipsec static add filteraction name="ESP" qmpfs=yes qmsecmethods="ESP[3DES,SHA1]:100000k/3600s"
+            ipsec static add filter filterlist="Branch Net" srcaddr=me dstaddr=198.18.20.0 dstmask=24
+            ipsec static add rule name="Branch" policy="Branch" filterlist="Branch Net" filteraction="ESP" psk="secret"
+            """,
+            "setup.netsh"
+        )
+        #expect(try netsh.netsh(["-f", script]).status == 0)
+        let dump = try netsh.netsh(["ipsec", "dump"])
+        #expect(dump.status == 0 && dump.output.hasPrefix("# ----"))
+        let show = try netsh.netsh(["ipsec", "static", "show", "all"]).output
+        // Replay the dump on an empty store.
+        let dumped = try netsh.write(dump.output, "dump.netsh")
+        try FileManager.default.removeItem(atPath: netsh.sandbox.stateDirectory + "/local.xml")
+        #expect(try netsh.netsh(["-f", dumped]).status == 0)
+        #expect(try netsh.netsh(["ipsec", "dump"]).output == dump.output)
+        let replayed = try netsh.netsh(["ipsec", "static", "show", "all"]).output
+        func withoutGUIDsAndTimes(_ text: String) -> String {
+            text.split(separator: "\n").filter { !$0.contains("GUID") && !$0.hasPrefix("Last Modified") }
+                .joined(separator: "\n")
+        }
+        #expect(withoutGUIDsAndTimes(replayed) == withoutGUIDsAndTimes(show))
+    }
+
+    @Test func interactiveMode() throws {
+        let netsh = try Netsh()
+        defer { netsh.sandbox.remove() }
+        let input = try netsh.write(
+            "ipsec static\nadd policy Interactive\nset batch mode=enable\nadd filterlist L\n..\nexit\n",
+            "input.txt"
+        )
+        let process = try ServiceProcess(
+            ["/bin/sh", "-c", "exec \"$0\" --config \"$1\" < \"$2\"", netsh.link, netsh.sandbox.configPath, input],
+            output: netsh.sandbox.root + "/interactive.out"
+        )
+        #expect(process.waitForExit(timeout: 60) == 0, "\(process.output)")
+        // The batch is committed when netsh exits.
+        #expect(netsh.localStore?.contains("Interactive") == true)
+        #expect(netsh.localStore?.contains("name=\"L\"") == true || netsh.localStore?.contains(">L<") == true)
+    }
+
+    @Test func dynamicCommandsWithTheRunningService() throws {
+        let netsh = try Netsh()
+        defer { netsh.sandbox.remove() }
+        let service = try netsh.sandbox.startRun()
+        defer { service.terminate() }
+        #expect(ServiceHarness.waitUntil { RawControl.connect(netsh.sandbox.socket).map { close($0) } != nil })
+        #expect(try netsh.netsh(["ipsec", "dynamic", "add", "mmpolicy", "name=MM"]).status == 0)
+        let rule = try netsh.netsh([
+            "ipsec", "dynamic", "add", "rule", "srcaddr=198.18.66.6", "dstaddr=me", "mmpolicy=MM",
+            "actioninbound=block", "actionoutbound=block",
+        ])
+        #expect(rule.status == 0, "\(rule.output)")
+        let filters = try netsh.netsh(["ipsec", "dynamic", "show", "qmfilter", "all"])
+        #expect(filters.output.contains("Source Address          : 198.18.66.6 (255.255.255.255)"))
+        let config = try netsh.netsh(["ipsec", "dynamic", "set", "config", "property=ipsecdiagnostics", "value=7"])
+        #expect(config.status == 0, "\(config.output)")
+        #expect(try netsh.netsh(["ipsec", "dynamic", "show", "config"]).output.contains("IPsec Diagnostics       : 7"))
+        let stop = try netsh.sandbox.run(["service", "stop"] + netsh.sandbox.commonArguments)
+        #expect(stop.status == 0, "\(stop.output)")
+        _ = service.waitForExit(timeout: 30)
+        let stopped = try netsh.netsh(["ipsec", "dynamic", "show", "all"])
+        #expect(stopped.status == 1 && stopped.output.contains("not running"))
+        // The config persists across the stop; the rules are gone.
+        let again = try netsh.sandbox.startRun()
+        defer { again.terminate() }
+        #expect(ServiceHarness.waitUntil { RawControl.connect(netsh.sandbox.socket).map { close($0) } != nil })
+        let after = try netsh.netsh(["ipsec", "dynamic", "show", "all"]).output
+        #expect(after.contains("IPsec Diagnostics       : 7"))
+        #expect(!after.contains("198.18.66.6"))
+    }
+}

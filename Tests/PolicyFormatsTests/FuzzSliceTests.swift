@@ -1,0 +1,33 @@
+import FormatFuzzing
+import PolicyFormats
+import PolicyModel
+import Testing
+
+/// A short slice of the fuzz campaign (Fuzz/README.md) so that every test run exercises the parsers
+/// with mutated real data and checks the round-trip oracles.
+@Suite struct FuzzSliceTests {
+    static let iterations = 600
+
+    @Test func blobDecoder() {
+        let seeds = BlobVector.all.map(\.bytes)
+        let statistics = FormatFuzzing.loop(.blob, seeds: seeds, iterations: Self.iterations, seed: 7)
+        #expect(statistics.inputs == Self.iterations)
+        #expect(statistics.accepted > 0)
+        #expect(statistics.slowestSeconds < 1)
+    }
+
+    @Test func registryReader() throws {
+        let small = try RegistryExport.write(ExamplePolicies.windowsExamples, kind: .persistent)
+        let seeds = [try fixture("reg", "gsecurity-local-4.reg"), small]
+        let statistics = FormatFuzzing.loop(.reg, seeds: seeds, iterations: Self.iterations, seed: 7)
+        #expect(statistics.accepted > 0)
+        #expect(statistics.slowestSeconds < 1)
+    }
+
+    @Test func ldifReader() throws {
+        let entries = try DirectoryPolicy.entries(ExamplePolicies.everything, container: "CN=IP Security,DC=example")
+        let statistics = FormatFuzzing.loop(.ldif, seeds: [LDIF.write(entries)], iterations: Self.iterations, seed: 7)
+        #expect(statistics.accepted > 0)
+        #expect(statistics.slowestSeconds < 1)
+    }
+}

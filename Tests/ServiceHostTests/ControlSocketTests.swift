@@ -1,0 +1,144 @@
+import Driver
+import Foundation
+import Providers
+import ServiceHost
+import Testing
+
+/// A command another module would add: the registry and the client are generic over it.
+enum EchoCommand: ControlCommand {
+    struct Request: Codable, Sendable {
+        var text: String
+    }
+    struct Response: Codable, Sendable {
+        var text: String
+        var uid: UInt32
+    }
+    static let name = "test.echo"
+}
+
+@Suite struct ControlSocketTests {
+    func withServer(
+        maxRequestBytes: Int = 1 << 20,
+        _ body: (ServiceConfiguration, PolicyAgent) async throws -> Void
+    ) async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = ServiceConfiguration()
+        configuration.stateDirectory = directory.path + "/state"
+        configuration.socketPath = directory.path + "/control.sock"
+        configuration.maxRequestBytes = maxRequestBytes
+        configuration.adminGroup = "ipsecsvc-test-no-such-group"
+        let agent = PolicyAgent(
+            driver: FileBackedDriver(path: directory.path + "/driver-state"),
+            engine: StaticPolicyEngine(),
+            journal: RecordingJournal(),
+            startType: .manual,
+            settings: DynamicSettings()
+        )
+        var registry = ControlRegistry.standard()
+        registry.register(EchoCommand.self) { request, context in
+            guard !request.text.isEmpty else { throw ControlError(.invalidArguments, "Say something.") }
+            return EchoCommand.Response(text: request.text, uid: context.peer.uid)
+        }
+        let fixed = configuration
+        let server = try ControlServer(configuration: fixed, registry: registry, journal: RecordingJournal()) { peer in
+            ControlContext(peer: peer, configuration: fixed, agent: agent, requestStop: {})
+        }
+        server.start()
+        do {
+            try await body(configuration, agent)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+        #expect(!FileManager.default.fileExists(atPath: configuration.socketPath))
+    }
+
+    @Test func registeredCommandsRoundTrip() async throws {
+        try await withServer { configuration, agent in
+            let client = ControlClient(configuration: configuration)
+            let echo = try await client.request(EchoCommand.self, .init(text: "hello"))
+            #expect(echo.text == "hello")
+            #expect(echo.uid == geteuid())
+            await #expect(throws: ControlError(.invalidArguments, "Say something.")) {
+                _ = try await client.request(EchoCommand.self, .init(text: ""))
+            }
+            #expect(try await client.request(StatusCommand.self, ControlEmpty()).state == .stopped)
+            try await agent.start()
+            #expect(try await client.request(StatusCommand.self, ControlEmpty()).state == .running)
+            #expect(try await client.request(PingCommand.self, ControlEmpty()).pid == getpid())
+            let settings = try await client.request(
+                SetDynamicConfigCommand.self,
+                .init(property: "ipsecdiagnostics", value: "5")
+            )
+            #expect(settings.diagnostics == 5)
+            #expect(await agent.settings.diagnostics == 5)
+        }
+    }
+
+    @Test func oversizedAndMalformedRequests() async throws {
+        try await withServer(maxRequestBytes: 2048) { configuration, _ in
+            let client = ControlClient(configuration: configuration)
+            let big = String(repeating: "x", count: 100_000)
+            await #expect {
+                _ = try await client.request(EchoCommand.self, .init(text: big))
+            } throws: { ($0 as? ControlError)?.code == .tooLarge }
+            let answer = try await onDedicatedThread { try client.exchange(Array("{not json\n".utf8)) }
+            #expect(String(decoding: answer, as: UTF8.self).contains("malformed-request"))
+            #expect(try await client.request(EchoCommand.self, .init(text: "still fine")).text == "still fine")
+        }
+    }
+
+    @Test func absentSocketMeansNotRunning() {
+        let client = ControlClient(socketPath: "/tmp/ipsecsvc-no-such-dir/control.sock")
+        #expect(!client.isListening())
+        #expect {
+            _ = try client.send(StatusCommand.self)
+        } throws: { error in
+            guard let error = error as? ControlError else { return false }
+            return error.code == .notRunning && error.message.contains("The IPsec Services service is not running")
+        }
+    }
+
+    @Test func shippedSampleConfigurationParses() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("packaging/ipsecsvc.conf")
+        let text = try String(contentsOf: sample, encoding: .utf8)
+        // Every documented key, uncommented, is accepted with its default.
+        let uncommented = text.split(separator: "\n").map { line in
+            line.hasPrefix("#") && line.dropFirst().first?.isLetter == true && line.contains(" = ")
+                ? String(line.dropFirst()) : String(line)
+        }.joined(separator: "\n")
+        let configuration = try ServiceConfiguration.parse(uncommented, path: sample.path)
+        var defaults = ServiceConfiguration()
+        defaults.configPath = sample.path
+        defaults.pidFile = "/run/ipsecsvc/ipsecsvc.pid"
+        defaults.computerDN = "CN=HOST1,OU=Servers,DC=example,DC=com"
+        defaults.directorySnapshot = "/var/lib/ipsecsvc/directory-snapshot"
+        defaults.site = "Default-First-Site-Name"
+        defaults.directoryPollingMinutes = 180
+        #expect(configuration == defaults)
+    }
+}
+
+@Suite struct OfflineFallbackTests {
+    @Test func storeCommandsWorkOnTheStateDirectoryWhenStopped() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let client = ControlClient(socketPath: directory.path + "/control.sock")
+        let store = ServiceStateStore(directory: directory.path + "/state")
+        let settings = try client.sendOrWorkOffline(
+            SetDynamicConfigCommand.self,
+            .init(property: "bootmode", value: "block"),
+            stateDirectory: store.directory
+        ) {
+            var settings = try store.dynamicSettings()
+            try settings.set(property: "bootmode", value: "block")
+            try store.setDynamicSettings(settings)
+            return settings
+        }
+        #expect(settings.bootMode == .block)
+        #expect(try store.dynamicSettings().bootMode == .block)
+    }
+}
