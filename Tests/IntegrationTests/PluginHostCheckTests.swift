@@ -97,6 +97,16 @@ import Testing
         #expect(symbols == ["ipsec_plugin_entry_v1"], "\(text)")
     }
 
+    @Test func checkPrintsAnInvalidDocumentWithItsError() throws {
+        let plugins = try #require(Self.plugins, "cc could not build the plugins")
+        let result = try Self.ipsecsvc([
+            "plugin-host", "--check", plugins.fixture, "--option", "mode=invalid", "--print-document",
+        ])
+        #expect(result.status == 1)
+        #expect(result.output.contains("result:    FAILED: invalid document: plugin:fixture:"), "\(result.output)")
+        #expect(result.output.contains("<host address=\"999.1.1.1\"/>"))
+    }
+
     @Test func checkExplainsACrash() throws {
         let plugins = try #require(Self.plugins, "cc could not build the plugins")
         let result = try Self.ipsecsvc(["plugin-host", "--check", plugins.fixture, "--option", "mode=abort"])
