@@ -68,7 +68,7 @@ import Testing
         await manager.register(with: engine)
 
         // Bounded wait for the four plugins to settle into the engine.
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(60)
         var statuses: [String: SourceStatus] = [:]
         while ContinuousClock.now < deadline {
             statuses = Dictionary(uniqueKeysWithValues: await engine.sourceStatuses().map { ($0.name, $0) })

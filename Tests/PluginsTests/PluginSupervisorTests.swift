@@ -243,7 +243,7 @@ import Testing
         try await withSupervisor(configuration, log: log) { supervisor in
             _ = await waitFor(supervisor) { $0.isRunning }
             // The plugin signals from its own thread 300 ms after open; a second document follows.
-            let deadline = ContinuousClock.now + .seconds(20)
+            let deadline = ContinuousClock.now + .seconds(60)
             while log.all.filter({ $0.message.hasPrefix("delivered") }).count < 2 && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(50))
             }
