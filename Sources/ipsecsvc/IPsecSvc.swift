@@ -13,6 +13,7 @@ struct IPsecSvc: AsyncParsableCommand {
             BootSubcommand.self,
             ServiceSubcommand.self,
             StatusSubcommand.self,
+            ExplainSubcommand.self,
             PluginHostCommand.self,
         ]
     )
