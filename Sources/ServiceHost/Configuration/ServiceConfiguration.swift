@@ -4,10 +4,10 @@ import Glibc
 
 /// Which `IPsecDriver` implementation the service uses.
 public enum DriverKind: String, Hashable, Sendable, Codable, CaseIterable {
-    /// Keeps the driver's mode in `driver-state` in the state directory and filters nothing: for tests,
-    /// and until the netfilter driver is available.
+    /// Filters nothing and touches no kernel rule; records its mode in `driver-state`: for tests and for
+    /// trying the service out.
     case memory
-    /// The NFQUEUE driver (Driver module).
+    /// The NFQUEUE driver (Driver module): the default.
     case netfilter
 }
 
@@ -38,7 +38,7 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     public var adminGroup: String = "ipsecadm"
     /// Where `run` records its PID (used by `service stop` without systemd).
     public var pidFile: String?
-    public var driver: DriverKind = .memory
+    public var driver: DriverKind = .netfilter
     public var pluginDirectory: String = "/usr/lib/ipsecsvc/plugins"
     public var pluginConfigDirectory: String = "/etc/ipsecsvc/plugins.d"
     /// Per-connection read/write timeout of the control socket, seconds.
@@ -106,6 +106,16 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
         }
         if let socket = socketPath ?? Posix.environment("IPSECSVC_SOCKET"), !socket.isEmpty {
             configuration.socketPath = socket
+        }
+        if let text = Posix.environment("IPSECSVC_DRIVER"), !text.isEmpty {
+            guard let kind = DriverKind(rawValue: text) else {
+                throw ConfigurationError(
+                    path: "IPSECSVC_DRIVER",
+                    line: 0,
+                    message: "invalid value '\(text)': expected memory or netfilter"
+                )
+            }
+            configuration.driver = kind
         }
         if let text = Posix.environment("IPSECSVC_SYSTEMD"), !text.isEmpty {
             guard let use = SystemdUse(rawValue: text) else {
