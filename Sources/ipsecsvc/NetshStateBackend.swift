@@ -50,6 +50,19 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
         }
     }
 
+    /// The GPO whose IPsec policy the service last applied, from the directory cache's provenance.
+    func gpoAssignment(named name: String?) throws(NetshError) -> NetshGPOAssignment? {
+        guard case .policy(let policy) = DirectoryCache(state: state).load() else { return nil }
+        let gpo = policy.gpo ?? "<unknown GPO>"
+        if let name, !gpo.lowercased().contains(name.lowercased()) { return nil }
+        return NetshGPOAssignment(
+            gpoName: gpo,
+            policyName: policy.policyName,
+            policyPath: policy.policyID.map { "ipsecPolicy\($0.braced)" } ?? policy.store ?? "",
+            linkedThrough: policy.linkedThrough
+        )
+    }
+
     func exportStore(_ store: PolicyStore, to file: String) throws(NetshError) {
         // Native XML unless the extension names another writable format (.reg once it is supported).
         let format = PolicyFileFormat(path: file).flatMap { $0.isWritable ? $0 : nil } ?? .xml
@@ -61,6 +74,16 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
     }
 
     func importStore(from file: String) throws(NetshError) -> PolicyStore {
+        // exportpolicy writes `.ipsec` files in native XML; Windows' own `.ipsec` format is unpublished.
+        if file.lowercased().hasSuffix(".ipsec") {
+            do {
+                return try PolicyFile.read(path: file, format: .xml)
+            } catch {
+                throw NetshError(
+                    "The policies were not imported: \(file) is not an ipsecsvc export (\(error.message)). Windows' .ipsec format is not published; on the Windows computer run 'reg export HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\IPSec ipsec.reg' and import ipsec.reg."
+                )
+            }
+        }
         do {
             return try PolicyFile.read(path: file)
         } catch {
