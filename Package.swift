@@ -57,7 +57,12 @@ let package = Package(
                 serviceLifecycle, unixSignals,
             ]
         ),
-        .executableTarget(name: "ipsecsvc", dependencies: ["ServiceHost", argumentParser]),
+        .executableTarget(
+            name: "ipsecsvc",
+            dependencies: [
+                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "Driver", "Plugins", argumentParser,
+            ]
+        ),
         // The driver outside the service: root integration tests and nfq-bench (Benchmarks/driver).
         .executableTarget(
             name: "ipsecsvc-driver-harness",
@@ -110,7 +115,12 @@ let package = Package(
             // Real Windows-written data and bad-input corpora (windows/, reg/, ldif/, dsml/, fuzz/).
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "PolicyFormats", "PolicyModel"]),
+        .testTarget(
+            name: "ProvidersTests",
+            dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
+            // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "DriverTests", dependencies: ["Driver", "PolicyModel"]),
         // Fixtures/ holds C test plugins that the tests compile with cc.
         .testTarget(

@@ -5,7 +5,7 @@
 #   usage: sudo Benchmarks/driver/run-nfq-bench.sh [-n RUNS] [other bench.sh options]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BENCH=${NFQ_BENCH:-../shared/tools/nfq-bench/bench.sh}
+BENCH=${NFQ_BENCH:-../shared/tools/nfq-bench/bench.sh}  # NFQ_BENCH=/path/to/a/fixed/copy (see README)
 [ -x "$BENCH" ] || BENCH=/work/shared/tools/nfq-bench/bench.sh
 swift build -c release --product ipsecsvc-driver-harness >/dev/null
 HARNESS=$(swift build -c release --show-bin-path)/ipsecsvc-driver-harness

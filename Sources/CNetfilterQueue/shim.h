@@ -183,6 +183,49 @@ static inline ssize_t cnfq_receive(struct mnl_socket *nl, void *buffer, size_t s
     return n < 0 ? -errno : n;
 }
 
+/* recvmmsg(2) through syscall(2): its declaration and struct mmsghdr need _GNU_SOURCE, which a
+   clang module shared with Swift's Glibc must not define; the layout below is the kernel's. */
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <time.h>
+struct cnfq_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+#define CNFQ_MAX_BATCH 64
+#define CNFQ_MSG_WAITFORONE 0x10000
+
+/**
+ * Receives up to `count` (at most 64) netlink messages into consecutive buffers of `size` bytes:
+ * blocks for the first one (up to the socket's receive timeout), then takes only what is already
+ * queued — one system call per burst instead of one per packet plus an EAGAIN probe.
+ * Returns the number of messages, their lengths in `lengths` (a truncated message reports its full
+ * length, larger than `size`), or a negative errno.
+ */
+static inline int cnfq_receive_batch(struct mnl_socket *nl, void *buffers, size_t size, unsigned count,
+                                     uint32_t *lengths) {
+    struct cnfq_mmsghdr messages[CNFQ_MAX_BATCH];
+    struct iovec vectors[CNFQ_MAX_BATCH];
+    if (count > CNFQ_MAX_BATCH) {
+        count = CNFQ_MAX_BATCH;
+    }
+    for (unsigned i = 0; i < count; i++) {
+        vectors[i].iov_base = (char *)buffers + (size_t)i * size;
+        vectors[i].iov_len = size;
+        memset(&messages[i], 0, sizeof messages[i]);
+        messages[i].msg_hdr.msg_iov = &vectors[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+    }
+    long n = syscall(SYS_recvmmsg, mnl_socket_get_fd(nl), messages, count, CNFQ_MSG_WAITFORONE, NULL);
+    if (n < 0) {
+        return -errno;
+    }
+    for (long i = 0; i < n; i++) {
+        lengths[i] = (messages[i].msg_hdr.msg_flags & MSG_TRUNC) ? (uint32_t)size + 1 : messages[i].msg_len;
+    }
+    return (int)n;
+}
+
 static inline int cnfq_errno_again(void) { return EAGAIN; }
 static inline int cnfq_errno_wouldblock(void) { return EWOULDBLOCK; }
 static inline int cnfq_errno_intr(void) { return EINTR; }

@@ -153,9 +153,14 @@ final class QueueReader: @unchecked Sendable {
     }
 
     private func run() {
-        let size = 1 << 17
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        // One buffer per message of a recvmmsg burst: a queued packet's message is its copied bytes
+        // (the copy range) plus well under 1 KiB of netlink attributes.
+        let slotSize = (Int(settings.copyRange) + 4096 + 1023) & ~1023
+        let batch = 32
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: slotSize * batch, alignment: 16)
         defer { buffer.deallocate() }
+        let lengths = UnsafeMutablePointer<UInt32>.allocate(capacity: batch)
+        defer { lengths.deallocate() }
         var local = ReaderCounters()
         var hits: [(index: Int32, bytes: UInt32, dropped: Bool)] = []
         hits.reserveCapacity(1024)
@@ -167,7 +172,6 @@ final class QueueReader: @unchecked Sendable {
         let again = cnfq_errno_again()
         let wouldBlock = cnfq_errno_wouldblock()
         let interrupted = cnfq_errno_intr()
-        let noBuffers = cnfq_errno_nobufs()
 
         func send(_ run: Run) {
             let result = cnfq_send_verdict(
@@ -184,21 +188,25 @@ final class QueueReader: @unchecked Sendable {
         }
 
         while !stopping.load(ordering: .relaxed) {
-            var received = cnfq_receive(socket, buffer, size, 0)
+            // One system call per burst: blocks for the first message, takes what else is queued.
+            let received = cnfq_receive_batch(socket, buffer, slotSize, UInt32(batch), lengths)
             if received < 0 {
-                let code = Int32(-received)
-                if code == again || code == wouldBlock || code == interrupted { continue }
-                if code == noBuffers { local.receiveErrors &+= 1 } else { local.receiveErrors &+= 1 }
+                let code = -received
+                if code != again && code != wouldBlock && code != interrupted { local.receiveErrors &+= 1 }
                 continue
             }
             let context = cell.current
             let flowMask = context.marks.flowMask
             let flowMark = settings.fixedFlowMark ?? context.marks.flowMark(epoch: context.epoch)
             let diagnostics = DiagnosticsLevel(context.diagnosticsLevel)
-            var rounds = 0
-            while true {
-                var remaining = Int32(received)
-                var message = cnfq_first_message(buffer, remaining)
+            for index in 0..<Int(received) {
+                let length = Int(lengths[index])
+                guard length <= slotSize else {
+                    local.netlinkErrors &+= 1
+                    continue
+                }
+                var remaining = Int32(length)
+                var message = cnfq_first_message(buffer + index * slotSize, remaining)
                 while let current = message {
                     var packet = cnfq_packet()
                     let parsed = cnfq_parse_message(current, &packet)
@@ -224,8 +232,8 @@ final class QueueReader: @unchecked Sendable {
                         local.reasonPackets[reason] &+= 1
                         local.reasonBytes[reason] &+= UInt64(bytes)
                         let accepted = decision.accepts
-                        if let index = decision.filter {
-                            hits.append((Int32(index), bytes, !accepted))
+                        if let filter = decision.filter {
+                            hits.append((Int32(filter), bytes, !accepted))
                         }
                         if !accepted && diagnostics.logs(decision.reason, direction) {
                             if limiter.allow() {
@@ -243,6 +251,8 @@ final class QueueReader: @unchecked Sendable {
                             local.fastPathMarked &+= 1
                         }
                         let verdict = accepted ? accept : drop
+                        // FIFO: a run of equal verdicts goes out as one batch message covering every
+                        // packet up to its last id; a different verdict flushes the run first.
                         if var run = pending, run.verdict == verdict, run.setMark == setMark, run.mark == mark,
                             run.count < settings.maxBatch
                         {
@@ -258,10 +268,6 @@ final class QueueReader: @unchecked Sendable {
                     }
                     message = cnfq_next_message(current, &remaining)
                 }
-                rounds += 1
-                if rounds >= 64 { break }
-                received = cnfq_receive(socket, buffer, size, 1)
-                if received < 0 { break }
             }
             if let run = pending {
                 send(run)

@@ -150,3 +150,20 @@ import Testing
         #expect(marks.protected & marks.flowMask == 0)
     }
 }
+
+@Suite struct DriverStatusTests {
+    @Test func netshStatisticsNameTheDriverCounters() {
+        let status = DriverStatus(
+            counters: [
+                "packets": 10, "drops.blocked": 3, "decision.exempt-ike.packets": 2,
+                "decision.exempt-kerberos.packets": 1, "queue.dropped.full": 4,
+            ]
+        )
+        let stats = Dictionary(uniqueKeysWithValues: status.netshStatistics.map { ($0.name, $0.value) })
+        #expect(stats["Packets Filtered"] == 10)
+        #expect(stats["Packets Blocked"] == 3)
+        #expect(stats["Packets Exempt"] == 3)
+        #expect(stats["Queue Drops"] == 4)
+        #expect(stats["Active Associations"] == 0)
+    }
+}

@@ -172,7 +172,7 @@ final class DriverNetwork: Sendable {
     }
 
     /// ICMP echo from a namespace; true when a reply came back.
-    func pings(from: String, to address: String, count: Int = 2, timeoutMs: Int = 700) async -> Bool {
+    func pings(from: String, to address: String, count: Int = 3, timeoutMs: Int = 1000) async -> Bool {
         await sh("ip netns exec \(from) \(DriverTestEnvironment.harnessPath) ping \(address) \(count) \(timeoutMs)")
             .status
             == 0

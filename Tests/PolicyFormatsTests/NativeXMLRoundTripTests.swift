@@ -55,4 +55,22 @@ import Testing
         store.filterLists = [FilterList(id: NativeXMLFixtures.guid(1), name: "t", whenChanged: 1_732_881_600)]
         #expect(NativePolicyXML.write(store).text.contains("whenChanged=\"2024-11-29T12:00:00Z\""))
     }
+
+    /// One compiled schema serves parses on many threads; each parse has its own contexts and errors.
+    @Test func concurrentReadsAreIndependent() async throws {
+        let good = NativePolicyXML.write(NativeXMLFixtures.everyField)
+        let bad = try NativeXMLFixtures.bytes(NativeXMLBadInputTests.corpus + "port-out-of-range.xml")
+        let results = await withTaskGroup(of: (Bool, Bool).self) { group in
+            for index in 0..<16 {
+                group.addTask {
+                    let input = index.isMultiple(of: 2) ? good : bad
+                    let store = try? NativePolicyXML.read(input, file: "t\(index).xml")
+                    return (index.isMultiple(of: 2), store == NativeXMLFixtures.everyField)
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.count == 16)
+        for (expectGood, wasGood) in results { #expect(expectGood == wasGood) }
+    }
 }

@@ -92,7 +92,9 @@ struct NativeXMLIncludes {
                 switch state[target] {
                 case .onPath:
                     let start = path.firstIndex { $0.list == target } ?? 0
-                    let names = path[start...].map { label(lists[$0.list].list) } + [label(lists[target].list)]
+                    var names = path[start...].map { label(lists[$0.list].list) } + [label(lists[target].list)]
+                    // Keep the message one readable line even for a cycle through thousands of lists.
+                    if names.count > 12 { names = names.prefix(5) + ["… \(names.count - 10) more …"] + names.suffix(5) }
                     throw source.error(
                         line: include.line,
                         element: "include",
