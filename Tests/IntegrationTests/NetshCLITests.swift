@@ -160,6 +160,7 @@ import Glibc
         defer { netsh.sandbox.remove() }
         let service = try netsh.sandbox.startRun()
         defer { service.terminate() }
+        #expect(ServiceHarness.waitUntil { netsh.sandbox.driverMode() == "secure" })
         #expect(ServiceHarness.waitUntil { RawControl.connect(netsh.sandbox.socket).map { close($0) } != nil })
         #expect(try netsh.netsh(["ipsec", "dynamic", "add", "mmpolicy", "name=MM"]).status == 0)
         let rule = try netsh.netsh([
@@ -269,6 +270,8 @@ import Glibc
         defer { netsh.sandbox.remove() }
         let service = try netsh.sandbox.startRun()
         defer { service.terminate() }
+        // Running: the policy is applied and the socket answers.
+        #expect(ServiceHarness.waitUntil { netsh.sandbox.driverMode() == "secure" })
         #expect(ServiceHarness.waitUntil { RawControl.connect(netsh.sandbox.socket).map { close($0) } != nil })
         let script = try netsh.write(
             """
