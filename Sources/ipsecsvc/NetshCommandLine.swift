@@ -91,7 +91,10 @@ enum NetshCommandLine {
         let environment = NetshEnvironment(now: { Int64(Date().timeIntervalSince1970) }, resolver: SystemNameResolver())
         return NetshShell(
             staticSession: NetshStaticSession(
-                backend: StateDirectoryNetshStoreBackend(stateDirectory: configuration.stateDirectory),
+                backend: StateDirectoryNetshStoreBackend(
+                    stateDirectory: configuration.stateDirectory,
+                    socketPath: configuration.socketPath
+                ),
                 environment: environment
             ),
             dynamicSession: NetshDynamicSession(

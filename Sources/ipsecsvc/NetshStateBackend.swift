@@ -1,6 +1,7 @@
 import PolicyFormats
 import PolicyModel
 import Providers
+import ServiceHost
 
 #if canImport(Glibc)
 import Glibc
@@ -10,13 +11,15 @@ import Glibc
 /// `persistent.xml` in native XML, written under the store lock; `location=domain` shows the cached
 /// copy of the directory policy (`directory-cache.xml`), read-only.
 ///
-/// With the service running, the service notices the file change and applies the local store (the
-/// persistent store applies at the next service start, as in Windows).
+/// With the service running, a saved store is followed by a refresh request, so that a local-store
+/// change applies at once; persistent-store changes apply at the next service start, as in Windows.
 final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
     let state: StateDirectory
+    let client: ControlClient
 
-    init(stateDirectory: String) {
+    init(stateDirectory: String, socketPath: String) {
         state = StateDirectory(path: stateDirectory)
+        client = ControlClient(socketPath: socketPath)
     }
 
     private func file(_ location: NetshStoreLocation) -> StoreFile {
@@ -48,6 +51,8 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
         } catch {
             throw NetshError("The \(location.displayName.lowercased()) was not changed: \(error)")
         }
+        // The store is saved either way; a service that is not running applies it when it starts.
+        if location == .local, client.isListening() { _ = try? client.send(RefreshCommand.self) }
     }
 
     /// The GPO whose IPsec policy the service last applied, from the directory cache's provenance.

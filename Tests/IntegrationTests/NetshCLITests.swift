@@ -163,6 +163,18 @@ import Glibc
         #expect(rule.status == 0, "\(rule.output)")
         let filters = try netsh.netsh(["ipsec", "dynamic", "show", "qmfilter", "all"])
         #expect(filters.output.contains("Source Address          : 198.18.66.6 (255.255.255.255)"))
+        // The rule takes effect at once: the service's dynamic policy source decides the packet.
+        let host = try netsh.netsh([
+            "ipsec", "dynamic", "add", "rule", "198.18.66.6", "198.18.0.10", "MM",
+            "actioninbound=block", "actionoutbound=block",
+        ])
+        #expect(host.status == 0, "\(host.output)")
+        let explained = try netsh.sandbox.run(
+            ["explain", "--src", "198.18.66.6", "--dst", "198.18.0.10", "--direction", "in"]
+                + netsh.sandbox.commonArguments
+        )
+        #expect(explained.output.contains("Verdict: block"), "\(explained.output)")
+        #expect(explained.output.contains("dynamic policy"))
         let config = try netsh.netsh(["ipsec", "dynamic", "set", "config", "property=ipsecdiagnostics", "value=7"])
         #expect(config.status == 0, "\(config.output)")
         #expect(try netsh.netsh(["ipsec", "dynamic", "show", "config"]).output.contains("IPsec Diagnostics       : 7"))
@@ -244,5 +256,31 @@ import Glibc
         }
         let missing = try netsh.netsh(["ipsec", "static", "importpolicy", "file=\(netsh.sandbox.root)/nope.xml"])
         #expect(missing.status == 1 && missing.output.contains("were not imported"))
+    }
+
+    @Test func staticEditsApplyAtOnceWithTheServiceRunning() throws {
+        let netsh = try Netsh()
+        defer { netsh.sandbox.remove() }
+        let service = try netsh.sandbox.startRun()
+        defer { service.terminate() }
+        #expect(ServiceHarness.waitUntil { RawControl.connect(netsh.sandbox.socket).map { close($0) } != nil })
+        let script = try netsh.write(
+            """
+            pushd ipsec static
+            add policy name=Lockdown assign=yes
+            add filteraction name=Block action=block
+            add filter filterlist=Telnet srcaddr=198.18.77.7 dstaddr=198.18.0.10 protocol=TCP dstport=23
+            add rule name=NoTelnet policy=Lockdown filterlist=Telnet filteraction=Block
+            popd
+            """,
+            "lockdown.netsh"
+        )
+        #expect(try netsh.netsh(["-f", script]).status == 0)
+        let explained = try netsh.sandbox.run(
+            ["explain", "--src", "198.18.77.7", "--dst", "198.18.0.10", "--protocol", "tcp", "--dstport", "23"]
+                + ["--direction", "in"] + netsh.sandbox.commonArguments
+        )
+        #expect(explained.output.contains("Verdict: block"), "\(explained.output)")
+        #expect(explained.output.contains("local policy \"Lockdown\""))
     }
 }

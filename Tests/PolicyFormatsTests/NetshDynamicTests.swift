@@ -204,6 +204,13 @@ import Testing
         #expect(stats.contains("Main Modes              : 3") && stats.contains("Packets Not Negotiated  : 7"))
         #expect(!(try netsh.d("show stats type=ike")).contains("Packets"))
         #expect(try netsh.d("show qmsas").contains("No security associations"))
+        #expect(try netsh.d("show mmsas all").contains("No security associations"))
+        #expect(try netsh.d("show mmfilter srcaddr=me").contains("Main Mode Policy        : MM"))
+        #expect(try netsh.d("show mmfilter srcaddr=198.18.9.9") == "There are no main mode filters in the SPD.\n")
+        #expect(try netsh.d("show qmfilter actioninbound=block") == "There are no quick mode filters in the SPD.\n")
+        #expect(
+            try netsh.d("show qmfilter actioninbound=negotiate protocol=any").contains("Quick Mode Policy       : QM")
+        )
         let all = try netsh.d("show all")
         #expect(all.contains("System configuration parameters") && all.contains("Quick Mode Policy"))
         #expect(netsh.error("ipsec dynamic show mmpolicy name=Nope")?.message.contains("does not exist") == true)
