@@ -232,10 +232,8 @@ public actor NetfilterDriver: IPsecDriver {
                     )
                 )
             } catch {
-                // Close what was opened; the queues stay unbound.
-                for reader in started { reader.start() }
-                let opened = started
-                Task { for reader in opened { await reader.stop() } }
+                // Close what was opened (never started): the queues stay unbound.
+                for reader in started { reader.closeUnstarted() }
                 throw error
             }
         }

@@ -130,6 +130,11 @@ final class QueueReader: @unchecked Sendable {
         thread.start()
     }
 
+    /// Closes the socket of a reader whose thread was never started.
+    func closeUnstarted() {
+        mnl_socket_close(socket)
+    }
+
     /// Asks the thread to finish and waits until it closed the socket (unbinding the queue).
     func stop() async {
         stopping.store(true, ordering: .relaxed)

@@ -14,6 +14,7 @@ struct IPsecSvc: AsyncParsableCommand {
             ServiceSubcommand.self,
             StatusSubcommand.self,
             ExplainSubcommand.self,
+            NetshSubcommand.self,
             PluginHostCommand.self,
         ]
     )

@@ -167,3 +167,34 @@ import Testing
         #expect(stats["Active Associations"] == 0)
     }
 }
+
+@Suite struct NetfilterDriverTests {
+    /// Without hooks and before secure mode the driver needs neither root nor a queue.
+    @Test func statusReportsTableGenerationModeAndCounters() async throws {
+        let driver = NetfilterDriver(
+            configuration: NetfilterDriverConfiguration(
+                hostInfo: StaticHostInfoSource(Fixture.host),
+                installsHooks: false
+            )
+        )
+        try await driver.configure(DriverSettings(exemptionLevel: 2))
+        let policy = EffectivePolicy(
+            generation: 9,
+            filters: [
+                Fixture.effective(Fixture.filter(1, .any, .me, proto: 6, dport: 23), Fixture.action(.block)),
+                Fixture.effective(Fixture.filter(2, .me, .server(.wins)), Fixture.action(.block)),
+            ]
+        )
+        try await driver.apply(policy)
+        try await driver.enterStartupMode(.block, exemptions: [])
+        let status = await driver.status()
+        #expect(status.mode == .startup(.block))
+        #expect(status.tableGeneration == 9)
+        #expect(status.filterCount == 2)
+        // `me` has two addresses, mirrored: four specific filters; WINS resolves to nothing.
+        #expect(status.counters["table.specific-filters"] == 4)
+        #expect(status.counters["table.unresolved-filters"] == 1)
+        #expect((status.counters["table.epoch"] ?? 0) > 0)
+        #expect(status.counters["queues.bound"] == 0)
+    }
+}

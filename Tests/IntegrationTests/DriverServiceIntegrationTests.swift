@@ -95,4 +95,39 @@ struct DriverServiceIntegrationTests {
         #expect(!rules.output.contains("IPSECSVC"), "\(rules.output)")
         #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
     }
+
+    /// `ipsecsvc boot` with `bootmode=block` in the dynamic settings: the kernel keeps enforcing the
+    /// startup mode after the process exits; DHCP and the boot exemptions pass.
+    @Test func bootBlockThroughTheService() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
+            Issue.record("ipsecsvc not built at \(Self.executable)")
+            return
+        }
+        let net = try await DriverNetwork()
+        do {
+            try net.listen(22)
+            try net.listen(23)
+            let config = try configure(net)
+            try FileManager.default.createDirectory(
+                atPath: "\(net.directory)/state",
+                withIntermediateDirectories: true
+            )
+            try "bootmode=block\nbootexemptions=tcp:0:22:inbound\n".write(
+                toFile: "\(net.directory)/state/dynamic-settings.conf",
+                atomically: true,
+                encoding: .utf8
+            )
+            let boot = await sh("ip netns exec \(net.host) \(Self.executable) boot --config \(config)")
+            #expect(boot.status == 0, "\(boot.output)")
+            #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
+            #expect(await net.blocked(from: net.peer, to: net.hostAddress, port: 23))
+            let rules = await sh("ip netns exec \(net.host) iptables-save -t mangle")
+            #expect(rules.output.contains("--sport 67 --dport 68 -j ACCEPT"), "\(rules.output)")
+            #expect(rules.output.contains("-A IPSECSVC-IN -j DROP"))
+        } catch {
+            await net.teardown()
+            throw error
+        }
+        await net.teardown()
+    }
 }

@@ -208,7 +208,7 @@ struct RunningDriver {
             output: log
         )
         let driver = RunningDriver(network: network, pid: pid, log: log, policyPath: policyPath, statusPath: statusPath)
-        try await driver.waitFor("harness: ready", seconds: 20)
+        try await driver.waitFor("harness: ready", seconds: 40)
         return driver
     }
 
@@ -239,7 +239,7 @@ struct RunningDriver {
         let clock = ContinuousClock()
         let start = clock.now
         kill(pid, SIGHUP)
-        try await waitFor("applied generation \(generation)", seconds: 10)
+        try await waitFor("applied generation \(generation)", seconds: 30)
         return clock.now - start
     }
 
@@ -247,7 +247,8 @@ struct RunningDriver {
     func counters() async throws -> [String: UInt64] {
         try? FileManager.default.removeItem(atPath: statusPath)
         kill(pid, SIGUSR1)
-        let deadline = Date().addingTimeInterval(10)
+        // Generous: other test runs and builds may share the machine.
+        let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             if let data = FileManager.default.contents(atPath: statusPath),
                 let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -263,7 +264,7 @@ struct RunningDriver {
     /// Graceful stop (SIGTERM): the harness removes the hooks and exits.
     func stop() async throws {
         kill(pid, SIGTERM)
-        try await waitFor("harness: stopped", seconds: 15)
+        try await waitFor("harness: stopped", seconds: 30)
         for _ in 0..<100 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
     }
 }

@@ -119,6 +119,19 @@ func regedit5(_ lines: [String]) -> [UInt8] {
         #expect(back.stores[.local] == store)
     }
 
+    /// Found by the fuzzer: an empty ISAKMP `ipsecName` is not an absent one.
+    @Test func emptyMainModeNameSurvives() throws {
+        var store = ExamplePolicies.windowsExamples
+        store.policies[0].mainMode.name = ""
+        store.policies[1].mainMode.name = "MM"
+        let back = try RegistryExport.read(try RegistryExport.write(store, kind: .local), file: "e.reg")
+        #expect(back.stores[.local] == store)
+        let entries = try DirectoryPolicy.entries(store, container: "CN=IP Security,DC=example")
+        #expect(
+            try DirectoryPolicy.read(LDIF.entries(LDIF.write(entries), file: "e.ldif"), file: "e.ldif").store == store
+        )
+    }
+
     @Test func readsGroupPolicyAssignment() throws {
         let result = try RegistryExport.read(
             regedit5([

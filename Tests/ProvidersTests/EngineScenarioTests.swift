@@ -222,7 +222,10 @@ import Testing
                 inboundAction: block
             )
         )
-        try await engine.dynamic.set("3", for: "ipsecexempt")
+        // `netsh ipsec dynamic set config` as the service host writes it.
+        try DurableFile.write(Array("ipsecexempt = 3\nbootmode=block\n".utf8), to: rig.dir.state.dynamicSettings)
+        await engine.dynamic.reloadSettings()
+        #expect(await engine.dynamic.settings == ["ipsecexempt": "3", "bootmode": "block"])
         let policy = await engine.effectivePolicy()
         #expect(policy.filters.map(\.provenance.kind) == [.dynamic])
         #expect(policy.filters[0].provenance.ruleName == "block lab")
