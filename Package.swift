@@ -115,7 +115,12 @@ let package = Package(
             // Real Windows-written data and bad-input corpora (windows/, reg/, ldif/, dsml/, fuzz/).
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "PolicyFormats", "PolicyModel"]),
+        .testTarget(
+            name: "ProvidersTests",
+            dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
+            // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "DriverTests", dependencies: ["Driver", "PolicyModel"]),
         // Fixtures/ holds C test plugins that the tests compile with cc.
         .testTarget(

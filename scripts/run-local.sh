@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build ipsecsvc and run the IPSEC Services service locally on the embedded default configuration:
-# state (start type, set config settings, the memory driver's state) under ./.state, the control socket
-# at ./.state/control.sock, no policy assigned — so nothing is filtered and no kernel rule is touched.
+# Build ipsecsvc and run the IPSEC Services service locally on the embedded default configuration with
+# the memory driver: state (start type, set config settings, the driver's state) under ./.state, the
+# control socket at ./.state/control.sock, no policy assigned — so nothing is filtered and no kernel
+# rule is touched. IPSECSVC_DRIVER=netfilter (as root) runs the real driver instead.
 #
 #   scripts/run-local.sh               install build dependencies if missing, build, start in the background
 #   scripts/run-local.sh --foreground  the same, but run in this terminal (Ctrl-C stops it)
@@ -15,6 +16,8 @@ export IPSECSVC_STATE_DIR="$STATE"
 export IPSECSVC_SOCKET="${IPSECSVC_SOCKET:-$STATE/control.sock}"
 # Manage the process directly even on a systemd machine: this is not the installed unit.
 export IPSECSVC_SYSTEMD=no
+# The memory driver: no kernel rule is touched and no root is needed (the default is netfilter).
+export IPSECSVC_DRIVER="${IPSECSVC_DRIVER:-memory}"
 # An empty configuration file means the embedded defaults (an existing /etc/ipsecsvc/ipsecsvc.conf is ignored).
 CONFIG=(--config /dev/null)
 BIN=.build/debug/ipsecsvc

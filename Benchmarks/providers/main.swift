@@ -105,10 +105,7 @@ func mergeBenchmark() {
     let selectTime = clock.measure { selection = SourceSelector.select(reports) }
     let mergeTime = clock.measure { merged = PolicyMerger.merge(selection!.contributions, generation: 1) }
     let sortTime = clock.measure {
-        let keyed = merged!.filters.enumerated().map { index, filter in
-            (FilterWeight(filter.filter).value, ActionPrecedence.rank(filter.inboundAction.action), index)
-        }
-        _ = keyed.sorted { ($0.0, -$0.1, -$0.2) > ($1.0, -$1.1, -$1.2) }
+        _ = FilterOrdering.sorted(merged!.filters)
     }
     print(
         "  first run: select \(format3(milliseconds(selectTime))) merge \(format3(milliseconds(mergeTime))) sort \(format3(milliseconds(sortTime)))"
@@ -116,12 +113,8 @@ func mergeBenchmark() {
     let elapsed = clock.measure {
         let selection = SourceSelector.select(reports)
         let merged = PolicyMerger.merge(selection.contributions, generation: 1)
-        // The driver's order: weight, then block > permit > negotiate, then merge order.
-        let keyed = merged.filters.enumerated().map { index, filter in
-            (FilterWeight(filter.filter).value, ActionPrecedence.rank(filter.inboundAction.action), index)
-        }
-        let sorted = keyed.sorted { ($0.0, -$0.1, -$0.2) > ($1.0, -$1.1, -$1.2) }
-        filterCount = sorted.count
+        // Compile: the driver's order (PolicyModel's FilterOrdering).
+        filterCount = FilterOrdering.sorted(merged.filters).count
     }
     print(
         "merge+compile: \(filterCount) filters in \(format3(milliseconds(elapsed))) ms; "

@@ -145,7 +145,7 @@ final class LoadedPlugin: @unchecked Sendable {
     static func load(path: String) throws(PluginLoadError) -> LoadedPlugin {
         func fail(_ message: String) -> PluginLoadError { PluginLoadError(path: path, message: message) }
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            throw fail("cannot load: " + (dlerror().map { String(cString: $0) } ?? "unknown dlopen error"))
+            throw fail("dlopen failed: " + (dlerror().map { String(cString: $0) } ?? "unknown dlopen error"))
         }
         let hostVersion = IPSEC_PLUGIN_ABI_VERSION
         guard let symbol = dlsym(handle, IPSEC_PLUGIN_ENTRY_SYMBOL) else {

@@ -24,8 +24,9 @@ public struct PluginSourceState: Hashable, Sendable {
     public var info: PluginInfo?
     /// The configuration's rank, else the plugin's default rank (once known).
     public var rank: Int?
-    /// The policy of the last valid document. Kept while the plugin is failed, like the directory
-    /// cache: a plugin that breaks neither adds nor removes anything from the driver's table.
+    /// The policy of the last valid document, kept while the plugin is failed (for `--check` and
+    /// diagnostics). ``PluginProvider`` does not merge it while failed: a failed source contributes
+    /// nothing, as `status` says.
     public var store: PolicyStore?
     /// Size of the last valid document.
     public var documentSize: Int?

@@ -20,12 +20,13 @@ struct BootSubcommand: AsyncParsableCommand {
         await reportingFailures("Boot") {
             let configuration = try options.load()
             let store = ServiceStateStore(directory: configuration.stateDirectory)
+            let journal = makeDefaultJournal()
             let decision = try await BootSequence().run(
                 startType: try store.effectiveStartType(configuration),
                 settings: try store.dynamicSettings(),
                 policyAssigned: try await PolicyEngineFactory.anyPolicyAssigned(configuration),
-                driver: try DriverFactory.make(configuration),
-                journal: makeDefaultJournal()
+                driver: try DriverFactory.make(configuration, journal: journal),
+                journal: journal
             )
             print("The IPSec driver is in \(decision.mode.rawValue) startup mode (\(decision.reason)).")
         }

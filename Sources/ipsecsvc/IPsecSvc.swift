@@ -13,6 +13,8 @@ struct IPsecSvc: AsyncParsableCommand {
             BootSubcommand.self,
             ServiceSubcommand.self,
             StatusSubcommand.self,
+            ExplainSubcommand.self,
+            NetshSubcommand.self,
             PluginHostCommand.self,
         ]
     )

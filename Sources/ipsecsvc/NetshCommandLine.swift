@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import PolicyFormats
 import PolicyModel
@@ -90,7 +91,10 @@ enum NetshCommandLine {
         let environment = NetshEnvironment(now: { Int64(Date().timeIntervalSince1970) }, resolver: SystemNameResolver())
         return NetshShell(
             staticSession: NetshStaticSession(
-                backend: StateDirectoryNetshStoreBackend(stateDirectory: configuration.stateDirectory),
+                backend: StateDirectoryNetshStoreBackend(
+                    stateDirectory: configuration.stateDirectory,
+                    socketPath: configuration.socketPath
+                ),
                 environment: environment
             ),
             dynamicSession: NetshDynamicSession(
@@ -212,5 +216,20 @@ struct SystemNameResolver: NetshNameResolver {
             cursor = entry.pointee.ai_next
         }
         return addresses
+    }
+}
+
+/// `ipsecsvc netsh`, listed in `ipsecsvc --help`. `main` hands `netsh` to ``NetshCommandLine`` before
+/// ArgumentParser sees it (netsh's `tag=value` syntax is not ArgumentParser's), so `run` is only
+/// reached through `ipsecsvc help netsh`.
+struct NetshSubcommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "netsh",
+        abstract: "Windows netsh ipsec static|dynamic commands, scripts (-f) and the interactive prompt.",
+        discussion: NetshCommandLine.usage
+    )
+
+    func run() throws {
+        NetshCommandLine.emit(NetshCommandLine.usage + "\n")
     }
 }

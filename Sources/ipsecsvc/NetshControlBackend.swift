@@ -43,7 +43,10 @@ extension ControlRegistry {
             if let engine = context.agent.engine as? SourcesPolicyEngine {
                 let old = await NetshDynamicHolder.shared.state
                 for rule in old.rules { try? await engine.dynamic.remove(named: rule.id.braced) }
-                for rule in request.rules { try await engine.dynamic.add(rule.providerRule) }
+                for rule in request.rules {
+                    let offers = rule.quickModePolicy.flatMap(request.quickModePolicy(named:))?.offers
+                    try await engine.dynamic.add(rule.providerRule(offers: offers))
+                }
             }
             var kept = request
             kept.config = DynamicConfig()
@@ -55,14 +58,15 @@ extension ControlRegistry {
 }
 
 extension NetshDynamicRule {
-    /// The rule as the dynamic policy source merges it: one filter with its inbound and outbound actions.
-    var providerRule: Providers.DynamicRule {
+    /// The rule as the dynamic policy source merges it: one filter with its inbound and outbound
+    /// actions; negotiate offers come from the rule's quick-mode policy.
+    func providerRule(offers: [SecurityOffer]?) -> Providers.DynamicRule {
         func action(_ kind: FilterActionKind) -> FilterAction {
             FilterAction(
                 id: id,
                 name: "Dynamic \(kind.rawValue)",
                 action: kind,
-                offers: kind == .negotiate ? NetshSecurityMethods.defaultQuickModeOffers : []
+                offers: kind == .negotiate ? offers ?? NetshSecurityMethods.defaultQuickModeOffers : []
             )
         }
         var filter = self.filter
@@ -87,7 +91,7 @@ extension DynamicConfig {
             strongCRLCheck: settings.strongCRLCheck,
             ipsecLogInterval: settings.logIntervalSeconds,
             ipsecExempt: settings.exemptionLevel,
-            bootMode: settings.bootMode.flatMap { NetshBootMode(rawValue: $0.rawValue) } ?? .stateful,
+            bootMode: settings.bootMode.flatMap { NetshBootMode(rawValue: $0.rawValue) },
             bootExemptions: settings.bootExemptions.map {
                 NetshBootExemption(
                     ipProtocol: $0.ipProtocol,
@@ -107,7 +111,7 @@ extension DynamicConfig {
         if strongCRLCheck != old.strongCRLCheck { result.append(("strongcrlcheck", "\(strongCRLCheck)")) }
         if ipsecLogInterval != old.ipsecLogInterval { result.append(("ipsecloginterval", "\(ipsecLogInterval)")) }
         if ipsecExempt != old.ipsecExempt { result.append(("ipsecexempt", "\(ipsecExempt)")) }
-        if bootMode != old.bootMode { result.append(("bootmode", bootMode.rawValue)) }
+        if let bootMode, bootMode != old.bootMode { result.append(("bootmode", bootMode.rawValue)) }
         if bootExemptions != old.bootExemptions {
             let list = bootExemptions.map(\.description).joined(separator: " ")
             result.append(("bootexemptions", list.isEmpty ? "none" : list))

@@ -1,6 +1,7 @@
 import PolicyFormats
 import PolicyModel
 import Providers
+import ServiceHost
 
 #if canImport(Glibc)
 import Glibc
@@ -10,13 +11,15 @@ import Glibc
 /// `persistent.xml` in native XML, written under the store lock; `location=domain` shows the cached
 /// copy of the directory policy (`directory-cache.xml`), read-only.
 ///
-/// With the service running, the service notices the file change and applies the local store (the
-/// persistent store applies at the next service start, as in Windows).
+/// With the service running, a saved store is followed by a refresh request, so that a local-store
+/// change applies at once; persistent-store changes apply at the next service start, as in Windows.
 final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
     let state: StateDirectory
+    let client: ControlClient
 
-    init(stateDirectory: String) {
+    init(stateDirectory: String, socketPath: String) {
         state = StateDirectory(path: stateDirectory)
+        client = ControlClient(socketPath: socketPath)
     }
 
     private func file(_ location: NetshStoreLocation) -> StoreFile {
@@ -48,6 +51,21 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
         } catch {
             throw NetshError("The \(location.displayName.lowercased()) was not changed: \(error)")
         }
+        // The store is saved either way; a service that is not running applies it when it starts.
+        if location == .local, client.isListening() { _ = try? client.send(RefreshCommand.self) }
+    }
+
+    /// The GPO whose IPsec policy the service last applied, from the directory cache's provenance.
+    func gpoAssignment(named name: String?) throws(NetshError) -> NetshGPOAssignment? {
+        guard case .policy(let policy) = DirectoryCache(state: state).load() else { return nil }
+        let gpo = policy.gpo ?? "<unknown GPO>"
+        if let name, !gpo.lowercased().contains(name.lowercased()) { return nil }
+        return NetshGPOAssignment(
+            gpoName: gpo,
+            policyName: policy.policyName,
+            policyPath: policy.policyID.map { "ipsecPolicy\($0.braced)" } ?? policy.store ?? "",
+            linkedThrough: policy.linkedThrough
+        )
     }
 
     func exportStore(_ store: PolicyStore, to file: String) throws(NetshError) {
@@ -61,6 +79,16 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
     }
 
     func importStore(from file: String) throws(NetshError) -> PolicyStore {
+        // exportpolicy writes `.ipsec` files in native XML; Windows' own `.ipsec` format is unpublished.
+        if file.lowercased().hasSuffix(".ipsec") {
+            do {
+                return try PolicyFile.read(path: file, format: .xml)
+            } catch {
+                throw NetshError(
+                    "The policies were not imported: \(file) is not an ipsecsvc export (\(error.message)). Windows' .ipsec format is not published; on the Windows computer run 'reg export HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\IPSec ipsec.reg' and import ipsec.reg."
+                )
+            }
+        }
         do {
             return try PolicyFile.read(path: file)
         } catch {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Plugins
 import PolicyModel
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -33,6 +34,9 @@ struct PluginHostCommand: AsyncParsableCommand {
 
     @Option(help: "With --check: a plugins.d file to check (PATH is then optional).")
     var config: String?
+
+    @Flag(help: "With --check: also print the last document the plugin returned (valid or not).")
+    var printDocument = false
 
     @Option(help: "With --check: seconds to wait for each step.")
     var timeout: Double = 10
@@ -99,7 +103,13 @@ struct PluginHostCommand: AsyncParsableCommand {
         if config == nil { configuration.timeout = step }
         configuration.enabled = true
 
-        let supervisor = PluginSupervisor(configuration: configuration)
+        // Keeps the raw bytes for --print-document, then validates as the service does.
+        let lastDocument = Mutex<[UInt8]?>(nil)
+        let validator = PluginDocumentValidator { bytes, source in
+            lastDocument.withLock { $0 = bytes }
+            return try PluginDocumentValidator.native.validate(bytes, source)
+        }
+        let supervisor = PluginSupervisor(configuration: configuration, validator: validator)
         let updates = await supervisor.updates()
         await supervisor.start()
         var outcome: PluginSourceState?
@@ -118,6 +128,10 @@ struct PluginHostCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         report(outcome, configuration: configuration)
+        if printDocument, let bytes = lastDocument.withLock({ $0 }) {
+            print("--- document (\(bytes.count) bytes) ---")
+            print(String(decoding: bytes, as: UTF8.self))
+        }
         if let reason = outcome.failureReason {
             printError("\(configuration.path): \(reason)")
             throw ExitCode(1)
@@ -154,6 +168,7 @@ struct PluginHostCommand: AsyncParsableCommand {
 
     private func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
+        let path = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
         var buffer = [CChar](repeating: 0, count: 4096)
         guard getcwd(&buffer, buffer.count) != nil else { return "./" + path }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path

@@ -25,6 +25,8 @@ struct PolicyCommand: AsyncParsableCommand {
             PolicyValidateCommand.self,
             PolicyShowCommand.self,
             PolicyConvertCommand.self,
+            PolicyImportSubcommand.self,
+            PolicyExportSubcommand.self,
         ]
     )
 }

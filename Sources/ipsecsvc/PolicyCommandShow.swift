@@ -41,11 +41,21 @@ struct PolicyShowCommand: AsyncParsableCommand {
     @Option(help: "The store of a .reg file to show (local, persistent, cache).")
     var registryStore: RegistryStoreArgument?
 
+    @Flag(help: "Show the effective policy of all sources, with provenance, instead of a file.")
+    var effective = false
+
+    @OptionGroup var hostOptions: HostOptions
+
     func validate() throws {
-        if file == nil { throw ValidationError("Give the policy file to show.") }
+        if file == nil && !effective { throw ValidationError("Give the policy file to show.") }
+        if file != nil && effective { throw ValidationError("--effective shows the stores; give no file.") }
     }
 
     func run() async throws {
+        if effective {
+            await EffectivePolicyDisplay.run(json: json, options: hostOptions)
+            return
+        }
         guard let file, let store = readPolicyFile(file, format: format?.format, registryStore: registryStore?.kind)
         else {
             throw CommandExit.invalidInput

@@ -102,9 +102,16 @@ struct ServiceSubcommand: AsyncParsableCommand {
 
         func run() async throws {
             await reportingFailures("ChangeServiceConfig") {
-                guard let text = try requestedType(), let type = StartupType(parsing: text) else {
+                guard let text = try requestedType() else {
                     throw CommandFailure.message(
-                        "ipsecsvc: give the startup type: --start-type automatic|manual|disabled (or start= auto|demand|disabled)."
+                        "ipsecsvc: give the startup type: --start-type automatic|manual|disabled (or start= auto|demand|disabled).",
+                        exitCode: 2
+                    )
+                }
+                guard let type = StartupType(parsing: text) else {
+                    throw CommandFailure.message(
+                        "ipsecsvc: '\(text)' is not a startup type; expected automatic, manual or disabled (auto, demand, disabled).",
+                        exitCode: 2
                     )
                 }
                 let controller = ServiceController(configuration: try options.load(), warn: printError)
@@ -121,7 +128,8 @@ struct ServiceSubcommand: AsyncParsableCommand {
             let parts = joined.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: " ") }
             guard parts.count == 2, parts[0].lowercased() == "start", !parts[1].isEmpty else {
                 throw CommandFailure.message(
-                    "ipsecsvc: '\(joined)' is not understood; expected start= auto|demand|disabled."
+                    "ipsecsvc: '\(joined)' is not understood; expected start= auto|demand|disabled.",
+                    exitCode: 2
                 )
             }
             return parts[1]

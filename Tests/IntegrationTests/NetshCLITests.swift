@@ -163,6 +163,18 @@ import Glibc
         #expect(rule.status == 0, "\(rule.output)")
         let filters = try netsh.netsh(["ipsec", "dynamic", "show", "qmfilter", "all"])
         #expect(filters.output.contains("Source Address          : 198.18.66.6 (255.255.255.255)"))
+        // The rule takes effect at once: the service's dynamic policy source decides the packet.
+        let host = try netsh.netsh([
+            "ipsec", "dynamic", "add", "rule", "198.18.66.6", "198.18.0.10", "MM",
+            "actioninbound=block", "actionoutbound=block",
+        ])
+        #expect(host.status == 0, "\(host.output)")
+        let explained = try netsh.sandbox.run(
+            ["explain", "--src", "198.18.66.6", "--dst", "198.18.0.10", "--direction", "in"]
+                + netsh.sandbox.commonArguments
+        )
+        #expect(explained.output.contains("Verdict: block"), "\(explained.output)")
+        #expect(explained.output.contains("dynamic policy"))
         let config = try netsh.netsh(["ipsec", "dynamic", "set", "config", "property=ipsecdiagnostics", "value=7"])
         #expect(config.status == 0, "\(config.output)")
         #expect(try netsh.netsh(["ipsec", "dynamic", "show", "config"]).output.contains("IPsec Diagnostics       : 7"))
@@ -178,5 +190,97 @@ import Glibc
         let after = try netsh.netsh(["ipsec", "dynamic", "show", "all"]).output
         #expect(after.contains("IPsec Diagnostics       : 7"))
         #expect(!after.contains("198.18.66.6"))
+    }
+
+    @Test func domainStoreShowsTheCachedDirectoryPolicyReadOnly() throws {
+        let netsh = try Netsh()
+        defer { netsh.sandbox.remove() }
+        // A cached directory policy as the service leaves it: the policy, assigned, and its provenance.
+        let shipped = IPsecSvcProcess.packageRoot.appendingPathComponent("policies-xml/server-request-security.xml")
+        var xml = try String(contentsOf: shipped, encoding: .utf8)
+        xml = xml.replacingOccurrences(
+            of: #"version="1">"#,
+            with: #"version="1" assignedPolicy="{72385230-70fa-11d1-864c-14a300000000}">"#
+        )
+        try FileManager.default.createDirectory(atPath: netsh.sandbox.stateDirectory, withIntermediateDirectories: true)
+        try xml.write(toFile: netsh.sandbox.stateDirectory + "/directory-cache.xml", atomically: true, encoding: .utf8)
+        try "gpo=Server Isolation GPO\nlinkedThrough=OU=Servers,DC=example,DC=test\n".write(
+            toFile: netsh.sandbox.stateDirectory + "/directory-cache.info",
+            atomically: true,
+            encoding: .utf8
+        )
+        let show = try netsh.write(
+            "ipsec static set store location=domain\nipsec static show policy all\nipsec static show gpoassignedpolicy\n",
+            "show.netsh"
+        )
+        let shown = try netsh.netsh(["-f", show])
+        #expect(shown.status == 0, "\(shown.output)")
+        #expect(shown.output.contains("Policy Name             : Server (Request Security)"))
+        #expect(shown.output.contains("Store                   : Domain Store"))
+        #expect(shown.output.contains("GPO Name                : Server Isolation GPO"))
+        let edit = try netsh.write("ipsec static set store location=domain\nipsec static delete all\n", "edit.netsh")
+        let refused = try netsh.netsh(["-f", edit])
+        #expect(refused.status == 1 && refused.output.contains("edit.netsh:2: The domain store is read-only"))
+        #expect(
+            try String(contentsOfFile: netsh.sandbox.stateDirectory + "/directory-cache.xml", encoding: .utf8) == xml
+        )
+    }
+
+    @Test func exportAndImportPolicyFiles() throws {
+        let netsh = try Netsh()
+        defer { netsh.sandbox.remove() }
+        let setup = try netsh.write(
+            """
+            pushd ipsec static
+            add policy name="Export Me" assign=yes
+            add filteraction name=Block action=block
+            add filter filterlist=Telnet srcaddr=any dstaddr=me protocol=TCP dstport=23
+            add rule name=NoTelnet policy="Export Me" filterlist=Telnet filteraction=Block
+            popd
+            """,
+            "setup.netsh"
+        )
+        #expect(try netsh.netsh(["-f", setup]).status == 0)
+        let before = try netsh.netsh(["ipsec", "dump"]).output
+        for file in ["backup.xml", "backup.reg", "backup.ipsec"] {
+            let path = netsh.sandbox.root + "/" + file
+            let export = try netsh.netsh(["ipsec", "static", "exportpolicy", "file=\(path)"])
+            #expect(export.status == 0, "\(file): \(export.output)")
+            #expect(FileManager.default.fileExists(atPath: path))
+            #expect(try netsh.netsh(["ipsec", "static", "delete", "all"]).status == 0)
+            let imported = try netsh.netsh(["ipsec", "static", "importpolicy", path])
+            #expect(imported.status == 0, "\(file): \(imported.output)")
+            // Imported policies are not assigned: assign again, then the store is the one exported.
+            #expect(try netsh.netsh(["ipsec", "static", "set", "policy", "Export Me", "assign=yes"]).status == 0)
+            #expect(try netsh.netsh(["ipsec", "dump"]).output == before, "\(file)")
+        }
+        let missing = try netsh.netsh(["ipsec", "static", "importpolicy", "file=\(netsh.sandbox.root)/nope.xml"])
+        #expect(missing.status == 1 && missing.output.contains("were not imported"))
+    }
+
+    @Test func staticEditsApplyAtOnceWithTheServiceRunning() throws {
+        let netsh = try Netsh()
+        defer { netsh.sandbox.remove() }
+        let service = try netsh.sandbox.startRun()
+        defer { service.terminate() }
+        #expect(ServiceHarness.waitUntil { RawControl.connect(netsh.sandbox.socket).map { close($0) } != nil })
+        let script = try netsh.write(
+            """
+            pushd ipsec static
+            add policy name=Lockdown assign=yes
+            add filteraction name=Block action=block
+            add filter filterlist=Telnet srcaddr=198.18.77.7 dstaddr=198.18.0.10 protocol=TCP dstport=23
+            add rule name=NoTelnet policy=Lockdown filterlist=Telnet filteraction=Block
+            popd
+            """,
+            "lockdown.netsh"
+        )
+        #expect(try netsh.netsh(["-f", script]).status == 0)
+        let explained = try netsh.sandbox.run(
+            ["explain", "--src", "198.18.77.7", "--dst", "198.18.0.10", "--protocol", "tcp", "--dstport", "23"]
+                + ["--direction", "in"] + netsh.sandbox.commonArguments
+        )
+        #expect(explained.output.contains("Verdict: block"), "\(explained.output)")
+        #expect(explained.output.contains("local policy \"Lockdown\""))
     }
 }

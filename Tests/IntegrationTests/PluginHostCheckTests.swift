@@ -17,26 +17,51 @@ import Testing
     }
 
     /// Runs `ipsecsvc ARGS` with a 60-second bound; the child is killed if it overruns.
-    static func ipsecsvc(_ arguments: [String]) throws -> Result {
+    static func ipsecsvc(_ arguments: [String]) async throws -> Result {
+        try await run(buildDirectory + "/ipsecsvc", arguments)
+    }
+
+    /// Runs a program without blocking the cooperative pool: its output goes to files, and its end is
+    /// awaited through the termination handler. Killed after 60 seconds.
+    static func run(_ executable: String, _ arguments: [String]) async throws -> Result {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plugin-check-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outputFile = directory.appendingPathComponent("out")
+        let errorFile = directory.appendingPathComponent("err")
+        _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+        let output = try FileHandle(forWritingTo: outputFile)
+        let errors = try FileHandle(forWritingTo: errorFile)
+        defer {
+            try? output.close()
+            try? errors.close()
+        }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: buildDirectory + "/ipsecsvc")
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
-        try process.run()
-        let pid = process.processIdentifier
-        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        watchdog.cancel()
+        let status = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<Int32, any Error>) in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+                return
+            }
+            let pid = process.processIdentifier
+            Task {
+                try? await Task.sleep(for: .seconds(60))
+                kill(pid, SIGKILL)
+            }
+        }
         return Result(
-            status: process.terminationStatus,
-            output: String(decoding: out, as: UTF8.self),
-            errors: String(decoding: err, as: UTF8.self)
+            status: status,
+            output: (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "",
+            errors: (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
         )
     }
 
@@ -67,12 +92,14 @@ import Testing
         return (builds[0].0, builds[1].0)
     }()
 
-    @Test func checkReportsAWorkingPlugin() throws {
+    @Test func checkReportsAWorkingPlugin() async throws {
         let plugins = try #require(Self.plugins, "cc could not build the plugins")
         let policies = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(getpid())").path
         try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: policies) }
-        let result = try Self.ipsecsvc(["plugin-host", "--check", plugins.xmldir, "--option", "directory=\(policies)"])
+        let result = try await Self.ipsecsvc([
+            "plugin-host", "--check", plugins.xmldir, "--option", "directory=\(policies)",
+        ])
         #expect(result.output.contains("name:      xmldir 1.0.0"), "\(result.output)")
         #expect(result.output.contains("kind:      directory-like, rank 150 (default 150)"))
         // An empty directory gives an empty store: valid once the native reader exists.
@@ -83,23 +110,26 @@ import Testing
         }
     }
 
-    @Test func theCExampleExportsOnlyItsEntry() throws {
+    @Test func theCExampleExportsOnlyItsEntry() async throws {
         let plugins = try #require(Self.plugins, "cc could not build the plugins")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["nm", "-D", "--defined-only", plugins.xmldir]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let text = try await Self.run("/usr/bin/env", ["nm", "-D", "--defined-only", plugins.xmldir]).output
         let symbols = text.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
         #expect(symbols == ["ipsec_plugin_entry_v1"], "\(text)")
     }
 
-    @Test func checkExplainsACrash() throws {
+    @Test func checkPrintsAnInvalidDocumentWithItsError() async throws {
         let plugins = try #require(Self.plugins, "cc could not build the plugins")
-        let result = try Self.ipsecsvc(["plugin-host", "--check", plugins.fixture, "--option", "mode=abort"])
+        let result = try await Self.ipsecsvc([
+            "plugin-host", "--check", plugins.fixture, "--option", "mode=invalid", "--print-document",
+        ])
+        #expect(result.status == 1)
+        #expect(result.output.contains("result:    FAILED: invalid document: plugin:fixture:"), "\(result.output)")
+        #expect(result.output.contains("<host address=\"999.1.1.1\"/>"))
+    }
+
+    @Test func checkExplainsACrash() async throws {
+        let plugins = try #require(Self.plugins, "cc could not build the plugins")
+        let result = try await Self.ipsecsvc(["plugin-host", "--check", plugins.fixture, "--option", "mode=abort"])
         #expect(result.status == 1)
         #expect(
             result.output.contains("result:    FAILED: plugin host was killed by signal 6 (SIGABRT"),
@@ -108,11 +138,11 @@ import Testing
         #expect(result.errors.hasPrefix("ipsecsvc plugin-host: \(plugins.fixture): plugin host was killed by signal 6"))
     }
 
-    @Test func checkNamesTheLineOfAnUnknownKey() throws {
+    @Test func checkNamesTheLineOfAnUnknownKey() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("typo-\(getpid()).conf").path
         try "path = /usr/lib/x.so\nenabled = yes\nrnak = 5\n".write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let result = try Self.ipsecsvc(["plugin-host", "--check", "--config", file])
+        let result = try await Self.ipsecsvc(["plugin-host", "--check", "--config", file])
         #expect(result.status == 1)
         #expect(result.errors.hasPrefix("ipsecsvc plugin-host: \(file):3: unknown key \"rnak\""), "\(result.errors)")
     }

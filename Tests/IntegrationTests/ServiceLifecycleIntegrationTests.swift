@@ -8,7 +8,7 @@ import Glibc
 /// The real `ipsecsvc` binary through its lifecycle, observed through the memory driver's state file,
 /// the control socket and a `NOTIFY_SOCKET` the test owns (PID 1 is not systemd here).
 @Suite(.serialized) struct ServiceLifecycleIntegrationTests {
-    @Test func notifyMessagesInOrderWithReloadWatchdogAndStop() throws {
+    @Test func notifyMessagesInOrderWithReloadWatchdogAndStop() async throws {
         let sandbox = try ServiceSandbox()
         defer { sandbox.remove() }
         let listener = try NotifyListener(path: sandbox.root + "/notify.sock")
@@ -18,9 +18,12 @@ import Glibc
         defer { service.terminate() }
 
         var pings = 0
-        let starting = try #require(listener.nextNonWatchdog(pings: &pings), "no STATUS=; log:\n\(service.output)")
+        let starting = try #require(
+            await listener.nextNonWatchdog(pings: &pings),
+            "no STATUS=; log:\n\(service.output)"
+        )
         #expect(starting == "STATUS=Starting: applying the persistent policy")
-        let ready = try #require(listener.nextNonWatchdog(pings: &pings), "no READY=1; log:\n\(service.output)")
+        let ready = try #require(await listener.nextNonWatchdog(pings: &pings), "no READY=1; log:\n\(service.output)")
         #expect(ready.hasPrefix("READY=1\nSTATUS=driver in secure mode"))
         // READY=1 comes only once the socket answers and the persistent policy is applied.
         let status = RawControl.request(sandbox.socket, #"{"version":1,"command":"service.status"}"#)
@@ -30,23 +33,22 @@ import Glibc
         #expect(sandbox.driverMode() == "secure")
 
         service.signal(SIGHUP)
-        let reloading = try #require(listener.nextNonWatchdog(pings: &pings))
+        let reloading = try #require(await listener.nextNonWatchdog(pings: &pings))
         #expect(reloading.hasPrefix("RELOADING=1\nMONOTONIC_USEC="))
-        let reloaded = try #require(listener.nextNonWatchdog(pings: &pings))
+        let reloaded = try #require(await listener.nextNonWatchdog(pings: &pings))
         #expect(reloaded.hasPrefix("READY=1\nSTATUS="))
 
         // Watchdog pings arrive at half of WATCHDOG_USEC.
-        #expect(
-            ServiceHarness.waitUntil(timeout: 20) { () -> Bool in
-                if listener.next(timeout: 0.5) == "WATCHDOG=1" { pings += 1 }
-                return pings >= 3
-            }
-        )
+        let deadline = Date().addingTimeInterval(20)
+        while pings < 3, Date() < deadline {
+            if await listener.next(timeout: 0.5) == "WATCHDOG=1" { pings += 1 }
+        }
+        #expect(pings >= 3)
 
         service.signal(SIGTERM)
-        let stopping = try #require(listener.nextNonWatchdog(pings: &pings))
+        let stopping = try #require(await listener.nextNonWatchdog(pings: &pings))
         #expect(stopping.hasPrefix("STOPPING=1"))
-        #expect(service.waitForExit(timeout: 30) == 0, "log:\n\(service.output)")
+        #expect(await service.exited(timeout: 30) == 0, "log:\n\(service.output)")
         #expect(sandbox.driverMode() == "permit")
         #expect(!FileManager.default.fileExists(atPath: sandbox.socket))
         let log = service.output
@@ -55,67 +57,67 @@ import Glibc
         #expect(log.contains("MESSAGE_ID=e66c73f71dda4085b876fe8993bd98fe"))  // stopped
     }
 
-    @Test func doneWhenScenario() throws {
+    @Test func doneWhenScenario() async throws {
         let sandbox = try ServiceSandbox()
         defer { sandbox.remove() }
         let common = sandbox.commonArguments
 
-        #expect(try sandbox.run(["service", "config", "--start-type", "automatic"] + common).status == 0)
-        let boot = try sandbox.run(["boot"] + common)
+        #expect(try await sandbox.execute(["service", "config", "--start-type", "automatic"] + common).status == 0)
+        let boot = try await sandbox.execute(["boot"] + common)
         #expect(boot.status == 0, "\(boot.output)")
         #expect(sandbox.driverMode() == "startup permit")  // no policy assigned: permit by default
 
         let service = try sandbox.startRun()
         defer { service.terminate() }
-        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
-        let query = try sandbox.run(["service", "query"] + common)
+        #expect(await sandbox.waitForRunning(), "log:\n\(service.output)")
+        let query = try await sandbox.execute(["service", "query"] + common)
         #expect(query.output.contains("STATE              : 4  RUNNING"), "\(query.output)")
         #expect(query.output.contains("DRIVER_MODE        : secure"))
         #expect(query.output.contains("PID                : \(service.pid)"))
 
-        let json = try sandbox.run(["status", "--json"] + common)
+        let json = try await sandbox.execute(["status", "--json"] + common)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
         #expect(report["state"] as? String == "RUNNING")
         #expect(report["startType"] as? String == "automatic")
 
-        let stop = try sandbox.run(["service", "stop"] + common)
+        let stop = try await sandbox.execute(["service", "stop"] + common)
         #expect(stop.status == 0, "\(stop.output)")
         #expect(stop.output.contains("STOPPED"))
-        #expect(service.waitForExit(timeout: 30) == 0)
+        #expect(await service.exited(timeout: 30) == 0)
         #expect(sandbox.driverMode() == "permit")
 
-        let stopAgain = try sandbox.run(["service", "stop"] + common)
+        let stopAgain = try await sandbox.execute(["service", "stop"] + common)
         #expect(stopAgain.status != 0)
         #expect(stopAgain.output.contains("1062"))
 
-        #expect(try sandbox.run(["service", "config", "start=", "disabled"] + common).status == 0)
-        let refused = try sandbox.run(["service", "start"] + common)
+        #expect(try await sandbox.execute(["service", "config", "start=", "disabled"] + common).status == 0)
+        let refused = try await sandbox.execute(["service", "start"] + common)
         #expect(refused.status != 0)
         #expect(refused.output.contains("FAILED 1058"))
         #expect(refused.output.contains("The service cannot be started, either because it is disabled"))
-        let refusedRun = try sandbox.run(["run"] + common)
+        let refusedRun = try await sandbox.execute(["run"] + common)
         #expect(refusedRun.status == 78)
         #expect(refusedRun.output.contains("1058"))
-        let query2 = try sandbox.run(["service", "query"] + common)
+        let query2 = try await sandbox.execute(["service", "query"] + common)
         #expect(query2.output.contains("4   DISABLED"))
     }
 
-    @Test func serviceStartWithoutSystemdSpawnsAndStops() throws {
+    @Test func serviceStartWithoutSystemdSpawnsAndStops() async throws {
         let sandbox = try ServiceSandbox()
         defer { sandbox.remove() }
         let common = sandbox.commonArguments
-        #expect(try sandbox.run(["service", "config", "--start-type", "manual"] + common).status == 0)
-        let start = try sandbox.run(["service", "start"] + common)
+        #expect(try await sandbox.execute(["service", "config", "--start-type", "manual"] + common).status == 0)
+        let start = try await sandbox.execute(["service", "start"] + common)
         #expect(start.status == 0, "\(start.output)")
         #expect(start.output.contains("RUNNING"))
         let pidText = try String(contentsOfFile: sandbox.root + "/ipsecsvc.pid", encoding: .utf8)
         let pid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
         defer { kill(pid, SIGKILL) }
-        let again = try sandbox.run(["service", "start"] + common)
+        let again = try await sandbox.execute(["service", "start"] + common)
         #expect(again.output.contains("1056"))
-        let restart = try sandbox.run(["service", "restart"] + common)
+        let restart = try await sandbox.execute(["service", "restart"] + common)
         #expect(restart.status == 0, "\(restart.output)")
-        let stop = try sandbox.run(["service", "stop"] + common)
+        let stop = try await sandbox.execute(["service", "stop"] + common)
         #expect(stop.status == 0, "\(stop.output)")
         #expect(sandbox.driverMode() == "permit")
     }
@@ -127,7 +129,7 @@ import Glibc
         ("manual", "bootmode = block\n", "startup permit"),
         ("disabled", "bootmode = block\n", "startup permit"),
     ])
-    func bootStepPerStartType(startType: String, dynamicConfig: String, expected: String) throws {
+    func bootStepPerStartType(startType: String, dynamicConfig: String, expected: String) async throws {
         let sandbox = try ServiceSandbox()
         defer { sandbox.remove() }
         try FileManager.default.createDirectory(atPath: sandbox.stateDirectory, withIntermediateDirectories: true)
@@ -137,21 +139,22 @@ import Glibc
             encoding: .utf8
         )
         #expect(
-            try sandbox.run(["service", "config", "--start-type", startType] + sandbox.commonArguments).status == 0
+            try await sandbox.execute(["service", "config", "--start-type", startType] + sandbox.commonArguments).status
+                == 0
         )
-        let boot = try sandbox.run(["boot"] + sandbox.commonArguments)
+        let boot = try await sandbox.execute(["boot"] + sandbox.commonArguments)
         #expect(boot.status == 0, "\(boot.output)")
         #expect(sandbox.driverMode() == expected)
         let exemptions = sandbox.driverState()?["exemptions"] as? [Any] ?? []
         #expect(exemptions.count == (expected == "startup block" ? 3 : expected == "startup stateful" ? 2 : 0))
     }
 
-    @Test func settingsSurviveARestart() throws {
+    @Test func settingsSurviveARestart() async throws {
         let sandbox = try ServiceSandbox()
         defer { sandbox.remove() }
         var service = try sandbox.startRun()
         defer { service.terminate() }
-        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
+        #expect(await sandbox.waitForRunning(), "log:\n\(service.output)")
         let set = RawControl.request(
             sandbox.socket,
             #"{"version":1,"command":"config.set","body":{"property":"ipsecloginterval","value":"600"}}"#
@@ -163,10 +166,10 @@ import Glibc
         )
         #expect((bad["error"] as? [String: Any])?["code"] as? String == "invalid-arguments")
         service.signal(SIGTERM)
-        #expect(service.waitForExit(timeout: 30) == 0)
+        #expect(await service.exited(timeout: 30) == 0)
 
         service = try sandbox.startRun()
-        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
+        #expect(await sandbox.waitForRunning(), "log:\n\(service.output)")
         let get = RawControl.request(sandbox.socket, #"{"version":1,"command":"config.get"}"#)
         let body = try #require(get["body"] as? [String: Any], "\(get)")
         #expect(body["logIntervalSeconds"] as? Int == 600)
@@ -174,36 +177,36 @@ import Glibc
         let settings = sandbox.driverState()?["settings"] as? [String: Any]
         #expect(settings?["logIntervalSeconds"] as? Int == 600)
         service.signal(SIGTERM)
-        #expect(service.waitForExit(timeout: 30) == 0)
+        #expect(await service.exited(timeout: 30) == 0)
     }
 
-    @Test func crashLeavesTheDriverAsItWasAndARestartRecovers() throws {
+    @Test func crashLeavesTheDriverAsItWasAndARestartRecovers() async throws {
         let sandbox = try ServiceSandbox()
         defer { sandbox.remove() }
         let first = try sandbox.startRun()
         defer { first.terminate() }
-        #expect(sandbox.waitForRunning(), "log:\n\(first.output)")
+        #expect(await sandbox.waitForRunning(), "log:\n\(first.output)")
         first.signal(SIGKILL)
-        #expect(first.waitForExit(timeout: 30) == 128 + SIGKILL)
+        #expect(await first.exited(timeout: 30) == 128 + SIGKILL)
         // Fail-closed: nobody put the driver in permit mode.
         #expect(sandbox.driverMode() == "secure")
-        let offline = try sandbox.run(["service", "query"] + sandbox.commonArguments)
+        let offline = try await sandbox.execute(["service", "query"] + sandbox.commonArguments)
         #expect(offline.output.contains("STOPPED"))
         #expect(offline.output.contains("DRIVER_MODE        : secure"))
 
         // The stale socket of the crashed process does not stop a new start.
         let second = try sandbox.startRun()
         defer { second.terminate() }
-        #expect(sandbox.waitForRunning(), "log:\n\(second.output)")
+        #expect(await sandbox.waitForRunning(), "log:\n\(second.output)")
         second.signal(SIGTERM)
-        #expect(second.waitForExit(timeout: 30) == 0)
+        #expect(await second.exited(timeout: 30) == 0)
         #expect(sandbox.driverMode() == "permit")
     }
 
-    @Test func configErrorsNameFileAndLine() throws {
+    @Test func configErrorsNameFileAndLine() async throws {
         let sandbox = try ServiceSandbox(extraConfig: "colour = blue\n")
         defer { sandbox.remove() }
-        let result = try sandbox.run(["run"] + sandbox.commonArguments)
+        let result = try await sandbox.execute(["run"] + sandbox.commonArguments)
         #expect(result.status != 0)
         #expect(result.output.contains("\(sandbox.configPath):7: unknown key 'colour'"), "\(result.output)")
     }

@@ -7,12 +7,12 @@ import Glibc
 
 /// The control socket of the real service: authorization by SO_PEERCRED and robustness.
 @Suite(.serialized) struct ServiceSocketIntegrationTests {
-    @Test func malformedAndOversizedRequestsDoNotDisturbOthers() throws {
+    @Test func malformedAndOversizedRequestsDoNotDisturbOthers() async throws {
         let sandbox = try ServiceSandbox(extraConfig: "max_request_bytes = 4096\nrequest_timeout = 8\n")
         defer { sandbox.remove() }
         let service = try sandbox.startRun()
         defer { service.terminate() }
-        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
+        #expect(await sandbox.waitForRunning(), "log:\n\(service.output)")
 
         // A silent client holds a connection open while others are served.
         let silent = try #require(RawControl.connect(sandbox.socket))
@@ -47,18 +47,19 @@ import Glibc
         // The silent client gets a timeout answer once its time is up.
         var value = timeval(tv_sec: 20, tv_usec: 0)
         setsockopt(silent, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        #expect(await RawControl.waitReadable(silent, timeout: 30))
         #expect(errorCode(RawControl.readAll(silent)) == "timeout")
 
-        let query = try sandbox.run(["service", "query"] + sandbox.commonArguments)
+        let query = try await sandbox.execute(["service", "query"] + sandbox.commonArguments)
         #expect(query.output.contains("RUNNING"))
     }
 
     @Test(.enabled(if: ServiceHarness.isRoot, "needs root: setpriv and a temporary group"))
-    func unprivilegedClientsAreRefusedAdminGroupMembersServed() throws {
+    func unprivilegedClientsAreRefusedAdminGroupMembersServed() async throws {
         let group = "ipsectest\(getpid() % 100_000)"
-        let added = try ServiceSandbox.tool(["groupadd", "--system", group])
+        let added = try await ServiceSandbox.tool(["groupadd", "--system", group])
         try #require(added == 0, "groupadd failed")
-        defer { _ = try? ServiceSandbox.tool(["groupdel", group]) }
+        defer { _ = ServiceSandbox.toolBlocking(["groupdel", group]) }
         let gid = try #require(getgrnam(group)?.pointee.gr_gid)
 
         // Mode 0666 lets everyone connect, so SO_PEERCRED alone decides.
@@ -66,23 +67,25 @@ import Glibc
         defer { sandbox.remove() }
         let service = try sandbox.startRun()
         defer { service.terminate() }
-        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
+        #expect(await sandbox.waitForRunning(), "log:\n\(service.output)")
 
         let socketArguments = ["status", "--socket", sandbox.socket]
-        let root = try sandbox.run(socketArguments)
+        let root = try await sandbox.execute(socketArguments)
         #expect(root.status == 0, "\(root.output)")
         #expect(root.output.contains("RUNNING"))
 
-        let nobody = try sandbox.run(
+        let nobody = try await sandbox.execute(
             socketArguments,
             prefix: ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
         )
         #expect(nobody.status != 0)
         #expect(nobody.output.contains("Access is denied"), "\(nobody.output)")
-        #expect(ServiceHarness.waitUntil { service.output.contains("MESSAGE_ID=540e0118f1d54a608fb55d33a4cfc578") })
+        #expect(
+            await ServiceHarness.eventually { service.output.contains("MESSAGE_ID=540e0118f1d54a608fb55d33a4cfc578") }
+        )
         #expect(service.output.contains("IPSECSVC_PEER_UID=65534"))
 
-        let member = try sandbox.run(
+        let member = try await sandbox.execute(
             socketArguments,
             prefix: ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--groups", "\(gid)"]
         )
@@ -91,16 +94,16 @@ import Glibc
     }
 
     @Test(.enabled(if: ServiceHarness.isRoot, "needs root: setpriv"))
-    func defaultSocketModeKeepsOthersOut() throws {
+    func defaultSocketModeKeepsOthersOut() async throws {
         let sandbox = try ServiceSandbox(extraConfig: "admin_group = ipsecsvc-no-such-group\n")
         defer { sandbox.remove() }
         let service = try sandbox.startRun()
         defer { service.terminate() }
-        #expect(sandbox.waitForRunning(), "log:\n\(service.output)")
+        #expect(await sandbox.waitForRunning(), "log:\n\(service.output)")
         var info = stat()
         stat(sandbox.socket, &info)
         #expect(info.st_mode & 0o777 == 0o660)
-        let nobody = try sandbox.run(
+        let nobody = try await sandbox.execute(
             ["service", "query", "--socket", sandbox.socket],
             prefix: ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
         )
@@ -111,8 +114,16 @@ import Glibc
 
 extension ServiceSandbox {
     /// Runs a system tool quietly and returns its exit status.
-    static func tool(_ argv: [String]) throws -> Int32 {
+    static func tool(_ argv: [String]) async throws -> Int32 {
         let process = try ServiceProcess(argv, output: "/dev/null")
-        return process.waitForExit(timeout: 60) ?? -1
+        return await process.exited(timeout: 60) ?? -1
+    }
+
+    /// The same, blocking (for `defer`; the tools it runs end at once).
+    static func toolBlocking(_ argv: [String]) -> Int32 {
+        guard let process = try? ServiceProcess(argv, output: "/dev/null") else { return -1 }
+        var status: Int32 = 0
+        while waitpid(process.pid, &status, 0) < 0 && errno == EINTR {}
+        return status
     }
 }

@@ -21,12 +21,24 @@ enum ServiceHarness {
 
     static var isRoot: Bool { geteuid() == 0 }
 
-    /// Waits until `condition` holds, polling; false after `timeout` seconds.
+    /// Blocking form of ``eventually(timeout:_:)`` (occupies a pool thread while it waits; prefer
+    /// the async form).
     static func waitUntil(timeout: Double = 30, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if condition() { return true }
             usleep(20_000)
+        }
+        return condition()
+    }
+
+    /// Waits until `condition` holds, polling; false after `timeout` seconds. Sleeps with `Task.sleep`:
+    /// the test process's cooperative pool stays free for the tests that run a service in-process.
+    static func eventually(timeout: Double = 30, _ condition: () -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
         }
         return condition()
     }
@@ -65,7 +77,22 @@ struct ServiceSandbox {
 
     var commonArguments: [String] { ["--config", configPath] }
 
-    /// Runs `ipsecsvc arguments` to completion.
+    /// Runs `ipsecsvc arguments` to completion, waiting without blocking the pool.
+    func execute(
+        _ arguments: [String],
+        prefix: [String] = [],
+        environment: [String: String] = [:]
+    ) async throws -> ProcessResult {
+        let process = try ServiceProcess(
+            prefix + [ServiceHarness.executable] + arguments,
+            environment: environment,
+            output: root + "/cmd-\(UUID().uuidString).out"
+        )
+        let status = await process.exited(timeout: 120)
+        return ProcessResult(status: status ?? -1, output: process.output)
+    }
+
+    /// Blocking form of ``execute(_:prefix:environment:)``.
     func run(_ arguments: [String], prefix: [String] = [], environment: [String: String] = [:]) throws -> ProcessResult
     {
         let process = try ServiceProcess(
@@ -73,8 +100,7 @@ struct ServiceSandbox {
             environment: environment,
             output: root + "/cmd-\(UUID().uuidString).out"
         )
-        let status = process.waitForExit(timeout: 120)
-        return ProcessResult(status: status ?? -1, output: process.output)
+        return ProcessResult(status: process.waitForExit(timeout: 120) ?? -1, output: process.output)
     }
 
     /// Starts `ipsecsvc run` in the background.
@@ -87,8 +113,8 @@ struct ServiceSandbox {
     }
 
     /// Waits until the service answers `service.status` with RUNNING.
-    func waitForRunning(timeout: Double = 60) -> Bool {
-        ServiceHarness.waitUntil(timeout: timeout) {
+    func waitForRunning(timeout: Double = 60) async -> Bool {
+        await ServiceHarness.eventually(timeout: timeout) {
             let answer = RawControl.request(socket, #"{"version":1,"command":"service.status"}"#)
             return (answer["body"] as? [String: Any])?["state"] as? String == "RUNNING"
         }
@@ -150,27 +176,40 @@ final class ServiceProcess {
 
     func signal(_ number: Int32) { kill(pid, number) }
 
-    /// The exit status once the process has ended (`nil` on timeout).
+    /// Blocking form of ``exited(timeout:)``.
     func waitForExit(timeout: Double) -> Int32? {
-        if let exitStatus { return exitStatus }
         let deadline = Date().addingTimeInterval(timeout)
         repeat {
-            var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid {
-                let value = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-                exitStatus = value
-                return value
-            }
+            if let status = reap(blocking: false) { return status }
             usleep(20_000)
         } while Date() < deadline
-        return nil
+        return reap(blocking: false)
     }
 
-    /// Kills the process if it still runs and reaps it.
+    /// The exit status once the process has ended (`nil` on timeout).
+    func exited(timeout: Double) async -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            if let status = reap(blocking: false) { return status }
+            try? await Task.sleep(for: .milliseconds(20))
+        } while Date() < deadline
+        return reap(blocking: false)
+    }
+
+    /// Kills the process if it still runs and reaps it (a killed process is reaped at once).
     func terminate() {
         guard exitStatus == nil else { return }
         kill(pid, SIGKILL)
-        _ = waitForExit(timeout: 10)
+        _ = reap(blocking: true)
+    }
+
+    private func reap(blocking: Bool) -> Int32? {
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        guard waitpid(pid, &status, blocking ? 0 : WNOHANG) == pid else { return nil }
+        let value = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        exitStatus = value
+        return value
     }
 }
 
@@ -200,21 +239,27 @@ final class NotifyListener {
 
     deinit { close(fd) }
 
-    /// The next message, or `nil` after `timeout` seconds.
-    func next(timeout: Double = 30) -> String? {
-        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&descriptor, 1, Int32(timeout * 1000)) > 0 else { return nil }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        guard count > 0 else { return nil }
-        return String(decoding: buffer[0..<count], as: UTF8.self)
+    /// The next message, or `nil` after `timeout` seconds (polls without blocking the pool).
+    func next(timeout: Double = 30) async -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, 0) > 0 {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                guard count > 0 else { return nil }
+                return String(decoding: buffer[0..<count], as: UTF8.self)
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        } while Date() < deadline
+        return nil
     }
 
     /// The next message that is not a watchdog ping; counts the pings it skips.
-    func nextNonWatchdog(timeout: Double = 30, pings: inout Int) -> String? {
+    func nextNonWatchdog(timeout: Double = 30, pings: inout Int) async -> String? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            guard let message = next(timeout: max(0.05, deadline.timeIntervalSinceNow)) else { return nil }
+            guard let message = await next(timeout: max(0.05, deadline.timeIntervalSinceNow)) else { return nil }
             if message == "WATCHDOG=1" {
                 pings += 1
                 continue
@@ -270,6 +315,17 @@ enum RawControl {
             return nil
         }
         return fd
+    }
+
+    /// Waits (without blocking the pool) until `fd` has something to read or is closed.
+    static func waitReadable(_ fd: Int32, timeout: Double) async -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, 0) > 0 { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        } while Date() < deadline
+        return false
     }
 
     static func readAll(_ fd: Int32) -> String {

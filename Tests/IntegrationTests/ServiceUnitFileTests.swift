@@ -9,7 +9,7 @@ import Testing
     }
 
     @Test(.enabled(if: analyzer != nil, "systemd-analyze is not installed"))
-    func unitsPassSystemdAnalyzeVerify() throws {
+    func unitsPassSystemdAnalyzeVerify() async throws {
         let sandbox = try ServiceSandbox()
         defer { sandbox.remove() }
         let packaging = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -24,7 +24,7 @@ import Testing
             units.append(copy)
         }
         let process = try ServiceProcess([Self.analyzer!, "verify"] + units, output: sandbox.root + "/verify.out")
-        #expect(process.waitForExit(timeout: 120) == 0, "\(process.output)")
+        #expect(await process.exited(timeout: 120) == 0, "\(process.output)")
         #expect(process.output.isEmpty, "\(process.output)")
     }
 }

@@ -31,6 +31,16 @@ import Testing
         }
         try "path = \(fixtures.fixture)\nenabled = yes\noption.mode = good\n"
             .write(toFile: pluginsD + "/good.conf", atomically: true, encoding: .utf8)
+        // The C example, serving a directory with one policy of its own.
+        let xmlDirectory = try PluginFixtures.temporaryDirectory("xmldir-policies")
+        defer { try? FileManager.default.removeItem(atPath: xmlDirectory) }
+        let xmlPolicy = PluginFixtures.sampleDocument
+            .replacingOccurrences(of: "6a1f0c9e", with: "8c3f0c9e")
+            .replacingOccurrences(of: "Plugin", with: "Xmldir")
+            .replacingOccurrences(of: "198.18.7.1", with: "198.18.8.8")
+        try xmlPolicy.write(toFile: xmlDirectory + "/10-site.xml", atomically: true, encoding: .utf8)
+        try "path = \(fixtures.xmldir)\nenabled = yes\noption.directory = \(xmlDirectory)\n"
+            .write(toFile: pluginsD + "/xmldir.conf", atomically: true, encoding: .utf8)
         try
             "path = \(PluginFixtures.inventoryPlugin)\nenabled = yes\noption.inventory = \(PluginFixtures.inventoryJSON)\n"
             .write(toFile: pluginsD + "/inventory.conf", atomically: true, encoding: .utf8)
@@ -58,11 +68,12 @@ import Testing
         await manager.register(with: engine)
 
         // Bounded wait for the four plugins to settle into the engine.
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(60)
         var statuses: [String: SourceStatus] = [:]
         while ContinuousClock.now < deadline {
             statuses = Dictionary(uniqueKeysWithValues: await engine.sourceStatuses().map { ($0.name, $0) })
-            let settled = ["plugin:good", "plugin:inventory", "plugin:crashing", "plugin:invalid"].allSatisfy {
+            let names = ["plugin:good", "plugin:inventory", "plugin:xmldir", "plugin:crashing", "plugin:invalid"]
+            let settled = names.allSatisfy {
                 statuses[$0].map { $0.state == .inEffect || $0.state == .failed } ?? false
             }
             if settled { break }
@@ -85,10 +96,12 @@ import Testing
         #expect(statuses["plugin:typo"]?.state == .failed)
         #expect(statuses["plugin:typo"]?.reason?.hasPrefix("\(pluginsD)/typo.conf:4: rank must be an integer") ?? false)
 
-        // The merge: local first, then the plugins by rank (fixture 400, inventory 500), each filter naming
-        // its plugin; nothing from the broken ones.
+        // The merge: local first, then the plugins by rank (xmldir 150, fixture 400, inventory 500), each
+        // filter naming its plugin; nothing from the broken ones.
+        #expect(statuses["plugin:xmldir"]?.state == .inEffect)
+        #expect(statuses["plugin:xmldir"]?.policyName == "Xmldir policy")
         let sources = policy.filters.map(\.provenance.source)
-        #expect(sources == ["local", "plugin:good", "plugin:inventory", "plugin:inventory"])
+        #expect(sources == ["local", "plugin:xmldir", "plugin:good", "plugin:inventory", "plugin:inventory"])
         let good = try #require(policy.filters.first { $0.provenance.source == "plugin:good" })
         #expect(good.provenance.kind == .plugin)
         #expect(good.provenance.policyName == "Fixture policy")

@@ -179,7 +179,7 @@ func testConfiguration(
     name: String = "fixture",
     path: String,
     options: [String: String] = [:],
-    timeout: Duration = .seconds(10),
+    timeout: Duration = .seconds(30),
     isolation: PluginConfiguration.Isolation = .process,
     memoryLimit: Int = PluginConfiguration.defaultMemoryLimit
 ) -> PluginConfiguration {
@@ -220,9 +220,11 @@ func withSupervisor<T: Sendable>(
 }
 
 /// Polls the supervisor until `predicate` holds or `seconds` pass; returns the last state seen.
+/// Generous: synchronous tests elsewhere in the run can hold the cooperative pool (two threads on a
+/// two-core machine) for many seconds, and the supervisor's tasks wait for it too.
 func waitFor(
     _ supervisor: PluginSupervisor,
-    seconds: Double = 20,
+    seconds: Double = 60,
     _ predicate: @Sendable (PluginSourceState) -> Bool
 ) async -> PluginSourceState {
     let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))

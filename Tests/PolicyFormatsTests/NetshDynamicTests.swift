@@ -149,10 +149,10 @@ import Testing
         let netsh = NetshHarness()
         let text = try netsh.d("show config")
         #expect(text.contains("IPsec Diagnostics       : 0"))
-        #expect(text.contains("Strong CRL Check        : 1"))
+        #expect(text.contains("Strong CRL Check        : 0"))
         #expect(text.contains("IPsec Log Interval      : 3600 seconds"))
         #expect(text.contains("IPsec Exemptions        : 3"))
-        #expect(text.contains("Boot Mode               : STATEFUL"))
+        #expect(text.contains("Boot Mode               : DEFAULT (STATEFUL IF A POLICY IS ASSIGNED, ELSE PERMIT)"))
         try netsh.d("set config bootexemptions tcp:0:3389:inbound")
         #expect(try netsh.d("show config").contains("TCP          0        3389     INBOUND"))
     }
@@ -204,8 +204,36 @@ import Testing
         #expect(stats.contains("Main Modes              : 3") && stats.contains("Packets Not Negotiated  : 7"))
         #expect(!(try netsh.d("show stats type=ike")).contains("Packets"))
         #expect(try netsh.d("show qmsas").contains("No security associations"))
+        #expect(try netsh.d("show mmsas all").contains("No security associations"))
+        #expect(try netsh.d("show mmfilter srcaddr=me").contains("Main Mode Policy        : MM"))
+        #expect(try netsh.d("show mmfilter srcaddr=198.18.9.9") == "There are no main mode filters in the SPD.\n")
+        #expect(try netsh.d("show qmfilter actioninbound=block") == "There are no quick mode filters in the SPD.\n")
+        #expect(
+            try netsh.d("show qmfilter actioninbound=negotiate protocol=any").contains("Quick Mode Policy       : QM")
+        )
         let all = try netsh.d("show all")
         #expect(all.contains("System configuration parameters") && all.contains("Quick Mode Policy"))
         #expect(netsh.error("ipsec dynamic show mmpolicy name=Nope")?.message.contains("does not exist") == true)
+    }
+}
+
+@Suite struct NetshSpecificFilterOrderTests {
+    @Test func equalWeightsOrderBlockThenPermitThenNegotiate() {
+        func rule(_ action: FilterActionKind, _ number: UInt8) -> NetshDynamicRule {
+            NetshDynamicRule(
+                id: IPsecGUID(bytes: [UInt8](repeating: number, count: 16))!,
+                filter: Filter(id: .zero, mirrored: false, source: .me, destination: .host(IPv4Address(198, 18, 0, 9))),
+                mainModePolicy: "MM",
+                quickModePolicy: "QM",
+                actionInbound: action,
+                actionOutbound: action
+            )
+        }
+        let specific = NetshSpecificFilters.expand(
+            [rule(.negotiate, 1), rule(.permit, 2), rule(.block, 3)],
+            localAddresses: [IPv4Address(198, 18, 0, 1)]
+        )
+        #expect(specific.map(\.action) == [.block, .permit, .negotiate])
+        #expect(specific.allSatisfy { $0.source == .host(IPv4Address(198, 18, 0, 1)) && $0.outbound })
     }
 }

@@ -103,5 +103,8 @@ import Testing
             try netsh.s("show all") == "There are no policies, filter lists or filter actions in the local store.\n"
         )
         #expect(try netsh.run("ipsec dump").contains("pushd ipsec static"))
+        #expect(try netsh.s("show policy all") == "There are no policies in the local store.\n")
+        #expect(try netsh.s("show filterlist all") == "There are no filter lists in the local store.\n")
+        #expect(try netsh.s("show filteraction all") == "There are no filter actions in the local store.\n")
     }
 }

@@ -110,7 +110,7 @@ import Testing
         try netsh.s("add rule R2 P L Secure")
         try netsh.s("add rule R3 P L Secure")
         try netsh.s("delete rule id=2 policy=P")
-        #expect(netsh.local.policies[0].rules.map(\.name) == ["", "R1", "R3"])
+        #expect(netsh.local.policies[0].rules.map(\.name) == ["R1", "R3", ""])  // the default response rule stays last
         try netsh.s("delete rule R3 P")
         try netsh.s("delete rule all P")
         #expect(netsh.local.policies[0].rules.count == 1 && netsh.local.policies[0].rules[0].isDefaultResponse)

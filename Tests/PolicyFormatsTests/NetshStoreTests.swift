@@ -1,3 +1,4 @@
+import Foundation
 import PolicyFormats
 import PolicyModel
 import Testing
@@ -213,5 +214,30 @@ import Testing
         #expect(usage.contains("[ [ mmpfs = ] (yes | no) ]"))
         #expect(usage.contains("Remarks:"))
         #expect(try netsh.run("ipsec static set policy ?").contains("[ name = ] <string> | [ guid = ] <guid>"))
+    }
+}
+
+@Suite struct NetshDocumentationTests {
+    /// docs/netsh.md has a row for every command of both contexts.
+    @Test func everyCommandIsDocumented() throws {
+        let docs = NetshFixtures.directory.deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/netsh.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        let staticPart = try #require(text.components(separatedBy: "## `netsh ipsec dynamic`").first)
+        let dynamicPart = try #require(text.components(separatedBy: "## `netsh ipsec dynamic`").last)
+        func documented(_ spec: NetshCommandSpec, in part: String) -> Bool {
+            part.split(separator: "\n").contains { line in
+                guard line.hasPrefix("| `") else { return false }
+                let cell = line.split(separator: "|", omittingEmptySubsequences: true).first.map(String.init) ?? ""
+                guard let object = spec.object else { return cell.contains("`\(spec.verb)") }
+                return cell.contains(object) && cell.contains(spec.verb)
+            }
+        }
+        for spec in NetshStaticSession.commands {
+            #expect(documented(spec, in: staticPart), "static \(spec.name)")
+        }
+        for spec in NetshDynamicSession.commands {
+            #expect(documented(spec, in: dynamicPart), "dynamic \(spec.name)")
+        }
     }
 }

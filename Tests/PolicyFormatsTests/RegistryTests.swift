@@ -99,6 +99,39 @@ func regedit5(_ lines: [String]) -> [UInt8] {
         #expect(keys[0].value("q")?.data == .qword(1))
     }
 
+    /// Found by the fuzzer: a NUL inside a quoted string must end the REG_SZ, as Windows reads it, or
+    /// the value would not survive writing (as hex(1)) and reading back.
+    @Test func quotedStringEndsAtNUL() throws {
+        let keys = try RegFile.keys(
+            regedit5(["Windows Registry Editor Version 5.00", "[HKEY_LOCAL_MACHINE\\A]", "\"x\"=\"ab\u{0}cd\""]),
+            file: "nul.reg"
+        )
+        #expect(keys.first?.value("x")?.data == .string("ab"))
+    }
+
+    /// Found by the fuzzer: a quote followed by a combining mark is one `Character`; escaping and
+    /// parsing must work on Unicode scalars.
+    @Test func namesWithCombiningMarksSurvive() throws {
+        var store = ExamplePolicies.windowsExamples
+        store.filterActions[0].name = "n \"\u{1071}\" \\\u{301}"
+        store.policies[0].name = "\u{301}[x]\u{301}\\"
+        let back = try RegistryExport.read(try RegistryExport.write(store, kind: .local), file: "m.reg")
+        #expect(back.stores[.local] == store)
+    }
+
+    /// Found by the fuzzer: an empty ISAKMP `ipsecName` is not an absent one.
+    @Test func emptyMainModeNameSurvives() throws {
+        var store = ExamplePolicies.windowsExamples
+        store.policies[0].mainMode.name = ""
+        store.policies[1].mainMode.name = "MM"
+        let back = try RegistryExport.read(try RegistryExport.write(store, kind: .local), file: "e.reg")
+        #expect(back.stores[.local] == store)
+        let entries = try DirectoryPolicy.entries(store, container: "CN=IP Security,DC=example")
+        #expect(
+            try DirectoryPolicy.read(LDIF.entries(LDIF.write(entries), file: "e.ldif"), file: "e.ldif").store == store
+        )
+    }
+
     @Test func readsGroupPolicyAssignment() throws {
         let result = try RegistryExport.read(
             regedit5([

@@ -204,6 +204,8 @@ import Testing
         #expect(report.driverMode == .block)
         #expect(names(report.policy) == ["Local"])
         #expect(rig.events.events.contains { if case .persistentFailed = $0 { true } else { false } })
+        // The broken file itself is not a change waiting for a restart.
+        #expect(report.sources.first { $0.kind == .persistent }?.pendingRestart == false)
         await engine.shutdown()
     }
 
@@ -220,7 +222,10 @@ import Testing
                 inboundAction: block
             )
         )
-        try await engine.dynamic.set("3", for: "ipsecexempt")
+        // `netsh ipsec dynamic set config` as the service host writes it.
+        try DurableFile.write(Array("ipsecexempt = 3\nbootmode=block\n".utf8), to: rig.dir.state.dynamicSettings)
+        await engine.dynamic.reloadSettings()
+        #expect(await engine.dynamic.settings == ["ipsecexempt": "3", "bootmode": "block"])
         let policy = await engine.effectivePolicy()
         #expect(policy.filters.map(\.provenance.kind) == [.dynamic])
         #expect(policy.filters[0].provenance.ruleName == "block lab")
@@ -253,6 +258,47 @@ import Testing
         #expect(names(policy) == ["Local", "CMDB"])
         #expect(policy.filters[1].provenance.kind == .plugin)
         #expect(policy.filters[1].provenance.source == "plugin:cmdb")
+        await engine.shutdown()
+    }
+}
+
+/// The engine's own timers: group-policy refresh re-evaluates assignments, polling re-reads the policy.
+@Suite struct EngineTimerTests {
+    @Test(.timeLimit(.minutes(1)))
+    func refreshTimerPicksUpANewAssignment() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let snapshots = FixtureSnapshots()
+        let engine = SourcesPolicyEngine(
+            configuration: SourcesConfiguration(
+                state: dir.state,
+                directory: DirectoryConfiguration(
+                    snapshotPath: "/snap",
+                    computerDN: TreeBuilder.computer,
+                    pollingInterval: .milliseconds(20),
+                    groupPolicyRefreshInterval: .milliseconds(30)
+                ),
+                codec: JSONStoreCodec(),
+                snapshotReader: snapshots,
+                policyDecoder: FixtureDecoder(),
+                runsTimers: true
+            )
+        )
+        _ = try await engine.startPersistent()
+        #expect(await engine.effectivePolicy().filters.isEmpty)
+        var changes = engine.changes().makeAsyncIterator()
+        var tree = TreeBuilder()
+        tree.gpo(3, name: "Web IPsec", assigns: "W")
+        tree.link(EngineScenarioTests.web, 3)
+        snapshots.set(tree.tree, at: "/snap")
+        await changes.next()
+        #expect(await engine.effectivePolicy().filters.first?.provenance.policyName == "W")
+        // A new change time on the policy: the polling timer applies the new content.
+        tree.policy("W", space: 0x31, whenChanged: "20261129140000.0Z")
+        snapshots.set(tree.tree, at: "/snap")
+        while await engine.effectivePolicy().filters.first?.filter.destination != Fixtures.host(1, net: 0x31) {
+            await changes.next()
+        }
         await engine.shutdown()
     }
 }

@@ -96,15 +96,6 @@ import Testing
         #expect(try name(b) == "First")
     }
 
-    @Test func gplinkTextListsLowestPrecedenceFirst() {
-        let links = GPLink.parse(
-            "[LDAP://cn={A},cn=policies,cn=system,DC=example,DC=test;0][LDAP://cn={B},cn=policies;2]"
-        )
-        #expect(links.map(\.order) == [2, 1])
-        #expect(links[1].enforced && !links[1].disabled)
-        #expect(GPLink.parse(GPLink.format(links)) == links)
-    }
-
     @Test func neverMergedOnlyTheWinnersPolicy() throws {
         var b = TreeBuilder()
         b.gpo(1, name: "Domain IPsec", assigns: "D")

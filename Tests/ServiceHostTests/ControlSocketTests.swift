@@ -118,6 +118,7 @@ enum EchoCommand: ControlCommand {
         defaults.directorySnapshot = "/var/lib/ipsecsvc/directory-snapshot"
         defaults.site = "Default-First-Site-Name"
         defaults.directoryPollingMinutes = 180
+        defaults.directoryCheck = "/usr/local/sbin/check-domain-controller"
         #expect(configuration == defaults)
     }
 }

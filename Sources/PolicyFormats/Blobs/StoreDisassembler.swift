@@ -57,7 +57,10 @@ enum StoreDisassembler {
                 reference(WindowsObjectName(.nfa, $0.id))
             }
             result.append(object)
-            var isakmp = make(isakmpName, policy.mainMode.name ?? "", "", policy.mainMode.whenChanged)
+            var isakmp = make(isakmpName, "", "", policy.mainMode.whenChanged)
+            // The ISAKMP name is optional in the model: an empty name is written, an absent one is not
+            // (found by the fuzzer's round-trip oracle).
+            isakmp.ipsecName = policy.mainMode.name
             isakmp.data = IPsecData.encodeISAKMP(policy.mainMode)
             result.append(isakmp)
             for rule in policy.rules {

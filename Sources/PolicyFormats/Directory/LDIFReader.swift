@@ -66,7 +66,7 @@ public enum LDIF {
                         "line is \(line.unicodeScalars.count) characters long; lines longer than \(maximumLineLength) must be folded (RFC 2849)"
                 )
             }
-            if line.hasPrefix(" ") {
+            if line.unicodeScalars.first == " " {
                 if inComment { continue }
                 guard let last = result.indices.last, !result[last].text.isEmpty else {
                     throw PolicyFormatError(
@@ -79,7 +79,7 @@ public enum LDIF {
                 result[last].text += line.dropFirst()
                 continue
             }
-            inComment = line.hasPrefix("#")
+            inComment = line.unicodeScalars.first == "#"
             if inComment { continue }
             result.append(LogicalLine(text: line, number: number))
         }

@@ -213,16 +213,17 @@ public struct DynamicConfig: Hashable, Sendable, Codable {
     public var ipsecLogInterval: Int
     /// 0–3: default exemptions (`NoDefaultExempt`); 3 is Windows Server 2003's default.
     public var ipsecExempt: Int
-    public var bootMode: NetshBootMode
+    /// `nil`: the default, stateful when any policy is assigned and permit otherwise (DESIGN.md §3).
+    public var bootMode: NetshBootMode?
     public var bootExemptions: [NetshBootExemption]
 
     public init(
         ipsecDiagnostics: Int = 0,
         ikeLogging: Int = 0,
-        strongCRLCheck: Int = 1,
+        strongCRLCheck: Int = 0,
         ipsecLogInterval: Int = 3600,
         ipsecExempt: Int = 3,
-        bootMode: NetshBootMode = .stateful,
+        bootMode: NetshBootMode? = nil,
         bootExemptions: [NetshBootExemption] = []
     ) {
         self.ipsecDiagnostics = ipsecDiagnostics

@@ -22,8 +22,8 @@ extension NetshDynamicSession {
             ],
             required: [["property"], ["value"]],
             remarks: [
-                "ipsecdiagnostics 0-7 (default 0); ikelogging 0-1 (default 0); strongcrlcheck 0-2 (default 1); ipsecloginterval 60-86400 seconds (default 3600); ipsecexempt 0-3 (default 3).",
-                "bootmode stateful, block or permit (default stateful).",
+                "ipsecdiagnostics 0-7 (default 0); ikelogging 0-1 (default 0); strongcrlcheck 0-2 (default 0); ipsecloginterval 60-86400 seconds (default 3600); ipsecexempt 0-3 (default 3).",
+                "bootmode stateful, block or permit (default: stateful when a policy is assigned, permit otherwise).",
                 "bootexemptions: protocol:srcport:dstport:direction entries separated by spaces, protocol ICMP, TCP, UDP, RAW or a number, direction inbound or outbound; none clears the list.",
                 "The settings persist across service restarts; ipsecexempt, bootmode and bootexemptions take effect at the next computer startup.",
             ],
@@ -74,7 +74,10 @@ extension NetshDynamicSession {
         text.field("Strong CRL Check", "\(config.strongCRLCheck)")
         text.field("IPsec Log Interval", "\(config.ipsecLogInterval) seconds")
         text.field("IPsec Exemptions", "\(config.ipsecExempt)")
-        text.field("Boot Mode", config.bootMode.rawValue.uppercased())
+        text.field(
+            "Boot Mode",
+            config.bootMode?.rawValue.uppercased() ?? "DEFAULT (STATEFUL IF A POLICY IS ASSIGNED, ELSE PERMIT)"
+        )
         if config.bootExemptions.isEmpty {
             text.field("Boot Exemptions", "<None>")
         } else {

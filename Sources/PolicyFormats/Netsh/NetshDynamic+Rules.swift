@@ -103,7 +103,7 @@ extension NetshDynamicSession {
 
     /// A rule with the identifying fields of the command line (defaults for those not given).
     private func identifyingRule(_ arguments: NetshArguments) throws(NetshError) -> NetshDynamicRule {
-        let fields = try FilterFields(arguments, resolver: environment.resolver, requireAddresses: true)
+        let fields = try FilterFields(arguments, resolver: environment.resolver)
         guard let source = fields.sources.first, let destination = fields.destinations.first else {
             throw .missing(["srcaddr", "dstaddr"], command: arguments.command)
         }

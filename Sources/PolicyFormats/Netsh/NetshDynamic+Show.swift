@@ -154,7 +154,7 @@ extension NetshDynamicSession {
             guard !rules.isEmpty else { throw .notFound("Filter", name) }
         }
         if arguments.has("srcaddr") || arguments.has("dstaddr") {
-            let fields = try FilterFields(arguments, resolver: environment.resolver, requireAddresses: false)
+            let fields = try FilterFields(arguments, resolver: environment.resolver)
             rules = rules.filter { rule in
                 (fields.sources.isEmpty || fields.sources.contains(rule.filter.source))
                     && (fields.destinations.isEmpty || fields.destinations.contains(rule.filter.destination))

@@ -136,7 +136,7 @@ extension NetshStaticSession {
             index = store.filterLists.count - 1
         }
         guard let index else { return "" }
-        let fields = try FilterFields(arguments, resolver: environment.resolver, requireAddresses: true)
+        let fields = try FilterFields(arguments, resolver: environment.resolver)
         for source in fields.sources {
             for destination in fields.destinations {
                 store.filterLists[index].filters.append(
@@ -162,7 +162,7 @@ extension NetshStaticSession {
         guard let index = store.filterLists.firstIndex(where: { $0.name.caseInsensitiveEquals(listName) }) else {
             throw .notFound("Filter List", listName)
         }
-        let fields = try FilterFields(arguments, resolver: environment.resolver, requireAddresses: true)
+        let fields = try FilterFields(arguments, resolver: environment.resolver)
         let before = store.filterLists[index].filters.count
         store.filterLists[index].filters.removeAll(where: fields.matches)
         guard store.filterLists[index].filters.count < before else {
@@ -197,7 +197,7 @@ struct FilterFields {
     var sourcePort: UInt16?
     var destinationPort: UInt16?
 
-    init(_ arguments: NetshArguments, resolver: any NetshNameResolver, requireAddresses: Bool) throws(NetshError) {
+    init(_ arguments: NetshArguments, resolver: any NetshNameResolver) throws(NetshError) {
         if let text = arguments.string("protocol") { ipProtocol = try NetshAddressing.parseProtocol(text) }
         mirrored = try arguments.bool("mirrored")
         if let text = arguments.string("srcport") { sourcePort = try NetshAddressing.parsePort(text, tag: "srcport") }
@@ -209,30 +209,38 @@ struct FilterFields {
             source: sourcePort ?? 0,
             destination: destinationPort ?? 0
         )
-        guard let srcText = arguments.string("srcaddr"), let dstText = arguments.string("dstaddr") else { return }
-        var source = try NetshAddressing.parseAddress(srcText, tag: "srcaddr")
-        var destination = try NetshAddressing.parseAddress(dstText, tag: "dstaddr")
+        // Each side is parsed when given (the `show` queries give one side only).
+        var source = try arguments.string("srcaddr").map { text throws(NetshError) in
+            try NetshAddressing.parseAddress(text, tag: "srcaddr")
+        }
+        var destination = try arguments.string("dstaddr").map { text throws(NetshError) in
+            try NetshAddressing.parseAddress(text, tag: "dstaddr")
+        }
         // A server type on one side makes the other side this computer, as Windows does.
-        if case .server = source { destination = .me }
-        if case .server = destination { source = .me }
+        if case .server = source, destination != nil { destination = .me }
+        if case .server = destination, source != nil { source = .me }
         let srcMask = try arguments.string("srcmask").map { text throws(NetshError) in
             try NetshAddressing.parseMask(text, tag: "srcmask")
         }
         let dstMask = try arguments.string("dstmask").map { text throws(NetshError) in
             try NetshAddressing.parseMask(text, tag: "dstmask")
         }
-        sources = try NetshAddressing.filterAddresses(
-            source,
-            mask: srcMask ?? .broadcast,
-            tag: "srcaddr",
-            resolver: resolver
-        )
-        destinations = try NetshAddressing.filterAddresses(
-            destination,
-            mask: dstMask ?? .broadcast,
-            tag: "dstaddr",
-            resolver: resolver
-        )
+        if let source {
+            sources = try NetshAddressing.filterAddresses(
+                source,
+                mask: srcMask ?? .broadcast,
+                tag: "srcaddr",
+                resolver: resolver
+            )
+        }
+        if let destination {
+            destinations = try NetshAddressing.filterAddresses(
+                destination,
+                mask: dstMask ?? .broadcast,
+                tag: "dstaddr",
+                resolver: resolver
+            )
+        }
     }
 
     /// Whether `filter` has every field given (addresses always, the others when present).

@@ -98,9 +98,12 @@ extension NetshStaticSession {
     func addRule(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
         let policyIndex = try policyIndex(arguments, store, tag: "policy")
         let name = arguments.string("name") ?? ""
-        if store.policies[policyIndex].rules.contains(where: {
-            !$0.isDefaultResponse && $0.name.caseInsensitiveEquals(name)
-        }) {
+        // Rules made in the Windows console have no name; a dump of them adds them with `name=""`.
+        if !name.isEmpty,
+            store.policies[policyIndex].rules.contains(where: {
+                !$0.isDefaultResponse && $0.name.caseInsensitiveEquals(name)
+            })
+        {
             throw NetshError(
                 "Rule with name \"\(name)\" already exists in policy \"\(store.policies[policyIndex].name)\"."
             )
@@ -110,7 +113,11 @@ extension NetshStaticSession {
         rule.filterActionID = try namedFilterActionID(arguments, store)
         try applyRuleSettings(arguments, to: &rule)
         rule.authenticationMethods = try NetshSecurityMethods.authentication(arguments, current: nil)
-        store.policies[policyIndex].rules.append(rule)
+        // The default response rule stays last, where Windows keeps it.
+        let rules = store.policies[policyIndex].rules
+        let position =
+            rules.lastIndex(where: \.isDefaultResponse).map { $0 == rules.count - 1 ? $0 : rules.count } ?? rules.count
+        store.policies[policyIndex].rules.insert(rule, at: position)
         store.policies[policyIndex].whenChanged = now
         return ""
     }

@@ -74,7 +74,7 @@ extension NetshStaticSession {
         switch spec.name {
         case "show policy":
             let policies = try select(arguments, renderer.store.policies, kind: "Policy", name: \.name)
-            return renderer.policies(policies)
+            return policies.isEmpty ? nothing("policies") : renderer.policies(policies)
         case "show filterlist":
             let lists: [FilterList]
             if let ruleName = arguments.string("rule") {
@@ -85,7 +85,7 @@ extension NetshStaticSession {
             } else {
                 lists = try select(arguments, renderer.store.filterLists, kind: "Filter List", name: \.name)
             }
-            return renderer.filterLists(lists)
+            return lists.isEmpty ? nothing("filter lists") : renderer.filterLists(lists)
         case "show filteraction":
             let actions: [FilterAction]
             if let ruleName = arguments.string("rule") {
@@ -97,7 +97,7 @@ extension NetshStaticSession {
                 let standard = renderer.store.filterActions.filter { $0.type == .standard }
                 actions = try select(arguments, standard, kind: "Filter Action", name: \.name)
             }
-            return renderer.filterActions(actions)
+            return actions.isEmpty ? nothing("filter actions") : renderer.filterActions(actions)
         case "show rule":
             return try showRules(arguments, renderer)
         default:
@@ -113,6 +113,11 @@ extension NetshStaticSession {
         default:
             "The current IPsec policy store is the \(location.displayName.lowercased())."
         }
+    }
+
+    /// What `show … all` prints for an empty store, instead of nothing at all.
+    private func nothing(_ what: String) -> String {
+        "There are no \(what) in the \(location.displayName.lowercased()).\n"
     }
 
     private func select<T>(

@@ -38,18 +38,19 @@ public enum RegFile {
             let line = lines[index]
             index += 1
             let trimmed = line.directoryTrimmingSpaces
-            if trimmed.isEmpty || trimmed.hasPrefix(";") { continue }
-            if trimmed.hasPrefix("[") {
-                guard trimmed.hasSuffix("]") else {
+            if trimmed.isEmpty || trimmed.unicodeScalars.first == ";" { continue }
+            if trimmed.unicodeScalars.first == "[" {
+                guard trimmed.unicodeScalars.last == "]" else {
                     throw PolicyFormatError(
                         file: file,
                         line: number,
                         message: "unterminated key line: '[' without a closing ']'"
                     )
                 }
-                var path = String(trimmed.dropFirst().dropLast())
-                if path.hasPrefix("-") {
-                    path.removeFirst()
+                // Scalar by scalar: a bracket may share a `Character` with a neighbouring mark.
+                var path = String(String.UnicodeScalarView(trimmed.unicodeScalars.dropFirst().dropLast()))
+                if path.unicodeScalars.first == "-" {
+                    path = String(String.UnicodeScalarView(path.unicodeScalars.dropFirst()))
                     tree.deleteKey(path)
                     current = nil
                 } else {
@@ -61,7 +62,7 @@ public enum RegFile {
                 }
                 continue
             }
-            guard trimmed.hasPrefix("\"") || trimmed.hasPrefix("@") else {
+            guard trimmed.unicodeScalars.first == "\"" || trimmed.unicodeScalars.first == "@" else {
                 throw PolicyFormatError(
                     file: file,
                     line: number,
@@ -74,7 +75,7 @@ public enum RegFile {
             }
             // Join `\`-continued lines; a continuation must be followed by another data line.
             var logical = trimmed
-            while logical.hasSuffix("\\") {
+            while logical.unicodeScalars.last == "\\" {
                 guard index < lines.count else {
                     throw PolicyFormatError(
                         file: file,
@@ -84,7 +85,9 @@ public enum RegFile {
                     )
                 }
                 let next = lines[index].directoryTrimmingSpaces
-                if next.isEmpty || next.hasPrefix("[") || next.hasPrefix("\"") || next.hasPrefix("@") {
+                if next.isEmpty || next.unicodeScalars.first == "[" || next.unicodeScalars.first == "\""
+                    || next.unicodeScalars.first == "@"
+                {
                     throw PolicyFormatError(
                         file: file,
                         line: index + 1,
@@ -92,7 +95,7 @@ public enum RegFile {
                         message: "broken continuation: a line ending in '\\' is not followed by more data"
                     )
                 }
-                logical = String(logical.dropLast()) + next
+                logical = String(String.UnicodeScalarView(logical.unicodeScalars.dropLast())) + next
                 index += 1
             }
             let (name, data) = try valueLine(logical, unicode: unicode, file: file, line: number, key: key)
@@ -139,11 +142,12 @@ public enum RegFile {
             PolicyFormatError(file: file, line: line, object: key, field: name.isEmpty ? "@" : name, message: message)
         }
         if data == "-" { return (name, nil) }
-        if data.hasPrefix("\"") {
+        if data.unicodeScalars.first == "\"" {
             guard let (value, rest) = quoted(Substring(data).unicodeScalars[...]),
                 String(String.UnicodeScalarView(rest)).directoryTrimmingSpaces.isEmpty
             else { throw fail("string value has no closing quote") }
-            return (name, .string(value))
+            // A REG_SZ ends at its first NUL, as Windows reads it.
+            return (name, .string(String(value.unicodeScalars.prefix { $0 != "\0" })))
         }
         let lower = data.lowercased()
         if lower.hasPrefix("dword:") {

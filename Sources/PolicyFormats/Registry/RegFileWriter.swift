@@ -36,8 +36,15 @@ extension RegFile {
         }
     }
 
+    /// Escapes `\` and `"` scalar by scalar: a quote followed by a combining mark is one `Character`,
+    /// which a `Character`-level replace would miss (found by the fuzzer).
     private static func escape(_ text: String) -> String {
-        text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if scalar == "\\" || scalar == "\"" { out.append("\\") }
+            out.append(scalar)
+        }
+        return String(out)
     }
 
     private static func utf16(_ text: String) -> [UInt8] {

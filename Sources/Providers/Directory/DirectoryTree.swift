@@ -1,9 +1,10 @@
+public import PolicyFormats
 import PolicyModel
 
-/// One directory object as a snapshot holds it: a DN and multi-valued attributes.
+/// One directory object as a snapshot holds it: a DN and multi-valued text attributes.
 ///
 /// This is the small abstraction the group-policy resolution works on; the LDIF and DSMLv2 readers
-/// (PolicyFormats) produce entries that convert to it, and tests build trees in code.
+/// (PolicyFormats' ``DirectoryEntry``) convert to it, and tests build trees in code.
 public struct DirectoryObject: Hashable, Sendable {
     public var dn: String
     /// Attribute values by lower-cased attribute name.
@@ -29,10 +30,17 @@ public struct DirectoryObject: Hashable, Sendable {
 /// A directory snapshot indexed by normalised DN.
 public struct DirectoryTree: Sendable {
     public let entries: [DirectoryObject]
+    /// The entries as the LDIF or DSML reader returned them (binary values included), for decoding the
+    /// IPsec objects; empty for trees built in code.
+    public let sourceEntries: [DirectoryEntry]
+    /// The snapshot file, for error messages.
+    public let file: String
     private let index: [String: Int]
 
-    public init(entries: [DirectoryObject]) {
+    public init(entries: [DirectoryObject], sourceEntries: [DirectoryEntry] = [], file: String = "<memory>") {
         self.entries = entries
+        self.sourceEntries = sourceEntries
+        self.file = file
         var index: [String: Int] = [:]
         index.reserveCapacity(entries.count)
         for (position, entry) in entries.enumerated() { index[DN.normalize(entry.dn)] = position }
@@ -142,5 +150,17 @@ public enum DN {
         while slice.first == " " { slice = slice.dropFirst() }
         while slice.last == " " { slice = slice.dropLast() }
         return String(slice)
+    }
+}
+
+extension DirectoryObject {
+    /// The text attributes of a reader's entry (binary values such as `ipsecData` are left out).
+    public init(_ entry: DirectoryEntry) {
+        var attributes: [String: [String]] = [:]
+        for attribute in entry.attributes {
+            let texts = attribute.values.compactMap(\.text)
+            if !texts.isEmpty { attributes[attribute.name.lowercased(), default: []].append(contentsOf: texts) }
+        }
+        self.init(dn: entry.dn, attributes: attributes)
     }
 }

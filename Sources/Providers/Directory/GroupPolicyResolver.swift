@@ -1,3 +1,4 @@
+public import PolicyFormats
 import PolicyModel
 
 /// A GPO that applies to this computer, with the link that brought it.
@@ -7,7 +8,7 @@ public struct AppliedGPO: Hashable, Sendable {
     public var displayName: String
     /// The DN of the site, domain or OU whose link applied it.
     public var linkedThrough: String
-    public var link: GPLink
+    public var link: GroupPolicyLink
 }
 
 /// The outcome of resolving this computer's directory IPsec policy.
@@ -78,8 +79,15 @@ public enum GroupPolicyResolver {
         var normal: [AppliedGPO] = []
         var blocked = false
         for container in containers {
-            let links = container.values("gPLink").flatMap(GPLink.parse).filter { !$0.disabled }
-                .sorted { $0.order < $1.order }
+            var links: [GroupPolicyLink] = []
+            do {
+                for text in container.values("gPLink") {
+                    links += try GroupPolicyLink.parse(text, file: tree.file, location: container.dn)
+                }
+            } catch {
+                throw ResolutionError(description: error.description)
+            }
+            links = links.filter { !$0.isDisabled }.sorted { $0.linkOrder < $1.linkOrder }
             var enforcedHere: [AppliedGPO] = []
             for link in links {
                 let applied = AppliedGPO(
@@ -88,14 +96,22 @@ public enum GroupPolicyResolver {
                     linkedThrough: container.dn,
                     link: link
                 )
-                if link.enforced {
+                if link.isEnforced {
                     enforcedHere.append(applied)
                 } else if !blocked {
                     normal.append(applied)
                 }
             }
             enforced.append(enforcedHere)
-            if let options = container.value("gPOptions"), (Int(options) ?? 0) & 1 != 0 { blocked = true }
+            if let text = container.value("gPOptions") {
+                do {
+                    if try GroupPolicyOptions.parse(text, file: tree.file, location: container.dn).blocksInheritance {
+                        blocked = true
+                    }
+                } catch {
+                    throw ResolutionError(description: error.description)
+                }
+            }
         }
         let ordered = enforced.reversed().flatMap { $0 } + normal
 

@@ -14,16 +14,19 @@ public struct SourcesConfiguration: Sendable {
     public var resolver: any AddressResolver
     /// Whether the engine runs the directory's polling and group-policy refresh timers itself.
     public var runsTimers: Bool
+    /// Read-only engines (offline `policy show --effective`) never write or drop the directory cache.
+    public var readOnly: Bool
 
     public init(
         state: StateDirectory,
         directory: DirectoryConfiguration? = nil,
         codec: any PolicyStoreCodec = NativeXMLStoreCodec(),
-        snapshotReader: any DirectorySnapshotReader = UnavailableDirectoryFormats(),
-        policyDecoder: any DirectoryPolicyDecoder = UnavailableDirectoryFormats(),
+        snapshotReader: any DirectorySnapshotReader = FormatsSnapshotReader(),
+        policyDecoder: any DirectoryPolicyDecoder = FormatsPolicyDecoder(),
         events: any PolicyEventSink = RecordingEventSink(),
         resolver: any AddressResolver = StaticAddressResolver(),
-        runsTimers: Bool = true
+        runsTimers: Bool = true,
+        readOnly: Bool = false
     ) {
         self.state = state
         self.directory = directory
@@ -33,6 +36,7 @@ public struct SourcesConfiguration: Sendable {
         self.events = events
         self.resolver = resolver
         self.runsTimers = runsTimers
+        self.readOnly = readOnly
     }
 }
 

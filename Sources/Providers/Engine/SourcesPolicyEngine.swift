@@ -19,6 +19,8 @@ public actor SourcesPolicyEngine: PolicyEngine {
 
     private var registered = false
     private var generation: UInt64 = 0
+    private var ticket = 0
+    private var appliedTicket = 0
     private var current = EffectivePolicy.empty
     private var selection: Selection?
     private var since: [String: (SourceStatus.State, Int64)] = [:]
@@ -208,16 +210,22 @@ public actor SourcesPolicyEngine: PolicyEngine {
         if current.filters != before { signal.signal() }
     }
 
+    /// Merges the providers' reports. Calls can overlap (the actor is re-entered while a provider is
+    /// asked), so each takes a ticket and only a result newer than the last applied one is kept: an older
+    /// merge that finishes late never replaces a newer policy.
     private func recompute() async {
         await registerBuiltIns()
+        ticket += 1
+        let mine = ticket
         var reports: [NamedReport] = []
         for provider in await registry.providers {
             reports.append(
                 NamedReport(name: provider.name, kind: provider.kind, report: await provider.currentPolicy())
             )
         }
+        guard mine > appliedTicket else { return }
+        appliedTicket = mine
         let selected = SourceSelector.select(reports)
-        await applyCacheAction(selected.cacheAction)
         recordEvents(selected, reports: reports)
         let now = Self.now()
         for status in selected.statuses where since[status.name]?.0 != status.state {
@@ -229,9 +237,11 @@ public actor SourcesPolicyEngine: PolicyEngine {
             generation += 1
             current = EffectivePolicy(generation: generation, filters: merged.filters)
         }
+        await applyCacheAction(selected.cacheAction)
     }
 
     private func applyCacheAction(_ action: CacheAction) async {
+        guard !configuration.readOnly else { return }
         switch action {
         case .keep:
             break
@@ -254,67 +264,58 @@ public actor SourcesPolicyEngine: PolicyEngine {
         }
     }
 
-    /// Events on transitions only: a source applied, a different policy, a new failure.
+    /// Events on transitions only. Each slot (which static policy applies; the directory's, the cache's and
+    /// the local store's failures) keeps a key of its last state; an event is recorded when the key
+    /// changes to a state that has one. "Nothing applies" is said only after something applied before.
     private func recordEvents(_ selected: Selection, reports: [NamedReport]) {
         func report(_ kind: SourceKind) -> ProviderReport? { reports.first { $0.kind == kind }?.report }
-        var events: [(String, String, PolicyEvent)] = []
-        let directoryReport = report(.directory)
+        let directory = report(.directory)
+        var slots: [(slot: String, key: String, event: PolicyEvent?)] = []
+
         switch selected.staticChoice {
         case .directory:
-            if let policy = directoryReport?.policy {
-                events.append(
-                    (
-                        "static", "directory:\(policy.key)",
-                        .appliedDirectory(
-                            policy: policy.policyName,
-                            gpo: policy.gpo,
-                            linkedThrough: policy.linkedThrough
-                        )
-                    )
+            if let policy = directory?.policy {
+                let event = PolicyEvent.appliedDirectory(
+                    policy: policy.policyName,
+                    gpo: policy.gpo,
+                    linkedThrough: policy.linkedThrough
                 )
+                slots.append(("static", "directory:\(policy.key)", event))
             }
         case .directoryCache:
             if let policy = report(.directoryCache)?.policy {
-                events.append(
-                    (
-                        "static", "cache:\(policy.policyName):\(directoryReport?.reason ?? "")",
-                        .appliedCachedDirectory(policy: policy.policyName, reason: directoryReport?.reason)
-                    )
-                )
+                let event = PolicyEvent.appliedCachedDirectory(policy: policy.policyName, reason: directory?.reason)
+                slots.append(("static", "cache:\(policy.key):\(directory?.reason ?? "")", event))
             }
         case .local:
             if let policy = report(.local)?.policy {
-                events.append(
-                    ("static", "local:\(policy.key)", .appliedLocal(policy: policy.policyName, store: policy.store))
-                )
+                let event = PolicyEvent.appliedLocal(policy: policy.policyName, store: policy.store)
+                slots.append(("static", "local:\(policy.key)", event))
             }
         case .none:
-            events.append(("static", "none", .noStaticPolicy))
+            slots.append(("static", "none", appliedKeys["static"] == nil ? nil : .noStaticPolicy))
         }
-        if let directoryReport, case .unavailable(let reason) = directoryReport {
-            events.append(("directory", "unavailable:\(reason)", .failedDirectory(reason: reason)))
-        } else if let directoryReport, case .failed(let reason) = directoryReport {
-            events.append(("directory", "failed:\(reason)", .failedDirectory(reason: reason)))
-        } else {
-            events.append(("directory", "ok", .noStaticPolicy))
+
+        switch directory {
+        case .unavailable(let reason), .failed(let reason):
+            slots.append(("directory", "failed:\(reason)", .failedDirectory(reason: reason)))
+        default:
+            slots.append(("directory", "ok", nil))
         }
         if selected.staticChoice != .directory, case .failed(let reason) = report(.directoryCache) {
-            events.append(("cache", "failed:\(reason)", .failedCachedDirectory(reason: reason)))
+            slots.append(("cache", "failed:\(reason)", .failedCachedDirectory(reason: reason)))
         } else {
-            events.append(("cache", "ok", .noStaticPolicy))
+            slots.append(("cache", "ok", nil))
         }
         if case .failed(let reason) = report(.local) {
-            events.append(("local", "failed:\(reason)", .failedLocal(reason: reason)))
+            slots.append(("local", "failed:\(reason)", .failedLocal(reason: reason)))
         } else {
-            events.append(("local", "ok", .noStaticPolicy))
+            slots.append(("local", "ok", nil))
         }
-        for (slot, key, event) in events {
-            guard appliedKeys[slot] != key else { continue }
-            let first = appliedKeys[slot] == nil
+
+        for (slot, key, event) in slots where appliedKeys[slot] != key {
             appliedKeys[slot] = key
-            // "ok" keys only reset a slot; "none" is worth saying only after something applied.
-            if key == "ok" || (key == "none" && first) { continue }
-            configuration.events.record(event)
+            if let event { configuration.events.record(event) }
         }
     }
 

@@ -84,18 +84,9 @@ public enum Explainer {
                 )
             )
         }
-        // The driver's order: weight, then block > permit > negotiate, then merge order (stable).
-        let weights = matches.map { FilterWeight($0.filter) }
-        let order = matches.indices.sorted { lhs, rhs in
-            if ActionPrecedence.precedes((weights[lhs], matches[lhs].action), (weights[rhs], matches[rhs].action)) {
-                return true
-            }
-            if ActionPrecedence.precedes((weights[rhs], matches[rhs].action), (weights[lhs], matches[lhs].action)) {
-                return false
-            }
-            return matches[lhs].index < matches[rhs].index
-        }
-        let sorted = order.map { matches[$0] }
+        // The driver's order (PolicyModel's FilterOrdering): weight, then block > permit > negotiate, then
+        // merge order, which is the order `matches` was collected in.
+        let sorted = FilterOrdering.sorted(matches, weight: { FilterWeight($0.filter) }, action: { $0.action })
         let (verdict, detail) = decide(sorted.first, direction: direction)
         return Explanation(packet: packet, direction: direction, matches: sorted, verdict: verdict, detail: detail)
     }

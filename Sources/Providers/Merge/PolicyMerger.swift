@@ -22,7 +22,7 @@ public enum PolicyMerger {
         var filters: [EffectiveFilter] = []
         filters.reserveCapacity(contributions.count * 64)
         for contribution in contributions {
-            filters.append(contentsOf: effectiveFilters(of: contribution))
+            appendEffectiveFilters(of: contribution, to: &filters)
         }
         return EffectivePolicy(generation: generation, filters: filters)
     }
@@ -31,20 +31,27 @@ public enum PolicyMerger {
     /// every active rule that has a filter action, in stored order. The default response rule adds none
     /// (its filters are made on demand by IKE).
     public static func effectiveFilters(of contribution: Contribution) -> [EffectiveFilter] {
+        var result: [EffectiveFilter] = []
+        appendEffectiveFilters(of: contribution, to: &result)
+        return result
+    }
+
+    /// ``effectiveFilters(of:)`` appended in place: a merge of 10,000 rules spends its time copying
+    /// filters, so they are built where they stay.
+    static func appendEffectiveFilters(of contribution: Contribution, to result: inout [EffectiveFilter]) {
         let source = contribution.policy
         switch source.content {
         case .filters(let filters):
-            return filters
+            result.append(contentsOf: filters)
         case .assigned(let store, let policyID):
-            guard let policy = store.policy(id: policyID) else { return [] }
+            guard let policy = store.policy(id: policyID) else { return }
             // Indexes keyed by two integers: hashing IPsecGUID's byte array dominated merges of 10,000 rules.
             var lists: [GUIDKey: Int] = [:]
             lists.reserveCapacity(store.filterLists.count)
             for (index, list) in store.filterLists.enumerated() { lists[GUIDKey(list.id)] = index }
             var actions: [GUIDKey: Int] = [:]
             for (index, action) in store.filterActions.enumerated() { actions[GUIDKey(action.id)] = index }
-            var result: [EffectiveFilter] = []
-            result.reserveCapacity(store.filterLists.count)
+            result.reserveCapacity(result.count + store.filterLists.count)
             for rule in policy.rules where rule.isActive && !rule.isDefaultResponse {
                 guard let actionID = rule.filterActionID, let actionIndex = actions[GUIDKey(actionID)] else { continue }
                 let action = store.filterActions[actionIndex]
@@ -79,7 +86,6 @@ public enum PolicyMerger {
                     }
                 }
             }
-            return result
         }
     }
 }

@@ -12,6 +12,9 @@ public actor StoreProvider: PolicyProvider {
     /// Whether ``refresh()`` re-reads the file (local) or it is fixed at ``load()`` (persistent).
     public nonisolated let rereadsOnRefresh: Bool
     private var loaded: StoreFile.Loaded?
+    /// The bytes' fingerprint at ``load()``, also for a broken file, so that an untouched broken store is
+    /// not mistaken for a change.
+    private var loadedFingerprint: UInt64 = 0
     private let signal = ChangeSignal()
 
     public init(kind: SourceKind, file: StoreFile, name: String? = nil) {
@@ -25,7 +28,8 @@ public actor StoreProvider: PolicyProvider {
     @discardableResult
     public func load() async -> ProviderReport {
         let file = self.file
-        let result = await BlockingIO.run { file.load() }
+        let (result, fingerprint) = await BlockingIO.run { (file.load(), file.currentFingerprint()) }
+        loadedFingerprint = fingerprint
         if result != loaded {
             loaded = result
             signal.signal()
@@ -47,10 +51,10 @@ public actor StoreProvider: PolicyProvider {
 
     /// Whether the file changed on disk since ``load()``: a persistent change waiting for a restart.
     public func pendingRestart() async -> Bool {
-        guard let loaded else { return false }
+        guard loaded != nil else { return false }
         let file = self.file
         let now = await BlockingIO.run { file.currentFingerprint() }
-        return now != loaded.fingerprint
+        return now != loadedFingerprint
     }
 
     /// The store as loaded (empty when missing, `nil` when broken or not loaded yet).

@@ -29,19 +29,18 @@ public struct DynamicRule: Hashable, Sendable, Codable {
 }
 
 /// The dynamic policy: rules that take effect at once and vanish when the service stops (they are never
-/// written), and the dynamic `set config` settings, which persist in the state directory.
+/// written), and a read-only view of the dynamic `set config` settings, which the service host writes
+/// (`dynamic-settings.conf`, under the store lock) and which persist across restarts.
 public actor DynamicStore: PolicyProvider {
     /// Why a dynamic edit was refused.
     public enum DynamicError: Error, Hashable, Sendable, CustomStringConvertible {
         case duplicateRule(String)
         case noSuchRule(String)
-        case settingsNotSaved(String)
 
         public var description: String {
             switch self {
             case .duplicateRule(let name): "a dynamic rule named \"\(name)\" already exists"
             case .noSuchRule(let name): "no dynamic rule named \"\(name)\""
-            case .settingsNotSaved(let reason): "the dynamic settings were not saved: \(reason)"
             }
         }
     }
@@ -53,7 +52,7 @@ public actor DynamicStore: PolicyProvider {
     public private(set) var settings: [String: String]
     private let signal = ChangeSignal()
 
-    /// - Parameter settingsPath: where the `set config` settings persist; `nil` keeps them in memory.
+    /// - Parameter settingsPath: where the service host keeps the `set config` settings; `nil`: none.
     public init(settingsPath: String?) {
         self.settingsPath = settingsPath
         self.settings = settingsPath.map(Self.readSettings) ?? [:]
@@ -84,16 +83,9 @@ public actor DynamicStore: PolicyProvider {
         signal.signal()
     }
 
-    /// Sets a dynamic setting (`set config property=value`) and writes all settings durably.
-    public func set(_ value: String, for key: String) throws(DynamicError) {
-        settings[key] = value
-        guard let settingsPath else { return }
-        let text = settings.keys.sorted().map { "\($0)=\(settings[$0] ?? "")\n" }.joined()
-        do {
-            try DurableFile.write(Array(text.utf8), to: settingsPath)
-        } catch {
-            throw .settingsNotSaved(error.description)
-        }
+    /// Re-reads the settings file (after `set config` changed it).
+    public func reloadSettings() {
+        settings = settingsPath.map(Self.readSettings) ?? [:]
     }
 
     public func currentPolicy() async -> ProviderReport {
@@ -123,9 +115,19 @@ public actor DynamicStore: PolicyProvider {
         guard let bytes = try? FileIO.read(path) else { return [:] }
         var result: [String: String] = [:]
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-            guard let equals = line.firstIndex(of: "=") else { continue }
-            result[String(line[..<equals])] = String(line[line.index(after: equals)...])
+            guard let equals = line.firstIndex(of: "="), !line.hasPrefix("#") else { continue }
+            let key = line[..<equals].trimmingSpaces
+            result[key] = line[line.index(after: equals)...].trimmingSpaces
         }
         return result
+    }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: String {
+        var slice = self
+        while slice.first == " " { slice = slice.dropFirst() }
+        while slice.last == " " { slice = slice.dropLast() }
+        return String(slice)
     }
 }

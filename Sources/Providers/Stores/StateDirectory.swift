@@ -22,7 +22,9 @@ public struct StateDirectory: Hashable, Sendable {
     public var directorySnapshot: String { path + "/directory-snapshot" }
     /// Dynamic `set config` settings; dynamic rules are never written.
     public var dynamicSettings: String { path + "/dynamic-settings.conf" }
-    /// The lock that serialises store writers (the service and offline CLI commands).
+    /// The lock that serialises store writers (the service, offline CLI and netsh commands); ServiceHost's
+    /// `StateDirectoryLock` takes the same one. `flock` locks are per open file, so code holding the lock
+    /// must not call ``withLock(_:)`` again.
     public var lockFile: String { path + "/.store.lock" }
 
     /// An error taking the lock.
@@ -35,6 +37,7 @@ public struct StateDirectory: Hashable, Sendable {
     /// Runs `body` holding the exclusive store lock (`flock` on ``lockFile``), creating the directory's
     /// lock file when needed. Blocks until the lock is free.
     public func withLock<T, E: Error>(_ body: () throws(E) -> T) throws -> T {
+        if mkdir(path, 0o750) != 0 && errno != EEXIST { throw LockError(path: path, errno: errno) }
         let fd = open(lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw LockError(path: lockFile, errno: errno) }
         defer { close(fd) }

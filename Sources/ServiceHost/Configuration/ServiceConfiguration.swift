@@ -4,10 +4,10 @@ import Glibc
 
 /// Which `IPsecDriver` implementation the service uses.
 public enum DriverKind: String, Hashable, Sendable, Codable, CaseIterable {
-    /// Keeps the driver's mode in `driver-state` in the state directory and filters nothing: for tests,
-    /// and until the netfilter driver is available.
+    /// Filters nothing and touches no kernel rule; records its mode in `driver-state`: for tests and for
+    /// trying the service out.
     case memory
-    /// The NFQUEUE driver (Driver module).
+    /// The NFQUEUE driver (Driver module): the default.
     case netfilter
 }
 
@@ -38,7 +38,7 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     public var adminGroup: String = "ipsecadm"
     /// Where `run` records its PID (used by `service stop` without systemd).
     public var pidFile: String?
-    public var driver: DriverKind = .memory
+    public var driver: DriverKind = .netfilter
     public var pluginDirectory: String = "/usr/lib/ipsecsvc/plugins"
     public var pluginConfigDirectory: String = "/etc/ipsecsvc/plugins.d"
     /// Per-connection read/write timeout of the control socket, seconds.
@@ -62,6 +62,9 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     /// The systemd unit names.
     public var serviceUnit: String = "ipsecsvc.service"
     public var bootUnit: String = "ipsecsvc-boot.service"
+    /// A program whose non-zero exit means the directory is unreachable (`directory_check`): the cached
+    /// copy of the directory policy then applies.
+    public var directoryCheck: String?
 
     public init() {}
 
@@ -103,6 +106,16 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
         }
         if let socket = socketPath ?? Posix.environment("IPSECSVC_SOCKET"), !socket.isEmpty {
             configuration.socketPath = socket
+        }
+        if let text = Posix.environment("IPSECSVC_DRIVER"), !text.isEmpty {
+            guard let kind = DriverKind(rawValue: text) else {
+                throw ConfigurationError(
+                    path: "IPSECSVC_DRIVER",
+                    line: 0,
+                    message: "invalid value '\(text)': expected memory or netfilter"
+                )
+            }
+            configuration.driver = kind
         }
         if let text = Posix.environment("IPSECSVC_SYSTEMD"), !text.isEmpty {
             guard let use = SystemdUse(rawValue: text) else {
@@ -179,6 +192,7 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
             case "group_policy_refresh_minutes": groupPolicyRefreshMinutes = try integer(1...43_200)
             case "service_unit": serviceUnit = entry.value
             case "boot_unit": bootUnit = entry.value
+            case "directory_check": directoryCheck = try path()
             default:
                 throw ConfigurationError(path: file.path, line: entry.line, message: "unknown key '\(entry.key)'")
             }

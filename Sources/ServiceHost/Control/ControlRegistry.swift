@@ -1,4 +1,5 @@
 import Foundation
+public import Providers
 
 /// What a handler knows about the request it serves.
 public struct ControlContext: Sendable {
@@ -20,6 +21,12 @@ public struct ControlContext: Sendable {
         self.agent = agent
         self.requestStop = requestStop
     }
+}
+
+extension ControlContext {
+    /// The policy sources engine, for the store commands (import, export, show, explain); `nil` when
+    /// the service runs another engine (tests).
+    public var sourcesEngine: SourcesPolicyEngine? { agent.engine as? SourcesPolicyEngine }
 }
 
 /// The handlers of the control socket, by command name. Build it before the server starts (it is a
@@ -104,6 +111,7 @@ public struct ControlRegistry: Sendable {
     /// The service host's own commands (ping, status, stop, refresh, config.get, config.set).
     public static func standard() -> ControlRegistry {
         var registry = ControlRegistry()
+        registry.registerPolicySources()
         registry.register(PingCommand.self) { _, _ in
             PingCommand.Response(pid: ProcessIdentity.pid, version: controlProtocolVersion)
         }

@@ -2,38 +2,49 @@ public import Driver
 import PolicyModel
 public import Providers
 
-/// Builds the `IPsecDriver` the configuration names. The netfilter driver plugs in here: replace the
-/// `.netfilter` case with its constructor (one line); everything else only sees the protocol.
+/// Builds the `IPsecDriver` the configuration names. Every driver is wrapped in a
+/// ``FileBackedDriver`` that records the mode it was last put in (`driver-state`), so that `service
+/// query` can tell the mode after the process that set it (`boot`, a stopped or crashed `run`) is gone.
 public enum DriverFactory {
-    /// The driver is not available in this build.
-    public struct UnavailableError: Error, Hashable, Sendable, CustomStringConvertible {
-        public var kind: DriverKind
-        public var description: String {
-            "The \(kind.rawValue) driver is not available in this build; set 'driver = memory' in the configuration."
-        }
-    }
-
-    /// The state file of the memory driver.
-    public static func memoryStatePath(_ configuration: ServiceConfiguration) -> String {
+    /// The driver-state file in the state directory.
+    public static func statePath(_ configuration: ServiceConfiguration) -> String {
         configuration.stateDirectory + "/driver-state"
     }
 
-    /// Makes the driver for `configuration`.
-    public static func make(_ configuration: ServiceConfiguration) throws -> any IPsecDriver {
+    /// Makes the driver for `configuration`; the driver's own events go to `journal`.
+    public static func make(
+        _ configuration: ServiceConfiguration,
+        journal: any Journal = makeDefaultJournal()
+    ) throws -> any IPsecDriver {
         switch configuration.driver {
-        case .memory: FileBackedDriver(path: memoryStatePath(configuration))
-        case .netfilter: NetfilterDriver()
+        case .memory:
+            FileBackedDriver(path: statePath(configuration))
+        case .netfilter:
+            FileBackedDriver(
+                path: statePath(configuration),
+                inner: NetfilterDriver(
+                    configuration: NetfilterDriverConfiguration(eventSink: JournalDriverEventSink(journal: journal))
+                )
+            )
         }
     }
 
-    /// The driver's status as another process left it, for `service query` while the service is not
-    /// running. Only the memory driver can answer without the process; others report `nil` here and the
-    /// netfilter driver can add a read-only probe.
+    /// The driver's mode as the last process that changed it recorded it, for `service query` while the
+    /// service is not running.
     public static func offlineStatus(_ configuration: ServiceConfiguration) -> DriverStateRecord? {
-        switch configuration.driver {
-        case .memory: FileBackedDriver.read(memoryStatePath(configuration))
-        case .netfilter: nil
-        }
+        FileBackedDriver.read(statePath(configuration))
+    }
+}
+
+/// Sends the driver's own events (drops at `ipsecdiagnostics` levels, summaries, hook failures) to the
+/// journal.
+public struct JournalDriverEventSink: DriverEventSink {
+    public var journal: any Journal
+
+    public init(journal: any Journal) { self.journal = journal }
+
+    public func event(_ message: String, priority: Int) {
+        journal.record(JournalEntry(.driverEvent, priority: JournalPriority(rawValue: priority) ?? .info, message))
     }
 }
 
@@ -45,7 +56,8 @@ public enum PolicyEngineFactory {
     public static func sourcesConfiguration(
         _ configuration: ServiceConfiguration,
         events: any PolicyEventSink,
-        runsTimers: Bool = true
+        runsTimers: Bool = true,
+        readOnly: Bool = false
     ) -> SourcesConfiguration {
         let directory = configuration.computerDN.map { computerDN in
             DirectoryConfiguration(
@@ -55,14 +67,17 @@ public enum PolicyEngineFactory {
                 computerDN: computerDN,
                 site: configuration.site,
                 pollingInterval: configuration.directoryPollingMinutes.map { .seconds($0 * 60) },
-                groupPolicyRefreshInterval: .seconds(configuration.groupPolicyRefreshMinutes * 60)
+                groupPolicyRefreshInterval: .seconds(configuration.groupPolicyRefreshMinutes * 60),
+                reachability: configuration.directoryCheck.map { CommandReachabilityCheck(program: $0) }
             )
         }
         return SourcesConfiguration(
             state: StateDirectory(path: configuration.stateDirectory),
             directory: directory,
             events: events,
-            runsTimers: runsTimers
+            resolver: SystemAddressResolver(),
+            runsTimers: runsTimers,
+            readOnly: readOnly
         )
     }
 
@@ -78,7 +93,13 @@ public enum PolicyEngineFactory {
     /// (stateful if so, permit otherwise). Reads the sources without applying or journaling anything.
     public static func anyPolicyAssigned(_ configuration: ServiceConfiguration) async throws -> Bool {
         let engine = SourcesPolicyEngine(
-            configuration: sourcesConfiguration(configuration, events: RecordingEventSink(), runsTimers: false)
+            // Read-only: computer startup must not write or drop the directory cache.
+            configuration: sourcesConfiguration(
+                configuration,
+                events: RecordingEventSink(),
+                runsTimers: false,
+                readOnly: true
+            )
         )
         defer { Task { await engine.shutdown() } }
         return await engine.sourceStatuses().contains { status in

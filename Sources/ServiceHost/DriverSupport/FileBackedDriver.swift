@@ -26,18 +26,23 @@ public struct DriverStateRecord: Hashable, Sendable, Codable {
     public init() {}
 }
 
-/// The in-memory driver made durable: `boot`, `run` and `service query` are different processes, so
-/// the memory driver keeps its observable state in `driver-state` in the state directory. It filters
-/// nothing; it exists so that every transition is observable until (and beside) the netfilter driver.
+/// Records the driver's observable state in `driver-state` in the state directory: `boot`, `run` and
+/// `service query` are different processes, so the mode one of them set must outlive it.
+///
+/// Without an inner driver this *is* the memory driver: it filters nothing and exists so that every
+/// transition is observable. With an inner driver (netfilter) each call goes to the inner driver first
+/// and is recorded only when it succeeded.
 public actor FileBackedDriver: IPsecDriver {
     public static let historyLimit = 64
 
     public nonisolated let path: String
+    private let inner: (any IPsecDriver)?
     private var record: DriverStateRecord
 
-    /// Opens (or starts) the state file at `path`.
-    public init(path: String) {
+    /// Opens (or starts) the state file at `path`; `inner` is the driver that does the work, if any.
+    public init(path: String, inner: (any IPsecDriver)? = nil) {
         self.path = path
+        self.inner = inner
         self.record = Self.read(path) ?? DriverStateRecord()
     }
 
@@ -50,6 +55,7 @@ public actor FileBackedDriver: IPsecDriver {
     public var current: DriverStateRecord { record }
 
     public func enterStartupMode(_ mode: StartupMode, exemptions: [BootExemption]) async throws {
+        try await inner?.enterStartupMode(mode, exemptions: exemptions)
         var next = record
         next.mode = .startup(mode)
         next.exemptions = exemptions
@@ -59,6 +65,7 @@ public actor FileBackedDriver: IPsecDriver {
     }
 
     public func enterOperationalMode(_ mode: OperationalMode) async throws {
+        try await inner?.enterOperationalMode(mode)
         var next = record
         next.mode = .operational(mode)
         next.exemptions = []
@@ -67,6 +74,7 @@ public actor FileBackedDriver: IPsecDriver {
     }
 
     public func apply(_ policy: EffectivePolicy) async throws {
+        try await inner?.apply(policy)
         var next = record
         next.tableGeneration = policy.generation
         next.filterCount = policy.filters.count
@@ -74,6 +82,7 @@ public actor FileBackedDriver: IPsecDriver {
     }
 
     public func configure(_ settings: DriverSettings) async throws {
+        try await inner?.configure(settings)
         var next = record
         next.settings = settings
         try await commit(
@@ -84,7 +93,8 @@ public actor FileBackedDriver: IPsecDriver {
     }
 
     public func status() async -> DriverStatus {
-        DriverStatus(mode: record.mode, tableGeneration: record.tableGeneration, filterCount: record.filterCount)
+        if let inner { return await inner.status() }
+        return DriverStatus(mode: record.mode, tableGeneration: record.tableGeneration, filterCount: record.filterCount)
     }
 
     /// Writes `next` durably, then makes it current: a failed write leaves the previous state.

@@ -19,7 +19,7 @@ public struct ServiceRunner: Sendable {
     public var journal: any Journal
     public var notifier: any ServiceNotifier
     public var registry: ControlRegistry
-    public var makeDriver: @Sendable (ServiceConfiguration) throws -> any IPsecDriver
+    public var makeDriver: @Sendable (ServiceConfiguration, any Journal) throws -> any IPsecDriver
     public var makeEngine: @Sendable (ServiceConfiguration, any Journal) throws -> any PolicyEngine
     /// Whether the engine journals its own per-source events (the default engine does).
     public var engineJournalsSources: Bool
@@ -29,7 +29,8 @@ public struct ServiceRunner: Sendable {
         journal: any Journal = makeDefaultJournal(),
         notifier: any ServiceNotifier = SystemdNotifier(),
         registry: ControlRegistry = .standard(),
-        makeDriver: @escaping @Sendable (ServiceConfiguration) throws -> any IPsecDriver = DriverFactory.make,
+        makeDriver: @escaping @Sendable (ServiceConfiguration, any Journal) throws -> any IPsecDriver =
+            DriverFactory.make,
         makeEngine: @escaping @Sendable (ServiceConfiguration, any Journal) throws -> any PolicyEngine =
             PolicyEngineFactory.make,
         engineJournalsSources: Bool = true
@@ -74,7 +75,7 @@ public struct ServiceRunner: Sendable {
         // Trap SIGHUP before READY=1: its default action would kill the process.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let agent = PolicyAgent(
-            driver: try makeDriver(configuration),
+            driver: try makeDriver(configuration, journal),
             engine: try makeEngine(configuration, journal),
             journal: journal,
             startType: startType,

@@ -89,10 +89,16 @@ struct TreeBuilder {
     /// Links GPOs to a container: `links` in link order (the first has link order 1).
     mutating func link(_ dn: String, _ links: [(gpo: Int, enforced: Bool, disabled: Bool)], blocks: Bool = false) {
         var entry = entries[DN.normalize(dn)] ?? DirectoryObject(dn: dn, attributes: ["objectClass": ["site"]])
-        let gpLinks = links.enumerated().map { index, link in
-            GPLink(gpoDN: Self.gpoDN(link.gpo), order: index + 1, disabled: link.disabled, enforced: link.enforced)
+        // gPLink stores the lowest precedence first: link order 1 is the last item.
+        let gpLinks = links.enumerated().reversed().map { index, link in
+            GroupPolicyLink(
+                gpoDN: Self.gpoDN(link.gpo),
+                gpoID: Fixtures.guid(link.gpo, space: 0xAA),
+                options: (link.disabled ? 1 : 0) | (link.enforced ? 2 : 0),
+                linkOrder: index + 1
+            )
         }
-        entry.attributes["gplink"] = [GPLink.format(gpLinks)]
+        entry.attributes["gplink"] = [GroupPolicyLink.format(gpLinks)]
         if blocks { entry.attributes["gpoptions"] = ["1"] }
         add(entry)
     }

@@ -83,7 +83,18 @@ enum Fixtures {
                 )
             )
         }
-        modelRules.append(Rule(id: guid(4999, space: space), name: "", isDefaultResponse: true))
+        // The default response rule, as Windows stores it: no filters, a default-response action.
+        let response = FilterAction(
+            id: guid(3999, space: space),
+            name: "\(name) default response",
+            action: .negotiate,
+            type: .defaultResponse,
+            offers: [SecurityOffer(transforms: [.esp(encryption: .tripleDES, integrity: .sha1)])]
+        )
+        actions.append(response)
+        modelRules.append(
+            Rule(id: guid(4999, space: space), name: "", filterActionID: response.id, isDefaultResponse: true)
+        )
         let policy = IPsecPolicy(
             id: guid(1, space: space),
             name: name,

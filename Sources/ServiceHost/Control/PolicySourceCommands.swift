@@ -1,0 +1,91 @@
+public import PolicyModel
+public import Providers
+
+/// `policy.import`: add policies to the local or persistent store, optionally assigning one.
+public enum PolicyImportCommand: ControlCommand {
+    public struct Request: Codable, Hashable, Sendable {
+        public var store: EditableStore
+        public var policies: PolicyStore
+        public var assign: String?
+
+        public init(store: EditableStore, policies: PolicyStore, assign: String?) {
+            self.store = store
+            self.policies = policies
+            self.assign = assign
+        }
+    }
+
+    public struct Response: Codable, Hashable, Sendable {
+        /// The store as written.
+        public var store: PolicyStore
+        /// Persistent imports apply at the next service start.
+        public var pendingRestart: Bool
+    }
+
+    public static let name = "policy.import"
+}
+
+/// `policy.export`: the content of the local or persistent store.
+public enum PolicyExportCommand: ControlCommand {
+    public struct Request: Codable, Hashable, Sendable {
+        public var store: EditableStore
+        public init(store: EditableStore) { self.store = store }
+    }
+
+    public typealias Response = PolicyStore
+    public static let name = "policy.export"
+}
+
+/// `policy.effective`: the effective policy with provenance and the state of every source.
+public enum EffectivePolicyCommand: ControlCommand {
+    public typealias Request = ControlEmpty
+    public typealias Response = EffectiveReport
+    public static let name = "policy.effective"
+}
+
+/// `policy.explain`: which filters decide a packet.
+public enum ExplainPacketCommand: ControlCommand {
+    public typealias Request = PacketQuery
+    public typealias Response = Explanation
+    public static let name = "policy.explain"
+}
+
+extension ControlRegistry {
+    /// The policy-source commands; they need the service's engine to be a ``SourcesPolicyEngine``.
+    public mutating func registerPolicySources() {
+        register(PolicyImportCommand.self) { request, context in
+            let engine = try Self.sourcesEngine(context)
+            do throws(StoreOperations.OperationError) {
+                let store = try await engine.importPolicies(
+                    request.policies,
+                    into: request.store,
+                    assign: request.assign
+                )
+                return PolicyImportCommand.Response(store: store, pendingRestart: request.store == .persistent)
+            } catch {
+                throw ControlError(.failed, error.description)
+            }
+        }
+        register(PolicyExportCommand.self) { request, context in
+            let engine = try Self.sourcesEngine(context)
+            do throws(StoreOperations.OperationError) {
+                return try await engine.exportPolicies(from: request.store)
+            } catch {
+                throw ControlError(.failed, error.description)
+            }
+        }
+        register(EffectivePolicyCommand.self) { _, context in
+            await (try Self.sourcesEngine(context)).report()
+        }
+        register(ExplainPacketCommand.self) { request, context in
+            await (try Self.sourcesEngine(context)).explain(request)
+        }
+    }
+
+    private static func sourcesEngine(_ context: ControlContext) throws(ControlError) -> SourcesPolicyEngine {
+        guard let engine = context.agent.engine as? SourcesPolicyEngine else {
+            throw ControlError(.failed, "This service runs without policy sources.")
+        }
+        return engine
+    }
+}

@@ -1,0 +1,32 @@
+import PolicyModel
+import Providers
+
+/// The text form of an explanation.
+enum ExplainText {
+    static func text(_ explanation: Explanation) -> String {
+        let packet = explanation.packet
+        func end(_ address: IPv4Address, _ port: UInt16) -> String { port == 0 ? "\(address)" : "\(address):\(port)" }
+        var out =
+            "Packet: \(end(packet.source, packet.sourcePort)) -> \(end(packet.destination, packet.destinationPort))"
+        out += " \(IPProtocol.name(packet.ipProtocol)), \(explanation.direction == .inbound ? "inbound" : "outbound")\n"
+        if explanation.matches.isEmpty {
+            out += "Matching filters: none\n"
+        } else {
+            out += "Matching filters, in the order the driver consults them:\n"
+            for (position, match) in explanation.matches.enumerated() {
+                let marker = position == 0 && explanation.winner != nil ? "*" : " "
+                out += " \(marker) \(position + 1). weight \(match.weight) \(match.action.rawValue)"
+                out += match.match == .mirrored ? " (mirrored)\n" : "\n"
+                out += "      \(FilterText.describe(match.filter))\n"
+                out += "      " + ProvenanceText.describe(match.provenance) + "\n"
+            }
+        }
+        if let winner = explanation.winner {
+            out +=
+                "Decided by: rule \"\(winner.provenance.ruleName)\", filter list \"\(winner.provenance.filterListName)\", "
+            out += "filter action \"\(winner.filterActionName)\", \(ProvenanceText.source(winner.provenance))\n"
+        }
+        out += "Verdict: \(explanation.verdict.rawValue). \(explanation.detail)\n"
+        return out
+    }
+}
