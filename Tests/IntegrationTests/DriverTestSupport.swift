@@ -136,10 +136,10 @@ final class DriverNetwork: Sendable {
     /// Starts a command in a namespace in the background; returns its PID (`ip netns exec` execs it).
     func spawn(_ namespace: String, _ arguments: [String], output: String) throws -> Int32 {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip").resolvingSymlinksInPath()
-        if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
-            process.executableURL = URL(fileURLWithPath: "/sbin/ip")
+        let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
         }
+        process.executableURL = URL(fileURLWithPath: ip ?? "/usr/sbin/ip")
         process.arguments = ["netns", "exec", namespace] + arguments
         _ = FileManager.default.createFile(atPath: output, contents: nil)
         let handle = FileHandle(forWritingAtPath: output)!
