@@ -85,21 +85,30 @@ final class DriverNetwork: Sendable {
         await DriverNetwork.removeStale()
         let vh = "ipdh\(pid % 100000)x\(index)"
         let vp = "ipdp\(pid % 100000)x\(index)"
-        let setup = await sh(
-            """
-            set -e
-            ip netns add \(host); ip netns add \(peer)
-            ip link add \(vh) type veth peer name \(vp)
-            ip link set \(vh) netns \(host); ip link set \(vp) netns \(peer)
-            ip -n \(host) addr add \(hostAddress)/24 dev \(vh); ip -n \(peer) addr add \(peerAddress)/24 dev \(vp)
-            ip -n \(host) link set lo up; ip -n \(peer) link set lo up
-            ip -n \(host) link set \(vh) up; ip -n \(peer) link set \(vp) up
-            """
-        )
-        if setup.status != 0 {
-            await teardown()
-            throw TestFailure("namespace setup failed: \(setup.output)")
+        // Retried: `ip netns add` can lose a race with other test runs creating and deleting
+        // namespaces at the same moment (the /run/netns mount).
+        var failure = ""
+        for attempt in 0..<4 {
+            let setup = await sh(
+                """
+                set -e
+                ip netns add \(host); ip netns add \(peer)
+                ip link add \(vh) type veth peer name \(vp)
+                ip link set \(vh) netns \(host); ip link set \(vp) netns \(peer)
+                ip -n \(host) addr add \(hostAddress)/24 dev \(vh); ip -n \(peer) addr add \(peerAddress)/24 dev \(vp)
+                ip -n \(host) link set lo up; ip -n \(peer) link set lo up
+                ip -n \(host) link set \(vh) up; ip -n \(peer) link set \(vp) up
+                """
+            )
+            if setup.status == 0 { return }
+            failure = setup.output
+            await sh(
+                "ip netns del \(host) 2>/dev/null; ip netns del \(peer) 2>/dev/null; ip link del \(vh) 2>/dev/null"
+            )
+            try await Task.sleep(for: .milliseconds(200 * (attempt + 1)))
         }
+        await teardown()
+        throw TestFailure("namespace setup failed: \(failure)")
     }
 
     /// Deletes namespaces left by an earlier test process that died before its teardown.
