@@ -69,7 +69,7 @@ final class DriverNetwork: Sendable {
     let hostAddress: String
     let peerAddress: String
     let directory: String
-    private let processes = Mutex<[Int32]>([])
+    private let processes = Mutex<[Process]>([])
     private static let counter = Atomic<Int>(0)
 
     init() async throws {
@@ -128,8 +128,10 @@ final class DriverNetwork: Sendable {
 
     /// Kills what the test started (by PID) and deletes both namespaces.
     func teardown() async {
-        let pids = processes.withLock { $0 }
-        for pid in pids { kill(pid, SIGKILL) }
+        // Only those still running: the PID of one already reaped may belong to another process now.
+        for process in processes.withLock({ $0 }) where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        }
         // Children of what the test started (shell pipelines) live only in the test's namespaces.
         await sh(
             """
@@ -156,9 +158,8 @@ final class DriverNetwork: Sendable {
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let pid = process.processIdentifier
-        processes.withLock { $0.append(pid) }
-        return pid
+        processes.withLock { $0.append(process) }
+        return process.processIdentifier
     }
 
     /// A TCP listener on `port` in the host namespace (accepts connections repeatedly).
