@@ -34,7 +34,9 @@ extension ControlRegistry {
         var registry = ControlRegistry.standard()
         registry.register(NetshDynamicGetCommand.self) { _, context in
             var state = await NetshDynamicHolder.shared.state
-            state.config = DynamicConfig(await context.agent.settings)
+            // The persisted file is the one copy of the settings (ServiceStateStore owns it).
+            let store = ServiceStateStore(directory: context.configuration.stateDirectory)
+            state.config = DynamicConfig(try await onDedicatedThread { try store.lockedDynamicSettings() })
             return state
         }
         registry.register(NetshDynamicSetCommand.self) { request, context in

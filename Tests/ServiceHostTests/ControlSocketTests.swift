@@ -78,6 +78,35 @@ enum EchoCommand: ControlCommand {
         }
     }
 
+    /// `dynamic-settings.conf` has one owner: `config.get` reads the file and `config.set` re-reads it
+    /// under the store lock before changing one property, so a change made by another writer (the
+    /// offline fallback of another process) is neither hidden nor overwritten.
+    @Test func dynamicSettingsHaveOneCopyTheFile() async throws {
+        try await withServer { configuration, agent in
+            try await agent.start()
+            let client = ControlClient(configuration: configuration)
+            _ = try await client.request(SetDynamicConfigCommand.self, .init(property: "ipsecdiagnostics", value: "5"))
+            let store = ServiceStateStore(directory: configuration.stateDirectory)
+            _ = try await onDedicatedThread {
+                try StateDirectoryLock.withLock(store.directory) {
+                    try store.changeDynamicSettings(lockHeld: true) { try $0.set(property: "bootmode", value: "block") }
+                }
+            }
+            let seen = try await client.request(GetDynamicConfigCommand.self, ControlEmpty())
+            #expect(seen.bootMode == .block)
+            #expect(seen.diagnostics == 5)
+            let after = try await client.request(
+                SetDynamicConfigCommand.self,
+                .init(property: "ipsecexempt", value: "1")
+            )
+            #expect(after.bootMode == .block)
+            #expect(after.diagnostics == 5)
+            #expect(after.exemptionLevel == 1)
+            #expect(try store.dynamicSettings() == after)
+            #expect(await agent.settings == after)
+        }
+    }
+
     @Test func oversizedAndMalformedRequests() async throws {
         try await withServer(maxRequestBytes: 2048) { configuration, _ in
             let client = ControlClient(configuration: configuration)
@@ -155,10 +184,7 @@ enum EchoCommand: ControlCommand {
             .init(property: "bootmode", value: "block"),
             stateDirectory: store.directory
         ) {
-            var settings = try store.dynamicSettings()
-            try settings.set(property: "bootmode", value: "block")
-            try store.setDynamicSettings(settings)
-            return settings
+            try store.changeDynamicSettings(lockHeld: true) { try $0.set(property: "bootmode", value: "block") }
         }
         #expect(settings.bootMode == .block)
         #expect(try store.dynamicSettings().bootMode == .block)

@@ -142,20 +142,19 @@ public struct ControlRegistry: Sendable {
             return await context.agent.status(pid: ProcessIdentity.pid)
         }
         registry.register(GetDynamicConfigCommand.self) { _, context in
-            await context.agent.settings
+            // The file is the one copy of the settings: read it, not a cache.
+            let store = ServiceStateStore(directory: context.configuration.stateDirectory)
+            return try await onDedicatedThread { try store.lockedDynamicSettings() }
         }
         registry.register(SetDynamicConfigCommand.self) { request, context in
             let store = ServiceStateStore(directory: context.configuration.stateDirectory)
             let settings = try await onDedicatedThread {
-                try StateDirectoryLock.withLock(store.directory) {
-                    var settings = try store.dynamicSettings()
+                try store.changeDynamicSettings { settings in
                     do {
                         try settings.set(property: request.property, value: request.value)
                     } catch let error as DynamicSettings.SettingError {
                         throw ControlError(.invalidArguments, error.message)
                     }
-                    try store.setDynamicSettings(settings)
-                    return settings
                 }
             }
             try await context.agent.updateSettings(settings)
