@@ -166,12 +166,7 @@ final class ControlNetshDynamicBackend: NetshDynamicBackend {
     }
 
     func statistics() throws(NetshError) -> NetshStatistics {
-        let report = try call(StatusCommand.self, ControlEmpty())
-        let counters = report.counters.sorted { $0.key < $1.key }.map { NetshCounter($0.key, $0.value) }
-        return NetshStatistics(
-            ike: [NetshCounter("Main Modes", 0), NetshCounter("Quick Modes", 0)],
-            ipsec: counters
-        )
+        try call(NetshStatisticsCommand.self, ControlEmpty())
     }
 
     func localAddresses() throws(NetshError) -> [IPv4Address] {

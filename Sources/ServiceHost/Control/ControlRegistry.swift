@@ -1,4 +1,6 @@
+import Driver
 import Foundation
+import PolicyFormats
 public import Providers
 
 /// What a handler knows about the request it serves.
@@ -120,7 +122,8 @@ public struct ControlRegistry: Sendable {
         encodeLine(ControlResponse<ControlEmpty>(error: error))
     }
 
-    /// The service host's own commands (ping, status, stop, refresh, config.get, config.set).
+    /// The service host's own commands (ping, status, stop, refresh, config.get, config.set,
+    /// netsh.dynamic.stats).
     public static func standard() -> ControlRegistry {
         var registry = ControlRegistry()
         registry.registerPolicySources()
@@ -140,6 +143,9 @@ public struct ControlRegistry: Sendable {
         registry.register(RefreshCommand.self) { _, context in
             await context.agent.refresh()
             return await context.agent.status(pid: ProcessIdentity.pid)
+        }
+        registry.register(NetshStatisticsCommand.self) { _, context in
+            NetshStatistics(driverStatus: await context.agent.driver.status())
         }
         registry.register(GetDynamicConfigCommand.self) { _, context in
             // The file is the one copy of the settings: read it, not a cache.
