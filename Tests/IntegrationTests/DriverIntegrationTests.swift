@@ -191,7 +191,7 @@ struct DriverIntegrationTests {
             // SIGKILL: the queue rules stay without a reader; queued traffic is dropped.
             driver = try await RunningDriver.start(net, policy: policy, name: "second")
             #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
-            kill(driver.pid, SIGKILL)
+            driver.process.signalIfRunning(SIGKILL)
             try await Task.sleep(for: .milliseconds(300))
             #expect(await net.blocked(from: net.peer, to: net.hostAddress, port: 22))
             #expect(!(await net.pings(from: net.peer, to: net.hostAddress, count: 1, timeoutMs: 500)))

@@ -27,8 +27,8 @@ struct DriverServiceIntegrationTests {
     }
 
     /// Starts `ipsecsvc run` in the host namespace; returns its PID once the queue rules are in place.
-    func startService(_ net: DriverNetwork, config: String, name: String) async throws -> Int32 {
-        let pid = try net.spawn(
+    func startService(_ net: DriverNetwork, config: String, name: String) async throws -> Process {
+        let service = try net.spawn(
             net.host,
             [Self.executable, "run", "--config", config],
             output: "\(net.directory)/\(name).log"
@@ -39,9 +39,9 @@ struct DriverServiceIntegrationTests {
             let rules = await sh("ip netns exec \(net.host) iptables-save -t mangle")
             let bound = await sh("ip netns exec \(net.host) cat /proc/net/netfilter/nfnetlink_queue")
             if rules.output.contains("NFQUEUE"), bound.output.contains(" 4200 ") || bound.output.hasPrefix(" 4200") {
-                return pid
+                return service
             }
-            guard kill(pid, 0) == 0 else { break }
+            guard service.isRunning else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         let log = (try? String(contentsOfFile: "\(net.directory)/\(name).log", encoding: .utf8)) ?? ""
@@ -66,7 +66,7 @@ struct DriverServiceIntegrationTests {
     func run(_ net: DriverNetwork) async throws {
         try net.listen(22)
         let config = try configure(net)
-        var pid = try await startService(net, config: config, name: "service")
+        var service = try await startService(net, config: config, name: "service")
         // No policy: secure mode filters nothing, through the queue.
         #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
         #expect(await net.pings(from: net.peer, to: net.hostAddress))
@@ -76,11 +76,11 @@ struct DriverServiceIntegrationTests {
         #expect(status.output.contains("queues.bound"), "\(status.output)")
         #expect(status.output.contains("decision.no-match.packets"), "\(status.output)")
         // SIGKILL: the queue rules stay, nothing reads them: fail-closed.
-        kill(pid, SIGKILL)
+        service.signalIfRunning(SIGKILL)
         try await Task.sleep(for: .milliseconds(300))
         #expect(await net.blocked(from: net.peer, to: net.hostAddress, port: 22))
         // Started again: passes within a second of the queues being bound.
-        pid = try await startService(net, config: config, name: "service2")
+        service = try await startService(net, config: config, name: "service2")
         let clock = ContinuousClock()
         let start = clock.now
         var passed = false
@@ -89,8 +89,8 @@ struct DriverServiceIntegrationTests {
         }
         #expect(passed)
         // Graceful stop: permit mode, the hooks are gone.
-        kill(pid, SIGTERM)
-        for _ in 0..<300 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(50)) }
+        service.signalIfRunning(SIGTERM)
+        for _ in 0..<300 where service.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         let rules = await sh("ip netns exec \(net.host) iptables-save")
         #expect(!rules.output.contains("IPSECSVC"), "\(rules.output)")
         #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
@@ -150,7 +150,7 @@ struct DriverServiceIntegrationTests {
             try net.listen(22)
             try net.listen(23)
             let config = try configure(net)
-            let pid = try await startService(net, config: config, name: "service")
+            let service = try await startService(net, config: config, name: "service")
             #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 23))
             let imported = await sh(
                 "\(Self.executable) policy import \(policyFile) --assign 'Block Telnet and SMB' --config \(config)"
@@ -166,8 +166,8 @@ struct DriverServiceIntegrationTests {
             let status = await sh("\(Self.executable) status --config \(config)")
             #expect(status.output.contains("drops.blocked"), "\(status.output)")
             #expect(status.output.contains("source.local.drops"), "\(status.output)")
-            kill(pid, SIGTERM)
-            for _ in 0..<300 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(50)) }
+            service.signalIfRunning(SIGTERM)
+            for _ in 0..<300 where service.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         } catch {
             await net.teardown()
             throw error

@@ -144,8 +144,10 @@ final class DriverNetwork: Sendable {
         )
     }
 
-    /// Starts a command in a namespace in the background; returns its PID (`ip netns exec` execs it).
-    func spawn(_ namespace: String, _ arguments: [String], output: String) throws -> Int32 {
+    /// Starts a command in a namespace in the background (`ip netns exec` execs it). Returns the
+    /// `Process`, not a bare PID: Foundation reaps the child by itself, after which its PID may belong
+    /// to another process, so signal it only through ``Foundation/Process/signalIfRunning(_:)``.
+    func spawn(_ namespace: String, _ arguments: [String], output: String) throws -> Process {
         let process = Process()
         let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first {
             FileManager.default.isExecutableFile(atPath: $0)
@@ -159,7 +161,7 @@ final class DriverNetwork: Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         processes.withLock { $0.append(process) }
-        return process.processIdentifier
+        return process
     }
 
     /// A TCP listener on `port` in the host namespace (accepts connections repeatedly).
@@ -192,7 +194,7 @@ final class DriverNetwork: Sendable {
 /// A running driver harness.
 struct RunningDriver {
     let network: DriverNetwork
-    let pid: Int32
+    let process: Process
     let log: String
     let policyPath: String
     let statusPath: String
@@ -208,7 +210,7 @@ struct RunningDriver {
         try writePolicy(policy, to: policyPath)
         let statusPath = "\(network.directory)/\(name)-status.json"
         let log = "\(network.directory)/\(name).log"
-        let pid = try network.spawn(
+        let process = try network.spawn(
             network.host,
             [
                 DriverTestEnvironment.harnessPath, "--policy", policyPath, "--status-file", statusPath, "--queue-base",
@@ -217,7 +219,13 @@ struct RunningDriver {
                 + extra,
             output: log
         )
-        let driver = RunningDriver(network: network, pid: pid, log: log, policyPath: policyPath, statusPath: statusPath)
+        let driver = RunningDriver(
+            network: network,
+            process: process,
+            log: log,
+            policyPath: policyPath,
+            statusPath: statusPath
+        )
         try await driver.waitFor("harness: ready", seconds: 40)
         return driver
     }
@@ -235,7 +243,7 @@ struct RunningDriver {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if logText().contains(text) { return }
-            if kill(pid, 0) != 0 && !logText().contains(text) {
+            if !process.isRunning && !logText().contains(text) {
                 throw TestFailure("harness exited: \(logText())")
             }
             try await Task.sleep(for: .milliseconds(20))
@@ -248,7 +256,7 @@ struct RunningDriver {
         try RunningDriver.writePolicy(policy, to: policyPath)
         let clock = ContinuousClock()
         let start = clock.now
-        kill(pid, SIGHUP)
+        process.signalIfRunning(SIGHUP)
         try await waitFor("applied generation \(generation)", seconds: 30)
         return clock.now - start
     }
@@ -256,7 +264,7 @@ struct RunningDriver {
     /// The driver's counters (SIGUSR1 writes the status file).
     func counters() async throws -> [String: UInt64] {
         try? FileManager.default.removeItem(atPath: statusPath)
-        kill(pid, SIGUSR1)
+        process.signalIfRunning(SIGUSR1)
         // Generous: other test runs and builds may share the machine.
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
@@ -273,9 +281,17 @@ struct RunningDriver {
 
     /// Graceful stop (SIGTERM): the harness removes the hooks and exits.
     func stop() async throws {
-        kill(pid, SIGTERM)
+        process.signalIfRunning(SIGTERM)
         try await waitFor("harness: stopped", seconds: 30)
-        for _ in 0..<100 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+    }
+}
+
+extension Process {
+    /// Sends `signal` while the child is still running (not yet reaped by Foundation): a reaped
+    /// child's PID may belong to another process by now (PIDs wrap at 32768 here under load).
+    func signalIfRunning(_ signal: Int32) {
+        if isRunning { kill(processIdentifier, signal) }
     }
 }
 

@@ -102,6 +102,30 @@ import Glibc
         #expect(query2.output.contains("4   DISABLED"))
     }
 
+    /// The cleanup of a PID read from the pid file kills only this sandbox's service: a process that
+    /// got the PID after the service exited (PIDs wrap) is left alone.
+    @Test func staleServicePIDsAreNotKilled() async throws {
+        let sandbox = try ServiceSandbox()
+        defer { sandbox.remove() }
+        // Long-running processes whose command lines name a file: the sandbox's socket path, or not.
+        _ = FileManager.default.createFile(atPath: sandbox.socket, contents: nil)
+        _ = FileManager.default.createFile(atPath: sandbox.root + "/other", contents: nil)
+        let stranger = try ServiceProcess(["tail", "-f", sandbox.root + "/other"], output: sandbox.root + "/s.out")
+        defer { stranger.terminate() }
+        let ours = try ServiceProcess(["tail", "-f", sandbox.socket], output: sandbox.root + "/o.out")
+        defer { ours.terminate() }
+        // Both have exec'd tail (the spawn may return before the new command line shows in /proc).
+        #expect(
+            await ServiceHarness.eventually {
+                [stranger.pid, ours.pid].allSatisfy { ServiceSandbox.commandLine(of: $0).first == "tail" }
+            }
+        )
+        sandbox.killServiceIfStillRunning(stranger.pid)
+        sandbox.killServiceIfStillRunning(ours.pid)
+        #expect(await ours.exited(timeout: 10) == 128 + SIGKILL)
+        #expect(await stranger.exited(timeout: 0.3) == nil, "a process that is not the sandbox's service was killed")
+    }
+
     @Test func serviceStartWithoutSystemdSpawnsAndStops() async throws {
         let sandbox = try ServiceSandbox()
         defer { sandbox.remove() }
@@ -112,7 +136,9 @@ import Glibc
         #expect(start.output.contains("RUNNING"))
         let pidText = try String(contentsOfFile: sandbox.root + "/ipsecsvc.pid", encoding: .utf8)
         let pid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
-        defer { kill(pid, SIGKILL) }
+        // Not our child (`service start` spawned it), so it cannot be reaped here: kill it only if that
+        // PID is still this sandbox's service, never a process that reused the PID after it exited.
+        defer { sandbox.killServiceIfStillRunning(pid) }
         let again = try await sandbox.execute(["service", "start"] + common)
         #expect(again.output.contains("1056"))
         let restart = try await sandbox.execute(["service", "restart"] + common)

@@ -125,6 +125,32 @@ struct ServiceSandbox {
         }
     }
 
+    /// SIGKILLs `pid` only while it is still this sandbox's service: its command line names this
+    /// sandbox's socket or configuration (unique temporary paths). A PID read from the pid file may
+    /// belong to another process once the service has exited and been reaped (PIDs wrap here).
+    func killServiceIfStillRunning(_ pid: pid_t) {
+        guard pid > 0 else { return }
+        let arguments = Self.commandLine(of: pid)
+        guard arguments.contains(socket) || arguments.contains(configPath) else { return }
+        kill(pid, SIGKILL)
+    }
+
+    /// The arguments of process `pid` (`/proc/PID/cmdline`; empty when it does not exist).
+    static func commandLine(of pid: pid_t) -> [String] {
+        // read(2), not FileManager: /proc files report size 0.
+        let fd = open("/proc/\(pid)/cmdline", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+        }
+        return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// The memory driver's state as JSON.
     func driverState() -> [String: Any]? {
         guard let data = FileManager.default.contents(atPath: driverStatePath) else { return nil }
@@ -185,7 +211,6 @@ final class ServiceProcess {
         guard exitStatus == nil else { return }
         kill(pid, number)
     }
-
 
     /// The exit status once the process has ended (`nil` on timeout).
     func exited(timeout: Double) async -> Int32? {
