@@ -134,17 +134,27 @@ private struct HostService: Service {
         let configuration = self.configuration
         let agent = self.agent
         let requestStop = self.requestStop
+        let gate = StartGate()
         let server = try ControlServer(configuration: configuration, registry: registry, journal: journal) { peer in
-            ControlContext(peer: peer, configuration: configuration, agent: agent, requestStop: requestStop)
+            ControlContext(
+                peer: peer,
+                configuration: configuration,
+                agent: agent,
+                requestStop: requestStop,
+                startGate: gate
+            )
         }
+        // The socket answers status (START_PENDING) at once; other commands wait for the gate.
         server.start()
         notifier.status("Starting: applying the persistent policy")
         do {
             try await agent.start()
         } catch {
+            await gate.release()
             await server.stop()
             throw error
         }
+        await gate.release()
         let pidFile = configuration.effectivePIDFile
         try? DurableFile.write(Array("\(getpid())\n".utf8), to: pidFile, permissions: 0o644)
         notifier.ready(status: await agent.summary())
