@@ -41,8 +41,8 @@ enum FileIO {
         if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
             throw PolicyFormatError(file: path, message: "is a directory; give a file name")
         }
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let temporary = path + ".tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure(path, "cannot create", errno) }
         var failed: PolicyFormatError?
         do { try writeAll(fd, bytes, displayName: path) } catch { failed = error }

@@ -24,10 +24,18 @@ struct DriverIntegrationTests {
             let policy = TestPolicy.policy([
                 TestPolicy.rule(1, .any, .me, TestPolicy.action(.block), proto: 6, dport: 23)
             ])
-            let driver = try await RunningDriver.start(net, policy: policy)
+            // ipsecdiagnostics 2: per-packet events for inbound drops; summaries every second.
+            let driver = try await RunningDriver.start(
+                net,
+                policy: policy,
+                extra: ["--diagnostics", "2", "--log-interval", "1"]
+            )
             #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
             #expect(await net.blocked(from: net.peer, to: net.hostAddress, port: 23))
             #expect(await net.pings(from: net.peer, to: net.hostAddress))
+            try await driver.waitFor("<4>ipsecsvc-driver: dropped inbound TCP", seconds: 10)
+            try await driver.waitFor("<6>ipsecsvc-driver: summary:", seconds: 10)
+            #expect(driver.logText().contains("rule 'rule 1', policy 'Integration', source local"))
             let counters = try await driver.counters()
             #expect((counters["drops.blocked"] ?? 0) >= 1)
             #expect((counters["filter.local.\(TestPolicy.guid(1)).drops"] ?? 0) >= 1)

@@ -69,7 +69,7 @@ final class DriverNetwork: Sendable {
     let hostAddress: String
     let peerAddress: String
     let directory: String
-    private let processes = Mutex<[Int32]>([])
+    private let processes = Mutex<[Process]>([])
     private static let counter = Atomic<Int>(0)
 
     init() async throws {
@@ -85,21 +85,30 @@ final class DriverNetwork: Sendable {
         await DriverNetwork.removeStale()
         let vh = "ipdh\(pid % 100000)x\(index)"
         let vp = "ipdp\(pid % 100000)x\(index)"
-        let setup = await sh(
-            """
-            set -e
-            ip netns add \(host); ip netns add \(peer)
-            ip link add \(vh) type veth peer name \(vp)
-            ip link set \(vh) netns \(host); ip link set \(vp) netns \(peer)
-            ip -n \(host) addr add \(hostAddress)/24 dev \(vh); ip -n \(peer) addr add \(peerAddress)/24 dev \(vp)
-            ip -n \(host) link set lo up; ip -n \(peer) link set lo up
-            ip -n \(host) link set \(vh) up; ip -n \(peer) link set \(vp) up
-            """
-        )
-        if setup.status != 0 {
-            await teardown()
-            throw TestFailure("namespace setup failed: \(setup.output)")
+        // Retried: `ip netns add` can lose a race with other test runs creating and deleting
+        // namespaces at the same moment (the /run/netns mount).
+        var failure = ""
+        for attempt in 0..<4 {
+            let setup = await sh(
+                """
+                set -e
+                ip netns add \(host); ip netns add \(peer)
+                ip link add \(vh) type veth peer name \(vp)
+                ip link set \(vh) netns \(host); ip link set \(vp) netns \(peer)
+                ip -n \(host) addr add \(hostAddress)/24 dev \(vh); ip -n \(peer) addr add \(peerAddress)/24 dev \(vp)
+                ip -n \(host) link set lo up; ip -n \(peer) link set lo up
+                ip -n \(host) link set \(vh) up; ip -n \(peer) link set \(vp) up
+                """
+            )
+            if setup.status == 0 { return }
+            failure = setup.output
+            await sh(
+                "ip netns del \(host) 2>/dev/null; ip netns del \(peer) 2>/dev/null; ip link del \(vh) 2>/dev/null"
+            )
+            try await Task.sleep(for: .milliseconds(200 * (attempt + 1)))
         }
+        await teardown()
+        throw TestFailure("namespace setup failed: \(failure)")
     }
 
     /// Deletes namespaces left by an earlier test process that died before its teardown.
@@ -119,8 +128,10 @@ final class DriverNetwork: Sendable {
 
     /// Kills what the test started (by PID) and deletes both namespaces.
     func teardown() async {
-        let pids = processes.withLock { $0 }
-        for pid in pids { kill(pid, SIGKILL) }
+        // Only those still running: the PID of one already reaped may belong to another process now.
+        for process in processes.withLock({ $0 }) where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        }
         // Children of what the test started (shell pipelines) live only in the test's namespaces.
         await sh(
             """
@@ -136,10 +147,10 @@ final class DriverNetwork: Sendable {
     /// Starts a command in a namespace in the background; returns its PID (`ip netns exec` execs it).
     func spawn(_ namespace: String, _ arguments: [String], output: String) throws -> Int32 {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip").resolvingSymlinksInPath()
-        if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
-            process.executableURL = URL(fileURLWithPath: "/sbin/ip")
+        let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
         }
+        process.executableURL = URL(fileURLWithPath: ip ?? "/usr/sbin/ip")
         process.arguments = ["netns", "exec", namespace] + arguments
         _ = FileManager.default.createFile(atPath: output, contents: nil)
         let handle = FileHandle(forWritingAtPath: output)!
@@ -147,9 +158,8 @@ final class DriverNetwork: Sendable {
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let pid = process.processIdentifier
-        processes.withLock { $0.append(pid) }
-        return pid
+        processes.withLock { $0.append(process) }
+        return process.processIdentifier
     }
 
     /// A TCP listener on `port` in the host namespace (accepts connections repeatedly).

@@ -64,6 +64,12 @@ import Glibc
         #expect(unknown.status == 1 && unknown.output.contains("The following command was not found"))
         let dynamic = try netsh.netsh(["ipsec", "dynamic", "show", "config"])
         #expect(dynamic.status == 1 && dynamic.output.contains("The IPsec Services service is not running."))
+        let context = try netsh.netsh(["-c", "ipsec static", "show", "store"])
+        #expect(context.status == 0 && context.output == "The current IPsec policy store is the local store.\n")
+        let usage = try netsh.netsh(["--help"])
+        #expect(usage.status == 0 && usage.output.contains("-f script"))
+        let remote = try netsh.netsh(["-r", "server1", "ipsec", "static", "show", "store"])
+        #expect(remote.status == 1 && remote.output.contains("remote computers"))
         let help = try netsh.netsh(["ipsec", "static", "add", "rule", "?"])
         #expect(help.status == 0 && help.output.hasPrefix("Usage: add rule [ name = ] <string>"))
     }
@@ -154,6 +160,7 @@ import Glibc
         defer { netsh.sandbox.remove() }
         let service = try netsh.sandbox.startRun()
         defer { service.terminate() }
+        #expect(ServiceHarness.waitUntil { netsh.sandbox.driverMode() == "secure" })
         #expect(ServiceHarness.waitUntil { RawControl.connect(netsh.sandbox.socket).map { close($0) } != nil })
         #expect(try netsh.netsh(["ipsec", "dynamic", "add", "mmpolicy", "name=MM"]).status == 0)
         let rule = try netsh.netsh([
@@ -263,6 +270,8 @@ import Glibc
         defer { netsh.sandbox.remove() }
         let service = try netsh.sandbox.startRun()
         defer { service.terminate() }
+        // Running: the policy is applied and the socket answers.
+        #expect(ServiceHarness.waitUntil { netsh.sandbox.driverMode() == "secure" })
         #expect(ServiceHarness.waitUntil { RawControl.connect(netsh.sandbox.socket).map { close($0) } != nil })
         let script = try netsh.write(
             """

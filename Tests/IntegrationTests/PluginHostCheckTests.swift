@@ -52,10 +52,10 @@ import Testing
                 continuation.resume(throwing: error)
                 return
             }
-            let pid = process.processIdentifier
             Task {
                 try? await Task.sleep(for: .seconds(60))
-                kill(pid, SIGKILL)
+                // Only while it runs: the PID of a reaped child may belong to another process now.
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             }
         }
         return Result(

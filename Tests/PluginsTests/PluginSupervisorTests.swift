@@ -173,12 +173,16 @@ import Testing
         let fixtures = try PluginFixtures.require()
         let scratch = try PluginFixtures.temporaryDirectory("later")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "good"])
+        // The plugin under a path of this test's own: the host serving it is the only process killed
+        // (the test process's other children belong to suites running in parallel).
+        let plugin = scratch + "/libfixture.so"
+        try FileManager.default.createSymbolicLink(atPath: plugin, withDestinationPath: fixtures.fixture)
+        let configuration = testConfiguration(path: plugin, options: ["mode": "good"])
         try await withSupervisor(configuration) { supervisor in
             let running = await waitFor(supervisor) { $0.isRunning }
             let store = try #require(running.store)
             // Kill the plugin host from outside, as a crash would.
-            let pids = try childPIDs()
+            let pids = try pluginHostPIDs(serving: plugin)
             #expect(!pids.isEmpty)
             for pid in pids { kill(pid, SIGKILL) }
             let failed = await waitFor(supervisor) { $0.isFailed }
@@ -309,8 +313,8 @@ import Testing
     }
 }
 
-/// This test process's children (the plugin hosts), from /proc.
-private func childPIDs() throws -> [pid_t] {
+/// This test process's children that host the plugin at `path` (its last argument), from /proc.
+private func pluginHostPIDs(serving path: String) throws -> [pid_t] {
     let me = getpid()
     var result: [pid_t] = []
     for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc") {
@@ -319,7 +323,11 @@ private func childPIDs() throws -> [pid_t] {
             let close = stat.lastIndex(of: ")")
         else { continue }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
-        if fields.count > 1, pid_t(fields[1]) == me { result.append(pid) }
+        guard fields.count > 1, pid_t(fields[1]) == me,
+            let arguments = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8)
+        else { continue }
+        let argv = arguments.split(separator: "\0").map(String.init)
+        if argv.contains("plugin-host"), argv.last == path { result.append(pid) }
     }
     return result
 }

@@ -24,14 +24,19 @@ import Testing
             try Data(LDIF.write(entries)).write(to: URL(fileURLWithPath: snapshot))
         }
 
-        func engine(_ computer: Computer, site: String? = nil) -> SourcesPolicyEngine {
+        func engine(
+            _ computer: Computer,
+            site: String? = nil,
+            check: (any DirectoryReachabilityCheck)? = nil
+        ) -> SourcesPolicyEngine {
             SourcesPolicyEngine(
                 configuration: SourcesConfiguration(
                     state: dir.state,
                     directory: DirectoryConfiguration(
                         snapshotPath: snapshot,
                         computerDN: computer.rawValue,
-                        site: site
+                        site: site,
+                        reachability: check
                     ),
                     events: events,
                     runsTimers: false
@@ -178,6 +183,26 @@ import Testing
         try rig.use(.base)
         await engine.refresh()
         #expect(await engine.effectivePolicy().filters.first?.filter.destination == .host(IPv4Address(198, 18, 3, 1)))
+        await engine.shutdown()
+    }
+
+    @Test func failingReachabilityCheckAppliesTheCache() async throws {
+        let rig = Rig()
+        defer { rig.dir.remove() }
+        try rig.use(.base)
+        let script = rig.dir.path + "/check"
+        rig.dir.write("#!/bin/sh\ntest ! -e \(rig.dir.path)/down\n", to: "check")
+        chmod(script, 0o755)
+        let engine = rig.engine(.web, check: CommandReachabilityCheck(program: script))
+        _ = try await engine.startPersistent()
+        #expect(await engine.effectivePolicy().filters.first?.provenance.kind == .directory)
+        rig.dir.write("", to: "down")
+        await engine.refresh()
+        let policy = await engine.effectivePolicy()
+        #expect(policy.filters.first?.provenance.kind == .directoryCache)
+        let status = await engine.sourceStatuses().first { $0.kind == .directory }
+        #expect(status?.state == .unavailable)
+        #expect(status?.reason?.contains("exited with status 1") == true)
         await engine.shutdown()
     }
 }

@@ -19,6 +19,7 @@ enum EchoCommand: ControlCommand {
 @Suite struct ControlSocketTests {
     func withServer(
         maxRequestBytes: Int = 1 << 20,
+        gate: StartGate? = nil,
         _ body: (ServiceConfiguration, PolicyAgent) async throws -> Void
     ) async throws {
         let directory = TemporaryDirectory()
@@ -42,7 +43,7 @@ enum EchoCommand: ControlCommand {
         }
         let fixed = configuration
         let server = try ControlServer(configuration: fixed, registry: registry, journal: RecordingJournal()) { peer in
-            ControlContext(peer: peer, configuration: fixed, agent: agent, requestStop: {})
+            ControlContext(peer: peer, configuration: fixed, agent: agent, requestStop: {}, startGate: gate)
         }
         server.start()
         do {
@@ -87,6 +88,26 @@ enum EchoCommand: ControlCommand {
             let answer = try await onDedicatedThread { try client.exchange(Array("{not json\n".utf8)) }
             #expect(String(decoding: answer, as: UTF8.self).contains("malformed-request"))
             #expect(try await client.request(EchoCommand.self, .init(text: "still fine")).text == "still fine")
+        }
+    }
+
+    @Test func commandsWaitForTheStartWhileStatusAnswersAtOnce() async throws {
+        let gate = StartGate()
+        try await withServer(gate: gate) { configuration, _ in
+            let client = ControlClient(configuration: configuration)
+            let order = EventOrder()
+            let echo = Task {
+                let answer = try await client.request(EchoCommand.self, .init(text: "after start"))
+                await order.append("echo answered")
+                return answer
+            }
+            // Status is answered while the start is pending.
+            #expect(try await client.request(StatusCommand.self, ControlEmpty()).state == .stopped)
+            try await Task.sleep(for: .milliseconds(300))
+            await order.append("start completed")
+            await gate.release()
+            #expect(try await echo.value.text == "after start")
+            #expect(await order.events == ["start completed", "echo answered"])
         }
     }
 
@@ -142,4 +163,9 @@ enum EchoCommand: ControlCommand {
         #expect(settings.bootMode == .block)
         #expect(try store.dynamicSettings().bootMode == .block)
     }
+}
+
+actor EventOrder {
+    private(set) var events: [String] = []
+    func append(_ event: String) { events.append(event) }
 }

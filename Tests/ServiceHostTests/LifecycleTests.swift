@@ -94,6 +94,32 @@ import Testing
     }
 }
 
+@Suite struct FileBackedDriverTests {
+    @Test func wrapsAnInnerDriverAndRecordsItsTransitions() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let inner = InMemoryDriver()
+        let driver = FileBackedDriver(path: directory.path + "/driver-state", inner: inner)
+        try await driver.enterOperationalMode(.secure)
+        #expect(await inner.mode == .operational(.secure))
+        #expect(FileBackedDriver.read(directory.path + "/driver-state")?.mode == .operational(.secure))
+
+        // A failing inner driver: nothing is recorded and the error reaches the caller.
+        await inner.setFailNextApply(PolicyAgentTests.Broken())
+        await #expect(throws: PolicyAgentTests.Broken.self) { try await driver.apply(EffectivePolicy(generation: 9)) }
+        #expect(FileBackedDriver.read(directory.path + "/driver-state")?.tableGeneration == 0)
+    }
+
+    @Test func aLostRecordDoesNotFailTheInnerDriversTransition() async throws {
+        let inner = InMemoryDriver()
+        let driver = FileBackedDriver(path: "/proc/ipsecsvc-cannot-write/driver-state", inner: inner)
+        try await driver.enterOperationalMode(.permit)
+        #expect(await inner.mode == .operational(.permit))
+        let alone = FileBackedDriver(path: "/proc/ipsecsvc-cannot-write/driver-state")
+        await #expect(throws: (any Error).self) { try await alone.enterOperationalMode(.permit) }
+    }
+}
+
 @Suite struct PolicyAgentTests {
     struct Broken: Error, CustomStringConvertible {
         var description: String { "persistent store is corrupt" }

@@ -19,8 +19,10 @@ public enum DurableFile {
     /// Atomically and durably replaces `path` with `bytes` (mode `permissions`).
     public static func write(_ bytes: [UInt8], to path: String, permissions: UInt32 = 0o640) throws(WriteError) {
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(permissions))
+        // Unique per call, not only per process: two tasks of one process may replace the same file at
+        // once, and each must rename its own complete temporary file.
+        let temporary = path + ".tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(permissions))
         guard fd >= 0 else { throw WriteError(path: temporary, operation: "open", errno: Glibc.errno) }
         var written = 0
         while written < bytes.count {

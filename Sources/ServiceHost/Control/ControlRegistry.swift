@@ -9,17 +9,23 @@ public struct ControlContext: Sendable {
     public var agent: PolicyAgent
     /// Asks the service to stop gracefully (returns at once).
     public var requestStop: @Sendable () -> Void
+    /// When set, commands other than ``ControlRegistry/availableWhileStarting`` wait until it is
+    /// released (the service's start has completed), so a store command sent while the service is
+    /// START_PENDING is served once it runs instead of racing the start.
+    public var startGate: StartGate?
 
     public init(
         peer: PeerCredentials,
         configuration: ServiceConfiguration,
         agent: PolicyAgent,
-        requestStop: @escaping @Sendable () -> Void
+        requestStop: @escaping @Sendable () -> Void,
+        startGate: StartGate? = nil
     ) {
         self.peer = peer
         self.configuration = configuration
         self.agent = agent
         self.requestStop = requestStop
+        self.startGate = startGate
     }
 }
 
@@ -101,8 +107,14 @@ public struct ControlRegistry: Sendable {
         guard let handler = handlers[header.command] else {
             return Self.errorLine(ControlError(.unknownCommand, "Unknown command '\(header.command)'."))
         }
+        if let gate = context.startGate, !Self.availableWhileStarting.contains(header.command) {
+            await gate.wait()
+        }
         return await handler(bytes, context)
     }
+
+    /// Commands answered at once even while the service is START_PENDING.
+    public static let availableWhileStarting: Set<String> = [PingCommand.name, StatusCommand.name, StopCommand.name]
 
     static func errorLine(_ error: ControlError) -> [UInt8] {
         encodeLine(ControlResponse<ControlEmpty>(error: error))
@@ -156,6 +168,28 @@ public struct ControlRegistry: Sendable {
 /// This process's PID.
 public enum ProcessIdentity {
     public static var pid: Int32 { getpid() }
+}
+
+/// Opens once the service's start has completed (successfully or not); until then it holds the
+/// control commands that need a started service.
+public actor StartGate {
+    private var released = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    public init() {}
+
+    /// Returns once ``release()`` has been called.
+    public func wait() async {
+        if released { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    /// Lets every waiting and future command through.
+    public func release() {
+        released = true
+        for waiter in waiters { waiter.resume() }
+        waiters.removeAll()
+    }
 }
 
 /// Runs blocking work (file or socket I/O, waiting for a process) on a dedicated thread instead of

@@ -24,10 +24,7 @@ public struct PeerCredentials: Hashable, Sendable, Codable, CustomStringConverti
     }
 
     /// The user name, when the password database knows it.
-    public var userName: String? {
-        guard let entry = getpwuid(uid) else { return nil }
-        return String(cString: entry.pointee.pw_name)
-    }
+    public var userName: String? { UserDatabase.userName(uid: uid) }
 
     public var description: String { "uid \(uid)\(userName.map { " (\($0))" } ?? ""), gid \(gid), pid \(pid)" }
 }
@@ -39,10 +36,7 @@ public struct PeerAuthorizer: Sendable {
     public init(groupName: String) { self.groupName = groupName }
 
     /// The admin group's id, if the group exists.
-    public var groupID: UInt32? {
-        guard let group = getgrnam(groupName) else { return nil }
-        return group.pointee.gr_gid
-    }
+    public var groupID: UInt32? { UserDatabase.lookupGroup(named: groupName)?.gid }
 
     /// Whether `peer` may use the socket: root, or the admin group as its primary group, as a
     /// supplementary group of the process (`/proc/<pid>/status`), or as a listed member of the group.
@@ -51,7 +45,9 @@ public struct PeerAuthorizer: Sendable {
         guard let gid = groupID else { return false }
         if peer.gid == gid { return true }
         if Self.supplementaryGroups(of: peer.pid).contains(gid) { return true }
-        if let user = peer.userName, Self.members(ofGroup: groupName).contains(user) { return true }
+        if let user = peer.userName, UserDatabase.lookupGroup(named: groupName)?.members.contains(user) == true {
+            return true
+        }
         return false
     }
 
@@ -64,14 +60,55 @@ public struct PeerAuthorizer: Sendable {
         }
         return []
     }
+}
 
-    private static func members(ofGroup name: String) -> [String] {
-        guard let group = getgrnam(name), var member = group.pointee.gr_mem else { return [] }
-        var result: [String] = []
-        while let name = member.pointee {
-            result.append(String(cString: name))
-            member += 1
+/// The group and password databases through the reentrant `getgrnam_r` / `getpwuid_r`: connections
+/// are authorized on several threads at once, and `getgrnam` / `getpwuid` share static buffers.
+enum UserDatabase {
+    struct Group {
+        var gid: UInt32
+        var members: [String]
+    }
+
+    static func lookupGroup(named name: String) -> Group? {
+        var size = 16 * 1024
+        while size <= 1 << 24 {
+            var entry = group()
+            var result: UnsafeMutablePointer<group>?
+            var buffer = [CChar](repeating: 0, count: size)
+            let code = getgrnam_r(name, &entry, &buffer, buffer.count, &result)
+            if code == ERANGE {
+                size *= 4
+                continue
+            }
+            guard code == 0, result != nil else { return nil }
+            // gr_mem points into `buffer`: read it before the buffer goes away.
+            var members: [String] = []
+            if var member = entry.gr_mem {
+                while let memberName = member.pointee {
+                    members.append(String(cString: memberName))
+                    member += 1
+                }
+            }
+            return Group(gid: entry.gr_gid, members: members)
         }
-        return result
+        return nil
+    }
+
+    static func userName(uid: UInt32) -> String? {
+        var size = 16 * 1024
+        while size <= 1 << 24 {
+            var entry = passwd()
+            var result: UnsafeMutablePointer<passwd>?
+            var buffer = [CChar](repeating: 0, count: size)
+            let code = getpwuid_r(uid, &entry, &buffer, buffer.count, &result)
+            if code == ERANGE {
+                size *= 4
+                continue
+            }
+            guard code == 0, result != nil, let name = entry.pw_name else { return nil }
+            return String(cString: name)
+        }
+        return nil
     }
 }

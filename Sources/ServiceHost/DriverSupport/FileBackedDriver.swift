@@ -97,8 +97,18 @@ public actor FileBackedDriver: IPsecDriver {
         return DriverStatus(mode: record.mode, tableGeneration: record.tableGeneration, filterCount: record.filterCount)
     }
 
-    /// Writes `next` durably, then makes it current: a failed write leaves the previous state.
+    /// Writes `next` durably, then makes it current: a failed write leaves the previous state. With an
+    /// inner driver the transition has already happened in the kernel, so a failed write only loses the
+    /// record (and is not reported as a failed transition); without one the record is the state.
     private func commit(_ next: DriverStateRecord, event: String) async throws {
+        do {
+            try await write(next, event: event)
+        } catch  where inner != nil {
+            record = next
+        }
+    }
+
+    private func write(_ next: DriverStateRecord, event: String) async throws {
         var next = next
         next.history.append(.init(at: Posix.now(), event: event))
         if next.history.count > Self.historyLimit { next.history.removeFirst(next.history.count - Self.historyLimit) }

@@ -134,26 +134,39 @@ private struct HostService: Service {
         let configuration = self.configuration
         let agent = self.agent
         let requestStop = self.requestStop
+        let gate = StartGate()
         let server = try ControlServer(configuration: configuration, registry: registry, journal: journal) { peer in
-            ControlContext(peer: peer, configuration: configuration, agent: agent, requestStop: requestStop)
+            ControlContext(
+                peer: peer,
+                configuration: configuration,
+                agent: agent,
+                requestStop: requestStop,
+                startGate: gate
+            )
         }
+        // The socket answers status (START_PENDING) at once; other commands wait for the gate.
         server.start()
         notifier.status("Starting: applying the persistent policy")
         do {
             try await agent.start()
         } catch {
+            await gate.release()
             await server.stop()
             throw error
         }
+        await gate.release()
         let pidFile = configuration.effectivePIDFile
         try? DurableFile.write(Array("\(getpid())\n".utf8), to: pidFile, permissions: 0o644)
         notifier.ready(status: await agent.summary())
+        // Plugins start after READY, so that none can delay the start (docs/plugins.md).
+        let plugins = await PluginWiring.start(configuration: configuration, engine: agent.engine, journal: journal)
 
         for await _ in stopRequests.cancelOnGracefulShutdown() { break }
 
         notifier.stopping(status: "Stopping: the IPSec driver returns to permit mode")
         await server.stop()
         try? await agent.stop()
+        await plugins?.stop()
         unlink(pidFile)
     }
 }
