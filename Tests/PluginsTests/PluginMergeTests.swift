@@ -21,7 +21,7 @@ import Testing
     }
 
     @Test func pluginsMergeWithProvenanceAndABrokenPluginChangesNothing() async throws {
-        let fixtures = try PluginFixtures.require()
+        let fixtures = try await PluginFixtures.require()
         try #require(PluginFixtures.nativeReaderWorks, "needs PolicyFormats' native XML reader")
         let state = try PluginFixtures.temporaryDirectory("state")
         let pluginsD = try PluginFixtures.temporaryDirectory("plugins.d")

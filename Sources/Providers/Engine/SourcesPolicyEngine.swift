@@ -46,7 +46,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
                 decoder: configuration.policyDecoder
             )
         }
-        dynamic = DynamicStore(settingsPath: state.dynamicSettings)
+        dynamic = DynamicStore()
     }
 
     // MARK: - PolicyEngine
