@@ -14,7 +14,7 @@ import Testing
         popd
         """
 
-    @Test func importWithFormatNetshFillsTheLocalStore() throws {
+    @Test func importWithFormatNetshFillsTheLocalStore() async throws {
         let directory = try IPsecSvcProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("lockdown.txt").path
@@ -23,17 +23,17 @@ import Testing
             "--config", "/dev/null", "--state-dir", directory.appendingPathComponent("state").path,
             "--socket", directory.appendingPathComponent("none.sock").path,
         ]
-        let imported = try IPsecSvcProcess.run(
+        let imported = try await IPsecSvcProcess.run(
             ["policy", "import", path, "--format", "netsh", "--store", "local", "--assign", "Lockdown"] + offline
         )
         #expect(imported.status == 0, "\(imported.standardError)")
-        let effective = try IPsecSvcProcess.run(["policy", "show", "--effective", "--json"] + offline)
+        let effective = try await IPsecSvcProcess.run(["policy", "show", "--effective", "--json"] + offline)
         #expect(effective.status == 0, "\(effective.standardError)")
         #expect(effective.standardOutput.contains("Lockdown"))
         #expect(effective.standardOutput.contains("198.18.4.0"))
     }
 
-    @Test func convertRoundTripsThroughTheDump() throws {
+    @Test func convertRoundTripsThroughTheDump() async throws {
         let directory = try IPsecSvcProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let script = directory.appendingPathComponent("lockdown.netsh").path
@@ -41,19 +41,19 @@ import Testing
         let dump = directory.appendingPathComponent("dump.netsh").path
         let again = directory.appendingPathComponent("again.xml").path
         try Self.script.write(toFile: script, atomically: true, encoding: .utf8)
-        #expect(try IPsecSvcProcess.run(["policy", "convert", script, xml]).status == 0)
-        #expect(try IPsecSvcProcess.run(["policy", "convert", xml, dump]).status == 0)
-        #expect(try IPsecSvcProcess.run(["policy", "convert", dump, again]).status == 0)
+        #expect(try await IPsecSvcProcess.run(["policy", "convert", script, xml]).status == 0)
+        #expect(try await IPsecSvcProcess.run(["policy", "convert", xml, dump]).status == 0)
+        #expect(try await IPsecSvcProcess.run(["policy", "convert", dump, again]).status == 0)
         // Running a script makes new objects: only their GUIDs, and so the writer's GUID order, differ.
         #expect(try withoutGUIDs(xml) == withoutGUIDs(again))
     }
 
-    @Test func aFailingLineIsNamedAndNothingIsRead() throws {
+    @Test func aFailingLineIsNamedAndNothingIsRead() async throws {
         let directory = try IPsecSvcProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("bad.netsh").path
         try "pushd ipsec static\nadd policy name=X\nadd bogus\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let result = try IPsecSvcProcess.run(["policy", "validate", path])
+        let result = try await IPsecSvcProcess.run(["policy", "validate", path])
         #expect(result.status == 1)
         #expect(result.errorLines == ["\(path):3: The following command was not found: add bogus."])
     }

@@ -186,7 +186,6 @@ final class ServiceProcess {
         kill(pid, number)
     }
 
-
     /// The exit status once the process has ended (`nil` on timeout).
     func exited(timeout: Double) async -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
