@@ -128,7 +128,10 @@ let package = Package(
             dependencies: ["Plugins", "Providers", "PolicyFormats", "PolicyModel"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "ServiceHostTests", dependencies: ["ServiceHost", "Driver", "Providers", "PolicyModel"]),
+        .testTarget(
+            name: "ServiceHostTests",
+            dependencies: ["ServiceHost", "Driver", "Providers", "PolicyFormats", "PolicyModel"]
+        ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
         .testTarget(name: "IntegrationTests", dependencies: ["ipsecsvc", "ipsecsvc-driver-harness", "PolicyModel"]),
     ],

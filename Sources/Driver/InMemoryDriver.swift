@@ -15,6 +15,8 @@ public actor InMemoryDriver: IPsecDriver {
     public private(set) var mode: DriverMode?
     public private(set) var policy: EffectivePolicy = .empty
     public private(set) var settings = DriverSettings()
+    /// The counters ``status()`` reports (tests set them with ``setCounter(_:_:)``).
+    public private(set) var counters: [String: UInt64] = [:]
     /// When set, ``apply(_:)`` throws it (to test the block-mode fallback).
     public var failNextApply: (any Error)?
 
@@ -45,8 +47,16 @@ public actor InMemoryDriver: IPsecDriver {
     }
 
     public func status() async -> DriverStatus {
-        DriverStatus(mode: mode, tableGeneration: policy.generation, filterCount: policy.filters.count)
+        DriverStatus(
+            mode: mode,
+            tableGeneration: policy.generation,
+            filterCount: policy.filters.count,
+            counters: counters
+        )
     }
+
+    /// Sets one of the counters ``status()`` reports (the names `NetfilterDriver` uses).
+    public func setCounter(_ name: String, _ value: UInt64) { counters[name] = value }
 
     public func setFailNextApply(_ error: (any Error)?) { failNextApply = error }
 }

@@ -34,7 +34,9 @@ extension ControlRegistry {
         var registry = ControlRegistry.standard()
         registry.register(NetshDynamicGetCommand.self) { _, context in
             var state = await NetshDynamicHolder.shared.state
-            state.config = DynamicConfig(await context.agent.settings)
+            // The persisted file is the one copy of the settings (ServiceStateStore owns it).
+            let store = ServiceStateStore(directory: context.configuration.stateDirectory)
+            state.config = DynamicConfig(try await onDedicatedThread { try store.lockedDynamicSettings() })
             return state
         }
         registry.register(NetshDynamicSetCommand.self) { request, context in
@@ -157,12 +159,7 @@ final class ControlNetshDynamicBackend: NetshDynamicBackend {
     }
 
     func statistics() throws(NetshError) -> NetshStatistics {
-        let report = try call(StatusCommand.self, ControlEmpty())
-        let counters = report.counters.sorted { $0.key < $1.key }.map { NetshCounter($0.key, $0.value) }
-        return NetshStatistics(
-            ike: [NetshCounter("Main Modes", 0), NetshCounter("Quick Modes", 0)],
-            ipsec: counters
-        )
+        try call(NetshStatisticsCommand.self, ControlEmpty())
     }
 
     func localAddresses() throws(NetshError) -> [IPv4Address] {

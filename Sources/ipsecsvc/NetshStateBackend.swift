@@ -1,3 +1,4 @@
+import Foundation
 import PolicyFormats
 import PolicyModel
 import Providers
@@ -51,8 +52,17 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
         } catch {
             throw NetshError("The \(location.displayName.lowercased()) was not changed: \(error)")
         }
-        // The store is saved either way; a service that is not running applies it when it starts.
-        if location == .local, client.isListening() { _ = try? client.send(RefreshCommand.self) }
+        // The store is saved either way; a service that is not running applies it when it starts. The
+        // refresh answers only once the new effective policy is applied, so the change is in effect
+        // when netsh returns; a refresh that fails is said, not swallowed.
+        guard location == .local, client.isListening() else { return }
+        do {
+            _ = try client.send(RefreshCommand.self)
+        } catch  where error.code != .notRunning {
+            let message =
+                "Warning: the local store was saved, but the running service did not apply it: \(error.message)\n"
+            FileHandle.standardError.write(Data(message.utf8))
+        } catch {}
     }
 
     /// The GPO whose IPsec policy the service last applied, from the directory cache's provenance.

@@ -17,13 +17,13 @@ import Glibc
             try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: ServiceHarness.executable)
         }
 
-        /// Runs `netsh <arguments>` through the symlink.
-        func netsh(_ arguments: [String]) throws -> ProcessResult {
+        /// Runs `netsh <arguments>` through the symlink, waiting without blocking the pool.
+        func netsh(_ arguments: [String]) async throws -> ProcessResult {
             let process = try ServiceProcess(
                 [link, "--config", sandbox.configPath] + arguments,
                 output: sandbox.root + "/netsh-\(UUID().uuidString).out"
             )
-            return ProcessResult(status: process.waitForExit(timeout: 120) ?? -1, output: process.output)
+            return ProcessResult(status: await process.exited(timeout: 120) ?? -1, output: process.output)
         }
 
         func write(_ text: String, _ name: String) throws -> String {
@@ -35,46 +35,46 @@ import Glibc
         var localStore: String? { try? String(contentsOfFile: sandbox.stateDirectory + "/local.xml", encoding: .utf8) }
     }
 
-    @Test func argv0NetshRunsOneCommandAgainstTheLocalStore() throws {
+    @Test func argv0NetshRunsOneCommandAgainstTheLocalStore() async throws {
         let netsh = try Netsh()
         defer { netsh.sandbox.remove() }
-        let add = try netsh.netsh(["ipsec", "static", "add", "policy", "name=Web Servers", "assign=yes"])
+        let add = try await netsh.netsh(["ipsec", "static", "add", "policy", "name=Web Servers", "assign=yes"])
         #expect(add.status == 0, "\(add.output)")
         #expect(netsh.localStore?.contains("Web Servers") == true)
-        let show = try netsh.netsh(["ipsec", "static", "show", "policy", "all"])
+        let show = try await netsh.netsh(["ipsec", "static", "show", "policy", "all"])
         #expect(show.status == 0)
         #expect(show.output.contains("Policy Name             : Web Servers"))
         #expect(show.output.contains("Assigned                : YES"))
         // The same through the subcommand of ipsecsvc.
-        let viaSubcommand = try netsh.sandbox.run([
+        let viaSubcommand = try await netsh.sandbox.execute([
             "netsh", "--config", netsh.sandbox.configPath, "ipsec", "static", "show", "store",
         ])
         #expect(viaSubcommand.output == "The current IPsec policy store is the local store.\n")
     }
 
-    @Test func errorsNameTheParameterAndExitNonZero() throws {
+    @Test func errorsNameTheParameterAndExitNonZero() async throws {
         let netsh = try Netsh()
         defer { netsh.sandbox.remove() }
-        let bad = try netsh.netsh([
+        let bad = try await netsh.netsh([
             "ipsec", "static", "add", "filter", "filterlist=L", "srcaddr=me", "dstaddr=any", "mirrored=maybe",
         ])
         #expect(bad.status == 1)
         #expect(bad.output.contains("'mirrored'") && bad.output.contains("Accepted values: yes, no"))
-        let unknown = try netsh.netsh(["ipsec", "static", "frobnicate"])
+        let unknown = try await netsh.netsh(["ipsec", "static", "frobnicate"])
         #expect(unknown.status == 1 && unknown.output.contains("The following command was not found"))
-        let dynamic = try netsh.netsh(["ipsec", "dynamic", "show", "config"])
+        let dynamic = try await netsh.netsh(["ipsec", "dynamic", "show", "config"])
         #expect(dynamic.status == 1 && dynamic.output.contains("The IPsec Services service is not running."))
-        let context = try netsh.netsh(["-c", "ipsec static", "show", "store"])
+        let context = try await netsh.netsh(["-c", "ipsec static", "show", "store"])
         #expect(context.status == 0 && context.output == "The current IPsec policy store is the local store.\n")
-        let usage = try netsh.netsh(["--help"])
+        let usage = try await netsh.netsh(["--help"])
         #expect(usage.status == 0 && usage.output.contains("-f script"))
-        let remote = try netsh.netsh(["-r", "server1", "ipsec", "static", "show", "store"])
+        let remote = try await netsh.netsh(["-r", "server1", "ipsec", "static", "show", "store"])
         #expect(remote.status == 1 && remote.output.contains("remote computers"))
-        let help = try netsh.netsh(["ipsec", "static", "add", "rule", "?"])
+        let help = try await netsh.netsh(["ipsec", "static", "add", "rule", "?"])
         #expect(help.status == 0 && help.output.hasPrefix("Usage: add rule [ name = ] <string>"))
     }
 
-    @Test func scriptFileIsOneTransaction() throws {
+    @Test func scriptFileIsOneTransaction() async throws {
         let netsh = try Netsh()
         defer { netsh.sandbox.remove() }
         let good = try netsh.write(
@@ -89,7 +89,7 @@ import Glibc
             """,
             "good.netsh"
         )
-        let run = try netsh.netsh(["-f", good])
+        let run = try await netsh.netsh(["-f", good])
         #expect(run.status == 0, "\(run.output)")
         let before = netsh.localStore
         #expect(before?.contains("NoTelnet") == true)
@@ -103,13 +103,13 @@ import Glibc
             """,
             "bad.netsh"
         )
-        let failed = try netsh.netsh(["-f", bad])
+        let failed = try await netsh.netsh(["-f", bad])
         #expect(failed.status == 1)
         #expect(failed.output.contains("bad.netsh:4: Filter List with name \"Missing\" does not exist."))
         #expect(netsh.localStore == before)
     }
 
-    @Test func dumpRecreatesTheStore() throws {
+    @Test func dumpRecreatesTheStore() async throws {
         let netsh = try Netsh()
         defer { netsh.sandbox.remove() }
         let script = try netsh.write(
@@ -121,16 +121,16 @@ import Glibc
             """,
             "setup.netsh"
         )
-        #expect(try netsh.netsh(["-f", script]).status == 0)
-        let dump = try netsh.netsh(["ipsec", "dump"])
+        #expect(try await netsh.netsh(["-f", script]).status == 0)
+        let dump = try await netsh.netsh(["ipsec", "dump"])
         #expect(dump.status == 0 && dump.output.hasPrefix("# ----"))
-        let show = try netsh.netsh(["ipsec", "static", "show", "all"]).output
+        let show = try await netsh.netsh(["ipsec", "static", "show", "all"]).output
         // Replay the dump on an empty store.
         let dumped = try netsh.write(dump.output, "dump.netsh")
         try FileManager.default.removeItem(atPath: netsh.sandbox.stateDirectory + "/local.xml")
-        #expect(try netsh.netsh(["-f", dumped]).status == 0)
-        #expect(try netsh.netsh(["ipsec", "dump"]).output == dump.output)
-        let replayed = try netsh.netsh(["ipsec", "static", "show", "all"]).output
+        #expect(try await netsh.netsh(["-f", dumped]).status == 0)
+        #expect(try await netsh.netsh(["ipsec", "dump"]).output == dump.output)
+        let replayed = try await netsh.netsh(["ipsec", "static", "show", "all"]).output
         func withoutGUIDsAndTimes(_ text: String) -> String {
             text.split(separator: "\n").filter { !$0.contains("GUID") && !$0.hasPrefix("Last Modified") }
                 .joined(separator: "\n")
@@ -138,7 +138,7 @@ import Glibc
         #expect(withoutGUIDsAndTimes(replayed) == withoutGUIDsAndTimes(show))
     }
 
-    @Test func interactiveMode() throws {
+    @Test func interactiveMode() async throws {
         let netsh = try Netsh()
         defer { netsh.sandbox.remove() }
         let input = try netsh.write(
@@ -149,57 +149,61 @@ import Glibc
             ["/bin/sh", "-c", "exec \"$0\" --config \"$1\" < \"$2\"", netsh.link, netsh.sandbox.configPath, input],
             output: netsh.sandbox.root + "/interactive.out"
         )
-        #expect(process.waitForExit(timeout: 60) == 0, "\(process.output)")
+        #expect(await process.exited(timeout: 60) == 0, "\(process.output)")
         // The batch is committed when netsh exits.
         #expect(netsh.localStore?.contains("Interactive") == true)
         #expect(netsh.localStore?.contains("name=\"L\"") == true || netsh.localStore?.contains(">L<") == true)
     }
 
-    @Test func dynamicCommandsWithTheRunningService() throws {
+    @Test func dynamicCommandsWithTheRunningService() async throws {
         let netsh = try Netsh()
         defer { netsh.sandbox.remove() }
         let service = try netsh.sandbox.startRun()
         defer { service.terminate() }
-        #expect(ServiceHarness.waitUntil { netsh.sandbox.driverMode() == "secure" })
-        #expect(ServiceHarness.waitUntil { RawControl.connect(netsh.sandbox.socket).map { close($0) } != nil })
-        #expect(try netsh.netsh(["ipsec", "dynamic", "add", "mmpolicy", "name=MM"]).status == 0)
-        let rule = try netsh.netsh([
+        #expect(await ServiceHarness.eventually { netsh.sandbox.driverMode() == "secure" })
+        #expect(await ServiceHarness.eventually { ServiceHarness.socketAnswers(netsh.sandbox.socket) })
+        #expect(try await netsh.netsh(["ipsec", "dynamic", "add", "mmpolicy", "name=MM"]).status == 0)
+        let rule = try await netsh.netsh([
             "ipsec", "dynamic", "add", "rule", "srcaddr=198.18.66.6", "dstaddr=me", "mmpolicy=MM",
             "actioninbound=block", "actionoutbound=block",
         ])
         #expect(rule.status == 0, "\(rule.output)")
-        let filters = try netsh.netsh(["ipsec", "dynamic", "show", "qmfilter", "all"])
+        let filters = try await netsh.netsh(["ipsec", "dynamic", "show", "qmfilter", "all"])
         #expect(filters.output.contains("Source Address          : 198.18.66.6 (255.255.255.255)"))
         // The rule takes effect at once: the service's dynamic policy source decides the packet.
-        let host = try netsh.netsh([
+        let host = try await netsh.netsh([
             "ipsec", "dynamic", "add", "rule", "198.18.66.6", "198.18.0.10", "MM",
             "actioninbound=block", "actionoutbound=block",
         ])
         #expect(host.status == 0, "\(host.output)")
-        let explained = try netsh.sandbox.run(
+        let explained = try await netsh.sandbox.execute(
             ["explain", "--src", "198.18.66.6", "--dst", "198.18.0.10", "--direction", "in"]
                 + netsh.sandbox.commonArguments
         )
         #expect(explained.output.contains("Verdict: block"), "\(explained.output)")
         #expect(explained.output.contains("dynamic policy"))
-        let config = try netsh.netsh(["ipsec", "dynamic", "set", "config", "property=ipsecdiagnostics", "value=7"])
+        let config = try await netsh.netsh([
+            "ipsec", "dynamic", "set", "config", "property=ipsecdiagnostics", "value=7",
+        ])
         #expect(config.status == 0, "\(config.output)")
-        #expect(try netsh.netsh(["ipsec", "dynamic", "show", "config"]).output.contains("IPsec Diagnostics       : 7"))
-        let stop = try netsh.sandbox.run(["service", "stop"] + netsh.sandbox.commonArguments)
+        #expect(
+            try await netsh.netsh(["ipsec", "dynamic", "show", "config"]).output.contains("IPsec Diagnostics       : 7")
+        )
+        let stop = try await netsh.sandbox.execute(["service", "stop"] + netsh.sandbox.commonArguments)
         #expect(stop.status == 0, "\(stop.output)")
-        _ = service.waitForExit(timeout: 30)
-        let stopped = try netsh.netsh(["ipsec", "dynamic", "show", "all"])
+        _ = await service.exited(timeout: 30)
+        let stopped = try await netsh.netsh(["ipsec", "dynamic", "show", "all"])
         #expect(stopped.status == 1 && stopped.output.contains("not running"))
         // The config persists across the stop; the rules are gone.
         let again = try netsh.sandbox.startRun()
         defer { again.terminate() }
-        #expect(ServiceHarness.waitUntil { RawControl.connect(netsh.sandbox.socket).map { close($0) } != nil })
-        let after = try netsh.netsh(["ipsec", "dynamic", "show", "all"]).output
+        #expect(await ServiceHarness.eventually { ServiceHarness.socketAnswers(netsh.sandbox.socket) })
+        let after = try await netsh.netsh(["ipsec", "dynamic", "show", "all"]).output
         #expect(after.contains("IPsec Diagnostics       : 7"))
         #expect(!after.contains("198.18.66.6"))
     }
 
-    @Test func domainStoreShowsTheCachedDirectoryPolicyReadOnly() throws {
+    @Test func domainStoreShowsTheCachedDirectoryPolicyReadOnly() async throws {
         let netsh = try Netsh()
         defer { netsh.sandbox.remove() }
         // A cached directory policy as the service leaves it: the policy, assigned, and its provenance.
@@ -220,20 +224,20 @@ import Glibc
             "ipsec static set store location=domain\nipsec static show policy all\nipsec static show gpoassignedpolicy\n",
             "show.netsh"
         )
-        let shown = try netsh.netsh(["-f", show])
+        let shown = try await netsh.netsh(["-f", show])
         #expect(shown.status == 0, "\(shown.output)")
         #expect(shown.output.contains("Policy Name             : Server (Request Security)"))
         #expect(shown.output.contains("Store                   : Domain Store"))
         #expect(shown.output.contains("GPO Name                : Server Isolation GPO"))
         let edit = try netsh.write("ipsec static set store location=domain\nipsec static delete all\n", "edit.netsh")
-        let refused = try netsh.netsh(["-f", edit])
+        let refused = try await netsh.netsh(["-f", edit])
         #expect(refused.status == 1 && refused.output.contains("edit.netsh:2: The domain store is read-only"))
         #expect(
             try String(contentsOfFile: netsh.sandbox.stateDirectory + "/directory-cache.xml", encoding: .utf8) == xml
         )
     }
 
-    @Test func exportAndImportPolicyFiles() throws {
+    @Test func exportAndImportPolicyFiles() async throws {
         let netsh = try Netsh()
         defer { netsh.sandbox.remove() }
         let setup = try netsh.write(
@@ -247,32 +251,32 @@ import Glibc
             """,
             "setup.netsh"
         )
-        #expect(try netsh.netsh(["-f", setup]).status == 0)
-        let before = try netsh.netsh(["ipsec", "dump"]).output
+        #expect(try await netsh.netsh(["-f", setup]).status == 0)
+        let before = try await netsh.netsh(["ipsec", "dump"]).output
         for file in ["backup.xml", "backup.reg", "backup.ipsec"] {
             let path = netsh.sandbox.root + "/" + file
-            let export = try netsh.netsh(["ipsec", "static", "exportpolicy", "file=\(path)"])
+            let export = try await netsh.netsh(["ipsec", "static", "exportpolicy", "file=\(path)"])
             #expect(export.status == 0, "\(file): \(export.output)")
             #expect(FileManager.default.fileExists(atPath: path))
-            #expect(try netsh.netsh(["ipsec", "static", "delete", "all"]).status == 0)
-            let imported = try netsh.netsh(["ipsec", "static", "importpolicy", path])
+            #expect(try await netsh.netsh(["ipsec", "static", "delete", "all"]).status == 0)
+            let imported = try await netsh.netsh(["ipsec", "static", "importpolicy", path])
             #expect(imported.status == 0, "\(file): \(imported.output)")
             // Imported policies are not assigned: assign again, then the store is the one exported.
-            #expect(try netsh.netsh(["ipsec", "static", "set", "policy", "Export Me", "assign=yes"]).status == 0)
-            #expect(try netsh.netsh(["ipsec", "dump"]).output == before, "\(file)")
+            #expect(try await netsh.netsh(["ipsec", "static", "set", "policy", "Export Me", "assign=yes"]).status == 0)
+            #expect(try await netsh.netsh(["ipsec", "dump"]).output == before, "\(file)")
         }
-        let missing = try netsh.netsh(["ipsec", "static", "importpolicy", "file=\(netsh.sandbox.root)/nope.xml"])
+        let missing = try await netsh.netsh(["ipsec", "static", "importpolicy", "file=\(netsh.sandbox.root)/nope.xml"])
         #expect(missing.status == 1 && missing.output.contains("were not imported"))
     }
 
-    @Test func staticEditsApplyAtOnceWithTheServiceRunning() throws {
+    @Test func staticEditsApplyAtOnceWithTheServiceRunning() async throws {
         let netsh = try Netsh()
         defer { netsh.sandbox.remove() }
         let service = try netsh.sandbox.startRun()
         defer { service.terminate() }
         // Running: the policy is applied and the socket answers.
-        #expect(ServiceHarness.waitUntil { netsh.sandbox.driverMode() == "secure" })
-        #expect(ServiceHarness.waitUntil { RawControl.connect(netsh.sandbox.socket).map { close($0) } != nil })
+        #expect(await ServiceHarness.eventually { netsh.sandbox.driverMode() == "secure" })
+        #expect(await ServiceHarness.eventually { ServiceHarness.socketAnswers(netsh.sandbox.socket) })
         let script = try netsh.write(
             """
             pushd ipsec static
@@ -284,8 +288,8 @@ import Glibc
             """,
             "lockdown.netsh"
         )
-        #expect(try netsh.netsh(["-f", script]).status == 0)
-        let explained = try netsh.sandbox.run(
+        #expect(try await netsh.netsh(["-f", script]).status == 0)
+        let explained = try await netsh.sandbox.execute(
             ["explain", "--src", "198.18.77.7", "--dst", "198.18.0.10", "--protocol", "tcp", "--dstport", "23"]
                 + ["--direction", "in"] + netsh.sandbox.commonArguments
         )

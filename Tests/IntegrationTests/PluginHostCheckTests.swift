@@ -65,6 +65,13 @@ import Testing
         )
     }
 
+    /// ``plugins``, built (the first time) on a thread of its own: cc and the wait for it block.
+    static func builtPlugins() async -> (xmldir: String, fixture: String)? {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: plugins) }.start()
+        }
+    }
+
     /// Builds the C example and the misbehaving fixture with cc, as the guide says.
     static let plugins: (xmldir: String, fixture: String)? = {
         var template = Array("/tmp/ipsecsvc-check-XXXXXX".utf8CString)
@@ -93,7 +100,7 @@ import Testing
     }()
 
     @Test func checkReportsAWorkingPlugin() async throws {
-        let plugins = try #require(Self.plugins, "cc could not build the plugins")
+        let plugins = try #require(await Self.builtPlugins(), "cc could not build the plugins")
         let policies = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(getpid())").path
         try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: policies) }
@@ -111,14 +118,14 @@ import Testing
     }
 
     @Test func theCExampleExportsOnlyItsEntry() async throws {
-        let plugins = try #require(Self.plugins, "cc could not build the plugins")
+        let plugins = try #require(await Self.builtPlugins(), "cc could not build the plugins")
         let text = try await Self.run("/usr/bin/env", ["nm", "-D", "--defined-only", plugins.xmldir]).output
         let symbols = text.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
         #expect(symbols == ["ipsec_plugin_entry_v1"], "\(text)")
     }
 
     @Test func checkPrintsAnInvalidDocumentWithItsError() async throws {
-        let plugins = try #require(Self.plugins, "cc could not build the plugins")
+        let plugins = try #require(await Self.builtPlugins(), "cc could not build the plugins")
         let result = try await Self.ipsecsvc([
             "plugin-host", "--check", plugins.fixture, "--option", "mode=invalid", "--print-document",
         ])
@@ -128,7 +135,7 @@ import Testing
     }
 
     @Test func checkExplainsACrash() async throws {
-        let plugins = try #require(Self.plugins, "cc could not build the plugins")
+        let plugins = try #require(await Self.builtPlugins(), "cc could not build the plugins")
         let result = try await Self.ipsecsvc(["plugin-host", "--check", plugins.fixture, "--option", "mode=abort"])
         #expect(result.status == 1)
         #expect(

@@ -12,9 +12,9 @@ import Testing
     }()
 
     @Test(arguments: files)
-    func rejectedWithOneLineNamingThePlace(name: String) throws {
+    func rejectedWithOneLineNamingThePlace(name: String) async throws {
         let path = Self.corpus.appendingPathComponent(name).path
-        let result = try IPsecSvcProcess.run(["policy", "validate", path])
+        let result = try await IPsecSvcProcess.run(["policy", "validate", path])
         #expect(result.status == 1, "\(name): exit \(result.status), stderr \(result.standardError)")
         #expect(result.standardOutput.isEmpty)
         let lines = result.errorLines
@@ -34,7 +34,7 @@ import Testing
         #expect(Self.files.count >= 20)
     }
 
-    @Test func twoHundredMegabytesAreRefusedBeforeParsing() throws {
+    @Test func twoHundredMegabytesAreRefusedBeforeParsing() async throws {
         let directory = try IPsecSvcProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("huge.xml").path
@@ -43,18 +43,18 @@ import Testing
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         try handle.truncate(atOffset: 200 << 20)
         try handle.close()
-        let result = try IPsecSvcProcess.run(["policy", "validate", path])
+        let result = try await IPsecSvcProcess.run(["policy", "validate", path])
         #expect(result.status == 1)
         #expect(result.errorLines.count == 1)
         #expect(result.errorLines.first?.hasPrefix(path + ":") == true)
     }
 
-    @Test func emptyFileIsAnError() throws {
+    @Test func emptyFileIsAnError() async throws {
         let directory = try IPsecSvcProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("empty.xml").path
         #expect(FileManager.default.createFile(atPath: path, contents: Data()))
-        let result = try IPsecSvcProcess.run(["policy", "validate", path])
+        let result = try await IPsecSvcProcess.run(["policy", "validate", path])
         #expect(result.status == 1)
         #expect(result.errorLines.count == 1)
     }

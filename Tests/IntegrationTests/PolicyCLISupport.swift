@@ -28,7 +28,13 @@ enum IPsecSvcProcess {
             .deletingLastPathComponent()
     }
 
-    static func run(_ arguments: [String], input: Data? = nil) throws -> Result {
+    /// Runs the executable to completion on a thread of its own (the reads and the wait block), so
+    /// the cooperative pool stays free for the tests running in parallel.
+    static func run(_ arguments: [String], input: Data? = nil) async throws -> Result {
+        try await offPool { try runBlocking(arguments, input: input) }
+    }
+
+    private static func runBlocking(_ arguments: [String], input: Data?) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

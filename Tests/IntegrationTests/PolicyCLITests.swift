@@ -10,8 +10,8 @@ import Testing
         ["--help"], ["policy", "--help"], ["policy", "validate", "--help"], ["policy", "show", "--help"],
         ["policy", "convert", "--help"],
     ])
-    func helpExitsZeroWithExamples(arguments: [String]) throws {
-        let result = try IPsecSvcProcess.run(arguments)
+    func helpExitsZeroWithExamples(arguments: [String]) async throws {
+        let result = try await IPsecSvcProcess.run(arguments)
         #expect(result.status == 0)
         #expect(result.standardOutput.contains("USAGE: ipsecsvc"))
         #expect(result.standardOutput.contains("Exit codes: 0"))
@@ -27,17 +27,17 @@ import Testing
         (["policy", "frobnicate"], "Unexpected argument 'frobnicate'"),
         (["policy", "show", "x.xml", "--jsn"], "Unknown option '--jsn'"),
     ])
-    func usageErrorsExitTwo(arguments: [String], message: String) throws {
-        let result = try IPsecSvcProcess.run(arguments)
+    func usageErrorsExitTwo(arguments: [String], message: String) async throws {
+        let result = try await IPsecSvcProcess.run(arguments)
         #expect(result.status == 2)
         #expect(result.standardOutput.isEmpty)
         #expect(result.errorLines.first?.hasPrefix("Error: \(message)") == true, "\(result.standardError)")
     }
 
-    @Test func unreadableFilesExitOneWithOneLineEach() throws {
+    @Test func unreadableFilesExitOneWithOneLineEach() async throws {
         let directory = try IPsecSvcProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try IPsecSvcProcess.run(["policy", "validate", "/nonexistent/a.xml", directory.path])
+        let result = try await IPsecSvcProcess.run(["policy", "validate", "/nonexistent/a.xml", directory.path])
         #expect(result.status == 1)
         #expect(
             result.errorLines == [
@@ -48,23 +48,25 @@ import Testing
         #expect(result.standardOutput.isEmpty)
     }
 
-    @Test func showAndConvertReportUnreadableInput() throws {
-        let show = try IPsecSvcProcess.run(["policy", "show", "/nonexistent/a.xml", "--json"])
+    @Test func showAndConvertReportUnreadableInput() async throws {
+        let show = try await IPsecSvcProcess.run(["policy", "show", "/nonexistent/a.xml", "--json"])
         #expect(show.status == 1)
         #expect(show.errorLines == ["/nonexistent/a.xml: cannot open: no such file or directory"])
-        let convert = try IPsecSvcProcess.run(["policy", "convert", "/nonexistent/a.xml", "/tmp/never-written.xml"])
+        let convert = try await IPsecSvcProcess.run([
+            "policy", "convert", "/nonexistent/a.xml", "/tmp/never-written.xml",
+        ])
         #expect(convert.status == 1)
         #expect(convert.errorLines == ["/nonexistent/a.xml: cannot open: no such file or directory"])
         #expect(!FileManager.default.fileExists(atPath: "/tmp/never-written.xml"))
     }
 
-    @Test func unknownFormatExitsOne() throws {
+    @Test func unknownFormatExitsOne() async throws {
         let directory = try IPsecSvcProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("notes.txt").path
         try Data("hello\n".utf8).write(to: URL(fileURLWithPath: path))
-        let result = try IPsecSvcProcess.run(["policy", "validate", path])
+        let result = try await IPsecSvcProcess.run(["policy", "validate", path])
         #expect(result.status == 1)
-        #expect(result.errorLines == ["\(path): cannot tell the file's format; name it (xml, reg, ldif, dsml)"])
+        #expect(result.errorLines == ["\(path): cannot tell the file's format; name it (xml, reg, ldif, dsml, netsh)"])
     }
 }

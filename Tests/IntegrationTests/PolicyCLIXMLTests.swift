@@ -59,9 +59,9 @@ struct PolicyCLIXMLTests {
     }
 
     @Test(.enabled(if: !shippedPolicies.isEmpty, "no policies-xml/*.xml yet"))
-    func shippedPoliciesAreValid() throws {
+    func shippedPoliciesAreValid() async throws {
         let files = shippedPolicies
-        let result = try IPsecSvcProcess.run(["policy", "validate"] + files)
+        let result = try await IPsecSvcProcess.run(["policy", "validate"] + files)
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardError.isEmpty)
         let lines = result.standardOutput.split(separator: "\n")
@@ -70,12 +70,12 @@ struct PolicyCLIXMLTests {
     }
 
     @Test(.enabled(if: !shippedPolicies.isEmpty, "no policies-xml/*.xml yet"))
-    func shippedPoliciesRoundTripByteForByte() throws {
+    func shippedPoliciesRoundTripByteForByte() async throws {
         let directory = try IPsecSvcProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         for file in shippedPolicies {
             let output = directory.appendingPathComponent(URL(fileURLWithPath: file).lastPathComponent).path
-            let result = try IPsecSvcProcess.run(["policy", "convert", file, output])
+            let result = try await IPsecSvcProcess.run(["policy", "convert", file, output])
             #expect(result.status == 0, "\(file): \(result.standardError)")
             #expect(
                 FileManager.default.contents(atPath: output) == FileManager.default.contents(atPath: file),
@@ -84,38 +84,41 @@ struct PolicyCLIXMLTests {
         }
     }
 
-    @Test func validFileAndEveryOutput() throws {
+    @Test func validFileAndEveryOutput() async throws {
         let directory = try IPsecSvcProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = try write(Self.valid, name: "lockdown.xml", in: directory)
 
-        let validate = try IPsecSvcProcess.run(["policy", "validate", path])
+        let validate = try await IPsecSvcProcess.run(["policy", "validate", path])
         #expect(validate.status == 0, "\(validate.standardError)")
         #expect(validate.standardOutput == "\(path): valid (1 policy, 1 filter list, 2 filter actions)\n")
 
-        let show = try IPsecSvcProcess.run(["policy", "show", path])
+        let show = try await IPsecSvcProcess.run(["policy", "show", path])
         #expect(show.status == 0)
         #expect(show.standardOutput.contains("    Destination Port        : 22\n"))
         #expect(show.standardOutput.contains("  Default Response Rule\n"))
 
-        let json = try IPsecSvcProcess.run(["policy", "show", "--json", path])
+        let json = try await IPsecSvcProcess.run(["policy", "show", "--json", path])
         #expect(json.status == 0)
         let document = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
         #expect(document?["formatVersion"] as? Int == 1)
 
         // Standard input in, standard output out: the writer's normal form reads back unchanged.
-        let normal = try IPsecSvcProcess.run(
+        let normal = try await IPsecSvcProcess.run(
             ["policy", "convert", "-", "-", "--from", "xml", "--format", "xml"],
             input: Data(Self.valid.utf8)
         )
         #expect(normal.status == 0, "\(normal.standardError)")
         // Without --format, standard output gets the format IN was read in (here sniffed).
-        let again = try IPsecSvcProcess.run(["policy", "convert", "-", "-"], input: Data(normal.standardOutput.utf8))
+        let again = try await IPsecSvcProcess.run(
+            ["policy", "convert", "-", "-"],
+            input: Data(normal.standardOutput.utf8)
+        )
         #expect(again.status == 0, "\(again.standardError)")
         #expect(again.standardOutput == normal.standardOutput)
     }
 
-    @Test func everyProblemIsPrintedWithFileAndLocation() throws {
+    @Test func everyProblemIsPrintedWithFileAndLocation() async throws {
         let directory = try IPsecSvcProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let broken = Self.valid
@@ -128,7 +131,7 @@ struct PolicyCLIXMLTests {
         let bad = try write(broken, name: "broken.xml", in: directory)
         let good = try write(Self.valid, name: "good.xml", in: directory)
 
-        let result = try IPsecSvcProcess.run(["policy", "validate", bad, good])
+        let result = try await IPsecSvcProcess.run(["policy", "validate", bad, good])
         #expect(result.status == 1)
         #expect(
             result.errorLines == [
@@ -142,19 +145,19 @@ struct PolicyCLIXMLTests {
         #expect(result.standardOutput == "\(good): valid (1 policy, 1 filter list, 2 filter actions)\n")
 
         let output = directory.appendingPathComponent("out.xml").path
-        let convert = try IPsecSvcProcess.run(["policy", "convert", bad, output])
+        let convert = try await IPsecSvcProcess.run(["policy", "convert", bad, output])
         #expect(convert.status == 1)
         #expect(
             convert.errorLines.last
                 == "\(output): not written: the policy has problems (see above; --allow-invalid writes anyway)"
         )
         #expect(!FileManager.default.fileExists(atPath: output))
-        let forced = try IPsecSvcProcess.run(["policy", "convert", "--allow-invalid", bad, output])
+        let forced = try await IPsecSvcProcess.run(["policy", "convert", "--allow-invalid", bad, output])
         #expect(forced.status == 0)
         #expect(FileManager.default.fileExists(atPath: output))
     }
 
-    @Test func schemaErrorsNameLineAndColumn() throws {
+    @Test func schemaErrorsNameLineAndColumn() async throws {
         let directory = try IPsecSvcProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = try write(
@@ -162,7 +165,7 @@ struct PolicyCLIXMLTests {
             name: "schema.xml",
             in: directory
         )
-        let result = try IPsecSvcProcess.run(["policy", "validate", path])
+        let result = try await IPsecSvcProcess.run(["policy", "validate", path])
         #expect(result.status == 1)
         #expect(result.errorLines.count == 1)
         #expect(result.errorLines.first?.hasPrefix("\(path):") == true)

@@ -21,26 +21,37 @@ enum ServiceHarness {
 
     static var isRoot: Bool { geteuid() == 0 }
 
-    /// Blocking form of ``eventually(timeout:_:)`` (occupies a pool thread while it waits; prefer
-    /// the async form).
-    static func waitUntil(timeout: Double = 30, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(20_000)
-        }
-        return condition()
-    }
-
     /// Waits until `condition` holds, polling; false after `timeout` seconds. Sleeps with `Task.sleep`:
-    /// the test process's cooperative pool stays free for the tests that run a service in-process.
-    static func eventually(timeout: Double = 30, _ condition: () -> Bool) async -> Bool {
+    /// the test process's cooperative pool (two threads here, shared by every test running in
+    /// parallel) stays free for the tests that run a service in-process. There is deliberately no
+    /// blocking form: a test that sleeps or waits synchronously starves unrelated async tests.
+    static func eventually(timeout: Double = 30, _ condition: () async -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if condition() { return true }
+            if await condition() { return true }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        return condition()
+        return await condition()
+    }
+
+    /// Whether the control socket accepts a connection now.
+    static func socketAnswers(_ path: String) -> Bool {
+        RawControl.connect(path).map { close($0) } != nil
+    }
+}
+
+/// Runs blocking work (waiting for a process, reading a pipe to its end, a blocking socket exchange) on
+/// a thread of its own and resumes the caller when it is done, so the cooperative pool stays free.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            do {
+                continuation.resume(returning: try body())
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+        thread.start()
     }
 }
 
@@ -92,17 +103,6 @@ struct ServiceSandbox {
         return ProcessResult(status: status ?? -1, output: process.output)
     }
 
-    /// Blocking form of ``execute(_:prefix:environment:)``.
-    func run(_ arguments: [String], prefix: [String] = [], environment: [String: String] = [:]) throws -> ProcessResult
-    {
-        let process = try ServiceProcess(
-            prefix + [ServiceHarness.executable] + arguments,
-            environment: environment,
-            output: root + "/cmd-\(UUID().uuidString).out"
-        )
-        return ProcessResult(status: process.waitForExit(timeout: 120) ?? -1, output: process.output)
-    }
-
     /// Starts `ipsecsvc run` in the background.
     func startRun(environment: [String: String] = [:]) throws -> ServiceProcess {
         try ServiceProcess(
@@ -114,9 +114,14 @@ struct ServiceSandbox {
 
     /// Waits until the service answers `service.status` with RUNNING.
     func waitForRunning(timeout: Double = 60) async -> Bool {
-        await ServiceHarness.eventually(timeout: timeout) {
-            let answer = RawControl.request(socket, #"{"version":1,"command":"service.status"}"#)
-            return (answer["body"] as? [String: Any])?["state"] as? String == "RUNNING"
+        let socket = socket
+        return await ServiceHarness.eventually(timeout: timeout) {
+            // A blocking exchange: on a thread of its own.
+            let state = try? await offPool {
+                let answer = RawControl.request(socket, #"{"version":1,"command":"service.status"}"#)
+                return (answer["body"] as? [String: Any])?["state"] as? String
+            }
+            return state == "RUNNING"
         }
     }
 
@@ -174,16 +179,11 @@ final class ServiceProcess {
 
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 
-    func signal(_ number: Int32) { kill(pid, number) }
-
-    /// Blocking form of ``exited(timeout:)``.
-    func waitForExit(timeout: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        repeat {
-            if let status = reap(blocking: false) { return status }
-            usleep(20_000)
-        } while Date() < deadline
-        return reap(blocking: false)
+    /// Signals the process unless it has been reaped (an unreaped child keeps its PID, even as a
+    /// zombie; once reaped, the PID may belong to another process).
+    func signal(_ number: Int32) {
+        guard exitStatus == nil else { return }
+        kill(pid, number)
     }
 
     /// The exit status once the process has ended (`nil` on timeout).

@@ -11,7 +11,7 @@ import Testing
     // MARK: - The examples load, deliver policy and report their kind and rank
 
     @Test func cExampleServesTheFirstFileOfItsDirectoryAndFollowsChanges() async throws {
-        let fixtures = try PluginFixtures.require()
+        let fixtures = try await PluginFixtures.require()
         let policies = try PluginFixtures.temporaryDirectory("xmldir")
         defer { try? FileManager.default.removeItem(atPath: policies) }
         try PluginFixtures.sampleDocument.write(toFile: policies + "/50-default.xml", atomically: true, encoding: .utf8)
@@ -93,7 +93,7 @@ import Testing
         ]
     )
     func brokenPluginFailsAloneAndIsRestarted(mode: String, reason: String) async throws {
-        let fixtures = try PluginFixtures.require()
+        let fixtures = try await PluginFixtures.require()
         let log = RecordingLog()
         let broken = testConfiguration(
             name: "broken",
@@ -151,7 +151,7 @@ import Testing
     }
 
     @Test func aRestartedPluginComesBack() async throws {
-        let fixtures = try PluginFixtures.require()
+        let fixtures = try await PluginFixtures.require()
         let scratch = try PluginFixtures.temporaryDirectory("crash-once")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let log = RecordingLog()
@@ -170,7 +170,7 @@ import Testing
 
     @Test func aPluginKilledFromOutsideIsFailedThenComesBack() async throws {
         // The supervisor keeps the last valid policy for diagnostics; the provider reports the failure.
-        let fixtures = try PluginFixtures.require()
+        let fixtures = try await PluginFixtures.require()
         let scratch = try PluginFixtures.temporaryDirectory("later")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         // The plugin under a path of this test's own: the host serving it is the only process killed
@@ -199,7 +199,7 @@ import Testing
     }
 
     @Test func restartsBackOffExponentially() async throws {
-        let fixtures = try PluginFixtures.require()
+        let fixtures = try await PluginFixtures.require()
         let log = RecordingLog()
         var configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "open-error"])
         configuration.restartDelay = .milliseconds(300)
@@ -215,7 +215,7 @@ import Testing
     }
 
     @Test func stopEndsAHungPluginHost() async throws {
-        let fixtures = try PluginFixtures.require()
+        let fixtures = try await PluginFixtures.require()
         let configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "hang"], timeout: .seconds(60))
         let supervisor = PluginSupervisor(
             configuration: configuration,
@@ -232,7 +232,7 @@ import Testing
     }
 
     @Test func aPluginWritingToStdoutCannotCorruptTheProtocol() async throws {
-        let fixtures = try PluginFixtures.require()
+        let fixtures = try await PluginFixtures.require()
         let configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "chatty"])
         try await withSupervisor(configuration) { supervisor in
             let state = await waitFor(supervisor) { $0.isRunning || $0.isFailed }
@@ -241,7 +241,7 @@ import Testing
     }
 
     @Test func changeCallbackTriggersAFetch() async throws {
-        let fixtures = try PluginFixtures.require()
+        let fixtures = try await PluginFixtures.require()
         let log = RecordingLog()
         let configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "notify"])
         try await withSupervisor(configuration, log: log) { supervisor in
@@ -256,7 +256,7 @@ import Testing
     }
 
     @Test func inProcessIsolationWorksWhenAskedFor() async throws {
-        let fixtures = try PluginFixtures.require()
+        let fixtures = try await PluginFixtures.require()
         let configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "good"], isolation: .inProcess)
         try await withSupervisor(configuration) { supervisor in
             let state = await waitFor(supervisor) { $0.isRunning || $0.isFailed }
@@ -268,7 +268,7 @@ import Testing
     // MARK: - ABI checks come before anything else
 
     @Test func abiMismatchIsRefusedBeforeOpen() async throws {
-        let fixtures = try PluginFixtures.require()
+        let fixtures = try await PluginFixtures.require()
         #expect {
             _ = try LoadedPlugin.load(path: fixtures.abiVersion2)
         } throws: { error in
@@ -334,7 +334,7 @@ private func pluginHostPIDs(serving path: String) throws -> [pid_t] {
 
 @Suite(.serialized) struct PluginManagerTests {
     @Test func startsEnabledPluginsAndReportsEveryFile() async throws {
-        let fixtures = try PluginFixtures.require()
+        let fixtures = try await PluginFixtures.require()
         let directory = try PluginFixtures.temporaryDirectory("manager")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "path = \(fixtures.fixture)\nenabled = yes\nrank = 7\noption.mode = good\n"

@@ -84,8 +84,12 @@ enum PluginFixtures {
         }
     }()
 
-    static func require() throws -> Built {
-        try built.get()
+    /// The built fixtures. The first call compiles them (cc, blocking): that happens on a thread of its
+    /// own, never on the cooperative pool that the tests running in parallel share.
+    static func require() async throws -> Built {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: built) }.start()
+        }
     }
 
     /// A new empty directory under /tmp.

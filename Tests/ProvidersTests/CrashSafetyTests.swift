@@ -23,7 +23,7 @@ import Glibc
     }
 
     @Test(.timeLimit(.minutes(1)))
-    func sigkillDuringWritesLeavesOldOrNew() throws {
+    func sigkillDuringWritesLeavesOldOrNew() async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let store = dir.state.localStore
@@ -43,12 +43,14 @@ import Glibc
             try #require(spawned == 0, "posix_spawn failed: \(spawned)")
             // Wait until the helper has written once (its start-up can take long on a loaded machine),
             // then kill it at a random moment among its writes.
+            // Task.sleep, not usleep: the cooperative pool stays free for the tests running in parallel.
             var waited = 0
             while access(marker, F_OK) != 0 && waited < 10_000 {
-                usleep(500)
+                try await Task.sleep(for: .microseconds(500))
                 waited += 1
             }
-            usleep(UInt32.random(in: 0...8_000, using: &generator))
+            try await Task.sleep(for: .microseconds(Int.random(in: 0...8_000, using: &generator)))
+            // Not reaped yet (only this waitpid reaps it), so the PID is still the writer's.
             kill(pid, SIGKILL)
             var status: Int32 = 0
             waitpid(pid, &status, 0)

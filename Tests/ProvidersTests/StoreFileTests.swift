@@ -22,6 +22,44 @@ import Testing
         #expect(file.load().fingerprint != 0)
     }
 
+    /// A writer killed mid-write leaves `<path>.tmp-<pid>-<random>`; loading or writing the store removes
+    /// those of processes that no longer exist, and nothing else.
+    @Test func staleTemporariesOfDeadWritersAreRemoved() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = dir.state.localStore
+        let name = URL(fileURLWithPath: store).lastPathComponent
+        // PIDs above the kernel's largest pid_max (2^22) never exist.
+        let dead: [Int32] = [4_194_305, Int32.max]
+        let stale = dead.map { "\(name).tmp-\($0)-\(UInt64.random(in: 0...UInt64.max))" }
+        let kept = [
+            "\(name).tmp-\(getpid())-12345",  // a write of this process in progress
+            "\(name).tmp-1-12345",  // a live process (init)
+            "\(name).tmp-\(dead[0])-notanumber",  // not the pattern
+            "\(name).tmp-\(dead[0])",  // not the pattern
+            "\(name).tmp-\(dead[0])-1-2",  // not the pattern
+            "other.xml.tmp-\(dead[0])-12345",  // another store's
+            "x\(name).tmp-\(dead[0])-12345",  // another file's
+        ]
+        func present() -> Set<String> {
+            Set((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.contains(".tmp") }
+        }
+        func plant() { for file in stale + kept { dir.write("partial", to: file) } }
+
+        plant()
+        let file = StoreFile(path: store, codec: JSONStoreCodec())
+        #expect(file.load() == .missing)
+        #expect(present() == Set(kept))
+
+        plant()
+        try file.save(Fixtures.simple("Local", space: 1))
+        #expect(present() == Set(kept))
+
+        plant()
+        try DurableFile.write(Array("x".utf8), to: dir.path + "/other-file")
+        #expect(present() == Set(kept + stale), "only the temporaries of the file written")
+    }
+
     @Test func brokenStoreIsReportedWithFileAndLineAndNeverOverwritten() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }

@@ -120,7 +120,7 @@ import Testing
         try settings.set(property: "bootmode", value: "stateful")
         try settings.set(property: "bootexemptions", value: "tcp:0:22:inbound")
         try settings.set(property: "ipsecloginterval", value: "600")
-        try store.setDynamicSettings(settings)
+        try store.changeDynamicSettings { $0 = settings }
         try store.setStartType(.manual)
 
         // A new store value is what a new process sees.

@@ -1,5 +1,6 @@
 import Driver
 import Foundation
+import PolicyFormats
 import Providers
 import ServiceHost
 import Testing
@@ -20,6 +21,7 @@ enum EchoCommand: ControlCommand {
     func withServer(
         maxRequestBytes: Int = 1 << 20,
         gate: StartGate? = nil,
+        driver: (any IPsecDriver)? = nil,
         _ body: (ServiceConfiguration, PolicyAgent) async throws -> Void
     ) async throws {
         let directory = TemporaryDirectory()
@@ -30,7 +32,7 @@ enum EchoCommand: ControlCommand {
         configuration.maxRequestBytes = maxRequestBytes
         configuration.adminGroup = "ipsecsvc-test-no-such-group"
         let agent = PolicyAgent(
-            driver: FileBackedDriver(path: directory.path + "/driver-state"),
+            driver: FileBackedDriver(path: directory.path + "/driver-state", inner: driver),
             engine: StaticPolicyEngine(),
             journal: RecordingJournal(),
             startType: .manual,
@@ -75,6 +77,57 @@ enum EchoCommand: ControlCommand {
             )
             #expect(settings.diagnostics == 5)
             #expect(await agent.settings.diagnostics == 5)
+        }
+    }
+
+    /// `dynamic-settings.conf` has one owner: `config.get` reads the file and `config.set` re-reads it
+    /// under the store lock before changing one property, so a change made by another writer (the
+    /// offline fallback of another process) is neither hidden nor overwritten.
+    @Test func dynamicSettingsHaveOneCopyTheFile() async throws {
+        try await withServer { configuration, agent in
+            try await agent.start()
+            let client = ControlClient(configuration: configuration)
+            _ = try await client.request(SetDynamicConfigCommand.self, .init(property: "ipsecdiagnostics", value: "5"))
+            let store = ServiceStateStore(directory: configuration.stateDirectory)
+            _ = try await onDedicatedThread {
+                try StateDirectoryLock.withLock(store.directory) {
+                    try store.changeDynamicSettings(lockHeld: true) { try $0.set(property: "bootmode", value: "block") }
+                }
+            }
+            let seen = try await client.request(GetDynamicConfigCommand.self, ControlEmpty())
+            #expect(seen.bootMode == .block)
+            #expect(seen.diagnostics == 5)
+            let after = try await client.request(
+                SetDynamicConfigCommand.self,
+                .init(property: "ipsecexempt", value: "1")
+            )
+            #expect(after.bootMode == .block)
+            #expect(after.diagnostics == 5)
+            #expect(after.exemptionLevel == 1)
+            #expect(try store.dynamicSettings() == after)
+            #expect(await agent.settings == after)
+        }
+    }
+
+    /// `netsh ipsec dynamic show stats` shows the running driver's counters (`netsh.dynamic.stats`).
+    @Test func netshStatisticsAreTheDriversCounters() async throws {
+        let driver = InMemoryDriver()
+        await driver.setCounter("drops.blocked", 42)
+        await driver.setCounter("packets", 1234)
+        try await withServer(driver: driver) { configuration, agent in
+            try await agent.start()
+            let client = ControlClient(configuration: configuration)
+            let stats = try await client.request(NetshStatisticsCommand.self, ControlEmpty())
+            let ipsec = Dictionary(stats.ipsec.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+            #expect(ipsec["Packets Blocked"] == 42)
+            #expect(ipsec["Packets Filtered"] == 1234)
+            #expect(stats.ipsec.map(\.name) == DriverStatus(counters: [:]).netshStatistics.map(\.name))
+            #expect(stats.ike.map(\.name).contains("Main Modes"))
+            #expect(stats.ike.allSatisfy { $0.value == 0 })
+            #expect(stats.ikeNote?.contains("no IKE") == true)
+            await driver.setCounter("drops.blocked", 43)
+            let again = try await client.request(NetshStatisticsCommand.self, ControlEmpty())
+            #expect(again.ipsec.first { $0.name == "Packets Blocked" }?.value == 43)
         }
     }
 
@@ -155,10 +208,7 @@ enum EchoCommand: ControlCommand {
             .init(property: "bootmode", value: "block"),
             stateDirectory: store.directory
         ) {
-            var settings = try store.dynamicSettings()
-            try settings.set(property: "bootmode", value: "block")
-            try store.setDynamicSettings(settings)
-            return settings
+            try store.changeDynamicSettings(lockHeld: true) { try $0.set(property: "bootmode", value: "block") }
         }
         #expect(settings.bootMode == .block)
         #expect(try store.dynamicSettings().bootMode == .block)

@@ -120,6 +120,7 @@ extension NetshDynamicSession {
             if type != "ipsec" {
                 text.heading("IKE Main Mode and Quick Mode Statistics")
                 for counter in statistics.ike { text.field(counter.name, "\(counter.value)") }
+                if let note = statistics.ikeNote { text.line("Note: \(note)") }
             }
             if type != "ike" {
                 if type == "all" { text.line() }

@@ -15,11 +15,29 @@ public struct NetshCounter: Hashable, Sendable, Codable {
 public struct NetshStatistics: Hashable, Sendable, Codable {
     public var ike: [NetshCounter]
     public var ipsec: [NetshCounter]
+    /// Printed under the IKE counters (why they read 0 here).
+    public var ikeNote: String?
 
-    public init(ike: [NetshCounter] = [], ipsec: [NetshCounter] = []) {
+    public init(ike: [NetshCounter] = [], ipsec: [NetshCounter] = [], ikeNote: String? = nil) {
         self.ike = ike
         self.ipsec = ipsec
+        self.ikeNote = ikeNote
     }
+
+    /// The IKE section of Windows Server 2003's `show stats`, by name.
+    public static let ikeCounterNames = [
+        "Main Modes", "Quick Modes", "Soft SAs", "Authentication Failures", "Active Acquire", "Active Receive",
+        "Acquire Failures", "Receive Failures", "Send Failures", "Acquire Heap Size", "Receive Heap Size",
+        "Negotiation Failures", "Invalid Cookies Received", "Total Acquire", "TotalGetSpi", "TotalKeyAdd",
+        "TotalKeyUpdate", "GetSpiFail", "KeyAddFail", "KeyUpdateFail", "IsadbListSize", "ConnListSize",
+        "Invalid Packets Received",
+    ]
+
+    /// ipsecsvc does no key exchange: every IKE counter is 0, and the note says why.
+    public static let noIKE = (
+        counters: ikeCounterNames.map { NetshCounter($0, 0) },
+        note: "ipsecsvc does no IKE key exchange: the IKE counters are always 0."
+    )
 }
 
 /// The running service as `netsh ipsec dynamic` needs it.

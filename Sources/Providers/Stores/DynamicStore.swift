@@ -29,8 +29,10 @@ public struct DynamicRule: Hashable, Sendable, Codable {
 }
 
 /// The dynamic policy: rules that take effect at once and vanish when the service stops (they are never
-/// written), and a read-only view of the dynamic `set config` settings, which the service host writes
-/// (`dynamic-settings.conf`, under the store lock) and which persist across restarts.
+/// written). The dynamic `set config` settings are not kept here: they persist in
+/// `dynamic-settings.conf`, whose only reader and writer is the service host's `ServiceStateStore`
+/// (under the store lock, re-read before every change), so no second in-memory copy can go stale or
+/// overwrite a newer file.
 public actor DynamicStore: PolicyProvider {
     /// Why a dynamic edit was refused.
     public enum DynamicError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -47,16 +49,10 @@ public actor DynamicStore: PolicyProvider {
 
     public nonisolated let name = "dynamic"
     public nonisolated let kind = SourceKind.dynamic
-    private let settingsPath: String?
     public private(set) var rules: [DynamicRule] = []
-    public private(set) var settings: [String: String]
     private let signal = ChangeSignal()
 
-    /// - Parameter settingsPath: where the service host keeps the `set config` settings; `nil`: none.
-    public init(settingsPath: String?) {
-        self.settingsPath = settingsPath
-        self.settings = settingsPath.map(Self.readSettings) ?? [:]
-    }
+    public init() {}
 
     /// Adds a rule; it takes effect at the next merge, which the change signal triggers at once.
     public func add(_ rule: DynamicRule) throws(DynamicError) {
@@ -83,11 +79,6 @@ public actor DynamicStore: PolicyProvider {
         signal.signal()
     }
 
-    /// Re-reads the settings file (after `set config` changed it).
-    public func reloadSettings() {
-        settings = settingsPath.map(Self.readSettings) ?? [:]
-    }
-
     public func currentPolicy() async -> ProviderReport {
         guard !rules.isEmpty else { return .notConfigured(reason: "no dynamic rules") }
         let filters = rules.map { rule in
@@ -110,24 +101,4 @@ public actor DynamicStore: PolicyProvider {
     }
 
     public nonisolated func changes() -> AsyncStream<Void> { signal.stream() }
-
-    private static func readSettings(_ path: String) -> [String: String] {
-        guard let bytes = try? FileIO.read(path) else { return [:] }
-        var result: [String: String] = [:]
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-            guard let equals = line.firstIndex(of: "="), !line.hasPrefix("#") else { continue }
-            let key = line[..<equals].trimmingSpaces
-            result[key] = line[line.index(after: equals)...].trimmingSpaces
-        }
-        return result
-    }
-}
-
-extension Substring {
-    fileprivate var trimmingSpaces: String {
-        var slice = self
-        while slice.first == " " { slice = slice.dropFirst() }
-        while slice.last == " " { slice = slice.dropLast() }
-        return String(slice)
-    }
 }

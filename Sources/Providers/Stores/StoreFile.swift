@@ -61,8 +61,9 @@ public struct StoreFile: Sendable {
         self.codec = codec
     }
 
-    /// Reads the store from disk.
+    /// Reads the store from disk (and removes temporaries that dead writers left beside it).
     public func load() -> Loaded {
+        DurableFile.removeStaleTemporaries(of: path)
         let bytes: [UInt8]?
         do {
             bytes = try FileIO.read(path)

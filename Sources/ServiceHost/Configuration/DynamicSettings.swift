@@ -167,7 +167,8 @@ public struct ServiceStateStore: Sendable {
         try DurableFile.write(Array(text.utf8), to: serviceStatePath, permissions: 0o640)
     }
 
-    /// The dynamic settings (defaults when never set).
+    /// The dynamic settings as persisted (defaults when never set), read without the store lock: for
+    /// callers that already hold it or that only start the service. ``lockedDynamicSettings()`` takes it.
     public func dynamicSettings() throws(ConfigurationError) -> DynamicSettings {
         var settings = DynamicSettings()
         guard let file = try readFile(dynamicConfigPath) else { return settings }
@@ -182,10 +183,33 @@ public struct ServiceStateStore: Sendable {
         return settings
     }
 
-    /// Persists the dynamic settings.
-    public func setDynamicSettings(_ settings: DynamicSettings) throws {
+    /// The persisted dynamic settings, read under the store lock (blocking: call it off the cooperative
+    /// pool).
+    public func lockedDynamicSettings() throws -> DynamicSettings {
+        try StateDirectoryLock.withLock(directory) { try dynamicSettings() }
+    }
+
+    /// The one way to change the persisted dynamic settings: under the store lock, re-reads
+    /// `dynamic-settings.conf`, applies `change` to what it holds now and writes the result atomically,
+    /// so concurrent writers (the service's `config.set`, the offline fallback) never lose each other's
+    /// changes. Blocking: call it off the cooperative pool.
+    /// - Parameter lockHeld: the caller already holds ``StateDirectoryLock`` (flock is not re-entrant).
+    @discardableResult
+    public func changeDynamicSettings(
+        lockHeld: Bool = false,
+        _ change: (inout DynamicSettings) throws -> Void
+    ) throws -> DynamicSettings {
+        func update() throws -> DynamicSettings {
+            var settings = try dynamicSettings()
+            try change(&settings)
+            try writeDynamicSettings(settings)
+            return settings
+        }
+        return lockHeld ? try update() : try StateDirectoryLock.withLock(directory, update)
+    }
+
+    private func writeDynamicSettings(_ settings: DynamicSettings) throws {
         try Posix.makeDirectories(directory, mode: 0o750)
-        // `key=value` lines without comments: the form Providers' DynamicStore also reads.
         let text = DynamicSettings.properties.compactMap { name -> String? in
             if name == "bootmode" && settings.bootMode == nil { return nil }
             return settings.value(of: name).map { "\(name)=\($0)\n" }

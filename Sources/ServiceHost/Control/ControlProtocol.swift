@@ -1,4 +1,6 @@
+public import Driver
 import Foundation
+public import PolicyFormats
 
 /// The control-socket protocol version this build speaks (docs/control-protocol.md).
 public let controlProtocolVersion = 1
@@ -171,4 +173,23 @@ public enum SetDynamicConfigCommand: ControlCommand {
     }
     public typealias Response = DynamicSettings
     public static let name = "config.set"
+}
+
+/// `netsh.dynamic.stats`: the driver's counters as `netsh ipsec dynamic show stats` prints them
+/// (``DriverStatus/netshStatistics``); the IKE counters are 0, with a note (no key exchange here).
+public enum NetshStatisticsCommand: ControlCommand {
+    public typealias Request = ControlEmpty
+    public typealias Response = NetshStatistics
+    public static let name = "netsh.dynamic.stats"
+}
+
+extension NetshStatistics {
+    /// `show stats` for a driver's status.
+    public init(driverStatus: DriverStatus) {
+        self.init(
+            ike: Self.noIKE.counters,
+            ipsec: driverStatus.netshStatistics.map { NetshCounter($0.name, $0.value) },
+            ikeNote: Self.noIKE.note
+        )
+    }
 }

@@ -1,4 +1,6 @@
+import Driver
 import Foundation
+import PolicyFormats
 public import Providers
 
 /// What a handler knows about the request it serves.
@@ -120,7 +122,8 @@ public struct ControlRegistry: Sendable {
         encodeLine(ControlResponse<ControlEmpty>(error: error))
     }
 
-    /// The service host's own commands (ping, status, stop, refresh, config.get, config.set).
+    /// The service host's own commands (ping, status, stop, refresh, config.get, config.set,
+    /// netsh.dynamic.stats).
     public static func standard() -> ControlRegistry {
         var registry = ControlRegistry()
         registry.registerPolicySources()
@@ -141,21 +144,23 @@ public struct ControlRegistry: Sendable {
             await context.agent.refresh()
             return await context.agent.status(pid: ProcessIdentity.pid)
         }
+        registry.register(NetshStatisticsCommand.self) { _, context in
+            NetshStatistics(driverStatus: await context.agent.driver.status())
+        }
         registry.register(GetDynamicConfigCommand.self) { _, context in
-            await context.agent.settings
+            // The file is the one copy of the settings: read it, not a cache.
+            let store = ServiceStateStore(directory: context.configuration.stateDirectory)
+            return try await onDedicatedThread { try store.lockedDynamicSettings() }
         }
         registry.register(SetDynamicConfigCommand.self) { request, context in
             let store = ServiceStateStore(directory: context.configuration.stateDirectory)
             let settings = try await onDedicatedThread {
-                try StateDirectoryLock.withLock(store.directory) {
-                    var settings = try store.dynamicSettings()
+                try store.changeDynamicSettings { settings in
                     do {
                         try settings.set(property: request.property, value: request.value)
                     } catch let error as DynamicSettings.SettingError {
                         throw ControlError(.invalidArguments, error.message)
                     }
-                    try store.setDynamicSettings(settings)
-                    return settings
                 }
             }
             try await context.agent.updateSettings(settings)
