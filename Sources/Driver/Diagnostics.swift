@@ -1,5 +1,5 @@
 import Foundation
-import PolicyModel
+public import PolicyModel
 
 /// Where the driver's events go: drop events and periodic summaries.
 ///

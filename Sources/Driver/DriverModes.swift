@@ -1,4 +1,4 @@
-import PolicyModel
+public import PolicyModel
 
 /// The driver's startup (boot-time) modes: what applies before the service has applied policy.
 public enum StartupMode: String, Hashable, Sendable, Codable, CaseIterable {
@@ -33,27 +33,9 @@ public enum DriverMode: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 }
 
-/// Traffic direction relative to this computer.
-public enum TrafficDirection: String, Hashable, Sendable, Codable, CaseIterable {
-    case inbound
-    case outbound
-}
+/// Traffic direction relative to this computer; defined in PolicyModel, which netsh and the service's
+/// settings share.
+public typealias TrafficDirection = PolicyModel.TrafficDirection
 
-/// One `bootexemptions` entry: `protocol:srcport:dstport:direction`.
-public struct BootExemption: Hashable, Sendable, Codable, CustomStringConvertible {
-    public var ipProtocol: UInt8
-    public var sourcePort: UInt16
-    public var destinationPort: UInt16
-    public var direction: TrafficDirection
-
-    public init(ipProtocol: UInt8, sourcePort: UInt16, destinationPort: UInt16, direction: TrafficDirection) {
-        self.ipProtocol = ipProtocol
-        self.sourcePort = sourcePort
-        self.destinationPort = destinationPort
-        self.direction = direction
-    }
-
-    public var description: String {
-        "\(IPProtocol.name(ipProtocol)):\(sourcePort):\(destinationPort):\(direction.rawValue)"
-    }
-}
+/// One `bootexemptions` entry; defined in PolicyModel, which netsh and the service's settings share.
+public typealias BootExemption = PolicyModel.BootExemption

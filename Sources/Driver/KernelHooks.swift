@@ -1,4 +1,4 @@
-import PolicyModel
+public import PolicyModel
 
 /// What the kernel hooks enforce: one state per driver mode (docs/driver.md has the rules).
 public enum HookState: Hashable, Sendable {

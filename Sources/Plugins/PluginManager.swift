@@ -35,11 +35,15 @@ public actor PluginManager {
     /// - Returns: the supervisors started, in file-name order.
     @discardableResult
     public func start() -> [PluginSupervisor] {
+        start(loaded: PluginConfigurationDirectory.load(configurationDirectory, pluginDirectory: pluginDirectory))
+    }
+
+    /// ``start()`` with the directory already read (by ``loadOffPool(_:_:)``).
+    func start(
+        loaded: (configurations: [PluginConfiguration], errors: [PluginConfigurationError])
+    ) -> [PluginSupervisor] {
         guard running.isEmpty else { return running }
-        let (configurations, errors) = PluginConfigurationDirectory.load(
-            configurationDirectory,
-            pluginDirectory: pluginDirectory
-        )
+        let (configurations, errors) = loaded
         configurationErrors = errors
         for error in errors {
             log(
@@ -95,6 +99,25 @@ public actor PluginManager {
 
     /// The files that could not be used, from the last ``start()``.
     public var configurationProblems: [PluginConfigurationError] { configurationErrors }
+
+    /// Reads the plugins.d directory on a dedicated thread: file I/O stays off the cooperative pool.
+    static func loadOffPool(
+        _ directory: String,
+        _ pluginDirectory: String
+    ) async -> (configurations: [PluginConfiguration], errors: [PluginConfigurationError]) {
+        await withCheckedContinuation { continuation in
+            let started = startDedicatedThread {
+                continuation.resume(
+                    returning: PluginConfigurationDirectory.load(directory, pluginDirectory: pluginDirectory)
+                )
+            }
+            if !started {
+                continuation.resume(
+                    returning: PluginConfigurationDirectory.load(directory, pluginDirectory: pluginDirectory)
+                )
+            }
+        }
+    }
 
     static func baseName(_ file: String) -> String {
         var base = String(file.split(separator: "/").last ?? Substring(file))

@@ -16,6 +16,8 @@ public final class PluginProvider: PolicyProvider {
     /// `nil` when the plugin never loaded.
     public let pluginKind: PluginKind?
     public let supervisor: PluginSupervisor
+    /// A directory-like plugin takes part in choosing the one directory, cache or local policy by rank.
+    public var isDirectoryLike: Bool { pluginKind == .directoryLike }
 
     /// Wraps a supervisor whose plugin was loaded (or failed to load): ``rank`` is fixed from its state.
     public init(supervisor: PluginSupervisor, state: PluginSourceState) {
@@ -73,7 +75,7 @@ extension PluginManager {
     /// - Returns: the supervisors started.
     @discardableResult
     public func register(with engine: SourcesPolicyEngine) async -> [PluginSupervisor] {
-        let supervisors = start()
+        let supervisors = start(loaded: await Self.loadOffPool(configurationDirectory, pluginDirectory))
         // A file that could not be used still shows in `status`, as a failed source with its reason.
         for error in configurationProblems {
             try? await engine.register(UnusablePluginConfiguration(error))

@@ -54,6 +54,7 @@ public enum PolicyFile {
         switch format {
         case .xml: try NativePolicyXML.read(bytes, file: file)
         case .reg, .ldif, .dsml: try WindowsFileFormats.decode(bytes, file: file, format: format, options: options)
+        case .netsh: try NetshScriptReader.read(bytes, file: file)
         }
     }
 
@@ -73,6 +74,7 @@ public enum PolicyFile {
         case .xml: return NativePolicyXML.write(store)
         case .reg, .ldif, .dsml:
             return try WindowsFileFormats.encode(store, file: file, format: format, options: options)
+        case .netsh: return Array(NetshDump.script(for: store, location: .local).utf8)
         }
     }
 

@@ -11,6 +11,8 @@ public enum PolicyFileFormat: String, CaseIterable, Hashable, Sendable, CustomSt
     case ldif
     /// A DSMLv2 directory dump of the IP Security container (`.dsml`, or `.xml` with DSML content).
     case dsml
+    /// A `netsh ipsec static` script: read by running it on an empty store, written as `netsh ipsec dump`.
+    case netsh
 
     /// File name extensions (lower case, without the dot) that select this format.
     public var fileExtensions: [String] {
@@ -19,13 +21,14 @@ public enum PolicyFileFormat: String, CaseIterable, Hashable, Sendable, CustomSt
         case .reg: ["reg"]
         case .ldif: ["ldif", "ldf"]
         case .dsml: ["dsml"]
+        case .netsh: ["netsh"]
         }
     }
 
     /// Whether ``PolicyFile`` can write this format (some formats are import-only).
     public var isWritable: Bool {
         switch self {
-        case .xml, .reg, .ldif, .dsml: true
+        case .xml, .reg, .ldif, .dsml, .netsh: true
         }
     }
 

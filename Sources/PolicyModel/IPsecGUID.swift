@@ -33,7 +33,9 @@ public struct IPsecGUID: Hashable, Sendable, Comparable, Codable, CustomStringCo
         let digits = Array(groups.joined().utf8)
         var index = 0
         while index < digits.count {
-            guard let high = Self.nibble(digits[index]), let low = Self.nibble(digits[index + 1]) else { return nil }
+            guard let high = Self.hexDigitValue(digits[index]), let low = Self.hexDigitValue(digits[index + 1]) else {
+                return nil
+            }
             result.append(high << 4 | low)
             index += 2
         }
@@ -100,7 +102,9 @@ public struct IPsecGUID: Hashable, Sendable, Comparable, Codable, CustomStringCo
         try container.encode(braced)
     }
 
-    private static func nibble(_ c: UInt8) -> UInt8? {
+    /// The value of one hexadecimal digit (either letter case), `nil` for any other byte; the native
+    /// XML reader parses GUID attributes from raw bytes with it too.
+    package static func hexDigitValue(_ c: UInt8) -> UInt8? {
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10

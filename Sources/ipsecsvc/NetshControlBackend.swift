@@ -94,14 +94,7 @@ extension DynamicConfig {
             ipsecLogInterval: settings.logIntervalSeconds,
             ipsecExempt: settings.exemptionLevel,
             bootMode: settings.bootMode.flatMap { NetshBootMode(rawValue: $0.rawValue) },
-            bootExemptions: settings.bootExemptions.map {
-                NetshBootExemption(
-                    ipProtocol: $0.ipProtocol,
-                    sourcePort: $0.sourcePort,
-                    destinationPort: $0.destinationPort,
-                    direction: $0.direction == .inbound ? .inbound : .outbound
-                )
-            }
+            bootExemptions: settings.bootExemptions
         )
     }
 

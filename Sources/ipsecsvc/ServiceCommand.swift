@@ -30,11 +30,7 @@ struct ServiceSubcommand: AsyncParsableCommand {
         @OptionGroup var options: HostOptions
 
         func run() async throws {
-            let report = await reportingFailures("StartService") {
-                let controller = ServiceController(configuration: try options.load(), warn: printError)
-                return try await onDedicatedThread { try controller.start() }
-            }
-            print(StatusFormatting.query(report))
+            await options.controlAndPrintStatus("StartService") { controller in try controller.start() }
         }
     }
 
@@ -45,11 +41,7 @@ struct ServiceSubcommand: AsyncParsableCommand {
         @OptionGroup var options: HostOptions
 
         func run() async throws {
-            let report = await reportingFailures("ControlService") {
-                let controller = ServiceController(configuration: try options.load(), warn: printError)
-                return try await onDedicatedThread { try controller.stop() }
-            }
-            print(StatusFormatting.query(report))
+            await options.controlAndPrintStatus("ControlService") { controller in try controller.stop() }
         }
     }
 
@@ -58,18 +50,14 @@ struct ServiceSubcommand: AsyncParsableCommand {
         @OptionGroup var options: HostOptions
 
         func run() async throws {
-            let report = await reportingFailures("StartService") {
-                let controller = ServiceController(configuration: try options.load(), warn: printError)
-                return try await onDedicatedThread {
-                    do {
-                        _ = try controller.stop()
-                    } catch let error as WindowsError where error == .notActive {
-                        // Not running: restart is a start.
-                    }
-                    return try controller.start()
+            await options.controlAndPrintStatus("StartService") { controller in
+                do {
+                    _ = try controller.stop()
+                } catch let error as WindowsError where error == .notActive {
+                    // Not running: restart is a start.
                 }
+                return try controller.start()
             }
-            print(StatusFormatting.query(report))
         }
     }
 
@@ -134,6 +122,22 @@ struct ServiceSubcommand: AsyncParsableCommand {
             }
             return parts[1]
         }
+    }
+}
+
+extension HostOptions {
+    /// What `service start`, `stop` and `restart` share: runs `control` on a service controller that
+    /// prints its warnings, on a dedicated thread (it blocks), reports a failure as `operation` the
+    /// way sc.exe does, and prints the resulting status as `sc query` does.
+    fileprivate func controlAndPrintStatus(
+        _ operation: String,
+        _ control: @escaping @Sendable (ServiceController) throws -> ServiceStatusReport
+    ) async {
+        let report = await reportingFailures(operation) {
+            let controller = ServiceController(configuration: try load(), warn: printError)
+            return try await onDedicatedThread { try control(controller) }
+        }
+        print(StatusFormatting.query(report))
     }
 }
 

@@ -67,6 +67,6 @@ import Testing
         try Data("hello\n".utf8).write(to: URL(fileURLWithPath: path))
         let result = try await IPsecSvcProcess.run(["policy", "validate", path])
         #expect(result.status == 1)
-        #expect(result.errorLines == ["\(path): cannot tell the file's format; name it (xml, reg, ldif, dsml)"])
+        #expect(result.errorLines == ["\(path): cannot tell the file's format; name it (xml, reg, ldif, dsml, netsh)"])
     }
 }

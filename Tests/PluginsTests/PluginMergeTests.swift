@@ -39,7 +39,8 @@ import Testing
             .replacingOccurrences(of: "Plugin", with: "Xmldir")
             .replacingOccurrences(of: "198.18.7.1", with: "198.18.8.8")
         try xmlPolicy.write(toFile: xmlDirectory + "/10-site.xml", atomically: true, encoding: .utf8)
-        try "path = \(fixtures.xmldir)\nenabled = yes\noption.directory = \(xmlDirectory)\n"
+        // Directory-like, ranked 25: it takes the local policy's place (local ranks 30).
+        try "path = \(fixtures.xmldir)\nenabled = yes\nrank = 25\noption.directory = \(xmlDirectory)\n"
             .write(toFile: pluginsD + "/xmldir.conf", atomically: true, encoding: .utf8)
         try
             "path = \(PluginFixtures.inventoryPlugin)\nenabled = yes\noption.inventory = \(PluginFixtures.inventoryJSON)\n"
@@ -85,7 +86,8 @@ import Testing
         await engine.shutdown()
 
         // Status: the broken plugins are failed with their reasons; the rest is in effect.
-        #expect(statuses["local"]?.state == .inEffect)
+        #expect(statuses["local"]?.state == .standby)
+        #expect(statuses["local"]?.reason == "overridden by the plugin:xmldir policy")
         #expect(statuses["plugin:good"]?.state == .inEffect)
         #expect(statuses["plugin:good"]?.policyName == "Fixture policy")
         #expect(statuses["plugin:inventory"]?.state == .inEffect)
@@ -96,12 +98,12 @@ import Testing
         #expect(statuses["plugin:typo"]?.state == .failed)
         #expect(statuses["plugin:typo"]?.reason?.hasPrefix("\(pluginsD)/typo.conf:4: rank must be an integer") ?? false)
 
-        // The merge: local first, then the plugins by rank (xmldir 150, fixture 400, inventory 500), each
-        // filter naming its plugin; nothing from the broken ones.
+        // The merge: the directory-like xmldir instead of local, then the additive plugins by rank
+        // (fixture 400, inventory 500), each filter naming its plugin; nothing from the broken ones.
         #expect(statuses["plugin:xmldir"]?.state == .inEffect)
         #expect(statuses["plugin:xmldir"]?.policyName == "Xmldir policy")
         let sources = policy.filters.map(\.provenance.source)
-        #expect(sources == ["local", "plugin:xmldir", "plugin:good", "plugin:inventory", "plugin:inventory"])
+        #expect(sources == ["plugin:xmldir", "plugin:good", "plugin:inventory", "plugin:inventory"])
         let good = try #require(policy.filters.first { $0.provenance.source == "plugin:good" })
         #expect(good.provenance.kind == .plugin)
         #expect(good.provenance.policyName == "Fixture policy")

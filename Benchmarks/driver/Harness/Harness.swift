@@ -91,14 +91,11 @@ func parseOptions() -> HarnessOptions {
 }
 
 func parseBootExemption(_ text: String) -> BootExemption? {
-    let parts = text.split(separator: ":").map(String.init)
-    guard parts.count == 4, let proto = IPProtocol.parse(parts[0]), let source = UInt16(parts[1]),
-        let destination = UInt16(parts[2]), let direction = TrafficDirection(rawValue: parts[3].lowercased())
-    else {
+    guard let exemption = BootExemption(parsing: text) else {
         FileHandle.standardError.write(Data("harness: bad boot exemption \(text)\n".utf8))
         exit(2)
     }
-    return BootExemption(ipProtocol: proto, sourcePort: source, destinationPort: destination, direction: direction)
+    return exemption
 }
 
 func loadPolicy(_ options: HarnessOptions, generation: UInt64) throws -> EffectivePolicy {

@@ -113,34 +113,10 @@ public enum ListingFormat {
 
     /// `whenChanged` (seconds since 1970, UTC) as `2026-11-29 12:00:00 UTC`.
     public static func timestamp(_ seconds: Int64) -> String {
-        let days = seconds.floorDivided(by: 86_400)
-        let secondOfDay = seconds - days * 86_400
-        let (year, month, day) = civilDate(daysSinceEpoch: days)
-        return "\(year)-\(twoDigits(month))-\(twoDigits(day)) \(twoDigits(secondOfDay / 3600)):"
-            + "\(twoDigits(secondOfDay / 60 % 60)):\(twoDigits(secondOfDay % 60)) UTC"
+        let time = CivilTime(seconds: seconds)
+        return "\(time.year)-\(twoDigits(time.month))-\(twoDigits(time.day)) \(twoDigits(time.hour)):"
+            + "\(twoDigits(time.minute)):\(twoDigits(time.second)) UTC"
     }
 
     private static func twoDigits(_ value: Int64) -> String { value < 10 ? "0\(value)" : String(value) }
-
-    /// Proleptic Gregorian date of a day count (the well-known "civil from days" algorithm).
-    private static func civilDate(daysSinceEpoch: Int64) -> (Int64, Int64, Int64) {
-        let z = daysSinceEpoch + 719_468
-        let era = z.floorDivided(by: 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
-    }
-}
-
-extension Int64 {
-    /// Division rounding towards minus infinity, so that times before 1970 land on the right day.
-    fileprivate func floorDivided(by divisor: Int64) -> Int64 {
-        let quotient = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
-    }
 }

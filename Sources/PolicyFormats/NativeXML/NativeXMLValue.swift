@@ -21,7 +21,8 @@ struct NativeXMLValue {
                 index += 1
                 continue
             }
-            guard let high = Self.nibble(bytes[index]), let low = Self.nibble(bytes[index + 1]) else { return nil }
+            guard let high = IPsecGUID.hexDigitValue(bytes[index]), let low = IPsecGUID.hexDigitValue(bytes[index + 1])
+            else { return nil }
             result[out] = high << 4 | low
             out += 1
             index += 2
@@ -89,14 +90,5 @@ struct NativeXMLValue {
     private static func equals(_ slice: Slice<UnsafeBufferPointer<UInt8>>, _ text: StaticString) -> Bool {
         guard slice.count == text.utf8CodeUnitCount else { return false }
         return text.withUTF8Buffer { slice.elementsEqual($0) }
-    }
-
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -147,55 +147,33 @@ public enum NetshBootMode: String, Hashable, Sendable, Codable, CaseIterable {
 }
 
 /// One `bootexemptions` entry: `protocol:srcport:dstport:direction` (windows-ipsec.md §4.4).
-public struct NetshBootExemption: Hashable, Sendable, Codable, CustomStringConvertible {
-    public enum Direction: String, Hashable, Sendable, Codable, CaseIterable {
-        case inbound
-        case outbound
-    }
+public typealias NetshBootExemption = BootExemption
 
-    public var ipProtocol: UInt8
-    public var sourcePort: UInt16
-    public var destinationPort: UInt16
-    public var direction: Direction
+extension BootExemption {
+    /// netsh's name for the direction of an entry.
+    public typealias Direction = TrafficDirection
 
-    public init(ipProtocol: UInt8, sourcePort: UInt16, destinationPort: UInt16, direction: Direction) {
-        self.ipProtocol = ipProtocol
-        self.sourcePort = sourcePort
-        self.destinationPort = destinationPort
-        self.direction = direction
-    }
-
-    /// `TCP:0:3389:inbound`.
-    public var description: String {
-        "\(IPProtocol.name(ipProtocol)):\(sourcePort):\(destinationPort):\(direction.rawValue)"
-    }
-
-    /// Parses a space-separated list of entries; `none` (or an empty value) is the empty list.
-    public static func parseList(_ text: String) throws(NetshError) -> [NetshBootExemption] {
+    /// Parses a space-separated list of entries as `set config property=bootexemptions` takes it;
+    /// `none` (or an empty value) is the empty list. Ports are valid only with TCP or UDP.
+    public static func parseList(_ text: String) throws(NetshError) -> [BootExemption] {
         let accepted =
             "protocol:srcport:dstport:direction entries separated by spaces (e.g. tcp:0:3389:inbound), or none"
         let items = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
         if items.isEmpty || (items.count == 1 && items[0].lowercased() == "none") { return [] }
-        var result: [NetshBootExemption] = []
+        var result: [BootExemption] = []
         for item in items {
-            let parts = item.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 4, let number = IPProtocol.parse(parts[0]),
-                let source = UInt16(parts[1]), let destination = UInt16(parts[2]),
-                let direction = Direction(rawValue: parts[3].lowercased())
-            else { throw .invalidValue("bootexemptions", String(item), accepted: accepted) }
-            if number != IPProtocol.tcp && number != IPProtocol.udp && (source != 0 || destination != 0) {
+            guard let exemption = BootExemption(parsing: item) else {
+                throw .invalidValue("bootexemptions", String(item), accepted: accepted)
+            }
+            let number = exemption.ipProtocol
+            if number != IPProtocol.tcp && number != IPProtocol.udp
+                && (exemption.sourcePort != 0 || exemption.destinationPort != 0)
+            {
                 throw NetshError(
                     "The boot exemption \"\(item)\" gives ports for protocol \(IPProtocol.name(number)); ports are valid only with TCP or UDP."
                 )
             }
-            result.append(
-                NetshBootExemption(
-                    ipProtocol: number,
-                    sourcePort: source,
-                    destinationPort: destination,
-                    direction: direction
-                )
-            )
+            result.append(exemption)
         }
         return result
     }

@@ -121,15 +121,7 @@ extension NetshDynamicSession {
             default: throw .invalidValue("tunneldstaddress", text, accepted: "an IPv4 address or a DNS name")
             }
         }
-        let filter = Filter(
-            id: .zero,
-            mirrored: fields.mirrored ?? true,
-            source: source,
-            destination: destination,
-            ipProtocol: fields.ipProtocol ?? IPProtocol.any,
-            sourcePort: fields.sourcePort ?? 0,
-            destinationPort: fields.destinationPort ?? 0
-        )
+        let filter = fields.filter(id: .zero, source: source, destination: destination)
         let type = try arguments.choice("conntype", [("all", InterfaceType.all), ("lan", .lan), ("dialup", .dialUp)])
         return NetshDynamicRule(
             id: environment.newGUID(),

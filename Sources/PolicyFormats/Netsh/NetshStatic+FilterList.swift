@@ -140,15 +140,11 @@ extension NetshStaticSession {
         for source in fields.sources {
             for destination in fields.destinations {
                 store.filterLists[index].filters.append(
-                    Filter(
+                    fields.filter(
                         id: environment.newGUID(),
                         description: arguments.string("description") ?? "",
-                        mirrored: fields.mirrored ?? true,
                         source: source,
-                        destination: destination,
-                        ipProtocol: fields.ipProtocol ?? IPProtocol.any,
-                        sourcePort: fields.sourcePort ?? 0,
-                        destinationPort: fields.destinationPort ?? 0
+                        destination: destination
                     )
                 )
             }
@@ -196,6 +192,22 @@ struct FilterFields {
     var mirrored: Bool?
     var sourcePort: UInt16?
     var destinationPort: UInt16?
+
+    /// The filter these fields give between one source and one destination, with netsh's defaults for
+    /// what the command line left out (mirrored, any protocol, any port): `add filter` and dynamic
+    /// `add rule` build their filters this way.
+    func filter(id: IPsecGUID, description: String = "", source: FilterAddress, destination: FilterAddress) -> Filter {
+        Filter(
+            id: id,
+            description: description,
+            mirrored: mirrored ?? true,
+            source: source,
+            destination: destination,
+            ipProtocol: ipProtocol ?? IPProtocol.any,
+            sourcePort: sourcePort ?? 0,
+            destinationPort: destinationPort ?? 0
+        )
+    }
 
     init(_ arguments: NetshArguments, resolver: any NetshNameResolver) throws(NetshError) {
         if let text = arguments.string("protocol") { ipProtocol = try NetshAddressing.parseProtocol(text) }

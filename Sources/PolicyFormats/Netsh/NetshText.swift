@@ -58,23 +58,10 @@ struct NetshText {
     /// `11/29/2026 3:04:05 PM` (UTC): the layout of Windows' `Last Modified` in the en-US locale.
     static func date(_ seconds: Int64?) -> String {
         guard let seconds else { return "<unknown>" }
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        // Howard Hinnant's days-to-civil algorithm.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        let hour = secondOfDay / 3600
-        let minute = secondOfDay / 60 % 60
-        let second = secondOfDay % 60
-        let hour12 = hour % 12 == 0 ? 12 : hour % 12
-        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(month)/\(day)/\(year) \(hour12):\(two(minute)):\(two(second)) \(hour < 12 ? "AM" : "PM")"
+        let time = CivilTime(seconds: seconds)
+        let hour12 = time.hour % 12 == 0 ? 12 : time.hour % 12
+        func two(_ value: Int64) -> String { CivilTime.pad(value, 2) }
+        return "\(time.month)/\(time.day)/\(time.year) \(hour12):\(two(time.minute)):\(two(time.second)) "
+            + (time.hour < 12 ? "AM" : "PM")
     }
 }

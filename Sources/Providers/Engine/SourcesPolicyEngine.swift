@@ -220,7 +220,13 @@ public actor SourcesPolicyEngine: PolicyEngine {
         var reports: [NamedReport] = []
         for provider in await registry.providers {
             reports.append(
-                NamedReport(name: provider.name, kind: provider.kind, report: await provider.currentPolicy())
+                NamedReport(
+                    name: provider.name,
+                    kind: provider.kind,
+                    report: await provider.currentPolicy(),
+                    rank: provider.rank,
+                    isDirectoryLike: provider.isDirectoryLike
+                )
             )
         }
         guard mine > appliedTicket else { return }
@@ -292,6 +298,10 @@ public actor SourcesPolicyEngine: PolicyEngine {
                 let event = PolicyEvent.appliedLocal(policy: policy.policyName, store: policy.store)
                 slots.append(("static", "local:\(policy.key)", event))
             }
+        case .plugin(let name):
+            // The plugin's own events (PluginManager's log) say that it applied.
+            let policy = reports.first { $0.name == name }?.report.policy
+            slots.append(("static", "\(name):\(policy?.key ?? "")", nil))
         case .none:
             slots.append(("static", "none", appliedKeys["static"] == nil ? nil : .noStaticPolicy))
         }

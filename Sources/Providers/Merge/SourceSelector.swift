@@ -11,6 +11,8 @@ public enum StaticChoice: Hashable, Sendable {
     case directory
     case directoryCache
     case local
+    /// A directory-like plugin, by source name (`plugin:cmdb`), that won by rank.
+    case plugin(String)
     case none
 }
 
@@ -26,7 +28,8 @@ public enum CacheAction: Hashable, Sendable {
 
 /// The result of applying the Windows precedence to the providers' reports.
 public struct Selection: Sendable, Hashable {
-    /// In merge order: persistent, then directory or its cache or local, then dynamic, then plugins.
+    /// In merge order: persistent, then directory or its cache or local or a directory-like plugin, then
+    /// dynamic, then additive plugins.
     public var contributions: [Contribution]
     /// One per report, `since` left 0 for the engine to fill in.
     public var statuses: [SourceStatus]
@@ -40,18 +43,28 @@ public struct NamedReport: Sendable, Hashable {
     public var name: String
     public var kind: SourceKind
     public var report: ProviderReport
+    /// The provider's rank (``PolicyProvider/rank``).
+    public var rank: Int
+    /// A plugin that competes by rank with the directory, cache and local policies.
+    public var isDirectoryLike: Bool
 
-    public init(name: String, kind: SourceKind, report: ProviderReport) {
+    public init(name: String, kind: SourceKind, report: ProviderReport, rank: Int? = nil, isDirectoryLike: Bool = false)
+    {
         self.name = name
         self.kind = kind
         self.report = report
+        self.rank = rank ?? kind.defaultRank
+        self.isDirectoryLike = isDirectoryLike
     }
 }
 
 /// The Windows precedence, as a pure function (windows-ipsec.md §2, DESIGN.md §3):
 /// persistent policy first and always (if it fails, its filters are dropped and the driver must block);
-/// then exactly one of the directory policy, else its cached copy when the directory is unavailable,
-/// else the local policy; then the dynamic rules; then additive plugin sources.
+/// then exactly one of the directory policy, its cached copy (only while the directory is unavailable),
+/// the local policy and the directory-like plugins: the one with the smallest rank that has a policy
+/// (directory 10, cache 20, local 30, a plugin its configured or default rank; on equal ranks a
+/// built-in source before a plugin, then by name); then the dynamic rules; then the additive plugins
+/// in rank order.
 public enum SourceSelector {
     public static func select(_ reports: [NamedReport]) -> Selection {
         var contributions: [Contribution] = []
@@ -88,52 +101,47 @@ public enum SourceSelector {
             }
         }
 
-        // Directory, else its cache, else local: exactly one applies.
+        // Directory, its cache, local and directory-like plugins: exactly one applies, chosen by rank.
         let directory = first(.directory)
         let cache = first(.directoryCache)
-        let local = first(.local)
         var choice = StaticChoice.none
         var cacheAction = CacheAction.keep
         var directoryDropsCache = false
-        if let directory {
-            switch directory.report {
-            case .policy(let policy):
-                choice = .directory
-                cacheAction = .replace(policy)
-                contribute(directory)
-            case .notConfigured:
-                directoryDropsCache = true
-                cacheAction = .drop
-                status(directory, .notConfigured)
-            case .unavailable: status(directory, .unavailable)
-            case .failed: status(directory, .failed)
-            }
+        switch directory?.report {
+        case .policy(let policy): cacheAction = .replace(policy)
+        case .notConfigured:
+            directoryDropsCache = true
+            cacheAction = .drop
+        default: break
         }
-        if let cache {
-            if directoryDropsCache {
-                status(cache, .notConfigured, reason: "the directory policy is no longer assigned")
-            } else if choice == .directory {
-                status(cache, cache.report.policy == nil ? .notConfigured : .standby)
-            } else if case .policy = cache.report {
-                choice = .directoryCache
-                contribute(cache)
-            } else {
-                status(cache, cache.report.state)
+        let candidates =
+            [directory, cache, first(.local)].compactMap { $0 }
+            + reports.filter { $0.kind == .plugin && $0.isDirectoryLike }
+        for candidate in candidates.sorted(by: { $0.competitionOrder < $1.competitionOrder }) {
+            if candidate.kind == .directoryCache {
+                if directoryDropsCache {
+                    status(candidate, .notConfigured, reason: "the directory policy is no longer assigned")
+                    continue
+                }
+                if choice == .directory {
+                    status(candidate, candidate.report.policy == nil ? .notConfigured : .standby)
+                    continue
+                }
             }
-        }
-        if let local {
-            if choice == .none, case .policy = local.report {
-                choice = .local
-                contribute(local)
-            } else if local.report.policy != nil {
-                status(local, .standby, reason: "overridden by the \(choice.kindName) policy")
+            if candidate.report.policy == nil {
+                status(candidate, candidate.report.state)
+            } else if choice == .none {
+                choice = StaticChoice(candidate)
+                contribute(candidate)
             } else {
-                status(local, local.report.state)
+                status(candidate, .standby, reason: "overridden by the \(choice.kindName) policy")
             }
         }
 
-        // Dynamic rules and plugins add on top.
-        for report in reports where report.kind == .dynamic || report.kind == .plugin {
+        // Dynamic rules, then the additive plugins by rank, add on top.
+        let additive = reports.filter { $0.kind == .plugin && !$0.isDirectoryLike }
+            .sorted { ($0.rank, $0.name) < ($1.rank, $1.name) }
+        for report in reports.filter({ $0.kind == .dynamic }) + additive {
             if case .policy = report.report { contribute(report) } else { status(report, report.report.state) }
         }
         return Selection(
@@ -173,7 +181,35 @@ extension StaticChoice {
         case .directory: "directory"
         case .directoryCache: "cached directory"
         case .local: "local"
+        case .plugin(let name): name
         case .none: "no"
         }
+    }
+
+    init(_ winner: NamedReport) {
+        switch winner.kind {
+        case .directory: self = .directory
+        case .directoryCache: self = .directoryCache
+        case .local: self = .local
+        default: self = .plugin(winner.name)
+        }
+    }
+}
+
+extension NamedReport {
+    /// The order of the directory / cache / local / directory-like plugin competition: rank, then a
+    /// built-in source before a plugin, then name.
+    var competitionOrder: CompetitionOrder {
+        CompetitionOrder(rank: rank, isPlugin: kind == .plugin, name: name)
+    }
+}
+
+struct CompetitionOrder: Comparable {
+    var rank: Int
+    var isPlugin: Bool
+    var name: String
+
+    static func < (lhs: Self, rhs: Self) -> Bool {
+        (lhs.rank, lhs.isPlugin ? 1 : 0, lhs.name) < (rhs.rank, rhs.isPlugin ? 1 : 0, rhs.name)
     }
 }

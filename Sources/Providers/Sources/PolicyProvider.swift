@@ -20,8 +20,12 @@ public protocol PolicyProvider: Sendable {
     var name: String { get }
     /// What kind of source this is; decides how the merger combines it (see ``SourceSelector``).
     var kind: SourceKind { get }
-    /// Order among providers of the same kind (plugins): smaller merges first.
+    /// Order among providers of the same kind (plugins): smaller merges first. For the directory, cache
+    /// and local policies and directory-like plugins, the smaller rank wins (see ``SourceSelector``).
     var rank: Int { get }
+    /// A plugin that competes by ``rank`` with the directory, cache and local policies instead of adding
+    /// on top. `false` for every built-in provider.
+    var isDirectoryLike: Bool { get }
     /// The provider's policy now, or why it has none.
     func currentPolicy() async -> ProviderReport
     /// Re-reads the source now.
@@ -32,6 +36,7 @@ public protocol PolicyProvider: Sendable {
 
 extension PolicyProvider {
     public var rank: Int { kind.defaultRank }
+    public var isDirectoryLike: Bool { false }
     public func refresh() async {}
 }
 

@@ -1,5 +1,5 @@
 public import Driver
-import PolicyModel
+public import PolicyModel
 import Providers
 
 /// The persisted settings of `netsh ipsec dynamic set config` (windows-ipsec.md §4.3–4.5). They live in
@@ -100,26 +100,13 @@ public struct DynamicSettings: Hashable, Sendable, Codable {
         if trimmed.isEmpty || trimmed.lowercased() == "none" { return [] }
         var result: [BootExemption] = []
         for item in trimmed.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }) {
-            let parts = item.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 4,
-                let ipProtocol = IPProtocol.parse(parts[0]),
-                let source = UInt16(parts[1]),
-                let destination = UInt16(parts[2]),
-                let direction = TrafficDirection(rawValue: parts[3].lowercased())
-            else {
+            guard let exemption = BootExemption(parsing: item) else {
                 throw SettingError(
                     message:
                         "The boot exemption '\(item)' is not valid: expected protocol:srcport:dstport:direction, e.g. tcp:0:3389:inbound."
                 )
             }
-            result.append(
-                BootExemption(
-                    ipProtocol: ipProtocol,
-                    sourcePort: source,
-                    destinationPort: destination,
-                    direction: direction
-                )
-            )
+            result.append(exemption)
         }
         return result
     }

@@ -1,4 +1,5 @@
 public import Driver
+public import PolicyModel
 
 /// The computer-startup step (`ipsecsvc boot`, run by `ipsecsvc-boot.service` before networking): puts
 /// the driver in its startup mode and returns.

@@ -158,12 +158,15 @@ private struct HostService: Service {
         let pidFile = configuration.effectivePIDFile
         try? DurableFile.write(Array("\(getpid())\n".utf8), to: pidFile, permissions: 0o644)
         notifier.ready(status: await agent.summary())
+        // Plugins start after READY, so that none can delay the start (docs/plugins.md).
+        let plugins = await PluginWiring.start(configuration: configuration, engine: agent.engine, journal: journal)
 
         for await _ in stopRequests.cancelOnGracefulShutdown() { break }
 
         notifier.stopping(status: "Stopping: the IPSec driver returns to permit mode")
         await server.stop()
         try? await agent.stop()
+        await plugins?.stop()
         unlink(pidFile)
     }
 }

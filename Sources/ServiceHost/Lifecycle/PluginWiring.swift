@@ -1,0 +1,56 @@
+import Plugins
+import PolicyModel
+import Providers
+
+/// The plugins of the `run` process (docs/plugins.md): every enabled file of `plugin_conf_dir` is
+/// started in its own plugin host and registered with the policy sources engine, where it takes part in
+/// the merge, in `status`, in `policy show --effective` and in `explain` like a built-in source.
+///
+/// Started once the agent runs (the persistent policy applied, READY sent): a plugin never delays the
+/// service's start. Each plugin registers when its host has loaded it, and the engine merges again then.
+struct PluginWiring: Sendable {
+    let manager: PluginManager
+
+    /// Creates the manager and registers its plugins with `engine`.
+    /// - Returns: `nil` when the engine is not the policy sources engine (tests with a stand-in engine).
+    static func start(
+        configuration: ServiceConfiguration,
+        engine: any PolicyEngine,
+        journal: any Journal
+    ) async -> PluginWiring? {
+        guard let engine = engine as? SourcesPolicyEngine else { return nil }
+        let manager = PluginManager(
+            configurationDirectory: configuration.pluginConfigDirectory,
+            pluginDirectory: configuration.pluginDirectory,
+            log: { event in journal.record(JournalEntry(event)) }
+        )
+        await manager.register(with: engine)
+        return PluginWiring(manager: manager)
+    }
+
+    /// Closes every plugin and ends its host (bounded per plugin).
+    func stop() async {
+        await manager.stop()
+    }
+}
+
+extension JournalEntry {
+    /// A plugin's event: a failure is a failed policy source, anything else (loaded, delivered a
+    /// document, restarted) a policy event of that source.
+    init(_ event: PluginEvent) {
+        let priority: JournalPriority =
+            switch event.severity {
+            case .error: .error
+            case .warning: .warning
+            case .info: .info
+            }
+        var fields = event.journalFields
+        fields["IPSECSVC_SOURCE_KIND"] = SourceKind.plugin.rawValue
+        self.init(
+            event.severity == .error ? .policySourceFailed : .policyApplied,
+            priority: priority,
+            event.description,
+            fields: fields
+        )
+    }
+}
