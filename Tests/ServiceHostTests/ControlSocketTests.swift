@@ -131,6 +131,57 @@ enum EchoCommand: ControlCommand {
         }
     }
 
+    /// Settings changes that reach the agent out of the order they were written in leave it with what
+    /// the file holds: an older change never replaces a newer one.
+    @Test func olderSettingsChangesDoNotReplaceNewerOnes() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = ServiceStateStore(directory: directory.path + "/state")
+        let driver = InMemoryDriver()
+        let agent = PolicyAgent(
+            driver: driver,
+            engine: StaticPolicyEngine(),
+            journal: RecordingJournal(),
+            startType: .manual,
+            settings: DynamicSettings()
+        )
+        try await agent.start()
+        let first = try store.changeDynamicSettingsInOrder { try $0.set(property: "ipsecdiagnostics", value: "3") }
+        let second = try store.changeDynamicSettingsInOrder { try $0.set(property: "ipsecexempt", value: "1") }
+        #expect(second.revision > first.revision)
+        try await agent.updateSettings(second.settings, revision: second.revision)
+        try await agent.updateSettings(first.settings, revision: first.revision)
+        #expect(await agent.settings == second.settings)
+        #expect(await agent.settings == (try store.dynamicSettings()))
+        #expect(await driver.settings == second.settings.driverSettings)
+    }
+
+    /// Many concurrent `config.set` requests: the file keeps every change and the agent ends with it.
+    @Test func concurrentSettingsChangesAllLand() async throws {
+        try await withServer { configuration, agent in
+            try await agent.start()
+            let client = ControlClient(configuration: configuration)
+            let changes = [
+                ("ipsecdiagnostics", "4"), ("ikelogging", "1"), ("strongcrlcheck", "2"), ("ipsecloginterval", "600"),
+                ("ipsecexempt", "0"), ("bootmode", "block"), ("bootexemptions", "TCP:0:22:inbound"),
+            ]
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (property, value) in changes {
+                    group.addTask {
+                        _ = try await client.request(
+                            SetDynamicConfigCommand.self,
+                            .init(property: property, value: value)
+                        )
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let file = try ServiceStateStore(directory: configuration.stateDirectory).dynamicSettings()
+            for (property, value) in changes { #expect(file.value(of: property) == value, "\(property)") }
+            #expect(await agent.settings == file)
+        }
+    }
+
     @Test func oversizedAndMalformedRequests() async throws {
         try await withServer(maxRequestBytes: 2048) { configuration, _ in
             let client = ControlClient(configuration: configuration)

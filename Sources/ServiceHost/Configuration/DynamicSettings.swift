@@ -1,6 +1,7 @@
 public import Driver
 public import PolicyModel
 import Providers
+import Synchronization
 
 /// The persisted settings of `netsh ipsec dynamic set config` (windows-ipsec.md §4.3–4.5). They live in
 /// `dynamic-settings.conf` in the state directory and survive restarts and reboots.
@@ -199,11 +200,28 @@ public struct ServiceStateStore: Sendable {
         lockHeld: Bool = false,
         _ change: (inout DynamicSettings) throws -> Void
     ) throws -> DynamicSettings {
-        func update() throws -> DynamicSettings {
+        try changeDynamicSettingsInOrder(lockHeld: lockHeld, change).settings
+    }
+
+    /// ``changeDynamicSettings(lockHeld:_:)`` that also returns the change's place among this
+    /// process's changes (taken under the lock, so it follows the order of the writes): the running
+    /// agent applies a change only if no later one reached it first
+    /// (``PolicyAgent/updateSettings(_:revision:)``).
+    public func changeDynamicSettingsInOrder(
+        lockHeld: Bool = false,
+        _ change: (inout DynamicSettings) throws -> Void
+    ) throws -> (settings: DynamicSettings, revision: UInt64) {
+        func update() throws -> (settings: DynamicSettings, revision: UInt64) {
             var settings = try dynamicSettings()
             try change(&settings)
             try writeDynamicSettings(settings)
-            return settings
+            return (
+                settings,
+                dynamicSettingsRevision.withLock { revision in
+                    revision += 1
+                    return revision
+                }
+            )
         }
         return lockHeld ? try update() : try StateDirectoryLock.withLock(directory, update)
     }
@@ -228,3 +246,7 @@ public struct ServiceStateStore: Sendable {
         return try KeyValueFile(path: path, text: text)
     }
 }
+
+/// Counts this process's writes of the dynamic settings (see
+/// ``ServiceStateStore/changeDynamicSettingsInOrder(lockHeld:_:)``).
+private let dynamicSettingsRevision = Mutex<UInt64>(0)

@@ -154,8 +154,8 @@ public struct ControlRegistry: Sendable {
         }
         registry.register(SetDynamicConfigCommand.self) { request, context in
             let store = ServiceStateStore(directory: context.configuration.stateDirectory)
-            let settings = try await onDedicatedThread {
-                try store.changeDynamicSettings { settings in
+            let changed = try await onDedicatedThread {
+                try store.changeDynamicSettingsInOrder { settings in
                     do {
                         try settings.set(property: request.property, value: request.value)
                     } catch let error as DynamicSettings.SettingError {
@@ -163,8 +163,8 @@ public struct ControlRegistry: Sendable {
                     }
                 }
             }
-            try await context.agent.updateSettings(settings)
-            return settings
+            try await context.agent.updateSettings(changed.settings, revision: changed.revision)
+            return changed.settings
         }
         return registry
     }

@@ -46,6 +46,7 @@ public actor PolicyAgent {
     private var lastMode: DriverMode?
     public private(set) var startType: StartupType
     public private(set) var settings: DynamicSettings
+    private var settingsRevision: UInt64 = 0
     /// Whether the agent journals each source's result itself; `false` when the engine sends its own
     /// events to the journal (``JournalPolicyEventSink``), so that nothing is logged twice.
     private let journalsSources: Bool
@@ -151,7 +152,15 @@ public actor PolicyAgent {
     }
 
     /// Replaces the dynamic settings and hands the driver its part of them.
-    public func updateSettings(_ settings: DynamicSettings) async throws {
+    /// - Parameter revision: the change's place among the writes of `dynamic-settings.conf`
+    ///   (``ServiceStateStore/changeDynamicSettingsInOrder(lockHeld:_:)``); a change older than one
+    ///   already applied is ignored, so concurrent `config.set` requests that reach the agent out of
+    ///   order leave it with the settings the file holds.
+    public func updateSettings(_ settings: DynamicSettings, revision: UInt64? = nil) async throws {
+        if let revision {
+            guard revision > settingsRevision else { return }
+            settingsRevision = revision
+        }
         self.settings = settings
         if lifecycle.state == .running { try await driver.configure(settings.driverSettings) }
     }
