@@ -4,16 +4,25 @@ public import Providers
 /// Every plugin of a plugins.d directory: reads the files, supervises the enabled plugins, and reports
 /// them (and the files that could not be used) the way `status` shows sources.
 ///
-/// The service creates one at start (after the persistent policy applied), calls ``start()``, registers
-/// a provider per supervisor with the engine, and calls ``stop()`` when it stops.
+/// The service creates one at start (after the persistent policy applied), calls
+/// ``register(with:)``, calls ``reload(with:)`` on every refresh (SIGHUP, `service refresh`) so that
+/// the plugins follow the directory, and calls ``stop()`` when it stops.
 public actor PluginManager {
     public nonisolated let configurationDirectory: String
     public nonisolated let pluginDirectory: String
-    private let launcher: PluginLauncher
-    private let validator: PluginDocumentValidator
-    private let log: @Sendable (PluginEvent) -> Void
-    private var running: [PluginSupervisor] = []
-    private var configurationErrors: [PluginConfigurationError] = []
+    let launcher: PluginLauncher
+    let validator: PluginDocumentValidator
+    let log: @Sendable (PluginEvent) -> Void
+    var running: [PluginSupervisor] = []
+    var configurationErrors: [PluginConfigurationError] = []
+    /// Per running supervisor (by identity): the task that registers its provider once it loaded.
+    var registrations: [ObjectIdentifier: Task<Void, Never>] = [:]
+    /// The unusable files registered with the engine as failed sources: name → reason.
+    var unusableRegistered: [String: String] = [:]
+    /// The last of the serialized engine operations (register, reload, stop).
+    var lastOperation: Task<Void, Never>?
+    /// Set by ``stop()``: a later reload starts nothing.
+    var stopped = false
 
     /// - Parameters:
     ///   - log: receives journal events of every plugin, and one error event per unusable file.
@@ -45,16 +54,7 @@ public actor PluginManager {
         guard running.isEmpty else { return running }
         let (configurations, errors) = loaded
         configurationErrors = errors
-        for error in errors {
-            log(
-                PluginEvent(
-                    severity: .error,
-                    source: "plugin:" + Self.baseName(error.file),
-                    message: "plugin configuration not used: \(error)",
-                    reason: error.description
-                )
-            )
-        }
+        logProblems(errors)
         for configuration in configurations where configuration.enabled {
             let supervisor = PluginSupervisor(
                 configuration: configuration,
@@ -68,13 +68,48 @@ public actor PluginManager {
         return running
     }
 
+    /// One error event per unusable file.
+    func logProblems(_ errors: [PluginConfigurationError]) {
+        for error in errors {
+            log(
+                PluginEvent(
+                    severity: .error,
+                    source: "plugin:" + Self.baseName(error.file),
+                    message: "plugin configuration not used: \(error)",
+                    reason: error.description
+                )
+            )
+        }
+    }
+
     /// The running supervisors.
     public var supervisors: [PluginSupervisor] { running }
 
-    /// Stops every plugin (each bounded: close, then SIGKILL after 2 seconds).
+    /// Stops every plugin (each bounded: close, then SIGKILL after 2 seconds). Waits for a reload in
+    /// progress; a later reload starts nothing.
     public func stop() async {
-        for supervisor in running { await supervisor.stop() }
-        running = []
+        stopped = true
+        await serialized { manager in
+            for registration in manager.registrations.values { registration.cancel() }
+            for registration in manager.registrations.values { await registration.value }
+            manager.registrations = [:]
+            for supervisor in manager.running { await supervisor.stop() }
+            manager.running = []
+        }
+    }
+
+    /// Runs `operation` after every operation queued before it, one at a time: the actor is re-entered
+    /// at each `await`, and two reloads (SIGHUP and `service refresh` at once) must not interleave.
+    func serialized<T: Sendable>(
+        _ operation: @escaping @Sendable (isolated PluginManager) async -> T
+    ) async -> T {
+        let previous = lastOperation
+        let task = Task {
+            await previous?.value
+            return await operation(self)
+        }
+        lastOperation = Task { _ = await task.value }
+        return await task.value
     }
 
     /// One status per enabled plugin and per unusable file, for `status`.

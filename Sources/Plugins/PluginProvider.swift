@@ -75,18 +75,92 @@ extension PluginManager {
     /// - Returns: the supervisors started.
     @discardableResult
     public func register(with engine: SourcesPolicyEngine) async -> [PluginSupervisor] {
-        let supervisors = start(loaded: await Self.loadOffPool(configurationDirectory, pluginDirectory))
-        // A file that could not be used still shows in `status`, as a failed source with its reason.
-        for error in configurationProblems {
-            try? await engine.register(UnusablePluginConfiguration(error))
+        await serialized { manager in await manager.reconcile(with: engine) }
+    }
+
+    /// Reads the directory again and makes the plugins follow it (SIGHUP, `service refresh`): a new or
+    /// newly enabled file starts its plugin; a removed or disabled one stops its plugin and unregisters
+    /// its source, whose filters leave the effective policy at once; a changed one (rank, options, any
+    /// setting) restarts its plugin. A plugin whose file did not change keeps running untouched.
+    /// - Returns: the supervisors running afterwards, in file-name order.
+    @discardableResult
+    public func reload(with engine: SourcesPolicyEngine) async -> [PluginSupervisor] {
+        await serialized { manager in await manager.reconcile(with: engine) }
+    }
+
+    /// One reconciliation of the running plugins with the directory; runs serialized.
+    func reconcile(with engine: SourcesPolicyEngine) async -> [PluginSupervisor] {
+        guard !stopped else { return [] }
+        // File I/O on a dedicated thread, not the cooperative pool.
+        let (configurations, errors) = await Self.loadOffPool(configurationDirectory, pluginDirectory)
+        guard !stopped else { return [] }
+
+        var wanted = configurations.filter(\.enabled)
+        var kept: [PluginSupervisor] = []
+        var removed: [PluginSupervisor] = []
+        for supervisor in running {
+            if let index = wanted.firstIndex(of: supervisor.configuration) {
+                wanted.remove(at: index)
+                kept.append(supervisor)
+            } else {
+                removed.append(supervisor)
+            }
         }
-        for supervisor in supervisors {
-            Task {
+
+        // Stop first: a changed file's new plugin takes the same source name.
+        for supervisor in removed {
+            if let registration = registrations.removeValue(forKey: ObjectIdentifier(supervisor)) {
+                registration.cancel()
+                await registration.value
+            }
+            await supervisor.stop()
+            await engine.unregister(named: supervisor.configuration.sourceName)
+            log(
+                PluginEvent(
+                    severity: .info,
+                    source: supervisor.configuration.sourceName,
+                    message: "plugin stopped: its configuration file was removed, disabled or changed"
+                )
+            )
+        }
+
+        // The unusable files: a file whose problem is gone (or changed) leaves; a new problem is
+        // journaled and registered once.
+        let problems = Dictionary(
+            errors.map { ("plugin:" + Self.baseName($0.file), $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
+        for (name, reason) in unusableRegistered where problems[name]?.description != reason {
+            await engine.unregister(named: name)
+            unusableRegistered[name] = nil
+        }
+        configurationErrors = errors
+        for error in problems.values.sorted(by: { $0.file < $1.file })
+        where unusableRegistered[UnusablePluginConfiguration(error).name] == nil {
+            logProblems([error])
+            let source = UnusablePluginConfiguration(error)
+            if (try? await engine.register(source)) != nil { unusableRegistered[source.name] = source.reason }
+        }
+
+        for configuration in wanted {
+            let supervisor = PluginSupervisor(
+                configuration: configuration,
+                launcher: launcher,
+                validator: validator,
+                log: log
+            )
+            kept.append(supervisor)
+            registrations[ObjectIdentifier(supervisor)] = Task {
+                // Started here, so that a registration cancelled before it began starts nothing.
+                guard !Task.isCancelled else { return }
+                await supervisor.start()
                 let state = await Self.firstLoadedState(of: supervisor)
+                guard !Task.isCancelled else { return }
                 try? await engine.register(PluginProvider(supervisor: supervisor, state: state))
             }
         }
-        return supervisors
+        running = kept.sorted { $0.configuration.file < $1.configuration.file }
+        return running
     }
 
     /// The first state that says whether the plugin loaded: with its table, failed, or stopped.

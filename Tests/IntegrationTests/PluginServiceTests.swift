@@ -199,7 +199,40 @@ import Glibc
             #expect(service.output.contains("plugin:xmldir: plugin failed: invalid document"), "\(service.output)")
         }
 
-        // 5. A graceful stop closes the plugin host with the service.
+        // 5. plugins.d is read again on `service refresh`: a file added while the service runs starts its
+        // plugin (directory-like, rank 40: behind the local policy), and once removed it is gone.
+        let extraPolicies = work + "/extra-policies"
+        try FileManager.default.createDirectory(atPath: extraPolicies, withIntermediateDirectories: true)
+        try Self.document(
+            tag: "5e4f0c9e",
+            name: "Extra",
+            source: "198.18.0.1",
+            destination: "198.18.8.1",
+            action: "block"
+        )
+        .write(toFile: extraPolicies + "/10-site.xml", atomically: true, encoding: .utf8)
+        try "path = libxmldir.so\nenabled = yes\nrank = 40\noption.directory = \(extraPolicies)\n"
+            .write(toFile: pluginsD + "/extra.conf", atomically: true, encoding: .utf8)
+        let refreshed = try await sandbox.execute(["service", "refresh"] + common)
+        #expect(refreshed.status == 0, "\(refreshed.output)")
+        let added = try await Self.poll(seconds: 60) {
+            status = Self.json(try await sandbox.execute(["status", "--json"] + common))
+            return ["standby", "in-effect"].contains(Self.sources(status)["plugin:extra"]?["state"] as? String)
+        }
+        #expect(added, "the added plugin never appeared: \(status); log:\n\(service.output)")
+        #expect(Self.sources(status)["plugin:xmldir"] != nil, "the other plugin stays: \(status)")
+
+        try FileManager.default.removeItem(atPath: pluginsD + "/extra.conf")
+        let refreshedAgain = try await sandbox.execute(["service", "refresh"] + common)
+        #expect(refreshedAgain.status == 0, "\(refreshedAgain.output)")
+        let removed = try await Self.poll(seconds: 60) {
+            status = Self.json(try await sandbox.execute(["status", "--json"] + common))
+            return status["state"] as? String == "RUNNING" && Self.sources(status)["plugin:extra"] == nil
+        }
+        #expect(removed, "the removed plugin is still there: \(status); log:\n\(service.output)")
+        #expect(Self.sources(status)["plugin:xmldir"] != nil)
+
+        // 6. A graceful stop closes the plugin host with the service.
         service.signal(SIGTERM)
         #expect(await service.exited(timeout: 90) == 0, "log:\n\(service.output)")
     }

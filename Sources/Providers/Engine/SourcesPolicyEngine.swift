@@ -147,10 +147,20 @@ public actor SourcesPolicyEngine: PolicyEngine {
         }
     }
 
-    /// Registers a plugin provider (the plugins issue's host calls this).
+    /// Registers a plugin provider; ``unregister(named:)`` removes it.
     public func register(_ provider: any PolicyProvider) async throws(ProviderRegistry.RegistrationError) {
         await registerBuiltIns()
         try await registry.register(provider)
+    }
+
+    /// Unregisters a plugin source (its plugins.d file was removed, disabled or changed) and merges
+    /// again at once: its filters leave the effective policy before this returns, and the change
+    /// stream fires when the filters changed. The built-in sources cannot be unregistered.
+    public func unregister(named name: String) async {
+        guard let provider = await registry.provider(named: name), provider.kind == .plugin else { return }
+        await registry.unregister(named: name)
+        since[name] = nil
+        await recomputeAndSignal()
     }
 
     /// Stops the timers and change forwarding (service stop). Dynamic rules die with the engine.

@@ -8,8 +8,10 @@ import Providers
 ///
 /// Started once the agent runs (the persistent policy applied, READY sent): a plugin never delays the
 /// service's start. Each plugin registers when its host has loaded it, and the engine merges again then.
+/// Every refresh reads the directory again (``reload()``).
 struct PluginWiring: Sendable {
     let manager: PluginManager
+    let engine: SourcesPolicyEngine
 
     /// Creates the manager and registers its plugins with `engine`.
     /// - Returns: `nil` when the engine is not the policy sources engine (tests with a stand-in engine).
@@ -25,7 +27,13 @@ struct PluginWiring: Sendable {
             log: { event in journal.record(JournalEntry(event)) }
         )
         await manager.register(with: engine)
-        return PluginWiring(manager: manager)
+        return PluginWiring(manager: manager, engine: engine)
+    }
+
+    /// Makes the plugins follow plugins.d: starts new and enabled ones, stops and unregisters removed
+    /// and disabled ones, restarts changed ones; the others keep running untouched.
+    func reload() async {
+        await manager.reload(with: engine)
     }
 
     /// Closes every plugin and ends its host (bounded per plugin).

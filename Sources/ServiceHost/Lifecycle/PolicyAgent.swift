@@ -50,6 +50,8 @@ public actor PolicyAgent {
     /// Whether the agent journals each source's result itself; `false` when the engine sends its own
     /// events to the journal (``JournalPolicyEventSink``), so that nothing is logged twice.
     private let journalsSources: Bool
+    /// Runs first on every refresh: the plugins follow their plugins.d directory (``PluginWiring``).
+    private var sourcesReloader: (@Sendable () async -> Void)?
 
     public init(
         driver: any IPsecDriver,
@@ -137,12 +139,19 @@ public actor PolicyAgent {
         journal.record(JournalEntry(.serviceStopped, "The IPSEC Services service entered the stopped state."))
     }
 
-    /// Re-reads the directory and local sources and applies the result (SIGHUP, `service refresh`).
+    /// Re-reads the directory and local sources, and the plugins' configuration directory, and applies
+    /// the result (SIGHUP, `service refresh`).
     public func refresh() async {
         guard lifecycle.state == .running else { return }
+        if let sourcesReloader { await sourcesReloader() }
         await engine.refresh()
         await applyEffectivePolicy(reason: "refresh")
         journal.record(JournalEntry(.policyRefreshed, "The IPSec policy was refreshed; \(await summary())."))
+    }
+
+    /// Sets what a refresh runs before it refreshes the engine (`nil`: nothing).
+    public func setSourcesReloader(_ reloader: (@Sendable () async -> Void)?) {
+        sourcesReloader = reloader
     }
 
     /// Applies the engine's current effective policy (its change stream fired).

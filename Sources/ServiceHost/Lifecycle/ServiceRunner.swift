@@ -160,12 +160,15 @@ private struct HostService: Service {
         notifier.ready(status: await agent.summary())
         // Plugins start after READY, so that none can delay the start (docs/plugins.md).
         let plugins = await PluginWiring.start(configuration: configuration, engine: agent.engine, journal: journal)
+        // A refresh (SIGHUP, `service refresh`) makes the plugins follow plugins.d again.
+        if let plugins { await agent.setSourcesReloader { await plugins.reload() } }
 
         for await _ in stopRequests.cancelOnGracefulShutdown() { break }
 
         notifier.stopping(status: "Stopping: the IPSec driver returns to permit mode")
         await server.stop()
         try? await agent.stop()
+        await agent.setSourcesReloader(nil)
         await plugins?.stop()
         unlink(pidFile)
     }
