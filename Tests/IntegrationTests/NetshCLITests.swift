@@ -161,7 +161,7 @@ import Glibc
         let service = try netsh.sandbox.startRun()
         defer { service.terminate() }
         #expect(await ServiceHarness.eventually { netsh.sandbox.driverMode() == "secure" })
-        #expect(await ServiceHarness.eventually { ServiceHarness.socketAnswers(netsh.sandbox.socket) })
+        #expect(await ServiceHarness.eventually { await ServiceHarness.socketAnswers(netsh.sandbox.socket) })
         #expect(try await netsh.netsh(["ipsec", "dynamic", "add", "mmpolicy", "name=MM"]).status == 0)
         let rule = try await netsh.netsh([
             "ipsec", "dynamic", "add", "rule", "srcaddr=198.18.66.6", "dstaddr=me", "mmpolicy=MM",
@@ -197,7 +197,7 @@ import Glibc
         // The config persists across the stop; the rules are gone.
         let again = try netsh.sandbox.startRun()
         defer { again.terminate() }
-        #expect(await ServiceHarness.eventually { ServiceHarness.socketAnswers(netsh.sandbox.socket) })
+        #expect(await ServiceHarness.eventually { await ServiceHarness.socketAnswers(netsh.sandbox.socket) })
         let after = try await netsh.netsh(["ipsec", "dynamic", "show", "all"]).output
         #expect(after.contains("IPsec Diagnostics       : 7"))
         #expect(!after.contains("198.18.66.6"))
@@ -276,7 +276,7 @@ import Glibc
         defer { service.terminate() }
         // Running: the policy is applied and the socket answers.
         #expect(await ServiceHarness.eventually { netsh.sandbox.driverMode() == "secure" })
-        #expect(await ServiceHarness.eventually { ServiceHarness.socketAnswers(netsh.sandbox.socket) })
+        #expect(await ServiceHarness.eventually { await ServiceHarness.socketAnswers(netsh.sandbox.socket) })
         let script = try netsh.write(
             """
             pushd ipsec static

@@ -48,7 +48,7 @@ import Glibc
     static func tool(_ argv: [String], in directory: String) async throws -> ProcessResult {
         let process = try ServiceProcess(argv, output: directory + "/tool-\(UUID().uuidString).out")
         let status = await process.exited(timeout: 180)
-        if status == nil { process.terminate() }
+        if status == nil { await process.terminateAndWait() }
         return ProcessResult(status: status ?? -1, output: process.output)
     }
 

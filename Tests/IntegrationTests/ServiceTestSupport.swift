@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -34,9 +35,10 @@ enum ServiceHarness {
         return await condition()
     }
 
-    /// Whether the control socket accepts a connection now.
-    static func socketAnswers(_ path: String) -> Bool {
-        RawControl.connect(path).map { close($0) } != nil
+    /// Whether the control socket accepts a connection now. `connect(2)` blocks while the service's
+    /// backlog is full: on a thread of its own, not the cooperative pool.
+    static func socketAnswers(_ path: String) async -> Bool {
+        (try? await offPool { RawControl.connect(path).map { close($0) } != nil }) ?? false
     }
 }
 
@@ -175,7 +177,7 @@ struct ProcessResult {
 final class ServiceProcess {
     let pid: pid_t
     let outputPath: String
-    private var exitStatus: Int32?
+    private let reaping = Reaping()
 
     init(_ argv: [String], environment: [String: String] = [:], output: String) throws {
         outputPath = output
@@ -205,37 +207,81 @@ final class ServiceProcess {
 
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 
-    /// Signals the process unless it has been reaped (an unreaped child keeps its PID, even as a
-    /// zombie; once reaped, the PID may belong to another process).
+    /// Signals the process unless it has been reaped or handed to the reaper of ``terminate()`` (an
+    /// unreaped child keeps its PID, even as a zombie; once reaped, the PID may belong to another
+    /// process).
     func signal(_ number: Int32) {
-        guard exitStatus == nil else { return }
+        guard reaping.ownsPID else { return }
         kill(pid, number)
     }
 
-    /// The exit status once the process has ended (`nil` on timeout).
+    /// The exit status once the process has ended (`nil` on timeout). Polls without blocking.
     func exited(timeout: Double) async -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         repeat {
-            if let status = reap(blocking: false) { return status }
+            if let status = reap() { return status }
             try? await Task.sleep(for: .milliseconds(20))
         } while Date() < deadline
-        return reap(blocking: false)
+        return reap()
     }
 
-    /// Kills the process if it still runs and reaps it (a killed process is reaped at once).
+    /// Kills the process if it still runs. Returns at once: the wait for the killed child runs on a
+    /// thread of its own, never on the cooperative pool (this is called from `defer`, which cannot
+    /// await). The PID is not signalled again afterwards.
     func terminate() {
-        guard exitStatus == nil else { return }
+        guard reaping.handOff() else { return }
         kill(pid, SIGKILL)
-        _ = reap(blocking: true)
+        let pid = pid
+        let reaping = reaping
+        Thread {
+            var status: Int32 = 0
+            var result: pid_t
+            repeat { result = waitpid(pid, &status, 0) } while result == -1 && errno == EINTR
+            reaping.record(result == pid ? Self.decode(status) : 128 + SIGKILL)
+        }
+        .start()
     }
 
-    private func reap(blocking: Bool) -> Int32? {
-        if let exitStatus { return exitStatus }
+    /// Kills the process if it still runs and waits (without blocking the pool) until it is reaped.
+    /// - Returns: its exit status (`nil` when it was not reaped within `timeout` seconds).
+    @discardableResult
+    func terminateAndWait(timeout: Double = 30) async -> Int32? {
+        terminate()
+        return await exited(timeout: timeout)
+    }
+
+    /// A non-blocking `waitpid`; the recorded status once reaped.
+    private func reap() -> Int32? {
+        guard reaping.ownsPID else { return reaping.status }
         var status: Int32 = 0
-        guard waitpid(pid, &status, blocking ? 0 : WNOHANG) == pid else { return nil }
-        let value = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        exitStatus = value
+        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+        let value = Self.decode(status)
+        reaping.record(value)
         return value
+    }
+
+    private static func decode(_ status: Int32) -> Int32 {
+        (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    /// Whether this object still owns the child's PID (not reaped, not handed to the reaper thread),
+    /// and its exit status once known; shared with the reaper thread.
+    private final class Reaping: Sendable {
+        private let state = Mutex<(status: Int32?, handedOff: Bool)>((nil, false))
+
+        var status: Int32? { state.withLock { $0.status } }
+        var ownsPID: Bool { state.withLock { $0.status == nil && !$0.handedOff } }
+
+        /// Takes the PID for the reaper thread; false when it was already reaped or taken.
+        func handOff() -> Bool {
+            state.withLock { state in
+                guard state.status == nil, !state.handedOff else { return false }
+                state.handedOff = true
+                return true
+            }
+        }
+
+        func record(_ status: Int32) { state.withLock { $0.status = status } }
     }
 }
 

@@ -184,7 +184,7 @@ import Testing
             // Kill the plugin host from outside, as a crash would.
             let pids = try pluginHostPIDs(serving: plugin)
             #expect(!pids.isEmpty)
-            for pid in pids { kill(pid, SIGKILL) }
+            #expect(pids.map { killPluginHost($0, serving: plugin) }.contains(true), "no plugin host was killed")
             let failed = await waitFor(supervisor) { $0.isFailed }
             #expect(failed.failureReason?.contains("signal 9") ?? false, "\(failed.health)")
             #expect(failed.store == store)
@@ -315,21 +315,49 @@ import Testing
 
 /// This test process's children that host the plugin at `path` (its last argument), from /proc.
 private func pluginHostPIDs(serving path: String) throws -> [pid_t] {
-    let me = getpid()
-    var result: [pid_t] = []
-    for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc") {
-        guard let pid = pid_t(entry),
-            let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { continue }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 1, pid_t(fields[1]) == me,
-            let arguments = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8)
-        else { continue }
-        let argv = arguments.split(separator: "\0").map(String.init)
-        if argv.contains("plugin-host"), argv.last == path { result.append(pid) }
+    try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap { entry in
+        guard let pid = pid_t(entry), isPluginHost(pid, serving: path) else { return nil }
+        return pid
     }
-    return result
+}
+
+/// Whether `pid` is, now, a child of this test process running `plugin-host … path`.
+private func isPluginHost(_ pid: pid_t, serving path: String) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return false }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 1, pid_t(fields[1]) == getpid(),
+        let arguments = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)
+    else { return false }
+    let argv = arguments.split(separator: "\0").map(String.init)
+    return argv.contains("plugin-host") && argv.last == path
+}
+
+/// SIGKILLs `pid` only if, at the moment of the kill, it is still this test process's plugin host for
+/// `path`: the supervisor reaps its hosts itself, so a PID found by the scan may since belong to another
+/// process. Where the kernel has pidfds, the process is pinned by a pidfd first, its command line is
+/// checked, and the signal goes through the pidfd: a PID reused after the check cannot be hit. Without
+/// pidfds the check comes right before kill(2).
+/// - Returns: whether the signal was sent.
+@discardableResult
+private func killPluginHost(_ pid: pid_t, serving path: String) -> Bool {
+    typealias PidfdOpen = @convention(c) (pid_t, UInt32) -> Int32
+    typealias PidfdSendSignal = @convention(c) (Int32, Int32, UnsafeMutableRawPointer?, UInt32) -> Int32
+    let libc = dlopen(nil, RTLD_NOW)
+    defer { if let libc { dlclose(libc) } }
+    if let libc, let openSymbol = dlsym(libc, "pidfd_open"), let sendSymbol = dlsym(libc, "pidfd_send_signal") {
+        let pidfd = unsafeBitCast(openSymbol, to: PidfdOpen.self)(pid, 0)
+        if pidfd >= 0 {
+            defer { close(pidfd) }
+            guard isPluginHost(pid, serving: path) else { return false }
+            return unsafeBitCast(sendSymbol, to: PidfdSendSignal.self)(pidfd, SIGKILL, nil, 0) == 0
+        }
+        // ESRCH: the process is gone; ENOSYS and others: fall back to kill(2) below.
+        if errno == ESRCH { return false }
+    }
+    guard isPluginHost(pid, serving: path) else { return false }
+    return kill(pid, SIGKILL) == 0
 }
 
 @Suite(.serialized) struct PluginManagerTests {
