@@ -11,6 +11,10 @@ struct BootSubcommand: AsyncParsableCommand {
             Disabled and Manual: permit mode. Automatic: the configured bootmode, by default stateful when \
             a persistent, local or directory policy is assigned and permit otherwise; bootexemptions and DHCP \
             pass in the stateful and block modes.
+
+            Examples:
+              ipsecsvc boot
+              ipsecsvc boot --config /etc/ipsecsvc/ipsecsvc.conf
             """
     )
 

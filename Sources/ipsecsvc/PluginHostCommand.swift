@@ -23,6 +23,10 @@ struct PluginHostCommand: AsyncParsableCommand {
             import and prints what the service would see; the exit code is 0 when it is usable. \
             --check --config FILE checks a plugins.d file instead (its path, options and limits apply). \
             Without --check the command serves the plugin on the socket --fd (the service does this).
+
+            Examples:
+              ipsecsvc plugin-host --check /usr/lib/ipsecsvc/plugins/libxmldir.so --option directory=/etc/ipsec-xml
+              ipsecsvc plugin-host --check --config /etc/ipsecsvc/plugins.d/xmldir.conf --print-document
             """
     )
 

@@ -10,6 +10,10 @@ struct RunSubcommand: AsyncParsableCommand {
             Applies the persistent policy and puts the driver in secure mode (block mode if the persistent \
             policy fails), applies the other sources, then answers on the control socket and tells systemd \
             READY=1. SIGHUP refreshes the directory and local policy.
+
+            Examples:
+              ipsecsvc run
+              ipsecsvc run --config /etc/ipsecsvc/ipsecsvc.conf --state-dir /var/lib/ipsecsvc
             """
     )
 

@@ -6,11 +6,23 @@ struct ServiceSubcommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "service",
         abstract: "Query, start, stop, refresh or configure the IPSEC Services service (like sc.exe).",
+        discussion: """
+            Examples:
+              ipsecsvc service query
+              ipsecsvc service config --start-type automatic
+              ipsecsvc service config start= demand
+              ipsecsvc service start
+              ipsecsvc service refresh
+              ipsecsvc service stop
+            """,
         subcommands: [Query.self, Start.self, Stop.self, Restart.self, Refresh.self, Config.self]
     )
 
     struct Query: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the state as `sc query` does.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show the state as `sc query` does.",
+            discussion: "Examples:\n  ipsecsvc service query\n  ipsecsvc service query --json"
+        )
         @OptionGroup var options: HostOptions
         @Flag(name: .customLong("json"), help: "Print the report as JSON.") var json = false
 
@@ -25,7 +37,8 @@ struct ServiceSubcommand: AsyncParsableCommand {
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Start the service (through systemd when it runs the machine) and wait until it runs."
+            abstract: "Start the service (through systemd when it runs the machine) and wait until it runs.",
+            discussion: "Examples:\n  ipsecsvc service start\n  IPSECSVC_SYSTEMD=no ipsecsvc service start"
         )
         @OptionGroup var options: HostOptions
 
@@ -36,7 +49,9 @@ struct ServiceSubcommand: AsyncParsableCommand {
 
     struct Stop: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Stop the service gracefully; the driver returns to permit mode."
+            abstract: "Stop the service gracefully; the driver returns to permit mode.",
+            discussion:
+                "Examples:\n  ipsecsvc service stop\n  ipsecsvc service stop --socket /run/ipsecsvc/control.sock"
         )
         @OptionGroup var options: HostOptions
 
@@ -46,7 +61,10 @@ struct ServiceSubcommand: AsyncParsableCommand {
     }
 
     struct Restart: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop the service if it runs, then start it.")
+        static let configuration = CommandConfiguration(
+            abstract: "Stop the service if it runs, then start it.",
+            discussion: "Examples:\n  ipsecsvc service restart"
+        )
         @OptionGroup var options: HostOptions
 
         func run() async throws {
@@ -63,7 +81,8 @@ struct ServiceSubcommand: AsyncParsableCommand {
 
     struct Refresh: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-read the directory and local policy now (like SIGHUP)."
+            abstract: "Re-read the directory and local policy now (like SIGHUP).",
+            discussion: "Examples:\n  ipsecsvc service refresh"
         )
         @OptionGroup var options: HostOptions
 
@@ -78,7 +97,12 @@ struct ServiceSubcommand: AsyncParsableCommand {
 
     struct Config: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Set the startup type: --start-type automatic|manual|disabled (or start= auto|demand|disabled)."
+            abstract: "Set the startup type: --start-type automatic|manual|disabled (or start= auto|demand|disabled).",
+            discussion: """
+                Examples:
+                  ipsecsvc service config --start-type automatic
+                  ipsecsvc service config start= disabled
+                """
         )
         @OptionGroup var options: HostOptions
 

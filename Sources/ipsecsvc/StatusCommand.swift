@@ -8,7 +8,14 @@ import ServiceHost
 struct StatusSubcommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the service state, the driver mode and the policy sources in effect."
+        abstract: "Show the service state, the driver mode and the policy sources in effect.",
+        discussion: """
+            Also the driver's table generation and counters, and each source's state since when.
+
+            Examples:
+              ipsecsvc status
+              ipsecsvc status --json
+            """
     )
 
     @OptionGroup var options: HostOptions
