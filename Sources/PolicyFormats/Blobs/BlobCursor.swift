@@ -114,13 +114,7 @@ struct BlobCursor {
         }
         let start = offset
         let raw = try take(Int(length), field)
-        var units: [UInt16] = []
-        units.reserveCapacity(raw.count / 2)
-        var index = raw.startIndex
-        while index < raw.endIndex {
-            units.append(UInt16(raw[index]) | UInt16(raw[index + 1]) << 8)
-            index += 2
-        }
+        var units = UTF16LE.units(raw)
         while units.last == 0 { units.removeLast() }
         guard let text = String(validating: units, as: UTF16.self) else {
             throw context.error(field, at: start, "string is not valid UTF-16 (unpaired surrogate)")
@@ -176,9 +170,9 @@ struct BlobWriter {
 
     /// Length (bytes, including the NUL) then UTF-16LE text then the NUL; empty text is length 2.
     mutating func string(_ text: String) {
-        let units = Array(text.utf16) + [0]
-        u32(UInt32(units.count * 2))
-        for unit in units { u16(unit) }
+        let encoded = UTF16LE.bytes(text.utf16) + [0, 0]
+        u32(UInt32(encoded.count))
+        append(encoded)
     }
 
     /// The Windows Server 2003 framing: type, DataLength, payload, one 0x00 pad byte.

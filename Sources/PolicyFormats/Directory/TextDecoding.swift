@@ -26,14 +26,7 @@ enum TextDecoding {
                     message: "UTF-16 text has an odd number of bytes (\(bytes.count)); the file is truncated"
                 )
             }
-            var units: [UInt16] = []
-            units.reserveCapacity(body.count / 2)
-            var index = body.startIndex
-            while index < body.endIndex {
-                units.append(UInt16(body[index]) | UInt16(body[index + 1]) << 8)
-                index += 2
-            }
-            guard let text = String(validating: units, as: UTF16.self) else {
+            guard let text = String(validating: UTF16LE.units(body), as: UTF16.self) else {
                 throw PolicyFormatError(
                     file: file,
                     byteOffset: 2,

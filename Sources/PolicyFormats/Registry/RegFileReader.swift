@@ -226,10 +226,7 @@ public enum RegFile {
                         "odd-length UTF-16 data (\(bytes.count) bytes) in a \(type == 7 ? "REG_MULTI_SZ" : "string") value"
                     )
                 }
-                let units = stride(from: 0, to: bytes.count, by: 2).map {
-                    UInt16(bytes[$0]) | UInt16(bytes[$0 + 1]) << 8
-                }
-                guard let decoded = String(validating: units, as: UTF16.self) else {
+                guard let decoded = String(validating: UTF16LE.units(bytes), as: UTF16.self) else {
                     throw fail("the UTF-16 data contains an unpaired surrogate")
                 }
                 text = decoded

@@ -13,9 +13,7 @@ extension RegFile {
             for value in key.values { text += line(value) + "\r\n" }
         }
         text += "\r\n"
-        var bytes: [UInt8] = [0xFF, 0xFE]
-        for unit in text.utf16 { bytes += [UInt8(unit & 0xFF), UInt8(unit >> 8)] }
-        return bytes
+        return [0xFF, 0xFE] + utf16(text)
     }
 
     private static func line(_ value: RegistryValue) -> String {
@@ -48,7 +46,7 @@ extension RegFile {
     }
 
     private static func utf16(_ text: String) -> [UInt8] {
-        text.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+        UTF16LE.bytes(text.utf16)
     }
 
     /// `prefix` then `xx,` items, breaking (`\`, CR LF, two spaces) once a line reaches 77 characters.

@@ -108,8 +108,7 @@ enum WindowsFileSniffer {
         let head = Array(bytes.prefix(4096))
         if head.starts(with: [0xFF, 0xFE]) {
             // UTF-16LE: regedit 5.00 or `ldifde -u`.
-            let units = stride(from: 2, to: head.count - 1, by: 2).map { UInt16(head[$0]) | UInt16(head[$0 + 1]) << 8 }
-            return textFormat(String(decoding: units, as: UTF16.self))
+            return textFormat(String(decoding: UTF16LE.units(head.dropFirst(2)), as: UTF16.self))
         }
         return textFormat(String(decoding: head, as: UTF8.self))
     }
