@@ -61,22 +61,7 @@ public enum NetshSpecificFilters {
             }
         }
         // Most specific first; among equal weights block, then permit, then negotiate (stable).
-        return result.enumerated().sorted { lhs, rhs in
-            if ActionPrecedence.precedes(
-                (lhs.element.weight, lhs.element.action),
-                (rhs.element.weight, rhs.element.action)
-            ) {
-                return true
-            }
-            if ActionPrecedence.precedes(
-                (rhs.element.weight, rhs.element.action),
-                (lhs.element.weight, lhs.element.action)
-            ) {
-                return false
-            }
-            return lhs.offset < rhs.offset
-        }
-        .map(\.element)
+        return FilterOrdering.sorted(result, weight: \.weight, action: \.action)
     }
 
     private static func expandMe(_ side: FilterAddress, _ locals: [IPv4Address]) -> [FilterAddress] {

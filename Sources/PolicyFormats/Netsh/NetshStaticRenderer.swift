@@ -223,13 +223,7 @@ struct NetshStaticRenderer {
         }
     }
 
-    func mask(_ value: FilterAddress) -> String {
-        switch value {
-        case .any: "0.0.0.0"
-        case .subnet(_, let mask): mask.description
-        default: "255.255.255.255"
-        }
-    }
+    func mask(_ value: FilterAddress) -> String { NetshAddressing.format(value).mask }
 
     // MARK: - Filter actions
 
