@@ -97,6 +97,12 @@ public struct StoreFile: Sendable {
         if case .broken(let error) = load() {
             throw .refusingToOverwriteBroken(path: path, problem: error.description)
         }
+        try overwrite(with: store)
+    }
+
+    /// ``save(_:)`` without its check, for callers that have just loaded the file and know it is not
+    /// broken: the check would read and decode the whole store again.
+    func overwrite(with store: PolicyStore) throws(StoreError) {
         do {
             try DurableFile.write(codec.encode(store), to: path)
         } catch {
