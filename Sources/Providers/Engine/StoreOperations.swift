@@ -58,7 +58,8 @@ public enum StoreOperations {
                     }
                 }
                 do throws(StoreFile.StoreError) {
-                    try file.save(current)
+                    // Loaded above under the lock and not broken: no need for save's second read.
+                    try file.overwrite(with: current)
                 } catch {
                     throw OperationError(error.description)
                 }

@@ -28,7 +28,7 @@ public actor StoreProvider: PolicyProvider {
     @discardableResult
     public func load() async -> ProviderReport {
         let file = self.file
-        let (result, fingerprint) = await BlockingIO.run { (file.load(), file.currentFingerprint()) }
+        let (result, fingerprint) = await BlockingIO.run { file.loadWithFingerprint() }
         loadedFingerprint = fingerprint
         if result != loaded {
             loaded = result

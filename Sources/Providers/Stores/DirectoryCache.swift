@@ -32,7 +32,7 @@ public struct DirectoryCache: Sendable {
         }
         // The cache is the service's own copy: a broken one is replaced, not kept.
         if case .broken = file.load() { try file.reset() }
-        try file.save(trimmed)
+        try file.overwrite(with: trimmed)
     }
 
     /// Deletes the cache (explicit unassignment).

@@ -62,20 +62,25 @@ public struct StoreFile: Sendable {
     }
 
     /// Reads the store from disk (and removes temporaries that dead writers left beside it).
-    public func load() -> Loaded {
+    public func load() -> Loaded { loadWithFingerprint().loaded }
+
+    /// ``load()`` and the fingerprint of the bytes it read (as ``currentFingerprint()`` would give, also
+    /// for a file that does not decode), from a single read.
+    func loadWithFingerprint() -> (loaded: Loaded, fingerprint: UInt64) {
         DurableFile.removeStaleTemporaries(of: path)
         let bytes: [UInt8]?
         do {
             bytes = try FileIO.read(path)
         } catch {
-            return .broken(.unreadable(path: path, reason: error.description))
+            return (.broken(.unreadable(path: path, reason: error.description)), 0)
         }
-        guard let bytes else { return .missing }
+        guard let bytes else { return (.missing, 0) }
+        let fingerprint = FileIO.fingerprint(bytes)
         do {
             let store = try codec.decode(bytes, file: path)
-            return .loaded(store, fingerprint: FileIO.fingerprint(bytes))
+            return (.loaded(store, fingerprint: fingerprint), fingerprint)
         } catch {
-            return .broken(.invalid(error))
+            return (.broken(.invalid(error)), fingerprint)
         }
     }
 
@@ -92,6 +97,12 @@ public struct StoreFile: Sendable {
         if case .broken(let error) = load() {
             throw .refusingToOverwriteBroken(path: path, problem: error.description)
         }
+        try overwrite(with: store)
+    }
+
+    /// ``save(_:)`` without its check, for callers that have just loaded the file and know it is not
+    /// broken: the check would read and decode the whole store again.
+    func overwrite(with store: PolicyStore) throws(StoreError) {
         do {
             try DurableFile.write(codec.encode(store), to: path)
         } catch {
