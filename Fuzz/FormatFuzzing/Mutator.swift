@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A small, dependency-free mutation engine for the bounded fuzz loop (used where libFuzzer is not):
 /// bit flips, byte and word overwrites with boundary values, inserts, deletes, chunk duplication and
 /// splicing with other corpus entries. Deterministic for a given seed.
@@ -70,6 +74,7 @@ public struct FuzzStatistics: Sendable, CustomStringConvertible {
     public var target: FuzzTarget
     public var inputs = 0
     public var accepted = 0
+    /// CPU seconds of the slowest input (the loop's own thread).
     public var slowestSeconds = 0.0
     public var slowestSize = 0
     public var totalSeconds = 0.0
@@ -105,10 +110,11 @@ extension FormatFuzzing {
         for seedInput in seeds { run(target, seedInput) }
         for _ in 0..<iterations {
             let input = mutator.mutate(corpus[mutator.below(corpus.count)], corpus: corpus, maximumSize: maximumSize)
-            let before = clock.now
+            // A hang is a parser spinning: count this thread's CPU time, which other work on a loaded
+            // machine (the test suite runs in parallel) cannot inflate the way it inflates wall time.
+            let before = threadCPUSeconds()
             let accepted = run(target, input)
-            let elapsed = before.duration(to: clock.now)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = threadCPUSeconds() - before
             statistics.inputs += 1
             if accepted {
                 statistics.accepted += 1
@@ -124,4 +130,11 @@ extension FormatFuzzing {
         statistics.corpusSize = corpus.count
         return statistics
     }
+}
+
+/// CPU time consumed by the calling thread, in seconds.
+private func threadCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
