@@ -146,17 +146,19 @@ private struct HostService: Service {
         }
         // The socket answers status (START_PENDING) at once; other commands wait for the gate.
         server.start()
+        // Written before the state can read RUNNING, so whoever sees RUNNING also finds the PID.
+        let pidFile = configuration.effectivePIDFile
+        try? DurableFile.write(Array("\(getpid())\n".utf8), to: pidFile, permissions: 0o644)
         notifier.status("Starting: applying the persistent policy")
         do {
             try await agent.start()
         } catch {
             await gate.release()
             await server.stop()
+            unlink(pidFile)
             throw error
         }
         await gate.release()
-        let pidFile = configuration.effectivePIDFile
-        try? DurableFile.write(Array("\(getpid())\n".utf8), to: pidFile, permissions: 0o644)
         notifier.ready(status: await agent.summary())
         // Plugins start after READY, so that none can delay the start (docs/plugins.md).
         let plugins = await PluginWiring.start(configuration: configuration, engine: agent.engine, journal: journal)
