@@ -16,9 +16,13 @@ import Testing
             let bin = root.appendingPathComponent("bin")
             try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
             let fake = bin.appendingPathComponent("systemctl").path
-            let script = "#!/bin/sh\necho \"$*\" >> '\(root.path)/systemctl.log'\nexit 0\n"
-            try script.write(toFile: fake, atomically: true, encoding: .utf8)
-            chmod(fake, 0o755)
+            let script = Array("#!/bin/sh\necho \"$*\" >> '\(root.path)/systemctl.log'\nexit 0\n".utf8)
+            // Close-on-exec: a process another test forks meanwhile must not inherit the open script,
+            // or executing it fails with ETXTBSY and systemctl silently "does not run".
+            let fd = open(fake, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+            #expect(fd >= 0)
+            #expect(script.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == script.count)
+            close(fd)
         }
 
         /// Runs `ipsecsvc ARGUMENTS` with systemd use forced on and the stand-in first on PATH.
