@@ -50,6 +50,8 @@ let package = Package(
         .target(name: "Driver", dependencies: ["PolicyModel", "CNetfilterQueue"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
+        // Test doubles and helpers shared by every test target; never a dependency of production code.
+        .target(name: "IPsecTestKit"),
         .target(
             name: "ServiceHost",
             dependencies: [
@@ -108,32 +110,35 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .testTarget(name: "PolicyModelTests", dependencies: ["PolicyModel"]),
+        .testTarget(name: "PolicyModelTests", dependencies: ["IPsecTestKit", "PolicyModel"]),
         .testTarget(
             name: "PolicyFormatsTests",
-            dependencies: ["PolicyFormats", "PolicyModel", "FormatFuzzing"],
+            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel", "FormatFuzzing"],
             // Real Windows-written data and bad-input corpora (windows/, reg/, ldif/, dsml/, fuzz/).
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "ProvidersTests",
-            dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel"],
             // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "DriverTests", dependencies: ["Driver", "PolicyModel"]),
+        .testTarget(name: "DriverTests", dependencies: ["IPsecTestKit", "Driver", "PolicyModel"]),
         // Fixtures/ holds C test plugins that the tests compile with cc.
         .testTarget(
             name: "PluginsTests",
-            dependencies: ["Plugins", "Providers", "PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "Plugins", "Providers", "PolicyFormats", "PolicyModel"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ServiceHostTests",
-            dependencies: ["ServiceHost", "Driver", "Providers", "PolicyFormats", "PolicyModel"]
+            dependencies: ["IPsecTestKit", "ServiceHost", "Driver", "Providers", "PolicyFormats", "PolicyModel"]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
-        .testTarget(name: "IntegrationTests", dependencies: ["ipsecsvc", "ipsecsvc-driver-harness", "PolicyModel"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["IPsecTestKit", "ipsecsvc", "ipsecsvc-driver-harness", "PolicyModel"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Driver
+import IPsecTestKit
 import PolicyModel
 import ServiceHost
 import Testing

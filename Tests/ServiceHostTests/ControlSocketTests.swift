@@ -1,5 +1,6 @@
 import Driver
 import Foundation
+import IPsecTestKit
 import PolicyFormats
 import Providers
 import ServiceHost
