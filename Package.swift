@@ -42,8 +42,14 @@ let package = Package(
             providers: [.apt(["libnetfilter-queue-dev", "libmnl-dev"])]
         ),
         .target(name: "CIPsecPluginABI"),
+        // The few Linux calls Swift cannot make (wait-status macros, SO_PEERCRED, accept4, pidfd, spawn
+        // attributes behind _GNU_SOURCE); used by IPsecSystem only.
+        .target(name: "CIPsecSystem"),
 
         // MARK: - Modules
+        // The system layer: errno errors, bounded reads, durable writes, child processes, the blocking
+        // pool, threads, interface addresses, peer credentials (DESIGN.md §2 and §7).
+        .target(name: "IPsecSystem", dependencies: ["CIPsecSystem"]),
         .target(name: "PolicyModel"),
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats"]),
@@ -110,6 +116,7 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        .testTarget(name: "IPsecSystemTests", dependencies: ["IPsecTestKit", "IPsecSystem"]),
         .testTarget(name: "PolicyModelTests", dependencies: ["IPsecTestKit", "PolicyModel"]),
         .testTarget(
             name: "PolicyFormatsTests",

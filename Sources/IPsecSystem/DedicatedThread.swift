@@ -1,0 +1,59 @@
+internal import CIPsecSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A thread of its own for a loop that lives as long as something else does: an NFQUEUE reader, the
+/// control socket's accept loop, a plugin host's frame reader, a plugin served in-process. Work that
+/// ends by itself goes to ``BlockingPool`` instead.
+public enum DedicatedThread {
+    /// Starts `body` on a new detached thread named `name` (at most 15 bytes are shown by `ps`/`top`).
+    /// - Throws: ``SystemError`` (`pthread_create`) when no thread can be created; `body` then never runs.
+    public static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(SystemError) {
+        let box = Unmanaged.passRetained(ThreadBody(name: name, body))
+        var thread = pthread_t()
+        let result = pthread_create(
+            &thread,
+            nil,
+            { argument in
+                let body = Unmanaged<ThreadBody>.fromOpaque(argument!).takeRetainedValue()
+                cipsec_set_thread_name(body.name)
+                body.run()
+                return nil
+            },
+            box.toOpaque()
+        )
+        guard result == 0 else {
+            box.release()
+            throw SystemError("pthread_create", path: name, errno: Errno(rawValue: result))
+        }
+        pthread_detach(thread)
+    }
+
+    /// Runs `body` on a new thread named `name` and returns its result when it ends; the calling task
+    /// waits without blocking its thread (the `plugin-host` command's serving loop).
+    public static func run<T: Sendable>(
+        name: String,
+        _ body: @escaping @Sendable () -> T
+    ) async throws(SystemError) -> T {
+        let result: Result<T, SystemError> = await withCheckedContinuation { continuation in
+            do throws(SystemError) {
+                try start(name: name) { continuation.resume(returning: .success(body())) }
+            } catch {
+                continuation.resume(returning: .failure(error))
+            }
+        }
+        return try result.get()
+    }
+}
+
+private final class ThreadBody: Sendable {
+    let name: String
+    let run: @Sendable () -> Void
+
+    init(name: String, _ run: @escaping @Sendable () -> Void) {
+        self.name = name
+        self.run = run
+    }
+}
