@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "PolicyModel"),
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats"]),
-        .target(name: "Driver", dependencies: ["PolicyModel", "CNetfilterQueue"]),
+        .target(name: "Driver", dependencies: ["PolicyModel", "IPsecSystem", "CNetfilterQueue"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.

@@ -1,5 +1,9 @@
-import Foundation
+import IPsecSystem
 public import PolicyModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where the driver's events go: drop events and periodic summaries.
 ///
@@ -16,7 +20,12 @@ public struct StandardErrorEventSink: DriverEventSink {
     public init() {}
 
     public func event(_ message: String, priority: Int) {
-        FileHandle.standardError.write(Data("<\(priority)>ipsecsvc-driver: \(message)\n".utf8))
+        // Best effort: an event that cannot be written has nowhere else to go.
+        try? FileSystem.writeAll(
+            Array("<\(priority)>ipsecsvc-driver: \(message)\n".utf8),
+            to: 2,
+            name: "standard error"
+        )
     }
 }
 

@@ -1,4 +1,4 @@
-import Foundation
+import IPsecSystem
 public import PolicyModel
 
 /// How a ``NetfilterDriver`` is wired to the host.
@@ -37,7 +37,7 @@ public struct NetfilterDriverConfiguration: Sendable {
     }
 
     /// One queue (and reader thread) per CPU, at most 8.
-    public static var defaultQueueCount: Int { max(1, min(8, ProcessInfo.processInfo.activeProcessorCount)) }
+    public static var defaultQueueCount: Int { max(1, min(8, CurrentProcess.processorCount)) }
 }
 
 /// The real IPsec driver: kernel hooks through `iptables-restore`, packet decisions through
@@ -86,7 +86,7 @@ public actor NetfilterDriver: IPsecDriver {
     public func enterOperationalMode(_ mode: OperationalMode) async throws {
         switch mode {
         case .secure:
-            try startReaders()
+            try await startReaders()
             startTasks()
             let old = publish(mode: .secure)
             do {
@@ -217,7 +217,7 @@ public actor NetfilterDriver: IPsecDriver {
         }
     }
 
-    private func startReaders() throws {
+    private func startReaders() async throws {
         guard readers.isEmpty else { return }
         var started: [QueueReader] = []
         for queue in configuration.hooks.queues {
@@ -237,7 +237,15 @@ public actor NetfilterDriver: IPsecDriver {
                 throw error
             }
         }
-        for reader in started { reader.start() }
+        for (index, reader) in started.enumerated() {
+            do {
+                try reader.start()
+            } catch {
+                for running in started[..<index] { await running.stop() }
+                for unstarted in started[index...] { unstarted.closeUnstarted() }
+                throw error
+            }
+        }
         readers = started
     }
 

@@ -1,18 +1,11 @@
 import CNetfilterQueue
-import Dispatch
-import Foundation
+import IPsecSystem
 import PolicyModel
 import Synchronization
 
-/// A libnetfilter_queue call failed.
-public struct NetfilterQueueError: Error, CustomStringConvertible {
-    /// What the driver tried (`open`, `bind queue 4200`, ...).
-    public var operation: String
-    /// The errno the call reported.
-    public var code: Int32
-
-    public var description: String { "netfilter queue: \(operation) failed: \(String(cString: strerror(code)))" }
-}
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The decision context the readers use, swapped as a whole by the driver.
 final class ContextCell: Sendable {
@@ -84,19 +77,20 @@ final class QueueReader: @unchecked Sendable {
     private let exited = Mutex<[CheckedContinuation<Void, Never>]?>([])
 
     /// Opens a socket, binds `queue` and configures it.
-    /// - Throws: ``NetfilterQueueError`` (not root, queue already bound by another process, ...).
+    /// - Throws: ``SystemError`` about `netfilter queue` (not root, queue already bound by another
+    ///   process, ...).
     init(
         queue: UInt16,
         cell: ContextCell,
         statistics: DriverStatistics,
         sink: any DriverEventSink,
         settings: QueueReaderSettings
-    ) throws(NetfilterQueueError) {
-        guard let socket = cnfq_open() else { throw NetfilterQueueError(operation: "open netlink socket", code: errno) }
+    ) throws(SystemError) {
+        guard let socket = cnfq_open() else { throw SystemError("open netlink socket", path: "netfilter queue") }
         let tuned = cnfq_tune_socket(socket, settings.receiveBuffer, 200)
         if tuned < 0 {
             mnl_socket_close(socket)
-            throw NetfilterQueueError(operation: "configure socket", code: -tuned)
+            throw SystemError("configure socket", path: "netfilter queue", errno: Errno(rawValue: -tuned))
         }
         var result = cnfq_bind_queue(socket, UInt32(queue))
         if result == 0 {
@@ -104,7 +98,7 @@ final class QueueReader: @unchecked Sendable {
         }
         if result < 0 {
             mnl_socket_close(socket)
-            throw NetfilterQueueError(operation: "bind queue \(queue)", code: -result)
+            throw SystemError("bind queue \(queue)", path: "netfilter queue", errno: Errno(rawValue: -result))
         }
         self.queue = queue
         self.socket = socket
@@ -114,9 +108,10 @@ final class QueueReader: @unchecked Sendable {
         self.settings = settings
     }
 
-    /// Starts the reader thread.
-    func start() {
-        let thread = Thread { [self] in
+    /// Starts the reader thread, which owns the socket from then on.
+    /// - Throws: ``SystemError`` when no thread can be created; the socket is then still open.
+    func start() throws(SystemError) {
+        try DedicatedThread.start(name: "ipsecsvc-nfq-\(queue)") { [self] in
             run()
             mnl_socket_close(socket)
             let waiters = exited.withLock { waiters in
@@ -126,8 +121,6 @@ final class QueueReader: @unchecked Sendable {
             }
             for waiter in waiters { waiter.resume() }
         }
-        thread.name = "ipsecsvc-nfq-\(queue)"
-        thread.start()
     }
 
     /// Closes the socket of a reader whose thread was never started.
@@ -174,9 +167,6 @@ final class QueueReader: @unchecked Sendable {
         var pending: Run?
         let accept = cnfq_verdict_accept()
         let drop = cnfq_verdict_drop()
-        let again = cnfq_errno_again()
-        let wouldBlock = cnfq_errno_wouldblock()
-        let interrupted = cnfq_errno_intr()
 
         func send(_ run: Run) {
             let result = cnfq_send_verdict(
@@ -196,8 +186,9 @@ final class QueueReader: @unchecked Sendable {
             // One system call per burst: blocks for the first message, takes what else is queued.
             let received = cnfq_receive_batch(socket, buffer, slotSize, UInt32(batch), lengths)
             if received < 0 {
-                let code = -received
-                if code != again && code != wouldBlock && code != interrupted { local.receiveErrors &+= 1 }
+                // EAGAIN: the receive timeout expired (time to look at `stopping`); EINTR: a signal.
+                let code = Errno(rawValue: -received)
+                if code != .wouldBlock && code != .interrupted { local.receiveErrors &+= 1 }
                 continue
             }
             let context = cell.current
