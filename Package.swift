@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "IPsecSystem", dependencies: ["CIPsecSystem"]),
         .target(name: "PolicyModel"),
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
-        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats"]),
+        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "IPsecSystem"]),
         .target(name: "Driver", dependencies: ["PolicyModel", "IPsecSystem", "CNetfilterQueue"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
@@ -61,14 +61,15 @@ let package = Package(
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Providers", "Driver", "Plugins", "CSystemd", logging,
+                "PolicyModel", "PolicyFormats", "Providers", "Driver", "Plugins", "IPsecSystem", "CSystemd", logging,
                 serviceLifecycle, unixSignals,
             ]
         ),
         .executableTarget(
             name: "ipsecsvc",
             dependencies: [
-                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "Driver", "Plugins", argumentParser,
+                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "Driver", "Plugins", "IPsecSystem",
+                argumentParser,
             ]
         ),
         // The driver outside the service: root integration tests and nfq-bench (Benchmarks/driver).
@@ -126,7 +127,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvidersTests",
-            dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel", "IPsecSystem"],
             // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
             exclude: ["Fixtures"]
         ),
@@ -139,7 +140,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ServiceHostTests",
-            dependencies: ["IPsecTestKit", "ServiceHost", "Driver", "Providers", "PolicyFormats", "PolicyModel"]
+            dependencies: [
+                "IPsecTestKit", "ServiceHost", "Driver", "Providers", "PolicyFormats", "PolicyModel", "IPsecSystem",
+            ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
         .testTarget(

@@ -1,5 +1,6 @@
 import Driver
 import Foundation
+import IPsecSystem
 import IPsecTestKit
 import PolicyModel
 import Providers

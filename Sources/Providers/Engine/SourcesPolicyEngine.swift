@@ -1,3 +1,4 @@
+import IPsecSystem
 public import PolicyModel
 
 #if canImport(Glibc)
@@ -125,7 +126,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
     ) async throws(StoreOperations.OperationError) -> PolicyStore {
         let state = configuration.state
         let codec = configuration.codec
-        let written = try await BlockingIO.run { () throws(StoreOperations.OperationError) -> PolicyStore in
+        let written = try await BlockingPool.shared.run { () throws(StoreOperations.OperationError) -> PolicyStore in
             try StoreOperations.importPolicies(imported, into: store, assign: assign, state: state, codec: codec)
         }
         switch store {
@@ -142,7 +143,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
     public func exportPolicies(from store: EditableStore) async throws(StoreOperations.OperationError) -> PolicyStore {
         let state = configuration.state
         let codec = configuration.codec
-        return try await BlockingIO.run { () throws(StoreOperations.OperationError) -> PolicyStore in
+        return try await BlockingPool.shared.run { () throws(StoreOperations.OperationError) -> PolicyStore in
             try StoreOperations.export(store, state: state, codec: codec)
         }
     }

@@ -2,6 +2,7 @@ public import PolicyModel
 
 #if canImport(Glibc)
 import Glibc
+import IPsecSystem
 #endif
 
 /// This computer's addresses as the filters see them: `me` from the interfaces (`getifaddrs`), DNS servers
@@ -35,7 +36,7 @@ public struct SystemAddressResolver: AddressResolver {
     }
 
     private static func lines(_ path: String) -> [Substring] {
-        guard let bytes = try? FileIO.read(path) else { return [] }
+        guard let bytes = try? FileSystem.readIfPresent(path, limit: 1 << 20) else { return [] }
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n")
     }
 

@@ -1,5 +1,6 @@
 public import Driver
-import Foundation
+import FoundationEssentials
+import IPsecSystem
 public import PolicyModel
 import Providers
 
@@ -48,7 +49,7 @@ public actor FileBackedDriver: IPsecDriver {
 
     /// The state another process left in `path`, if any.
     public static func read(_ path: String) -> DriverStateRecord? {
-        guard let bytes = try? Posix.readFile(path) else { return nil }
+        guard let bytes = try? FileSystem.readIfPresent(path, limit: 1 << 20) else { return nil }
         return try? JSONDecoder().decode(DriverStateRecord.self, from: Data(bytes))
     }
 
@@ -59,7 +60,7 @@ public actor FileBackedDriver: IPsecDriver {
         var next = record
         next.mode = .startup(mode)
         next.exemptions = exemptions
-        next.modeSince = Posix.now()
+        next.modeSince = SystemClock.secondsSince1970()
         let list = exemptions.isEmpty ? "" : " exemptions " + exemptions.map(\.description).joined(separator: " ")
         try await commit(next, event: "startup \(mode.rawValue)\(list)")
     }
@@ -69,7 +70,7 @@ public actor FileBackedDriver: IPsecDriver {
         var next = record
         next.mode = .operational(mode)
         next.exemptions = []
-        next.modeSince = Posix.now()
+        next.modeSince = SystemClock.secondsSince1970()
         try await commit(next, event: mode.rawValue)
     }
 
@@ -110,7 +111,7 @@ public actor FileBackedDriver: IPsecDriver {
 
     private func write(_ next: DriverStateRecord, event: String) async throws {
         var next = next
-        next.history.append(.init(at: Posix.now(), event: event))
+        next.history.append(.init(at: SystemClock.secondsSince1970(), event: event))
         if next.history.count > Self.historyLimit { next.history.removeFirst(next.history.count - Self.historyLimit) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -118,8 +119,8 @@ public actor FileBackedDriver: IPsecDriver {
         let path = self.path
         // fsync can take a while: keep it off the cooperative pool. Callers make one call at a time
         // (IPsecDriver's contract), so the actor's reentrancy here cannot interleave two commits.
-        try await onDedicatedThread {
-            try Posix.makeDirectories(Posix.directory(of: path), mode: 0o750)
+        try await BlockingPool.shared.run { () throws(SystemError) in
+            try FileSystem.makeDirectories(FileSystem.directory(of: path), mode: 0o750)
             try DurableFile.write(Array(data), to: path, permissions: 0o640)
         }
         record = next
