@@ -119,7 +119,15 @@ public struct ServiceRunner: Sendable {
         )
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.stopTimeoutSeconds)
         groupConfiguration.maximumCancellationDuration = .seconds(5)
-        try await ServiceGroup(configuration: groupConfiguration).run()
+        // Last, once every service has ended: the engine's timers and what they wait for (a hung
+        // directory_check is killed) must not outlive the process.
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch {
+            await agent.engine.shutdown()
+            throw error
+        }
+        await agent.engine.shutdown()
     }
 }
 
