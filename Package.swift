@@ -51,7 +51,7 @@ let package = Package(
         // pool, threads, interface addresses, peer credentials (DESIGN.md §2 and §7).
         .target(name: "IPsecSystem", dependencies: ["CIPsecSystem"]),
         .target(name: "PolicyModel"),
-        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
+        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "CLibXML2"]),
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "IPsecSystem"]),
         .target(name: "Driver", dependencies: ["PolicyModel", "IPsecSystem", "CNetfilterQueue"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),

@@ -68,7 +68,7 @@ public enum FileSystem {
         if accept == .regularFiles && type != S_IFREG {
             throw SystemError("read", path: name, errno: .invalidArgument, detail: "not a regular file")
         }
-        if type == S_IFREG && Int(status.st_size) > limit { throw tooLarge(name, limit) }
+        if type == S_IFREG && Int(status.st_size) > limit { throw tooLarge(name, limit, size: Int(status.st_size)) }
         var bytes: [UInt8] = []
         // A regular file's size is known (and may still grow while we read); other streams start small.
         bytes.reserveCapacity(type == S_IFREG ? min(Int(status.st_size) + 1, limit + 1) : 0)
@@ -83,8 +83,15 @@ public enum FileSystem {
         }
     }
 
-    private static func tooLarge(_ name: String, _ limit: Int) -> SystemError {
-        SystemError("read", path: name, errno: .fileTooLarge, detail: "larger than the limit of \(limit) bytes")
+    /// The detail says the size when it is known: `209715200 bytes, larger than the limit of 67108864 bytes`.
+    private static func tooLarge(_ name: String, _ limit: Int, size: Int? = nil) -> SystemError {
+        let limitText = "larger than the limit of \(limit) bytes"
+        return SystemError(
+            "read",
+            path: name,
+            errno: .fileTooLarge,
+            detail: size.map { "\($0) bytes, \(limitText)" } ?? limitText
+        )
     }
 
     /// Writes all of `bytes` to `fd` (standard output, a pipe), retrying short writes and `EINTR`.

@@ -21,7 +21,7 @@ struct FileSystemTests {
         #expect(try FileSystem.read(path, limit: 100).count == 100)
         let error = #expect(throws: SystemError.self) { try FileSystem.read(path, limit: 99) }
         #expect(error?.errno == .fileTooLarge)
-        #expect(error?.description == "\(path): read: larger than the limit of 99 bytes")
+        #expect(error?.description == "\(path): read: 100 bytes, larger than the limit of 99 bytes")
     }
 
     @Test func aStreamIsReadToItsEndWithinTheLimit() throws {
