@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "CLibXML2"]),
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "IPsecSystem"]),
         .target(name: "Driver", dependencies: ["PolicyModel", "IPsecSystem", "CNetfilterQueue"]),
-        .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
+        .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "IPsecSystem", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.
         .target(name: "IPsecTestKit"),

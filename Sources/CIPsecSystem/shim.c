@@ -105,9 +105,9 @@ int cipsec_wait_exit_code(int status) { return WEXITSTATUS(status); }
 int cipsec_wait_signaled(int status) { return WIFSIGNALED(status); }
 int cipsec_wait_signal(int status) { return WTERMSIG(status); }
 
-void cipsec_set_thread_name(const char *name) {
+void cipsec_set_thread_name(pthread_t thread, const char *name) {
     char shortened[16];
     strncpy(shortened, name, sizeof(shortened) - 1);
     shortened[sizeof(shortened) - 1] = 0;
-    (void)pthread_setname_np(pthread_self(), shortened);
+    (void)pthread_setname_np(thread, shortened);
 }

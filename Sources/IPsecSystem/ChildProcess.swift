@@ -59,11 +59,6 @@ public final class ChildProcess: Sendable {
         // Descriptors made here for the child only; closed in the parent once the child has them.
         var childOnly: [Int32] = []
         defer { for fd in childOnly { close(fd) } }
-        func makePipe() throws(SystemError) -> (read: Int32, write: Int32) {
-            var ends: [Int32] = [-1, -1]
-            try SystemCall.negativeErrno("pipe2") { cipsec_pipe_cloexec(&ends) }
-            return (ends[0], ends[1])
-        }
         func openForChild(_ file: String) throws(SystemError) -> Int32 {
             let fd = try SystemCall.check("open", path: file) {
                 open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
@@ -80,14 +75,11 @@ public final class ChildProcess: Sendable {
         case .bytes:
             // A socket pair rather than a pipe: writes use MSG_NOSIGNAL, so a child that exits without
             // reading everything cannot raise SIGPIPE in this process.
-            var pair: [Int32] = [-1, -1]
-            try SystemCall.check("socketpair") {
-                socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair)
-            }
-            shutdown(pair[0], Int32(SHUT_WR))
-            childOnly.append(pair[0])
-            pipes.input = pair[1]
-            input = pair[0]
+            let (child, parent) = try Descriptors.socketPair()
+            shutdown(child, Int32(SHUT_WR))
+            childOnly.append(child)
+            pipes.input = parent
+            input = child
         }
         func target(_ output: Command.Output, number: Int32, other: Int32) throws(SystemError) -> Int32 {
             switch output {
@@ -97,7 +89,7 @@ public final class ChildProcess: Sendable {
             case .appendToFile(let file): return try openForChild(file)
             case .sameAsOutput: return other
             case .capture:
-                let ends = try makePipe()
+                let ends = try Descriptors.pipe()
                 childOnly.append(ends.write)
                 if number == 1 { pipes.output = ends.read } else { pipes.error = ends.read }
                 return ends.write

@@ -9,16 +9,19 @@ import Glibc
 /// ends by itself goes to ``BlockingPool`` instead.
 public enum DedicatedThread {
     /// Starts `body` on a new detached thread named `name` (at most 15 bytes are shown by `ps`/`top`).
+    ///
+    /// `body` is the first thing the new thread runs: it allocates nothing before (the name is set by the
+    /// creating thread), so the thread's first `malloc` — which reserves its 64 MiB glibc arena — is
+    /// `body`'s. The plugin host relies on that: it caps the address space first thing in `body`.
     /// - Throws: ``SystemError`` (`pthread_create`) when no thread can be created; `body` then never runs.
     public static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(SystemError) {
-        let box = Unmanaged.passRetained(ThreadBody(name: name, body))
+        let box = Unmanaged.passRetained(ThreadBody(body))
         var thread = pthread_t()
         let result = pthread_create(
             &thread,
             nil,
             { argument in
                 let body = Unmanaged<ThreadBody>.fromOpaque(argument!).takeRetainedValue()
-                cipsec_set_thread_name(body.name)
                 body.run()
                 return nil
             },
@@ -28,6 +31,7 @@ public enum DedicatedThread {
             box.release()
             throw SystemError("pthread_create", path: name, errno: Errno(rawValue: result))
         }
+        cipsec_set_thread_name(thread, name)
         pthread_detach(thread)
     }
 
@@ -49,11 +53,7 @@ public enum DedicatedThread {
 }
 
 private final class ThreadBody: Sendable {
-    let name: String
     let run: @Sendable () -> Void
 
-    init(name: String, _ run: @escaping @Sendable () -> Void) {
-        self.name = name
-        self.run = run
-    }
+    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }

@@ -36,8 +36,14 @@ struct BlockingPoolTests {
     }
 
     @Test func dedicatedThreadsCarryTheirName() async throws {
+        // The creating thread names it, just after it started: look for a while.
         let name = try await DedicatedThread.run(name: "ipsecsvc-named") { () -> String in
-            (try? FileSystem.readText("/proc/thread-self/comm", limit: 64)) ?? ""
+            var name = ""
+            for _ in 0..<1000 {
+                name = (try? FileSystem.readText("/proc/thread-self/comm", limit: 64)) ?? ""
+                if name != "ipsecsvc-named\n" { usleep(1000) } else { break }
+            }
+            return name
         }
         #expect(name == "ipsecsvc-named\n")
     }

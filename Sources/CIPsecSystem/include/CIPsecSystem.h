@@ -10,6 +10,7 @@
 #ifndef CIPSEC_SYSTEM_H
 #define CIPSEC_SYSTEM_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -55,7 +56,7 @@ int cipsec_wait_exit_code(int status);
 int cipsec_wait_signaled(int status);
 int cipsec_wait_signal(int status);
 
-/* Sets the calling thread's name (at most 15 bytes are kept); errors are ignored. */
-void cipsec_set_thread_name(const char *name);
+/* Sets `thread`'s name (at most 15 bytes are kept); errors are ignored. */
+void cipsec_set_thread_name(pthread_t thread, const char *name);
 
 #endif
