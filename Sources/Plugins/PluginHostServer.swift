@@ -60,7 +60,7 @@ public enum PluginHostServer {
                 pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0),
             ]
             if poll(&fds, 2, -1) < 0 {
-                if errno == EINTR { continue }
+                if Errno.current == .interrupted { continue }
                 return 3
             }
             if fds[1].revents != 0 {

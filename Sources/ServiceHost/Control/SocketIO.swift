@@ -67,8 +67,10 @@ enum UnixSocket {
         while true {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { return .timedOut }
+                let code = Errno.current
+                if code == .interrupted { continue }
+                // EAGAIN: the socket's receive timeout expired.
+                if code == .wouldBlock { return .timedOut }
                 return bytes.isEmpty ? .closed : .line(bytes)
             }
             if count == 0 { return bytes.isEmpty ? .closed : .line(bytes) }
@@ -88,7 +90,7 @@ enum UnixSocket {
         var total = 0
         while total < limit {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 && errno == EINTR { continue }
+            if count < 0 && Errno.current == .interrupted { continue }
             if count <= 0 { return }
             total += count
         }
