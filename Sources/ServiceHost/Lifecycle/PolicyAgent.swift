@@ -128,17 +128,7 @@ public actor PolicyAgent {
     /// filters nothing). Dynamic policy vanishes with the process.
     public func stop() async throws {
         try transition(.stop)
-        do {
-            try await setMode(.permit)
-        } catch {
-            journal.record(
-                JournalEntry(
-                    .driverModeChanged,
-                    priority: .error,
-                    "The IPSec driver could not enter permit mode while the service stopped: \(error)."
-                )
-            )
-        }
+        await enterPermitModeForStop()
         try transition(.stopped)
         journal.record(JournalEntry(.serviceStopped, "The IPSEC Services service entered the stopped state."))
     }
@@ -147,17 +137,7 @@ public actor PolicyAgent {
     /// mode, as after any stop (whatever part of the start had already happened), and the service is
     /// STOPPED. Must run in a task that is not cancelled itself.
     public func stopDuringStart() async {
-        do {
-            try await setMode(.permit)
-        } catch {
-            journal.record(
-                JournalEntry(
-                    .driverModeChanged,
-                    priority: .error,
-                    "The IPSec driver could not enter permit mode while the service stopped: \(error)."
-                )
-            )
-        }
+        await enterPermitModeForStop()
         journal.record(
             JournalEntry(.serviceStopped, "The IPSEC Services service was stopped while it was starting.")
         )
@@ -290,6 +270,22 @@ public actor PolicyAgent {
         case .local: "local registry storage"
         case .dynamic: "dynamic"
         case .plugin: "plugin"
+        }
+    }
+
+    /// A stopped service filters nothing: the driver goes to permit mode (a failure is journaled, and
+    /// the stop goes on).
+    private func enterPermitModeForStop() async {
+        do {
+            try await setMode(.permit)
+        } catch {
+            journal.record(
+                JournalEntry(
+                    .driverModeChanged,
+                    priority: .error,
+                    "The IPSec driver could not enter permit mode while the service stopped: \(error)."
+                )
+            )
         }
     }
 
