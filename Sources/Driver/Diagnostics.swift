@@ -1,3 +1,4 @@
+public import DecisionCore
 import IPsecSystem
 public import PolicyModel
 

@@ -1,3 +1,4 @@
+public import DecisionCore
 import IPsecSystem
 public import PolicyModel
 
@@ -46,8 +47,8 @@ public struct NetfilterDriverConfiguration: Sendable {
 /// Control calls (the ``IPsecDriver`` requirements and the host monitor's re-check) run one at a time,
 /// each to its end, in the order they arrive: the actor alone would let a stop interleave with a policy
 /// change at its `iptables-restore`, and the change could then put the hooks back after the stop.
-/// Packets are decided on the reader threads against an immutable ``DecisionContext`` that each
-/// control call replaces as a whole.
+/// Packets are decided on the reader threads against an immutable decision context that each control
+/// call replaces as a whole.
 public actor NetfilterDriver: IPsecDriver {
     private let configuration: NetfilterDriverConfiguration
     private let installer: KernelHookInstaller
@@ -71,7 +72,18 @@ public actor NetfilterDriver: IPsecDriver {
         installer = KernelHookInstaller(configuration: configuration.hooks)
         host = configuration.hostInfo.current()
         table = FilterCompiler.compile(.empty, host: host)
-        cell = ContextCell(DecisionContext(table: table, mode: nil))
+        cell = ContextCell(
+            ReaderContext(
+                decision: DecisionContext(
+                    table: table,
+                    mode: nil,
+                    securityAssociations: configuration.securityAssociations
+                ),
+                epoch: 0,
+                marks: configuration.hooks.marks,
+                diagnosticsLevel: 0
+            )
+        )
     }
 
     // MARK: - IPsecDriver
@@ -219,7 +231,7 @@ public actor NetfilterDriver: IPsecDriver {
 
     /// Builds and installs a context with a new epoch (so that every fast-path flow is decided again).
     @discardableResult
-    private func publish(mode: OperationalMode?) -> DecisionContext {
+    private func publish(mode: OperationalMode?) -> ReaderContext {
         operationalMode = mode
         return publishContext()
     }
@@ -227,15 +239,18 @@ public actor NetfilterDriver: IPsecDriver {
     private var operationalMode: OperationalMode?
 
     @discardableResult
-    private func publishContext() -> DecisionContext {
+    private func publishContext() -> ReaderContext {
         let modulus = configuration.hooks.marks.epochModulus
         epoch = configuration.fastPath && modulus > 0 ? epoch % modulus + 1 : 0
-        let context = DecisionContext(
-            table: table,
-            mode: operationalMode,
-            exemptionLevel: settings.exemptionLevel,
-            broadcastAddresses: Set(host.broadcastAddresses.map(\.value)),
-            securityAssociations: configuration.securityAssociations,
+        let context = ReaderContext(
+            decision: DecisionContext(
+                table: table,
+                mode: operationalMode,
+                exemptionLevel: settings.exemptionLevel,
+                broadcastAddresses: Set(host.broadcastAddresses.map(\.value)),
+                securityAssociations: configuration.securityAssociations,
+                fastPath: epoch != 0
+            ),
             epoch: epoch,
             marks: configuration.hooks.marks,
             diagnosticsLevel: settings.diagnosticsLevel

@@ -1,3 +1,4 @@
+import DecisionCore
 import IPsecSystem
 import PolicyModel
 import Synchronization

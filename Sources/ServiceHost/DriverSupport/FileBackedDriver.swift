@@ -1,3 +1,4 @@
+public import DecisionCore
 public import Driver
 import FoundationEssentials
 import IPsecSystem
