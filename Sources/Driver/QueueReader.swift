@@ -57,7 +57,7 @@ final class QueueReader: @unchecked Sendable {
     private let sink: any DriverEventSink
     private let settings: QueueReaderSettings
     private let stopping = Atomic<Bool>(false)
-    private let exited = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    private let exited = LoopEnd()
 
     /// Opens a socket, binds `queue` and configures it.
     /// - Throws: ``SystemError`` about `netfilter queue` (not root, queue already bound by another
@@ -97,12 +97,7 @@ final class QueueReader: @unchecked Sendable {
         try DedicatedThread.start(name: "ipsecsvc-nfq-\(queue)") { [self] in
             run()
             mnl_socket_close(socket)
-            let waiters = exited.withLock { waiters in
-                let list = waiters ?? []
-                waiters = nil
-                return list
-            }
-            for waiter in waiters { waiter.resume() }
+            exited.finish()
         }
     }
 
@@ -114,14 +109,7 @@ final class QueueReader: @unchecked Sendable {
     /// Asks the thread to finish and waits until it closed the socket (unbinding the queue).
     func stop() async {
         stopping.store(true, ordering: .relaxed)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = exited.withLock { waiters -> Bool in
-                guard waiters != nil else { return true }
-                waiters!.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        await exited.wait()
     }
 
     /// The pending run of equal verdicts.

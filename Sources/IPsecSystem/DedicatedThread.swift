@@ -1,4 +1,5 @@
 internal import CIPsecSystem
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -56,4 +57,35 @@ private final class ThreadBody: Sendable {
     let run: @Sendable () -> Void
 
     init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+}
+
+/// How tasks learn that a dedicated thread's loop has ended: the thread calls ``finish()`` once, and
+/// every ``wait()`` — before or after — returns from then on.
+public final class LoopEnd: Sendable {
+    /// The tasks waiting; `nil` once the loop has ended.
+    private let waiters = Mutex<[CheckedContinuation<Void, Never>]?>([])
+
+    public init() {}
+
+    /// Called by the thread when its loop is over (its resources released).
+    public func finish() {
+        let list = waiters.withLock { waiters in
+            let list = waiters ?? []
+            waiters = nil
+            return list
+        }
+        for waiter in list { waiter.resume() }
+    }
+
+    /// Returns once ``finish()`` has been called.
+    public func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ended = waiters.withLock { waiters -> Bool in
+                guard waiters != nil else { return true }
+                waiters!.append(continuation)
+                return false
+            }
+            if ended { continuation.resume() }
+        }
+    }
 }

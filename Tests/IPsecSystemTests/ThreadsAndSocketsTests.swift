@@ -49,6 +49,18 @@ struct BlockingPoolTests {
     }
 }
 
+struct LoopEndTests {
+    @Test func waitersBeforeAndAfterTheEndReturn() async throws {
+        let end = LoopEnd()
+        try DedicatedThread.start(name: "loop-end-test") {
+            usleep(20_000)
+            end.finish()
+        }
+        await end.wait()
+        await end.wait()
+    }
+}
+
 private final class Counter: Sendable {
     let value = Atomic<Int>(0)
 }

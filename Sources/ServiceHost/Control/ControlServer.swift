@@ -28,8 +28,8 @@ public final class ControlServer: Sendable {
     private let maxRequestBytes: Int
     private let stopping = Atomic<Bool>(false)
     private let active = Atomic<Int>(0)
-    /// Who waits in ``stop()`` for the accept thread; `nil` once it has ended.
-    private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    /// Ends when the accept thread has closed and removed the socket.
+    private let finished = LoopEnd()
 
     /// Binds and listens on `configuration.socketPath` (mode and group from the configuration).
     /// - Throws: ``WindowsError/alreadyRunning`` when another service answers on the socket, or the
@@ -88,25 +88,13 @@ public final class ControlServer: Sendable {
     /// Connections being served finish on their own threads.
     public func stop() async {
         stopping.store(true, ordering: .releasing)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ended = finished.withLock { waiters -> Bool in
-                guard waiters != nil else { return true }
-                waiters!.append(continuation)
-                return false
-            }
-            if ended { continuation.resume() }
-        }
+        await finished.wait()
     }
 
     private func closeListener() {
         close(listener)
         unlink(path)
-        let waiters = finished.withLock { waiters in
-            let list = waiters ?? []
-            waiters = nil
-            return list
-        }
-        for waiter in waiters { waiter.resume() }
+        finished.finish()
     }
 
     private func acceptLoop() {
