@@ -2,10 +2,6 @@ public import DecisionCore
 import IPsecSystem
 public import PolicyModel
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Where the driver's events go: drop events and periodic summaries.
 ///
 /// Called from queue reader threads (rate-limited) and from the driver's summary task; must not block
@@ -60,25 +56,18 @@ struct EventRateLimiter {
     init(rate: Double) {
         self.rate = rate
         tokens = rate
-        last = monotonicNanoseconds()
+        last = SystemClock.monotonicNanoseconds()
     }
 
     /// Whether one more event may go out now.
     mutating func allow() -> Bool {
-        let now = monotonicNanoseconds()
+        let now = SystemClock.monotonicNanoseconds()
         tokens = min(rate, tokens + Double(now &- last) / 1e9 * rate)
         last = now
         guard tokens >= 1 else { return false }
         tokens -= 1
         return true
     }
-}
-
-/// Monotonic clock in nanoseconds.
-func monotonicNanoseconds() -> UInt64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
 }
 
 /// The text of a drop event: what, which way, why, and which filter of which rule and source.

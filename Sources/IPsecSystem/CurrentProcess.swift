@@ -60,10 +60,13 @@ public enum SystemClock {
     public static func secondsSince1970() -> Int64 { Int64(time(nil)) }
 
     /// `CLOCK_MONOTONIC` in microseconds (what systemd's `MONOTONIC_USEC=` expects).
-    public static func monotonicMicroseconds() -> UInt64 {
+    public static func monotonicMicroseconds() -> UInt64 { monotonicNanoseconds() / 1000 }
+
+    /// `CLOCK_MONOTONIC` in nanoseconds: cheap enough for every packet event.
+    public static func monotonicNanoseconds() -> UInt64 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
     }
 }
 

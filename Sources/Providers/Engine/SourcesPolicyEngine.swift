@@ -1,10 +1,6 @@
 import IPsecSystem
 public import PolicyModel
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The Policy Agent's policy side: the built-in providers (persistent, directory, directory cache, local,
 /// dynamic) and any plugins in one ``ProviderRegistry``, merged by ``SourceSelector`` and
 /// ``PolicyMerger`` into one effective policy with provenance. Implements ``PolicyEngine`` for the
@@ -348,7 +344,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
         pendingReported = pending
     }
 
-    private static func now() -> Int64 { Int64(time(nil)) }
+    private static func now() -> Int64 { SystemClock.secondsSince1970() }
 }
 
 extension SourcePolicy {
