@@ -28,6 +28,11 @@ public enum StoreOperations {
 
     /// Adds (or replaces by GUID) the policies, filter lists and filter actions of `imported` in the store,
     /// then assigns `assign` if given.
+    ///
+    /// The imported document must pass the model's checks (``PolicyStore/validate()``, as `policy
+    /// validate` and plugins apply them) whoever sends it, and the merged store must load again
+    /// (``StoreEditing/storableEncoding(of:codec:path:)``); otherwise nothing is written and the error
+    /// names every problem.
     /// - Returns: the store as written.
     @discardableResult
     public static func importPolicies(
@@ -38,6 +43,12 @@ public enum StoreOperations {
         codec: any PolicyStoreCodec = NativeXMLStoreCodec()
     ) throws(OperationError) -> PolicyStore {
         let file = StoreFile(path: store.path(in: state), codec: codec)
+        let problems = imported.validate()
+        guard problems.isEmpty else {
+            throw OperationError(
+                "\(file.path) was not changed: the imported policies have \(ValidationProblem.summary(problems))"
+            )
+        }
         do {
             return try state.withLock { () throws(OperationError) -> PolicyStore in
                 let loaded = file.load()
@@ -49,7 +60,7 @@ public enum StoreOperations {
                     }
                     throw OperationError("\(file.path) cannot be read")
                 }
-                current = StoreEditing.merging(imported, into: current)
+                current.merge(imported)
                 if let assign {
                     do throws(StoreEditing.EditError) {
                         current = try StoreEditing.assigning(assign, in: current)
