@@ -18,7 +18,8 @@ import Testing
         var store: String { sandbox.stateDirectory + "/local.xml" }
 
         static func start() async throws -> Running {
-            let sandbox = try ServiceSandbox()
+            // Without the examples, whose own "Permit" would make three.
+            let sandbox = try ServiceSandbox(extraConfig: "examples = no\n")
             let service = try sandbox.startRun()
             let running = Running(sandbox: sandbox, service: service)
             #expect(await sandbox.waitForRunning(), "log:\n\(service.output)")

@@ -77,7 +77,8 @@ public enum PolicyEngineFactory {
             events: events,
             resolver: SystemAddressResolver(),
             runsTimers: runsTimers,
-            readOnly: readOnly
+            readOnly: readOnly,
+            firstLocalStore: readOnly ? .leaveMissing : configuration.examples ? .examples : .empty
         )
     }
 
