@@ -73,7 +73,18 @@ struct StoreAssembler {
         )
     }
 
-    /// The checks every object passes: `ipsecID` agrees with the name, `ipsecDataType` is 256, data present.
+    /// How many objects carried each `ipsecDataType` value (objects without one are not counted), so
+    /// that readers can say which one they read.
+    var dataTypeCounts: [UInt32: Int] {
+        var counts: [UInt32: Int] = [:]
+        for object in objects.values {
+            if let type = object.dataType { counts[type, default: 0] += 1 }
+        }
+        return counts
+    }
+
+    /// The checks every object passes: `ipsecID` agrees with the name, `ipsecDataType` is 256 or 598,
+    /// data present.
     private func check(_ object: StoredObject) throws(PolicyFormatError) {
         if let text = object.ipsecID {
             guard let id = IPsecGUID(text) else { throw error(object, "ipsecID", "'\(text)' is not a GUID") }
@@ -81,8 +92,12 @@ struct StoreAssembler {
                 throw error(object, "ipsecID", "ipsecID \(id.braced) does not match the object name \(object.name)")
             }
         }
-        if let type = object.dataType, type != BlobType.dataType {
-            throw error(object, "ipsecDataType", "ipsecDataType is \(type), expected 256 (0x100)")
+        if let type = object.dataType, !BlobType.acceptedDataTypes.contains(type) {
+            throw error(
+                object,
+                "ipsecDataType",
+                "ipsecDataType is \(type), expected 256 (0x100) or 598 (Windows' default objects)"
+            )
         }
         guard object.data != nil else { throw error(object, "ipsecData", "the object has no ipsecData") }
     }
