@@ -99,6 +99,14 @@ let package = Package(
             path: "Benchmarks/xml/xml-bench"
         ),
 
+        // How the policy file readers scale with the filter count; not part of `swift test`
+        // (Benchmarks/readers/run.sh).
+        .executableTarget(
+            name: "reader-bench",
+            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel"],
+            path: "Benchmarks/readers/reader-bench"
+        ),
+
         // MARK: - Fuzzing (Fuzz/README.md)
         // The fuzz harness (parsers with round-trip oracles, a mutation engine), shared by the tool and
         // by the test suite's short slice; the tool runs under libFuzzer or as a bounded mutation loop.

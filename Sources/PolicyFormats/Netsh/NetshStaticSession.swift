@@ -40,6 +40,16 @@ public final class NetshStaticSession {
                 "The \(location.displayName.lowercased()) is read-only: ipsecsvc shows the directory policy but does not change it. Edit the policy in its directory source, or use 'set store location=local' or 'location=persistent'."
             )
         }
+        if inTransaction {
+            // A script is one transaction, and any failure rolls all of it back (``rollback(location:
+            // batchMode:)``): its commands edit the working store in place, since copying the store for
+            // each command would make a script of n additions cost n².
+            var store = try currentStore()
+            working[location] = nil
+            defer { working[location] = store }
+            dirty.insert(location)
+            return try body(&store)
+        }
         let before = try currentStore()
         var copy = before
         let output = try body(&copy)
