@@ -139,6 +139,26 @@ import Testing
             naming: ["The local store was not changed"] + naming + ["No change was made"]
         )
 
+        // netsh edits with over-long names: one command, and a script of ten million characters.
+        try await running.expectRefused(
+            try await running.netsh([
+                "ipsec", "static", "add", "filterlist", "name=\(String(repeating: "l", count: 2_000))",
+            ]),
+            before: before,
+            naming: ["The local store was not changed", "2000 characters is longer than the limit of 1024"]
+        )
+        let longScript = try running.write(
+            "ipsec static add filterlist name=Fine\nipsec static add policy name=\(String(repeating: "p", count: 10_000_000))\n",
+            "long.netsh"
+        )
+        let longNetsh = try await running.netsh(["-f", longScript])
+        try await running.expectRefused(
+            longNetsh,
+            before: before,
+            naming: ["10000000 characters is longer than the limit of 1024"]
+        )
+        #expect(longNetsh.output.count < 2_000)
+
         // The control socket, with what a client could send without the CLI's checks.
         var dangling = Self.serversStore()
         let missing = dangling.filterLists.removeFirst().id
