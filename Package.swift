@@ -95,7 +95,7 @@ let package = Package(
         // The native XML benchmark and canonicalizer; not part of `swift test` (Benchmarks/xml/run.sh).
         .executableTarget(
             name: "xml-bench",
-            dependencies: ["PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel"],
             path: "Benchmarks/xml/xml-bench"
         ),
 

@@ -51,10 +51,10 @@ public enum SyntheticStore {
         )
     }
 
-    /// A version-4 GUID made of `kind` and `n`.
-    static func guid(_ kind: UInt8, _ n: Int) -> IPsecGUID {
+    /// A version-4 GUID made of `prefix`, `kind` and `n`: deterministic ids for generated stores.
+    public static func guid(_ kind: UInt8, _ n: Int, prefix: UInt8 = 0x2c) -> IPsecGUID {
         var bytes = [UInt8](repeating: 0, count: 16)
-        bytes[0] = 0x2c
+        bytes[0] = prefix
         bytes[1] = kind
         bytes[6] = 0x40
         bytes[8] = 0x80

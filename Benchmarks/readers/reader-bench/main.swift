@@ -4,23 +4,11 @@
 //                                         written as DIR/policy.xml, .reg, .ldif, .dsml and .netsh
 //   reader-bench read FILE [REPEAT]       read FILE (format by extension) REPEAT times; print the best
 //                                         wall and CPU seconds
-import Glibc
 import IPsecTestKit
 import PolicyFormats
 import PolicyModel
 
-func fail(_ message: String) -> Never {
-    let line = "reader-bench: \(message)\n"
-    _ = write(2, line, line.utf8.count)
-    exit(1)
-}
-
-func cpuSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-}
+func fail(_ message: String) -> Never { BenchmarkSupport.fail("reader-bench", message) }
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3 else { fail("usage: reader-bench generate DIR FILTERS | read FILE [REPEAT]") }
@@ -44,7 +32,7 @@ case "read":
     var best = (wall: Double.infinity, cpu: Double.infinity)
     var filters = 0
     for _ in 0..<repeats {
-        let cpu = cpuSeconds()
+        let cpu = BenchmarkSupport.processCPUSeconds()
         let start = ContinuousClock.now
         do {
             let store = try PolicyFile.read(path: arguments[2])
@@ -54,7 +42,7 @@ case "read":
         }
         let elapsed = ContinuousClock.now - start
         let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        best = (min(best.wall, wall), min(best.cpu, cpuSeconds() - cpu))
+        best = (min(best.wall, wall), min(best.cpu, BenchmarkSupport.processCPUSeconds() - cpu))
     }
     print("\(filters) \(best.wall) \(best.cpu)")
 default:
