@@ -187,20 +187,24 @@ import Testing
         defer { dir.remove() }
         let cache = DirectoryCache(state: dir.state)
         let good = Fixtures.simple("Directory", space: 10)
-        try cache.save(SourcePolicy.assigned(in: good, location: "snapshot")!)
+        var provenance = SourcePolicy.assigned(in: good, location: "snapshot")!
+        provenance.gpo = "Good GPO"
+        try cache.save(provenance)
         let before = try Data(contentsOf: URL(fileURLWithPath: dir.state.directoryCache))
+        let infoBefore = try Data(contentsOf: URL(fileURLWithPath: dir.state.directoryCacheInfo))
         var bad = good
         bad.filterLists[0].name = String(repeating: "l", count: 2_000)
-        let error = #expect(throws: StoreFile.StoreError.self) {
-            try cache.save(SourcePolicy.assigned(in: bad, location: "snapshot")!)
-        }
+        var badProvenance = SourcePolicy.assigned(in: bad, location: "other snapshot")!
+        badProvenance.gpo = "Bad GPO"
+        let error = #expect(throws: StoreFile.StoreError.self) { try cache.save(badProvenance) }
         #expect(error?.description.contains("2000 characters is longer than the limit of 1024") == true)
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.state.directoryCache)) == before)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.state.directoryCacheInfo)) == infoBefore)
         guard case .policy(let cached) = cache.load() else {
             Issue.record("the cache no longer loads")
             return
         }
-        #expect(cached.policyName == "Directory")
+        #expect(cached.policyName == "Directory" && cached.gpo == "Good GPO")
     }
 }
 

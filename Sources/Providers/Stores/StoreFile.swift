@@ -114,7 +114,12 @@ public struct StoreFile: Sendable {
     /// and know it is not broken: that check would read and decode the whole store again. The new store
     /// itself is always checked (``StoreEditing/storableEncoding(of:codec:path:)``).
     func overwrite(with store: PolicyStore) throws(StoreError) {
-        let bytes = try StoreEditing.storableEncoding(of: store, codec: codec, path: path)
+        try overwrite(checked: StoreEditing.storableEncoding(of: store, codec: codec, path: path))
+    }
+
+    /// Writes bytes that ``StoreEditing/storableEncoding(of:codec:path:)`` returned for this file, for a
+    /// caller that must know the store is storable before it changes anything else.
+    func overwrite(checked bytes: [UInt8]) throws(StoreError) {
         do {
             try DurableFile.write(bytes, to: path)
         } catch {
