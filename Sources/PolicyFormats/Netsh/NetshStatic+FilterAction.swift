@@ -113,7 +113,7 @@ extension NetshStaticSession {
         }
         let name = arguments.string("name") ?? ""
         return try store.filterActionMatch(name)
-            .required("Filter Action", plural: "filter actions", name: name, parameter: "guid")
+            .required("Filter Action", plural: "filter actions", name: name, parameter: "name")
     }
 
     /// The settings `add filteraction` and `set filteraction` share.

@@ -131,10 +131,9 @@ extension NetshStaticSession {
     func addFilter(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
         let listName = arguments.string("filterlist") ?? ""
         let match = store.filterListMatch(listName)
-        var index = match.index
-        if case .ambiguous = match {
-            _ = try match.required("Filter List", plural: "filter lists", name: listName, parameter: "filterlist")
-        }
+        var index =
+            match == .none
+            ? nil : try match.required("Filter List", plural: "filter lists", name: listName, parameter: "filterlist")
         if index == nil {
             store.filterLists.append(FilterList(id: environment.newGUID(), name: listName, whenChanged: now))
             index = store.filterLists.count - 1
@@ -184,7 +183,7 @@ extension NetshStaticSession {
             "Filter List",
             plural: "filter lists",
             name: name,
-            parameter: "guid"
+            parameter: "name"
         )
     }
 }

@@ -160,8 +160,7 @@ extension NetshStaticSession {
             return index
         }
         let name = arguments.string(tag) ?? ""
-        let parameter = tag == "name" ? "guid" : tag
-        return try store.policyMatch(name).required("Policy", plural: "policies", name: name, parameter: parameter)
+        return try store.policyMatch(name).required("Policy", plural: "policies", name: name, parameter: tag)
     }
 
     /// The settings `add policy` and `set policy` share.
