@@ -31,7 +31,7 @@ public enum InterfaceKind: String, Hashable, Sendable, Codable, CaseIterable {
 
 /// Decides an interface's ``InterfaceKind`` from what the kernel says about it and from the
 /// `dialup_interfaces` setting (ipsecsvc.conf): one rule for the driver and `explain`.
-public struct InterfaceClassifier: Hashable, Sendable {
+public struct InterfaceClassifier: Hashable, Sendable, Codable {
     /// Shell patterns (`*`, `?`, `[...]`) of interface names that count as remote access whatever
     /// their kernel type (e.g. `wg*`, `tun-dialin*`).
     public var dialupPatterns: [String]
