@@ -1,3 +1,4 @@
+import DecisionCore
 import PolicyModel
 import Providers
 import Testing
@@ -5,7 +6,9 @@ import Testing
 @Suite struct ExplainTests {
     static let me = IPv4Address(198, 18, 0, 10)
     static let server = IPv4Address(198, 18, 1, 1)
-    static let resolver = StaticAddressResolver(local: [me], special: [.dns: [IPv4Address(198, 18, 2, 53)]])
+    static let environment = ExplainEnvironment(
+        host: HostInfo(addresses: [me], dnsServers: [IPv4Address(198, 18, 2, 53)])
+    )
 
     func effective(_ kind: SourceKind, _ store: PolicyStore) -> [EffectiveFilter] {
         PolicyMerger.effectiveFilters(
@@ -69,7 +72,7 @@ import Testing
             sourcePort: 40000,
             destinationPort: 80
         )
-        let result = Explainer.explain(packet, in: policy, resolver: Self.resolver)
+        let result = Explainer.explain(packet, in: policy, environment: Self.environment)
         #expect(result.direction == .outbound)
         #expect(result.matches.map(\.provenance.ruleName) == ["Web", "Secure server", "Block lab"])
         #expect(result.winner?.provenance.policyName == "Domain")
@@ -87,7 +90,7 @@ import Testing
             sourcePort: 80,
             destinationPort: 40000
         )
-        let result = Explainer.explain(reply, in: policy, resolver: Self.resolver)
+        let result = Explainer.explain(reply, in: policy, environment: Self.environment)
         #expect(result.direction == .inbound)
         #expect(result.winner?.provenance.ruleName == "Web")
         #expect(result.winner?.match == .mirrored)
@@ -95,11 +98,11 @@ import Testing
 
     @Test func negotiateAndBlockVerdicts() {
         let telnet = PacketQuery(source: Self.me, destination: Self.server, ipProtocol: 6, destinationPort: 23)
-        let negotiated = Explainer.explain(telnet, in: policy, resolver: Self.resolver)
+        let negotiated = Explainer.explain(telnet, in: policy, environment: Self.environment)
         #expect(negotiated.verdict == .negotiate)
         #expect(negotiated.detail.contains("negotiation required"))
         let other = PacketQuery(source: Self.me, destination: IPv4Address(198, 18, 1, 2), ipProtocol: 1)
-        let blocked = Explainer.explain(other, in: policy, resolver: Self.resolver)
+        let blocked = Explainer.explain(other, in: policy, environment: Self.environment)
         #expect(blocked.verdict == .block)
         #expect(blocked.winner?.provenance.kind == .persistent)
     }
@@ -116,7 +119,7 @@ import Testing
         let result = Explainer.explain(
             PacketQuery(source: Self.me, destination: Self.server),
             in: policy,
-            resolver: Self.resolver
+            environment: Self.environment
         )
         #expect(result.matches.map(\.action) == [.block, .permit, .negotiate])
     }
@@ -128,9 +131,9 @@ import Testing
             ipProtocol: 17,
             destinationPort: 53
         )
-        #expect(Explainer.explain(dns, in: policy, resolver: Self.resolver).winner?.provenance.ruleName == "DNS")
+        #expect(Explainer.explain(dns, in: policy, environment: Self.environment).winner?.provenance.ruleName == "DNS")
         let elsewhere = PacketQuery(source: Self.me, destination: IPv4Address(198, 19, 0, 1))
-        let result = Explainer.explain(elsewhere, in: policy, resolver: Self.resolver)
+        let result = Explainer.explain(elsewhere, in: policy, environment: Self.environment)
         #expect(result.matches.isEmpty)
         #expect(result.verdict == .permit)
     }
@@ -143,7 +146,7 @@ import Testing
             sourcePort: 500,
             destinationPort: 500
         )
-        let result = Explainer.explain(ike, in: policy, resolver: Self.resolver)
+        let result = Explainer.explain(ike, in: policy, environment: Self.environment)
         #expect(result.verdict == .exempt)
         #expect(result.winner == nil)
     }

@@ -1,12 +1,16 @@
+public import DecisionCore
 public import PolicyModel
 
-/// Traffic direction relative to this computer.
+/// Traffic direction relative to this computer, as `explain` spells it (`--direction in|out`).
 public enum PacketDirection: String, Hashable, Sendable, Codable, CaseIterable {
     case inbound = "in"
     case outbound = "out"
+
+    /// The direction the decision core uses.
+    public var traffic: TrafficDirection { self == .inbound ? .inbound : .outbound }
 }
 
-/// The packet `explain` asks about.
+/// The packet `explain` asks about, and what the caller wants assumed about it.
 public struct PacketQuery: Hashable, Sendable, Codable {
     public var source: IPv4Address
     public var destination: IPv4Address
@@ -15,6 +19,13 @@ public struct PacketQuery: Hashable, Sendable, Codable {
     public var destinationPort: UInt16
     /// `nil`: inferred from the local addresses (a packet from `me` is outbound).
     public var direction: PacketDirection?
+    /// The interface the packet arrives on (inbound) or leaves through (outbound): its connection type
+    /// selects the rules that apply. `nil`: a LAN interface is assumed.
+    public var interface: String?
+    /// Whether IPsec protects the packet (what negotiate filters ask). `nil`: clear traffic is assumed.
+    public var protected: Bool?
+    /// The driver mode to decide in instead of the one in force (or, offline, instead of secure).
+    public var mode: DriverMode?
 
     public init(
         source: IPv4Address,
@@ -22,7 +33,10 @@ public struct PacketQuery: Hashable, Sendable, Codable {
         ipProtocol: UInt8 = IPProtocol.any,
         sourcePort: UInt16 = 0,
         destinationPort: UInt16 = 0,
-        direction: PacketDirection? = nil
+        direction: PacketDirection? = nil,
+        interface: String? = nil,
+        protected: Bool? = nil,
+        mode: DriverMode? = nil
     ) {
         self.source = source
         self.destination = destination
@@ -30,95 +44,43 @@ public struct PacketQuery: Hashable, Sendable, Codable {
         self.sourcePort = sourcePort
         self.destinationPort = destinationPort
         self.direction = direction
+        self.interface = interface
+        self.protected = protected
+        self.mode = mode
+    }
+
+    /// The packet's fields as the driver reads them from the header: ports only for TCP and UDP.
+    public var key: PacketKey {
+        let ports = ipProtocol == IPProtocol.tcp || ipProtocol == IPProtocol.udp
+        return PacketKey(
+            source: source,
+            destination: destination,
+            ipProtocol: ipProtocol,
+            sourcePort: ports ? sourcePort : 0,
+            destinationPort: ports ? destinationPort : 0
+        )
     }
 }
 
-/// Expands the run-time addresses of filters: `me` and the special servers.
-public protocol AddressResolver: Sendable {
-    /// This computer's IPv4 addresses (what `me` matches).
-    func localAddresses() -> [IPv4Address]
-    /// The computer's DNS, WINS, DHCP servers or default gateway.
-    func servers(_ kind: SpecialServer) -> [IPv4Address]
-}
+/// What `explain` decides with besides the policy: the running driver's mode, settings and host
+/// information (through the control socket), or what `explain` assumed when the service is stopped.
+public struct ExplainEnvironment: Hashable, Sendable, Codable {
+    public var settings: DecisionSettings
+    public var host: HostInfo
+    /// Classifies an interface name the host does not have (`dialup_interfaces`).
+    public var classifier: InterfaceClassifier
+    /// One sentence per assumption (offline mode, settings read from the state directory, ...).
+    public var assumptions: [String]
 
-/// A fixed resolver: for tests and for `explain` when the caller names the local addresses.
-public struct StaticAddressResolver: AddressResolver {
-    public var local: [IPv4Address]
-    public var special: [SpecialServer: [IPv4Address]]
-
-    public init(local: [IPv4Address] = [], special: [SpecialServer: [IPv4Address]] = [:]) {
-        self.local = local
-        self.special = special
-    }
-
-    public func localAddresses() -> [IPv4Address] { local }
-    public func servers(_ kind: SpecialServer) -> [IPv4Address] { special[kind] ?? [] }
-}
-
-/// Whether a filter selects a packet: the same rules as the driver's classifier (DESIGN.md §3).
-public enum PacketMatcher {
-    /// How a filter matched.
-    public enum Match: String, Hashable, Sendable, Codable {
-        /// As configured: source to destination.
-        case direct
-        /// By its mirror: destination to source.
-        case mirrored
-    }
-
-    /// How `filter` matches `packet`, or `nil`.
-    public static func match(_ filter: Filter, _ packet: PacketQuery, resolver: any AddressResolver) -> Match? {
-        if matches(
-            filter,
-            source: packet.source,
-            destination: packet.destination,
-            sourcePort: packet.sourcePort,
-            destinationPort: packet.destinationPort,
-            protocol: packet.ipProtocol,
-            resolver: resolver
-        ) {
-            return .direct
-        }
-        if filter.mirrored
-            && matches(
-                filter,
-                source: packet.destination,
-                destination: packet.source,
-                sourcePort: packet.destinationPort,
-                destinationPort: packet.sourcePort,
-                protocol: packet.ipProtocol,
-                resolver: resolver
-            )
-        {
-            return .mirrored
-        }
-        return nil
-    }
-
-    /// Whether an address side selects `address`.
-    public static func contains(_ side: FilterAddress, _ address: IPv4Address, resolver: any AddressResolver) -> Bool {
-        switch side {
-        case .any: true
-        case .me: resolver.localAddresses().contains(address)
-        case .host(let host): host == address
-        case .dnsName(_, let resolved): resolved == address
-        case .subnet(let network, let mask): network.value & mask.value == address.value & mask.value
-        case .server(let kind): resolver.servers(kind).contains(address)
-        }
-    }
-
-    private static func matches(
-        _ filter: Filter,
-        source: IPv4Address,
-        destination: IPv4Address,
-        sourcePort: UInt16,
-        destinationPort: UInt16,
-        protocol ipProtocol: UInt8,
-        resolver: any AddressResolver
-    ) -> Bool {
-        if filter.ipProtocol != IPProtocol.any && filter.ipProtocol != ipProtocol { return false }
-        if filter.sourcePort != 0 && filter.sourcePort != sourcePort { return false }
-        if filter.destinationPort != 0 && filter.destinationPort != destinationPort { return false }
-        return contains(filter.source, source, resolver: resolver)
-            && contains(filter.destination, destination, resolver: resolver)
+    public init(
+        settings: DecisionSettings = DecisionSettings(),
+        host: HostInfo = HostInfo(),
+        classifier: InterfaceClassifier = InterfaceClassifier(),
+        assumptions: [String] = []
+    ) {
+        self.settings = settings
+        self.host = host
+        self.classifier = classifier
+        self.assumptions = assumptions
     }
 }
