@@ -123,7 +123,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvidersTests",
-            dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore"],
+            // Driver: the explain agreement test decides through the driver's entry path.
+            dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver"],
             // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
             exclude: ["Fixtures"]
         ),

@@ -175,6 +175,10 @@ public final class FilterTable: Sendable {
         FilterTable(generation: generation, policy: .empty, filters: [], unresolved: [])
     }
 
+    /// Whether LAN and remote access packets consult different shapes (some rule is LAN- or remote
+    /// access-only).
+    public var isConnectionSpecific: Bool { lanShapes != remoteAccessShapes }
+
     /// Number of distinct filter shapes of one connection type: the number of hash probes a lookup
     /// costs at most.
     public var shapeCount: Int { max(lanShapes.count, remoteAccessShapes.count) }

@@ -102,6 +102,37 @@ import Testing
         #expect(await agent.status(pid: nil).persistentPolicyFailed)
     }
 
+    /// With the service running, explain decides with the driver's own mode, settings and host.
+    @Test func explainUsesTheRunningDriversModeAndHost() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        try DurableFile.write(Array("<not a policy".utf8), to: StateDirectory(path: directory.path).persistentStore)
+        let me = IPv4Address(198, 18, 0, 10)
+        let driver = InMemoryDriver(host: HostInfo(addresses: [me]))
+        let journal = RecordingJournal()
+        let configuration = configuration(directory)
+        let agent = PolicyAgent(
+            driver: driver,
+            engine: try PolicyEngineFactory.make(configuration, journal: journal),
+            journal: journal,
+            startType: .automatic,
+            settings: DynamicSettings(),
+            journalsSources: false
+        )
+        try await agent.start()
+        let environment = await ExplainEnvironment.running(agent: agent, configuration: configuration)
+        #expect(environment.settings.mode == .operational(.block))
+        #expect(environment.host.addresses == [me])
+        let engine = try #require(agent.engine as? SourcesPolicyEngine)
+        let explained = await engine.explain(
+            PacketQuery(source: IPv4Address(198, 18, 1, 1), destination: me, ipProtocol: 6, destinationPort: 22),
+            environment: environment
+        )
+        #expect(explained.reason == "mode-block" && !explained.accepted)
+        #expect(explained.me == [me])
+        try await agent.stop()
+    }
+
     @Test func everyPolicyEventHasAJournalKind() {
         let events: [PolicyEvent] = [
             .appliedPersistent(policy: "P", store: nil), .persistentFailed(reason: "r"),
