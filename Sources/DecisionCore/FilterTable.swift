@@ -189,12 +189,11 @@ public final class FilterTable: Sendable {
         let inbound = direction == .inbound
         let tieOffset = inbound ? 0 : 1
         let range = kind == .remoteAccess ? remoteAccessShapes : lanShapes
-        return shapes.withUnsafeBufferPointer { shapes in
+        return shapes.withUnsafeBufferPointer { all in
             ShapeStorage.with(slots, bloom) { storage in
                 tieKeys.withUnsafeBufferPointer { ties -> Int? in
                     var best: Int32 = -1
-                    for position in range {
-                        let shape = shapes[position]
+                    for shape in UnsafeBufferPointer(rebasing: all[range]) {
                         let candidate = shape.find(key, inbound: inbound, storage)
                         if candidate >= 0
                             && (best < 0 || ties[Int(candidate) &* 2 &+ tieOffset] < ties[Int(best) &* 2 &+ tieOffset])
