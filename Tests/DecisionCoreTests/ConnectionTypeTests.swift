@@ -101,14 +101,7 @@ import Testing
         }
         for _ in 0..<3000 {
             let filter = table.filters[Int(next()) % table.filters.count]
-            let key = PacketKey(
-                source: filter.source | next() & ~filter.sourceMask,
-                destination: filter.destination | next() & ~filter.destinationMask,
-                ipProtocol: filter.ipProtocol == 0 ? [1, 6, 17][Int(next() % 3)] : filter.ipProtocol,
-                sourcePort: filter.sourcePort != 0 ? filter.sourcePort : UInt16(truncatingIfNeeded: next()),
-                destinationPort: filter.destinationPort != 0
-                    ? filter.destinationPort : UInt16(truncatingIfNeeded: next())
-            )
+            let key = DecisionFixture.packet(inside: filter, next)
             for direction in TrafficDirection.allCases {
                 for kind in [InterfaceKind.lan, .remoteAccess] {
                     #expect(table.lookup(key, direction, on: kind) == table.linearLookup(key, direction, on: kind))

@@ -14,7 +14,7 @@ import Testing
     static let packetsPerScenario = 250
 
     @Test func explainAndTheDriverAgreeOnRandomPackets() async {
-        var random = Random(seed: 0x1_2005)
+        var random = SplitMix(seed: 0x1_2005)
         var checked = 0
         var differences: [String] = []
         for _ in 0..<Self.scenarios {
@@ -73,25 +73,6 @@ import Testing
     }
 }
 
-/// A small deterministic generator (SplitMix64).
-struct Random {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-    mutating func chance(_ oneIn: Int) -> Bool { below(oneIn) == 0 }
-    mutating func pick<T>(_ values: [T]) -> T { values[below(values.count)] }
-}
-
 /// One random policy with random settings.
 struct Scenario {
     static let me = [IPv4Address(198, 18, 0, 2), IPv4Address(198, 18, 7, 2)]
@@ -124,7 +105,7 @@ struct Scenario {
     var policy: EffectivePolicy
     var settings: DecisionSettings
 
-    init(_ random: inout Random) {
+    init(_ random: inout SplitMix) {
         var filters: [EffectiveFilter] = []
         for index in 0..<(1 + random.below(12)) {
             let proto = random.pick(Self.protocols)
@@ -167,7 +148,7 @@ struct Scenario {
         )
     }
 
-    static func address(_ random: inout Random) -> FilterAddress {
+    static func address(_ random: inout SplitMix) -> FilterAddress {
         switch random.below(8) {
         case 0, 1: .me
         case 2: .any
@@ -181,7 +162,7 @@ struct Scenario {
         }
     }
 
-    static func action(_ random: inout Random) -> FilterAction {
+    static func action(_ random: inout SplitMix) -> FilterAction {
         let kind = random.pick([FilterActionKind.permit, .block, .negotiate])
         let inpass = kind == .negotiate && random.chance(2)
         let soft = kind == .negotiate && random.chance(2)
@@ -205,7 +186,7 @@ struct QueuedTestPacket: CustomStringConvertible {
     var fragment: Bool
     var bytes: [UInt8]
 
-    init(_ random: inout Random) {
+    init(_ random: inout SplitMix) {
         let proto = random.pick(Scenario.protocols.filter { $0 != 0 } + [2, 50])
         let ports = proto == IPProtocol.tcp || proto == IPProtocol.udp
         key = PacketKey(

@@ -47,6 +47,24 @@ import Testing
         return configuration
     }
 
+    /// The agent of a service on `configuration` with the policy sources engine and `driver`.
+    func agent(
+        _ configuration: ServiceConfiguration,
+        _ driver: InMemoryDriver,
+        _ journal: RecordingJournal
+    ) throws
+        -> PolicyAgent
+    {
+        PolicyAgent(
+            driver: driver,
+            engine: try PolicyEngineFactory.make(configuration, journal: journal),
+            journal: journal,
+            startType: .automatic,
+            settings: DynamicSettings(),
+            journalsSources: false
+        )
+    }
+
     @Test func localPolicyIsAppliedJournaledAndMakesBootStateful() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
@@ -60,14 +78,7 @@ import Testing
 
         let journal = RecordingJournal()
         let driver = InMemoryDriver()
-        let agent = PolicyAgent(
-            driver: driver,
-            engine: try PolicyEngineFactory.make(configuration, journal: journal),
-            journal: journal,
-            startType: .automatic,
-            settings: DynamicSettings(),
-            journalsSources: false
-        )
+        let agent = try agent(configuration, driver, journal)
         try await agent.start()
         #expect(await driver.mode == .operational(.secure))
         #expect(await driver.policy.filters.count >= 1)
@@ -88,14 +99,7 @@ import Testing
         try DurableFile.write(Array("<not a policy".utf8), to: StateDirectory(path: directory.path).persistentStore)
         let journal = RecordingJournal()
         let driver = InMemoryDriver()
-        let agent = PolicyAgent(
-            driver: driver,
-            engine: try PolicyEngineFactory.make(configuration(directory), journal: journal),
-            journal: journal,
-            startType: .automatic,
-            settings: DynamicSettings(),
-            journalsSources: false
-        )
+        let agent = try agent(configuration(directory), driver, journal)
         try await agent.start()
         #expect(await driver.mode == .operational(.block))
         #expect(journal.entries.filter { $0.kind == .persistentPolicyFailed }.count == 1)
@@ -111,14 +115,7 @@ import Testing
         let driver = InMemoryDriver(host: HostInfo(addresses: [me]))
         let journal = RecordingJournal()
         let configuration = configuration(directory)
-        let agent = PolicyAgent(
-            driver: driver,
-            engine: try PolicyEngineFactory.make(configuration, journal: journal),
-            journal: journal,
-            startType: .automatic,
-            settings: DynamicSettings(),
-            journalsSources: false
-        )
+        let agent = try agent(configuration, driver, journal)
         try await agent.start()
         let environment = await ExplainEnvironment.running(agent: agent, configuration: configuration)
         #expect(environment.settings.mode == .operational(.block))
