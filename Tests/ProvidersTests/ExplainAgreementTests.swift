@@ -199,7 +199,7 @@ struct QueuedTestPacket: CustomStringConvertible {
                 ? (random.chance(3) ? UInt16(truncatingIfNeeded: random.next()) : random.pick(Scenario.ports)) : 0
         )
         hook = random.pick([0, 1, 1, 3, 3, 4])
-        mark = random.pick([0, 0, KernelSecurityAssociationsMark.protected, 0x0001_0000])
+        mark = random.pick([0, 0, DriverMarks.default.protected, 0x0001_0000])
         let indices: [UInt32] = [1, 2, 2, 3, 5000, 40_000, 77]
         inInterface = hook <= 1 ? random.pick(indices) : 0
         outInterface = hook >= 3 ? random.pick(indices) : (random.chance(2) ? random.pick(indices) : 0)
@@ -229,7 +229,7 @@ struct QueuedTestPacket: CustomStringConvertible {
             destinationPort: key.destinationPort,
             direction: outbound ? .outbound : .inbound,
             interface: Scenario.host.interfaces.first { $0.index == index }?.name,
-            protected: mark & KernelSecurityAssociationsMark.protected != 0
+            protected: mark & DriverMarks.default.protected != 0
         )
     }
 
@@ -237,9 +237,4 @@ struct QueuedTestPacket: CustomStringConvertible {
         "\(key) hook \(hook) mark \(String(mark, radix: 16)) in \(inInterface) out \(outInterface)"
             + (fragment ? " fragment" : "")
     }
-}
-
-/// The mark bit the driver's kernel hooks set on IPsec-protected packets.
-enum KernelSecurityAssociationsMark {
-    static let protected = DriverMarks.default.protected
 }
