@@ -46,7 +46,7 @@ let package = Package(
         // MARK: - Modules
         .target(name: "PolicyModel"),
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
-        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats"]),
+        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore"]),
         // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
         // shared by the driver and explain: no C targets, no Foundation.
         .target(name: "DecisionCore", dependencies: ["PolicyModel"]),
@@ -131,7 +131,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvidersTests",
-            dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel"],
+            // Driver: the explain agreement test decides through the driver's entry path.
+            dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver"],
             // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
             exclude: ["Fixtures"]
         ),
@@ -140,7 +141,7 @@ let package = Package(
         // Fixtures/ holds C test plugins that the tests compile with cc.
         .testTarget(
             name: "PluginsTests",
-            dependencies: ["IPsecTestKit", "Plugins", "Providers", "PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "Plugins", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

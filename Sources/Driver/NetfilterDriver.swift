@@ -55,6 +55,7 @@ public actor NetfilterDriver: IPsecDriver {
     private var mode: DriverMode?
     private var policy: EffectivePolicy = .empty
     private var settings = DriverSettings()
+    private var bootExemptions: [BootExemption] = []
     private var host: HostInfo
     private var table: FilterTable
     private var epoch: UInt32 = 0
@@ -71,7 +72,8 @@ public actor NetfilterDriver: IPsecDriver {
             ReaderContext(
                 decision: DecisionContext(
                     table: table,
-                    mode: nil,
+                    settings: DecisionSettings(mode: nil),
+                    host: host,
                     securityAssociations: configuration.securityAssociations
                 ),
                 epoch: 0,
@@ -92,6 +94,7 @@ public actor NetfilterDriver: IPsecDriver {
             }
         if configuration.installsHooks { try await installer.apply(state) }
         self.mode = .startup(mode)
+        bootExemptions = exemptions
         await stopReaders()
     }
 
@@ -172,6 +175,17 @@ public actor NetfilterDriver: IPsecDriver {
         )
     }
 
+    public func decisionState() async -> DriverDecisionState {
+        DriverDecisionState(
+            settings: DecisionSettings(
+                mode: mode,
+                exemptionLevel: settings.exemptionLevel,
+                bootExemptions: bootExemptions
+            ),
+            host: host
+        )
+    }
+
     public func shutdown() async throws {
         monitor?.cancel()
         summary?.cancel()
@@ -203,9 +217,12 @@ public actor NetfilterDriver: IPsecDriver {
         let context = ReaderContext(
             decision: DecisionContext(
                 table: table,
-                mode: operationalMode,
-                exemptionLevel: settings.exemptionLevel,
-                broadcastAddresses: Set(host.broadcastAddresses.map(\.value)),
+                settings: DecisionSettings(
+                    mode: operationalMode.map { .operational($0) },
+                    exemptionLevel: settings.exemptionLevel,
+                    bootExemptions: bootExemptions
+                ),
+                host: host,
                 securityAssociations: configuration.securityAssociations,
                 fastPath: epoch != 0
             ),

@@ -10,8 +10,6 @@ public struct SourcesConfiguration: Sendable {
     public var snapshotReader: any DirectorySnapshotReader
     public var policyDecoder: any DirectoryPolicyDecoder
     public var events: any PolicyEventSink
-    /// Expands `me` and the special servers for `explain`.
-    public var resolver: any AddressResolver
     /// Whether the engine runs the directory's polling and group-policy refresh timers itself.
     public var runsTimers: Bool
     /// Read-only engines (offline `policy show --effective`) never write or drop the directory cache.
@@ -26,7 +24,6 @@ public struct SourcesConfiguration: Sendable {
         snapshotReader: any DirectorySnapshotReader = FormatsSnapshotReader(),
         policyDecoder: any DirectoryPolicyDecoder = FormatsPolicyDecoder(),
         events: any PolicyEventSink = RecordingEventSink(),
-        resolver: any AddressResolver = StaticAddressResolver(),
         runsTimers: Bool = true,
         readOnly: Bool = false,
         firstLocalStore: FirstLocalStore = .leaveMissing
@@ -37,7 +34,6 @@ public struct SourcesConfiguration: Sendable {
         self.snapshotReader = snapshotReader
         self.policyDecoder = policyDecoder
         self.events = events
-        self.resolver = resolver
         self.runsTimers = runsTimers
         self.readOnly = readOnly
         self.firstLocalStore = firstLocalStore

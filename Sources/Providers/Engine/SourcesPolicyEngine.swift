@@ -139,10 +139,11 @@ public actor SourcesPolicyEngine: PolicyEngine {
         )
     }
 
-    /// Which filters decide a packet (`explain`).
-    public func explain(_ packet: PacketQuery, resolver: (any AddressResolver)? = nil) async -> Explanation {
+    /// What the driver does with a packet under the current effective policy (`explain`), decided
+    /// with the driver's mode, settings and host information in `environment`.
+    public func explain(_ packet: PacketQuery, environment: ExplainEnvironment) async -> Explanation {
         await recompute()
-        return Explainer.explain(packet, in: current, resolver: resolver ?? configuration.resolver)
+        return Explainer.explain(packet, in: current, environment: environment)
     }
 
     /// `policy import` through the service: a local import applies at once, a persistent one waits for the
