@@ -226,6 +226,19 @@ import Testing
         )
         #expect(rule.status == 0, "\(rule.output)")
         try await running.expectPolicyInForce(filters: 11)
+
+        // Same GUID, other content: the import replaces the objects (the policy as the file has it, without
+        // the rule netsh added), and the new content is in force.
+        let changed = try String(
+            contentsOf: Self.shipped.appendingPathComponent("block-telnet-smb.xml"),
+            encoding: .utf8
+        )
+        .replacingOccurrences(of: #"destinationPort="23""#, with: #"destinationPort="2323""#)
+        let replaced = try await running.ipsecsvc(["policy", "import", try running.write(changed, "changed.xml")])
+        #expect(replaced.status == 0, "\(replaced.output)")
+        try await running.expectPolicyInForce(filters: 10)
+        let effective = try await running.ipsecsvc(["policy", "show", "--effective"]).output
+        #expect(effective.contains("any -> me:2323 TCP") && !effective.contains("any -> me:23 TCP"), "\(effective)")
     }
 
     /// One policy, "Servers", whose rule "Servers" uses a filter list and a permit action.
