@@ -14,6 +14,8 @@ public struct SourcesConfiguration: Sendable {
     public var runsTimers: Bool
     /// Read-only engines (offline `policy show --effective`) never write or drop the directory cache.
     public var readOnly: Bool
+    /// What the service writes at start when there is no local store yet (its first start).
+    public var firstLocalStore: FirstLocalStore
 
     public init(
         state: StateDirectory,
@@ -23,7 +25,8 @@ public struct SourcesConfiguration: Sendable {
         policyDecoder: any DirectoryPolicyDecoder = FormatsPolicyDecoder(),
         events: any PolicyEventSink = RecordingEventSink(),
         runsTimers: Bool = true,
-        readOnly: Bool = false
+        readOnly: Bool = false,
+        firstLocalStore: FirstLocalStore = .leaveMissing
     ) {
         self.state = state
         self.directory = directory
@@ -33,7 +36,18 @@ public struct SourcesConfiguration: Sendable {
         self.events = events
         self.runsTimers = runsTimers
         self.readOnly = readOnly
+        self.firstLocalStore = firstLocalStore
     }
+}
+
+/// The local store a first start creates (``ExamplePolicies/createLocalStoreIfMissing(in:examples:codec:)``).
+public enum FirstLocalStore: Hashable, Sendable {
+    /// Windows' three example policies, unassigned: what a fresh Windows install has.
+    case examples
+    /// An empty store (`examples = no`, `ipsecsvc run --no-examples`).
+    case empty
+    /// Nothing is written (read-only engines, tests of other things).
+    case leaveMissing
 }
 
 /// The effective policy with the state of every source: what `policy show --effective` prints.

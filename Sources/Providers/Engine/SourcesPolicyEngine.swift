@@ -52,6 +52,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
     // MARK: - PolicyEngine
 
     public func startPersistent() async throws -> EffectivePolicy {
+        await createLocalStoreOnFirstStart()
         await registerBuiltIns()
         let report = await persistent.load()
         switch report {
@@ -73,6 +74,35 @@ public actor SourcesPolicyEngine: PolicyEngine {
     public func effectivePolicy() async -> EffectivePolicy {
         await recompute()
         return current
+    }
+
+    /// The first start creates the local store, with Windows' example policies unless configured
+    /// otherwise; later starts find it and leave it as it is.
+    private func createLocalStoreOnFirstStart() async {
+        let state = configuration.state
+        let codec = configuration.codec
+        let examples: Bool
+        switch configuration.firstLocalStore {
+        case .leaveMissing: return
+        case .examples: examples = true
+        case .empty: examples = false
+        }
+        guard !configuration.readOnly else { return }
+        let created = await BlockingIO.run { () -> Result<Bool, any Error> in
+            Result {
+                try state.withLock {
+                    try ExamplePolicies.createLocalStoreIfMissing(in: state, examples: examples, codec: codec)
+                }
+            }
+        }
+        if case .failure(let error) = created {
+            configuration.events.record(
+                .sourceFailed(
+                    name: "local",
+                    reason: "the new local store \(state.localStore) could not be written: \(error)"
+                )
+            )
+        }
     }
 
     public func refresh() async {

@@ -85,7 +85,8 @@ public enum PolicyEngineFactory {
             directory: directory,
             events: events,
             runsTimers: runsTimers,
-            readOnly: readOnly
+            readOnly: readOnly,
+            firstLocalStore: readOnly ? .leaveMissing : configuration.examples ? .examples : .empty
         )
     }
 
