@@ -57,6 +57,7 @@ public actor NetfilterDriver: IPsecDriver {
     private var mode: DriverMode?
     private var policy: EffectivePolicy = .empty
     private var settings = DriverSettings()
+    private var bootExemptions: [BootExemption] = []
     private var host: HostInfo
     private var table: FilterTable
     private var epoch: UInt32 = 0
@@ -76,7 +77,8 @@ public actor NetfilterDriver: IPsecDriver {
             ReaderContext(
                 decision: DecisionContext(
                     table: table,
-                    mode: nil,
+                    settings: DecisionSettings(mode: nil),
+                    host: host,
                     securityAssociations: configuration.securityAssociations
                 ),
                 epoch: 0,
@@ -134,6 +136,7 @@ public actor NetfilterDriver: IPsecDriver {
             }
         if configuration.installsHooks { try await installer.apply(state) }
         self.mode = .startup(mode)
+        bootExemptions = exemptions
         await stopReaders()
     }
 
@@ -214,6 +217,17 @@ public actor NetfilterDriver: IPsecDriver {
         )
     }
 
+    public func decisionState() async -> DriverDecisionState {
+        DriverDecisionState(
+            settings: DecisionSettings(
+                mode: mode,
+                exemptionLevel: settings.exemptionLevel,
+                bootExemptions: bootExemptions
+            ),
+            host: host
+        )
+    }
+
     private func stop() async throws {
         monitor?.cancel()
         summary?.cancel()
@@ -245,9 +259,12 @@ public actor NetfilterDriver: IPsecDriver {
         let context = ReaderContext(
             decision: DecisionContext(
                 table: table,
-                mode: operationalMode,
-                exemptionLevel: settings.exemptionLevel,
-                broadcastAddresses: Set(host.broadcastAddresses.map(\.value)),
+                settings: DecisionSettings(
+                    mode: operationalMode.map { .operational($0) },
+                    exemptionLevel: settings.exemptionLevel,
+                    bootExemptions: bootExemptions
+                ),
+                host: host,
                 securityAssociations: configuration.securityAssociations,
                 fastPath: epoch != 0
             ),

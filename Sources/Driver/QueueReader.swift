@@ -178,23 +178,19 @@ final class QueueReader: @unchecked Sendable {
                     var packet = cnfq_packet()
                     let parsed = cnfq_parse_message(current, &packet)
                     if parsed == 1 {
-                        let direction: TrafficDirection = packet.hook == 3 || packet.hook == 4 ? .outbound : .inbound
+                        let decided = context.decision.decide(
+                            packet: UnsafeRawBufferPointer(start: packet.payload, count: Int(packet.payload_len)),
+                            hook: packet.hook,
+                            mark: packet.mark,
+                            inInterface: packet.indev,
+                            outInterface: packet.outdev
+                        )
+                        let direction = decided.direction
+                        let decision = decided.decision
+                        let key = decided.key
+                        let bytes = UInt32(truncatingIfNeeded: decided.length)
                         if direction == .inbound { local.inboundPackets &+= 1 } else { local.outboundPackets &+= 1 }
-                        let decision: Decision
-                        var bytes = packet.payload_len
-                        var key = PacketKey(source: 0, destination: 0, ipProtocol: 0)
-                        switch parseIPv4(UnsafeRawBufferPointer(start: packet.payload, count: Int(packet.payload_len)))
-                        {
-                        case .ipv4(let parsedKey, let totalLength, let fragment):
-                            key = parsedKey
-                            if totalLength != 0 { bytes = UInt32(totalLength) }
-                            if fragment { local.fragments &+= 1 }
-                            decision = context.decision.decide(key, direction: direction, mark: packet.mark)
-                        case .notIPv4:
-                            decision = Decision(reason: .notIPv4)
-                        case .malformed:
-                            decision = Decision(reason: .malformed)
-                        }
+                        if decided.fragment { local.fragments &+= 1 }
                         let reason = decision.reason.rawValue
                         local.reasonPackets[reason] &+= 1
                         local.reasonBytes[reason] &+= UInt64(bytes)

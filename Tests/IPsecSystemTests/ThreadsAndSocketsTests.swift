@@ -82,6 +82,10 @@ struct SocketAndInterfaceTests {
         #expect(loopback.isLoopback)
         #expect(loopback.ipv4 == 0x7F00_0001)
         #expect(loopback.ipv4Netmask == 0xFF00_0000)
+        let link = try #require(addresses.first { $0.interface == "lo" && $0.family == .link })
+        #expect(link.linkIndex == 1)
+        #expect(link.hardwareType == 772)  // ARPHRD_LOOPBACK
+        #expect(link.ipv4 == nil)
     }
 
     @Test func errnoReadsAsPartOfASentence() {

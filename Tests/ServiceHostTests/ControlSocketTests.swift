@@ -250,6 +250,7 @@ enum EchoCommand: ControlCommand {
         defaults.site = "Default-First-Site-Name"
         defaults.directoryPollingMinutes = 180
         defaults.directoryCheck = "/usr/local/sbin/check-domain-controller"
+        defaults.dialupInterfaces = ["wg*", "tun-dialin*"]
         #expect(configuration == defaults)
     }
 }

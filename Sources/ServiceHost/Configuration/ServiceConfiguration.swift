@@ -1,3 +1,4 @@
+public import DecisionCore
 import IPsecSystem
 
 #if canImport(Glibc)
@@ -70,8 +71,19 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     /// Seconds the `directory_check` program may run before it is killed and the directory counts as
     /// unreachable (`directory_check_timeout`).
     public var directoryCheckTimeoutSeconds: Int = 30
+    /// Whether a new local store starts with Windows' three example policies (`examples`, default yes;
+    /// `ipsecsvc run --no-examples`), as a fresh Windows install has them. Only a missing local store is
+    /// ever filled.
+    public var examples = true
+    /// `dialup_interfaces`: shell patterns of interface names that count as remote access (dial-up)
+    /// connections besides the point-to-point links the kernel reports (PPP, SLIP, ISDN, WWAN), for
+    /// the connection type of rules.
+    public var dialupInterfaces: [String] = []
 
     public init() {}
+
+    /// How the driver and `explain` tell LAN from remote access interfaces.
+    public var interfaceClassifier: InterfaceClassifier { InterfaceClassifier(dialupPatterns: dialupInterfaces) }
 
     /// The PID file `run` writes: the configured one, or `ipsecsvc.pid` beside the socket.
     public var effectivePIDFile: String {
@@ -199,6 +211,20 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
             case "boot_unit": bootUnit = entry.value
             case "directory_check": directoryCheck = try path()
             case "directory_check_timeout": directoryCheckTimeoutSeconds = try integer(1...3600)
+            case "examples":
+                switch entry.value.lowercased() {
+                case "yes", "true": examples = true
+                case "no", "false": examples = false
+                default: throw bad("yes or no")
+                }
+            case "dialup_interfaces":
+                let patterns = entry.value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map(
+                    String.init
+                )
+                guard patterns.allSatisfy({ !$0.contains("/") }) else {
+                    throw bad("shell patterns of interface names separated by spaces (no '/')")
+                }
+                dialupInterfaces = patterns
             default:
                 throw ConfigurationError(path: file.path, line: entry.line, message: "unknown key '\(entry.key)'")
             }
