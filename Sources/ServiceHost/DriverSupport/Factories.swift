@@ -12,9 +12,15 @@ public enum DriverFactory {
     }
 
     /// Makes the driver for `configuration`; the driver's own events go to `journal`.
+    ///
+    /// `memory` runs in this process. `netfilter` is the driver process (`ipsecsvc driver`), reached over
+    /// its socket (``RemoteDriver``): under systemd its unit runs it; otherwise the first command that
+    /// needs it (`run`, `boot`) starts it (``DriverLauncher``).
+    /// - Parameter role: who asks (`run`, `boot`), for the driver's logs.
     public static func make(
         _ configuration: ServiceConfiguration,
-        journal: any Journal = makeDefaultJournal()
+        journal: any Journal = makeDefaultJournal(),
+        role: String = "run"
     ) throws -> any IPsecDriver {
         switch configuration.driver {
         case .memory:
@@ -22,11 +28,10 @@ public enum DriverFactory {
         case .netfilter:
             FileBackedDriver(
                 path: statePath(configuration),
-                inner: NetfilterDriver(
-                    configuration: NetfilterDriverConfiguration(
-                        hostInfo: hostInfo(configuration),
-                        eventSink: JournalDriverEventSink(journal: journal)
-                    )
+                inner: RemoteDriver(
+                    socketPath: configuration.driverSocketPath,
+                    launcher: configuration.usesSystemd ? nil : DriverLauncher(configuration: configuration),
+                    role: role
                 )
             )
         }

@@ -44,6 +44,7 @@ public struct ServiceController: Sendable {
             report.driverModeSince = record.modeSince
             report.tableGeneration = record.tableGeneration
             report.filterCount = record.filterCount
+            report.driverProblem = record.failure
         }
         report.summary =
             "the service is stopped; driver in \(report.driverMode ?? "an unknown") mode"
@@ -61,10 +62,13 @@ public struct ServiceController: Sendable {
             )
         )
         guard configuration.usesSystemd else { return }
-        // The boot unit stays enabled for every type: Manual and Disabled still need permit mode at boot.
+        // The boot and driver units stay enabled for every type: Manual and Disabled still need permit mode
+        // at boot, which the boot step hands to the driver.
         let verb = type == .automatic ? "enable" : "disable"
         let units =
-            type == .automatic ? [configuration.serviceUnit, configuration.bootUnit] : [configuration.serviceUnit]
+            type == .automatic
+            ? [configuration.serviceUnit, configuration.bootUnit, configuration.driverUnit]
+            : [configuration.serviceUnit]
         let status = Self.systemctl([verb, "--quiet"] + units)
         if status != 0 { warn("systemctl \(verb) \(units.joined(separator: " ")) exited with status \(status)") }
     }

@@ -1,0 +1,273 @@
+public import DecisionCore
+public import Driver
+import IPsecSystem
+public import PolicyModel
+
+/// The driver process as the agent sees it: an ``IPsecDriver`` whose calls travel over the driver socket
+/// (``DriverLink``) to `ipsecsvc driver`.
+///
+/// It keeps what it was last told (settings, table, mode) and hands it over again to every new
+/// connection — a driver restarted after a crash, or a new one — before the next call; a call that meets a
+/// broken connection is repeated once on a new one. When the connection ends unasked it reconnects at
+/// once in the background, and without systemd (``DriverLauncher``) starts a new driver first; under
+/// systemd the unit restarts the driver and this waits for its socket.
+public actor RemoteDriver: IPsecDriver {
+    /// How long a call may take (a change runs `iptables-restore`, which may wait for the xtables lock).
+    public static let callTimeout: Duration = .seconds(90)
+    /// How long to wait for a driver socket to answer (the unit's, or a driver just started).
+    public static let connectTimeout: Duration = .seconds(20)
+
+    public nonisolated let socketPath: String
+    private let launcher: DriverLauncher?
+    private let role: String
+    private let agent: String
+    private var client: DriverLinkClient?
+    private var connecting: Task<DriverLinkClient, any Error>?
+    private var keeper: Task<Void, Never>?
+    private var info: DriverProcessInfo?
+    /// Why the driver could not be reached, while it cannot.
+    private var problem: String?
+    private var stopping = false
+    private var settings: DriverSettings?
+    private var mode: DriverRequest?
+    private var table: (stamp: PolicyStamp, bytes: [UInt8])?
+
+    /// - Parameters:
+    ///   - socketPath: the driver socket.
+    ///   - launcher: how to start a driver when none answers (`nil` under systemd: the unit does).
+    ///   - role: who speaks (`run`, `boot`), for the driver's logs.
+    public init(socketPath: String, launcher: DriverLauncher?, role: String) {
+        self.socketPath = socketPath
+        self.launcher = launcher
+        self.role = role
+        agent = "\(CurrentProcess.pid)@\(SystemClock.monotonicNanoseconds())"
+    }
+
+    // MARK: - IPsecDriver
+
+    public func enterStartupMode(_ mode: StartupMode, exemptions: [BootExemption]) async throws {
+        let request = DriverRequest.startupMode(mode, exemptions: exemptions)
+        try await call(request)
+        self.mode = request
+    }
+
+    public func enterOperationalMode(_ mode: OperationalMode) async throws {
+        let request = DriverRequest.operationalMode(mode)
+        try await call(request)
+        self.mode = request
+    }
+
+    public func apply(_ policy: EffectivePolicy) async throws {
+        let stamp = PolicyStamp(agent: agent, generation: policy.generation)
+        let bytes = try PolicyWire.encode(policy)
+        try await call(.apply(stamp), tail: bytes)
+        table = (stamp, bytes)
+    }
+
+    public func configure(_ settings: DriverSettings) async throws {
+        try await call(.configure(settings))
+        self.settings = settings
+    }
+
+    public func status() async -> DriverStatus {
+        // While the link is being restored, say so at once instead of waiting for it.
+        if keeper != nil, client == nil {
+            return DriverStatus(problem: problem ?? "reconnecting to the IPSec driver process on \(socketPath)")
+        }
+        do {
+            if case .status(var status) = try await call(.status) {
+                status.process = status.process ?? info
+                return status
+            }
+        } catch {
+            problem = "\(error)"
+        }
+        return DriverStatus(problem: problem ?? "the driver process does not answer on \(socketPath)")
+    }
+
+    public func decisionState() async -> DriverDecisionState {
+        if keeper == nil || client != nil, case .decisionState(let state)? = try? await call(.decisionState) {
+            return state
+        }
+        return DriverDecisionState(settings: DecisionSettings(mode: nil), host: HostInfo())
+    }
+
+    /// The service's graceful stop: permit mode; a driver the service started exits, and this returns once
+    /// it has closed its socket (so that the next start finds the network namespace free).
+    public func shutdown() async throws {
+        stopping = true
+        keeper?.cancel()
+        keeper = nil
+        let current = client
+        do {
+            try await call(.shutdown)
+        } catch let error as DriverLinkError where info?.exitsWithService == true {
+            // The driver exits after its answer; a link that ends first has done what was asked.
+            _ = error
+        }
+        mode = .operationalMode(.permit)
+        if info?.exitsWithService == true, let current {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await current.closed() }
+                group.addTask { try? await Task.sleep(for: .seconds(5)) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        client?.close()
+        client = nil
+    }
+
+    // MARK: - The link
+
+    /// Sends `request` and returns the driver's answer; a driver error is thrown as ``DriverError``.
+    @discardableResult
+    private func call(_ request: DriverRequest, tail: [UInt8] = []) async throws -> DriverReply {
+        var lastLinkError: DriverLinkError?
+        for _ in 0..<2 {
+            let client = try await connected()
+            do {
+                let reply = try await client.request(request, tail: tail, timeout: Self.callTimeout)
+                if case .failed(let error) = reply { throw error }
+                return reply
+            } catch let error as DriverLinkError {
+                lastLinkError = error
+                if self.client === client { self.client = nil }
+            }
+        }
+        throw DriverError(
+            .failed,
+            "the IPSec driver process (\(socketPath)) failed: \(lastLinkError.map { "\($0)" } ?? "")"
+        )
+    }
+
+    /// The current connection, or a new one (started and brought up to date first).
+    private func connected() async throws -> DriverLinkClient {
+        if let client, !client.isClosed { return client }
+        if let connecting { return try await connecting.value }
+        let task = Task { try await self.connect() }
+        connecting = task
+        defer { connecting = nil }
+        let client = try await task.value
+        self.client = client
+        problem = nil
+        watch(client)
+        return client
+    }
+
+    /// Connects (starting a driver first when none answers and a launcher is set), says hello and hands
+    /// over the settings, table and mode this agent gave the previous driver.
+    private func connect() async throws -> DriverLinkClient {
+        let client: DriverLinkClient
+        if let first = try? await attempt() {
+            client = first
+        } else {
+            if let launcher { try await launcher.launch() }
+            client = try await waitForSocket()
+        }
+        do {
+            let hello = try await client.request(
+                .hello(LinkHello(pid: CurrentProcess.pid, role: role)),
+                timeout: Self.callTimeout
+            )
+            switch hello {
+            case .hello(let info): self.info = info
+            case .failed(let error): throw error
+            default: throw DriverError(.failed, "the driver answered hello with \(hello)")
+            }
+            for (request, tail) in replay() {
+                let reply = try await client.request(request, tail: tail, timeout: Self.callTimeout)
+                if case .failed(let error) = reply { throw error }
+            }
+        } catch {
+            client.close()
+            throw error
+        }
+        return client
+    }
+
+    /// What a new connection must hear before anything else: settings, table, mode.
+    private func replay() -> [(DriverRequest, [UInt8])] {
+        var requests: [(DriverRequest, [UInt8])] = []
+        if let settings { requests.append((.configure(settings), [])) }
+        if let table { requests.append((.apply(table.stamp), table.bytes)) }
+        if let mode { requests.append((mode, [])) }
+        return requests
+    }
+
+    /// One connection attempt (off the cooperative pool: `connect` may block on a full backlog).
+    private func attempt() async throws(SystemError) -> DriverLinkClient {
+        let path = socketPath
+        return try await BlockingPool.shared.run { () throws(SystemError) in try DriverLinkClient.connect(path) }
+    }
+
+    private func waitForSocket() async throws -> DriverLinkClient {
+        let path = socketPath
+        let clock = ContinuousClock()
+        let deadline = clock.now + Self.connectTimeout
+        var lastError = ""
+        while clock.now < deadline {
+            do {
+                return try await BlockingPool.shared.run { () throws(SystemError) in try DriverLinkClient.connect(path)
+                }
+            } catch {
+                lastError = "\(error)"
+            }
+            if let failure = try await launcher?.failure() { throw failure }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw DriverError(
+            .failed,
+            "the IPSec driver process does not answer on \(path) (\(lastError))"
+                + (launcher == nil ? "; is ipsecsvc-driver.service running?" : "")
+        )
+    }
+
+    /// When `client` ends without being asked to, connect again at once (a driver restarted by its unit,
+    /// or started anew) and hand it the current state.
+    private func watch(_ client: DriverLinkClient) {
+        Task { [weak self] in
+            await client.closed()
+            await self?.linkEnded(client)
+        }
+    }
+
+    private func linkEnded(_ ended: DriverLinkClient) {
+        guard client === ended || client == nil else { return }
+        client = nil
+        guard !stopping, keeper == nil else { return }
+        keeper = Task { [weak self] in
+            var delay: Duration = .milliseconds(5)
+            while !Task.isCancelled {
+                guard let self else { return }
+                if await self.reconnect() { return }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(1))
+            }
+        }
+    }
+
+    /// One attempt of the background reconnection; whether it succeeded.
+    private func reconnect() async -> Bool {
+        guard !stopping else {
+            keeper = nil
+            return true
+        }
+        do {
+            _ = try await connected()
+            keeper = nil
+            return true
+        } catch {
+            problem = "\(error)"
+            return false
+        }
+    }
+}
+
+extension DriverStatus {
+    /// The status of a driver that cannot be reached.
+    init(problem: String) {
+        self.init()
+        self.problem = problem
+    }
+}
