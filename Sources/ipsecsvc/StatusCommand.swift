@@ -28,7 +28,7 @@ struct StatusSubcommand: AsyncParsableCommand {
     func run() async throws {
         let report = await reportingFailures("QueryServiceStatus") {
             let controller = ServiceController(configuration: try options.load())
-            return try await BlockingPool.shared.run { try controller.query() }
+            return try await controller.report()
         }
         print(json ? StatusFormatting.json(report) : StatusFormatting.status(report))
     }

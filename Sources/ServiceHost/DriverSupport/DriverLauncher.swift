@@ -38,9 +38,17 @@ public final class DriverLauncher: Sendable {
     /// Starts a driver process.
     /// - Throws: ``SystemError`` when it cannot be started.
     func launch() async throws {
+        // The agent's systemd channels are not the driver's: its READY=1 must not reach the agent's
+        // notify socket.
+        let environment = CurrentProcess.environment().filter { entry in
+            !["NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=", "LISTEN_FDS=", "LISTEN_PID="].contains {
+                entry.hasPrefix($0)
+            }
+        }
         let command = Command(
             executable,
             arguments,
+            environment: environment,
             standardOutput: .appendToFile(logFile),
             standardError: .sameAsOutput,
             grouping: .newSession

@@ -118,6 +118,22 @@ public actor RemoteDriver: IPsecDriver {
         client = nil
     }
 
+    /// What the driver process on `socketPath` says of itself, if one answers (one attempt, no start).
+    public static func probeStatus(socketPath: String) async -> DriverStatus? {
+        guard
+            let client = try? await BlockingPool.shared.run({ () throws(SystemError) in
+                try DriverLinkClient.connect(socketPath)
+            })
+        else { return nil }
+        defer { client.close() }
+        let hello = DriverRequest.hello(LinkHello(pid: CurrentProcess.pid, role: "status"))
+        guard case .hello(let info)? = try? await client.request(hello, timeout: .seconds(10)),
+            case .status(var status)? = try? await client.request(.status, timeout: .seconds(10))
+        else { return nil }
+        status.process = status.process ?? info
+        return status
+    }
+
     // MARK: - The link
 
     /// Sends `request` and returns the driver's answer; a driver error is thrown as ``DriverError``.

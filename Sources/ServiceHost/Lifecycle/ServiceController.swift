@@ -35,6 +35,23 @@ public struct ServiceController: Sendable {
         return try answer.get()
     }
 
+    /// ``query()``, and for a stopped service with the netfilter driver what the driver process says of
+    /// itself when it runs (after `boot`, or after a crash of the service): its mode, table and counters.
+    public func report() async throws -> ServiceStatusReport {
+        var report = try await BlockingPool.shared.run { try query() }
+        guard report.state == .stopped, configuration.driver == .netfilter,
+            let driver = await RemoteDriver.probeStatus(socketPath: configuration.driverSocketPath)
+        else { return report }
+        report.driverMode = driver.mode?.description ?? report.driverMode
+        report.driverProcess = driver.process
+        report.tableGeneration = driver.tableGeneration
+        report.filterCount = driver.filterCount
+        report.counters = driver.counters
+        report.summary =
+            "the service is stopped; the driver process \(driver.process.map { "\($0.pid) " } ?? "")enforces \(report.driverMode ?? "an unknown") mode"
+        return report
+    }
+
     /// The status of a service that does not answer on its socket.
     public func offlineStatus() throws -> ServiceStatusReport {
         let startType = try store.effectiveStartType(configuration)
