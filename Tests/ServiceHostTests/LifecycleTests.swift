@@ -150,7 +150,9 @@ import Testing
         try await agent.start()
         #expect(await agent.state == .running)
         let events = await driver.events
-        #expect(events == [.configured(DriverSettings()), .applied(generation: 0, filters: 0), .operationalMode(.secure)])
+        #expect(
+            events == [.configured(DriverSettings()), .applied(generation: 0, filters: 0), .operationalMode(.secure)]
+        )
         let report = await agent.status(pid: 42)
         #expect(report.state == .running)
         #expect(report.driverMode == "secure")
