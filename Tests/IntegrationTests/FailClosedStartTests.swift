@@ -68,7 +68,9 @@ struct FailClosedStartTests {
             let probe = try TrafficProbe(net, permitted: 22, blocked: 24, stream: nil)
             let service = try await ServiceUnderTest(net, config: config)
             let status = await service.status()
-            let sources = (status["sources"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? "")=\($0["state"] ?? "")" }
+            let sources = (status["sources"] as? [[String: Any]] ?? []).map {
+                "\($0["name"] ?? "")=\($0["state"] ?? "")"
+            }
             #expect(sources.contains("plugin:slow=in-effect"), "\(sources)\n\(service.logs)")
             for _ in 0..<3 {
                 try await service.killAndRestartAgent()

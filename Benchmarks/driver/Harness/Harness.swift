@@ -38,6 +38,7 @@ func usage() -> Never {
                    ipsecsvc-driver-harness ping ADDRESS [COUNT] [TIMEOUT_MS]
                    ipsecsvc-driver-harness probe --permitted A:P --blocked A:P [--stream A:P] [--interval-ms 10]
                    ipsecsvc-driver-harness echo PORT
+                   ipsecsvc-driver-harness stream A:P
             Signals: HUP re-reads the policy file, USR1 writes the status file, TERM/INT stop gracefully
             (hooks removed: permit). Boot modes install their rules and exit.
 
@@ -151,6 +152,7 @@ struct Harness {
             case "ping": exit(runPing(rest))
             case "probe": exit(runProbe(rest))
             case "echo": exit(runEcho(rest))
+            case "stream": exit(runStream(rest))
             default: break
             }
         }

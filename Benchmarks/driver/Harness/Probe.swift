@@ -296,3 +296,39 @@ func runEcho(_ arguments: [String]) -> Int32 {
         for index in descriptors.indices { descriptors[index].revents = 0 }
     }
 }
+
+/// `ipsecsvc-driver-harness stream A:P`: one TCP connection to an echo server, never replaced, sending a
+/// byte every 10 ms; prints `stream: flowing` and `stream: stalled` (no echo for 300 ms) whenever that
+/// changes, with the milliseconds since the start. A stalled connection keeps its conntrack entry (the
+/// kernel retransmits), so a test can see whether a connection fast-pathed long ago passes again.
+func runStream(_ arguments: [String]) -> Int32 {
+    guard let target = arguments.first.flatMap(Endpoint.init) else { return 2 }
+    let fd = Prober.connectBlocking(target)
+    guard fd >= 0 else {
+        say("stream: cannot connect")
+        return 1
+    }
+    let started = Prober.now()
+    var lastEcho = started
+    var flowing: Bool?
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        var byte: UInt8 = 0x2A
+        _ = send(fd, &byte, 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        if poll(&descriptor, 1, 10) > 0 {
+            let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if count > 0 { lastEcho = Prober.now() }
+            if count == 0 {
+                say("stream: closed")
+                return 1
+            }
+        }
+        let now = Prober.now()
+        let state = now - lastEcho < 300_000_000
+        if state != flowing {
+            flowing = state
+            say("stream: \(state ? "flowing" : "stalled") at +\((now - started) / 1_000_000) ms")
+        }
+    }
+}
