@@ -24,12 +24,13 @@ final class ServiceUnderTest {
     init(_ net: DriverNetwork, config: String) async throws {
         self.net = net
         self.config = config
-        agent = try net.spawn(
-            net.host,
-            [Self.executable, "run", "--config", config],
-            output: "\(net.directory)/agent-0.log"
-        )
+        agent = try net.spawn(net.host, Self.runCommand(config), output: "\(net.directory)/agent-0.log")
         try await waitRunning()
+    }
+
+    /// `ipsecsvc run --config C`.
+    static func runCommand(_ config: String) -> [String] {
+        [executable, "run", "--config", config]
     }
 
     /// `ipsecsvc ARGS --config C` in the host namespace.
@@ -67,11 +68,7 @@ final class ServiceUnderTest {
         agent.signalIfRunning(SIGKILL)
         for _ in 0..<400 where agent.isRunning { try await Task.sleep(for: .milliseconds(5)) }
         starts += 1
-        agent = try net.spawn(
-            net.host,
-            [Self.executable, "run", "--config", config],
-            output: "\(net.directory)/agent-\(starts).log"
-        )
+        agent = try net.spawn(net.host, Self.runCommand(config), output: "\(net.directory)/agent-\(starts).log")
         try await waitRunning()
     }
 

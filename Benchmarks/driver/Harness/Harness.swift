@@ -39,6 +39,7 @@ func usage() -> Never {
                    ipsecsvc-driver-harness probe --permitted A:P --blocked A:P [--stream A:P] [--interval-ms 10]
                    ipsecsvc-driver-harness echo PORT
                    ipsecsvc-driver-harness stream A:P
+                   ipsecsvc-driver-harness exec-clean PROGRAM ARGS...
             Signals: HUP re-reads the policy file, USR1 writes the status file, TERM/INT stop gracefully
             (hooks removed: permit). Boot modes install their rules and exit.
 
@@ -153,6 +154,7 @@ struct Harness {
             case "probe": exit(runProbe(rest))
             case "echo": exit(runEcho(rest))
             case "stream": exit(runStream(rest))
+            case "exec-clean": exit(runExecClean(rest))
             default: break
             }
         }

@@ -332,3 +332,15 @@ func runStream(_ arguments: [String]) -> Int32 {
         }
     }
 }
+
+/// `ipsecsvc-driver-harness exec-clean PROGRAM ARGS...`: runs PROGRAM with no descriptor beyond 0–2 open
+/// (as systemd starts a service), so that a test can tell the service's own descriptors from ones it
+/// would inherit from the test process.
+func runExecClean(_ arguments: [String]) -> Int32 {
+    guard let program = arguments.first else { return 2 }
+    let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    for fd in open.compactMap({ Int32($0) }) where fd > 2 { close(fd) }
+    let argv = arguments.map { strdup($0) } + [nil]
+    execvp(program, argv)
+    return 127
+}
