@@ -46,35 +46,39 @@ let package = Package(
         // MARK: - Modules
         .target(name: "PolicyModel"),
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
-        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats"]),
-        .target(name: "Driver", dependencies: ["PolicyModel", "CNetfilterQueue"]),
+        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore"]),
+        // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
+        // shared by the driver and explain: no C targets, no Foundation.
+        .target(name: "DecisionCore", dependencies: ["PolicyModel"]),
+        .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "CNetfilterQueue"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.
-        .target(name: "IPsecTestKit"),
+        .target(name: "IPsecTestKit", dependencies: ["DecisionCore", "Driver", "PolicyModel"]),
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Providers", "Driver", "Plugins", "CSystemd", logging,
+                "PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "Driver", "Plugins", "CSystemd", logging,
                 serviceLifecycle, unixSignals,
             ]
         ),
         .executableTarget(
             name: "ipsecsvc",
             dependencies: [
-                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "Driver", "Plugins", argumentParser,
+                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "Plugins",
+                argumentParser,
             ]
         ),
         // The driver outside the service: root integration tests and nfq-bench (Benchmarks/driver).
         .executableTarget(
             name: "ipsecsvc-driver-harness",
-            dependencies: ["Driver", "PolicyModel"],
+            dependencies: ["DecisionCore", "Driver", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/Harness"
         ),
         // Classifier cost at 1k/10k/100k filters; not part of `swift test`.
         .executableTarget(
             name: "ipsecsvc-driver-bench",
-            dependencies: ["Driver", "PolicyModel"],
+            dependencies: ["DecisionCore", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/ClassifierBench"
         ),
         // Providers: the crash-safety test's store writer (killed at random by ProvidersTests) and the benchmark.
@@ -91,8 +95,16 @@ let package = Package(
         // The native XML benchmark and canonicalizer; not part of `swift test` (Benchmarks/xml/run.sh).
         .executableTarget(
             name: "xml-bench",
-            dependencies: ["PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel"],
             path: "Benchmarks/xml/xml-bench"
+        ),
+
+        // How the policy file readers scale with the filter count; not part of `swift test`
+        // (Benchmarks/readers/run.sh).
+        .executableTarget(
+            name: "reader-bench",
+            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel"],
+            path: "Benchmarks/readers/reader-bench"
         ),
 
         // MARK: - Fuzzing (Fuzz/README.md)
@@ -119,20 +131,24 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvidersTests",
-            dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel"],
+            // Driver: the explain agreement test decides through the driver's entry path.
+            dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver"],
             // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "DriverTests", dependencies: ["IPsecTestKit", "Driver", "PolicyModel"]),
+        .testTarget(name: "DecisionCoreTests", dependencies: ["IPsecTestKit", "DecisionCore", "PolicyModel"]),
+        .testTarget(name: "DriverTests", dependencies: ["IPsecTestKit", "DecisionCore", "Driver", "PolicyModel"]),
         // Fixtures/ holds C test plugins that the tests compile with cc.
         .testTarget(
             name: "PluginsTests",
-            dependencies: ["IPsecTestKit", "Plugins", "Providers", "PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "Plugins", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ServiceHostTests",
-            dependencies: ["IPsecTestKit", "ServiceHost", "Driver", "Providers", "PolicyFormats", "PolicyModel"]
+            dependencies: [
+                "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Providers", "PolicyFormats", "PolicyModel",
+            ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
         .testTarget(

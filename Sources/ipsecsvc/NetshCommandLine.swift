@@ -93,7 +93,8 @@ enum NetshCommandLine {
             staticSession: NetshStaticSession(
                 backend: StateDirectoryNetshStoreBackend(
                     stateDirectory: configuration.stateDirectory,
-                    socketPath: configuration.socketPath
+                    socketPath: configuration.socketPath,
+                    examples: configuration.examples
                 ),
                 environment: environment
             ),

@@ -27,7 +27,6 @@ import Testing
                     snapshotReader: snapshots,
                     policyDecoder: FixtureDecoder(),
                     events: events,
-                    resolver: StaticAddressResolver(local: [IPv4Address(198, 18, 0, 10)]),
                     runsTimers: false
                 )
             )

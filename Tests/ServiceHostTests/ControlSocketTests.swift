@@ -1,3 +1,4 @@
+import DecisionCore
 import Driver
 import Foundation
 import IPsecTestKit
@@ -245,6 +246,7 @@ enum EchoCommand: ControlCommand {
         defaults.site = "Default-First-Site-Name"
         defaults.directoryPollingMinutes = 180
         defaults.directoryCheck = "/usr/local/sbin/check-domain-controller"
+        defaults.dialupInterfaces = ["wg*", "tun-dialin*"]
         #expect(configuration == defaults)
     }
 }

@@ -52,6 +52,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
     // MARK: - PolicyEngine
 
     public func startPersistent() async throws -> EffectivePolicy {
+        await createLocalStoreOnFirstStart()
         await registerBuiltIns()
         let report = await persistent.load()
         switch report {
@@ -73,6 +74,35 @@ public actor SourcesPolicyEngine: PolicyEngine {
     public func effectivePolicy() async -> EffectivePolicy {
         await recompute()
         return current
+    }
+
+    /// The first start creates the local store, with Windows' example policies unless configured
+    /// otherwise; later starts find it and leave it as it is.
+    private func createLocalStoreOnFirstStart() async {
+        let state = configuration.state
+        let codec = configuration.codec
+        let examples: Bool
+        switch configuration.firstLocalStore {
+        case .leaveMissing: return
+        case .examples: examples = true
+        case .empty: examples = false
+        }
+        guard !configuration.readOnly else { return }
+        let created = await BlockingIO.run { () -> Result<Bool, any Error> in
+            Result {
+                try state.withLock {
+                    try ExamplePolicies.createLocalStoreIfMissing(in: state, examples: examples, codec: codec)
+                }
+            }
+        }
+        if case .failure(let error) = created {
+            configuration.events.record(
+                .sourceFailed(
+                    name: "local",
+                    reason: "the new local store \(state.localStore) could not be written: \(error)"
+                )
+            )
+        }
     }
 
     public func refresh() async {
@@ -109,10 +139,11 @@ public actor SourcesPolicyEngine: PolicyEngine {
         )
     }
 
-    /// Which filters decide a packet (`explain`).
-    public func explain(_ packet: PacketQuery, resolver: (any AddressResolver)? = nil) async -> Explanation {
+    /// What the driver does with a packet under the current effective policy (`explain`), decided
+    /// with the driver's mode, settings and host information in `environment`.
+    public func explain(_ packet: PacketQuery, environment: ExplainEnvironment) async -> Explanation {
         await recompute()
-        return Explainer.explain(packet, in: current, resolver: resolver ?? configuration.resolver)
+        return Explainer.explain(packet, in: current, environment: environment)
     }
 
     /// `policy import` through the service: a local import applies at once, a persistent one waits for the

@@ -13,12 +13,14 @@ public struct DirectoryCache: Sendable {
     }
 
     /// Replaces the cache with `policy` (a directory policy that was just applied).
-    /// The info file goes first: a crash between the two leaves new provenance on the old policy, which the
-    /// next successful directory read repairs; never a policy without provenance.
+    /// A policy that could not be stored (``StoreEditing/storableEncoding(of:codec:path:)``) changes
+    /// nothing. Otherwise the info file goes first: a crash between the two leaves new provenance on the
+    /// old policy, which the next successful directory read repairs; never a policy without provenance.
     public func save(_ policy: SourcePolicy) throws(StoreFile.StoreError) {
         guard case .assigned(let store, let policyID) = policy.content,
             let trimmed = StoreEditing.extracting(policyID, from: store)
         else { return }
+        let bytes = try StoreEditing.storableEncoding(of: trimmed, codec: file.codec, path: file.path)
         var info: [(String, String)] = []
         if let gpo = policy.gpo { info.append(("gpo", gpo)) }
         if let link = policy.linkedThrough { info.append(("linkedThrough", link)) }
@@ -32,7 +34,7 @@ public struct DirectoryCache: Sendable {
         }
         // The cache is the service's own copy: a broken one is replaced, not kept.
         if case .broken = file.load() { try file.reset() }
-        try file.overwrite(with: trimmed)
+        try file.overwrite(checked: bytes)
     }
 
     /// Deletes the cache (explicit unassignment).

@@ -41,6 +41,12 @@ public struct StoreFile: Sendable {
         case writeFailed(String)
         /// The store on disk is broken and must be repaired or reset before it can be written.
         case refusingToOverwriteBroken(path: String, problem: String)
+        /// The new store would not load (GUIDs used twice, dangling references, over-long texts):
+        /// nothing was written. Every problem is named.
+        case refused(path: String, problems: [ValidationProblem])
+        /// The store reader refuses the encoded new store for a reason the model checks did not
+        /// foresee; nothing was written.
+        case wouldNotLoad(path: String, error: PolicyFormatError)
 
         public var description: String {
             switch self {
@@ -49,6 +55,10 @@ public struct StoreFile: Sendable {
             case .writeFailed(let reason): reason
             case .refusingToOverwriteBroken(let path, let problem):
                 "\(path) is broken (\(problem)); repair it or reset the store before writing to it"
+            case .refused(let path, let problems):
+                "\(path) was not changed: the new store would not load: \(ValidationProblem.summary(problems))"
+            case .wouldNotLoad(let path, let error):
+                "\(path) was not changed: the store reader refuses the new store: \(error)"
             }
         }
     }
@@ -100,11 +110,18 @@ public struct StoreFile: Sendable {
         try overwrite(with: store)
     }
 
-    /// ``save(_:)`` without its check, for callers that have just loaded the file and know it is not
-    /// broken: the check would read and decode the whole store again.
+    /// ``save(_:)`` without its check of the file on disk, for callers that have just loaded the file
+    /// and know it is not broken: that check would read and decode the whole store again. The new store
+    /// itself is always checked (``StoreEditing/storableEncoding(of:codec:path:)``).
     func overwrite(with store: PolicyStore) throws(StoreError) {
+        try overwrite(checked: StoreEditing.storableEncoding(of: store, codec: codec, path: path))
+    }
+
+    /// Writes bytes that ``StoreEditing/storableEncoding(of:codec:path:)`` returned for this file, for a
+    /// caller that must know the store is storable before it changes anything else.
+    func overwrite(checked bytes: [UInt8]) throws(StoreError) {
         do {
-            try DurableFile.write(codec.encode(store), to: path)
+            try DurableFile.write(bytes, to: path)
         } catch {
             throw .writeFailed(error.description)
         }

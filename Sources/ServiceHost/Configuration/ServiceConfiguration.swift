@@ -1,3 +1,5 @@
+public import DecisionCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -65,8 +67,19 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     /// A program whose non-zero exit means the directory is unreachable (`directory_check`): the cached
     /// copy of the directory policy then applies.
     public var directoryCheck: String?
+    /// Whether a new local store starts with Windows' three example policies (`examples`, default yes;
+    /// `ipsecsvc run --no-examples`), as a fresh Windows install has them. Only a missing local store is
+    /// ever filled.
+    public var examples = true
+    /// `dialup_interfaces`: shell patterns of interface names that count as remote access (dial-up)
+    /// connections besides the point-to-point links the kernel reports (PPP, SLIP, ISDN, WWAN), for
+    /// the connection type of rules.
+    public var dialupInterfaces: [String] = []
 
     public init() {}
+
+    /// How the driver and `explain` tell LAN from remote access interfaces.
+    public var interfaceClassifier: InterfaceClassifier { InterfaceClassifier(dialupPatterns: dialupInterfaces) }
 
     /// The PID file `run` writes: the configured one, or `ipsecsvc.pid` beside the socket.
     public var effectivePIDFile: String {
@@ -193,6 +206,20 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
             case "service_unit": serviceUnit = entry.value
             case "boot_unit": bootUnit = entry.value
             case "directory_check": directoryCheck = try path()
+            case "examples":
+                switch entry.value.lowercased() {
+                case "yes", "true": examples = true
+                case "no", "false": examples = false
+                default: throw bad("yes or no")
+                }
+            case "dialup_interfaces":
+                let patterns = entry.value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map(
+                    String.init
+                )
+                guard patterns.allSatisfy({ !$0.contains("/") }) else {
+                    throw bad("shell patterns of interface names separated by spaces (no '/')")
+                }
+                dialupInterfaces = patterns
             default:
                 throw ConfigurationError(path: file.path, line: entry.line, message: "unknown key '\(entry.key)'")
             }

@@ -1,3 +1,4 @@
+public import DecisionCore
 public import Driver
 import Foundation
 public import PolicyModel
@@ -37,12 +38,16 @@ public actor FileBackedDriver: IPsecDriver {
 
     public nonisolated let path: String
     private let inner: (any IPsecDriver)?
+    private let hostInfo: (any HostInfoSource)?
     private var record: DriverStateRecord
 
     /// Opens (or starts) the state file at `path`; `inner` is the driver that does the work, if any.
-    public init(path: String, inner: (any IPsecDriver)? = nil) {
+    /// Without one, `hostInfo` is what ``decisionState()`` reports as the host (the memory driver
+    /// compiles nothing, but `explain` decides for it as the netfilter driver would).
+    public init(path: String, inner: (any IPsecDriver)? = nil, hostInfo: (any HostInfoSource)? = nil) {
         self.path = path
         self.inner = inner
+        self.hostInfo = hostInfo
         self.record = Self.read(path) ?? DriverStateRecord()
     }
 
@@ -95,6 +100,19 @@ public actor FileBackedDriver: IPsecDriver {
     public func status() async -> DriverStatus {
         if let inner { return await inner.status() }
         return DriverStatus(mode: record.mode, tableGeneration: record.tableGeneration, filterCount: record.filterCount)
+    }
+
+    public func decisionState() async -> DriverDecisionState {
+        if let inner { return await inner.decisionState() }
+        let settings = DecisionSettings(
+            mode: record.mode,
+            exemptionLevel: record.settings.exemptionLevel,
+            bootExemptions: record.exemptions
+        )
+        guard let hostInfo else { return DriverDecisionState(settings: settings, host: HostInfo()) }
+        // Reads files and lists interfaces: off the cooperative pool.
+        let host = (try? await onDedicatedThread { hostInfo.current() }) ?? HostInfo()
+        return DriverDecisionState(settings: settings, host: host)
     }
 
     /// Writes `next` durably, then makes it current: a failed write leaves the previous state. With an
