@@ -147,11 +147,20 @@ case "${1:-start}" in
         install_dependencies
         ;;
     stop)
+        # Root (or sudo) only for the netfilter demo: the memory driver's service is the caller's own.
+        in_namespace=no
+        ip netns list 2>/dev/null | grep -q "^$DEMO\( \|$\)" && in_namespace=yes
+        as=()
+        [ "$in_namespace" = yes ] && as=("${SUDO[@]}")
         if [ -x "$BIN" ] && "$BIN" service query "${CONFIG[@]}" 2>/dev/null | grep -q RUNNING; then
-            "${SUDO[@]}" "$BIN" service stop "${CONFIG[@]}" || true
+            "${as[@]}" "$BIN" service stop "${CONFIG[@]}" || true
         fi
-        remove_namespaces
-        echo "Stopped; namespaces $DEMO and $PEER removed."
+        if [ "$in_namespace" = yes ]; then
+            remove_namespaces
+            echo "Stopped; namespaces $DEMO and $PEER removed."
+        else
+            echo "Stopped."
+        fi
         ;;
     status)
         exec "$BIN" status "${CONFIG[@]}"

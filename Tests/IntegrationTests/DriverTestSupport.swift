@@ -8,6 +8,10 @@ import Testing
 /// veth pair (198.18.0.0/15 only), the driver harness running inside one of them, and traffic
 /// generated with `nc` and the harness's own ICMP echo.
 enum DriverTestEnvironment {
+    /// Whether ``requirement`` is met. Skip with `.requires(DriverTestEnvironment.requirement)`, whose
+    /// comment names what is missing and how to get it.
+    static var available: Bool { requirement.isMet }
+
     /// Root, the tools the tests need, and the harness.
     static var requirement: MachineRequirement {
         .all([

@@ -271,12 +271,25 @@ struct SystemdPackageTests {
         }
     }
 
-    /// Manual: not started at boot (the boot unit still records permit mode), `systemctl start` works.
+    /// Manual (from the configuration file, then from `service config`): the package disables the
+    /// service; it is not started at boot (the boot unit still records permit mode); `systemctl start` works.
     /// Disabled: `systemctl start` fails with exit status 78, the journal says 1058, no restart.
     @Test func manualAndDisabledStartTypes() async throws {
         try await withSystemdContainer { container in
             try #require(await container.run(Self.install).status == 0)
             #expect(await container.run(Self.assignPolicy).status == 0)
+            // postinst follows the configured start type: start_type in ipsecsvc.conf, no state file yet.
+            let reconfigured = await container.run(
+                """
+                sed -i 's/^#start_type = automatic$/start_type = manual/' /etc/ipsecsvc/ipsecsvc.conf
+                dpkg-reconfigure -f noninteractive ipsecsvc
+                """
+            )
+            #expect(reconfigured.status == 0, "\(reconfigured.output)")
+            #expect(
+                await container.value("systemctl is-enabled ipsecsvc.service ipsecsvc-boot.service")
+                    == "disabled\nenabled"
+            )
             let manual = await container.run("ipsecsvc service config --start-type manual")
             #expect(manual.status == 0, "\(manual.output)")
             #expect(
