@@ -42,23 +42,30 @@ let package = Package(
             providers: [.apt(["libnetfilter-queue-dev", "libmnl-dev"])]
         ),
         .target(name: "CIPsecPluginABI"),
+        // The few Linux calls Swift cannot make (wait-status macros, SO_PEERCRED, accept4, pidfd, spawn
+        // attributes behind _GNU_SOURCE); used by IPsecSystem only.
+        .target(name: "CIPsecSystem"),
 
         // MARK: - Modules
+        // The system layer: errno errors, bounded reads, durable writes, child processes, the blocking
+        // pool, threads, interface addresses, peer credentials (DESIGN.md §2 and §7).
+        .target(name: "IPsecSystem", dependencies: ["CIPsecSystem"]),
         .target(name: "PolicyModel"),
-        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
-        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore"]),
+        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "CLibXML2"]),
+        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "IPsecSystem"]),
         // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
         // shared by the driver and explain: no C targets, no Foundation.
         .target(name: "DecisionCore", dependencies: ["PolicyModel"]),
-        .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "CNetfilterQueue"]),
-        .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
+        .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem", "CNetfilterQueue"]),
+        .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "IPsecSystem", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.
         .target(name: "IPsecTestKit", dependencies: ["DecisionCore", "Driver", "PolicyModel"]),
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "Driver", "Plugins", "CSystemd", logging,
+                "PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "Driver", "Plugins", "IPsecSystem",
+                "CSystemd", logging,
                 serviceLifecycle, unixSignals,
             ]
         ),
@@ -66,6 +73,7 @@ let package = Package(
             name: "ipsecsvc",
             dependencies: [
                 "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "Plugins",
+                "IPsecSystem",
                 argumentParser,
             ]
         ),
@@ -122,6 +130,7 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        .testTarget(name: "IPsecSystemTests", dependencies: ["IPsecTestKit", "IPsecSystem"]),
         .testTarget(name: "PolicyModelTests", dependencies: ["IPsecTestKit", "PolicyModel"]),
         .testTarget(
             name: "PolicyFormatsTests",
@@ -132,7 +141,9 @@ let package = Package(
         .testTarget(
             name: "ProvidersTests",
             // Driver: the explain agreement test decides through the driver's entry path.
-            dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver"],
+            dependencies: [
+                "IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "IPsecSystem",
+            ],
             // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
             exclude: ["Fixtures"]
         ),
@@ -148,6 +159,7 @@ let package = Package(
             name: "ServiceHostTests",
             dependencies: [
                 "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Providers", "PolicyFormats", "PolicyModel",
+                "IPsecSystem",
             ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.

@@ -169,7 +169,8 @@ static inline int cnfq_tune_socket(struct mnl_socket *nl, int rcvbuf, int timeou
 
 /** Opens and binds a netfilter netlink socket; NULL with errno set on failure. */
 static inline struct mnl_socket *cnfq_open(void) {
-    struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+    /* Close-on-exec: a child process (iptables-restore, a plugin host) must not hold the queue. */
+    struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
     if (nl == NULL) {
         return NULL;
     }
@@ -231,8 +232,4 @@ static inline int cnfq_receive_batch(struct mnl_socket *nl, void *buffers, size_
     return (int)n;
 }
 
-static inline int cnfq_errno_again(void) { return EAGAIN; }
-static inline int cnfq_errno_wouldblock(void) { return EWOULDBLOCK; }
-static inline int cnfq_errno_intr(void) { return EINTR; }
-static inline int cnfq_errno_nobufs(void) { return ENOBUFS; }
 #endif

@@ -1,5 +1,6 @@
 import DecisionCore
 import Driver
+import IPsecSystem
 import PolicyFormats
 import PolicyModel
 import Providers
@@ -36,7 +37,7 @@ extension ControlRegistry {
             var state = await NetshDynamicHolder.shared.state
             // The persisted file is the one copy of the settings (ServiceStateStore owns it).
             let store = ServiceStateStore(directory: context.configuration.stateDirectory)
-            state.config = DynamicConfig(try await onDedicatedThread { try store.lockedDynamicSettings() })
+            state.config = DynamicConfig(try await BlockingPool.shared.run { try store.lockedDynamicSettings() })
             return state
         }
         registry.register(NetshDynamicSetCommand.self) { request, context in

@@ -48,12 +48,7 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
     func save(_ store: PolicyStore, to location: NetshStoreLocation) throws(NetshError) {
         let target = file(location)
         do {
-            // A fresh machine has no state directory yet; the service creates it with the same mode.
-            if mkdir(state.path, 0o750) != 0 && errno != EEXIST {
-                throw NetshError(
-                    "The state directory \(state.path) cannot be created: \(String(cString: strerror(errno)))"
-                )
-            }
+            // A fresh machine has no state directory yet: withLock creates it, as the service does.
             try state.withLock { () throws(StoreFile.StoreError) in try target.save(store) }
         } catch {
             throw NetshError("The \(location.displayName.lowercased()) was not changed: \(error)")

@@ -1,6 +1,7 @@
 import DecisionCore
 import Driver
 import Foundation
+import IPsecSystem
 import IPsecTestKit
 import PolicyModel
 import Providers

@@ -1,8 +1,5 @@
+import IPsecSystem
 public import PolicyModel
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The Policy Agent's policy side: the built-in providers (persistent, directory, directory cache, local,
 /// dynamic) and any plugins in one ``ProviderRegistry``, merged by ``SourceSelector`` and
@@ -88,7 +85,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
         case .empty: examples = false
         }
         guard !configuration.readOnly else { return }
-        let created = await BlockingIO.run { () -> Result<Bool, any Error> in
+        let created = await BlockingPool.shared.run { () -> Result<Bool, any Error> in
             Result {
                 try state.withLock {
                     try ExamplePolicies.createLocalStoreIfMissing(in: state, examples: examples, codec: codec)
@@ -156,7 +153,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
     ) async throws(StoreOperations.OperationError) -> PolicyStore {
         let state = configuration.state
         let codec = configuration.codec
-        let written = try await BlockingIO.run { () throws(StoreOperations.OperationError) -> PolicyStore in
+        let written = try await BlockingPool.shared.run { () throws(StoreOperations.OperationError) -> PolicyStore in
             try StoreOperations.importPolicies(imported, into: store, assign: assign, state: state, codec: codec)
         }
         switch store {
@@ -173,7 +170,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
     public func exportPolicies(from store: EditableStore) async throws(StoreOperations.OperationError) -> PolicyStore {
         let state = configuration.state
         let codec = configuration.codec
-        return try await BlockingIO.run { () throws(StoreOperations.OperationError) -> PolicyStore in
+        return try await BlockingPool.shared.run { () throws(StoreOperations.OperationError) -> PolicyStore in
             try StoreOperations.export(store, state: state, codec: codec)
         }
     }
@@ -378,7 +375,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
         pendingReported = pending
     }
 
-    private static func now() -> Int64 { Int64(time(nil)) }
+    private static func now() -> Int64 { SystemClock.secondsSince1970() }
 }
 
 extension SourcePolicy {

@@ -1,3 +1,4 @@
+import IPsecSystem
 public import PolicyModel
 
 /// The two stores an administrator edits.
@@ -113,7 +114,7 @@ public enum StoreOperations {
         state: StateDirectory,
         codec: any PolicyStoreCodec = NativeXMLStoreCodec()
     ) throws(OperationError) {
-        guard !FileIO.exists(state.localStore) else { return }
+        guard !FileSystem.exists(state.localStore) else { return }
         do {
             _ = try state.withLock { () throws(StoreFile.StoreError) -> Bool in
                 try ExamplePolicies.createLocalStoreIfMissing(in: state, examples: true, codec: codec)

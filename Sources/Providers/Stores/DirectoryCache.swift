@@ -1,3 +1,4 @@
+import IPsecSystem
 public import PolicyModel
 
 /// The locally cached copy of the last applied directory policy: the policy in native XML beside a small
@@ -41,14 +42,14 @@ public struct DirectoryCache: Sendable {
     public func drop() throws(StoreFile.StoreError) {
         try file.remove()
         do {
-            try FileIO.remove(infoPath)
+            try FileSystem.remove(infoPath)
         } catch {
             throw .writeFailed(error.description)
         }
     }
 
     /// Whether a cached copy exists on disk.
-    public var exists: Bool { FileIO.exists(file.path) }
+    public var exists: Bool { FileSystem.exists(file.path) }
 
     /// The cached policy as a report for the cache provider.
     public func load() -> ProviderReport {
@@ -71,7 +72,7 @@ public struct DirectoryCache: Sendable {
     }
 
     private func readInfo() -> [String: String] {
-        guard let bytes = try? FileIO.read(infoPath) else { return [:] }
+        guard let bytes = try? FileSystem.readIfPresent(infoPath, limit: 64 << 10) else { return [:] }
         var result: [String: String] = [:]
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }
@@ -130,7 +131,7 @@ public actor DirectoryCacheProvider: PolicyProvider {
 
     public func refresh() async {
         let cache = self.cache
-        let report = await BlockingIO.run { cache.load() }
+        let report = await BlockingPool.shared.run { cache.load() }
         if report != last {
             last = report
             signal.signal()
@@ -140,14 +141,14 @@ public actor DirectoryCacheProvider: PolicyProvider {
     /// Writes the cache (service only) and re-reads it.
     public func store(_ policy: SourcePolicy) async throws(StoreFile.StoreError) {
         let cache = self.cache
-        try await BlockingIO.run { () throws(StoreFile.StoreError) in try cache.save(policy) }
+        try await BlockingPool.shared.run { () throws(StoreFile.StoreError) in try cache.save(policy) }
         await refresh()
     }
 
     /// Deletes the cache and re-reads it.
     public func drop() async throws(StoreFile.StoreError) {
         let cache = self.cache
-        try await BlockingIO.run { () throws(StoreFile.StoreError) in try cache.drop() }
+        try await BlockingPool.shared.run { () throws(StoreFile.StoreError) in try cache.drop() }
         await refresh()
     }
 

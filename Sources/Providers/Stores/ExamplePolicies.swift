@@ -1,3 +1,4 @@
+import IPsecSystem
 import PolicyFormats
 public import PolicyModel
 
@@ -35,7 +36,7 @@ public enum ExamplePolicies {
         examples: Bool,
         codec: any PolicyStoreCodec = NativeXMLStoreCodec()
     ) throws(StoreFile.StoreError) -> Bool {
-        guard !FileIO.exists(state.localStore) else { return false }
+        guard !FileSystem.exists(state.localStore) else { return false }
         try StoreFile(path: state.localStore, codec: codec).overwrite(with: examples ? store : PolicyStore())
         return true
     }

@@ -1,5 +1,6 @@
 import DecisionCore
 import Driver
+import IPsecSystem
 public import Providers
 
 extension ExplainEnvironment {
@@ -26,7 +27,7 @@ extension ExplainEnvironment {
     public static func offline(configuration: ServiceConfiguration) async throws -> ExplainEnvironment {
         let store = ServiceStateStore(directory: configuration.stateDirectory)
         let source = DriverFactory.hostInfo(configuration)
-        let (saved, host) = try await onDedicatedThread { (try store.lockedDynamicSettings(), source.current()) }
+        let (saved, host) = try await BlockingPool.shared.run { (try store.lockedDynamicSettings(), source.current()) }
         var assumptions = [
             "The service is not running: decided as it would once running, in operational mode secure, with "
                 + "ipsecexempt \(saved.exemptionLevel) from the saved settings and this computer's addresses, "

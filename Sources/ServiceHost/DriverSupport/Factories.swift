@@ -77,7 +77,9 @@ public enum PolicyEngineFactory {
                 site: configuration.site,
                 pollingInterval: configuration.directoryPollingMinutes.map { .seconds($0 * 60) },
                 groupPolicyRefreshInterval: .seconds(configuration.groupPolicyRefreshMinutes * 60),
-                reachability: configuration.directoryCheck.map { CommandReachabilityCheck(program: $0) }
+                reachability: configuration.directoryCheck.map {
+                    CommandReachabilityCheck(program: $0, timeout: .seconds(configuration.directoryCheckTimeoutSeconds))
+                }
             )
         }
         return SourcesConfiguration(

@@ -1,6 +1,7 @@
 public import DecisionCore
 public import Driver
-import Foundation
+import FoundationEssentials
+import IPsecSystem
 public import PolicyModel
 import Providers
 
@@ -53,7 +54,7 @@ public actor FileBackedDriver: IPsecDriver {
 
     /// The state another process left in `path`, if any.
     public static func read(_ path: String) -> DriverStateRecord? {
-        guard let bytes = try? Posix.readFile(path) else { return nil }
+        guard let bytes = try? FileSystem.readIfPresent(path, limit: 1 << 20) else { return nil }
         return try? JSONDecoder().decode(DriverStateRecord.self, from: Data(bytes))
     }
 
@@ -64,7 +65,7 @@ public actor FileBackedDriver: IPsecDriver {
         var next = record
         next.mode = .startup(mode)
         next.exemptions = exemptions
-        next.modeSince = Posix.now()
+        next.modeSince = SystemClock.secondsSince1970()
         let list = exemptions.isEmpty ? "" : " exemptions " + exemptions.map(\.description).joined(separator: " ")
         try await commit(next, event: "startup \(mode.rawValue)\(list)")
     }
@@ -74,7 +75,7 @@ public actor FileBackedDriver: IPsecDriver {
         var next = record
         next.mode = .operational(mode)
         next.exemptions = []
-        next.modeSince = Posix.now()
+        next.modeSince = SystemClock.secondsSince1970()
         try await commit(next, event: mode.rawValue)
     }
 
@@ -111,7 +112,7 @@ public actor FileBackedDriver: IPsecDriver {
         )
         guard let hostInfo else { return DriverDecisionState(settings: settings, host: HostInfo()) }
         // Reads files and lists interfaces: off the cooperative pool.
-        let host = (try? await onDedicatedThread { hostInfo.current() }) ?? HostInfo()
+        let host = await BlockingPool.shared.run { hostInfo.current() }
         return DriverDecisionState(settings: settings, host: host)
     }
 
@@ -128,7 +129,7 @@ public actor FileBackedDriver: IPsecDriver {
 
     private func write(_ next: DriverStateRecord, event: String) async throws {
         var next = next
-        next.history.append(.init(at: Posix.now(), event: event))
+        next.history.append(.init(at: SystemClock.secondsSince1970(), event: event))
         if next.history.count > Self.historyLimit { next.history.removeFirst(next.history.count - Self.historyLimit) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -136,8 +137,8 @@ public actor FileBackedDriver: IPsecDriver {
         let path = self.path
         // fsync can take a while: keep it off the cooperative pool. Callers make one call at a time
         // (IPsecDriver's contract), so the actor's reentrancy here cannot interleave two commits.
-        try await onDedicatedThread {
-            try Posix.makeDirectories(Posix.directory(of: path), mode: 0o750)
+        try await BlockingPool.shared.run { () throws(SystemError) in
+            try FileSystem.makeDirectories(FileSystem.directory(of: path), mode: 0o750)
             try DurableFile.write(Array(data), to: path, permissions: 0o640)
         }
         record = next
