@@ -115,7 +115,7 @@ public actor PolicyAgent {
             try await driver.apply(persistent)
             try await setMode(.secure)
             persistentFailed = false
-        } catch where !(error is CancellationError) {
+        } catch  where !(error is CancellationError) {
             persistentFailed = true
             if journalsSources {
                 journal.record(
