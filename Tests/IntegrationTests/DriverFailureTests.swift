@@ -9,7 +9,7 @@ import Glibc
 /// Issue 17 item 4 and the rest of item 9: a driver that cannot start says why, a second instance in the
 /// same network namespace refuses to start and leaves the first one alone, and kernel rules removed by
 /// another program are restored within 2 s. Root only.
-@Suite(.serialized, .enabled(if: DriverTestEnvironment.available, "needs root, iproute2, iptables, nc and the harness"))
+@Suite(.serialized, .requires(DriverTestEnvironment.requirement))
 struct DriverFailureTests {
     /// A second service (its own state directory and sockets) in the namespace of a running one: its
     /// driver refuses, naming the first driver's PID; the service fails to start with that reason; the

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import PolicyModel
 import Testing
 
@@ -10,7 +11,7 @@ import Glibc
 /// item 3): only the driver holds netfilter netlink sockets (queues, log group); the agent and its
 /// plugin hosts hold none; every descriptor of the agent and the driver beyond 0–2 is close-on-exec;
 /// the agent works without `CAP_NET_ADMIN`. Root only.
-@Suite(.serialized, .enabled(if: DriverTestEnvironment.available, "needs root, iproute2, iptables, nc and the harness"))
+@Suite(.serialized, .requires(.all([DriverTestEnvironment.requirement, .command("cc", package: "gcc"), .command("setpriv", package: "util-linux")])))
 struct DriverIsolationTests {
     @Test(.timeLimit(.minutes(5))) func onlyTheDriverHoldsQueueSocketsAndEveryDescriptorIsCloseOnExec() async throws {
         let net = try await DriverNetwork()

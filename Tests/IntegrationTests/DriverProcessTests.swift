@@ -10,7 +10,7 @@ import Glibc
 /// driver can die and comes back with its last table before the agent says anything. Real traffic in
 /// the test's namespaces: a permitted port (22), a port the local policy blocks (23, "Block Telnet and
 /// SMB") and a TCP stream, probed every 10 ms from the peer. Root only.
-@Suite(.serialized, .enabled(if: DriverTestEnvironment.available, "needs root, iproute2, iptables, nc and the harness"))
+@Suite(.serialized, .requires(DriverTestEnvironment.requirement))
 struct DriverProcessTests {
     /// A network with echo servers on 22 and 23, the blocking policy imported, the service running.
     func prepare() async throws -> (DriverNetwork, ServiceUnderTest) {

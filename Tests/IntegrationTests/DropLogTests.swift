@@ -9,7 +9,7 @@ import Glibc
 /// Issue 12 item 5: with `ipsecdiagnostics` set, the packets the kernel-only modes drop (startup
 /// stateful and block, operational block) are logged like secure mode's drops and counted in `status`.
 /// Root only.
-@Suite(.serialized, .enabled(if: DriverTestEnvironment.available, "needs root, iproute2, iptables, nc and the harness"))
+@Suite(.serialized, .requires(DriverTestEnvironment.requirement))
 struct DropLogTests {
     @Test(.timeLimit(.minutes(5))) func startupBlockDropsAreLoggedAndCounted() async throws {
         let net = try await DriverNetwork()

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import PolicyModel
 import Testing
 
@@ -11,7 +12,7 @@ import Glibc
 /// a port the local policy blocks (23) and a port only a late plugin blocks are probed every 10 ms and
 /// never answer. Before, the driver enforced the persistent policy alone in secure mode for 40–100 ms
 /// at every start, and the plugins only after READY. Root only.
-@Suite(.serialized, .enabled(if: DriverTestEnvironment.available, "needs root, iproute2, iptables, nc and the harness"))
+@Suite(.serialized, .requires(.all([DriverTestEnvironment.requirement, .command("cc", package: "gcc")])))
 struct FailClosedStartTests {
     @Test(.timeLimit(.minutes(10))) func noStartRestartOrReloadLetsABlockedPacketThrough() async throws {
         let net = try await DriverNetwork()

@@ -11,7 +11,7 @@ import Glibc
 /// blocks 23 — across a graceful stop, across `kill -9` of both processes, and after the 12-bit epoch
 /// wraps (here a 2-bit field) — and the old connection must stall for good. Before, every start ended on
 /// the same epoch and a wrap reused one without forgetting its marks: the connection went on. Root only.
-@Suite(.serialized, .enabled(if: DriverTestEnvironment.available, "needs root, iproute2, iptables, nc and the harness"))
+@Suite(.serialized, .requires(DriverTestEnvironment.requirement))
 struct FastPathEpochTests {
     /// The driver's saved state is gone too (removed by hand, or a `/run` emptied while conntrack kept
     /// its entries): the new driver starts its epochs from the beginning, where the old mark is.

@@ -94,35 +94,7 @@ public actor PolicyAgent {
     public func start(awaitingSources: (@Sendable () async -> Void)? = nil) async throws {
         try transition(.start)
         do {
-            try await driver.configure(settings.driverSettings)
-            do {
-                _ = try await engine.startPersistent()
-                persistentFailed = false
-            } catch  where !(error is CancellationError) {
-                persistentFailed = true
-                if journalsSources {
-                    journal.record(
-                        JournalEntry(
-                            .persistentPolicyFailed,
-                            priority: .error,
-                            "The IPSec Policy Agent failed to apply the persistent storage IPSec policy: \(error). As a precaution the IPSec driver has entered block mode.",
-                            fields: ["IPSECSVC_SOURCE": "persistent"]
-                        )
-                    )
-                }
-            }
-            if let awaitingSources { await awaitingSources() }
-            try Task.checkCancellation()
-            // One table with every source, handed over while the driver still decides by its previous
-            // state; then the mode.
-            let policy = await engine.effectivePolicy()
-            try await driver.apply(policy)
-            if persistentFailed {
-                try await setMode(.block)
-            } else {
-                try await enterSecureOrBlock()
-            }
-            await journalSources(of: policy)
+            try await applyPolicyAtStart(awaitingSources: awaitingSources)
         } catch {
             try? transition(.startFailed)
             // Cancelled: the service is being stopped while it starts (``stopDuringStart()`` follows).
@@ -148,9 +120,45 @@ public actor PolicyAgent {
         )
     }
 
+    /// The driver's settings; every source's first report; one table with the whole effective policy;
+    /// then secure mode (block mode when the persistent policy failed, or when the driver cannot enter
+    /// secure mode). Never inlined: Swift 6.3.1 crashes compiling `start()` with -O (LLVM CoroSplit,
+    /// "While splitting coroutine") when this nested do/catch ends up in it.
+    @inline(never) private func applyPolicyAtStart(awaitingSources: (@Sendable () async -> Void)?) async throws {
+        try await driver.configure(settings.driverSettings)
+        do {
+            _ = try await engine.startPersistent()
+            persistentFailed = false
+        } catch  where !(error is CancellationError) {
+            persistentFailed = true
+            if journalsSources {
+                journal.record(
+                    JournalEntry(
+                        .persistentPolicyFailed,
+                        priority: .error,
+                        "The IPSec Policy Agent failed to apply the persistent storage IPSec policy: \(error). As a precaution the IPSec driver has entered block mode.",
+                        fields: ["IPSECSVC_SOURCE": "persistent"]
+                    )
+                )
+            }
+        }
+        if let awaitingSources { await awaitingSources() }
+        try Task.checkCancellation()
+        // One table with every source, handed over while the driver still decides by its previous
+        // state; then the mode.
+        let policy = await engine.effectivePolicy()
+        try await driver.apply(policy)
+        if persistentFailed {
+            try await setMode(.block)
+        } else {
+            try await enterSecureOrBlock()
+        }
+        await journalSources(of: policy)
+    }
+
     /// Secure mode; when the driver cannot enter it (its queue held by another process, its rules
     /// refused), block mode as a precaution, saying why. Throws only when block mode fails too.
-    private func enterSecureOrBlock() async throws {
+    @inline(never) private func enterSecureOrBlock() async throws {
         do {
             try await setMode(.secure)
             driverFailure = nil
