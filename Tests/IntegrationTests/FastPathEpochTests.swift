@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import PolicyModel
 import Testing
 
