@@ -75,7 +75,7 @@ public actor RemoteDriver: IPsecDriver {
             return DriverStatus(problem: problem ?? "reconnecting to the IPSec driver process on \(socketPath)")
         }
         do {
-            if case .status(var status) = try await call(.status) {
+            if case .status(var status) = try await call(.status, waitingForDriver: false) {
                 status.process = status.process ?? info
                 return status
             }
@@ -107,10 +107,18 @@ public actor RemoteDriver: IPsecDriver {
         }
         mode = .operationalMode(.permit)
         if info?.exitsWithService == true, let current {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await current.closed() }
-                group.addTask { try? await Task.sleep(for: .seconds(5)) }
-                await group.next()
+            // A driver that has not closed its end after 5 s is left running; the link is closed here so
+            // that the wait for it ends (`closed()` returns only once the reader has seen the end).
+            await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    await current.closed()
+                    return true
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(5))
+                    return false
+                }
+                if await group.next() == false { current.close() }
                 group.cancelAll()
             }
         }
@@ -137,11 +145,17 @@ public actor RemoteDriver: IPsecDriver {
     // MARK: - The link
 
     /// Sends `request` and returns the driver's answer; a driver error is thrown as ``DriverError``.
+    /// With `waitingForDriver` false (a status query) a driver that does not answer at once is an error at
+    /// once: no driver is started and its socket is not waited for.
     @discardableResult
-    private func call(_ request: DriverRequest, tail: [UInt8] = []) async throws -> DriverReply {
+    private func call(
+        _ request: DriverRequest,
+        tail: [UInt8] = [],
+        waitingForDriver: Bool = true
+    ) async throws -> DriverReply {
         var lastLinkError: DriverLinkError?
         for _ in 0..<2 {
-            let client = try await connected()
+            let client = try await connected(waitingForDriver: waitingForDriver)
             do {
                 let reply = try await client.request(request, tail: tail, timeout: Self.callTimeout)
                 if case .failed(let error) = reply { throw error }
@@ -158,10 +172,15 @@ public actor RemoteDriver: IPsecDriver {
     }
 
     /// The current connection, or a new one (started and brought up to date first).
-    private func connected() async throws -> DriverLinkClient {
+    private func connected(waitingForDriver: Bool = true) async throws -> DriverLinkClient {
         if let client, !client.isClosed { return client }
-        if let connecting { return try await connecting.value }
-        let task = Task { try await self.connect() }
+        if let connecting {
+            guard waitingForDriver else {
+                throw DriverError(.failed, "connecting to the IPSec driver process on \(socketPath)")
+            }
+            return try await connecting.value
+        }
+        let task = Task { try await self.connect(waitingForDriver: waitingForDriver) }
         connecting = task
         defer { connecting = nil }
         let client = try await task.value
@@ -173,11 +192,13 @@ public actor RemoteDriver: IPsecDriver {
 
     /// Connects (starting a driver first when none answers and a launcher is set), says hello and hands
     /// over the settings, table and mode this agent gave the previous driver.
-    private func connect() async throws -> DriverLinkClient {
+    private func connect(waitingForDriver: Bool) async throws -> DriverLinkClient {
         let client: DriverLinkClient
-        if let first = try? await attempt() {
-            client = first
-        } else {
+        do {
+            client = try await attempt()
+        } catch where !waitingForDriver {
+            throw DriverError(.failed, "the IPSec driver process does not answer on \(socketPath) (\(error))")
+        } catch {
             if let launcher { try await launcher.launch() }
             client = try await waitForSocket()
         }
