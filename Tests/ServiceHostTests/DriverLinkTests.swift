@@ -152,6 +152,9 @@ import Glibc
         defer { directory.remove() }
         let socket = directory.file("driver.sock")
         var local = try await LocalDriver(socket: socket, table: directory.file("driver-table"))
+        var mode = stat()
+        #expect(stat(socket, &mode) == 0 && mode.st_mode & 0o777 == 0o600, "the driver socket is not 0600")
+        #expect(try FileSystem.entries(of: directory.path).filter { $0.hasPrefix(".bind.") }.isEmpty)
         let remote = RemoteDriver(socketPath: socket, launcher: nil, role: "test")
 
         try await remote.configure(DriverSettings(exemptionLevel: 1, diagnosticsLevel: 0, logIntervalSeconds: 600))
