@@ -11,7 +11,15 @@ import Glibc
 /// item 3): only the driver holds netfilter netlink sockets (queues, log group); the agent and its
 /// plugin hosts hold none; every descriptor of the agent and the driver beyond 0–2 is close-on-exec;
 /// the agent works without `CAP_NET_ADMIN`. Root only.
-@Suite(.serialized, .requires(.all([DriverTestEnvironment.requirement, .command("cc", package: "gcc"), .command("setpriv", package: "util-linux")])))
+@Suite(
+    .serialized,
+    .requires(
+        .all([
+            DriverTestEnvironment.requirement, .command("cc", package: "gcc"),
+            .command("setpriv", package: "util-linux"),
+        ])
+    )
+)
 struct DriverIsolationTests {
     @Test(.timeLimit(.minutes(5))) func onlyTheDriverHoldsQueueSocketsAndEveryDescriptorIsCloseOnExec() async throws {
         let net = try await DriverNetwork()

@@ -22,7 +22,8 @@ public actor RemoteDriver: IPsecDriver {
     private let role: String
     private let agent: String
     private var client: DriverLinkClient?
-    private var connecting: Task<DriverLinkClient, any Error>?
+    /// The connection being made, and whether it waits for a driver (a status query's does not).
+    private var connecting: (task: Task<DriverLinkClient, any Error>, waits: Bool)?
     private var keeper: Task<Void, Never>?
     private var info: DriverProcessInfo?
     /// Why the driver could not be reached, while it cannot.
@@ -178,11 +179,15 @@ public actor RemoteDriver: IPsecDriver {
             guard waitingForDriver else {
                 throw DriverError(.failed, "connecting to the IPSec driver process on \(socketPath)")
             }
-            return try await connecting.value
+            if connecting.waits { return try await connecting.task.value }
+            // A status query's attempt, which gives up at once: use it if it succeeds, else wait here.
+            if let client = try? await connecting.task.value { return client }
+            if self.connecting?.task == connecting.task { self.connecting = nil }
+            return try await self.connected(waitingForDriver: true)
         }
         let task = Task { try await self.connect(waitingForDriver: waitingForDriver) }
-        connecting = task
-        defer { connecting = nil }
+        connecting = (task, waitingForDriver)
+        defer { if connecting?.task == task { connecting = nil } }
         let client = try await task.value
         self.client = client
         problem = nil
@@ -196,9 +201,10 @@ public actor RemoteDriver: IPsecDriver {
         let client: DriverLinkClient
         do {
             client = try await attempt()
-        } catch where !waitingForDriver {
-            throw DriverError(.failed, "the IPSec driver process does not answer on \(socketPath) (\(error))")
         } catch {
+            guard waitingForDriver else {
+                throw DriverError(.failed, "the IPSec driver process does not answer on \(socketPath) (\(error))")
+            }
             if let launcher { try await launcher.launch() }
             client = try await waitForSocket()
         }
