@@ -46,8 +46,10 @@ struct DriverProcessTests {
             }
             let result = try await probe.stop()
             print("20 × kill -9 of the agent: \(result.line)")
+            // A SYN dropped by a full accept queue is the echo server's, not the driver's: shown on failure.
+            let listen = await sh("ip netns exec \(net.host) nstat -az TcpExtListenOverflows TcpExtListenDrops").output
             #expect(result.permitted > 100, "\(result.line)")
-            #expect(result.permittedFailed == 0, "\(result.line)\n\(service.logs)")
+            #expect(result.permittedFailed == 0, "\(result.line)\n\(listen)\n\(service.logs)")
             #expect(result.leaked == 0, "\(result.line)\n\(service.logs)")
             #expect(result.streamLost == 0, "\(result.line)\n\(service.logs)")
             #expect(await service.driverPID() == driver)

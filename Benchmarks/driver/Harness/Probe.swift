@@ -270,7 +270,9 @@ func runEcho(_ arguments: [String]) -> Int32 {
             bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
         }
     }
-    guard bound == 0, listen(listener, 64) == 0 else { return 1 }
+    // A deep backlog: the probe connects every 10 ms, and an echo server starved for a while on a loaded
+    // machine must not drop SYNs from a full accept queue (which would count as packets the driver lost).
+    guard bound == 0, listen(listener, 4096) == 0 else { return 1 }
     say("echo: listening on \(port)")
     var descriptors = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
     var buffer = [UInt8](repeating: 0, count: 65536)
