@@ -16,8 +16,7 @@ struct DriverFailureTests {
     /// driver refuses, naming the first driver's PID; the service fails to start with that reason; the
     /// first service's rules and enforcement are untouched.
     @Test(.timeLimit(.minutes(5))) func aSecondInstanceRefusesAndLeavesTheFirstAlone() async throws {
-        let net = try await DriverNetwork()
-        do {
+        try await DriverNetwork.using { net in
             try net.listen(22)
             try net.listen(23)
             let config = try net.writeServiceConfiguration()
@@ -53,18 +52,13 @@ struct DriverFailureTests {
             #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
             #expect(await net.blocked(from: net.peer, to: net.hostAddress, port: 23))
             try await first.stop()
-        } catch {
-            await net.teardown()
-            throw error
         }
-        await net.teardown()
     }
 
     /// Another process holds the driver's queue: the service says so (status, journal) and, rather than
     /// fail open, the driver enters block mode.
     @Test(.timeLimit(.minutes(5))) func aQueueHeldByAnotherProcessIsReportedAndBlockModeEntered() async throws {
-        let net = try await DriverNetwork()
-        do {
+        try await DriverNetwork.using { net in
             try net.listen(22)
             // The harness binds queue 4200 and nothing else (no rules).
             let holder = try net.spawn(
@@ -85,18 +79,13 @@ struct DriverFailureTests {
             #expect(await net.blocked(from: net.peer, to: net.hostAddress, port: 22))
             try await service.stop()
             holder.signalIfRunning(SIGTERM)
-        } catch {
-            await net.teardown()
-            throw error
         }
-        await net.teardown()
     }
 
     /// Another program flushes the driver's chain, or replaces the whole mangle table: the driver
     /// notices within 2 s, says so and puts its rules back (`hooks.restored` in `status`).
     @Test(.timeLimit(.minutes(5))) func rulesRemovedFromOutsideAreRestored() async throws {
-        let net = try await DriverNetwork()
-        do {
+        try await DriverNetwork.using { net in
             try net.listen(22)
             try net.listen(23)
             let config = try net.writeServiceConfiguration()
@@ -128,11 +117,7 @@ struct DriverFailureTests {
             #expect(((counters["hooks.restored"] as? NSNumber)?.intValue ?? 0) >= 2, "\(counters)")
             #expect(service.logs.contains("another program changed the IPSec driver's kernel rules"), "\(service.logs)")
             try await service.stop()
-        } catch {
-            await net.teardown()
-            throw error
         }
-        await net.teardown()
     }
 
     /// The `-A` lines of an `iptables-save` (without counters and comments).

@@ -22,8 +22,7 @@ import Glibc
 )
 struct DriverIsolationTests {
     @Test(.timeLimit(.minutes(5))) func onlyTheDriverHoldsQueueSocketsAndEveryDescriptorIsCloseOnExec() async throws {
-        let net = try await DriverNetwork()
-        do {
+        try await DriverNetwork.using { net in
             // A plugin (the fixture's good mode, about an address nobody uses) so that a plugin host runs.
             let plugins = try await FailClosedStartTests.slowPlugin(
                 in: net.directory,
@@ -78,18 +77,13 @@ struct DriverIsolationTests {
             }
             service.signal(SIGTERM)
             #expect(await service.exited(timeout: 30) == 0, "\(service.output)")
-        } catch {
-            await net.teardown()
-            throw error
         }
-        await net.teardown()
     }
 
     /// The driver started as its unit would (all capabilities), the agent without `CAP_NET_ADMIN` and
     /// `CAP_NET_RAW` (as its unit runs it): the policy is enforced all the same.
     @Test(.timeLimit(.minutes(5))) func theAgentNeedsNoNetAdmin() async throws {
-        let net = try await DriverNetwork()
-        do {
+        try await DriverNetwork.using { net in
             try net.listen(22)
             try net.listen(23)
             let config = try net.writeServiceConfiguration()
@@ -128,11 +122,7 @@ struct DriverIsolationTests {
             agent.signalIfRunning(SIGTERM)
             for _ in 0..<400 where driver.isRunning { try await Task.sleep(for: .milliseconds(25)) }
             #expect(!driver.isRunning, "the driver did not follow the agent's stop")
-        } catch {
-            await net.teardown()
-            throw error
         }
-        await net.teardown()
     }
 
     /// The PIDs whose parent is `pid`.

@@ -415,3 +415,18 @@ extension DriverNetwork {
         }
     }
 }
+
+extension DriverNetwork {
+    /// Runs `body` with a new network and tears the network down afterwards, also when `body` throws.
+    static func using<T>(_ body: (DriverNetwork) async throws -> T) async throws -> T {
+        let net = try await DriverNetwork()
+        do {
+            let result = try await body(net)
+            await net.teardown()
+            return result
+        } catch {
+            await net.teardown()
+            throw error
+        }
+    }
+}

@@ -13,8 +13,7 @@ import Glibc
 @Suite(.serialized, .requires(DriverTestEnvironment.requirement))
 struct DropLogTests {
     @Test(.timeLimit(.minutes(5))) func startupBlockDropsAreLoggedAndCounted() async throws {
-        let net = try await DriverNetwork()
-        do {
+        try await DriverNetwork.using { net in
             try net.listen(23)
             let config = try net.writeServiceConfiguration()
             try Self.settings("bootmode=block\nipsecdiagnostics=2\n", in: net)
@@ -27,16 +26,11 @@ struct DropLogTests {
                 mode: "startup-block",
                 words: "startup block"
             )
-        } catch {
-            await net.teardown()
-            throw error
         }
-        await net.teardown()
     }
 
     @Test(.timeLimit(.minutes(5))) func operationalBlockDropsAreLoggedAndCounted() async throws {
-        let net = try await DriverNetwork()
-        do {
+        try await DriverNetwork.using { net in
             try net.listen(22)
             let config = try net.writeServiceConfiguration()
             try Self.settings("ipsecdiagnostics=2\n", in: net)
@@ -46,11 +40,7 @@ struct DropLogTests {
             #expect(await service.status()["driverMode"] as? String == "block")
             try await expectLoggedAndCounted(net, config: config, port: 22, mode: "block", words: "block")
             try await service.stop()
-        } catch {
-            await net.teardown()
-            throw error
         }
-        await net.teardown()
     }
 
     static func settings(_ text: String, in net: DriverNetwork) throws {

@@ -15,8 +15,7 @@ import Glibc
 @Suite(.serialized, .requires(.all([DriverTestEnvironment.requirement, .command("cc", package: "gcc")])))
 struct FailClosedStartTests {
     @Test(.timeLimit(.minutes(10))) func noStartRestartOrReloadLetsABlockedPacketThrough() async throws {
-        let net = try await DriverNetwork()
-        do {
+        try await DriverNetwork.using { net in
             try net.echo(22)
             try net.echo(23)
             let config = try net.writeServiceConfiguration()
@@ -42,19 +41,14 @@ struct FailClosedStartTests {
             #expect(result.blocked > 100, "\(result.line)")
             #expect(result.leaked == 0, "\(result.line)\n\(service.logs)")
             try await service.stop()
-        } catch {
-            await net.teardown()
-            throw error
         }
-        await net.teardown()
     }
 
     /// A plugin that takes 1.5 s to report blocks everything between this computer and the peer: the
     /// start waits for it (within its timeout) before the first table, so that no packet to a port only
     /// the plugin blocks passes — at the first start after `boot`, and after each restart of the agent.
     @Test(.timeLimit(.minutes(10))) func aLatePluginIsInTheFirstTable() async throws {
-        let net = try await DriverNetwork()
-        do {
+        try await DriverNetwork.using { net in
             let plugins = try await Self.slowPlugin(in: net.directory, blocking: net.peerAddress, delayMs: 1500)
             try net.echo(22)
             try net.echo(24)
@@ -82,11 +76,7 @@ struct FailClosedStartTests {
             #expect(result.blocked > 100, "\(result.line)")
             #expect(result.leaked == 0, "\(result.line)\n\(service.logs)")
             try await service.stop()
-        } catch {
-            await net.teardown()
-            throw error
         }
-        await net.teardown()
     }
 
     /// Builds Tests/PluginsTests/Fixtures/misbehaving.c into `directory/lib` and configures it in

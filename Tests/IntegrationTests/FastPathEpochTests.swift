@@ -37,8 +37,7 @@ struct FastPathEpochTests {
     func withStreamThroughARestart(
         _ end: (DriverNetwork, ServiceUnderTest) async throws -> Void
     ) async throws {
-        let net = try await DriverNetwork()
-        do {
+        try await DriverNetwork.using { net in
             try net.echo(23)
             let config = try net.writeServiceConfiguration()
             let service = try await ServiceUnderTest(net, config: config)
@@ -54,18 +53,13 @@ struct FastPathEpochTests {
             try await Task.sleep(for: .seconds(4))
             #expect(stream.last == "stalled", "the fast-pathed connection came back: \(stream.text)\n\(again.logs)")
             try await again.stop()
-        } catch {
-            await net.teardown()
-            throw error
         }
-        await net.teardown()
     }
 
     /// The harness with a 2-bit epoch field (epochs 1–3): the connection marked under epoch e is blocked
     /// by the next table, then two more tables bring the epoch back to e. It must stay stalled.
     @Test(.timeLimit(.minutes(5))) func anEpochWrapDoesNotBringAnOldConnectionBack() async throws {
-        let net = try await DriverNetwork()
-        do {
+        try await DriverNetwork.using { net in
             try net.echo(23)
             let driver = try await RunningDriver.start(
                 net,
@@ -89,11 +83,7 @@ struct FastPathEpochTests {
             let counters = try await driver.counters()
             #expect((counters["table.epoch"] ?? 0) <= 3, "\(counters)")
             try await driver.stop()
-        } catch {
-            await net.teardown()
-            throw error
         }
-        await net.teardown()
     }
 }
 
