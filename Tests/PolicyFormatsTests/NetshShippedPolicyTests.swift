@@ -79,6 +79,15 @@ extension PolicyStore {
         )
     }
 
+    @Test func theCodecAddsScriptsToAPolicyFileTable() throws {
+        let files = PolicyFile.builtIn.adding(NetshScriptCodec())
+        let path = NetshFixtures.directory.appendingPathComponent("05-management-station-persistent.netsh").path
+        #expect(files.format(forPath: path) == .netsh)
+        #expect(try files.read(path: path).assignedPolicy?.name == "Management Station")
+        let dump = try files.encode(try files.read(path: path), format: .netsh, file: "out.netsh")
+        #expect(String(decoding: dump, as: UTF8.self).contains("add policy name=\"Management Station\""))
+    }
+
     @Test func errorsNameFileAndLine() {
         let script = "pushd ipsec static\nadd policy P\nadd rule R P Missing Nope\n"
         #expect(

@@ -46,3 +46,32 @@ private final class RefusingDynamicBackend: NetshDynamicBackend {
     func statistics() throws(NetshError) -> NetshStatistics { throw refusal }
     func localAddresses() throws(NetshError) -> [IPv4Address] { throw refusal }
 }
+
+extension PolicyFileFormat {
+    /// A `netsh ipsec static` script: read by running it on an empty store, written as `netsh ipsec dump`.
+    public static let netsh = PolicyFileFormat(rawValue: "netsh")
+}
+
+/// netsh scripts as a ``PolicyFile`` format: read with ``NetshScriptReader``, written as a dump.
+public struct NetshScriptCodec: PolicyFileCodec {
+    public init() {}
+
+    public var format: PolicyFileFormat { .netsh }
+    public var fileExtensions: [String] { ["netsh"] }
+
+    public func decode(
+        _ bytes: [UInt8],
+        file: String,
+        options: PolicyFileOptions
+    ) throws(PolicyFormatError) -> PolicyStore {
+        try NetshScriptReader.read(bytes, file: file)
+    }
+
+    public func encode(
+        _ store: PolicyStore,
+        file: String,
+        options: PolicyFileOptions
+    ) throws(PolicyFormatError) -> [UInt8] {
+        Array(NetshDump.script(for: store, location: .local).utf8)
+    }
+}
