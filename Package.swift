@@ -46,6 +46,8 @@ let package = Package(
         // MARK: - Modules
         .target(name: "PolicyModel"),
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
+        // The netsh command engine (shell, static and dynamic sessions, show, dump); a script reader codec.
+        .target(name: "Netsh", dependencies: ["PolicyModel", "PolicyFormats"]),
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats"]),
         .target(name: "Driver", dependencies: ["PolicyModel", "CNetfilterQueue"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
@@ -55,14 +57,15 @@ let package = Package(
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Providers", "Driver", "Plugins", "CSystemd", logging,
+                "PolicyModel", "PolicyFormats", "Netsh", "Providers", "Driver", "Plugins", "CSystemd", logging,
                 serviceLifecycle, unixSignals,
             ]
         ),
         .executableTarget(
             name: "ipsecsvc",
             dependencies: [
-                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "Driver", "Plugins", argumentParser,
+                "ServiceHost", "Providers", "PolicyFormats", "Netsh", "PolicyModel", "Driver", "Plugins",
+                argumentParser,
             ]
         ),
         // The driver outside the service: root integration tests and nfq-bench (Benchmarks/driver).
@@ -118,6 +121,12 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
+            name: "NetshTests",
+            dependencies: ["IPsecTestKit", "Netsh", "PolicyFormats", "PolicyModel"],
+            // The administrator script corpus and golden files, read by path from the source tree.
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
             name: "ProvidersTests",
             dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel"],
             // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
@@ -132,7 +141,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ServiceHostTests",
-            dependencies: ["IPsecTestKit", "ServiceHost", "Driver", "Providers", "PolicyFormats", "PolicyModel"]
+            dependencies: [
+                "IPsecTestKit", "ServiceHost", "Driver", "Providers", "Netsh", "PolicyFormats", "PolicyModel",
+            ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
         .testTarget(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Netsh
 import PolicyFormats
 import PolicyModel
 import ServiceHost

@@ -1,5 +1,6 @@
 import Driver
 import Foundation
+import Netsh
 import PolicyFormats
 import PolicyModel
 import Providers

@@ -1,4 +1,5 @@
 import Foundation
+import Netsh
 import PolicyFormats
 import PolicyModel
 import Providers

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Netsh
 import PolicyFormats
 import PolicyModel
 

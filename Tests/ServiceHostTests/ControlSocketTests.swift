@@ -1,6 +1,7 @@
 import Driver
 import Foundation
 import IPsecTestKit
+import Netsh
 import PolicyFormats
 import Providers
 import ServiceHost

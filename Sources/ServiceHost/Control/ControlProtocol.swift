@@ -1,5 +1,6 @@
 public import Driver
 import Foundation
+public import Netsh
 public import PolicyFormats
 
 /// The control-socket protocol version this build speaks (docs/control-protocol.md).

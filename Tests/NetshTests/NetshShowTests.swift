@@ -1,3 +1,4 @@
+import Netsh
 import PolicyFormats
 import PolicyModel
 import Testing

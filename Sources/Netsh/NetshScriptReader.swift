@@ -1,3 +1,4 @@
+public import PolicyFormats
 public import PolicyModel
 
 /// A netsh script read as a policy file: `ipsecsvc policy import FILE --format netsh` and any other

@@ -1,3 +1,5 @@
+import PolicyFormats
+
 /// Text layout helpers for netsh's output: `Label                   : value` lines and fixed-width tables.
 struct NetshText {
     private(set) var lines: [String] = []
