@@ -81,7 +81,7 @@ public struct DynamicQuickModePolicy: Hashable, Sendable, Codable {
         name: String,
         soft: Bool = false,
         pfsGroup: DynamicPFSGroup = .none,
-        offers: [SecurityOffer] = NetshSecurityMethods.defaultQuickModeOffers
+        offers: [SecurityOffer] = SecurityOffer.windowsDefaults
     ) {
         self.name = name
         self.soft = soft

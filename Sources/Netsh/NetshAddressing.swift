@@ -1,7 +1,7 @@
 public import PolicyModel
 
 /// An address as netsh takes it for `srcaddr`, `dstaddr` and `tunnel`, before masks and DNS are applied.
-public enum NetshAddressValue: Hashable, Sendable {
+package enum NetshAddressValue: Hashable, Sendable {
     case me
     case any
     case ip(IPv4Address)
@@ -30,12 +30,12 @@ public struct TableNameResolver: NetshNameResolver {
 }
 
 /// Pure parsers for the filter fields of netsh: addresses, masks, protocols, ports.
-public enum NetshAddressing {
+package enum NetshAddressing {
     static let addressAccepted = "me, any, an IPv4 address, a DNS name, or WINS, DNS, DHCP, GATEWAY"
 
     /// Parses `me`, `any`, an IPv4 address, a server type or a DNS name.
     /// Ranges and IPv6 are Vista additions; Windows Server 2003 (and ipsecsvc) refuse them.
-    public static func parseAddress(_ text: String, tag: String) throws(NetshError) -> NetshAddressValue {
+    package static func parseAddress(_ text: String, tag: String) throws(NetshError) -> NetshAddressValue {
         switch text.lowercased() {
         case "me": return .me
         case "any": return .any
@@ -59,14 +59,14 @@ public enum NetshAddressing {
     }
 
     /// Parses a dotted mask or a prefix length (`24`). Masks must be contiguous.
-    public static func parseMask(_ text: String, tag: String) throws(NetshError) -> IPv4Address {
+    package static func parseMask(_ text: String, tag: String) throws(NetshError) -> IPv4Address {
         if let length = Int(text), (0...32).contains(length) { return .mask(prefixLength: length) }
         if let mask = IPv4Address(text), mask.prefixLength != nil { return mask }
         throw .invalidValue(tag, text, accepted: "a mask such as 255.255.255.0 or a prefix length from 0 to 32")
     }
 
     /// `ANY|ICMP|TCP|UDP|RAW|<0-255>`.
-    public static func parseProtocol(_ text: String, tag: String = "protocol") throws(NetshError) -> UInt8 {
+    package static func parseProtocol(_ text: String, tag: String = "protocol") throws(NetshError) -> UInt8 {
         guard let number = IPProtocol.parse(text) else {
             throw .invalidValue(tag, text, accepted: "ANY, ICMP, TCP, UDP, RAW or an integer from 0 to 255")
         }
@@ -74,7 +74,7 @@ public enum NetshAddressing {
     }
 
     /// A port 0–65535; 0 means any port.
-    public static func parsePort(_ text: String, tag: String) throws(NetshError) -> UInt16 {
+    package static func parsePort(_ text: String, tag: String) throws(NetshError) -> UInt16 {
         guard let port = UInt16(text) else {
             throw .invalidValue(tag, text, accepted: "an integer from 0 to 65535 (0 means any port)")
         }
@@ -82,7 +82,7 @@ public enum NetshAddressing {
     }
 
     /// Ports only mean something for TCP and UDP; netsh refuses them with other protocols.
-    public static func checkPorts(protocol number: UInt8, source: UInt16, destination: UInt16) throws(NetshError) {
+    package static func checkPorts(protocol number: UInt8, source: UInt16, destination: UInt16) throws(NetshError) {
         guard number != IPProtocol.tcp, number != IPProtocol.udp else { return }
         if source != 0 {
             throw NetshError("The parameter 'srcport' is valid only when protocol is TCP or UDP.")
@@ -94,7 +94,7 @@ public enum NetshAddressing {
 
     /// Turns a parsed address and mask into the filter sides it stands for: one per resolved
     /// address for DNS names.
-    public static func filterAddresses(
+    package static func filterAddresses(
         _ value: NetshAddressValue,
         mask: IPv4Address,
         tag: String,
@@ -118,7 +118,7 @@ public enum NetshAddressing {
     }
 
     /// How a filter side is written back on a netsh command line: address and mask.
-    public static func format(_ address: FilterAddress) -> (address: String, mask: String) {
+    package static func format(_ address: FilterAddress) -> (address: String, mask: String) {
         switch address {
         case .me: ("me", "255.255.255.255")
         case .any: ("any", "0.0.0.0")

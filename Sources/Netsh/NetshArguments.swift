@@ -1,17 +1,17 @@
 /// One parameter of a netsh command as its help lists it.
-public struct NetshParameter: Hashable, Sendable {
+package struct NetshParameter: Hashable, Sendable {
     /// The tag, lower case (`mmsecmethods`).
-    public var name: String
+    package var name: String
     /// What the value looks like in the usage line: `<string>`, `(yes | no)`, ...
-    public var syntax: String
+    package var syntax: String
     /// The text of the `Tag  Value` table.
-    public var help: String
+    package var help: String
     /// A bare word standing alone (`all`, `default`) rather than a `tag=value`.
-    public var isFlag: Bool
+    package var isFlag: Bool
     /// May be given more than once (`rootca`).
-    public var isRepeatable: Bool
+    package var isRepeatable: Bool
 
-    public init(_ name: String, _ syntax: String, _ help: String, flag: Bool = false, repeatable: Bool = false) {
+    package init(_ name: String, _ syntax: String, _ help: String, flag: Bool = false, repeatable: Bool = false) {
         self.name = name
         self.syntax = syntax
         self.help = help
@@ -25,15 +25,15 @@ public struct NetshParameter: Hashable, Sendable {
 /// Binding follows netsh: tags match without regard to case and may be abbreviated to any prefix
 /// that names one parameter only (`qmsec=` for `qmsecmethods=`); values without a tag fill the
 /// parameters in their documented order; a bare word equal to a flag (`all`) sets that flag.
-public struct NetshArguments: Sendable {
+package struct NetshArguments: Sendable {
     /// The command as the user would type it (`add policy`), for messages.
-    public var command: String
+    package var command: String
     /// Values per parameter name, in the order given.
-    public private(set) var values: [String: [String]] = [:]
+    package private(set) var values: [String: [String]] = [:]
     /// Parameter names in the order they appeared: authentication preference follows it.
-    public private(set) var order: [String] = []
+    package private(set) var order: [String] = []
 
-    public init(command: String) {
+    package init(command: String) {
         self.command = command
     }
 
@@ -42,7 +42,7 @@ public struct NetshArguments: Sendable {
     ///   with no parameter left to take it.
     ///   `alternatives` are groups such as `name | guid` that take one position together: once one
     ///   of them is given, positional values go on to the next parameter.
-    public static func bind(
+    package static func bind(
         _ tokens: [NetshToken],
         to parameters: [NetshParameter],
         alternatives: [[String]] = [],
@@ -104,14 +104,14 @@ public struct NetshArguments: Sendable {
 
     // MARK: - Typed access
 
-    public func has(_ name: String) -> Bool { values[name] != nil }
+    package func has(_ name: String) -> Bool { values[name] != nil }
 
-    public func string(_ name: String) -> String? { values[name]?.last }
+    package func string(_ name: String) -> String? { values[name]?.last }
 
-    public func all(_ name: String) -> [String] { values[name] ?? [] }
+    package func all(_ name: String) -> [String] { values[name] ?? [] }
 
     /// `yes`/`no` (also `y`/`n`, as netsh accepts).
-    public func bool(_ name: String) throws(NetshError) -> Bool? {
+    package func bool(_ name: String) throws(NetshError) -> Bool? {
         guard let text = string(name) else { return nil }
         switch text.lowercased() {
         case "yes", "y": return true
@@ -121,7 +121,7 @@ public struct NetshArguments: Sendable {
     }
 
     /// A decimal integer within `range`.
-    public func integer(_ name: String, in range: ClosedRange<Int>) throws(NetshError) -> Int? {
+    package func integer(_ name: String, in range: ClosedRange<Int>) throws(NetshError) -> Int? {
         guard let text = string(name) else { return nil }
         guard let number = Int(text), range.contains(number) else {
             throw .invalidValue(name, text, accepted: "an integer from \(range.lowerBound) to \(range.upperBound)")
@@ -130,14 +130,14 @@ public struct NetshArguments: Sendable {
     }
 
     /// One of a fixed set of keywords, any letter case.
-    public func choice<T>(_ name: String, _ choices: [(String, T)]) throws(NetshError) -> T? {
+    package func choice<T>(_ name: String, _ choices: [(String, T)]) throws(NetshError) -> T? {
         guard let text = string(name) else { return nil }
         if let hit = choices.first(where: { $0.0.lowercased() == text.lowercased() }) { return hit.1 }
         throw .invalidValue(name, text, accepted: choices.map(\.0).joined(separator: ", "))
     }
 
     /// Checks that each group has at least one of its parameters (`name | guid`).
-    public func require(_ groups: [[String]]) throws(NetshError) {
+    package func require(_ groups: [[String]]) throws(NetshError) {
         for group in groups where !group.contains(where: has) {
             throw .missing(group, command: command)
         }

@@ -1,18 +1,18 @@
 /// One command of a netsh context as its help describes it: words, parameters in documented order
 /// (the order positional values fill), which parameters are required, and the help text.
-public struct NetshCommandSpec: Sendable {
+package struct NetshCommandSpec: Sendable {
     /// `add`, `set`, `delete`, `show`, `dump`, `exportpolicy`, ...
-    public var verb: String
+    package var verb: String
     /// `policy`, `filterlist`, ... or `nil` for one-word commands.
-    public var object: String?
-    public var summary: String
-    public var parameters: [NetshParameter]
+    package var object: String?
+    package var summary: String
+    package var parameters: [NetshParameter]
     /// Each group needs at least one of its parameters (`[["name", "guid"]]`).
-    public var required: [[String]]
-    public var remarks: [String]
-    public var examples: [String]
+    package var required: [[String]]
+    package var remarks: [String]
+    package var examples: [String]
 
-    public init(
+    package init(
         _ verb: String,
         _ object: String?,
         summary: String,
@@ -31,10 +31,10 @@ public struct NetshCommandSpec: Sendable {
     }
 
     /// `add policy`.
-    public var name: String { object.map { "\(verb) \($0)" } ?? verb }
+    package var name: String { object.map { "\(verb) \($0)" } ?? verb }
 
     /// Binds the tokens after the command words and checks the required parameters.
-    public func bind(_ tokens: [NetshToken]) throws(NetshError) -> NetshArguments {
+    package func bind(_ tokens: [NetshToken]) throws(NetshError) -> NetshArguments {
         let arguments = try NetshArguments.bind(
             tokens,
             to: parameters,
@@ -43,6 +43,46 @@ public struct NetshCommandSpec: Sendable {
         )
         try arguments.require(required)
         return arguments
+    }
+}
+
+/// A command of a netsh context: its syntax and help (``NetshCommandSpec``) and its handler.
+///
+/// A context's table is a list of these, so every command the shell can find has a handler: a
+/// command cannot be listed without one. The handler is the session's method for the command,
+/// applied to the session that runs it (`run: showPolicies`, or `run: edit(addPolicy)` for a store
+/// edit).
+struct NetshCommand<Session: AnyObject>: Sendable {
+    typealias Handler = @Sendable (Session) -> (NetshArguments) throws(NetshError) -> String
+
+    let spec: NetshCommandSpec
+    let handler: Handler
+
+    init(
+        _ verb: String,
+        _ object: String?,
+        summary: String,
+        parameters: [NetshParameter] = [],
+        required: [[String]] = [],
+        remarks: [String] = [],
+        examples: [String] = [],
+        run handler: @escaping Handler
+    ) {
+        spec = NetshCommandSpec(
+            verb,
+            object,
+            summary: summary,
+            parameters: parameters,
+            required: required,
+            remarks: remarks,
+            examples: examples
+        )
+        self.handler = handler
+    }
+
+    /// Binds `tokens` to the command's parameters and runs the handler on `session`.
+    func run(_ session: Session, _ tokens: [NetshToken]) throws(NetshError) -> String {
+        try handler(session)(spec.bind(tokens))
     }
 }
 

@@ -7,8 +7,8 @@ extension NetshDynamicSession {
         "bootexemptions",
     ]
 
-    static let configCommands: [NetshCommandSpec] = [
-        NetshCommandSpec(
+    static let configCommands: [NetshCommand<NetshDynamicSession>] = [
+        NetshCommand(
             "set",
             "config",
             summary: "Sets the IPsec configuration and boot-time behavior.",
@@ -30,7 +30,8 @@ extension NetshDynamicSession {
             examples: [
                 "set config property=ipsecdiagnostics value=7",
                 "set config property=bootexemptions value=\"tcp:0:3389:inbound udp:0:53:outbound\"",
-            ]
+            ],
+            run: edit(setConfig)
         )
     ]
 

@@ -31,8 +31,8 @@ extension NetshDynamicSession {
         .qmsecmethods,
     ]
 
-    static let policyCommands: [NetshCommandSpec] = [
-        NetshCommandSpec(
+    static let policyCommands: [NetshCommand<NetshDynamicSession>] = [
+        NetshCommand(
             "add",
             "mmpolicy",
             summary: "Adds a main mode policy to the SPD.",
@@ -40,49 +40,55 @@ extension NetshDynamicSession {
             required: [["name"]],
             examples: [
                 "add mmpolicy name=MMPol qmpermm=10 mmlifetime=300 softsaexpirationtime=300 mmsecmethods=\"3DES-SHA1-3\""
-            ]
+            ],
+            run: edit(addMainModePolicy)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "set",
             "mmpolicy",
             summary: "Modifies main mode policies in the SPD.",
             parameters: [.name("main mode policy"), .all("main mode policies")] + mainModeSettings,
             required: [["name", "all"]],
-            examples: ["set mmpolicy name=MMPol mmlifetime=600"]
+            examples: ["set mmpolicy name=MMPol mmlifetime=600"],
+            run: edit(setMainModePolicy)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "delete",
             "mmpolicy",
             summary: "Deletes main mode policies from the SPD.",
             parameters: [.name("main mode policy"), .all("main mode policies")],
             required: [["name", "all"]],
             remarks: ["A main mode policy that a rule uses cannot be deleted."],
-            examples: ["delete mmpolicy name=MMPol"]
+            examples: ["delete mmpolicy name=MMPol"],
+            run: edit(deleteMainModePolicy)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "add",
             "qmpolicy",
             summary: "Adds a quick mode policy to the SPD.",
             parameters: [.name("quick mode policy")] + quickModeSettings,
             required: [["name"]],
-            examples: ["add qmpolicy name=QMPol soft=yes pfsgroup=grp3 qmsec=\"AH[MD5]:10000k/24000s ESP[DES,SHA1]\""]
+            examples: ["add qmpolicy name=QMPol soft=yes pfsgroup=grp3 qmsec=\"AH[MD5]:10000k/24000s ESP[DES,SHA1]\""],
+            run: edit(addQuickModePolicy)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "set",
             "qmpolicy",
             summary: "Modifies quick mode policies in the SPD.",
             parameters: [.name("quick mode policy"), .all("quick mode policies")] + quickModeSettings,
             required: [["name", "all"]],
-            examples: ["set qmpolicy name=QMPol soft=no"]
+            examples: ["set qmpolicy name=QMPol soft=no"],
+            run: edit(setQuickModePolicy)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "delete",
             "qmpolicy",
             summary: "Deletes quick mode policies from the SPD.",
             parameters: [.name("quick mode policy"), .all("quick mode policies")],
             required: [["name", "all"]],
             remarks: ["A quick mode policy that a rule uses cannot be deleted."],
-            examples: ["delete qmpolicy all"]
+            examples: ["delete qmpolicy all"],
+            run: edit(deleteQuickModePolicy)
         ),
     ]
 

@@ -33,8 +33,8 @@ extension NetshDynamicSession {
         .rootca,
     ]
 
-    static let ruleCommands: [NetshCommandSpec] = [
-        NetshCommandSpec(
+    static let ruleCommands: [NetshCommand<NetshDynamicSession>] = [
+        NetshCommand(
             "add",
             "rule",
             summary: "Adds a rule and its main mode and quick mode filters to the SPD.",
@@ -45,9 +45,10 @@ extension NetshDynamicSession {
                 + NetshParameter.authenticationRemarks,
             examples: [
                 "add rule srcaddr=198.18.1.1 dstaddr=198.18.2.1 mmpolicy=MMPol qmpolicy=QMPol protocol=TCP dstport=3389 actioninbound=negotiate actionoutbound=negotiate"
-            ]
+            ],
+            run: edit(addRule)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "set",
             "rule",
             summary: "Modifies a rule in the SPD.",
@@ -56,20 +57,23 @@ extension NetshDynamicSession {
             remarks: [
                 "The identifying parameters (srcaddr through tunneldstaddress) find the rule; only mmpolicy, qmpolicy, the actions and the authentication methods change."
             ],
-            examples: ["set rule srcaddr=198.18.1.1 dstaddr=198.18.2.1 protocol=TCP dstport=3389 actioninbound=block"]
+            examples: ["set rule srcaddr=198.18.1.1 dstaddr=198.18.2.1 protocol=TCP dstport=3389 actioninbound=block"],
+            run: edit(setRule)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "delete",
             "rule",
             summary: "Deletes a rule from the SPD.",
             parameters: identifyingParameters,
             required: [["srcaddr"], ["dstaddr"]],
-            examples: ["delete rule srcaddr=198.18.1.1 dstaddr=198.18.2.1 protocol=TCP dstport=3389"]
+            examples: ["delete rule srcaddr=198.18.1.1 dstaddr=198.18.2.1 protocol=TCP dstport=3389"],
+            run: edit(deleteRule)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "delete",
             "all",
-            summary: "Deletes all main mode and quick mode policies and rules from the SPD."
+            summary: "Deletes all main mode and quick mode policies and rules from the SPD.",
+            run: edit(deleteAll)
         ),
     ]
 
@@ -80,6 +84,11 @@ extension NetshDynamicSession {
         }
         try applyActions(arguments, &rule, state)
         state.rules.append(rule)
+        return ""
+    }
+
+    func deleteAll(_ arguments: NetshArguments, _ state: inout DynamicState) throws(NetshError) -> String {
+        state = DynamicState(config: state.config)
         return ""
     }
 

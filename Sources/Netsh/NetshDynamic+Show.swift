@@ -15,31 +15,34 @@ extension NetshDynamicSession {
         .resolvedns,
     ]
 
-    static let showCommands: [NetshCommandSpec] = [
-        NetshCommandSpec("show", "config", summary: "Displays the IPsec configuration."),
-        NetshCommandSpec(
+    static let showCommands: [NetshCommand<NetshDynamicSession>] = [
+        NetshCommand("show", "config", summary: "Displays the IPsec configuration.", run: showConfig),
+        NetshCommand(
             "show",
             "mmpolicy",
             summary: "Displays main mode policies.",
             parameters: [.name("main mode policy"), .all("main mode policies")],
-            required: [["name", "all"]]
+            required: [["name", "all"]],
+            run: showMainModePolicies
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "show",
             "qmpolicy",
             summary: "Displays quick mode policies.",
             parameters: [.name("quick mode policy"), .all("quick mode policies")],
-            required: [["name", "all"]]
+            required: [["name", "all"]],
+            run: showQuickModePolicies
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "show",
             "mmfilter",
             summary: "Displays main mode filters.",
             parameters: [NetshParameter("name", NetshParameter.string, "Name of the filter."), .all("filters")]
                 + filterQueryParameters,
-            remarks: ["Filters are named by the GUID of their rule."]
+            remarks: ["Filters are named by the GUID of their rule."],
+            run: showMainModeFilters
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "show",
             "qmfilter",
             summary: "Displays quick mode filters.",
@@ -59,86 +62,108 @@ extension NetshDynamicSession {
                 ],
             remarks: [
                 "type=specific lists one filter per direction and local address, most specific (highest weight) first."
-            ]
+            ],
+            run: showQuickModeFilters
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "show",
             "rule",
             summary: "Displays the rules of the SPD.",
             parameters: [
                 NetshParameter("type", "(tunnel | transport)", "Shows only tunnel or only transport rules."),
                 .address("srcaddr", "Source"), .address("dstaddr", "Destination"), .resolvedns,
-            ]
+            ],
+            run: showRules
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "show",
             "stats",
             summary: "Displays IKE and IPsec statistics.",
-            parameters: [NetshParameter("type", "(all | ike | ipsec)", "Which statistics (default all).")]
+            parameters: [NetshParameter("type", "(all | ike | ipsec)", "Which statistics (default all).")],
+            run: showStatistics
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "show",
             "mmsas",
             summary: "Displays main mode security associations.",
             parameters: [
                 .all("security associations"), .address("srcaddr", "Source"), .address("dstaddr", "Destination"),
                 .format, .resolvedns,
-            ]
+            ],
+            run: showSecurityAssociations
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "show",
             "qmsas",
             summary: "Displays quick mode security associations.",
             parameters: [
                 .all("security associations"), .address("srcaddr", "Source"), .address("dstaddr", "Destination"),
                 .protocolParameter, .format, .resolvedns,
-            ]
+            ],
+            run: showSecurityAssociations
         ),
-        NetshCommandSpec("show", "all", summary: "Displays the whole SPD.", parameters: [.resolvedns]),
+        NetshCommand("show", "all", summary: "Displays the whole SPD.", parameters: [.resolvedns], run: showAll),
     ]
 
-    func show(_ spec: NetshCommandSpec, _ arguments: NetshArguments) throws(NetshError) -> String {
+    func showConfig(_ arguments: NetshArguments) throws(NetshError) -> String {
+        renderConfig(try currentState().config)
+    }
+
+    func showMainModePolicies(_ arguments: NetshArguments) throws(NetshError) -> String {
         let state = try currentState()
-        switch spec.name {
-        case "show config": return renderConfig(state.config)
-        case "show mmpolicy":
-            let indices = try selected(arguments, state.mainModePolicies.map(\.name), kind: "Main mode policy")
-            return indices.map { renderMainMode(state.mainModePolicies[$0]) }.joined(separator: "\n")
-        case "show qmpolicy":
-            let indices = try selected(arguments, state.quickModePolicies.map(\.name), kind: "Quick mode policy")
-            return indices.map { renderQuickMode(state.quickModePolicies[$0]) }.joined(separator: "\n")
-        case "show mmfilter", "show qmfilter":
-            return try showFilters(arguments, state, quickMode: spec.name == "show qmfilter")
-        case "show rule":
-            let tunnel = try arguments.choice("type", [("tunnel", true), ("transport", false)])
-            let rules = state.rules.filter { tunnel == nil || ($0.tunnelDestination != nil) == tunnel }
-            return rules.isEmpty ? "There are no rules in the SPD.\n" : rules.map(renderRule).joined(separator: "\n")
-        case "show stats":
-            let statistics = try backend.statistics()
-            let type = try arguments.choice("type", [("all", "all"), ("ike", "ike"), ("ipsec", "ipsec")]) ?? "all"
-            var text = NetshText()
-            if type != "ipsec" {
-                text.heading("IKE Main Mode and Quick Mode Statistics")
-                for counter in statistics.ike { text.field(counter.name, "\(counter.value)") }
-                if let note = statistics.ikeNote { text.line("Note: \(note)") }
-            }
-            if type != "ike" {
-                if type == "all" { text.line() }
-                text.heading("IPsec Statistics")
-                for counter in statistics.ipsec { text.field(counter.name, "\(counter.value)") }
-            }
-            return text.text
-        case "show mmsas", "show qmsas":
-            return
-                "No security associations: ipsecsvc does not negotiate IKE; kernel IPsec SAs are listed by 'ip xfrm state'.\n"
-        default:
-            var parts = [renderConfig(state.config)]
-            parts += state.mainModePolicies.map(renderMainMode)
-            parts += state.quickModePolicies.map(renderQuickMode)
-            parts.append(try showFilters(NetshArguments(command: "show mmfilter"), state, quickMode: false))
-            parts.append(try showFilters(NetshArguments(command: "show qmfilter"), state, quickMode: true))
-            return parts.joined(separator: "\n")
+        let indices = try selected(arguments, state.mainModePolicies.map(\.name), kind: "Main mode policy")
+        return indices.map { renderMainMode(state.mainModePolicies[$0]) }.joined(separator: "\n")
+    }
+
+    func showQuickModePolicies(_ arguments: NetshArguments) throws(NetshError) -> String {
+        let state = try currentState()
+        let indices = try selected(arguments, state.quickModePolicies.map(\.name), kind: "Quick mode policy")
+        return indices.map { renderQuickMode(state.quickModePolicies[$0]) }.joined(separator: "\n")
+    }
+
+    func showMainModeFilters(_ arguments: NetshArguments) throws(NetshError) -> String {
+        try showFilters(arguments, try currentState(), quickMode: false)
+    }
+
+    func showQuickModeFilters(_ arguments: NetshArguments) throws(NetshError) -> String {
+        try showFilters(arguments, try currentState(), quickMode: true)
+    }
+
+    func showRules(_ arguments: NetshArguments) throws(NetshError) -> String {
+        let tunnel = try arguments.choice("type", [("tunnel", true), ("transport", false)])
+        let rules = try currentState().rules.filter { tunnel == nil || ($0.tunnelDestination != nil) == tunnel }
+        return rules.isEmpty ? "There are no rules in the SPD.\n" : rules.map(renderRule).joined(separator: "\n")
+    }
+
+    func showStatistics(_ arguments: NetshArguments) throws(NetshError) -> String {
+        let statistics = try backend.statistics()
+        let type = try arguments.choice("type", [("all", "all"), ("ike", "ike"), ("ipsec", "ipsec")]) ?? "all"
+        var text = NetshText()
+        if type != "ipsec" {
+            text.heading("IKE Main Mode and Quick Mode Statistics")
+            for counter in statistics.ike { text.field(counter.name, "\(counter.value)") }
+            if let note = statistics.ikeNote { text.line("Note: \(note)") }
         }
+        if type != "ike" {
+            if type == "all" { text.line() }
+            text.heading("IPsec Statistics")
+            for counter in statistics.ipsec { text.field(counter.name, "\(counter.value)") }
+        }
+        return text.text
+    }
+
+    func showSecurityAssociations(_ arguments: NetshArguments) throws(NetshError) -> String {
+        "No security associations: ipsecsvc does not negotiate IKE; kernel IPsec SAs are listed by 'ip xfrm state'.\n"
+    }
+
+    func showAll(_ arguments: NetshArguments) throws(NetshError) -> String {
+        let state = try currentState()
+        var parts = [renderConfig(state.config)]
+        parts += state.mainModePolicies.map(renderMainMode)
+        parts += state.quickModePolicies.map(renderQuickMode)
+        parts.append(try showFilters(NetshArguments(command: "show mmfilter"), state, quickMode: false))
+        parts.append(try showFilters(NetshArguments(command: "show qmfilter"), state, quickMode: true))
+        return parts.joined(separator: "\n")
     }
 
     private func showFilters(

@@ -55,29 +55,26 @@ public final class NetshDynamicSession {
     }
 
     /// Every command of the `ipsec dynamic` context.
-    public static let commands: [NetshCommandSpec] = policyCommands + ruleCommands + configCommands + showCommands
+    static let commands: [NetshCommand<NetshDynamicSession>] =
+        policyCommands + ruleCommands + configCommands + showCommands
 
-    public func run(_ spec: NetshCommandSpec, _ tokens: [NetshToken]) throws(NetshError) -> String {
-        let arguments = try spec.bind(tokens)
-        switch spec.name {
-        case "add mmpolicy": return try edit { state throws(NetshError) in try addMainModePolicy(arguments, &state) }
-        case "set mmpolicy": return try edit { state throws(NetshError) in try setMainModePolicy(arguments, &state) }
-        case "delete mmpolicy":
-            return try edit { state throws(NetshError) in try deleteMainModePolicy(arguments, &state) }
-        case "add qmpolicy": return try edit { state throws(NetshError) in try addQuickModePolicy(arguments, &state) }
-        case "set qmpolicy": return try edit { state throws(NetshError) in try setQuickModePolicy(arguments, &state) }
-        case "delete qmpolicy":
-            return try edit { state throws(NetshError) in try deleteQuickModePolicy(arguments, &state) }
-        case "add rule": return try edit { state throws(NetshError) in try addRule(arguments, &state) }
-        case "set rule": return try edit { state throws(NetshError) in try setRule(arguments, &state) }
-        case "delete rule": return try edit { state throws(NetshError) in try deleteRule(arguments, &state) }
-        case "delete all":
-            return try edit { state throws(NetshError) in
-                state = DynamicState(config: state.config)
-                return ""
+    /// The syntax and help of every command, for tests and documentation checks.
+    package static var specs: [NetshCommandSpec] { commands.map(\.spec) }
+
+    func run(_ command: NetshCommand<NetshDynamicSession>, _ tokens: [NetshToken]) throws(NetshError) -> String {
+        try command.run(self, tokens)
+    }
+
+    /// A session method that edits the state a command works on.
+    typealias Edit =
+        @Sendable (NetshDynamicSession) -> (NetshArguments, inout DynamicState) throws(NetshError) -> String
+
+    /// A handler that edits the dynamic state (``edit(_:)``: on a copy kept only when it succeeds).
+    static func edit(_ body: @escaping Edit) -> NetshCommand<NetshDynamicSession>.Handler {
+        { session in
+            { arguments throws(NetshError) in
+                try session.edit { state throws(NetshError) in try body(session)(arguments, &state) }
             }
-        case "set config": return try edit { state throws(NetshError) in try setConfig(arguments, &state) }
-        default: return try show(spec, arguments)
         }
     }
 }

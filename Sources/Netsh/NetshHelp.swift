@@ -1,6 +1,6 @@
 /// netsh's help screens: the command list of a context, the commands of a verb group, and a
 /// command's usage with its parameter table, remarks and examples.
-public enum NetshHelp {
+package enum NetshHelp {
     /// A context's commands: `(name, summary)` pairs, sorted as netsh sorts them.
     static func commandList(_ entries: [(String, String)], inherited: [(String, String)] = []) -> String {
         var lines = ["", "The following commands are available:", "", "Commands in this context:"]
@@ -33,7 +33,7 @@ public enum NetshHelp {
     }
 
     /// `add policy ?`.
-    public static func usage(_ spec: NetshCommandSpec) -> String {
+    package static func usage(_ spec: NetshCommandSpec) -> String {
         var lines: [String] = []
         let prefix = "Usage: \(spec.name) "
         let indent = String(repeating: " ", count: prefix.count)

@@ -2,12 +2,12 @@ public import PolicyModel
 
 /// The netsh notations for security methods: `mmsecmethods` (`3DES-SHA1-2`) and `qmsecmethods`
 /// (`ESP[3DES,SHA1]:100000k/3600s AH[MD5] AH[SHA1]+ESP[DES,None]`). Pure functions.
-public enum NetshSecurityMethods {
+package enum NetshSecurityMethods {
     // MARK: - Main mode
 
     /// Parses a space-separated `ConfAlg-HashAlg-GroupNum` list. A missing group number means 2
     /// (the medium group Windows offers with 3DES by default).
-    public static func parseMainMode(
+    package static func parseMainMode(
         _ text: String,
         tag: String = "mmsecmethods"
     ) throws(NetshError)
@@ -38,11 +38,11 @@ public enum NetshSecurityMethods {
         "ConfAlg-HashAlg-GroupNum with ConfAlg DES or 3DES, HashAlg MD5 or SHA1, GroupNum 1, 2 or 3 (e.g. 3DES-SHA1-2)"
 
     /// `3DES-SHA1-2`.
-    public static func format(_ method: MainModeSecurityMethod) -> String {
+    package static func format(_ method: MainModeSecurityMethod) -> String {
         "\(method.encryption.rawValue)-\(method.hash.rawValue)-\(method.group.netshNumber)"
     }
 
-    public static func format(_ methods: [MainModeSecurityMethod]) -> String {
+    package static func format(_ methods: [MainModeSecurityMethod]) -> String {
         methods.map(format).joined(separator: " ")
     }
 
@@ -52,7 +52,7 @@ public enum NetshSecurityMethods {
         "ESP[ConfAlg,AuthAlg]:k/s, AH[HashAlg]:k/s or AH[HashAlg]+ESP[ConfAlg,AuthAlg]:k/s with ConfAlg DES, 3DES or None, AuthAlg MD5, SHA1 or None, HashAlg MD5 or SHA1"
 
     /// Parses a space-separated list of quick-mode offers; `pfs` sets session-key PFS on each.
-    public static func parseQuickMode(
+    package static func parseQuickMode(
         _ text: String,
         pfs: Bool = false,
         tag: String = "qmsecmethods"
@@ -139,7 +139,7 @@ public enum NetshSecurityMethods {
     }
 
     /// `ESP[3DES,SHA1]:100000k/3600s`; the lifetime part is left out when both lifetimes are the default.
-    public static func format(_ offer: SecurityOffer) -> String {
+    package static func format(_ offer: SecurityOffer) -> String {
         let transforms = offer.transforms.map { transform in
             switch transform {
             case .ah(let hash): "AH[\(hash.rawValue)]"
@@ -151,22 +151,13 @@ public enum NetshSecurityMethods {
         return transforms + ":\(offer.lifetimeKilobytes)k/\(offer.lifetimeSeconds)s"
     }
 
-    public static func format(_ offers: [SecurityOffer]) -> String {
+    package static func format(_ offers: [SecurityOffer]) -> String {
         offers.map(format).joined(separator: " ")
     }
 
-    /// The offers ipsecsvc uses when `qmsecmethods` is not given (a † default of windows-ipsec.md §6):
-    /// the Windows 2000/XP/2003 console list for negotiating filter actions.
-    public static let defaultQuickModeOffers: [SecurityOffer] = [
-        SecurityOffer(transforms: [.esp(encryption: .tripleDES, integrity: .sha1)]),
-        SecurityOffer(transforms: [.esp(encryption: .tripleDES, integrity: .md5)]),
-        SecurityOffer(transforms: [.esp(encryption: .des, integrity: .sha1)]),
-        SecurityOffer(transforms: [.esp(encryption: .des, integrity: .md5)]),
-    ]
-
     /// The default response rule's offers as Windows 2000 wrote them (windows-ipsec.md §3.4).
-    public static let defaultResponseOffers: [SecurityOffer] =
-        defaultQuickModeOffers + [
+    package static let defaultResponseOffers: [SecurityOffer] =
+        SecurityOffer.windowsDefaults + [
             SecurityOffer(transforms: [.ah(.sha1)]),
             SecurityOffer(transforms: [.ah(.md5)]),
         ]
@@ -174,7 +165,7 @@ public enum NetshSecurityMethods {
     // MARK: - Root CA
 
     /// Parses `rootca="<CA name> certmap:yes|no excludecaname:yes|no"`; `\'` stands for an embedded `"`.
-    public static func parseRootCA(_ text: String) throws(NetshError) -> CertificateAuthority {
+    package static func parseRootCA(_ text: String) throws(NetshError) -> CertificateAuthority {
         var words = text.replacing("\\'", with: "\"").split(separator: " ", omittingEmptySubsequences: true)
         var authority = CertificateAuthority(name: "")
         while let last = words.last {
@@ -196,7 +187,7 @@ public enum NetshSecurityMethods {
     }
 
     /// The `rootca` value for a CA, ready to be quoted.
-    public static func format(_ authority: CertificateAuthority) -> String {
+    package static func format(_ authority: CertificateAuthority) -> String {
         let name = authority.name.replacing("\"", with: "\\'")
         let map = authority.certificateToAccountMapping ? "yes" : "no"
         let exclude = authority.excludeCAName ? "yes" : "no"

@@ -123,52 +123,55 @@ public final class NetshShell {
     }
 
     private func run(path: [String], _ tokens: [NetshToken], line: String) throws(NetshError) -> String {
-        guard let verb = tokens.first?.word else { throw notFound(line) }
-        let specs: [NetshCommandSpec]
         switch path {
-        case ["ipsec", "static"]: specs = NetshStaticSession.commands
-        case ["ipsec", "dynamic"]: specs = NetshDynamicSession.commands
+        case ["ipsec", "static"]:
+            return try dispatch(NetshStaticSession.commands, tokens, line: line, execute: staticSession.run)
+        case ["ipsec", "dynamic"]:
+            return try dispatch(NetshDynamicSession.commands, tokens, line: line, execute: dynamicSession.run)
         case ["ipsec"]:
+            let verb = tokens.first?.word
             if verb == "help" || verb == "?" { return ipsecHelp }
             // `netsh ipsec dump` is the static dump.
-            if Self.match(verb, among: ["dump", "static", "dynamic"]) == "dump" {
+            if let verb, Self.match(verb, among: ["dump", "static", "dynamic"]) == "dump" {
                 return try run(path: ["ipsec", "static"], tokens, line: line)
             }
             throw notFound(line)
         default:
+            let verb = tokens.first?.word
             if verb == "help" || verb == "?" { return rootHelp }
             throw notFound(line)
         }
+    }
+
+    /// Finds the command `tokens` name among `commands` (any unambiguous prefix of its words) and runs
+    /// it with `execute`, or prints the help the tokens ask for.
+    private func dispatch<Session>(
+        _ commands: [NetshCommand<Session>],
+        _ tokens: [NetshToken],
+        line: String,
+        execute: (NetshCommand<Session>, [NetshToken]) throws(NetshError) -> String
+    ) throws(NetshError) -> String {
+        let specs = commands.map(\.spec)
+        guard let verb = tokens.first?.word else { throw notFound(line) }
         if verb == "help" || verb == "?" { return NetshHelp.context(specs) }
         var verbs: [String] = []
         for spec in specs where !verbs.contains(spec.verb) { verbs.append(spec.verb) }
         guard let fullVerb = Self.match(verb, among: verbs) else { throw notFound(line) }
-        let group = specs.filter { $0.verb == fullVerb }
+        let group = commands.filter { $0.spec.verb == fullVerb }
         let second = tokens.dropFirst().first
         // A one-word command (dump, exportpolicy, importpolicy).
-        if let spec = group.first(where: { $0.object == nil }) {
-            if second?.word == "?" || second?.word == "help" { return NetshHelp.usage(spec) }
-            return try execute(spec, Array(tokens.dropFirst()), path: path)
+        if let command = group.first(where: { $0.spec.object == nil }) {
+            if second?.word == "?" || second?.word == "help" { return NetshHelp.usage(command.spec) }
+            return try execute(command, Array(tokens.dropFirst()))
         }
         guard let objectWord = second?.word else { return NetshHelp.group(fullVerb, specs) }
         if objectWord == "?" || objectWord == "help" { return NetshHelp.group(fullVerb, specs) }
-        guard let object = Self.match(objectWord, among: group.compactMap(\.object)),
-            let spec = group.first(where: { $0.object == object })
+        guard let object = Self.match(objectWord, among: group.compactMap(\.spec.object)),
+            let command = group.first(where: { $0.spec.object == object })
         else { throw notFound(line) }
         let arguments = Array(tokens.dropFirst(2))
-        if arguments.last?.word == "?" || arguments.first?.word == "help" { return NetshHelp.usage(spec) }
-        return try execute(spec, arguments, path: path)
-    }
-
-    private func execute(
-        _ spec: NetshCommandSpec,
-        _ tokens: [NetshToken],
-        path: [String]
-    ) throws(NetshError)
-        -> String
-    {
-        if path == ["ipsec", "dynamic"] { return try dynamicSession.run(spec, tokens) }
-        return try staticSession.run(spec, tokens)
+        if arguments.last?.word == "?" || arguments.first?.word == "help" { return NetshHelp.usage(command.spec) }
+        return try execute(command, arguments)
     }
 
     /// netsh accepts any unambiguous prefix of a command or context word (`sh` for `show`).

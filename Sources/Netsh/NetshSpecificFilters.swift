@@ -1,24 +1,24 @@
 public import PolicyModel
 
 /// One filter as the driver holds it: one direction, `me` replaced by a local address, with its weight.
-public struct NetshSpecificFilter: Hashable, Sendable {
+package struct NetshSpecificFilter: Hashable, Sendable {
     /// The generic filter (dynamic rule) it comes from.
-    public var ruleID: IPsecGUID
-    public var source: FilterAddress
-    public var destination: FilterAddress
-    public var ipProtocol: UInt8
-    public var sourcePort: UInt16
-    public var destinationPort: UInt16
-    public var outbound: Bool
-    public var action: FilterActionKind
-    public var weight: FilterWeight
+    package var ruleID: IPsecGUID
+    package var source: FilterAddress
+    package var destination: FilterAddress
+    package var ipProtocol: UInt8
+    package var sourcePort: UInt16
+    package var destinationPort: UInt16
+    package var outbound: Bool
+    package var action: FilterActionKind
+    package var weight: FilterWeight
 }
 
 /// Generic → specific expansion of dynamic rules (windows-ipsec.md §4.1): a mirrored filter
 /// becomes one filter per direction, and `me` one filter per local address. ipsecsvc computes this
 /// from the model; the service's driver orders the same filters by the same ``FilterWeight``.
-public enum NetshSpecificFilters {
-    public static func expand(_ rules: [NetshDynamicRule], localAddresses: [IPv4Address]) -> [NetshSpecificFilter] {
+package enum NetshSpecificFilters {
+    package static func expand(_ rules: [NetshDynamicRule], localAddresses: [IPv4Address]) -> [NetshSpecificFilter] {
         var result: [NetshSpecificFilter] = []
         for rule in rules {
             var directions = [

@@ -19,8 +19,8 @@ extension NetshStaticSession {
         .qmsecmethods,
     ]
 
-    static let filterActionCommands: [NetshCommandSpec] = [
-        NetshCommandSpec(
+    static let filterActionCommands: [NetshCommand<NetshStaticSession>] = [
+        NetshCommand(
             "add",
             "filteraction",
             summary: "Creates a filter action.",
@@ -33,18 +33,20 @@ extension NetshStaticSession {
             ],
             examples: [
                 "add filteraction name=FilterA qmpfs=yes soft=y action=negotiate qmsec=\"AH[MD5]:204800k/300s ESP[DES,SHA1]:30000k/480s\""
-            ]
+            ],
+            run: edit(addFilterAction)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "set",
             "filteraction",
             summary: "Modifies a filter action.",
             parameters: [.name("filter action"), .guid("filter action"), .newName("filter action")]
                 + filterActionSettings,
             required: [["name", "guid"]],
-            examples: ["set filteraction name=test qmsec=ESP[3DES,MD5]:100000k/2000s"]
+            examples: ["set filteraction name=test qmsec=ESP[3DES,MD5]:100000k/2000s"],
+            run: edit(setFilterAction)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "delete",
             "filteraction",
             summary: "Deletes a filter action.",
@@ -53,7 +55,8 @@ extension NetshStaticSession {
             remarks: [
                 "A filter action that a rule uses cannot be deleted; 'all' deletes every filter action that no rule uses."
             ],
-            examples: ["delete filteraction FilterA"]
+            examples: ["delete filteraction FilterA"],
+            run: edit(deleteFilterAction)
         ),
     ]
 
@@ -65,7 +68,7 @@ extension NetshStaticSession {
             name: name,
             whenChanged: now,
             action: .negotiate,
-            offers: NetshSecurityMethods.defaultQuickModeOffers
+            offers: SecurityOffer.windowsDefaults
         )
         try applyFilterActionSettings(arguments, to: &action)
         store.filterActions.append(action)
@@ -135,7 +138,7 @@ extension NetshStaticSession {
             action.offers = try NetshSecurityMethods.parseQuickMode(methods, pfs: pfs)
         }
         if action.action == .negotiate && action.offers.isEmpty {
-            action.offers = NetshSecurityMethods.defaultQuickModeOffers
+            action.offers = SecurityOffer.windowsDefaults
         }
         for index in action.offers.indices { action.offers[index].perfectForwardSecrecy = pfs }
         if let inpass = try arguments.bool("inpass") { action.inboundPassThrough = inpass }

@@ -11,16 +11,17 @@ extension NetshStaticSession {
         .port("dstport", "Destination"),
     ]
 
-    static let filterListCommands: [NetshCommandSpec] = [
-        NetshCommandSpec(
+    static let filterListCommands: [NetshCommand<NetshStaticSession>] = [
+        NetshCommand(
             "add",
             "filterlist",
             summary: "Creates an empty filter list.",
             parameters: [.name("filter list"), .description("filter list")],
             required: [["name"]],
-            examples: ["add filterlist Filter1"]
+            examples: ["add filterlist Filter1"],
+            run: edit(addFilterList)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "set",
             "filterlist",
             summary: "Modifies a filter list.",
@@ -28,9 +29,10 @@ extension NetshStaticSession {
                 .name("filter list"), .guid("filter list"), .newName("filter list"), .description("filter list"),
             ],
             required: [["name", "guid"]],
-            examples: ["set filterlist Filter1 desc=NewDescription"]
+            examples: ["set filterlist Filter1 desc=NewDescription"],
+            run: edit(setFilterList)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "delete",
             "filterlist",
             summary: "Deletes a filter list.",
@@ -39,9 +41,10 @@ extension NetshStaticSession {
             remarks: [
                 "A filter list that a rule uses cannot be deleted; 'all' deletes every filter list that no rule uses."
             ],
-            examples: ["delete filterlist Filter1"]
+            examples: ["delete filterlist Filter1"],
+            run: edit(deleteFilterList)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "add",
             "filter",
             summary: "Adds a filter to a filter list.",
@@ -64,9 +67,10 @@ extension NetshStaticSession {
             ],
             examples: [
                 "add filter filterlist=Filter1 198.18.2.1 198.18.2.2 srcmask=24 protocol=TCP dstport=80"
-            ]
+            ],
+            run: edit(addFilter)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "delete",
             "filter",
             summary: "Deletes filters from a filter list.",
@@ -81,7 +85,8 @@ extension NetshStaticSession {
             ] + filterFieldParameters,
             required: [["filterlist"], ["srcaddr"], ["dstaddr"]],
             remarks: ["Every filter of the list that matches all the given fields is deleted."],
-            examples: ["delete filter Filter1 198.18.2.1 any protocol=TCP"]
+            examples: ["delete filter Filter1 198.18.2.1 any protocol=TCP"],
+            run: edit(deleteFilter)
         ),
     ]
 

@@ -26,8 +26,8 @@ extension NetshStaticSession {
         .mmsecmethods,
     ]
 
-    static let policyCommands: [NetshCommandSpec] = [
-        NetshCommandSpec(
+    static let policyCommands: [NetshCommand<NetshStaticSession>] = [
+        NetshCommand(
             "add",
             "policy",
             summary: "Creates a policy with a default response rule.",
@@ -41,9 +41,10 @@ extension NetshStaticSession {
             ],
             examples: [
                 "add policy name=Policy1 mmpfs=yes mmlife=300 mmsec=\"3DES-SHA1-3 DES-MD5-3 3DES-MD5-2\""
-            ]
+            ],
+            run: edit(addPolicy)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "set",
             "policy",
             summary: "Modifies a policy.",
@@ -57,16 +58,18 @@ extension NetshStaticSession {
                 ],
             required: [["name", "guid"]],
             remarks: ["The use of DES and MD5 is not recommended."],
-            examples: ["set policy name=Policy1 mmpfs=yes assign=yes"]
+            examples: ["set policy name=Policy1 mmpfs=yes assign=yes"],
+            run: edit(setPolicy)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "delete",
             "policy",
             summary: "Deletes a policy and its rules.",
             parameters: [.name("policy"), .all("policies")],
             required: [["name", "all"]],
             remarks: ["The filter lists and filter actions the rules used stay in the store."],
-            examples: ["delete policy name=Policy1", "delete policy all"]
+            examples: ["delete policy name=Policy1", "delete policy all"],
+            run: edit(deletePolicy)
         ),
     ]
 

@@ -20,8 +20,8 @@ extension NetshStaticSession {
         .rootca,
     ]
 
-    static let ruleCommands: [NetshCommandSpec] = [
-        NetshCommandSpec(
+    static let ruleCommands: [NetshCommand<NetshStaticSession>] = [
+        NetshCommand(
             "add",
             "rule",
             summary: "Creates a rule with the specified filter list and filter action.",
@@ -35,9 +35,10 @@ extension NetshStaticSession {
             remarks: NetshParameter.authenticationRemarks,
             examples: [
                 "add rule name=Rule policy=Policy filterlist=Filterlist filteraction=FilterAction kerberos=yes psk=\"my key\" rootca=\"C=US,O=MSFT,CN=Microsoft Authenticode(tm) Root Authority certmap:yes excludecaname:no\""
-            ]
+            ],
+            run: edit(addRule)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "set",
             "rule",
             summary: "Modifies a rule in a policy.",
@@ -52,9 +53,10 @@ extension NetshStaticSession {
             required: [["name", "id"], ["policy"]],
             remarks: ["Giving any of kerberos, psk or rootca replaces the rule's authentication methods."]
                 + NetshParameter.authenticationRemarks,
-            examples: ["set rule name=Rule policy=Policy activate=no"]
+            examples: ["set rule name=Rule policy=Policy activate=no"],
+            run: edit(setRule)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "delete",
             "rule",
             summary: "Deletes a rule from a policy.",
@@ -66,9 +68,10 @@ extension NetshStaticSession {
             ],
             required: [["name", "id", "all"], ["policy"]],
             remarks: ["The default response rule cannot be deleted; deactivate it with 'set defaultrule activate=no'."],
-            examples: ["delete rule id=1 policy=Policy", "delete rule all Policy"]
+            examples: ["delete rule id=1 policy=Policy", "delete rule all Policy"],
+            run: edit(deleteRule)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "set",
             "defaultrule",
             summary: "Modifies the default response rule of a policy.",
@@ -91,7 +94,8 @@ extension NetshStaticSession {
             ],
             required: [["policy"]],
             remarks: NetshParameter.authenticationRemarks,
-            examples: ["set defaultrule policy=Policy1 qmpfs=yes activate=yes qmsec=\"ESP[3DES,SHA1]\" kerberos=yes"]
+            examples: ["set defaultrule policy=Policy1 qmpfs=yes activate=yes qmsec=\"ESP[3DES,SHA1]\" kerberos=yes"],
+            run: edit(setDefaultRule)
         ),
     ]
 

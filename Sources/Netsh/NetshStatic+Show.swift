@@ -2,16 +2,17 @@ import PolicyModel
 
 /// `show policy|filterlist|filteraction|rule|all|gpoassignedpolicy|store`.
 extension NetshStaticSession {
-    static let showCommands: [NetshCommandSpec] = [
-        NetshCommandSpec(
+    static let showCommands: [NetshCommand<NetshStaticSession>] = [
+        NetshCommand(
             "show",
             "policy",
             summary: "Displays the details of a policy.",
             parameters: [.name("policy"), .all("policies"), .level, .format, .wide],
             required: [["name", "all"]],
-            examples: ["show policy Policy1 level=verbose format=table"]
+            examples: ["show policy Policy1 level=verbose format=table"],
+            run: showPolicies
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "show",
             "filterlist",
             summary: "Displays the details of a filter list.",
@@ -21,9 +22,10 @@ extension NetshStaticSession {
                 .all("filter lists"), .level, .format, .resolvedns, .wide,
             ],
             required: [["name", "rule", "all"]],
-            examples: ["show filterlist Filterlist1 level=verbose"]
+            examples: ["show filterlist Filterlist1 level=verbose"],
+            run: showFilterLists
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "show",
             "filteraction",
             summary: "Displays the details of a filter action.",
@@ -33,9 +35,10 @@ extension NetshStaticSession {
                 .all("filter actions"), .level, .format, .wide,
             ],
             required: [["name", "rule", "all"]],
-            examples: ["show filteraction FilterAction1 level=verbose"]
+            examples: ["show filteraction FilterAction1 level=verbose"],
+            run: showFilterActions
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "show",
             "rule",
             summary: "Displays the details of rules of a policy.",
@@ -49,60 +52,72 @@ extension NetshStaticSession {
                 .level, .format, .wide,
             ],
             required: [["name", "id", "all", "default"]],
-            examples: ["show rule all policy=Policy1 type=tunnel", "show rule default policy=Policy1"]
+            examples: ["show rule all policy=Policy1 type=tunnel", "show rule default policy=Policy1"],
+            run: showRules
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "show",
             "all",
             summary: "Displays the details of all policies and related information.",
-            parameters: [.format, .wide]
+            parameters: [.format, .wide],
+            run: showAll
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "show",
             "gpoassignedpolicy",
             summary: "Displays the details of the group-policy assigned policy.",
-            parameters: [NetshParameter("name", NetshParameter.string, "Name of the group policy object.")]
+            parameters: [NetshParameter("name", NetshParameter.string, "Name of the group policy object.")],
+            run: showGPOAssignedPolicy
         ),
-        NetshCommandSpec("show", "store", summary: "Displays the current policy store."),
+        NetshCommand("show", "store", summary: "Displays the current policy store.", run: showStore),
     ]
 
-    func show(_ spec: NetshCommandSpec, _ arguments: NetshArguments) throws(NetshError) -> String {
-        if spec.name == "show store" { return storeDescription() + "\n" }
-        if spec.name == "show gpoassignedpolicy" { return try showGPOAssignedPolicy(arguments) }
-        let options = try NetshShowOptions(arguments)
-        let renderer = NetshStaticRenderer(store: try currentStore(), location: location, options: options)
-        switch spec.name {
-        case "show policy":
-            let policies = try select(arguments, renderer.store.policies, kind: "Policy", name: \.name)
-            return policies.isEmpty ? nothing("policies") : renderer.policies(policies)
-        case "show filterlist":
-            let lists: [FilterList]
-            if let ruleName = arguments.string("rule") {
-                let ids = renderer.store.policies.flatMap(\.rules).filter { $0.name.caseInsensitiveEquals(ruleName) }
-                    .flatMap(\.filterListIDs)
-                guard !ids.isEmpty else { throw NetshError("Rule with name \"\(ruleName)\" does not exist.") }
-                lists = ids.compactMap(renderer.store.filterList(id:))
-            } else {
-                lists = try select(arguments, renderer.store.filterLists, kind: "Filter List", name: \.name)
-            }
-            return lists.isEmpty ? nothing("filter lists") : renderer.filterLists(lists)
-        case "show filteraction":
-            let actions: [FilterAction]
-            if let ruleName = arguments.string("rule") {
-                let ids = renderer.store.policies.flatMap(\.rules).filter { $0.name.caseInsensitiveEquals(ruleName) }
-                    .compactMap(\.filterActionID)
-                guard !ids.isEmpty else { throw NetshError("Rule with name \"\(ruleName)\" does not exist.") }
-                actions = ids.compactMap(renderer.store.filterAction(id:))
-            } else {
-                let standard = renderer.store.filterActions.filter { $0.type == .standard }
-                actions = try select(arguments, standard, kind: "Filter Action", name: \.name)
-            }
-            return actions.isEmpty ? nothing("filter actions") : renderer.filterActions(actions)
-        case "show rule":
-            return try showRules(arguments, renderer)
-        default:
-            return renderer.all()
+    func showStore(_ arguments: NetshArguments) throws(NetshError) -> String {
+        storeDescription() + "\n"
+    }
+
+    func showAll(_ arguments: NetshArguments) throws(NetshError) -> String {
+        try renderer(arguments).all()
+    }
+
+    func showPolicies(_ arguments: NetshArguments) throws(NetshError) -> String {
+        let renderer = try renderer(arguments)
+        let policies = try select(arguments, renderer.store.policies, kind: "Policy", name: \.name)
+        return policies.isEmpty ? nothing("policies") : renderer.policies(policies)
+    }
+
+    func showFilterLists(_ arguments: NetshArguments) throws(NetshError) -> String {
+        let renderer = try renderer(arguments)
+        let lists: [FilterList]
+        if let ruleName = arguments.string("rule") {
+            let ids = renderer.store.policies.flatMap(\.rules).filter { $0.name.caseInsensitiveEquals(ruleName) }
+                .flatMap(\.filterListIDs)
+            guard !ids.isEmpty else { throw NetshError("Rule with name \"\(ruleName)\" does not exist.") }
+            lists = ids.compactMap(renderer.store.filterList(id:))
+        } else {
+            lists = try select(arguments, renderer.store.filterLists, kind: "Filter List", name: \.name)
         }
+        return lists.isEmpty ? nothing("filter lists") : renderer.filterLists(lists)
+    }
+
+    func showFilterActions(_ arguments: NetshArguments) throws(NetshError) -> String {
+        let renderer = try renderer(arguments)
+        let actions: [FilterAction]
+        if let ruleName = arguments.string("rule") {
+            let ids = renderer.store.policies.flatMap(\.rules).filter { $0.name.caseInsensitiveEquals(ruleName) }
+                .compactMap(\.filterActionID)
+            guard !ids.isEmpty else { throw NetshError("Rule with name \"\(ruleName)\" does not exist.") }
+            actions = ids.compactMap(renderer.store.filterAction(id:))
+        } else {
+            let standard = renderer.store.filterActions.filter { $0.type == .standard }
+            actions = try select(arguments, standard, kind: "Filter Action", name: \.name)
+        }
+        return actions.isEmpty ? nothing("filter actions") : renderer.filterActions(actions)
+    }
+
+    /// The renderer for the current store with the output options of `arguments`.
+    private func renderer(_ arguments: NetshArguments) throws(NetshError) -> NetshStaticRenderer {
+        NetshStaticRenderer(store: try currentStore(), location: location, options: try NetshShowOptions(arguments))
     }
 
     /// `Store : Local Store` as `show store` prints it.
@@ -133,7 +148,8 @@ extension NetshStaticSession {
         return hits
     }
 
-    private func showRules(_ arguments: NetshArguments, _ renderer: NetshStaticRenderer) throws(NetshError) -> String {
+    func showRules(_ arguments: NetshArguments) throws(NetshError) -> String {
+        let renderer = try renderer(arguments)
         var policies = renderer.store.policies
         if let policyName = arguments.string("policy") {
             policies = policies.filter { $0.name.caseInsensitiveEquals(policyName) }
@@ -158,7 +174,7 @@ extension NetshStaticSession {
         return renderer.rules(selected)
     }
 
-    private func showGPOAssignedPolicy(_ arguments: NetshArguments) throws(NetshError) -> String {
+    func showGPOAssignedPolicy(_ arguments: NetshArguments) throws(NetshError) -> String {
         guard let assignment = try backend.gpoAssignment(named: arguments.string("name")) else {
             if let name = arguments.string("name") {
                 return "No IPsec policy is assigned by the group policy object \"\(name)\".\n"

@@ -2,8 +2,8 @@ import PolicyModel
 
 /// `set store`, `set batch`, `delete all`, `exportpolicy`, `importpolicy`, `dump`.
 extension NetshStaticSession {
-    static let storeCommands: [NetshCommandSpec] = [
-        NetshCommandSpec(
+    static let storeCommands: [NetshCommand<NetshStaticSession>] = [
+        NetshCommand(
             "set",
             "store",
             summary: "Sets the current policy store.",
@@ -17,9 +17,10 @@ extension NetshStaticSession {
                 "The persistent store is applied first at every service start, before the local or domain policy.",
                 "The domain store shows the directory policy; ipsecsvc does not change it.",
             ],
-            examples: ["set store location=persistent", "set store location=domain domain=example.test"]
+            examples: ["set store location=persistent", "set store location=domain domain=example.test"],
+            run: setStore
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "set",
             "batch",
             summary: "Sets the batch update mode.",
@@ -28,14 +29,16 @@ extension NetshStaticSession {
             remarks: [
                 "While batch mode is enabled, changes are kept and written to the store once, when it is disabled or netsh exits."
             ],
-            examples: ["set batch mode=enable"]
+            examples: ["set batch mode=enable"],
+            run: setBatchMode
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "delete",
             "all",
-            summary: "Deletes all policies, filter lists and filter actions of the current store."
+            summary: "Deletes all policies, filter lists and filter actions of the current store.",
+            run: edit(deleteAll)
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "exportpolicy",
             nil,
             summary: "Exports all the policies of the current store to a file.",
@@ -44,9 +47,10 @@ extension NetshStaticSession {
             remarks: [
                 "The file is written in ipsecsvc's native policy XML; a name ending in .reg writes a registry export instead."
             ],
-            examples: ["exportpolicy file=/root/ipsec-backup.xml"]
+            examples: ["exportpolicy file=/root/ipsec-backup.xml"],
+            run: exportPolicy
         ),
-        NetshCommandSpec(
+        NetshCommand(
             "importpolicy",
             nil,
             summary: "Imports the policies from a file into the current store.",
@@ -55,9 +59,15 @@ extension NetshStaticSession {
             remarks: [
                 "Objects with the GUID of an existing object replace it; imported policies are not assigned."
             ],
-            examples: ["importpolicy file=/root/ipsec-backup.xml"]
+            examples: ["importpolicy file=/root/ipsec-backup.xml"],
+            run: importPolicy
         ),
-        NetshCommandSpec("dump", nil, summary: "Displays a configuration script that recreates the current store."),
+        NetshCommand(
+            "dump",
+            nil,
+            summary: "Displays a configuration script that recreates the current store.",
+            run: dump
+        ),
     ]
 
     func setStore(_ arguments: NetshArguments) throws(NetshError) -> String {
@@ -73,6 +83,20 @@ extension NetshStaticSession {
         }
         setLocation(location, domain: arguments.string("domain"))
         return ""
+    }
+
+    func setBatchMode(_ arguments: NetshArguments) throws(NetshError) -> String {
+        try setBatch(arguments.choice("mode", [("enable", true), ("disable", false)]) ?? false)
+        return ""
+    }
+
+    func deleteAll(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+        store = PolicyStore()
+        return ""
+    }
+
+    func dump(_ arguments: NetshArguments) throws(NetshError) -> String {
+        try NetshDump.script(for: currentStore(), location: location)
     }
 
     func exportPolicy(_ arguments: NetshArguments) throws(NetshError) -> String {

@@ -105,46 +105,27 @@ public final class NetshStaticSession {
     // MARK: - Dispatch
 
     /// Every command of the `ipsec static` context.
-    public static let commands: [NetshCommandSpec] =
+    static let commands: [NetshCommand<NetshStaticSession>] =
         policyCommands + filterListCommands + filterActionCommands + ruleCommands + storeCommands + showCommands
 
     /// Runs one command; returns what it prints.
-    public func run(_ spec: NetshCommandSpec, _ tokens: [NetshToken]) throws(NetshError) -> String {
-        let arguments = try spec.bind(tokens)
+    /// The syntax and help of every command, for tests and documentation checks.
+    package static var specs: [NetshCommandSpec] { commands.map(\.spec) }
+
+    func run(_ command: NetshCommand<NetshStaticSession>, _ tokens: [NetshToken]) throws(NetshError) -> String {
         defer { endCommand() }
-        switch spec.name {
-        case "add policy": return try edit { store throws(NetshError) in try addPolicy(arguments, &store) }
-        case "set policy": return try edit { store throws(NetshError) in try setPolicy(arguments, &store) }
-        case "delete policy": return try edit { store throws(NetshError) in try deletePolicy(arguments, &store) }
-        case "add filterlist": return try edit { store throws(NetshError) in try addFilterList(arguments, &store) }
-        case "set filterlist": return try edit { store throws(NetshError) in try setFilterList(arguments, &store) }
-        case "delete filterlist":
-            return try edit { store throws(NetshError) in try deleteFilterList(arguments, &store) }
-        case "add filter": return try edit { store throws(NetshError) in try addFilter(arguments, &store) }
-        case "delete filter": return try edit { store throws(NetshError) in try deleteFilter(arguments, &store) }
-        case "add filteraction":
-            return try edit { store throws(NetshError) in try addFilterAction(arguments, &store) }
-        case "set filteraction":
-            return try edit { store throws(NetshError) in try setFilterAction(arguments, &store) }
-        case "delete filteraction":
-            return try edit { store throws(NetshError) in try deleteFilterAction(arguments, &store) }
-        case "add rule": return try edit { store throws(NetshError) in try addRule(arguments, &store) }
-        case "set rule": return try edit { store throws(NetshError) in try setRule(arguments, &store) }
-        case "delete rule": return try edit { store throws(NetshError) in try deleteRule(arguments, &store) }
-        case "set defaultrule": return try edit { store throws(NetshError) in try setDefaultRule(arguments, &store) }
-        case "delete all":
-            return try edit { store throws(NetshError) in
-                store = PolicyStore()
-                return ""
+        return try command.run(self, tokens)
+    }
+
+    /// A session method that edits the store a command works on.
+    typealias Edit = @Sendable (NetshStaticSession) -> (NetshArguments, inout PolicyStore) throws(NetshError) -> String
+
+    /// A handler that edits the current store (``edit(_:)``: on a copy kept only when it succeeds).
+    static func edit(_ body: @escaping Edit) -> NetshCommand<NetshStaticSession>.Handler {
+        { session in
+            { arguments throws(NetshError) in
+                try session.edit { store throws(NetshError) in try body(session)(arguments, &store) }
             }
-        case "set store": return try setStore(arguments)
-        case "set batch":
-            try setBatch(arguments.choice("mode", [("enable", true), ("disable", false)]) ?? false)
-            return ""
-        case "importpolicy": return try importPolicy(arguments)
-        case "exportpolicy": return try exportPolicy(arguments)
-        case "dump": return try NetshDump.script(for: currentStore(), location: location)
-        default: return try show(spec, arguments)
         }
     }
 

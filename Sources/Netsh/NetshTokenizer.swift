@@ -1,16 +1,16 @@
 /// One word of a netsh command line: a bare value (`all`, `static`, a positional value) or a
 /// `tag=value` pair. Quotes and the parentheses around a list are already removed from ``value``.
-public struct NetshToken: Hashable, Sendable, CustomStringConvertible {
+package struct NetshToken: Hashable, Sendable, CustomStringConvertible {
     /// The tag as typed (any letter case, possibly abbreviated); `nil` for a bare value.
-    public var tag: String?
-    public var value: String
+    package var tag: String?
+    package var value: String
 
-    public init(tag: String? = nil, value: String) {
+    package init(tag: String? = nil, value: String) {
         self.tag = tag
         self.value = value
     }
 
-    public var description: String { tag.map { "\($0)=\(value)" } ?? value }
+    package var description: String { tag.map { "\($0)=\(value)" } ?? value }
 
     /// The bare word in lower case, for matching context and command names.
     var word: String? { tag == nil ? value.lowercased() : nil }
@@ -20,8 +20,8 @@ public struct NetshToken: Hashable, Sendable, CustomStringConvertible {
 /// spaces (and `=`) inside a value; a value that starts with `(` runs to the matching `)`, so lists
 /// can be written `mmsecmethods=(3DES-SHA1-2 DES-MD5-1)` as well as in quotes; the first `=` of an
 /// unquoted word separates the tag from the value.
-public enum NetshTokenizer {
-    public static func tokenize(_ line: String) throws(NetshError) -> [NetshToken] {
+package enum NetshTokenizer {
+    package static func tokenize(_ line: String) throws(NetshError) -> [NetshToken] {
         var tokens: [NetshToken] = []
         var current = TokenBuilder()
         var inQuotes = false
@@ -67,7 +67,7 @@ public enum NetshTokenizer {
     }
 
     /// Puts a value in quotes when netsh would need them to read it back as one value.
-    public static func quote(_ value: String) -> String {
+    package static func quote(_ value: String) -> String {
         let plain = !value.isEmpty && value.allSatisfy { !" \t\"=()".contains($0) }
         return plain ? value : "\"" + value + "\""
     }

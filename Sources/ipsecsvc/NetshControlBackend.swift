@@ -69,7 +69,7 @@ extension NetshDynamicRule {
                 id: id,
                 name: "Dynamic \(kind.rawValue)",
                 action: kind,
-                offers: kind == .negotiate ? offers ?? NetshSecurityMethods.defaultQuickModeOffers : []
+                offers: kind == .negotiate ? offers ?? SecurityOffer.windowsDefaults : []
             )
         }
         var filter = self.filter

@@ -100,7 +100,7 @@ import Testing
         try netsh.s("add filteraction name=Secure")
         let action = try #require(netsh.local.filterAction(named: "Secure"))
         #expect(action.action == .negotiate && !action.inboundPassThrough && !action.allowFallbackToClear)
-        #expect(action.offers == NetshSecurityMethods.defaultQuickModeOffers && !action.quickModePFS)
+        #expect(action.offers == SecurityOffer.windowsDefaults && !action.quickModePFS)
     }
 
     @Test func addFilterActionParameters() throws {
@@ -136,7 +136,7 @@ import Testing
         #expect(
             action.action == .negotiate
                 && action.offers
-                    == NetshSecurityMethods.defaultQuickModeOffers.map {
+                    == SecurityOffer.windowsDefaults.map {
                         var offer = $0
                         offer.perfectForwardSecrecy = true
                         return offer

@@ -199,14 +199,23 @@ import Testing
         #expect(try netsh.run("ipsec static show") == netsh.run("ipsec static show ?"))
     }
 
+    /// Each command of a context is listed once (its handler comes with it: a command without one does
+    /// not compile), so the shell finds exactly one handler per name.
+    @Test func everyCommandNameIsListedOnce() {
+        for specs in [NetshStaticSession.specs, NetshDynamicSession.specs] {
+            let names = specs.map(\.name)
+            #expect(Set(names).count == names.count, "\(names)")
+        }
+    }
+
     @Test func everyCommandHasUsage() throws {
         let netsh = NetshHarness()
-        for spec in NetshStaticSession.commands {
+        for spec in NetshStaticSession.specs {
             let text = try netsh.run("ipsec static \(spec.name) ?")
             #expect(text.hasPrefix("Usage: \(spec.name)"))
             for parameter in spec.parameters { #expect(text.contains(parameter.name)) }
         }
-        for spec in NetshDynamicSession.commands {
+        for spec in NetshDynamicSession.specs {
             let text = try netsh.run("ipsec dynamic \(spec.name) ?")
             #expect(text.hasPrefix("Usage: \(spec.name)"))
         }
@@ -234,10 +243,10 @@ import Testing
                 return cell.contains(object) && cell.contains(spec.verb)
             }
         }
-        for spec in NetshStaticSession.commands {
+        for spec in NetshStaticSession.specs {
             #expect(documented(spec, in: staticPart), "static \(spec.name)")
         }
-        for spec in NetshDynamicSession.commands {
+        for spec in NetshDynamicSession.specs {
             #expect(documented(spec, in: dynamicPart), "dynamic \(spec.name)")
         }
     }
