@@ -1,15 +1,5 @@
 public import PolicyModel
 
-/// The driver's startup (boot-time) modes: what applies before the service has applied policy.
-public enum StartupMode: String, Hashable, Sendable, Codable, CaseIterable {
-    /// No filtering (also what Disabled and Manual services get).
-    case permit
-    /// Outbound traffic and its replies pass (conntrack); other inbound is dropped.
-    case stateful
-    /// Everything is dropped except boot exemptions and DHCP.
-    case block
-}
-
 /// The driver's operational modes, once the service runs.
 public enum OperationalMode: String, Hashable, Sendable, Codable, CaseIterable {
     /// Filters of the effective policy are enforced.
@@ -32,10 +22,3 @@ public enum DriverMode: Hashable, Sendable, Codable, CustomStringConvertible {
         }
     }
 }
-
-/// Traffic direction relative to this computer; defined in PolicyModel, which netsh and the service's
-/// settings share.
-public typealias TrafficDirection = PolicyModel.TrafficDirection
-
-/// One `bootexemptions` entry; defined in PolicyModel, which netsh and the service's settings share.
-public typealias BootExemption = PolicyModel.BootExemption

@@ -10,13 +10,13 @@ public struct DynamicState: Hashable, Sendable, Codable {
     public var mainModePolicies: [DynamicMainModePolicy]
     public var quickModePolicies: [DynamicQuickModePolicy]
     public var rules: [NetshDynamicRule]
-    public var config: DynamicConfig
+    public var config: DynamicSettings
 
     public init(
         mainModePolicies: [DynamicMainModePolicy] = [],
         quickModePolicies: [DynamicQuickModePolicy] = [],
         rules: [NetshDynamicRule] = [],
-        config: DynamicConfig = DynamicConfig()
+        config: DynamicSettings = DynamicSettings()
     ) {
         self.mainModePolicies = mainModePolicies
         self.quickModePolicies = quickModePolicies
@@ -136,80 +136,5 @@ public struct NetshDynamicRule: Hashable, Sendable, Codable {
             && filter.ipProtocol == other.filter.ipProtocol && filter.sourcePort == other.filter.sourcePort
             && filter.destinationPort == other.filter.destinationPort && filter.mirrored == other.filter.mirrored
             && interfaceType == other.interfaceType && tunnelDestination == other.tunnelDestination
-    }
-}
-
-/// The driver's start-up mode as `set config property=bootmode` sets it.
-public enum NetshBootMode: String, Hashable, Sendable, Codable, CaseIterable {
-    case stateful
-    case block
-    case permit
-}
-
-/// One `bootexemptions` entry: `protocol:srcport:dstport:direction` (windows-ipsec.md §4.4).
-public typealias NetshBootExemption = BootExemption
-
-extension BootExemption {
-    /// netsh's name for the direction of an entry.
-    public typealias Direction = TrafficDirection
-
-    /// Parses a space-separated list of entries as `set config property=bootexemptions` takes it;
-    /// `none` (or an empty value) is the empty list. Ports are valid only with TCP or UDP.
-    public static func parseList(_ text: String) throws(NetshError) -> [BootExemption] {
-        let accepted =
-            "protocol:srcport:dstport:direction entries separated by spaces (e.g. tcp:0:3389:inbound), or none"
-        let items = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
-        if items.isEmpty || (items.count == 1 && items[0].lowercased() == "none") { return [] }
-        var result: [BootExemption] = []
-        for item in items {
-            guard let exemption = BootExemption(parsing: item) else {
-                throw .invalidValue("bootexemptions", String(item), accepted: accepted)
-            }
-            let number = exemption.ipProtocol
-            if number != IPProtocol.tcp && number != IPProtocol.udp
-                && (exemption.sourcePort != 0 || exemption.destinationPort != 0)
-            {
-                throw NetshError(
-                    "The boot exemption \"\(item)\" gives ports for protocol \(IPProtocol.name(number)); ports are valid only with TCP or UDP."
-                )
-            }
-            result.append(exemption)
-        }
-        return result
-    }
-}
-
-/// The `netsh ipsec dynamic set config` settings, with the defaults ipsecsvc uses.
-public struct DynamicConfig: Hashable, Sendable, Codable {
-    /// 0–7: driver event logging (0 off).
-    public var ipsecDiagnostics: Int
-    /// 0/1: IKE (Oakley) logging.
-    public var ikeLogging: Int
-    /// 0–2: 0 no CRL check, 1 fail only if revoked, 2 fail on any CRL error.
-    public var strongCRLCheck: Int
-    /// 60–86400 seconds between the driver's summary events.
-    public var ipsecLogInterval: Int
-    /// 0–3: default exemptions (`NoDefaultExempt`); 3 is Windows Server 2003's default.
-    public var ipsecExempt: Int
-    /// `nil`: the default, stateful when any policy is assigned and permit otherwise (DESIGN.md §3).
-    public var bootMode: NetshBootMode?
-    public var bootExemptions: [NetshBootExemption]
-
-    public init(
-        ipsecDiagnostics: Int = 0,
-        ikeLogging: Int = 0,
-        strongCRLCheck: Int = 0,
-        ipsecLogInterval: Int = 3600,
-        ipsecExempt: Int = 3,
-        bootMode: NetshBootMode? = nil,
-        bootExemptions: [NetshBootExemption] = []
-    ) {
-        self.ipsecDiagnostics = ipsecDiagnostics
-        self.ikeLogging = ikeLogging
-        self.strongCRLCheck = strongCRLCheck
-        self.ipsecLogInterval = ipsecLogInterval
-        self.ipsecExempt = ipsecExempt
-        self.bootMode = bootMode
-        self.bootExemptions = bootExemptions
     }
 }

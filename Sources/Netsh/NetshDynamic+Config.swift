@@ -2,11 +2,6 @@ import PolicyModel
 
 /// `set config` and `show config`.
 extension NetshDynamicSession {
-    static let configProperties = [
-        "ipsecdiagnostics", "ikelogging", "strongcrlcheck", "ipsecloginterval", "ipsecexempt", "bootmode",
-        "bootexemptions",
-    ]
-
     static let configCommands: [NetshCommand<NetshDynamicSession>] = [
         NetshCommand(
             "set",
@@ -36,45 +31,24 @@ extension NetshDynamicSession {
     ]
 
     func setConfig(_ arguments: NetshArguments, _ state: inout DynamicState) throws(NetshError) -> String {
-        let property = try arguments.choice("property", Self.configProperties.map { ($0, $0) }) ?? ""
-        let value = arguments.string("value") ?? ""
-        func integer(_ range: ClosedRange<Int>) throws(NetshError) -> Int {
-            guard let number = Int(value), range.contains(number) else {
-                throw .invalidValue(
-                    "value",
-                    value,
-                    accepted: "an integer from \(range.lowerBound) to \(range.upperBound) for \(property)"
-                )
-            }
-            return number
+        let property = try arguments.choice("property", DynamicSettings.properties.map { ($0, $0) }) ?? ""
+        do {
+            try state.config.set(property: property, value: arguments.string("value") ?? "")
+        } catch {
+            throw NetshError(error.message)
         }
-        switch property {
-        case "ipsecdiagnostics": state.config.ipsecDiagnostics = try integer(0...7)
-        case "ikelogging": state.config.ikeLogging = try integer(0...1)
-        case "strongcrlcheck": state.config.strongCRLCheck = try integer(0...2)
-        case "ipsecloginterval": state.config.ipsecLogInterval = try integer(60...86_400)
-        case "ipsecexempt":
-            state.config.ipsecExempt = try integer(0...3)
-            return "The new default exemptions take effect at the next computer startup.\n"
-        case "bootmode":
-            guard let mode = NetshBootMode(rawValue: value.lowercased()) else {
-                throw .invalidValue("value", value, accepted: "stateful, block, permit for bootmode")
-            }
-            state.config.bootMode = mode
-        default:
-            state.config.bootExemptions = try NetshBootExemption.parseList(value)
-        }
+        if property == "ipsecexempt" { return "The new default exemptions take effect at the next computer startup.\n" }
         return ""
     }
 
-    func renderConfig(_ config: DynamicConfig) -> String {
+    func renderConfig(_ config: DynamicSettings) -> String {
         var text = NetshText()
         text.heading("System configuration parameters")
-        text.field("IPsec Diagnostics", "\(config.ipsecDiagnostics)")
+        text.field("IPsec Diagnostics", "\(config.diagnostics)")
         text.field("IKE Logging", "\(config.ikeLogging)")
         text.field("Strong CRL Check", "\(config.strongCRLCheck)")
-        text.field("IPsec Log Interval", "\(config.ipsecLogInterval) seconds")
-        text.field("IPsec Exemptions", "\(config.ipsecExempt)")
+        text.field("IPsec Log Interval", "\(config.logIntervalSeconds) seconds")
+        text.field("IPsec Exemptions", "\(config.exemptionLevel)")
         text.field(
             "Boot Mode",
             config.bootMode?.rawValue.uppercased() ?? "DEFAULT (STATEFUL IF A POLICY IS ASSIGNED, ELSE PERMIT)"

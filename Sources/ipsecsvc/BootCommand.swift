@@ -1,5 +1,6 @@
 import ArgumentParser
 import Driver
+import PolicyModel
 import ServiceHost
 
 /// `ipsecsvc boot`: the computer-startup step (ipsecsvc-boot.service, before networking).

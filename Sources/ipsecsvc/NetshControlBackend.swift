@@ -37,7 +37,7 @@ extension ControlRegistry {
             var state = await NetshDynamicHolder.shared.state
             // The persisted file is the one copy of the settings (ServiceStateStore owns it).
             let store = ServiceStateStore(directory: context.configuration.stateDirectory)
-            state.config = DynamicConfig(try await onDedicatedThread { try store.lockedDynamicSettings() })
+            state.config = try await onDedicatedThread { try store.lockedDynamicSettings() }
             return state
         }
         registry.register(NetshDynamicSetCommand.self) { request, context in
@@ -52,7 +52,7 @@ extension ControlRegistry {
                 }
             }
             var kept = request
-            kept.config = DynamicConfig()
+            kept.config = DynamicSettings()
             await NetshDynamicHolder.shared.replace(kept)
             return ControlEmpty()
         }
@@ -85,34 +85,15 @@ extension NetshDynamicRule {
     }
 }
 
-extension DynamicConfig {
-    /// netsh's view of the service's persisted `set config` settings.
-    init(_ settings: DynamicSettings) {
-        self.init(
-            ipsecDiagnostics: settings.diagnostics,
-            ikeLogging: settings.ikeLogging,
-            strongCRLCheck: settings.strongCRLCheck,
-            ipsecLogInterval: settings.logIntervalSeconds,
-            ipsecExempt: settings.exemptionLevel,
-            bootMode: settings.bootMode.flatMap { NetshBootMode(rawValue: $0.rawValue) },
-            bootExemptions: settings.bootExemptions
-        )
-    }
-
-    /// `set config` property/value pairs that turn `old` into `self`.
-    func changes(from old: DynamicConfig) -> [(String, String)] {
-        var result: [(String, String)] = []
-        if ipsecDiagnostics != old.ipsecDiagnostics { result.append(("ipsecdiagnostics", "\(ipsecDiagnostics)")) }
-        if ikeLogging != old.ikeLogging { result.append(("ikelogging", "\(ikeLogging)")) }
-        if strongCRLCheck != old.strongCRLCheck { result.append(("strongcrlcheck", "\(strongCRLCheck)")) }
-        if ipsecLogInterval != old.ipsecLogInterval { result.append(("ipsecloginterval", "\(ipsecLogInterval)")) }
-        if ipsecExempt != old.ipsecExempt { result.append(("ipsecexempt", "\(ipsecExempt)")) }
-        if let bootMode, bootMode != old.bootMode { result.append(("bootmode", bootMode.rawValue)) }
-        if bootExemptions != old.bootExemptions {
-            let list = bootExemptions.map(\.description).joined(separator: " ")
-            result.append(("bootexemptions", list.isEmpty ? "none" : list))
+extension DynamicSettings {
+    /// `set config` property/value pairs that turn `old` into `self` (the default boot mode is never set).
+    func changes(from old: DynamicSettings) -> [(String, String)] {
+        Self.properties.compactMap { property in
+            guard let value = value(of: property), value != old.value(of: property), value != "default" else {
+                return nil
+            }
+            return (property, value)
         }
-        return result
     }
 }
 

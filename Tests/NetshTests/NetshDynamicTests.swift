@@ -124,8 +124,8 @@ import Testing
         try netsh.d("set config property=bootmode value=Permit")
         try netsh.d(#"set config property=bootexemptions value="tcp:0:3389:inbound udp:68:67:outbound""#)
         let config = netsh.dynamic.state.config
-        #expect(config.ipsecDiagnostics == 7 && config.ikeLogging == 1 && config.strongCRLCheck == 2)
-        #expect(config.ipsecLogInterval == 600 && config.ipsecExempt == 2 && config.bootMode == .permit)
+        #expect(config.diagnostics == 7 && config.ikeLogging == 1 && config.strongCRLCheck == 2)
+        #expect(config.logIntervalSeconds == 600 && config.exemptionLevel == 2 && config.bootMode == .permit)
         #expect(config.bootExemptions.map(\.description) == ["TCP:0:3389:inbound", "UDP:68:67:outbound"])
         try netsh.d("set config property=bootexemptions value=none")
         #expect(netsh.dynamic.state.config.bootExemptions.isEmpty)

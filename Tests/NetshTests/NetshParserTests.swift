@@ -152,21 +152,6 @@ extension NetshError {
         #expect(throws: NetshError.self) { try NetshSecurityMethods.parseRootCA("certmap:yes") }
     }
 
-    @Test func bootExemptions() throws {
-        let list = try NetshBootExemption.parseList(
-            "tcp:0:3389:inbound UDP:68:67:outbound icmp:0:0:inbound 47:0:0:outbound"
-        )
-        #expect(
-            list.map(\.description) == [
-                "TCP:0:3389:inbound", "UDP:68:67:outbound", "ICMP:0:0:inbound", "47:0:0:outbound",
-            ]
-        )
-        #expect(try NetshBootExemption.parseList("none").isEmpty)
-        for bad in ["tcp:0:3389", "tcp:0:3389:sideways", "icmp:5:0:inbound", "tcp:x:1:inbound", "foo:0:0:inbound"] {
-            #expect(throws: NetshError.self) { try NetshBootExemption.parseList(bad) }
-        }
-    }
-
     @Test func addressesMasksProtocolsPorts() throws {
         #expect(try NetshAddressing.parseAddress("ME", tag: "srcaddr") == .me)
         #expect(try NetshAddressing.parseAddress("any", tag: "srcaddr") == .any)

@@ -3,6 +3,7 @@ import Foundation
 import IPsecTestKit
 import Netsh
 import PolicyFormats
+import PolicyModel
 import Providers
 import ServiceHost
 import Testing

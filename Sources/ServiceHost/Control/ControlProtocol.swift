@@ -2,6 +2,7 @@ public import Driver
 import Foundation
 public import Netsh
 public import PolicyFormats
+public import PolicyModel
 
 /// The control-socket protocol version this build speaks (docs/control-protocol.md).
 public let controlProtocolVersion = 1

@@ -2,6 +2,7 @@ import Driver
 import Foundation
 import Netsh
 import PolicyFormats
+import PolicyModel
 public import Providers
 
 /// What a handler knows about the request it serves.

@@ -1,5 +1,5 @@
 public import Driver
-import PolicyModel
+public import PolicyModel
 public import Providers
 
 /// What `service query` and `status` report.
