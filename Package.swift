@@ -42,42 +42,53 @@ let package = Package(
             providers: [.apt(["libnetfilter-queue-dev", "libmnl-dev"])]
         ),
         .target(name: "CIPsecPluginABI"),
+        // The few Linux calls Swift cannot make (wait-status macros, SO_PEERCRED, accept4, pidfd, spawn
+        // attributes behind _GNU_SOURCE); used by IPsecSystem only.
+        .target(name: "CIPsecSystem"),
 
         // MARK: - Modules
+        // The system layer: errno errors, bounded reads, durable writes, child processes, the blocking
+        // pool, threads, interface addresses, peer credentials (DESIGN.md §2 and §7).
+        .target(name: "IPsecSystem", dependencies: ["CIPsecSystem"]),
         .target(name: "PolicyModel"),
-        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
+        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "CLibXML2"]),
         // The netsh command engine (shell, static and dynamic sessions, show, dump); a script reader codec.
         .target(name: "Netsh", dependencies: ["PolicyModel", "PolicyFormats"]),
-        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats"]),
-        .target(name: "Driver", dependencies: ["PolicyModel", "CNetfilterQueue"]),
-        .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
+        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "IPsecSystem"]),
+        // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
+        // shared by the driver and explain: no C targets, no Foundation.
+        .target(name: "DecisionCore", dependencies: ["PolicyModel"]),
+        .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem", "CNetfilterQueue"]),
+        .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "IPsecSystem", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.
-        .target(name: "IPsecTestKit"),
+        .target(name: "IPsecTestKit", dependencies: ["DecisionCore", "Driver", "PolicyModel"]),
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Netsh", "Providers", "Driver", "Plugins", "CSystemd", logging,
+                "PolicyModel", "PolicyFormats", "Netsh", "Providers", "DecisionCore", "Driver", "Plugins", "IPsecSystem",
+                "CSystemd", logging,
                 serviceLifecycle, unixSignals,
             ]
         ),
         .executableTarget(
             name: "ipsecsvc",
             dependencies: [
-                "ServiceHost", "Providers", "PolicyFormats", "Netsh", "PolicyModel", "Driver", "Plugins",
+                "ServiceHost", "Providers", "PolicyFormats", "Netsh", "PolicyModel", "DecisionCore", "Driver", "Plugins",
+                "IPsecSystem",
                 argumentParser,
             ]
         ),
         // The driver outside the service: root integration tests and nfq-bench (Benchmarks/driver).
         .executableTarget(
             name: "ipsecsvc-driver-harness",
-            dependencies: ["Driver", "PolicyModel"],
+            dependencies: ["DecisionCore", "Driver", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/Harness"
         ),
         // Classifier cost at 1k/10k/100k filters; not part of `swift test`.
         .executableTarget(
             name: "ipsecsvc-driver-bench",
-            dependencies: ["Driver", "PolicyModel"],
+            dependencies: ["DecisionCore", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/ClassifierBench"
         ),
         // Providers: the crash-safety test's store writer (killed at random by ProvidersTests) and the benchmark.
@@ -94,8 +105,16 @@ let package = Package(
         // The native XML benchmark and canonicalizer; not part of `swift test` (Benchmarks/xml/run.sh).
         .executableTarget(
             name: "xml-bench",
-            dependencies: ["PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel"],
             path: "Benchmarks/xml/xml-bench"
+        ),
+
+        // How the policy file readers scale with the filter count; not part of `swift test`
+        // (Benchmarks/readers/run.sh).
+        .executableTarget(
+            name: "reader-bench",
+            dependencies: ["IPsecTestKit", "Netsh", "PolicyFormats", "PolicyModel"],
+            path: "Benchmarks/readers/reader-bench"
         ),
 
         // MARK: - Fuzzing (Fuzz/README.md)
@@ -113,6 +132,7 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        .testTarget(name: "IPsecSystemTests", dependencies: ["IPsecTestKit", "IPsecSystem"]),
         .testTarget(name: "PolicyModelTests", dependencies: ["IPsecTestKit", "PolicyModel"]),
         .testTarget(
             name: "PolicyFormatsTests",
@@ -128,21 +148,26 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvidersTests",
-            dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel"],
+            // Driver: the explain agreement test decides through the driver's entry path.
+            dependencies: [
+                "IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "IPsecSystem",
+            ],
             // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "DriverTests", dependencies: ["IPsecTestKit", "Driver", "PolicyModel"]),
+        .testTarget(name: "DecisionCoreTests", dependencies: ["IPsecTestKit", "DecisionCore", "PolicyModel"]),
+        .testTarget(name: "DriverTests", dependencies: ["IPsecTestKit", "DecisionCore", "Driver", "PolicyModel"]),
         // Fixtures/ holds C test plugins that the tests compile with cc.
         .testTarget(
             name: "PluginsTests",
-            dependencies: ["IPsecTestKit", "Plugins", "Providers", "PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "Plugins", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ServiceHostTests",
             dependencies: [
-                "IPsecTestKit", "ServiceHost", "Driver", "Providers", "Netsh", "PolicyFormats", "PolicyModel",
+                "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Providers", "Netsh", "PolicyFormats",
+                "PolicyModel", "IPsecSystem",
             ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.

@@ -85,7 +85,7 @@ public struct PolicyFile: Sendable {
     ) throws(PolicyFormatError) -> (store: PolicyStore, format: PolicyFileFormat) {
         let file = path == "-" ? "<stdin>" : path
         if format == nil { try WindowsFileSniffer.refuseConsoleExport(path: path, file: file) }
-        let bytes = try FileIO.readAll(path: path, displayName: file, limit: Self.maximumSize)
+        let bytes = try PolicyFileIO.read(path: path, displayName: file, limit: Self.maximumSize)
         guard
             let chosen = format ?? WindowsFileSniffer.refine(self.format(forPath: path), bytes)
                 ?? self.format(sniffing: bytes)
@@ -119,8 +119,8 @@ public struct PolicyFile: Sendable {
         try codec(format, file: file).encode(store, file: file, options: options)
     }
 
-    /// Writes a store: a temporary file beside the target, then a rename, so the target is never
-    /// half written. (Durable store writes, with fsync, belong to the Providers' stores.)
+    /// Writes a store durably: a temporary file beside the target, fsync, a rename and an fsync of the
+    /// directory, so the target is never half written, not even after a crash.
     /// - Parameters:
     ///   - path: the file, or `-` for standard output.
     ///   - format: the format to use; `nil` to decide by the extension.
@@ -139,9 +139,9 @@ public struct PolicyFile: Sendable {
         }
         let bytes = try encode(store, format: chosen, file: file, options: options)
         if path == "-" {
-            try FileIO.writeStandardOutput(bytes, displayName: file)
+            try PolicyFileIO.writeStandardOutput(bytes, displayName: file)
         } else {
-            try FileIO.replace(path: path, with: bytes)
+            try PolicyFileIO.replace(path: path, with: bytes)
         }
     }
 

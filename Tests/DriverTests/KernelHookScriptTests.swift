@@ -1,3 +1,4 @@
+import DecisionCore
 import Driver
 import PolicyModel
 import Testing
@@ -144,43 +145,5 @@ import Testing
             """
         let drops = readQueueDrops(queues: [4200, 4201], procText: proc)
         #expect(drops.queueFull == 4 && drops.socketFull == 6)
-    }
-}
-
-@Suite struct HostInfoTests {
-    @Test func parsesResolvConf() {
-        let text = "# comment\nnameserver 198.18.9.53\nnameserver ::1\nsearch example\nnameserver\t198.18.9.54\n"
-        #expect(
-            LinuxHostInfoSource.parseResolvConfForTests(text) == [
-                IPv4Address(198, 18, 9, 53), IPv4Address(198, 18, 9, 54),
-            ]
-        )
-    }
-
-    @Test func parsesDefaultRoutes() {
-        let text = """
-            Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
-            veth0\t00000000\tFE0012C6\t0003\t0\t0\t0\t00000000\t0\t0\t0
-            veth0\t000012C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0
-            """
-        #expect(LinuxHostInfoSource.parseRouteTableForTests(text) == [IPv4Address(198, 18, 0, 254)])
-    }
-
-    @Test func parsesLeases() {
-        #expect(
-            LinuxHostInfoSource.parseLeaseForTests("ADDRESS=198.18.0.2\nSERVER_ADDRESS=198.18.0.1\n") == [
-                IPv4Address(198, 18, 0, 1)
-            ]
-        )
-        #expect(
-            LinuxHostInfoSource.parseLeaseForTests("lease {\n  option dhcp-server-identifier 198.18.0.9;\n}\n")
-                == [IPv4Address(198, 18, 0, 9)]
-        )
-    }
-
-    @Test func readsThisHost() {
-        let info = LinuxHostInfoSource().current()
-        #expect(info.winsServers.isEmpty)
-        #expect(!info.addresses.contains(IPv4Address(127, 0, 0, 1)))
     }
 }

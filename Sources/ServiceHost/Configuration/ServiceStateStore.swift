@@ -1,3 +1,4 @@
+import IPsecSystem
 public import PolicyModel
 import Providers
 import Synchronization
@@ -43,7 +44,7 @@ public struct ServiceStateStore: Sendable {
 
     /// Records the startup type.
     public func setStartType(_ type: StartupType) throws {
-        try Posix.makeDirectories(directory, mode: 0o750)
+        try FileSystem.makeDirectories(directory, mode: 0o750)
         let text = KeyValueFile.render(
             comment: "Written by `ipsecsvc service config`; the startup type in force.",
             [("start_type", type.rawValue)]
@@ -110,7 +111,7 @@ public struct ServiceStateStore: Sendable {
     }
 
     private func writeDynamicSettings(_ settings: DynamicSettings) throws {
-        try Posix.makeDirectories(directory, mode: 0o750)
+        try FileSystem.makeDirectories(directory, mode: 0o750)
         let text = DynamicSettings.properties.compactMap { name -> String? in
             if name == "bootmode" && settings.bootMode == nil { return nil }
             return settings.value(of: name).map { "\(name)=\($0)\n" }
@@ -121,7 +122,7 @@ public struct ServiceStateStore: Sendable {
     private func readFile(_ path: String) throws(ConfigurationError) -> KeyValueFile? {
         let text: String?
         do {
-            text = try Posix.readText(path)
+            text = try FileSystem.readTextIfPresent(path, limit: 1 << 20)
         } catch {
             throw ConfigurationError(path: path, line: 0, message: "cannot be read: \(error)")
         }

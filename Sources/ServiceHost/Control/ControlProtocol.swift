@@ -1,5 +1,5 @@
 public import Driver
-import Foundation
+import FoundationEssentials
 public import Netsh
 public import PolicyFormats
 public import PolicyModel

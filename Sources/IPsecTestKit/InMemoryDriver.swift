@@ -1,0 +1,79 @@
+public import DecisionCore
+public import Driver
+public import PolicyModel
+
+/// A driver that records every call instead of touching the kernel: the test double for the service
+/// host and everything above it.
+public actor InMemoryDriver: IPsecDriver {
+    /// One recorded call.
+    public enum Event: Hashable, Sendable {
+        case startupMode(StartupMode, [BootExemption])
+        case operationalMode(OperationalMode)
+        case applied(generation: UInt64, filters: Int)
+        case configured(DriverSettings)
+    }
+
+    public private(set) var events: [Event] = []
+    public private(set) var mode: DriverMode?
+    public private(set) var policy: EffectivePolicy = .empty
+    public private(set) var settings = DriverSettings()
+    /// The counters ``status()`` reports (tests set them with ``setCounter(_:_:)``).
+    public private(set) var counters: [String: UInt64] = [:]
+    /// When set, ``apply(_:)`` throws it (to test the block-mode fallback).
+    public var failNextApply: (any Error)?
+    /// The host ``decisionState()`` reports.
+    public var host: HostInfo
+    private var exemptions: [BootExemption] = []
+
+    public init(host: HostInfo = HostInfo()) { self.host = host }
+
+    public func enterStartupMode(_ mode: StartupMode, exemptions: [BootExemption]) async throws {
+        self.mode = .startup(mode)
+        self.exemptions = exemptions
+        events.append(.startupMode(mode, exemptions))
+    }
+
+    public func enterOperationalMode(_ mode: OperationalMode) async throws {
+        self.mode = .operational(mode)
+        events.append(.operationalMode(mode))
+    }
+
+    public func apply(_ policy: EffectivePolicy) async throws {
+        if let error = failNextApply {
+            failNextApply = nil
+            throw error
+        }
+        self.policy = policy
+        events.append(.applied(generation: policy.generation, filters: policy.filters.count))
+    }
+
+    public func configure(_ settings: DriverSettings) async throws {
+        self.settings = settings
+        events.append(.configured(settings))
+    }
+
+    public func status() async -> DriverStatus {
+        DriverStatus(
+            mode: mode,
+            tableGeneration: policy.generation,
+            filterCount: policy.filters.count,
+            counters: counters
+        )
+    }
+
+    public func decisionState() async -> DriverDecisionState {
+        DriverDecisionState(
+            settings: DecisionSettings(
+                mode: mode,
+                exemptionLevel: settings.exemptionLevel,
+                bootExemptions: exemptions
+            ),
+            host: host
+        )
+    }
+
+    /// Sets one of the counters ``status()`` reports (the names `NetfilterDriver` uses).
+    public func setCounter(_ name: String, _ value: UInt64) { counters[name] = value }
+
+    public func setFailNextApply(_ error: (any Error)?) { failNextApply = error }
+}
