@@ -66,7 +66,8 @@ let package = Package(
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Netsh", "Providers", "DecisionCore", "Driver", "Plugins", "IPsecSystem",
+                "PolicyModel", "PolicyFormats", "Netsh", "Providers", "DecisionCore", "Driver", "Plugins",
+                "IPsecSystem",
                 "CSystemd", logging,
                 serviceLifecycle, unixSignals,
             ]
@@ -74,7 +75,8 @@ let package = Package(
         .executableTarget(
             name: "ipsecsvc",
             dependencies: [
-                "ServiceHost", "Providers", "PolicyFormats", "Netsh", "PolicyModel", "DecisionCore", "Driver", "Plugins",
+                "ServiceHost", "Providers", "PolicyFormats", "Netsh", "PolicyModel", "DecisionCore", "Driver",
+                "Plugins",
                 "IPsecSystem",
                 argumentParser,
             ]
