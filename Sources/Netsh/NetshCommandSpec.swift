@@ -56,6 +56,8 @@ struct NetshCommand<Session: AnyObject>: Sendable {
     typealias Handler = @Sendable (Session) -> (NetshArguments) throws(NetshError) -> String
 
     let spec: NetshCommandSpec
+    /// What the command reads from the running service (dynamic commands that show live data).
+    let reads: NetshLiveData
     let handler: Handler
 
     init(
@@ -66,6 +68,7 @@ struct NetshCommand<Session: AnyObject>: Sendable {
         required: [[String]] = [],
         remarks: [String] = [],
         examples: [String] = [],
+        reads: NetshLiveData = [],
         run handler: @escaping Handler
     ) {
         spec = NetshCommandSpec(
@@ -77,6 +80,7 @@ struct NetshCommand<Session: AnyObject>: Sendable {
             remarks: remarks,
             examples: examples
         )
+        self.reads = reads
         self.handler = handler
     }
 

@@ -30,10 +30,10 @@ extension NetshDynamicSession {
         )
     ]
 
-    func setConfig(_ arguments: NetshArguments, _ state: inout DynamicState) throws(NetshError) -> String {
+    func setConfig(_ arguments: NetshArguments, _ spd: inout NetshSPD) throws(NetshError) -> String {
         let property = try arguments.choice("property", DynamicSettings.properties.map { ($0, $0) }) ?? ""
         do {
-            try state.config.set(property: property, value: arguments.string("value") ?? "")
+            try spd.settings.set(property: property, value: arguments.string("value") ?? "")
         } catch {
             throw NetshError(error.message)
         }

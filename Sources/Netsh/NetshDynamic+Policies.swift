@@ -92,65 +92,67 @@ extension NetshDynamicSession {
         ),
     ]
 
-    func addMainModePolicy(_ arguments: NetshArguments, _ state: inout DynamicState) throws(NetshError) -> String {
+    func addMainModePolicy(_ arguments: NetshArguments, _ spd: inout NetshSPD) throws(NetshError) -> String {
         let name = arguments.string("name") ?? ""
-        guard state.mainModePolicy(named: name) == nil else { throw .exists("Main mode policy", name) }
+        guard spd.policy.mainModePolicy(named: name) == nil else { throw .exists("Main mode policy", name) }
         var policy = DynamicMainModePolicy(name: name)
         try applyMainModeSettings(arguments, &policy)
-        state.mainModePolicies.append(policy)
+        spd.policy.mainModePolicies.append(policy)
         return ""
     }
 
-    func setMainModePolicy(_ arguments: NetshArguments, _ state: inout DynamicState) throws(NetshError) -> String {
-        let indices = try selected(arguments, state.mainModePolicies.map(\.name), kind: "Main mode policy")
-        for index in indices { try applyMainModeSettings(arguments, &state.mainModePolicies[index]) }
+    func setMainModePolicy(_ arguments: NetshArguments, _ spd: inout NetshSPD) throws(NetshError) -> String {
+        let indices = try selected(arguments, spd.policy.mainModePolicies.map(\.name), kind: "Main mode policy")
+        for index in indices { try applyMainModeSettings(arguments, &spd.policy.mainModePolicies[index]) }
         return ""
     }
 
-    func deleteMainModePolicy(_ arguments: NetshArguments, _ state: inout DynamicState) throws(NetshError) -> String {
-        let indices = try selected(arguments, state.mainModePolicies.map(\.name), kind: "Main mode policy")
+    func deleteMainModePolicy(_ arguments: NetshArguments, _ spd: inout NetshSPD) throws(NetshError) -> String {
+        let indices = try selected(arguments, spd.policy.mainModePolicies.map(\.name), kind: "Main mode policy")
         for index in indices {
-            let name = state.mainModePolicies[index].name
-            if state.rules.contains(where: { $0.mainModePolicy.caseInsensitiveEquals(name) }) {
+            let name = spd.policy.mainModePolicies[index].name
+            if spd.policy.rules.contains(where: { $0.mainModePolicy.caseInsensitiveEquals(name) }) {
                 throw NetshError(
                     "Main mode policy \"\(name)\" is used by a rule and cannot be deleted. Delete the rule first."
                 )
             }
         }
-        state.mainModePolicies = state.mainModePolicies.enumerated().filter { !indices.contains($0.offset) }.map(
-            \.element
-        )
+        spd.policy.mainModePolicies = spd.policy.mainModePolicies.enumerated().filter { !indices.contains($0.offset) }
+            .map(
+                \.element
+            )
         return ""
     }
 
-    func addQuickModePolicy(_ arguments: NetshArguments, _ state: inout DynamicState) throws(NetshError) -> String {
+    func addQuickModePolicy(_ arguments: NetshArguments, _ spd: inout NetshSPD) throws(NetshError) -> String {
         let name = arguments.string("name") ?? ""
-        guard state.quickModePolicy(named: name) == nil else { throw .exists("Quick mode policy", name) }
+        guard spd.policy.quickModePolicy(named: name) == nil else { throw .exists("Quick mode policy", name) }
         var policy = DynamicQuickModePolicy(name: name)
         try applyQuickModeSettings(arguments, &policy)
-        state.quickModePolicies.append(policy)
+        spd.policy.quickModePolicies.append(policy)
         return ""
     }
 
-    func setQuickModePolicy(_ arguments: NetshArguments, _ state: inout DynamicState) throws(NetshError) -> String {
-        let indices = try selected(arguments, state.quickModePolicies.map(\.name), kind: "Quick mode policy")
-        for index in indices { try applyQuickModeSettings(arguments, &state.quickModePolicies[index]) }
+    func setQuickModePolicy(_ arguments: NetshArguments, _ spd: inout NetshSPD) throws(NetshError) -> String {
+        let indices = try selected(arguments, spd.policy.quickModePolicies.map(\.name), kind: "Quick mode policy")
+        for index in indices { try applyQuickModeSettings(arguments, &spd.policy.quickModePolicies[index]) }
         return ""
     }
 
-    func deleteQuickModePolicy(_ arguments: NetshArguments, _ state: inout DynamicState) throws(NetshError) -> String {
-        let indices = try selected(arguments, state.quickModePolicies.map(\.name), kind: "Quick mode policy")
+    func deleteQuickModePolicy(_ arguments: NetshArguments, _ spd: inout NetshSPD) throws(NetshError) -> String {
+        let indices = try selected(arguments, spd.policy.quickModePolicies.map(\.name), kind: "Quick mode policy")
         for index in indices {
-            let name = state.quickModePolicies[index].name
-            if state.rules.contains(where: { $0.quickModePolicy?.caseInsensitiveEquals(name) == true }) {
+            let name = spd.policy.quickModePolicies[index].name
+            if spd.policy.rules.contains(where: { $0.quickModePolicy?.caseInsensitiveEquals(name) == true }) {
                 throw NetshError(
                     "Quick mode policy \"\(name)\" is used by a rule and cannot be deleted. Delete the rule first."
                 )
             }
         }
-        state.quickModePolicies = state.quickModePolicies.enumerated().filter { !indices.contains($0.offset) }.map(
-            \.element
-        )
+        spd.policy.quickModePolicies = spd.policy.quickModePolicies.enumerated().filter { !indices.contains($0.offset) }
+            .map(
+                \.element
+            )
         return ""
     }
 

@@ -77,41 +77,41 @@ extension NetshDynamicSession {
         ),
     ]
 
-    func addRule(_ arguments: NetshArguments, _ state: inout DynamicState) throws(NetshError) -> String {
+    func addRule(_ arguments: NetshArguments, _ spd: inout NetshSPD) throws(NetshError) -> String {
         var rule = try identifyingRule(arguments)
-        if state.rules.contains(where: { $0.sameFilter(as: rule) }) {
+        if spd.policy.rules.contains(where: { $0.sameFilter(as: rule) }) {
             throw NetshError("A rule with the same filter already exists in the SPD.")
         }
-        try applyActions(arguments, &rule, state)
-        state.rules.append(rule)
+        try applyActions(arguments, &rule, spd.policy)
+        spd.policy.rules.append(rule)
         return ""
     }
 
-    func deleteAll(_ arguments: NetshArguments, _ state: inout DynamicState) throws(NetshError) -> String {
-        state = DynamicState(config: state.config)
+    func deleteAll(_ arguments: NetshArguments, _ spd: inout NetshSPD) throws(NetshError) -> String {
+        spd.policy = DynamicPolicy()
         return ""
     }
 
-    func setRule(_ arguments: NetshArguments, _ state: inout DynamicState) throws(NetshError) -> String {
+    func setRule(_ arguments: NetshArguments, _ spd: inout NetshSPD) throws(NetshError) -> String {
         let probe = try identifyingRule(arguments)
-        guard let index = state.rules.firstIndex(where: { $0.sameFilter(as: probe) }) else {
+        guard let index = spd.policy.rules.firstIndex(where: { $0.sameFilter(as: probe) }) else {
             throw NetshError("No rule in the SPD matches the given filter parameters.")
         }
-        try applyActions(arguments, &state.rules[index], state)
+        try applyActions(arguments, &spd.policy.rules[index], spd.policy)
         return ""
     }
 
-    func deleteRule(_ arguments: NetshArguments, _ state: inout DynamicState) throws(NetshError) -> String {
+    func deleteRule(_ arguments: NetshArguments, _ spd: inout NetshSPD) throws(NetshError) -> String {
         let probe = try identifyingRule(arguments)
-        guard let index = state.rules.firstIndex(where: { $0.sameFilter(as: probe) }) else {
+        guard let index = spd.policy.rules.firstIndex(where: { $0.sameFilter(as: probe) }) else {
             throw NetshError("No rule in the SPD matches the given filter parameters.")
         }
-        state.rules.remove(at: index)
+        spd.policy.rules.remove(at: index)
         return ""
     }
 
     /// A rule with the identifying fields of the command line (defaults for those not given).
-    private func identifyingRule(_ arguments: NetshArguments) throws(NetshError) -> NetshDynamicRule {
+    private func identifyingRule(_ arguments: NetshArguments) throws(NetshError) -> DynamicRule {
         let fields = try FilterFields(arguments, resolver: environment.resolver)
         guard let source = fields.sources.first, let destination = fields.destinations.first else {
             throw .missing(["srcaddr", "dstaddr"], command: arguments.command)
@@ -132,7 +132,7 @@ extension NetshDynamicSession {
         }
         let filter = fields.filter(id: .zero, source: source, destination: destination)
         let type = try arguments.choice("conntype", [("all", InterfaceType.all), ("lan", .lan), ("dialup", .dialUp)])
-        return NetshDynamicRule(
+        return DynamicRule(
             id: environment.newGUID(),
             filter: filter,
             interfaceType: type ?? .all,
@@ -143,18 +143,18 @@ extension NetshDynamicSession {
 
     private func applyActions(
         _ arguments: NetshArguments,
-        _ rule: inout NetshDynamicRule,
-        _ state: DynamicState
+        _ rule: inout DynamicRule,
+        _ policies: DynamicPolicy
     )
         throws(NetshError)
     {
         let actions = [("permit", FilterActionKind.permit), ("block", .block), ("negotiate", .negotiate)]
         if let name = arguments.string("mmpolicy") {
-            guard let policy = state.mainModePolicy(named: name) else { throw .notFound("Main mode policy", name) }
+            guard let policy = policies.mainModePolicy(named: name) else { throw .notFound("Main mode policy", name) }
             rule.mainModePolicy = policy.name
         }
         if let name = arguments.string("qmpolicy") {
-            guard let policy = state.quickModePolicy(named: name) else { throw .notFound("Quick mode policy", name) }
+            guard let policy = policies.quickModePolicy(named: name) else { throw .notFound("Quick mode policy", name) }
             rule.quickModePolicy = policy.name
         }
         if let action = try arguments.choice("actioninbound", actions) { rule.actionInbound = action }

@@ -40,6 +40,7 @@ extension NetshDynamicSession {
             parameters: [NetshParameter("name", NetshParameter.string, "Name of the filter."), .all("filters")]
                 + filterQueryParameters,
             remarks: ["Filters are named by the GUID of their rule."],
+            reads: .filters,
             run: showMainModeFilters
         ),
         NetshCommand(
@@ -63,6 +64,7 @@ extension NetshDynamicSession {
             remarks: [
                 "type=specific lists one filter per direction and local address, most specific (highest weight) first."
             ],
+            reads: .filters,
             run: showQuickModeFilters
         ),
         NetshCommand(
@@ -73,6 +75,7 @@ extension NetshDynamicSession {
                 NetshParameter("type", "(tunnel | transport)", "Shows only tunnel or only transport rules."),
                 .address("srcaddr", "Source"), .address("dstaddr", "Destination"), .resolvedns,
             ],
+            reads: .filters,
             run: showRules
         ),
         NetshCommand(
@@ -80,6 +83,7 @@ extension NetshDynamicSession {
             "stats",
             summary: "Displays IKE and IPsec statistics.",
             parameters: [NetshParameter("type", "(all | ike | ipsec)", "Which statistics (default all).")],
+            reads: .statistics,
             run: showStatistics
         ),
         NetshCommand(
@@ -102,41 +106,48 @@ extension NetshDynamicSession {
             ],
             run: showSecurityAssociations
         ),
-        NetshCommand("show", "all", summary: "Displays the whole SPD.", parameters: [.resolvedns], run: showAll),
+        NetshCommand(
+            "show",
+            "all",
+            summary: "Displays the whole SPD.",
+            parameters: [.resolvedns],
+            reads: .filters,
+            run: showAll
+        ),
     ]
 
     func showConfig(_ arguments: NetshArguments) throws(NetshError) -> String {
-        renderConfig(try currentState().config)
+        renderConfig(spd.settings)
     }
 
     func showMainModePolicies(_ arguments: NetshArguments) throws(NetshError) -> String {
-        let state = try currentState()
+        let state = spd.policy
         let indices = try selected(arguments, state.mainModePolicies.map(\.name), kind: "Main mode policy")
         return indices.map { renderMainMode(state.mainModePolicies[$0]) }.joined(separator: "\n")
     }
 
     func showQuickModePolicies(_ arguments: NetshArguments) throws(NetshError) -> String {
-        let state = try currentState()
+        let state = spd.policy
         let indices = try selected(arguments, state.quickModePolicies.map(\.name), kind: "Quick mode policy")
         return indices.map { renderQuickMode(state.quickModePolicies[$0]) }.joined(separator: "\n")
     }
 
     func showMainModeFilters(_ arguments: NetshArguments) throws(NetshError) -> String {
-        try showFilters(arguments, try currentState(), quickMode: false)
+        try showFilters(arguments, spd.policy, quickMode: false)
     }
 
     func showQuickModeFilters(_ arguments: NetshArguments) throws(NetshError) -> String {
-        try showFilters(arguments, try currentState(), quickMode: true)
+        try showFilters(arguments, spd.policy, quickMode: true)
     }
 
     func showRules(_ arguments: NetshArguments) throws(NetshError) -> String {
         let tunnel = try arguments.choice("type", [("tunnel", true), ("transport", false)])
-        let rules = try currentState().rules.filter { tunnel == nil || ($0.tunnelDestination != nil) == tunnel }
+        let rules = spd.policy.rules.filter { tunnel == nil || ($0.tunnelDestination != nil) == tunnel }
         return rules.isEmpty ? "There are no rules in the SPD.\n" : rules.map(renderRule).joined(separator: "\n")
     }
 
     func showStatistics(_ arguments: NetshArguments) throws(NetshError) -> String {
-        let statistics = try backend.statistics()
+        let statistics = spd.statistics
         let type = try arguments.choice("type", [("all", "all"), ("ike", "ike"), ("ipsec", "ipsec")]) ?? "all"
         var text = NetshText()
         if type != "ipsec" {
@@ -157,8 +168,8 @@ extension NetshDynamicSession {
     }
 
     func showAll(_ arguments: NetshArguments) throws(NetshError) -> String {
-        let state = try currentState()
-        var parts = [renderConfig(state.config)]
+        let state = spd.policy
+        var parts = [renderConfig(spd.settings)]
         parts += state.mainModePolicies.map(renderMainMode)
         parts += state.quickModePolicies.map(renderQuickMode)
         parts.append(try showFilters(NetshArguments(command: "show mmfilter"), state, quickMode: false))
@@ -168,7 +179,7 @@ extension NetshDynamicSession {
 
     private func showFilters(
         _ arguments: NetshArguments,
-        _ state: DynamicState,
+        _ state: DynamicPolicy,
         quickMode: Bool
     ) throws(NetshError)
         -> String
@@ -206,7 +217,7 @@ extension NetshDynamicSession {
             guard !group.isEmpty else { continue }
             text.heading("\(title) - \(heading)\(specific ? " (specific)" : " (generic)")")
             if specific {
-                let expanded = NetshSpecificFilters.expand(group, localAddresses: try backend.localAddresses())
+                let expanded = NetshSpecificFilters.expand(group, localAddresses: spd.localAddresses)
                 for filter in expanded {
                     text.line()
                     renderSpecific(&text, filter, group.first { $0.id == filter.ruleID }, quickMode: quickMode)
@@ -223,7 +234,7 @@ extension NetshDynamicSession {
         return text.text
     }
 
-    private func renderGeneric(_ text: inout NetshText, _ rule: NetshDynamicRule, quickMode: Bool) {
+    private func renderGeneric(_ text: inout NetshText, _ rule: DynamicRule, quickMode: Bool) {
         let renderer = NetshStaticRenderer(store: PolicyStore(), location: .local, options: NetshShowOptions())
         text.field("Filter Name", rule.id.braced.uppercased())
         text.field("Connection Type", renderer.connectionType(rule.interfaceType))
@@ -255,7 +266,7 @@ extension NetshDynamicSession {
     private func renderSpecific(
         _ text: inout NetshText,
         _ filter: NetshSpecificFilter,
-        _ rule: NetshDynamicRule?,
+        _ rule: DynamicRule?,
         quickMode: Bool
     ) {
         let renderer = NetshStaticRenderer(store: PolicyStore(), location: .local, options: NetshShowOptions())
@@ -278,7 +289,7 @@ extension NetshDynamicSession {
         }
     }
 
-    private func renderRule(_ rule: NetshDynamicRule) -> String {
+    private func renderRule(_ rule: DynamicRule) -> String {
         var text = NetshText()
         renderGeneric(&text, rule, quickMode: true)
         return text.text

@@ -40,69 +40,15 @@ public struct NetshStatistics: Hashable, Sendable, Codable {
     )
 }
 
-/// The running service as `netsh ipsec dynamic` needs it.
+/// Where `netsh ipsec dynamic` commands run: the service's SPD (``NetshDynamicSession`` there).
 ///
-/// Every call needs the service: implementations throw ``NetshError/serviceNotRunning`` when it
-/// is not running. The CLI implements this over the control socket; tests use
-/// ``InMemoryNetshDynamicBackend``.
+/// Called synchronously by the shell, one call at a time. The CLI implements it over the control
+/// socket (`netsh.dynamic.run`); tests run a session in memory (IPsecTestKit).
 public protocol NetshDynamicBackend: AnyObject {
-    /// The service's dynamic state (policies, rules, config).
-    func load() throws(NetshError) -> DynamicState
-
-    /// Replaces the dynamic state: rules take effect at once; the service persists ``DynamicState/config``.
-    func save(_ state: DynamicState) throws(NetshError)
-
-    /// The counters for `show stats`.
-    func statistics() throws(NetshError) -> NetshStatistics
-
-    /// The computer's IPv4 addresses, for expanding `me` in specific filters.
-    func localAddresses() throws(NetshError) -> [IPv4Address]
-}
-
-/// A dynamic backend in memory; ``isRunning`` plays the service's state.
-public final class InMemoryNetshDynamicBackend: NetshDynamicBackend {
-    public var isRunning: Bool
-    public var state: DynamicState
-    public var counters: NetshStatistics
-    public var addresses: [IPv4Address]
-    public private(set) var saveCount = 0
-
-    public init(
-        isRunning: Bool = true,
-        state: DynamicState = DynamicState(),
-        counters: NetshStatistics = NetshStatistics(),
-        addresses: [IPv4Address] = []
-    ) {
-        self.isRunning = isRunning
-        self.state = state
-        self.counters = counters
-        self.addresses = addresses
-    }
-
-    public func load() throws(NetshError) -> DynamicState {
-        guard isRunning else { throw .serviceNotRunning }
-        return state
-    }
-
-    public func save(_ state: DynamicState) throws(NetshError) {
-        guard isRunning else { throw .serviceNotRunning }
-        self.state = state
-        saveCount += 1
-    }
-
-    public func statistics() throws(NetshError) -> NetshStatistics {
-        guard isRunning else { throw .serviceNotRunning }
-        return counters
-    }
-
-    public func localAddresses() throws(NetshError) -> [IPv4Address] {
-        guard isRunning else { throw .serviceNotRunning }
-        return addresses
-    }
-
-    /// The service stopped: dynamic rules and policies vanish, the config stays.
-    public func stopService() {
-        isRunning = false
-        state = DynamicState(config: state.config)
-    }
+    /// Runs `commands` as one transaction: every command applies, or — when one fails — none.
+    /// - Parameter dryRun: check the commands against the SPD as it is, and change nothing.
+    /// - Returns: what each command prints.
+    /// - Throws: ``NetshDynamicFailure`` naming the failing command, or
+    ///   ``NetshDynamicFailure/serviceNotRunning``.
+    func run(_ commands: [NetshDynamicCommand], dryRun: Bool) throws(NetshDynamicFailure) -> [String]
 }

@@ -1,62 +1,125 @@
-import PolicyModel
+public import PolicyModel
 
-/// Applies `netsh ipsec dynamic` commands to the running service's dynamic state.
+/// What `netsh ipsec dynamic` commands read and change, as plain values: the service gathers it, a
+/// ``NetshDynamicSession`` runs the commands on it, and the service keeps the result.
+public struct NetshSPD: Hashable, Sendable {
+    /// The dynamic main-mode and quick-mode policies and rules.
+    public var policy: DynamicPolicy
+    /// The `set config` settings as configured (`dynamic-settings.conf`).
+    public var settings: DynamicSettings
+    /// The counters for `show stats` (gathered when a command reads ``NetshLiveData/statistics``).
+    public var statistics: NetshStatistics
+    /// The computer's IPv4 addresses that `me` stands for (gathered for ``NetshLiveData/filters``).
+    public var localAddresses: [IPv4Address]
+
+    public init(
+        policy: DynamicPolicy = DynamicPolicy(),
+        settings: DynamicSettings = DynamicSettings(),
+        statistics: NetshStatistics = NetshStatistics(),
+        localAddresses: [IPv4Address] = []
+    ) {
+        self.policy = policy
+        self.settings = settings
+        self.statistics = statistics
+        self.localAddresses = localAddresses
+    }
+}
+
+/// What a dynamic command reads from the running service besides the dynamic policy and the settings:
+/// the service gathers only what the commands it runs need.
+public struct NetshLiveData: OptionSet, Hashable, Sendable {
+    public var rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// The driver's counters (`show stats`).
+    public static let statistics = NetshLiveData(rawValue: 1)
+    /// What the filters are expanded against (`show mmfilter|qmfilter|rule|all`).
+    public static let filters = NetshLiveData(rawValue: 2)
+}
+
+/// One `netsh ipsec dynamic` command as the shell found it: the command's full name (`add rule`) and
+/// its arguments as typed. The shell sends it to the service, which runs it.
+public struct NetshDynamicCommand: Hashable, Sendable, Codable {
+    public var name: String
+    public var arguments: [NetshToken]
+
+    public init(name: String, arguments: [NetshToken]) {
+        self.name = name
+        self.arguments = arguments
+    }
+}
+
+/// A batch of dynamic commands that was refused: nothing of it was applied.
+public struct NetshDynamicFailure: Error, Hashable, Sendable, Codable {
+    /// The position (from 0) of the command that failed; `nil` when the batch could not run at all
+    /// (the service is not running).
+    public var index: Int?
+    public var message: String
+
+    public init(index: Int?, message: String) {
+        self.index = index
+        self.message = message
+    }
+
+    /// No service to run the commands.
+    public static let serviceNotRunning = NetshDynamicFailure(index: nil, message: NetshError.serviceNotRunning.message)
+}
+
+/// Runs `netsh ipsec dynamic` commands on an SPD (``NetshSPD``): the engine the service runs for every
+/// dynamic command and script it receives.
 ///
-/// Each command reads the state, edits a copy and sends it back, so a failing command changes
-/// nothing; inside a transaction (a script) the copy is sent once, by ``commit()``.
+/// ``run(_:)`` applies a batch as one transaction: each command works on the result of the ones before
+/// it, and when one fails the SPD is left as it was. Synchronous and pure apart from DNS lookups (the
+/// environment's resolver): the service calls it off the cooperative pool.
 public final class NetshDynamicSession {
-    public let backend: any NetshDynamicBackend
+    public private(set) var spd: NetshSPD
     public var environment: NetshEnvironment
-    private var working: DynamicState?
-    private var inTransaction = false
-    private var dirty = false
 
-    public init(backend: any NetshDynamicBackend, environment: NetshEnvironment = NetshEnvironment()) {
-        self.backend = backend
+    public init(_ spd: NetshSPD, environment: NetshEnvironment = NetshEnvironment()) {
+        self.spd = spd
         self.environment = environment
     }
 
-    func currentState() throws(NetshError) -> DynamicState {
-        if let working { return working }
-        let state = try backend.load()
-        if inTransaction { working = state }
-        return state
+    /// Runs `commands` in order; returns what each prints.
+    /// - Throws: ``NetshDynamicFailure`` naming the first command that failed; the SPD is then unchanged.
+    public func run(_ commands: [NetshDynamicCommand]) throws(NetshDynamicFailure) -> [String] {
+        let saved = spd
+        var outputs: [String] = []
+        for (index, line) in commands.enumerated() {
+            do throws(NetshError) {
+                guard let command = Self.command(named: line.name) else {
+                    throw NetshError("The following command was not found: \(line.name).")
+                }
+                outputs.append(try run(command, line.arguments))
+            } catch {
+                spd = saved
+                throw NetshDynamicFailure(index: index, message: error.message)
+            }
+        }
+        return outputs
     }
 
-    func edit(_ body: (inout DynamicState) throws(NetshError) -> String) throws(NetshError) -> String {
-        var copy = try currentState()
+    /// What the service must gather for `commands` besides the dynamic policy and the settings.
+    public static func reads(_ commands: [NetshDynamicCommand]) -> NetshLiveData {
+        commands.reduce(into: NetshLiveData()) { reads, line in
+            reads.formUnion(command(named: line.name)?.reads ?? [])
+        }
+    }
+
+    func edit(_ body: (inout NetshSPD) throws(NetshError) -> String) throws(NetshError) -> String {
+        var copy = spd
         let output = try body(&copy)
-        if inTransaction {
-            working = copy
-            dirty = true
-        } else {
-            try backend.save(copy)
-        }
+        spd = copy
         return output
-    }
-
-    public func beginTransaction() {
-        inTransaction = true
-    }
-
-    public func commit() throws(NetshError) {
-        defer {
-            inTransaction = false
-            working = nil
-            dirty = false
-        }
-        if dirty, let working { try backend.save(working) }
-    }
-
-    public func rollback() {
-        inTransaction = false
-        working = nil
-        dirty = false
     }
 
     /// Every command of the `ipsec dynamic` context.
     static let commands: [NetshCommand<NetshDynamicSession>] =
         policyCommands + ruleCommands + configCommands + showCommands
+
+    static func command(named name: String) -> NetshCommand<NetshDynamicSession>? {
+        commands.first { $0.spec.name == name }
+    }
 
     /// The syntax and help of every command, for tests and documentation checks.
     package static var specs: [NetshCommandSpec] { commands.map(\.spec) }
@@ -65,15 +128,14 @@ public final class NetshDynamicSession {
         try command.run(self, tokens)
     }
 
-    /// A session method that edits the state a command works on.
-    typealias Edit =
-        @Sendable (NetshDynamicSession) -> (NetshArguments, inout DynamicState) throws(NetshError) -> String
+    /// A session method that edits the SPD a command works on.
+    typealias Edit = @Sendable (NetshDynamicSession) -> (NetshArguments, inout NetshSPD) throws(NetshError) -> String
 
-    /// A handler that edits the dynamic state (``edit(_:)``: on a copy kept only when it succeeds).
+    /// A handler that edits the SPD (``edit(_:)``: on a copy kept only when it succeeds).
     static func edit(_ body: @escaping Edit) -> NetshCommand<NetshDynamicSession>.Handler {
         { session in
             { arguments throws(NetshError) in
-                try session.edit { state throws(NetshError) in try body(session)(arguments, &state) }
+                try session.edit { spd throws(NetshError) in try body(session)(arguments, &spd) }
             }
         }
     }

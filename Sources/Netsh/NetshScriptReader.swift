@@ -18,7 +18,7 @@ public enum NetshScriptReader {
         let stores = InMemoryNetshStoreBackend()
         let shell = NetshShell(
             staticSession: NetshStaticSession(backend: stores, environment: NetshEnvironment(resolver: resolver)),
-            dynamicSession: NetshDynamicSession(backend: RefusingDynamicBackend())
+            dynamicBackend: RefusingDynamicBackend()
         )
         do {
             _ = try shell.runScript(String(decoding: bytes, as: UTF8.self), source: file)
@@ -39,13 +39,12 @@ public enum NetshScriptReader {
 
 /// Dynamic commands in a policy file: refused, they act on a running service, not on a store.
 private final class RefusingDynamicBackend: NetshDynamicBackend {
-    private var refusal: NetshError {
-        NetshError("dynamic commands change the running service, not a policy store; run the script with 'netsh -f'")
+    func run(_ commands: [NetshDynamicCommand], dryRun: Bool) throws(NetshDynamicFailure) -> [String] {
+        throw NetshDynamicFailure(
+            index: 0,
+            message: "dynamic commands change the running service, not a policy store; run the script with 'netsh -f'"
+        )
     }
-    func load() throws(NetshError) -> DynamicState { throw refusal }
-    func save(_ state: DynamicState) throws(NetshError) { throw refusal }
-    func statistics() throws(NetshError) -> NetshStatistics { throw refusal }
-    func localAddresses() throws(NetshError) -> [IPv4Address] { throw refusal }
 }
 
 extension PolicyFileFormat {

@@ -1,20 +1,26 @@
 /// The netsh command interpreter for the `ipsec` contexts: context navigation (`ipsec static`,
-/// `..`, `pushd`/`popd`), help at every level, and dispatch to the static and dynamic sessions.
+/// `..`, `pushd`/`popd`), help at every level, and dispatch: static commands to the static session,
+/// dynamic commands to the running service (``NetshDynamicBackend``), which runs them as transactions.
 ///
 /// One line at a time for interactive use and single commands (``execute(_:)``), or a whole script
 /// as one transaction (``runScript(_:source:)``).
 public final class NetshShell {
     public let staticSession: NetshStaticSession
-    public let dynamicSession: NetshDynamicSession
+    public let dynamicBackend: any NetshDynamicBackend
     /// The current context: `[]` (netsh), `["ipsec"]`, `["ipsec", "static"]` or `["ipsec", "dynamic"]`.
     public private(set) var context: [String] = []
     private var stack: [[String]] = []
     /// Set by `exit`, `quit` or `bye`.
     public private(set) var exitRequested = false
 
-    public init(staticSession: NetshStaticSession, dynamicSession: NetshDynamicSession) {
+    /// The dynamic commands of the running script, with their lines: sent to the service as one batch
+    /// when the script ends; `nil` outside a script.
+    private var pendingDynamic: [(command: NetshDynamicCommand, line: Int)]?
+    private var scriptLine = 0
+
+    public init(staticSession: NetshStaticSession, dynamicBackend: any NetshDynamicBackend) {
         self.staticSession = staticSession
-        self.dynamicSession = dynamicSession
+        self.dynamicBackend = dynamicBackend
     }
 
     /// The interactive prompt: `netsh ipsec static>`.
@@ -51,39 +57,84 @@ public final class NetshShell {
     /// Runs a script as one transaction: every command applies, or — when a line fails — none, and
     /// the error names the line. Comments (`#`), blank lines, `pushd`/`popd` and context lines are
     /// understood as netsh writes them.
+    ///
+    /// The dynamic commands go to the service together, after the last line: checked first (a dry
+    /// run), then — once the static changes are saved — applied as one transaction; their output takes
+    /// their place among the static commands' output.
     public func runScript(_ text: String, source: String) throws(NetshError) -> String {
         let savedContext = context
         let savedStack = stack
         let savedLocation = staticSession.location
         let savedBatch = staticSession.batchMode
+        func rollback() {
+            staticSession.rollback(location: savedLocation, batchMode: savedBatch)
+            pendingDynamic = nil
+            context = savedContext
+            stack = savedStack
+        }
         staticSession.beginTransaction()
-        dynamicSession.beginTransaction()
-        var output = ""
-        var lineNumber = 0
+        pendingDynamic = []
+        var pieces: [ScriptOutput] = []
+        scriptLine = 0
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNumber += 1
+            scriptLine += 1
+            let queued = pendingDynamic?.count ?? 0
             do {
-                output += try execute(String(line))
+                let output = try execute(String(line))
+                pieces.append(pendingDynamic?.count ?? 0 > queued ? .dynamic(queued) : .text(output))
             } catch {
-                staticSession.rollback(location: savedLocation, batchMode: savedBatch)
-                dynamicSession.rollback()
-                context = savedContext
-                stack = savedStack
-                throw error.at(source: source, line: lineNumber)
+                rollback()
+                throw error.at(source: source, line: scriptLine)
             }
             if exitRequested { break }
         }
+        let batch = pendingDynamic ?? []
+        pendingDynamic = nil
+        func located(_ failure: NetshDynamicFailure) -> NetshError {
+            let error = NetshError(failure.message)
+            guard let index = failure.index, batch.indices.contains(index) else { return error }
+            return error.at(source: source, line: batch[index].line)
+        }
+        var dynamicOutput: [String] = []
+        do {
+            if !batch.isEmpty { _ = try dynamicBackend.run(batch.map(\.command), dryRun: true) }
+        } catch {
+            rollback()
+            throw located(error)
+        }
         do {
             try staticSession.commit()
-            try dynamicSession.commit()
         } catch {
-            staticSession.rollback(location: savedLocation, batchMode: savedBatch)
-            dynamicSession.rollback()
+            rollback()
             throw error
+        }
+        do {
+            if !batch.isEmpty { dynamicOutput = try dynamicBackend.run(batch.map(\.command), dryRun: false) }
+        } catch {
+            context = savedContext
+            stack = savedStack
+            // The dynamic SPD changed between the dry run and now (another netsh): say what was kept.
+            let failure = located(error)
+            throw NetshError(
+                failure.message + " The static changes of the script were saved; its dynamic changes were not.",
+                source: failure.source,
+                line: failure.line
+            )
         }
         context = savedContext
         stack = savedStack
-        return output
+        return pieces.map { piece in
+            switch piece {
+            case .text(let text): text
+            case .dynamic(let index): index < dynamicOutput.count ? dynamicOutput[index] : ""
+            }
+        }.joined()
+    }
+
+    /// One line's output in a script: static output as text, a dynamic command's by its place in the batch.
+    private enum ScriptOutput {
+        case text(String)
+        case dynamic(Int)
     }
 
     /// Saves what batch mode still holds (netsh commits a batch when it exits).
@@ -127,7 +178,7 @@ public final class NetshShell {
         case ["ipsec", "static"]:
             return try dispatch(NetshStaticSession.commands, tokens, line: line, execute: staticSession.run)
         case ["ipsec", "dynamic"]:
-            return try dispatch(NetshDynamicSession.commands, tokens, line: line, execute: dynamicSession.run)
+            return try dispatch(NetshDynamicSession.commands, tokens, line: line, execute: runDynamic)
         case ["ipsec"]:
             let verb = tokens.first?.word
             if verb == "help" || verb == "?" { return ipsecHelp }
@@ -172,6 +223,25 @@ public final class NetshShell {
         let arguments = Array(tokens.dropFirst(2))
         if arguments.last?.word == "?" || arguments.first?.word == "help" { return NetshHelp.usage(command.spec) }
         return try execute(command, arguments)
+    }
+
+    /// A dynamic command: its arguments are checked here, then it runs in the service — at once, or with
+    /// the rest of the script's dynamic commands when a script is running.
+    private func runDynamic(
+        _ command: NetshCommand<NetshDynamicSession>,
+        _ tokens: [NetshToken]
+    ) throws(NetshError) -> String {
+        _ = try command.spec.bind(tokens)
+        let line = NetshDynamicCommand(name: command.spec.name, arguments: tokens)
+        if pendingDynamic != nil {
+            pendingDynamic?.append((line, scriptLine))
+            return ""
+        }
+        do {
+            return try dynamicBackend.run([line], dryRun: false).first ?? ""
+        } catch {
+            throw NetshError(error.message)
+        }
     }
 
     /// netsh accepts any unambiguous prefix of a command or context word (`sh` for `show`).

@@ -18,7 +18,7 @@ package struct NetshSpecificFilter: Hashable, Sendable {
 /// becomes one filter per direction, and `me` one filter per local address. ipsecsvc computes this
 /// from the model; the service's driver orders the same filters by the same ``FilterWeight``.
 package enum NetshSpecificFilters {
-    package static func expand(_ rules: [NetshDynamicRule], localAddresses: [IPv4Address]) -> [NetshSpecificFilter] {
+    package static func expand(_ rules: [DynamicRule], localAddresses: [IPv4Address]) -> [NetshSpecificFilter] {
         var result: [NetshSpecificFilter] = []
         for rule in rules {
             var directions = [

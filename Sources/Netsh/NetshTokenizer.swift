@@ -1,16 +1,16 @@
 /// One word of a netsh command line: a bare value (`all`, `static`, a positional value) or a
 /// `tag=value` pair. Quotes and the parentheses around a list are already removed from ``value``.
-package struct NetshToken: Hashable, Sendable, CustomStringConvertible {
+public struct NetshToken: Hashable, Sendable, Codable, CustomStringConvertible {
     /// The tag as typed (any letter case, possibly abbreviated); `nil` for a bare value.
-    package var tag: String?
-    package var value: String
+    public var tag: String?
+    public var value: String
 
-    package init(tag: String? = nil, value: String) {
+    public init(tag: String? = nil, value: String) {
         self.tag = tag
         self.value = value
     }
 
-    package var description: String { tag.map { "\($0)=\(value)" } ?? value }
+    public var description: String { tag.map { "\($0)=\(value)" } ?? value }
 
     /// The bare word in lower case, for matching context and command names.
     var word: String? { tag == nil ? value.lowercased() : nil }

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Netsh
 import PolicyFormats
 import PolicyModel
@@ -8,12 +9,28 @@ import Testing
 struct CorpusOutcome: Codable, Equatable {
     var local: PolicyStore?
     var persistent: PolicyStore?
-    var dynamic: DynamicState?
+    var dynamic: DynamicOutcome?
+
+    /// The service's dynamic policy and settings after the script.
+    struct DynamicOutcome: Codable, Equatable {
+        var mainModePolicies: [DynamicMainModePolicy]
+        var quickModePolicies: [DynamicQuickModePolicy]
+        var rules: [DynamicRule]
+        var config: DynamicSettings
+    }
 
     init(_ netsh: NetshHarness) {
         local = netsh.stores.stores[.local].map(CanonicalStore.canonical)
         persistent = netsh.stores.stores[.persistent].map(CanonicalStore.canonical)
-        dynamic = netsh.dynamic.saveCount > 0 ? netsh.dynamic.state : nil
+        let spd = netsh.dynamic.spd
+        dynamic =
+            netsh.dynamic.commitCount > 0
+            ? DynamicOutcome(
+                mainModePolicies: spd.policy.mainModePolicies,
+                quickModePolicies: spd.policy.quickModePolicies,
+                rules: spd.policy.rules,
+                config: spd.settings
+            ) : nil
     }
 
     func json() throws -> String {

@@ -1,3 +1,4 @@
+import IPsecTestKit
 import Netsh
 import PolicyFormats
 import PolicyModel
@@ -20,16 +21,17 @@ import Testing
         try netsh.d(
             #"add mmpolicy name=MM qmpermm=10 mmlifetime=300 softsaexpirationtime=120 mmsecmethods="3DES-SHA1-3 DES-MD5-1""#
         )
-        var policy = try #require(netsh.dynamic.state.mainModePolicy(named: "mm"))
+        var policy = try #require(netsh.dynamic.spd.policy.mainModePolicy(named: "mm"))
         #expect(policy.quickModeLimit == 10 && policy.lifetimeMinutes == 300 && policy.softSAExpirationSeconds == 120)
         #expect(policy.securityMethods.count == 2 && policy.securityMethods[0].lifetimeSeconds == 18_000)
         try netsh.d("add mmpolicy Default")
-        let defaults = try #require(netsh.dynamic.state.mainModePolicy(named: "Default"))
+        let defaults = try #require(netsh.dynamic.spd.policy.mainModePolicy(named: "Default"))
         #expect(defaults.lifetimeMinutes == 480 && defaults.quickModeLimit == 0 && defaults.securityMethods.count == 4)
         try netsh.d("set mmpolicy all mmlifetime=60")
-        policy = try #require(netsh.dynamic.state.mainModePolicy(named: "MM"))
+        policy = try #require(netsh.dynamic.spd.policy.mainModePolicy(named: "MM"))
         #expect(
-            policy.lifetimeMinutes == 60 && netsh.dynamic.state.mainModePolicies.allSatisfy { $0.lifetimeMinutes == 60 }
+            policy.lifetimeMinutes == 60
+                && netsh.dynamic.spd.policy.mainModePolicies.allSatisfy { $0.lifetimeMinutes == 60 }
         )
         #expect(netsh.error("ipsec dynamic add mmpolicy MM")?.message.contains("already exists") == true)
         #expect(netsh.error("ipsec dynamic set mmpolicy Nope qmpermm=1")?.message.contains("does not exist") == true)
@@ -37,28 +39,28 @@ import Testing
             netsh.error("ipsec dynamic add mmpolicy X mmsec=3DES-SHA1-9")?.message.contains("'mmsecmethods'") == true
         )
         try netsh.d("delete mmpolicy name=Default")
-        #expect(netsh.dynamic.state.mainModePolicies.map(\.name) == ["MM"])
+        #expect(netsh.dynamic.spd.policy.mainModePolicies.map(\.name) == ["MM"])
         try netsh.d("delete mmpolicy all")
-        #expect(netsh.dynamic.state.mainModePolicies.isEmpty)
+        #expect(netsh.dynamic.spd.policy.mainModePolicies.isEmpty)
     }
 
     @Test func quickModePolicies() throws {
         let netsh = NetshHarness()
         try netsh.d(#"add qmpolicy name=QM soft=yes pfsgroup=grp3 qmsec="AH[MD5]:10000k/24000s ESP[DES,SHA1]""#)
-        let policy = try #require(netsh.dynamic.state.quickModePolicy(named: "QM"))
+        let policy = try #require(netsh.dynamic.spd.policy.quickModePolicy(named: "QM"))
         #expect(policy.soft && policy.pfsGroup == .group3 && policy.offers.count == 2)
         #expect(policy.offers.allSatisfy { $0.perfectForwardSecrecy })
         try netsh.d("add qmpolicy Plain")
-        #expect(netsh.dynamic.state.quickModePolicy(named: "Plain")?.pfsGroup == DynamicPFSGroup.none)
+        #expect(netsh.dynamic.spd.policy.quickModePolicy(named: "Plain")?.pfsGroup == DynamicPFSGroup.none)
         try netsh.d("set qmpolicy name=QM soft=no pfsgroup=NOPFS")
-        #expect(netsh.dynamic.state.quickModePolicy(named: "QM")?.soft == false)
+        #expect(netsh.dynamic.spd.policy.quickModePolicy(named: "QM")?.soft == false)
         #expect(
             netsh.error("ipsec dynamic add qmpolicy X pfsgroup=GRP9")?.message.contains(
                 "GRP1, GRP2, GRP3, GRPMM, NOPFS"
             ) == true
         )
         try netsh.d("delete qmpolicy all")
-        #expect(netsh.dynamic.state.quickModePolicies.isEmpty)
+        #expect(netsh.dynamic.spd.policy.quickModePolicies.isEmpty)
     }
 
     @Test func rulesWithInboundAndOutboundActions() throws {
@@ -68,7 +70,7 @@ import Testing
         try netsh.d(
             "add rule srcaddr=me dstaddr=198.18.2.0 dstmask=24 mmpolicy=MM qmpolicy=QM protocol=TCP dstport=3389 actioninbound=negotiate actionoutbound=permit conntype=lan psk=k"
         )
-        var rule = try #require(netsh.dynamic.state.rules.first)
+        var rule = try #require(netsh.dynamic.spd.policy.rules.first)
         #expect(rule.filter.destination == .subnet(IPv4Address(198, 18, 2, 0), mask: IPv4Address(255, 255, 255, 0)))
         #expect(rule.actionInbound == .negotiate && rule.actionOutbound == .permit && rule.interfaceType == .lan)
         #expect(rule.authenticationMethods == [.preSharedKey("k")] && rule.filter.mirrored)
@@ -76,7 +78,7 @@ import Testing
         try netsh.d(
             "add rule srcaddr=any dstaddr=me mmpolicy=MM protocol=UDP dstport=161 actioninbound=block actionoutbound=block"
         )
-        #expect(netsh.dynamic.state.rules.count == 2)
+        #expect(netsh.dynamic.spd.policy.rules.count == 2)
         #expect(
             netsh.error("ipsec dynamic add rule me 198.18.9.9 MM")?.message
                 == "The parameter 'qmpolicy' is required when actioninbound or actionoutbound is negotiate."
@@ -91,7 +93,7 @@ import Testing
         )
         // set rule finds the rule by its filter and changes only the actions, policies and authentication.
         try netsh.d("set rule me 198.18.2.0 TCP 0 3389 yes lan dstmask=24 actionoutbound=block kerberos=yes")
-        rule = try #require(netsh.dynamic.state.rules.first)
+        rule = try #require(netsh.dynamic.spd.policy.rules.first)
         #expect(rule.actionOutbound == .block && rule.authenticationMethods == [.kerberos])
         #expect(
             netsh.error("ipsec dynamic set rule me 198.18.2.0 actionoutbound=block")?.message.contains("No rule")
@@ -99,9 +101,9 @@ import Testing
         )
         #expect(netsh.error("ipsec dynamic delete mmpolicy MM")?.message.contains("used by a rule") == true)
         try netsh.d("delete rule srcaddr=any dstaddr=me protocol=UDP dstport=161")
-        #expect(netsh.dynamic.state.rules.count == 1)
+        #expect(netsh.dynamic.spd.policy.rules.count == 1)
         try netsh.d("delete all")
-        #expect(netsh.dynamic.state.rules.isEmpty && netsh.dynamic.state.mainModePolicies.isEmpty)
+        #expect(netsh.dynamic.spd.policy.rules.isEmpty && netsh.dynamic.spd.policy.mainModePolicies.isEmpty)
     }
 
     @Test func dynamicRulesVanishWhenTheServiceStopsButConfigStays() throws {
@@ -111,7 +113,7 @@ import Testing
         try netsh.d("set config property=bootmode value=block")
         netsh.dynamic.stopService()
         netsh.dynamic.isRunning = true
-        #expect(netsh.dynamic.state.rules.isEmpty && netsh.dynamic.state.config.bootMode == .block)
+        #expect(netsh.dynamic.spd.policy.rules.isEmpty && netsh.dynamic.spd.settings.bootMode == .block)
     }
 
     @Test func setConfigEveryProperty() throws {
@@ -123,12 +125,12 @@ import Testing
         #expect(try netsh.d("set config property=ipsecexempt value=2").contains("next computer startup"))
         try netsh.d("set config property=bootmode value=Permit")
         try netsh.d(#"set config property=bootexemptions value="tcp:0:3389:inbound udp:68:67:outbound""#)
-        let config = netsh.dynamic.state.config
+        let config = netsh.dynamic.spd.settings
         #expect(config.diagnostics == 7 && config.ikeLogging == 1 && config.strongCRLCheck == 2)
         #expect(config.logIntervalSeconds == 600 && config.exemptionLevel == 2 && config.bootMode == .permit)
         #expect(config.bootExemptions.map(\.description) == ["TCP:0:3389:inbound", "UDP:68:67:outbound"])
         try netsh.d("set config property=bootexemptions value=none")
-        #expect(netsh.dynamic.state.config.bootExemptions.isEmpty)
+        #expect(netsh.dynamic.spd.settings.bootExemptions.isEmpty)
         let errors = [
             "property=ipsecdiagnostics value=8": "0 to 7",
             "property=ikelogging value=2": "0 to 1",
@@ -160,14 +162,16 @@ import Testing
 
     @Test func specificFiltersExpandMirroringAndMeWithWeights() throws {
         let netsh = NetshHarness(
-            dynamic: InMemoryNetshDynamicBackend(addresses: [IPv4Address(198, 18, 0, 10), IPv4Address(198, 18, 1, 10)])
+            dynamic: InMemoryNetshDynamicBackend(
+                spd: NetshSPD(localAddresses: [IPv4Address(198, 18, 0, 10), IPv4Address(198, 18, 1, 10)])
+            )
         )
         try netsh.d("add mmpolicy MM")
         try netsh.d("add qmpolicy QM")
         try netsh.d("add rule me 198.18.5.5 MM QM protocol=TCP dstport=22 actioninbound=negotiate actionoutbound=block")
         let filters = NetshSpecificFilters.expand(
-            netsh.dynamic.state.rules,
-            localAddresses: try netsh.dynamic.localAddresses()
+            netsh.dynamic.spd.policy.rules,
+            localAddresses: netsh.dynamic.spd.localAddresses
         )
         #expect(filters.count == 4)  // 2 directions × 2 local addresses
         #expect(filters.filter(\.outbound).allSatisfy { $0.action == .block && $0.destinationPort == 22 })
@@ -189,7 +193,7 @@ import Testing
 
     @Test func showCommands() throws {
         let netsh = NetshHarness()
-        netsh.dynamic.counters = NetshStatistics(
+        netsh.dynamic.spd.statistics = NetshStatistics(
             ike: [NetshCounter("Main Modes", 3)],
             ipsec: [NetshCounter("Packets Not Negotiated", 7)]
         )
@@ -220,8 +224,8 @@ import Testing
 
 @Suite struct NetshSpecificFilterOrderTests {
     @Test func equalWeightsOrderBlockThenPermitThenNegotiate() {
-        func rule(_ action: FilterActionKind, _ number: UInt8) -> NetshDynamicRule {
-            NetshDynamicRule(
+        func rule(_ action: FilterActionKind, _ number: UInt8) -> DynamicRule {
+            DynamicRule(
                 id: IPsecGUID(bytes: [UInt8](repeating: number, count: 16))!,
                 filter: Filter(id: .zero, mirrored: false, source: .me, destination: .host(IPv4Address(198, 18, 0, 9))),
                 mainModePolicy: "MM",

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Netsh
 import PolicyFormats
 import PolicyModel

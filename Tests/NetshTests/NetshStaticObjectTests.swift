@@ -1,3 +1,4 @@
+import IPsecTestKit
 import Netsh
 import PolicyFormats
 import PolicyModel

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Netsh
 import PolicyFormats
 import PolicyModel
@@ -148,8 +149,52 @@ import Testing
             add rule srcaddr=me dstaddr=198.18.0.2 mmpolicy=MM qmpolicy=Missing
             popd
             """
-        #expect(throws: NetshError.self) { try netsh.shell.runScript(script, source: "dyn.netsh") }
-        #expect(netsh.dynamic.state == DynamicState() && netsh.dynamic.saveCount == 0)
+        #expect(
+            throws: NetshError("Quick mode policy with name \"Missing\" does not exist.", source: "dyn.netsh", line: 4)
+        ) {
+            try netsh.shell.runScript(script, source: "dyn.netsh")
+        }
+        #expect(netsh.dynamic.spd == NetshSPD(localAddresses: [IPv4Address(198, 18, 0, 10)]))
+        #expect(netsh.dynamic.commitCount == 0)
+    }
+
+    /// A script with static and dynamic commands is one transaction across both: a failing dynamic
+    /// command keeps the static changes from being saved, a failing static command keeps the dynamic
+    /// ones from being sent; a good script's output keeps the order of its lines.
+    @Test func mixedScriptsAreOneTransaction() throws {
+        let netsh = NetshHarness()
+        let failingDynamic = """
+            ipsec static add policy Web
+            ipsec dynamic add mmpolicy MM
+            ipsec dynamic add rule me any MM actioninbound=block actionoutbound=block
+            ipsec dynamic add rule me any MM actioninbound=block actionoutbound=block
+            """
+        #expect(throws: NetshError.self) { try netsh.shell.runScript(failingDynamic, source: "x.netsh") }
+        #expect(netsh.local.policies.isEmpty && netsh.dynamic.commitCount == 0)
+        do {
+            _ = try netsh.shell.runScript(failingDynamic, source: "x.netsh")
+        } catch {
+            #expect(error.line == 4 && error.message.contains("already exists"), "\(error)")
+        }
+
+        let failingStatic = """
+            ipsec dynamic add mmpolicy MM
+            ipsec static add rule R Missing Missing Missing
+            """
+        #expect(throws: NetshError.self) { try netsh.shell.runScript(failingStatic, source: "y.netsh") }
+        #expect(netsh.dynamic.commitCount == 0)
+
+        let good = """
+            ipsec dynamic add mmpolicy MM
+            ipsec static show store
+            ipsec dynamic show mmpolicy MM
+            ipsec static add policy Web
+            """
+        let output = try netsh.shell.runScript(good, source: "z.netsh")
+        #expect(netsh.dynamic.commitCount == 1 && netsh.local.policy(named: "Web") != nil)
+        let store = try #require(output.range(of: "The current IPsec policy store is the local store."))
+        let policy = try #require(output.range(of: "Policy Name             : MM"))
+        #expect(store.lowerBound < policy.lowerBound)
     }
 
     @Test func contextNavigation() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Netsh
 import PolicyFormats
 import PolicyModel
@@ -11,7 +12,9 @@ struct NetshHarness {
     let shell: NetshShell
 
     init(
-        dynamic: InMemoryNetshDynamicBackend = InMemoryNetshDynamicBackend(addresses: [IPv4Address(198, 18, 0, 10)]),
+        dynamic: InMemoryNetshDynamicBackend = InMemoryNetshDynamicBackend(
+            spd: NetshSPD(localAddresses: [IPv4Address(198, 18, 0, 10)])
+        ),
         resolver: any NetshNameResolver = TableNameResolver([
             "fileserver.example.test": [IPv4Address(198, 18, 5, 20)],
             "web.example.test": [IPv4Address(198, 18, 5, 30), IPv4Address(198, 18, 5, 31)],
@@ -20,9 +23,10 @@ struct NetshHarness {
     ) {
         self.dynamic = dynamic
         let environment = NetshEnvironment.deterministic(resolver: resolver)
+        dynamic.environment = environment
         shell = NetshShell(
             staticSession: NetshStaticSession(backend: stores, environment: environment),
-            dynamicSession: NetshDynamicSession(backend: dynamic, environment: environment)
+            dynamicBackend: dynamic
         )
     }
 

@@ -54,6 +54,8 @@ public actor PolicyAgent {
     private let journalsSources: Bool
     /// Runs first on every refresh: the plugins follow their plugins.d directory (``PluginWiring``).
     private var sourcesReloader: (@Sendable () async -> Void)?
+    /// Serialises the netsh dynamic transactions (``runNetshDynamic(_:dryRun:store:)``).
+    let dynamicTransactions = TransactionLock()
 
     public init(
         driver: any IPsecDriver,

@@ -1,27 +1,22 @@
-public import PolicyModel
-
-/// The dynamic (SPD) side of the Policy Agent as `netsh ipsec dynamic` edits it: main-mode and
-/// quick-mode policies, dynamic rules, and the `set config` settings.
+/// The dynamic side of the security policy database (SPD) as `netsh ipsec dynamic` edits it: main-mode
+/// and quick-mode policies and dynamic rules (windows-ipsec.md §6.2).
 ///
-/// Rules and policies live only while the service runs; ``config`` persists (windows-ipsec.md §2,
-/// §4.3–4.5). Plain values: the service host keeps one, the dynamic provider turns its rules into
-/// effective filters, the CLI edits a copy and sends it back.
-public struct DynamicState: Hashable, Sendable, Codable {
+/// One value, held once, by the service's dynamic policy source; every netsh dynamic command (or
+/// script) replaces it as a whole. It lives only while the service runs; the `set config` settings are
+/// not part of it (they persist: ``DynamicSettings``).
+public struct DynamicPolicy: Hashable, Sendable, Codable {
     public var mainModePolicies: [DynamicMainModePolicy]
     public var quickModePolicies: [DynamicQuickModePolicy]
-    public var rules: [NetshDynamicRule]
-    public var config: DynamicSettings
+    public var rules: [DynamicRule]
 
     public init(
         mainModePolicies: [DynamicMainModePolicy] = [],
         quickModePolicies: [DynamicQuickModePolicy] = [],
-        rules: [NetshDynamicRule] = [],
-        config: DynamicSettings = DynamicSettings()
+        rules: [DynamicRule] = []
     ) {
         self.mainModePolicies = mainModePolicies
         self.quickModePolicies = quickModePolicies
         self.rules = rules
-        self.config = config
     }
 
     public func mainModePolicy(named name: String) -> DynamicMainModePolicy? {
@@ -30,6 +25,40 @@ public struct DynamicState: Hashable, Sendable, Codable {
 
     public func quickModePolicy(named name: String) -> DynamicQuickModePolicy? {
         quickModePolicies.first { $0.name.caseInsensitiveEquals(name) }
+    }
+
+    /// The rules as effective filters of the source named `source`, each with its inbound and outbound
+    /// action; negotiate offers come from the rule's quick-mode policy.
+    public func effectiveFilters(source: String) -> [EffectiveFilter] {
+        rules.map { rule in
+            let offers = rule.quickModePolicy.flatMap(quickModePolicy(named:))?.offers ?? SecurityOffer.windowsDefaults
+            func action(_ kind: FilterActionKind) -> FilterAction {
+                FilterAction(
+                    id: rule.id,
+                    name: "Dynamic \(kind.rawValue)",
+                    action: kind,
+                    offers: kind == .negotiate ? offers : []
+                )
+            }
+            var filter = rule.filter
+            filter.id = rule.id
+            let inbound = action(rule.actionInbound)
+            return EffectiveFilter(
+                filter: filter,
+                inboundAction: inbound,
+                outboundAction: action(rule.actionOutbound),
+                interfaceType: rule.interfaceType,
+                tunnelEndpoint: rule.tunnelDestination,
+                provenance: Provenance(
+                    kind: .dynamic,
+                    source: source,
+                    policyName: "Dynamic",
+                    ruleName: rule.id.braced,
+                    ruleID: rule.id,
+                    filterActionName: inbound.name
+                )
+            )
+        }
     }
 }
 
@@ -92,7 +121,7 @@ public struct DynamicQuickModePolicy: Hashable, Sendable, Codable {
 
 /// `add rule` of the dynamic context: one generic filter pair (main mode + quick mode) with its
 /// own inbound and outbound actions.
-public struct NetshDynamicRule: Hashable, Sendable, Codable {
+public struct DynamicRule: Hashable, Sendable, Codable {
     /// Names the rule's filters in `show mmfilter` / `show qmfilter`.
     public var id: IPsecGUID
     /// Source and destination with their masks; protocol, ports, mirrored.
@@ -131,7 +160,7 @@ public struct NetshDynamicRule: Hashable, Sendable, Codable {
 
     /// Whether the identifying fields (addresses, masks, protocol, ports, mirrored, connection
     /// type, tunnel) equal `other`'s: how `set rule` and `delete rule` find a rule.
-    public func sameFilter(as other: NetshDynamicRule) -> Bool {
+    public func sameFilter(as other: DynamicRule) -> Bool {
         filter.source == other.filter.source && filter.destination == other.filter.destination
             && filter.ipProtocol == other.filter.ipProtocol && filter.sourcePort == other.filter.sourcePort
             && filter.destinationPort == other.filter.destinationPort && filter.mirrored == other.filter.mirrored
