@@ -37,27 +37,45 @@ extension NetshDynamicSession {
         } catch {
             throw NetshError(error.message)
         }
-        if property == "ipsecexempt" { return "The new default exemptions take effect at the next computer startup.\n" }
-        return ""
+        switch property {
+        case "ipsecexempt":
+            return
+                "The new default exemptions take effect when the IPsec service next starts (at the latest at the next computer startup).\n"
+        case "bootmode": return "The new boot mode takes effect at the next computer startup.\n"
+        case "bootexemptions": return "The new boot exemptions take effect at the next computer startup.\n"
+        default: return ""
+        }
     }
 
-    func renderConfig(_ config: DynamicSettings) -> String {
+    /// `show config`: the values in force; a boot-time value set but not in force yet is shown with
+    /// the value that waits and when it takes effect.
+    func renderConfig(_ state: DynamicSettingsState) -> String {
+        let config = state.configured
+        let pending = Set(state.pending)
+        func waiting(_ property: String, _ value: String) -> String {
+            guard pending.contains(property) else { return "" }
+            return " (pending: \(value), \(DynamicSettingsState.takesEffect(property)))"
+        }
+        func bootMode(_ mode: StartupMode?) -> String {
+            mode?.rawValue.uppercased() ?? "DEFAULT (STATEFUL IF A POLICY IS ASSIGNED, ELSE PERMIT)"
+        }
+        let boot = state.boot ?? DynamicSettings()
         var text = NetshText()
         text.heading("System configuration parameters")
         text.field("IPsec Diagnostics", "\(config.diagnostics)")
         text.field("IKE Logging", "\(config.ikeLogging)")
         text.field("Strong CRL Check", "\(config.strongCRLCheck)")
         text.field("IPsec Log Interval", "\(config.logIntervalSeconds) seconds")
-        text.field("IPsec Exemptions", "\(config.exemptionLevel)")
         text.field(
-            "Boot Mode",
-            config.bootMode?.rawValue.uppercased() ?? "DEFAULT (STATEFUL IF A POLICY IS ASSIGNED, ELSE PERMIT)"
+            "IPsec Exemptions",
+            "\(state.service.exemptionLevel)" + waiting("ipsecexempt", "\(config.exemptionLevel)")
         )
-        if config.bootExemptions.isEmpty {
+        text.field("Boot Mode", bootMode(boot.bootMode) + waiting("bootmode", bootMode(config.bootMode)))
+        if boot.bootExemptions.isEmpty {
             text.field("Boot Exemptions", "<None>")
         } else {
-            text.line("Boot Exemptions(\(config.bootExemptions.count))")
-            let rows = config.bootExemptions.map { exemption in
+            text.line("Boot Exemptions(\(boot.bootExemptions.count))")
+            let rows = boot.bootExemptions.map { exemption in
                 [
                     IPProtocol.name(exemption.ipProtocol),
                     String(exemption.sourcePort), String(exemption.destinationPort),
@@ -65,6 +83,16 @@ extension NetshDynamicSession {
                 ]
             }
             text.table([("Protocol", 12), ("Src Port", 8), ("Dst Port", 8), ("Direction", 9)], rows, wide: true)
+        }
+        if pending.contains("bootexemptions") {
+            text.field(
+                "Pending Boot Exemptions",
+                (config.value(of: "bootexemptions") ?? "none") + ", "
+                    + DynamicSettingsState.takesEffect("bootexemptions")
+            )
+        }
+        if state.boot == nil, !pending.isDisjoint(with: ["bootmode", "bootexemptions"]) {
+            text.line("(ipsecsvc boot has not run since this computer started.)")
         }
         return text.text
     }

@@ -117,7 +117,7 @@ extension NetshDynamicSession {
     ]
 
     func showConfig(_ arguments: NetshArguments) throws(NetshError) -> String {
-        renderConfig(spd.settings)
+        renderConfig(spd.settingsState)
     }
 
     func showMainModePolicies(_ arguments: NetshArguments) throws(NetshError) -> String {
@@ -169,7 +169,7 @@ extension NetshDynamicSession {
 
     func showAll(_ arguments: NetshArguments) throws(NetshError) -> String {
         let state = spd.policy
-        var parts = [renderConfig(spd.settings)]
+        var parts = [renderConfig(spd.settingsState)]
         parts += state.mainModePolicies.map(renderMainMode)
         parts += state.quickModePolicies.map(renderQuickMode)
         parts.append(try showFilters(NetshArguments(command: "show mmfilter"), state, quickMode: false))

@@ -7,19 +7,32 @@ public struct NetshSPD: Hashable, Sendable {
     public var policy: DynamicPolicy
     /// The `set config` settings as configured (`dynamic-settings.conf`).
     public var settings: DynamicSettings
+    /// The settings the running service uses (boot-time ones as at its start); `nil`: as configured.
+    public var serviceSettings: DynamicSettings?
+    /// What the computer startup step applied at this startup; `nil`: it did not run.
+    public var bootSettings: DynamicSettings?
     /// The counters for `show stats` (gathered when a command reads ``NetshLiveData/statistics``).
     public var statistics: NetshStatistics
     /// The computer's IPv4 addresses that `me` stands for (gathered for ``NetshLiveData/filters``).
     public var localAddresses: [IPv4Address]
 
+    /// The settings as configured and in force, for `show config`.
+    public var settingsState: DynamicSettingsState {
+        DynamicSettingsState(configured: settings, service: serviceSettings ?? settings, boot: bootSettings)
+    }
+
     public init(
         policy: DynamicPolicy = DynamicPolicy(),
         settings: DynamicSettings = DynamicSettings(),
+        serviceSettings: DynamicSettings? = nil,
+        bootSettings: DynamicSettings? = nil,
         statistics: NetshStatistics = NetshStatistics(),
         localAddresses: [IPv4Address] = []
     ) {
         self.policy = policy
         self.settings = settings
+        self.serviceSettings = serviceSettings
+        self.bootSettings = bootSettings
         self.statistics = statistics
         self.localAddresses = localAddresses
     }

@@ -116,3 +116,62 @@ public struct DynamicSettings: Hashable, Sendable, Codable {
         BootExemption(ipProtocol: IPProtocol.udp, sourcePort: 67, destinationPort: 68, direction: .inbound),
     ]
 }
+
+extension DynamicSettings {
+    /// The properties that do not change a running system: `ipsecexempt` takes effect when the service
+    /// next starts (Windows: at the next computer startup, windows-ipsec.md §4.3), `bootmode` and
+    /// `bootexemptions` at the next computer startup (`ipsecsvc boot`, §4.4). The others apply at once.
+    public static let bootTimeProperties: Set<String> = ["ipsecexempt", "bootmode", "bootexemptions"]
+
+    /// These settings (in force) with the properties of `configured` that apply at once.
+    public func applyingImmediateProperties(of configured: DynamicSettings) -> DynamicSettings {
+        var result = configured
+        result.exemptionLevel = exemptionLevel
+        result.bootMode = bootMode
+        result.bootExemptions = bootExemptions
+        return result
+    }
+}
+
+/// The `set config` settings as configured and as in force: what `netsh ipsec dynamic show config` and
+/// `ipsecsvc status` show.
+public struct DynamicSettingsState: Hashable, Sendable, Codable {
+    /// As last set (`dynamic-settings.conf`).
+    public var configured: DynamicSettings
+    /// What the running service uses: `ipsecexempt` as it was when the service started, the rest as
+    /// configured.
+    public var service: DynamicSettings
+    /// What the computer startup step (`ipsecsvc boot`) applied at this startup; `nil` when it did not
+    /// run since the computer started.
+    public var boot: DynamicSettings?
+
+    public init(configured: DynamicSettings, service: DynamicSettings, boot: DynamicSettings?) {
+        self.configured = configured
+        self.service = service
+        self.boot = boot
+    }
+
+    /// The boot-time properties whose configured value is not in force yet, in `show config` order.
+    public var pending: [String] {
+        DynamicSettings.properties.filter { property in
+            guard DynamicSettings.bootTimeProperties.contains(property) else { return false }
+            let wanted = configured.value(of: property)
+            if property == "ipsecexempt" { return service.value(of: property) != wanted }
+            // Nothing applied at this startup: a setting other than the default waits for the next one.
+            return (boot ?? DynamicSettings()).value(of: property) != wanted
+        }
+    }
+
+    /// When a pending property takes effect.
+    public static func takesEffect(_ property: String) -> String {
+        property == "ipsecexempt" ? "at the next service start" : "at the next computer startup"
+    }
+
+    /// The value in force of a property, in its netsh spelling.
+    public func inForce(_ property: String) -> String? {
+        switch property {
+        case "bootmode", "bootexemptions": (boot ?? DynamicSettings()).value(of: property)
+        default: service.value(of: property)
+        }
+    }
+}

@@ -32,7 +32,8 @@ struct BootSubcommand: AsyncParsableCommand {
                 settings: try store.dynamicSettings(),
                 policyAssigned: try await PolicyEngineFactory.anyPolicyAssigned(configuration),
                 driver: try DriverFactory.make(configuration, journal: journal),
-                journal: journal
+                journal: journal,
+                record: store
             )
             print("The IPSec driver is in \(decision.mode.rawValue) startup mode (\(decision.reason)).")
         }

@@ -157,7 +157,39 @@ import Testing
         #expect(text.contains("IPsec Exemptions        : 3"))
         #expect(text.contains("Boot Mode               : DEFAULT (STATEFUL IF A POLICY IS ASSIGNED, ELSE PERMIT)"))
         try netsh.d("set config bootexemptions tcp:0:3389:inbound")
-        #expect(try netsh.d("show config").contains("TCP          0        3389     INBOUND"))
+        // Not applied at a computer startup yet: shown as waiting for the next one.
+        let pending = try netsh.d("show config")
+        #expect(pending.contains("Boot Exemptions         : <None>"))
+        #expect(pending.contains("Pending Boot Exemptions : TCP:0:3389:inbound, at the next computer startup"))
+        #expect(pending.contains("ipsecsvc boot has not run since this computer started"))
+        // The computer started with them: in force, nothing pending.
+        netsh.dynamic.spd.bootSettings = netsh.dynamic.spd.settings
+        let applied = try netsh.d("show config")
+        #expect(applied.contains("TCP          0        3389     INBOUND"))
+        #expect(!applied.contains("Pending"))
+    }
+
+    /// Boot-time settings wait, as netsh says: `ipsecexempt` until the service next starts, `bootmode`
+    /// and `bootexemptions` until the next computer startup; `show config` shows the value in force and
+    /// the one that waits.
+    @Test func bootTimeSettingsShowTheValueInForceAndThePendingOne() throws {
+        let netsh = NetshHarness()
+        let running = DynamicSettings()
+        netsh.dynamic.spd.serviceSettings = running
+        var booted = DynamicSettings()
+        booted.bootMode = .stateful
+        netsh.dynamic.spd.bootSettings = booted
+        netsh.dynamic.spd.settings = booted
+        try netsh.d("set config property=ipsecexempt value=1")
+        #expect(try netsh.d("set config property=bootmode value=block").contains("next computer startup"))
+        try netsh.d("set config property=ipsecdiagnostics value=5")
+        let text = try netsh.d("show config")
+        #expect(text.contains("IPsec Exemptions        : 3 (pending: 1, at the next service start)"), "\(text)")
+        #expect(text.contains("Boot Mode               : STATEFUL (pending: BLOCK, at the next computer startup)"))
+        #expect(text.contains("IPsec Diagnostics       : 5"))
+        let state = netsh.dynamic.spd.settingsState
+        #expect(state.pending == ["ipsecexempt", "bootmode"])
+        #expect(state.inForce("ipsecexempt") == "3" && state.inForce("bootmode") == "stateful")
     }
 
     @Test func specificFiltersExpandMirroringAndMeWithWeights() throws {

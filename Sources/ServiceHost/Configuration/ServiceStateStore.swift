@@ -4,9 +4,9 @@ import Providers
 import Synchronization
 
 /// The state files in the state directory that the service host owns: the startup type
-/// (`service-state`) and the dynamic `set config` settings (`dynamic-settings.conf`, the file
-/// Providers' `StateDirectory.dynamicSettings` names, in its `key=value` form). Every write is atomic
-/// and durable.
+/// (`service-state`), the dynamic `set config` settings (`dynamic-settings.conf`, the file Providers'
+/// `StateDirectory.dynamicSettings` names, in its `key=value` form) and the settings the last computer
+/// startup applied (`boot-settings`). Every write is atomic and durable.
 public struct ServiceStateStore: Sendable {
     public var directory: String
 
@@ -14,6 +14,7 @@ public struct ServiceStateStore: Sendable {
 
     public var serviceStatePath: String { directory + "/service-state" }
     public var dynamicConfigPath: String { StateDirectory(path: directory).dynamicSettings }
+    public var bootSettingsPath: String { directory + "/boot-settings" }
 
     /// The recorded startup type, or `nil` when `service config` never ran.
     public func startType() throws(ConfigurationError) -> StartupType? {
@@ -50,6 +51,50 @@ public struct ServiceStateStore: Sendable {
             [("start_type", type.rawValue)]
         )
         try DurableFile.write(Array(text.utf8), to: serviceStatePath, permissions: 0o640)
+    }
+
+    /// Records the settings `ipsecsvc boot` applied at this computer startup, with the kernel's boot ID
+    /// so that a later startup that did not run it is told apart.
+    public func recordBootSettings(_ settings: DynamicSettings) throws {
+        try FileSystem.makeDirectories(directory, mode: 0o750)
+        var pairs = [("boot_id", Self.currentBootID())]
+        for property in DynamicSettings.bootTimeProperties.sorted() {
+            if let value = settings.value(of: property), value != "default" { pairs.append((property, value)) }
+        }
+        let text = KeyValueFile.render(
+            comment: "Written by `ipsecsvc boot`: the boot-time settings it applied at this computer startup.",
+            pairs
+        )
+        try DurableFile.write(Array(text.utf8), to: bootSettingsPath, permissions: 0o640)
+    }
+
+    /// The boot-time settings `ipsecsvc boot` applied at this computer startup; `nil` when it did not
+    /// run since the computer started (no record, or one of an earlier startup).
+    public func bootSettings() throws(ConfigurationError) -> DynamicSettings? {
+        guard let file = try readFile(bootSettingsPath) else { return nil }
+        var settings = DynamicSettings()
+        var bootID: String?
+        for entry in file.entries {
+            if entry.key == "boot_id" {
+                bootID = entry.value
+                continue
+            }
+            do throws(DynamicSettings.SettingError) {
+                guard DynamicSettings.bootTimeProperties.contains(entry.key) else {
+                    throw DynamicSettings.SettingError("unknown key '\(entry.key)'")
+                }
+                try settings.set(property: entry.key, value: entry.value)
+            } catch {
+                throw ConfigurationError(path: file.path, line: entry.line, message: error.message)
+            }
+        }
+        return bootID == Self.currentBootID() ? settings : nil
+    }
+
+    /// The kernel's ID of this computer startup (`/proc/sys/kernel/random/boot_id`).
+    static func currentBootID() -> String {
+        let text = (try? FileSystem.readTextIfPresent("/proc/sys/kernel/random/boot_id", limit: 64)) ?? nil
+        return text?.split(separator: "\n").first.map(String.init) ?? "unknown"
     }
 
     /// The dynamic settings as persisted (defaults when never set), read without the store lock: for

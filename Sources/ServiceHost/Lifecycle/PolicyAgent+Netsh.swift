@@ -22,7 +22,12 @@ extension PolicyAgent {
     ) async throws -> [String] {
         try await dynamicTransactions.run {
             let configured = try await BlockingPool.shared.run { try store.lockedDynamicSettings() }
-            var spd = NetshSPD(policy: await engine.dynamic.policy, settings: configured)
+            var spd = NetshSPD(
+                policy: await engine.dynamic.policy,
+                settings: configured,
+                serviceSettings: settings,
+                bootSettings: bootSettings
+            )
             let reads = NetshDynamicSession.reads(commands)
             if reads.contains(.statistics) { spd.statistics = NetshStatistics(driverStatus: await driver.status()) }
             if reads.contains(.filters) { spd.localAddresses = await driver.decisionState().host.addresses }
