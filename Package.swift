@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "IPsecSystem", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.
-        .target(name: "IPsecTestKit", dependencies: ["DecisionCore", "Driver", "Netsh", "PolicyModel"]),
+        .target(name: "IPsecTestKit", dependencies: ["DecisionCore", "Driver", "IPsecSystem", "Netsh", "PolicyModel"]),
         .target(
             name: "ServiceHost",
             dependencies: [
