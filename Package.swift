@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "PolicyModel"),
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "CLibXML2"]),
         // The netsh command engine (shell, static and dynamic sessions, show, dump); a script reader codec.
-        .target(name: "Netsh", dependencies: ["PolicyModel", "PolicyFormats"]),
+        .target(name: "Netsh", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore"]),
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "IPsecSystem"]),
         // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
         // shared by the driver and explain: no C targets, no Foundation.
@@ -144,7 +144,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NetshTests",
-            dependencies: ["IPsecTestKit", "Netsh", "PolicyFormats", "PolicyModel"],
+            dependencies: ["DecisionCore", "IPsecTestKit", "Netsh", "PolicyFormats", "PolicyModel"],
             // The administrator script corpus and golden files, read by path from the source tree.
             exclude: ["Fixtures"]
         ),

@@ -1,3 +1,4 @@
+import DecisionCore
 import PolicyModel
 
 /// The `show` commands of the dynamic context.
@@ -31,6 +32,7 @@ extension NetshDynamicSession {
             summary: "Displays quick mode policies.",
             parameters: [.name("quick mode policy"), .all("quick mode policies")],
             required: [["name", "all"]],
+            reads: .filters,
             run: showQuickModePolicies
         ),
         NetshCommand(
@@ -126,24 +128,20 @@ extension NetshDynamicSession {
         return indices.map { renderMainMode(state.mainModePolicies[$0]) }.joined(separator: "\n")
     }
 
+    /// The dynamic quick-mode policies and the negotiating filter actions in force from the other
+    /// sources, each with where it comes from.
     func showQuickModePolicies(_ arguments: NetshArguments) throws(NetshError) -> String {
-        let state = spd.policy
-        let indices = try selected(arguments, state.quickModePolicies.map(\.name), kind: "Quick mode policy")
-        return indices.map { renderQuickMode(state.quickModePolicies[$0]) }.joined(separator: "\n")
+        let policies = quickModePoliciesInForce()
+        let indices = try selected(arguments, policies.map(\.name), kind: "Quick mode policy")
+        return indices.map { renderQuickMode(policies[$0]) }.joined(separator: "\n")
     }
 
     func showMainModeFilters(_ arguments: NetshArguments) throws(NetshError) -> String {
-        try showFilters(arguments, spd.policy, quickMode: false)
+        modeNote() + (try showFilters(arguments, quickMode: false))
     }
 
     func showQuickModeFilters(_ arguments: NetshArguments) throws(NetshError) -> String {
-        try showFilters(arguments, spd.policy, quickMode: true)
-    }
-
-    func showRules(_ arguments: NetshArguments) throws(NetshError) -> String {
-        let tunnel = try arguments.choice("type", [("tunnel", true), ("transport", false)])
-        let rules = spd.policy.rules.filter { tunnel == nil || ($0.tunnelDestination != nil) == tunnel }
-        return rules.isEmpty ? "There are no rules in the SPD.\n" : rules.map(renderRule).joined(separator: "\n")
+        modeNote() + (try showFilters(arguments, quickMode: true))
     }
 
     func showStatistics(_ arguments: NetshArguments) throws(NetshError) -> String {
@@ -168,131 +166,58 @@ extension NetshDynamicSession {
     }
 
     func showAll(_ arguments: NetshArguments) throws(NetshError) -> String {
-        let state = spd.policy
         var parts = [renderConfig(spd.settingsState)]
-        parts += state.mainModePolicies.map(renderMainMode)
-        parts += state.quickModePolicies.map(renderQuickMode)
-        parts.append(try showFilters(NetshArguments(command: "show mmfilter"), state, quickMode: false))
-        parts.append(try showFilters(NetshArguments(command: "show qmfilter"), state, quickMode: true))
+        parts += spd.policy.mainModePolicies.map(renderMainMode)
+        parts += quickModePoliciesInForce().map(renderQuickMode)
+        parts.append(modeNote() + (try showFilters(NetshArguments(command: "show mmfilter"), quickMode: false)))
+        parts.append(try showFilters(NetshArguments(command: "show qmfilter"), quickMode: true))
         return parts.joined(separator: "\n")
     }
 
-    private func showFilters(
-        _ arguments: NetshArguments,
-        _ state: DynamicPolicy,
-        quickMode: Bool
-    ) throws(NetshError)
-        -> String
-    {
-        let specific = try arguments.choice("type", [("generic", false), ("specific", true)]) ?? false
-        var rules = state.rules
-        if let name = arguments.string("name") {
-            rules = rules.filter { $0.id.braced.caseInsensitiveEquals(name) || $0.id.plain.caseInsensitiveEquals(name) }
-            guard !rules.isEmpty else { throw .notFound("Filter", name) }
-        }
-        if arguments.has("srcaddr") || arguments.has("dstaddr") {
-            let fields = try FilterFields(arguments, resolver: environment.resolver)
-            rules = rules.filter { rule in
-                (fields.sources.isEmpty || fields.sources.contains(rule.filter.source))
-                    && (fields.destinations.isEmpty || fields.destinations.contains(rule.filter.destination))
-            }
-        }
-        if quickMode {
-            let actions = [("permit", FilterActionKind.permit), ("block", .block), ("negotiate", .negotiate)]
-            if let inbound = try arguments.choice("actioninbound", actions) {
-                rules = rules.filter { $0.actionInbound == inbound }
-            }
-            if let outbound = try arguments.choice("actionoutbound", actions) {
-                rules = rules.filter { $0.actionOutbound == outbound }
-            }
-            if let text = arguments.string("protocol") {
-                let number = try NetshAddressing.parseProtocol(text)
-                rules = rules.filter { $0.filter.ipProtocol == number }
-            }
-        }
-        let title = quickMode ? "Quick Mode Filters" : "Main Mode Filters"
-        var text = NetshText()
-        for (tunnel, heading) in [(false, "Transport Filters"), (true, "Tunnel Filters")] {
-            let group = rules.filter { ($0.tunnelDestination != nil) == tunnel }
-            guard !group.isEmpty else { continue }
-            text.heading("\(title) - \(heading)\(specific ? " (specific)" : " (generic)")")
-            if specific {
-                let expanded = NetshSpecificFilters.expand(group, localAddresses: spd.localAddresses)
-                for filter in expanded {
-                    text.line()
-                    renderSpecific(&text, filter, group.first { $0.id == filter.ruleID }, quickMode: quickMode)
-                }
-            } else {
-                for rule in group {
-                    text.line()
-                    renderGeneric(&text, rule, quickMode: quickMode)
-                }
-            }
-            text.line()
-        }
-        if text.lines.isEmpty { return "There are no \(title.lowercased()) in the SPD.\n" }
-        return text.text
+    /// A quick-mode policy as `show qmpolicy` lists it, with the source it comes from: a dynamic
+    /// `qmpolicy`, or the negotiating filter action of a static rule in force.
+    struct QuickModePolicyInForce {
+        var name: String
+        var soft: Bool
+        var pfsGroup: String
+        var offers: [SecurityOffer]
+        var source: String
     }
 
-    private func renderGeneric(_ text: inout NetshText, _ rule: DynamicRule, quickMode: Bool) {
-        let renderer = NetshStaticRenderer(store: PolicyStore(), location: .local, options: NetshShowOptions())
-        text.field("Filter Name", rule.id.braced.uppercased())
-        text.field("Connection Type", renderer.connectionType(rule.interfaceType))
-        text.field("Source Address", "\(renderer.address(rule.filter.source)) (\(renderer.mask(rule.filter.source)))")
-        text.field(
-            "Destination Address",
-            "\(renderer.address(rule.filter.destination)) (\(renderer.mask(rule.filter.destination)))"
-        )
-        if let tunnel = rule.tunnelDestination { text.field("Tunnel Destination", tunnel.description) }
-        text.field("Mirrored", NetshText.yesNo(rule.filter.mirrored))
-        text.field(
-            "Authentication Methods",
-            rule.authenticationMethods.map(renderer.authentication).joined(separator: ", ")
-        )
-        text.field("Main Mode Policy", rule.mainModePolicy)
-        if quickMode {
-            text.field("Protocol", IPProtocol.name(rule.filter.ipProtocol))
-            text.field("Source Port", rule.filter.sourcePort == 0 ? "ANY" : String(rule.filter.sourcePort))
-            text.field(
-                "Destination Port",
-                rule.filter.destinationPort == 0 ? "ANY" : String(rule.filter.destinationPort)
+    private func quickModePoliciesInForce() -> [QuickModePolicyInForce] {
+        var result = spd.policy.quickModePolicies.map { policy in
+            QuickModePolicyInForce(
+                name: policy.name,
+                soft: policy.soft,
+                pfsGroup: policy.pfsGroup.rawValue,
+                offers: policy.offers,
+                source: "dynamic"
             )
-            text.field("Quick Mode Policy", rule.quickModePolicy ?? "<None>")
-            text.field("Inbound Action", actionName(rule.actionInbound))
-            text.field("Outbound Action", actionName(rule.actionOutbound))
         }
+        var seen: Set<IPsecGUID> = []
+        for filter in NetshFiltersInForce(spd).policy.filters where filter.provenance.kind != .dynamic {
+            for action in [filter.inboundAction, filter.outboundAction]
+            where action.action == .negotiate && seen.insert(action.id).inserted {
+                result.append(
+                    QuickModePolicyInForce(
+                        name: action.name,
+                        soft: action.allowFallbackToClear,
+                        // Session-key PFS of a static action uses the main mode's group.
+                        pfsGroup: action.quickModePFS
+                            ? DynamicPFSGroup.mainMode.rawValue : DynamicPFSGroup.none.rawValue,
+                        offers: action.offers,
+                        source: filter.provenance.sourceDescription
+                    )
+                )
+            }
+        }
+        return result
     }
 
-    private func renderSpecific(
-        _ text: inout NetshText,
-        _ filter: NetshSpecificFilter,
-        _ rule: DynamicRule?,
-        quickMode: Bool
-    ) {
-        let renderer = NetshStaticRenderer(store: PolicyStore(), location: .local, options: NetshShowOptions())
-        text.field("Filter Name", filter.ruleID.braced.uppercased())
-        text.field("Source Address", "\(renderer.address(filter.source)) (\(renderer.mask(filter.source)))")
-        text.field(
-            "Destination Address",
-            "\(renderer.address(filter.destination)) (\(renderer.mask(filter.destination)))"
-        )
-        text.field("Direction", filter.outbound ? "Outbound" : "Inbound")
-        text.field("Weight", filter.weight.description)
-        if quickMode {
-            text.field("Protocol", IPProtocol.name(filter.ipProtocol))
-            text.field("Source Port", filter.sourcePort == 0 ? "ANY" : String(filter.sourcePort))
-            text.field("Destination Port", filter.destinationPort == 0 ? "ANY" : String(filter.destinationPort))
-            text.field("Quick Mode Policy", rule?.quickModePolicy ?? "<None>")
-            text.field("Action", actionName(filter.action))
-        } else {
-            text.field("Main Mode Policy", rule?.mainModePolicy ?? "")
-        }
-    }
-
-    private func renderRule(_ rule: DynamicRule) -> String {
-        var text = NetshText()
-        renderGeneric(&text, rule, quickMode: true)
-        return text.text
+    /// When the driver is not in secure mode, the filters decide nothing: say so first.
+    func modeNote() -> String {
+        guard let mode = spd.driverMode, mode != .operational(.secure) else { return "" }
+        return "Note: the IPsec driver is in \(mode) mode; the filters below take effect in secure mode only.\n\n"
     }
 
     private func renderMainMode(_ policy: DynamicMainModePolicy) -> String {
@@ -315,17 +240,18 @@ extension NetshDynamicSession {
         return text.text
     }
 
-    private func renderQuickMode(_ policy: DynamicQuickModePolicy) -> String {
+    private func renderQuickMode(_ policy: QuickModePolicyInForce) -> String {
         var text = NetshText()
         text.heading("Quick Mode Policy")
         text.field("Policy Name", policy.name)
+        text.field("Policy Source", policy.source)
         text.field("Soft", NetshText.yesNo(policy.soft))
-        text.field("PFS Group", policy.pfsGroup.rawValue)
+        text.field("PFS Group", policy.pfsGroup)
         text.field("Security Methods", NetshSecurityMethods.format(policy.offers))
         return text.text
     }
 
-    private func actionName(_ action: FilterActionKind) -> String {
+    func actionName(_ action: FilterActionKind) -> String {
         switch action {
         case .permit: "Permit"
         case .block: "Block"

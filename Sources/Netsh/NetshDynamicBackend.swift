@@ -1,4 +1,4 @@
-public import PolicyModel
+import PolicyModel
 
 /// One named counter of `show stats`.
 public struct NetshCounter: Hashable, Sendable, Codable {

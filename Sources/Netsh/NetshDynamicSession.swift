@@ -1,3 +1,4 @@
+public import DecisionCore
 public import PolicyModel
 
 /// What `netsh ipsec dynamic` commands read and change, as plain values: the service gathers it, a
@@ -13,8 +14,14 @@ public struct NetshSPD: Hashable, Sendable {
     public var bootSettings: DynamicSettings?
     /// The counters for `show stats` (gathered when a command reads ``NetshLiveData/statistics``).
     public var statistics: NetshStatistics
-    /// The computer's IPv4 addresses that `me` stands for (gathered for ``NetshLiveData/filters``).
-    public var localAddresses: [IPv4Address]
+    /// The effective policy in force, from every source, as `explain` sees it (gathered for
+    /// ``NetshLiveData/filters``); `show` lists its dynamic filters as ``policy`` has them now.
+    public var inForce: EffectivePolicy
+    /// What the driver resolves `me` and special servers with (gathered for ``NetshLiveData/filters``).
+    public var host: HostInfo
+    /// The driver's mode (gathered for ``NetshLiveData/filters``): outside secure mode the filters
+    /// decide nothing, and `show` says so. `nil` when not known.
+    public var driverMode: DriverMode?
 
     /// The settings as configured and in force, for `show config`.
     public var settingsState: DynamicSettingsState {
@@ -27,14 +34,18 @@ public struct NetshSPD: Hashable, Sendable {
         serviceSettings: DynamicSettings? = nil,
         bootSettings: DynamicSettings? = nil,
         statistics: NetshStatistics = NetshStatistics(),
-        localAddresses: [IPv4Address] = []
+        inForce: EffectivePolicy = .empty,
+        host: HostInfo = HostInfo(),
+        driverMode: DriverMode? = nil
     ) {
         self.policy = policy
         self.settings = settings
         self.serviceSettings = serviceSettings
         self.bootSettings = bootSettings
         self.statistics = statistics
-        self.localAddresses = localAddresses
+        self.inForce = inForce
+        self.host = host
+        self.driverMode = driverMode
     }
 }
 
@@ -46,7 +57,7 @@ public struct NetshLiveData: OptionSet, Hashable, Sendable {
 
     /// The driver's counters (`show stats`).
     public static let statistics = NetshLiveData(rawValue: 1)
-    /// What the filters are expanded against (`show mmfilter|qmfilter|rule|all`).
+    /// The filters in force and what they are expanded against (`show qmpolicy|mmfilter|qmfilter|rule|all`).
     public static let filters = NetshLiveData(rawValue: 2)
 }
 

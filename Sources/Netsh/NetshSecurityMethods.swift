@@ -1,4 +1,4 @@
-public import PolicyModel
+package import PolicyModel
 
 /// The netsh notations for security methods: `mmsecmethods` (`3DES-SHA1-2`) and `qmsecmethods`
 /// (`ESP[3DES,SHA1]:100000k/3600s AH[MD5] AH[SHA1]+ESP[DES,None]`). Pure functions.

@@ -1,11 +1,12 @@
 import Foundation
+import IPsecTestKit
 import Testing
 
 /// A dynamic rule keeps blocking while other dynamic rules are added and deleted around it: each
 /// netsh dynamic command replaces the dynamic rules as one value and the driver swaps in one table
 /// per change, so no table in between lacks the blocking rule (issue 17). Root only: the real
 /// service with the netfilter driver in a test namespace.
-@Suite(.serialized, .enabled(if: DriverTestEnvironment.available, "needs root, iproute2, iptables, nc and the harness"))
+@Suite(.serialized, .requires(DriverTestEnvironment.requirement))
 struct DynamicRuleChurnIntegrationTests {
     @Test func blockedPortStaysBlockedWhileOtherDynamicRulesChange() async throws {
         let net = try await DriverNetwork()

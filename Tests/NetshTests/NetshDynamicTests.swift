@@ -1,3 +1,4 @@
+import DecisionCore
 import IPsecTestKit
 import Netsh
 import PolicyFormats
@@ -195,27 +196,26 @@ import Testing
     @Test func specificFiltersExpandMirroringAndMeWithWeights() throws {
         let netsh = NetshHarness(
             dynamic: InMemoryNetshDynamicBackend(
-                spd: NetshSPD(localAddresses: [IPv4Address(198, 18, 0, 10), IPv4Address(198, 18, 1, 10)])
+                spd: NetshSPD(host: HostInfo(addresses: [IPv4Address(198, 18, 0, 10), IPv4Address(198, 18, 1, 10)]))
             )
         )
         try netsh.d("add mmpolicy MM")
         try netsh.d("add qmpolicy QM")
         try netsh.d("add rule me 198.18.5.5 MM QM protocol=TCP dstport=22 actioninbound=negotiate actionoutbound=block")
-        let filters = NetshSpecificFilters.expand(
-            netsh.dynamic.spd.policy.rules,
-            localAddresses: netsh.dynamic.spd.localAddresses
-        )
+        let filters = NetshFiltersInForce(netsh.dynamic.spd).specific().filters
         #expect(filters.count == 4)  // 2 directions × 2 local addresses
-        #expect(filters.filter(\.outbound).allSatisfy { $0.action == .block && $0.destinationPort == 22 })
-        #expect(filters.filter { !$0.outbound }.allSatisfy { $0.action == .negotiate && $0.sourcePort == 22 })
-        // /32 + /32, a protocol, and the port on the side it is on: outbound dstport, inbound srcport.
-        #expect(filters.filter(\.outbound).allSatisfy { $0.weight.value == 64 * 8 + 4 + 1 })
-        #expect(filters.filter { !$0.outbound }.allSatisfy { $0.weight.value == 64 * 8 + 4 + 2 })
-        #expect(filters.first?.action == .negotiate)  // the heavier inbound filters come first
+        let outbound = filters.filter { $0.direction == .outbound }
+        let inbound = filters.filter { $0.direction == .inbound }
+        #expect(outbound.count == 2 && outbound.allSatisfy { $0.action == .block && $0.destinationPort == 22 })
+        #expect(inbound.count == 2 && inbound.allSatisfy { $0.action == .negotiate && $0.sourcePort == 22 })
+        // The driver's weight: the configured filter's (/32 + /32, a protocol, a port), in both directions.
+        #expect(filters.allSatisfy { $0.weight.value == 64 * 8 + 4 + 1 })
+        #expect(filters.first?.action == .block)  // equal weights: block first
         let text = try netsh.d("show qmfilter all type=specific")
         #expect(text.contains("Weight                  : 517"))
         #expect(text.contains("Source Address          : 198.18.1.10 (255.255.255.255)"))
         #expect(text.contains("Direction               : Inbound"))
+        #expect(text.contains("Policy Source           : dynamic"))
         let generic = try netsh.d("show qmfilter all")
         #expect(generic.contains("Source Address          : <My IP Address> (255.255.255.255)"))
         #expect(generic.contains("Inbound Action          : Negotiate"))
@@ -255,22 +255,27 @@ import Testing
 }
 
 @Suite struct NetshSpecificFilterOrderTests {
-    @Test func equalWeightsOrderBlockThenPermitThenNegotiate() {
-        func rule(_ action: FilterActionKind, _ number: UInt8) -> DynamicRule {
-            DynamicRule(
-                id: IPsecGUID(bytes: [UInt8](repeating: number, count: 16))!,
-                filter: Filter(id: .zero, mirrored: false, source: .me, destination: .host(IPv4Address(198, 18, 0, 9))),
-                mainModePolicy: "MM",
-                quickModePolicy: "QM",
-                actionInbound: action,
-                actionOutbound: action
+    @Test func equalWeightsOrderBlockThenPermitThenNegotiate() throws {
+        var policy = DynamicPolicy(mainModePolicies: [DynamicMainModePolicy(name: "MM")])
+        for (action, number) in [(FilterActionKind.negotiate, UInt8(1)), (.permit, 2), (.block, 3)] {
+            policy.rules.append(
+                DynamicRule(
+                    id: IPsecGUID(bytes: [UInt8](repeating: number, count: 16))!,
+                    filter: Filter(
+                        id: .zero,
+                        mirrored: false,
+                        source: .me,
+                        destination: .host(IPv4Address(198, 18, 0, 9))
+                    ),
+                    mainModePolicy: "MM",
+                    actionInbound: action,
+                    actionOutbound: action
+                )
             )
         }
-        let specific = NetshSpecificFilters.expand(
-            [rule(.negotiate, 1), rule(.permit, 2), rule(.block, 3)],
-            localAddresses: [IPv4Address(198, 18, 0, 1)]
-        )
+        let spd = NetshSPD(policy: policy, host: HostInfo(addresses: [IPv4Address(198, 18, 0, 1)]))
+        let specific = NetshFiltersInForce(spd).specific().filters
         #expect(specific.map(\.action) == [.block, .permit, .negotiate])
-        #expect(specific.allSatisfy { $0.source == .host(IPv4Address(198, 18, 0, 1)) && $0.outbound })
+        #expect(specific.allSatisfy { $0.source == .host(IPv4Address(198, 18, 0, 1)) && $0.direction == .outbound })
     }
 }

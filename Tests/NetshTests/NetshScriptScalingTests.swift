@@ -17,8 +17,12 @@ import Testing
             let small = try script(500)
             let large = try script(4_000)
             return (
-                try BenchmarkSupport.bestThreadCPUSeconds { _ = try files.decode(small, file: "x.netsh", format: .netsh) },
-                try BenchmarkSupport.bestThreadCPUSeconds { _ = try files.decode(large, file: "x.netsh", format: .netsh) }
+                try BenchmarkSupport.bestThreadCPUSeconds {
+                    _ = try files.decode(small, file: "x.netsh", format: .netsh)
+                },
+                try BenchmarkSupport.bestThreadCPUSeconds {
+                    _ = try files.decode(large, file: "x.netsh", format: .netsh)
+                }
             )
         }
         let ratio = largeTime / max(smallTime, 1e-6)

@@ -1,3 +1,4 @@
+import DecisionCore
 import Foundation
 import IPsecTestKit
 import Netsh
@@ -154,7 +155,7 @@ import Testing
         ) {
             try netsh.shell.runScript(script, source: "dyn.netsh")
         }
-        #expect(netsh.dynamic.spd == NetshSPD(localAddresses: [IPv4Address(198, 18, 0, 10)]))
+        #expect(netsh.dynamic.spd == NetshSPD(host: HostInfo(addresses: [IPv4Address(198, 18, 0, 10)])))
         #expect(netsh.dynamic.commitCount == 0)
     }
 

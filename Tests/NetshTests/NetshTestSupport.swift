@@ -1,3 +1,4 @@
+import DecisionCore
 import Foundation
 import IPsecTestKit
 import Netsh
@@ -13,7 +14,7 @@ struct NetshHarness {
 
     init(
         dynamic: InMemoryNetshDynamicBackend = InMemoryNetshDynamicBackend(
-            spd: NetshSPD(localAddresses: [IPv4Address(198, 18, 0, 10)])
+            spd: NetshSPD(host: HostInfo(addresses: [IPv4Address(198, 18, 0, 10)]))
         ),
         resolver: any NetshNameResolver = TableNameResolver([
             "fileserver.example.test": [IPv4Address(198, 18, 5, 20)],

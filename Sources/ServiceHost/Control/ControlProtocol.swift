@@ -1,7 +1,6 @@
 public import Driver
 import FoundationEssentials
 public import Netsh
-public import PolicyFormats
 public import PolicyModel
 
 /// The control-socket protocol version this build speaks (docs/control-protocol.md).

@@ -1,4 +1,4 @@
-public import DecisionCore
+import DecisionCore
 public import Driver
 import IPsecSystem
 public import PolicyModel

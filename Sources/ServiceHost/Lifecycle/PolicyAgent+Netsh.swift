@@ -2,7 +2,7 @@ import DecisionCore
 import Driver
 import IPsecSystem
 public import Netsh
-public import PolicyModel
+import PolicyModel
 import Providers
 
 extension PolicyAgent {
@@ -30,7 +30,14 @@ extension PolicyAgent {
             )
             let reads = NetshDynamicSession.reads(commands)
             if reads.contains(.statistics) { spd.statistics = NetshStatistics(driverStatus: await driver.status()) }
-            if reads.contains(.filters) { spd.localAddresses = await driver.decisionState().host.addresses }
+            if reads.contains(.filters) {
+                // The effective policy explain decides with, and the driver's host and mode: `show`
+                // expands the filters as the driver compiled them.
+                spd.inForce = await engine.effectivePolicy()
+                let state = await driver.decisionState()
+                spd.host = state.host
+                spd.driverMode = state.settings.mode
+            }
             // Off the pool: DNS names in the commands are resolved as they run.
             let before = spd
             let result = await BlockingPool.shared.run { () -> Result<(NetshSPD, [String]), NetshDynamicFailure> in
