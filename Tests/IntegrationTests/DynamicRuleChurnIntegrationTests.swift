@@ -46,7 +46,9 @@ struct DynamicRuleChurnIntegrationTests {
         let before = lineCount(received)
 
         // Probes until the churn ends: a datagram to UDP 24 every 2 ms and a TCP connect to 23 every
-        // 20 ms, from the peer.
+        // 20 ms (each given up after 0.3 s), from the peer. `timeout` sends SIGKILL: the test process's
+        // children inherit its blocked SIGTERM, and a connect whose SYN is dropped would otherwise wait
+        // for TCP's own timeout (about two minutes), leaving one probe for the whole churn.
         let stop = "\(net.directory)/stop-probes"
         let udp = Task {
             await sh(
@@ -55,7 +57,7 @@ struct DynamicRuleChurnIntegrationTests {
         }
         let tcp = Task {
             await sh(
-                "ip netns exec \(net.peer) bash -c 'while [ ! -e \(stop) ]; do timeout 0.3 bash -c \"exec 3<>/dev/tcp/\(net.hostAddress)/23\" 2>/dev/null && echo CONNECTED; sleep 0.02; done'"
+                "ip netns exec \(net.peer) bash -c 'while [ ! -e \(stop) ]; do echo TRY; timeout -s KILL 0.3 bash -c \"exec 3<>/dev/tcp/\(net.hostAddress)/23\" 2>/dev/null && echo CONNECTED; sleep 0.02; done'"
             )
         }
         // Meanwhile unrelated dynamic rules are added and deleted every 100 ms (or as fast as netsh
@@ -87,6 +89,9 @@ struct DynamicRuleChurnIntegrationTests {
         #expect(udpDone.status == 0, "\(udpDone.output)")
         let leakedDatagrams = lineCount(received) - before
         let leakedConnections = tcpDone.output.components(separatedBy: "CONNECTED").count - 1
+        // The TCP probe ran all along, not once (at least one connect per second of churn).
+        let tcpProbes = tcpDone.output.components(separatedBy: "TRY").count - 1
+        #expect(tcpProbes >= 8, "only \(tcpProbes) TCP probes ran during the churn")
         #expect(
             leakedDatagrams == 0,
             "\(leakedDatagrams) datagrams to the blocked UDP port arrived (\(churned) rule changes)"
