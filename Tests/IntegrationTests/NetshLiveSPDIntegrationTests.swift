@@ -9,14 +9,7 @@ import Testing
 @Suite(.serialized, .requires(DriverTestEnvironment.requirement))
 struct NetshLiveSPDIntegrationTests {
     @Test func showListsPersistentLocalAndDynamicFiltersInForce() async throws {
-        let net = try await DriverNetwork()
-        do {
-            try await run(net)
-        } catch {
-            await net.teardown()
-            throw error
-        }
-        await net.teardown()
+        try await DriverNetwork.withNetwork(run)
     }
 
     func run(_ net: DriverNetwork) async throws {
