@@ -16,7 +16,7 @@ struct DriverFailureTests {
     /// driver refuses, naming the first driver's PID; the service fails to start with that reason; the
     /// first service's rules and enforcement are untouched.
     @Test(.timeLimit(.minutes(5))) func aSecondInstanceRefusesAndLeavesTheFirstAlone() async throws {
-        try await DriverNetwork.using { net in
+        try await DriverNetwork.withNetwork { net in
             try net.listen(22)
             try net.listen(23)
             let config = try net.writeServiceConfiguration()
@@ -58,7 +58,7 @@ struct DriverFailureTests {
     /// Another process holds the driver's queue: the service says so (status, journal) and, rather than
     /// fail open, the driver enters block mode.
     @Test(.timeLimit(.minutes(5))) func aQueueHeldByAnotherProcessIsReportedAndBlockModeEntered() async throws {
-        try await DriverNetwork.using { net in
+        try await DriverNetwork.withNetwork { net in
             try net.listen(22)
             // The harness binds queue 4200 and nothing else (no rules).
             let holder = try net.spawn(
@@ -85,7 +85,7 @@ struct DriverFailureTests {
     /// Another program flushes the driver's chain, or replaces the whole mangle table: the driver
     /// notices within 2 s, says so and puts its rules back (`hooks.restored` in `status`).
     @Test(.timeLimit(.minutes(5))) func rulesRemovedFromOutsideAreRestored() async throws {
-        try await DriverNetwork.using { net in
+        try await DriverNetwork.withNetwork { net in
             try net.listen(22)
             try net.listen(23)
             let config = try net.writeServiceConfiguration()

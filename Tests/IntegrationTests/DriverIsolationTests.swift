@@ -22,7 +22,7 @@ import Glibc
 )
 struct DriverIsolationTests {
     @Test(.timeLimit(.minutes(5))) func onlyTheDriverHoldsQueueSocketsAndEveryDescriptorIsCloseOnExec() async throws {
-        try await DriverNetwork.using { net in
+        try await DriverNetwork.withNetwork { net in
             // A plugin (the fixture's good mode, about an address nobody uses) so that a plugin host runs.
             let plugins = try await FailClosedStartTests.slowPlugin(
                 in: net.directory,
@@ -83,7 +83,7 @@ struct DriverIsolationTests {
     /// The driver started as its unit would (all capabilities), the agent without `CAP_NET_ADMIN` and
     /// `CAP_NET_RAW` (as its unit runs it): the policy is enforced all the same.
     @Test(.timeLimit(.minutes(5))) func theAgentNeedsNoNetAdmin() async throws {
-        try await DriverNetwork.using { net in
+        try await DriverNetwork.withNetwork { net in
             try net.listen(22)
             try net.listen(23)
             let config = try net.writeServiceConfiguration()

@@ -13,7 +13,7 @@ import Glibc
 @Suite(.serialized, .requires(DriverTestEnvironment.requirement))
 struct DropLogTests {
     @Test(.timeLimit(.minutes(5))) func startupBlockDropsAreLoggedAndCounted() async throws {
-        try await DriverNetwork.using { net in
+        try await DriverNetwork.withNetwork { net in
             try net.listen(23)
             let config = try net.writeServiceConfiguration()
             try Self.settings("bootmode=block\nipsecdiagnostics=2\n", in: net)
@@ -30,7 +30,7 @@ struct DropLogTests {
     }
 
     @Test(.timeLimit(.minutes(5))) func operationalBlockDropsAreLoggedAndCounted() async throws {
-        try await DriverNetwork.using { net in
+        try await DriverNetwork.withNetwork { net in
             try net.listen(22)
             let config = try net.writeServiceConfiguration()
             try Self.settings("ipsecdiagnostics=2\n", in: net)

@@ -15,7 +15,7 @@ import Glibc
 @Suite(.serialized, .requires(.all([DriverTestEnvironment.requirement, .command("cc", package: "gcc")])))
 struct FailClosedStartTests {
     @Test(.timeLimit(.minutes(10))) func noStartRestartOrReloadLetsABlockedPacketThrough() async throws {
-        try await DriverNetwork.using { net in
+        try await DriverNetwork.withNetwork { net in
             try net.echo(22)
             try net.echo(23)
             let config = try net.writeServiceConfiguration()
@@ -48,7 +48,7 @@ struct FailClosedStartTests {
     /// start waits for it (within its timeout) before the first table, so that no packet to a port only
     /// the plugin blocks passes — at the first start after `boot`, and after each restart of the agent.
     @Test(.timeLimit(.minutes(10))) func aLatePluginIsInTheFirstTable() async throws {
-        try await DriverNetwork.using { net in
+        try await DriverNetwork.withNetwork { net in
             let plugins = try await Self.slowPlugin(in: net.directory, blocking: net.peerAddress, delayMs: 1500)
             try net.echo(22)
             try net.echo(24)

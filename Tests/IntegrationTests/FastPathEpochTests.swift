@@ -37,7 +37,7 @@ struct FastPathEpochTests {
     func withStreamThroughARestart(
         _ end: (DriverNetwork, ServiceUnderTest) async throws -> Void
     ) async throws {
-        try await DriverNetwork.using { net in
+        try await DriverNetwork.withNetwork { net in
             try net.echo(23)
             let config = try net.writeServiceConfiguration()
             let service = try await ServiceUnderTest(net, config: config)
@@ -59,7 +59,7 @@ struct FastPathEpochTests {
     /// The harness with a 2-bit epoch field (epochs 1–3): the connection marked under epoch e is blocked
     /// by the next table, then two more tables bring the epoch back to e. It must stay stalled.
     @Test(.timeLimit(.minutes(5))) func anEpochWrapDoesNotBringAnOldConnectionBack() async throws {
-        try await DriverNetwork.using { net in
+        try await DriverNetwork.withNetwork { net in
             try net.echo(23)
             let driver = try await RunningDriver.start(
                 net,
