@@ -64,6 +64,28 @@ enum UnixSocket {
         return fd
     }
 
+    /// Binds the new socket `fd` to `path` and listens, without the socket ever existing at `path` with
+    /// wider permissions than `prepare` gives it: it is bound in a private directory beside `path`,
+    /// `prepare` sets its owner and mode there (given the staged path), and it is moved into place.
+    /// (Not a umask: that is process-wide and would narrow every file and child process other threads
+    /// create meanwhile.) On failure `fd` is left open for the caller to close.
+    static func bindAndListen(
+        _ fd: Int32,
+        at path: String,
+        backlog: Int32,
+        prepare: (String) throws -> Void
+    ) throws {
+        let staging = try FileSystem.makePrivateDirectory(in: FileSystem.directory(of: path), prefix: ".bind.")
+        defer { try? FileSystem.removeDirectory(staging) }
+        let staged = staging + "/s"
+        defer { try? FileSystem.remove(staged) }
+        let bound = try withAddress(staged) { address, length in bind(fd, address, length) }
+        guard bound == 0 else { throw SystemError("bind", path: path) }
+        try prepare(staged)
+        try SystemCall.check("listen", path: path) { listen(fd, backlog) }
+        try FileSystem.rename(staged, to: path)
+    }
+
     /// Sets the send and receive timeouts of `fd`.
     static func setTimeouts(_ fd: Int32, seconds: Int) {
         var value = timeval(tv_sec: seconds, tv_usec: 0)

@@ -43,17 +43,10 @@ final class DriverLinkServer: Sendable {
         }
         let fd = try UnixSocket.make()
         do {
-            // Bound in a private directory and moved into place once its mode is 0600, so it never exists
-            // with wider permissions (not a umask: that is process-wide, as the control socket's bind).
-            let staging = try FileSystem.makePrivateDirectory(in: FileSystem.directory(of: path), prefix: ".bind.")
-            defer { try? FileSystem.removeDirectory(staging) }
-            let staged = staging + "/s"
-            defer { try? FileSystem.remove(staged) }
-            let bound = try UnixSocket.withAddress(staged) { address, length in bind(fd, address, length) }
-            guard bound == 0 else { throw SystemError("bind", path: path) }
-            try SystemCall.check("chmod", path: path) { chmod(staged, 0o600) }
-            try SystemCall.check("listen", path: path) { listen(fd, 16) }
-            try FileSystem.rename(staged, to: path)
+            // The socket reaches `path` only once its mode is 0600.
+            try UnixSocket.bindAndListen(fd, at: path, backlog: 16) { staged in
+                try SystemCall.check("chmod", path: path) { chmod(staged, 0o600) }
+            }
         } catch {
             close(fd)
             throw error
