@@ -48,10 +48,12 @@ let package = Package(
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats"]),
         .target(name: "Driver", dependencies: ["PolicyModel", "CNetfilterQueue"]),
+        // IKE through strongSwan's charon over vici (docs/keying.md).
+        .target(name: "Keying", dependencies: ["PolicyModel"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.
-        .target(name: "IPsecTestKit"),
+        .target(name: "IPsecTestKit", dependencies: ["Keying"]),
         .target(
             name: "ServiceHost",
             dependencies: [
@@ -124,6 +126,12 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "DriverTests", dependencies: ["IPsecTestKit", "Driver", "PolicyModel"]),
+        // Fixtures/ holds vici frames recorded from charon 5.9.8.
+        .testTarget(
+            name: "KeyingTests",
+            dependencies: ["IPsecTestKit", "Keying", "PolicyModel"],
+            exclude: ["Fixtures"]
+        ),
         // Fixtures/ holds C test plugins that the tests compile with cc.
         .testTarget(
             name: "PluginsTests",
