@@ -46,8 +46,14 @@ extension ControlRegistry {
                 let old = await NetshDynamicHolder.shared.state
                 for rule in old.rules { try? await engine.dynamic.remove(named: rule.id.braced) }
                 for rule in request.rules {
-                    let offers = rule.quickModePolicy.flatMap(request.quickModePolicy(named:))?.offers
-                    try await engine.dynamic.add(rule.providerRule(offers: offers))
+                    let quickMode = rule.quickModePolicy.flatMap(request.quickModePolicy(named:))
+                    try await engine.dynamic.add(
+                        rule.providerRule(
+                            offers: quickMode?.offers,
+                            soft: quickMode?.soft ?? false,
+                            mainMode: request.mainModePolicy(named: rule.mainModePolicy)
+                        )
+                    )
                 }
             }
             var kept = request
@@ -61,14 +67,28 @@ extension ControlRegistry {
 
 extension NetshDynamicRule {
     /// The rule as the dynamic policy source merges it: one filter with its inbound and outbound
-    /// actions; negotiate offers come from the rule's quick-mode policy.
-    func providerRule(offers: [SecurityOffer]?) -> Providers.DynamicRule {
+    /// actions; negotiate offers and `soft` come from the rule's quick-mode policy, IKE's main mode
+    /// from its main-mode policy.
+    func providerRule(
+        offers: [SecurityOffer]?,
+        soft: Bool = false,
+        mainMode: DynamicMainModePolicy? = nil
+    ) -> Providers.DynamicRule {
         func action(_ kind: FilterActionKind) -> FilterAction {
             FilterAction(
                 id: id,
                 name: "Dynamic \(kind.rawValue)",
                 action: kind,
+                allowFallbackToClear: kind == .negotiate && soft,
                 offers: kind == .negotiate ? offers ?? NetshSecurityMethods.defaultQuickModeOffers : []
+            )
+        }
+        let settings = mainMode.map { policy in
+            MainModeSettings(
+                id: id,
+                quickModeLimit: policy.quickModeLimit,
+                lifetimeSeconds: policy.lifetimeMinutes * 60,
+                securityMethods: policy.securityMethods
             )
         }
         var filter = self.filter
@@ -79,7 +99,14 @@ extension NetshDynamicRule {
             inboundAction: action(actionInbound),
             outboundAction: action(actionOutbound),
             interfaceType: interfaceType,
-            tunnelEndpoint: tunnelDestination
+            tunnelEndpoint: tunnelDestination,
+            negotiation: NegotiationSettings(
+                authenticationMethods: authenticationMethods,
+                mainMode: settings ?? MainModeSettings(id: id),
+                softAssociationIdleSeconds: mainMode.flatMap {
+                    $0.softSAExpirationSeconds == 0 ? nil : $0.softSAExpirationSeconds
+                }
+            )
         )
     }
 }

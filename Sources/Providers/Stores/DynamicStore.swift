@@ -10,6 +10,8 @@ public struct DynamicRule: Hashable, Sendable, Codable {
     public var outboundAction: FilterAction
     public var interfaceType: InterfaceType
     public var tunnelEndpoint: IPv4Address?
+    /// Authentication methods and main mode (`mmpolicy`) for IKE; `nil`: Windows' defaults.
+    public var negotiation: NegotiationSettings?
 
     public init(
         name: String,
@@ -17,7 +19,8 @@ public struct DynamicRule: Hashable, Sendable, Codable {
         inboundAction: FilterAction,
         outboundAction: FilterAction? = nil,
         interfaceType: InterfaceType = .all,
-        tunnelEndpoint: IPv4Address? = nil
+        tunnelEndpoint: IPv4Address? = nil,
+        negotiation: NegotiationSettings? = nil
     ) {
         self.name = name
         self.filter = filter
@@ -25,6 +28,7 @@ public struct DynamicRule: Hashable, Sendable, Codable {
         self.outboundAction = outboundAction ?? inboundAction
         self.interfaceType = interfaceType
         self.tunnelEndpoint = tunnelEndpoint
+        self.negotiation = negotiation
     }
 }
 
@@ -94,7 +98,8 @@ public actor DynamicStore: PolicyProvider {
                     policyName: "Dynamic",
                     ruleName: rule.name,
                     filterActionName: rule.inboundAction.name
-                )
+                ),
+                negotiation: rule.negotiation
             )
         }
         return .policy(SourcePolicy(content: .filters(filters), policyName: "Dynamic"))
