@@ -47,36 +47,40 @@ let package = Package(
         .target(name: "PolicyModel"),
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats"]),
-        .target(name: "Driver", dependencies: ["PolicyModel", "CNetfilterQueue"]),
+        // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
+        // shared by the driver and explain: no C targets, no Foundation.
+        .target(name: "DecisionCore", dependencies: ["PolicyModel"]),
+        .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "CNetfilterQueue"]),
         // IKE through strongSwan's charon over vici (docs/keying.md).
-        .target(name: "Keying", dependencies: ["PolicyModel"]),
+        .target(name: "Keying", dependencies: ["DecisionCore", "PolicyModel"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.
-        .target(name: "IPsecTestKit", dependencies: ["Keying"]),
+        .target(name: "IPsecTestKit", dependencies: ["DecisionCore", "Driver", "Keying", "PolicyModel"]),
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Providers", "Driver", "Plugins", "CSystemd", logging,
+                "PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "Driver", "Plugins", "CSystemd", logging,
                 serviceLifecycle, unixSignals,
             ]
         ),
         .executableTarget(
             name: "ipsecsvc",
             dependencies: [
-                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "Driver", "Plugins", argumentParser,
+                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "Plugins",
+                argumentParser,
             ]
         ),
         // The driver outside the service: root integration tests and nfq-bench (Benchmarks/driver).
         .executableTarget(
             name: "ipsecsvc-driver-harness",
-            dependencies: ["Driver", "PolicyModel"],
+            dependencies: ["DecisionCore", "Driver", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/Harness"
         ),
         // Classifier cost at 1k/10k/100k filters; not part of `swift test`.
         .executableTarget(
             name: "ipsecsvc-driver-bench",
-            dependencies: ["Driver", "PolicyModel"],
+            dependencies: ["DecisionCore", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/ClassifierBench"
         ),
         // Providers: the crash-safety test's store writer (killed at random by ProvidersTests) and the benchmark.
@@ -125,8 +129,9 @@ let package = Package(
             // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "DriverTests", dependencies: ["IPsecTestKit", "Driver", "PolicyModel"]),
-        // Fixtures/ holds vici frames recorded from charon 5.9.8.
+        .testTarget(name: "DecisionCoreTests", dependencies: ["IPsecTestKit", "DecisionCore", "PolicyModel"]),
+        .testTarget(name: "DriverTests", dependencies: ["IPsecTestKit", "DecisionCore", "Driver", "PolicyModel"]),
+        // Fixtures/ holds vici frames recorded from charon 5.9.8 and a throw-away test CA.
         .testTarget(
             name: "KeyingTests",
             dependencies: ["IPsecTestKit", "Keying", "PolicyModel"],
@@ -140,7 +145,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ServiceHostTests",
-            dependencies: ["IPsecTestKit", "ServiceHost", "Driver", "Providers", "PolicyFormats", "PolicyModel"]
+            dependencies: [
+                "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Providers", "PolicyFormats", "PolicyModel",
+            ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
         .testTarget(
