@@ -12,7 +12,8 @@ public enum DecisionReason: Int, Hashable, Sendable, CaseIterable, CustomStringC
     case protected
     /// A negotiate filter matched; clear inbound accepted because of `inpass`.
     case clearInboundPassThrough
-    /// A negotiate filter matched; clear outbound accepted because of `soft`.
+    /// A negotiate filter matched; clear traffic accepted because of `soft`: without IKE outbound at
+    /// once, with IKE in both directions once the peer did not answer (a soft association).
     case clearFallback
     /// A negotiate filter matched, the packet is clear and no flag allows it: "negotiation required".
     case negotiationRequired
@@ -34,6 +35,9 @@ public enum DecisionReason: Int, Hashable, Sendable, CaseIterable, CustomStringC
     case modeBlock
     /// The operational mode is permit (only reaches user space between rule swaps).
     case modePermit
+    /// A negotiate filter matched a clear outbound packet while keying negotiates with its peer:
+    /// dropped (not held).
+    case negotiating
 
     /// The name counters and events use.
     public var description: String {
@@ -54,13 +58,14 @@ public enum DecisionReason: Int, Hashable, Sendable, CaseIterable, CustomStringC
         case .malformed: "malformed"
         case .modeBlock: "mode-block"
         case .modePermit: "mode-permit"
+        case .negotiating: "negotiating"
         }
     }
 
     /// Whether packets with this reason are accepted.
     public var accepts: Bool {
         switch self {
-        case .blocked, .negotiationRequired, .malformed, .modeBlock: false
+        case .blocked, .negotiationRequired, .negotiating, .malformed, .modeBlock: false
         default: true
         }
     }
@@ -70,7 +75,7 @@ public enum DecisionReason: Int, Hashable, Sendable, CaseIterable, CustomStringC
         switch self {
         case .noMatch, .permitted: .permit
         case .blocked: .block
-        case .protected, .clearInboundPassThrough, .clearFallback, .negotiationRequired: .negotiate
+        case .protected, .clearInboundPassThrough, .clearFallback, .negotiationRequired, .negotiating: .negotiate
         default: nil
         }
     }

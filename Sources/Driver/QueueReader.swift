@@ -62,6 +62,7 @@ final class QueueReader: @unchecked Sendable {
     private let cell: ContextCell
     private let statistics: DriverStatistics
     private let sink: any DriverEventSink
+    private let keying: (any KeyingRequestSink)?
     private let settings: QueueReaderSettings
     private let stopping = Atomic<Bool>(false)
     private let exited = Mutex<[CheckedContinuation<Void, Never>]?>([])
@@ -73,6 +74,7 @@ final class QueueReader: @unchecked Sendable {
         cell: ContextCell,
         statistics: DriverStatistics,
         sink: any DriverEventSink,
+        keying: (any KeyingRequestSink)? = nil,
         settings: QueueReaderSettings
     ) throws(NetfilterQueueError) {
         guard let socket = cnfq_open() else { throw NetfilterQueueError(operation: "open netlink socket", code: errno) }
@@ -94,6 +96,7 @@ final class QueueReader: @unchecked Sendable {
         self.cell = cell
         self.statistics = statistics
         self.sink = sink
+        self.keying = keying
         self.settings = settings
     }
 
@@ -155,6 +158,7 @@ final class QueueReader: @unchecked Sendable {
         var events: [String] = []
         var limiter = EventRateLimiter(rate: settings.eventsPerSecond)
         var pending: Run?
+        var requests = KeyingRequestLimiter()
         let accept = cnfq_verdict_accept()
         let drop = cnfq_verdict_drop()
         let again = cnfq_errno_again()
@@ -215,6 +219,16 @@ final class QueueReader: @unchecked Sendable {
                             decision = Decision(reason: .notIPv4)
                         case .malformed:
                             decision = Decision(reason: .malformed)
+                        }
+                        if let keying,
+                            let request = requests.request(
+                                for: decision,
+                                key: key,
+                                direction: direction,
+                                table: context.table
+                            )
+                        {
+                            keying.submit(request)
                         }
                         let reason = decision.reason.rawValue
                         local.reasonPackets[reason] &+= 1
