@@ -60,14 +60,16 @@ let package = Package(
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "Driver", "Plugins", "CSystemd", logging,
+                "PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "Driver", "Keying", "Plugins", "CSystemd",
+                logging,
                 serviceLifecycle, unixSignals,
             ]
         ),
         .executableTarget(
             name: "ipsecsvc",
             dependencies: [
-                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "Plugins",
+                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "Keying",
+                "Plugins",
                 argumentParser,
             ]
         ),
@@ -146,7 +148,8 @@ let package = Package(
         .testTarget(
             name: "ServiceHostTests",
             dependencies: [
-                "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Providers", "PolicyFormats", "PolicyModel",
+                "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Keying", "Providers", "PolicyFormats",
+                "PolicyModel",
             ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.

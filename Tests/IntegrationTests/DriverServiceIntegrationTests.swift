@@ -21,6 +21,8 @@ struct DriverServiceIntegrationTests {
             systemd = no
             driver = netfilter
             stop_timeout = 10
+            # No IKE here: the host's charon (if any) is not this test's.
+            ike = none
             """
         try config.write(toFile: path, atomically: true, encoding: .utf8)
         return path

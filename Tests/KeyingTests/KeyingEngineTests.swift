@@ -89,6 +89,7 @@ final class ScriptedCharon: Sendable {
                 negotiationTimeout: negotiationTimeout
             ),
             events: events,
+            hostSource: { PlannerFixture.host },
             retryInterval: .milliseconds(200),
             tickInterval: .milliseconds(50)
         )
@@ -99,7 +100,7 @@ final class ScriptedCharon: Sendable {
     }
 
     static func connected(_ engine: KeyingEngine) async -> Bool {
-        await eventually(timeout: .seconds(10)) { await engine.status().connected }
+        await eventually(timeout: .seconds(30)) { await engine.status().connected }
     }
 
     @Test func loadsOnlyWhatChanged() async throws {
@@ -108,21 +109,21 @@ final class ScriptedCharon: Sendable {
         let events = RecordingKeyingEvents()
         let engine = Self.engine(charon, events)
         await engine.start()
-        #expect(await Self.connected(engine))
+        try #require(await Self.connected(engine))
         let two = [
             F.filter(auth: [.preSharedKey("a")], rule: 1), F.filter(.me, .host(IPv4Address("198.18.9.3")!), rule: 2),
         ]
-        await engine.apply(Self.policy(two), host: F.host)
+        await engine.apply(Self.policy(two))
         #expect(charon.server.commands.filter { $0 == "load-conn" }.count == 2)
         #expect(charon.server.commands.filter { $0 == "load-shared" }.count == 2)
         // Secrets go before the connections that need them.
         let order = charon.server.commands.filter { $0.hasPrefix("load-") }
-        #expect(order.firstIndex(of: "load-shared")! < order.firstIndex(of: "load-conn")!)
+        #expect((order.firstIndex(of: "load-shared") ?? .max) < (order.firstIndex(of: "load-conn") ?? .max))
         charon.server.received.withLock { $0.removeAll() }
 
         // One rule's key changes: only its secret is loaded again, no connection is touched.
         let changed = [two[0], F.filter(.me, .host(IPv4Address("198.18.9.3")!), auth: [.preSharedKey("new")], rule: 2)]
-        await engine.apply(Self.policy(changed, generation: 2), host: F.host)
+        await engine.apply(Self.policy(changed, generation: 2))
         #expect(charon.server.commands == ["load-shared"])
         charon.server.received.withLock { $0.removeAll() }
 
@@ -130,14 +131,14 @@ final class ScriptedCharon: Sendable {
         let ported = [
             two[0], F.filter(.me, .host(IPv4Address("198.18.9.3")!), auth: [.preSharedKey("new")], proto: 6, rule: 2),
         ]
-        await engine.apply(Self.policy(ported, generation: 3), host: F.host)
+        await engine.apply(Self.policy(ported, generation: 3))
         #expect(charon.server.commands == ["terminate", "load-conn"])
         let replaced = charon.server.arguments(of: "load-conn").first?.names.first
         #expect(replaced?.hasSuffix("-198.18.9.3") == true)
         charon.server.received.withLock { $0.removeAll() }
 
         // A rule goes: its SAs, its connection and its secret go.
-        await engine.apply(Self.policy([two[0]], generation: 4), host: F.host)
+        await engine.apply(Self.policy([two[0]], generation: 4))
         #expect(charon.server.commands == ["terminate", "unload-conn", "unload-shared"])
         #expect(await engine.status().connections == 1)
         await engine.stop()
@@ -150,7 +151,7 @@ final class ScriptedCharon: Sendable {
         let engine = Self.engine(charon, events)
         await engine.start()
         #expect(await Self.connected(engine))
-        await engine.apply(Self.policy([F.filter()]), host: F.host)
+        await engine.apply(Self.policy([F.filter()]))
         charon.server.stop()
         #expect(await eventually(timeout: .seconds(10)) { await !engine.status().connected })
         #expect(events.all.contains { if case .daemonLost = $0 { true } else { false } })
@@ -170,7 +171,7 @@ final class ScriptedCharon: Sendable {
         let engine = Self.engine(charon, events)
         await engine.start()
         #expect(await Self.connected(engine))
-        await engine.apply(Self.policy([F.filter()]), host: F.host)
+        await engine.apply(Self.policy([F.filter()]))
         engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 1)))
         #expect(await eventually { await engine.status().counters["negotiations.succeeded"] == 1 })
         let initiate = try #require(charon.server.arguments(of: "initiate").first)
@@ -190,7 +191,7 @@ final class ScriptedCharon: Sendable {
         let engine = Self.engine(charon, RecordingKeyingEvents())
         await engine.start()
         #expect(await Self.connected(engine))
-        await engine.apply(Self.policy([F.filter(.me, .any)]), host: F.host)
+        await engine.apply(Self.policy([F.filter(.me, .any)]))
         charon.server.received.withLock { $0.removeAll() }
         engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 1)))
         #expect(await eventually { charon.server.commands.contains("initiate") })
@@ -212,7 +213,7 @@ final class ScriptedCharon: Sendable {
         #expect(await Self.connected(engine))
         var filter = F.filter(action: F.action(soft: true))
         filter.negotiation?.softAssociationIdleSeconds = 1
-        await engine.apply(Self.policy([filter]), host: F.host)
+        await engine.apply(Self.policy([filter]))
         let name = try #require(charon.server.arguments(of: "load-conn").first?.names.first)
         charon.sas.withLock { $0 = [ScriptedCharon.sa(name, peer: F.peer, cookie: "0000000000000000")] }
         let views = await engine.peerAssociations()
@@ -252,7 +253,7 @@ final class ScriptedCharon: Sendable {
         let engine = Self.engine(charon, events)
         await engine.start()
         #expect(await Self.connected(engine))
-        await engine.apply(Self.policy([F.filter(action: F.action(soft: true))]), host: F.host)
+        await engine.apply(Self.policy([F.filter(action: F.action(soft: true))]))
         engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 1)))
         #expect(await eventually { await engine.status().counters["failures.authentication"] == 1 })
         let failure = try #require(await engine.status().recentFailures.last)
@@ -272,8 +273,8 @@ final class ScriptedCharon: Sendable {
         let engine = Self.engine(charon, events)
         await engine.start()
         #expect(await Self.connected(engine))
-        await engine.apply(Self.policy([F.filter(auth: [.kerberos])]), host: F.host)
-        await engine.apply(Self.policy([F.filter(auth: [.kerberos])], generation: 2), host: F.host)
+        await engine.apply(Self.policy([F.filter(auth: [.kerberos])]))
+        await engine.apply(Self.policy([F.filter(auth: [.kerberos])], generation: 2))
         let reports = events.all.filter { if case .notNegotiable = $0 { true } else { false } }
         #expect(reports.count == 1)
         engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 2)))
@@ -290,7 +291,7 @@ final class ScriptedCharon: Sendable {
         let events = RecordingKeyingEvents()
         let engine = Self.engine(charon, events)
         await engine.start()
-        await engine.apply(Self.policy([F.filter()]), host: F.host)
+        await engine.apply(Self.policy([F.filter()]))
         engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 1)))
         #expect(await eventually { await engine.status().counters["failures.daemon-unavailable"] == 1 })
         let status = await engine.status()
@@ -306,7 +307,7 @@ final class ScriptedCharon: Sendable {
         let engine = Self.engine(charon, RecordingKeyingEvents())
         await engine.start()
         #expect(await Self.connected(engine))
-        await engine.apply(Self.policy([F.filter()]), host: F.host)
+        await engine.apply(Self.policy([F.filter()]))
         charon.server.received.withLock { $0.removeAll() }
         await engine.stop()
         #expect(charon.server.commands == ["terminate", "unload-conn", "unload-shared"])

@@ -1,3 +1,4 @@
+public import DecisionCore
 public import PolicyModel
 
 /// The host facts the mapping needs: this computer's addresses (`me`) and its special servers.
@@ -114,6 +115,18 @@ public enum KeyingPlanner {
             source: provenance.source,
             policyName: provenance.policyName,
             ruleName: provenance.ruleName.isEmpty ? "(unnamed rule)" : provenance.ruleName
+        )
+    }
+}
+
+extension KeyingHost {
+    /// The host as the driver's compiler sees it (`me` and the special servers).
+    public init(_ host: HostInfo) {
+        self.init(
+            addresses: host.addresses,
+            servers: [
+                .dns: host.dnsServers, .wins: host.winsServers, .dhcp: host.dhcpServers, .gateway: host.defaultGateways,
+            ]
         )
     }
 }

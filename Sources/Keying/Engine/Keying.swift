@@ -3,7 +3,7 @@ public import PolicyModel
 
 /// IKE keying as the service host and the driver use it: one protocol, Sendable values both ways.
 ///
-/// The service host (the agent) calls ``start()``, ``apply(_:host:)``, ``status()``,
+/// The service host (the agent) calls ``start()``, ``apply(_:)``, ``status()``,
 /// ``associations()``, ``peerState(_:)`` and ``stop()`` from its tasks, one lifecycle call at a time.
 /// The driver reaches keying only through ``KeyingRequestSink/submit(_:)`` (from queue reader threads;
 /// it must return at once) and receives ``peerAssociations()`` snapshots, which the service host
@@ -13,9 +13,9 @@ public protocol Keying: KeyingRequestSink {
     /// Connects to the IKE daemon and keeps reconnecting when it goes away.
     func start() async
 
-    /// The effective policy or the host's addresses changed: loads, replaces and unloads only the
-    /// connections and secrets that differ from what the daemon holds.
-    func apply(_ policy: EffectivePolicy, host: KeyingHost) async
+    /// The effective policy changed: loads, replaces and unloads only the connections and secrets
+    /// that differ from what the daemon holds. (Changes of the host's addresses are followed too.)
+    func apply(_ policy: EffectivePolicy) async
 
     /// The peer view the negotiate action needs, each time it changes (first the current one).
     func peerAssociations() async -> AsyncStream<PeerAssociations>

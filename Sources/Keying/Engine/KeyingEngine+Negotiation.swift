@@ -273,12 +273,12 @@ extension KeyingEngine {
             }
         }
         if changed { publish() }
-        if let hostSource {
-            let current = hostSource()
-            if current != host {
-                host = current
-                await replan()
-            }
+        guard lastHostCheck.duration(to: now) >= hostCheckInterval else { return }
+        lastHostCheck = now
+        let current = hostSource()
+        if current != host {
+            host = current
+            await replan()
         }
     }
 }

@@ -35,7 +35,7 @@ public actor KeyingEngine: Keying {
     let client: ViciClient
     let events: any KeyingEventSink
     private let loadCredentials: @Sendable () -> Credentials
-    let hostSource: (@Sendable () -> KeyingHost)?
+    let hostSource: @Sendable () -> KeyingHost
     private nonisolated let requestSink: AsyncStream<KeyingRequest>.Continuation
     private let requests: AsyncStream<KeyingRequest>
     private var tasks: [Task<Void, Never>] = []
@@ -69,15 +69,19 @@ public actor KeyingEngine: Keying {
     let retryInterval: Duration
     /// How often soft associations are aged.
     let tickInterval: Duration
+    /// How often the host's addresses are read again (`me`, special servers).
+    let hostCheckInterval: Duration = .seconds(5)
+    var lastHostCheck = ContinuousClock.now
 
     /// - Parameters:
     ///   - settings: the `ike_*` settings.
     ///   - events: where failures, soft associations and daemon changes are reported.
-    ///   - hostSource: re-read every tick; a change of the host's addresses re-plans.
+    ///   - hostSource: this computer's addresses and special servers; read when a policy is applied and
+    ///     every tick (a change re-plans). Must be cheap.
     public init(
         settings: KeyingSettings,
         events: any KeyingEventSink,
-        hostSource: (@Sendable () -> KeyingHost)? = nil,
+        hostSource: @escaping @Sendable () -> KeyingHost,
         retryInterval: Duration = .seconds(5),
         tickInterval: Duration = .seconds(1)
     ) {
@@ -130,9 +134,9 @@ public actor KeyingEngine: Keying {
         )
     }
 
-    public func apply(_ policy: EffectivePolicy, host: KeyingHost) async {
+    public func apply(_ policy: EffectivePolicy) async {
         self.policy = policy
-        self.host = host
+        host = hostSource()
         await replan()
     }
 
@@ -159,7 +163,13 @@ public actor KeyingEngine: Keying {
             lastError: connected ? nil : lastError,
             connections: loaded.count,
             secrets: loadedSecrets.count,
-            counters: counters,
+            counters: counters.merging(
+                [
+                    "negotiations.active": UInt64(
+                        negotiations.values.filter { $0.failedAt == nil && !$0.becameSoft }.count
+                    )
+                ]
+            ) { $1 },
             softAssociations: softStatuses(now: now),
             unnegotiable: plan.unnegotiableRules,
             recentFailures: failures,

@@ -1,5 +1,6 @@
 import Driver
 import Foundation
+import Keying
 import PolicyFormats
 public import Providers
 
@@ -145,8 +146,14 @@ public struct ControlRegistry: Sendable {
             return await context.agent.status(pid: ProcessIdentity.pid)
         }
         registry.register(NetshStatisticsCommand.self) { _, context in
-            NetshStatistics(driverStatus: await context.agent.driver.status())
+            let keying = context.agent.keying
+            return NetshStatistics(
+                driverStatus: await context.agent.driver.status(),
+                keying: await keying?.status(),
+                associations: try? await keying?.associations()
+            )
         }
+        registry.registerKeying()
         registry.register(GetDynamicConfigCommand.self) { _, context in
             // The file is the one copy of the settings: read it, not a cache.
             let store = ServiceStateStore(directory: context.configuration.stateDirectory)
