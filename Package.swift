@@ -42,26 +42,32 @@ let package = Package(
             providers: [.apt(["libnetfilter-queue-dev", "libmnl-dev"])]
         ),
         .target(name: "CIPsecPluginABI"),
+        // The few Linux calls Swift cannot make (wait-status macros, SO_PEERCRED, accept4, pidfd, spawn
+        // attributes behind _GNU_SOURCE); used by IPsecSystem only.
+        .target(name: "CIPsecSystem"),
 
         // MARK: - Modules
+        // The system layer: errno errors, bounded reads, durable writes, child processes, the blocking
+        // pool, threads, interface addresses, peer credentials (DESIGN.md §2 and §7).
+        .target(name: "IPsecSystem", dependencies: ["CIPsecSystem"]),
         .target(name: "PolicyModel"),
-        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
-        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats"]),
+        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "CLibXML2"]),
+        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "IPsecSystem"]),
         // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
         // shared by the driver and explain: no C targets, no Foundation.
         .target(name: "DecisionCore", dependencies: ["PolicyModel"]),
-        .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "CNetfilterQueue"]),
+        .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem", "CNetfilterQueue"]),
         // IKE through strongSwan's charon over vici (docs/keying.md).
         .target(name: "Keying", dependencies: ["DecisionCore", "PolicyModel"]),
-        .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
+        .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "IPsecSystem", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.
         .target(name: "IPsecTestKit", dependencies: ["DecisionCore", "Driver", "Keying", "PolicyModel"]),
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "Driver", "Keying", "Plugins", "CSystemd",
-                logging,
+                "PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "Driver", "Keying", "Plugins",
+                "IPsecSystem", "CSystemd", logging,
                 serviceLifecycle, unixSignals,
             ]
         ),
@@ -69,7 +75,7 @@ let package = Package(
             name: "ipsecsvc",
             dependencies: [
                 "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "Keying",
-                "Plugins",
+                "Plugins", "IPsecSystem",
                 argumentParser,
             ]
         ),
@@ -99,8 +105,16 @@ let package = Package(
         // The native XML benchmark and canonicalizer; not part of `swift test` (Benchmarks/xml/run.sh).
         .executableTarget(
             name: "xml-bench",
-            dependencies: ["PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel"],
             path: "Benchmarks/xml/xml-bench"
+        ),
+
+        // How the policy file readers scale with the filter count; not part of `swift test`
+        // (Benchmarks/readers/run.sh).
+        .executableTarget(
+            name: "reader-bench",
+            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel"],
+            path: "Benchmarks/readers/reader-bench"
         ),
 
         // MARK: - Fuzzing (Fuzz/README.md)
@@ -118,6 +132,7 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        .testTarget(name: "IPsecSystemTests", dependencies: ["IPsecTestKit", "IPsecSystem"]),
         .testTarget(name: "PolicyModelTests", dependencies: ["IPsecTestKit", "PolicyModel"]),
         .testTarget(
             name: "PolicyFormatsTests",
@@ -127,7 +142,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvidersTests",
-            dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel"],
+            // Driver: the explain agreement test decides through the driver's entry path.
+            dependencies: [
+                "IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "IPsecSystem",
+            ],
             // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
             exclude: ["Fixtures"]
         ),
@@ -142,14 +160,14 @@ let package = Package(
         // Fixtures/ holds C test plugins that the tests compile with cc.
         .testTarget(
             name: "PluginsTests",
-            dependencies: ["IPsecTestKit", "Plugins", "Providers", "PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "Plugins", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ServiceHostTests",
             dependencies: [
                 "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Keying", "Providers", "PolicyFormats",
-                "PolicyModel",
+                "PolicyModel", "IPsecSystem",
             ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.

@@ -35,6 +35,20 @@ public enum DecisionReason: Int, Hashable, Sendable, CaseIterable, CustomStringC
     case modeBlock
     /// The operational mode is permit (only reaches user space between rule swaps).
     case modePermit
+    /// Loopback traffic: never filtered (the kernel hooks accept it before the queue).
+    case loopback
+    /// Startup permit mode: nothing is filtered.
+    case startupPermit
+    /// Startup stateful mode: outbound traffic passes.
+    case startupOutbound
+    /// Startup stateful mode: a reply to a connection this computer opened passes.
+    case startupReply
+    /// Stateful or block startup mode: DHCP passes.
+    case startupDHCP
+    /// Stateful or block startup mode: a `bootexemptions` entry lets the packet through.
+    case bootExemption
+    /// Stateful or block startup mode: dropped.
+    case startupBlocked
     /// A negotiate filter matched a clear outbound packet while keying negotiates with its peer:
     /// dropped (not held).
     case negotiating
@@ -58,6 +72,13 @@ public enum DecisionReason: Int, Hashable, Sendable, CaseIterable, CustomStringC
         case .malformed: "malformed"
         case .modeBlock: "mode-block"
         case .modePermit: "mode-permit"
+        case .loopback: "loopback"
+        case .startupPermit: "startup-permit"
+        case .startupOutbound: "startup-outbound"
+        case .startupReply: "startup-reply"
+        case .startupDHCP: "startup-dhcp"
+        case .bootExemption: "boot-exemption"
+        case .startupBlocked: "startup-blocked"
         case .negotiating: "negotiating"
         }
     }
@@ -65,7 +86,7 @@ public enum DecisionReason: Int, Hashable, Sendable, CaseIterable, CustomStringC
     /// Whether packets with this reason are accepted.
     public var accepts: Bool {
         switch self {
-        case .blocked, .negotiationRequired, .negotiating, .malformed, .modeBlock: false
+        case .blocked, .negotiationRequired, .negotiating, .malformed, .modeBlock, .startupBlocked: false
         default: true
         }
     }

@@ -126,7 +126,7 @@ import Testing
             try await client.call("stats", timeout: .milliseconds(200))
         }
         // The timed-out connection is gone: a late answer can never be taken for the next call's.
-        #expect(await eventually(timeout: .seconds(10)) { server.connectionCount == 0 })
+        #expect(await eventually(timeout: patience) { server.connectionCount == 0 })
         silent.store(false, ordering: .relaxed)
         #expect(try await client.call("stats").succeeded)
         await client.closeIdleConnections()
@@ -197,7 +197,7 @@ import Testing
         while case .disconnected = next { next = await iterator.next() }
         #expect(next == .connected)
         #expect(
-            await eventually {
+            await eventually(timeout: patience) {
                 server.received.withLock { $0.filter { $0.packet == .register("child-updown") }.count } == 2
             }
         )

@@ -1,3 +1,4 @@
+import IPsecSystem
 import PolicyFormats
 public import PolicyModel
 
@@ -136,7 +137,7 @@ public actor DirectoryProvider: PolicyProvider {
             return .failure("the directory cannot be reached: \(reason)")
         }
         let reader = self.reader
-        let result: Result<DirectoryTree?, PolicyFormatError> = await BlockingIO.run {
+        let result: Result<DirectoryTree?, PolicyFormatError> = await BlockingPool.shared.run {
             do throws(PolicyFormatError) {
                 return .success(try reader.read(path: path))
             } catch {
