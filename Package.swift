@@ -58,11 +58,14 @@ let package = Package(
         .target(name: "DecisionCore", dependencies: ["PolicyModel"]),
         .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem", "CNetfilterQueue"]),
         // IKE through strongSwan's charon over vici (docs/keying.md).
-        .target(name: "Keying", dependencies: ["DecisionCore", "PolicyModel"]),
+        .target(name: "Keying", dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "IPsecSystem", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.
-        .target(name: "IPsecTestKit", dependencies: ["DecisionCore", "Driver", "Keying", "PolicyModel"]),
+        .target(
+            name: "IPsecTestKit",
+            dependencies: ["DecisionCore", "Driver", "Keying", "PolicyModel", "IPsecSystem"]
+        ),
         .target(
             name: "ServiceHost",
             dependencies: [

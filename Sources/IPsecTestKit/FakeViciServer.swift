@@ -1,5 +1,5 @@
-import Foundation
 import Glibc
+import IPsecSystem
 public import Keying
 public import Synchronization
 
@@ -63,9 +63,7 @@ public final class FakeViciServer: Sendable {
             throw FakeServerError("bind/listen \(path): errno \(errno)")
         }
         listener.withLock { $0 = fd }
-        let thread = Thread { [self] in acceptLoop(fd) }
-        thread.name = "fake-vici-accept"
-        thread.start()
+        try DedicatedThread.start(name: "fake-vici") { [self] in acceptLoop(fd) }
     }
 
     /// Stops listening and closes every connection (charon stopped).
@@ -116,17 +114,15 @@ public final class FakeViciServer: Sendable {
 
     private func acceptLoop(_ fd: Int32) {
         while true {
-            let client = accept(fd, nil, nil)
-            if client < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            guard let client = try? SocketAccept.connection(on: fd) else { return }
             let id = nextID.add(1, ordering: .relaxed).newValue
             clients.withLock { $0[id] = Client(fd: client) }
-            let thread = Thread { [self] in serve(client, id) }
-            thread.name = "fake-vici-\(id)"
-            thread.start()
+            do {
+                try DedicatedThread.start(name: "fake-vici-\(id)") { [self] in serve(client, id) }
+            } catch {
+                clients.withLock { _ = $0.removeValue(forKey: id) }
+                close(client)
+            }
         }
     }
 

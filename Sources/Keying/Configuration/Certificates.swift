@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import IPsecSystem
 
 /// A distinguished name as a set of attribute/value pairs, compared the way an administrator means
 /// it: attribute names by their usual short form, values without case, order ignored (Windows shows
@@ -39,11 +40,11 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
         parts.append(current)
         var attributes: [Attribute] = []
         for part in parts {
-            let trimmed = part.trimmingCharacters(in: .whitespaces)
+            let trimmed = part.trimmedOfSpaces
             if trimmed.isEmpty { continue }
             guard let equals = trimmed.firstIndex(of: "=") else { return nil }
-            let type = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
-            let value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let type = trimmed[..<equals].trimmedOfSpaces
+            let value = trimmed[trimmed.index(after: equals)...].trimmedOfSpaces
             guard !type.isEmpty else { return nil }
             attributes.append(Attribute(type: Self.shortName(type), value: value))
         }
@@ -179,26 +180,22 @@ public struct Credentials: Hashable, Sendable {
 
     static func readDirectory(_ directory: String?, problems: inout [String]) -> [(String, [UInt8])] {
         guard let directory else { return [] }
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-            problems.append("\(directory): cannot read the directory")
+        let names: [String]
+        do {
+            names = try FileSystem.entries(of: directory)
+        } catch {
+            problems.append("\(error)")
             return []
         }
         var files: [(String, [UInt8])] = []
-        for name in names.sorted() where !name.hasPrefix(".") {
+        for name in names where !name.hasPrefix(".") {
             let path = directory + "/" + name
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue
-            else { continue }
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            guard size <= 1 << 20 else {
-                problems.append("\(path): larger than 1 MiB")
-                continue
+            guard !FileSystem.isDirectory(path) else { continue }
+            do {
+                files.append((path, try FileSystem.read(path, limit: 1 << 20, accept: .regularFiles)))
+            } catch {
+                problems.append("\(error)")
             }
-            guard let data = FileManager.default.contents(atPath: path) else {
-                problems.append("\(path): cannot be read")
-                continue
-            }
-            files.append((path, [UInt8](data)))
         }
         return files
     }
@@ -210,7 +207,7 @@ public struct Credentials: Hashable, Sendable {
         var blocks: [[UInt8]] = []
         var body: String?
         for line in text.split(whereSeparator: \.isNewline) {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            let trimmed = line.trimmedOfSpaces
             if trimmed == "-----BEGIN CERTIFICATE-----" {
                 body = ""
             } else if trimmed == "-----END CERTIFICATE-----" {
@@ -311,5 +308,15 @@ enum X509Names {
             }
         }
         return parts.joined(separator: ".")
+    }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs.
+    fileprivate var trimmedOfSpaces: String {
+        var text = Substring(self)
+        while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
+        while let last = text.last, last == " " || last == "\t" || last == "\r" { text = text.dropLast() }
+        return String(text)
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import Glibc
+import IPsecSystem
 import Synchronization
 
 /// What one exchange waits for and what it received.
@@ -48,17 +49,26 @@ final class ViciConnection: Sendable {
     /// Connects to `path` and starts the connection's thread.
     /// - Throws: ``ViciError/unavailable(_:)`` when charon does not listen there.
     init(path: String) throws(ViciError) {
-        socket = try ViciSocket.connect(path)
         do {
-            (wakeup, wakeupWriter) = try ViciSocket.makeWakeup()
+            socket = try UnixStreamClient.connect(path)
         } catch {
-            ViciSocket.close(socket)
-            throw error
+            throw .unavailable("\(error)")
+        }
+        do {
+            (wakeup, wakeupWriter) = try Descriptors.pipe(nonBlocking: true)
+        } catch {
+            UnixStreamClient.close(socket)
+            throw .system("\(error)")
         }
         (events, eventSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(4096))
-        let thread = Thread { [self] in serve() }
-        thread.name = "ipsecsvc-vici"
-        thread.start()
+        do {
+            try DedicatedThread.start(name: "ipsecsvc-vici") { [self] in serve() }
+        } catch {
+            UnixStreamClient.close(socket)
+            UnixStreamClient.close(wakeup)
+            UnixStreamClient.close(wakeupWriter)
+            throw .system("\(error)")
+        }
     }
 
     /// Why the connection ended, `nil` while it is open.
@@ -103,7 +113,7 @@ final class ViciConnection: Sendable {
                 state.outgoing += bytes
                 // Under the lock: the thread closes the pipe under it too, so no write can hit a
                 // reused descriptor.
-                ViciSocket.wake(wakeupWriter)
+                UnixStreamClient.wake(wakeupWriter)
                 return nil
             }
             if let refused { continuation.resume(returning: .failure(refused)) }
@@ -115,7 +125,7 @@ final class ViciConnection: Sendable {
     func close() async {
         state.withLock { state in
             state.closing = true
-            if state.ended == nil { ViciSocket.wake(wakeupWriter) }
+            if state.ended == nil { UnixStreamClient.wake(wakeupWriter) }
         }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = finished.withLock { waiters -> Bool in
@@ -149,21 +159,21 @@ final class ViciConnection: Sendable {
             }
             let revents: (socket: Int16, wakeup: Int16)
             do {
-                revents = try ViciSocket.poll(
+                revents = try UnixStreamClient.poll(
                     socket,
                     wantWrite: wantWrite,
                     wakeup: wakeup,
                     timeoutMilliseconds: timeout
                 )
             } catch {
-                reason = error
+                reason = .system("\(error)")
                 break
             }
-            if revents.wakeup != 0 { ViciSocket.drain(wakeup) }
+            if revents.wakeup != 0 { UnixStreamClient.drain(wakeup) }
             if revents.socket & Int16(POLLOUT) != 0 {
                 let chunk = state.withLock { $0.outgoing[...] }
                 do {
-                    switch try ViciSocket.write(socket, chunk) {
+                    switch try UnixStreamClient.write(socket, chunk) {
                     case .bytes(let count): state.withLock { $0.outgoing.removeFirst(count) }
                     case .wouldBlock: break
                     case .closed:
@@ -171,14 +181,14 @@ final class ViciConnection: Sendable {
                         break loop
                     }
                 } catch {
-                    reason = error
+                    reason = .system("\(error)")
                     break
                 }
             }
             if revents.socket & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 do {
                     readAvailable: while true {
-                        switch try ViciSocket.read(socket, into: buffer) {
+                        switch try UnixStreamClient.read(socket, into: buffer) {
                         case .bytes(let count):
                             reader.append(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                         case .wouldBlock: break readAvailable
@@ -189,8 +199,11 @@ final class ViciConnection: Sendable {
                         }
                     }
                     try deliver(&reader)
-                } catch {
+                } catch let error as ViciError {
                     reason = error
+                    break
+                } catch {
+                    reason = .system("\(error)")
                     break
                 }
             }
@@ -250,9 +263,9 @@ final class ViciConnection: Sendable {
         let pending = state.withLock { state -> Pending? in
             state.ended = reason
             state.outgoing = []
-            ViciSocket.close(socket)
-            ViciSocket.close(wakeup)
-            ViciSocket.close(wakeupWriter)
+            UnixStreamClient.close(socket)
+            UnixStreamClient.close(wakeup)
+            UnixStreamClient.close(wakeupWriter)
             defer { state.pending = nil }
             return state.pending
         }

@@ -13,8 +13,8 @@ public enum ViciError: Error, Hashable, Sendable, CustomStringConvertible {
     case unknownEvent(String)
     /// charon answered something that is not vici, or not what the exchange expects.
     case protocolViolation(String)
-    /// A system call failed.
-    case system(String, errno: Int32)
+    /// A system call failed (the system layer's sentence).
+    case system(String)
     /// The command ran and answered `success = no`.
     case commandFailed(command: String, message: String)
 
@@ -26,7 +26,7 @@ public enum ViciError: Error, Hashable, Sendable, CustomStringConvertible {
         case .unknownCommand(let command): "charon does not know the vici command '\(command)'"
         case .unknownEvent(let event): "charon does not know the vici event '\(event)'"
         case .protocolViolation(let what): "vici protocol violation: \(what)"
-        case .system(let call, let code): "\(call) failed with errno \(code)"
+        case .system(let reason): reason
         case .commandFailed(let command, let message): "vici '\(command)' failed: \(message)"
         }
     }
