@@ -51,7 +51,7 @@ let package = Package(
         // pool, threads, interface addresses, peer credentials (DESIGN.md §2 and §7).
         .target(name: "IPsecSystem", dependencies: ["CIPsecSystem"]),
         .target(name: "PolicyModel"),
-        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "CLibXML2"]),
+        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "Keying", "CLibXML2"]),
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "IPsecSystem"]),
         // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
         // shared by the driver and explain: no C targets, no Foundation.
@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "PolicyModelTests", dependencies: ["IPsecTestKit", "PolicyModel"]),
         .testTarget(
             name: "PolicyFormatsTests",
-            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel", "FormatFuzzing"],
+            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel", "Keying", "FormatFuzzing"],
             // Real Windows-written data and bad-input corpora (windows/, reg/, ldif/, dsml/, fuzz/).
             resources: [.copy("Fixtures")]
         ),

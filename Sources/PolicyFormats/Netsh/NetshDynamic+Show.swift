@@ -129,8 +129,7 @@ extension NetshDynamicSession {
             }
             return text.text
         case "show mmsas", "show qmsas":
-            return
-                "No security associations: ipsecsvc does not negotiate IKE; kernel IPsec SAs are listed by 'ip xfrm state'.\n"
+            return try showSecurityAssociations(quickMode: spec.name == "show qmsas", arguments)
         default:
             var parts = [renderConfig(state.config)]
             parts += state.mainModePolicies.map(renderMainMode)
