@@ -242,6 +242,23 @@ let patience: Duration = .seconds(120)
         await engine.stop()
     }
 
+    @Test func aSoftRuleWhoseNegotiationGaveUpUnansweredFallsBackAtOnce() async throws {
+        let charon = try ScriptedCharon()
+        defer { charon.stop() }
+        charon.initiate.withLock {
+            $0 = .failure(["sending packet: from 198.18.9.1[500] to 198.18.9.2[500]", "giving up after 3 retransmits"])
+        }
+        let events = RecordingKeyingEvents()
+        let engine = Self.engine(charon, events)
+        await engine.start()
+        #expect(await Self.connected(engine))
+        await engine.apply(Self.policy([F.filter(action: F.action(soft: true))]))
+        engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 1)))
+        #expect(await eventually(timeout: patience) { await engine.status().softAssociations.map(\.peer) == [F.peer] })
+        #expect(await engine.status().counters["failures.no-answer"] == nil)
+        await engine.stop()
+    }
+
     @Test func aPeerThatAnsweredIsNeverASoftPeer() async throws {
         let charon = try ScriptedCharon()
         defer { charon.stop() }

@@ -148,8 +148,15 @@ extension KeyingEngine {
         } catch {
             return
         }
-        guard !answered, negotiations[key]?.failedAt == nil else { return }
+        guard !answered, negotiations[key]?.failedAt == nil, negotiations[key]?.becameSoft == false else { return }
         negotiations[key]?.becameSoft = true
+        declareSoft(key, negotiation)
+        publish()
+        await terminate(negotiation.connection)
+    }
+
+    /// The peer of `negotiation` never answered IKE: its traffic goes in the clear from now on.
+    func declareSoft(_ key: String, _ negotiation: Negotiation) {
         soft[negotiation.peer] = SoftAssociation(
             rule: negotiation.rule,
             since: Int64(time(nil)),
@@ -158,8 +165,6 @@ extension KeyingEngine {
         )
         count("soft-associations")
         events.keyingEvent(.softAssociationStarted(peer: negotiation.peer, rule: negotiation.rule))
-        publish()
-        await terminate(negotiation.connection)
     }
 
     static func isZero(_ cookie: String) -> Bool { cookie.allSatisfy { $0 == "0" } }
@@ -180,6 +185,13 @@ extension KeyingEngine {
             return
         }
         let (reason, detail) = Self.classify(result, logs, peer: negotiation.peer)
+        if negotiation.soft && reason == .noAnswer {
+            // Given up before the soft delay passed, and the peer never answered: a soft peer all the same.
+            declareSoft(key, negotiation)
+            negotiations[key] = nil
+            publish()
+            return
+        }
         switch reason {
         case .noAnswer: count("failures.no-answer")
         case .authenticationFailed: count("failures.authentication")
