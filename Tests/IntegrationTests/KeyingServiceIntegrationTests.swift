@@ -1,0 +1,307 @@
+import Foundation
+import Keying
+import PolicyModel
+import Testing
+
+/// A test bed for the service with IKE: two namespaces the test creates, one charon-systemd in each
+/// (libipsec), `ipsecsvc run` with the netfilter driver and `ike_datapath = libipsec` in the host
+/// namespace, policies written with `ipsecsvc netsh -f`.
+final class KeyingLab: Sendable {
+    let net: DriverNetwork
+    let local: Charon
+    let peer: Charon?
+    let config: String
+    let service: Process
+
+    static var executable: String {
+        URL(fileURLWithPath: DriverTestEnvironment.harnessPath).deletingLastPathComponent()
+            .appendingPathComponent("ipsecsvc").path
+    }
+
+    private init(net: DriverNetwork, local: Charon, peer: Charon?, config: String, service: Process) {
+        self.net = net
+        self.local = local
+        self.peer = peer
+        self.config = config
+        self.service = service
+    }
+
+    /// The bed, with the peer's charon configured as a Windows Server 2003 peer with `peerKey`, or no
+    /// IKE on the peer at all (`peerKey == nil`).
+    static func make(peerKey: String?) async throws -> KeyingLab {
+        let net = try await DriverNetwork()
+        var started: [Charon] = []
+        do {
+            let local = try await Charon(net, namespace: net.host, name: "host")
+            started.append(local)
+            var peer: Charon?
+            if let peerKey {
+                let daemon = try await Charon(net, namespace: net.peer, name: "peer")
+                started.append(daemon)
+                try await daemon.configureWindowsPeer(
+                    local: net.peerAddress,
+                    remote: net.hostAddress,
+                    presharedKey: peerKey
+                )
+                peer = daemon
+            }
+            let config = try net.writeServiceConfiguration(
+                extra: """
+                    ike = strongswan
+                    ike_vici_socket = \(local.viciSocket)
+                    ike_datapath = libipsec
+                    examples = no
+                    """
+            )
+            let service = try await net.startService(executable, config: config, name: "service")
+            return KeyingLab(net: net, local: local, peer: peer, config: config, service: service)
+        } catch {
+            for daemon in started { await daemon.stop() }
+            await net.teardown()
+            throw error
+        }
+    }
+
+    func teardown() async {
+        service.signalIfRunning(SIGTERM)
+        for _ in 0..<300 where service.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+        service.signalIfRunning(SIGKILL)
+        await local.stop()
+        await peer?.stop()
+        await net.teardown()
+    }
+
+    /// Runs `ipsecsvc <command> --config <this bed's> <arguments>`.
+    func ipsecsvc(_ command: String, _ arguments: String = "") async -> Outcome {
+        await sh("\(Self.executable) \(command) --config \(config) \(arguments)")
+    }
+
+    /// Runs a netsh script (`ipsecsvc netsh -f`).
+    @discardableResult
+    func netsh(_ script: String) async throws -> Outcome {
+        let path = net.directory + "/script-\(UUID().uuidString).netsh"
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        let outcome = await sh("\(Self.executable) netsh --config \(config) -f \(path)")
+        guard outcome.status == 0 else { throw TestFailure("netsh failed: \(outcome.output)") }
+        return outcome
+    }
+
+    /// Assigns a policy with one rule: this computer ↔ the peer, any protocol, mirrored, negotiated by
+    /// `action` (`soft`, `inpass`) and authenticated as `authentication` (netsh's `psk=` or
+    /// `kerberos=yes`).
+    func assignPolicy(soft: Bool = false, inpass: Bool = false, authentication: String) async throws {
+        try await netsh(
+            """
+            pushd ipsec static
+            add policy name="IKE Test"
+            add filterlist name="Peer"
+            add filter filterlist="Peer" srcaddr=me dstaddr=\(net.peerAddress) mirrored=yes
+            add filteraction name="Negotiate" action=negotiate soft=\(soft ? "yes" : "no") inpass=\(inpass ? "yes" : "no") qmsecmethods="ESP[3DES,SHA1] ESP[3DES,MD5]"
+            add rule name="Peer Rule" policy="IKE Test" filterlist="Peer" filteraction="Negotiate" \(authentication)
+            set policy name="IKE Test" assign=yes
+            popd
+            """
+        )
+    }
+
+    /// The service's IKE status (`status --json`).
+    func keying() async -> [String: Any] {
+        let outcome = await ipsecsvc("status", "--json")
+        let object = (try? JSONSerialization.jsonObject(with: Data(outcome.output.utf8))) as? [String: Any]
+        return object?["keying"] as? [String: Any] ?? [:]
+    }
+
+    /// Waits until the service has loaded at least `count` connections into charon.
+    func waitForConnections(_ count: Int = 1) async throws {
+        let loaded = await ServiceHarness.eventually(timeout: 60) {
+            let status = await keying()
+            return (status["connections"] as? Int ?? 0) >= count && status["connected"] as? Bool == true
+        }
+        guard loaded else { throw TestFailure("no IKE connections loaded: \(await keying()) \(log())") }
+    }
+
+    func log() -> String { (try? String(contentsOfFile: net.directory + "/service.log", encoding: .utf8)) ?? "" }
+
+    /// One ICMP echo from the host namespace to the peer.
+    func ping() async -> Bool { await net.pings(from: net.host, to: net.peerAddress, count: 1, timeoutMs: 500) }
+
+    /// Pings until one is answered; the time that took, or `nil` after `limit`.
+    func firstAnsweredPing(within limit: Duration) async -> Duration? {
+        let clock = ContinuousClock()
+        let start = clock.now
+        while clock.now - start < limit {
+            if await ping() { return clock.now - start }
+        }
+        return nil
+    }
+
+    /// The IKE SAs named after ipsecsvc's connections in the host's charon.
+    func serviceSAs() async throws -> [ViciMessage] {
+        try await local.securityAssociations().filter { $0.names.contains { $0.hasPrefix(KeyingPlanner.prefix) } }
+    }
+}
+
+/// The service negotiating with a Windows Server 2003 peer (strongSwan configured as one): Require
+/// Security with a pre-shared key, a wrong key, a peer without IKE (require and soft), inbound
+/// pass-through, a Kerberos-only rule, a policy change, a charon restart. Root, /dev/net/tun and
+/// charon-systemd; skipped with a reason otherwise.
+@Suite(.serialized, .enabled(if: CharonEnvironment.available, CharonEnvironment.skipReason))
+struct KeyingServiceIntegrationTests {
+    static func run(peerKey: String?, _ body: (KeyingLab) async throws -> Void) async throws {
+        let lab = try await KeyingLab.make(peerKey: peerKey)
+        do {
+            try await body(lab)
+        } catch {
+            Issue.record("service log:\n\(lab.log())\ncharon log:\n\(lab.local.log())")
+            await lab.teardown()
+            throw error
+        }
+        await lab.teardown()
+    }
+
+    @Test func requireSecurityWithAPresharedKeyNegotiatesOnTheFirstPacket() async throws {
+        try await Self.run(peerKey: "it-psk") { lab in
+            let counter = try await WireCounter(lab.net)
+            _ = try lab.net.spawn(lab.net.peer, ["nc", "-lk", "8080"], output: lab.net.directory + "/nc-peer.log")
+            try await lab.assignPolicy(authentication: #"psk="it-psk""#)
+            try await lab.waitForConnections()
+            let elapsed = await lab.firstAnsweredPing(within: .seconds(20))
+            #expect(elapsed != nil, "no ping answered: \(lab.log())")
+            #expect(await lab.net.connects(from: lab.net.host, to: lab.net.peerAddress, port: 8080))
+            // The peer's traffic to us goes through the SA too.
+            #expect(await lab.net.pings(from: lab.net.peer, to: lab.net.hostAddress))
+            #expect(await counter.espPackets() > 0)
+            let counts = await counter.counts()
+            #expect(await counter.clearPackets() == 0, "\(counts)")
+            let qmsas = await lab.ipsecsvc("netsh", "ipsec dynamic show qmsas")
+            #expect(qmsas.output.contains("ESP[3DES_CBC,HMAC_SHA1_96]"), "\(qmsas.output)")
+            #expect(qmsas.output.contains(lab.net.peerAddress))
+            let mmsas = await lab.ipsecsvc("netsh", "ipsec dynamic show mmsas")
+            #expect(mmsas.output.contains("3DES_CBC/HMAC_SHA1_96/MODP_1024"), "\(mmsas.output)")
+            let stats = await lab.ipsecsvc("netsh", "ipsec dynamic show stats type=ike")
+            #expect(stats.output.range(of: #"Main Modes\s*:\s*[1-9]"#, options: .regularExpression) != nil, "\(stats)")
+            let status = await lab.ipsecsvc("status")
+            #expect(status.output.contains("connected to charon-systemd 5.9.8"), "\(status.output)")
+            #expect(!status.output.contains("it-psk"))
+            #expect(!lab.log().contains("it-psk"))
+        }
+    }
+
+    @Test func aWrongPresharedKeyLetsNothingPassAndIsLoggedWithItsReason() async throws {
+        try await Self.run(peerKey: "other-psk") { lab in
+            let counter = try await WireCounter(lab.net)
+            try await lab.assignPolicy(authentication: #"psk="it-psk""#)
+            try await lab.waitForConnections()
+            #expect(await lab.firstAnsweredPing(within: .seconds(8)) == nil)
+            let logged = await ServiceHarness.eventually(timeout: 60) {
+                lab.log().contains("negotiation with \(lab.net.peerAddress) failed: authentication failed")
+            }
+            #expect(logged, "\(lab.log())")
+            let failures = await lab.keying()["recentFailures"] as? [[String: Any]] ?? []
+            #expect(failures.contains { $0["reason"] as? String == "authentication failed" })
+            let counts = await counter.counts()
+            #expect(await counter.clearPackets() == 0, "\(counts)")
+        }
+    }
+
+    @Test func aPeerWithoutIKEIsDroppedByRequireSecurity() async throws {
+        try await Self.run(peerKey: nil) { lab in
+            try await lab.assignPolicy(authentication: #"psk="it-psk""#)
+            try await lab.waitForConnections()
+            #expect(await lab.firstAnsweredPing(within: .seconds(8)) == nil)
+            #expect(((await lab.keying())["softAssociations"] as? [Any])?.isEmpty != false)
+        }
+    }
+
+    @Test func requestSecurityFallsBackToTheClearWithinFiveSeconds() async throws {
+        try await Self.run(peerKey: nil) { lab in
+            try await lab.assignPolicy(soft: true, authentication: #"psk="it-psk""#)
+            try await lab.waitForConnections()
+            let elapsed = await lab.firstAnsweredPing(within: .seconds(30))
+            let fallback = try #require(elapsed, "no fallback: \(lab.log())")
+            #expect(fallback <= .seconds(5), "fell back after \(fallback)")
+            let softs = await lab.keying()["softAssociations"] as? [[String: Any]] ?? []
+            #expect(softs.count == 1)
+            let qmsas = await lab.ipsecsvc("netsh", "ipsec dynamic show qmsas")
+            #expect(qmsas.output.contains("Soft Association"), "\(qmsas.output)")
+            #expect(lab.log().contains("did not answer; communication with it falls back to the clear"))
+        }
+    }
+
+    @Test func inboundPassThroughAcceptsTheClearConnectionAndAnswersProtected() async throws {
+        try await Self.run(peerKey: "it-psk") { lab in
+            try lab.net.listen(8080)
+            try await lab.assignPolicy(inpass: true, authentication: #"psk="it-psk""#)
+            try await lab.waitForConnections()
+            let counter = try await WireCounter(lab.net)
+            // The peer's first SYN goes in the clear and is accepted; the answer starts the
+            // negotiation; the peer's next SYN and every answer go through the SA.
+            let connected =
+                await sh(
+                    "ip netns exec \(lab.net.peer) nc -z -w 10 \(lab.net.hostAddress) 8080"
+                ).status == 0
+            #expect(connected, "\(lab.log())")
+            let counts = await counter.counts()
+            #expect((counts["clear-tcp-out"] ?? 0) >= 1, "the first SYN went in the clear: \(counts)")
+            #expect((counts["clear-tcp-in"] ?? 0) == 0, "no answer came back in the clear: \(counts)")
+            #expect(await counter.espPackets() > 0)
+        }
+    }
+
+    @Test func aKerberosOnlyRuleIsReportedAsNotNegotiable() async throws {
+        try await Self.run(peerKey: "it-psk") { lab in
+            try await lab.assignPolicy(authentication: "kerberos=yes")
+            let reported = await ServiceHarness.eventually(timeout: 60) {
+                let rules = await lab.keying()["unnegotiable"] as? [[String: Any]] ?? []
+                return rules.contains { ($0["reason"] as? String)?.contains("cannot be negotiated on Linux") == true }
+            }
+            #expect(reported)
+            #expect(lab.log().contains("cannot be negotiated on Linux"))
+            let status = await lab.ipsecsvc("status")
+            #expect(status.output.contains("not negotiable"), "\(status.output)")
+            #expect(await lab.firstAnsweredPing(within: .seconds(4)) == nil)
+        }
+    }
+
+    @Test func removingTheRuleTearsItsSAsDown() async throws {
+        try await Self.run(peerKey: "it-psk") { lab in
+            try await lab.assignPolicy(authentication: #"psk="it-psk""#)
+            try await lab.waitForConnections()
+            #expect(await lab.firstAnsweredPing(within: .seconds(20)) != nil)
+            #expect(try await !lab.serviceSAs().isEmpty)
+            try await lab.netsh(
+                """
+                pushd ipsec static
+                delete rule name="Peer Rule" policy="IKE Test"
+                popd
+                """
+            )
+            let gone = await ServiceHarness.eventually(timeout: 60) {
+                (try? await lab.serviceSAs().isEmpty) == true
+            }
+            #expect(gone, "\(lab.local.log())")
+            let qmsas = await lab.ipsecsvc("netsh", "ipsec dynamic show qmsas")
+            #expect(qmsas.output.contains("There are no quick mode security associations"), "\(qmsas.output)")
+        }
+    }
+
+    @Test func afterCharonRestartsTheServiceReconnectsAndNegotiatesAgain() async throws {
+        try await Self.run(peerKey: "it-psk") { lab in
+            try await lab.assignPolicy(authentication: #"psk="it-psk""#)
+            try await lab.waitForConnections()
+            #expect(await lab.firstAnsweredPing(within: .seconds(20)) != nil)
+            await lab.local.stop()
+            let lost = await ServiceHarness.eventually(timeout: 60) {
+                await lab.keying()["connected"] as? Bool == false
+            }
+            #expect(lost)
+            // While charon is away, negotiate traffic fails and status says why.
+            let status = await lab.ipsecsvc("status")
+            #expect(status.output.contains("NOT CONNECTED"), "\(status.output)")
+            try await lab.local.start()
+            try await lab.waitForConnections()
+            #expect(await lab.firstAnsweredPing(within: .seconds(20)) != nil, "\(lab.log())")
+            #expect(lab.log().contains("IKE: connected to charon-systemd 5.9.8"))
+        }
+    }
+}
