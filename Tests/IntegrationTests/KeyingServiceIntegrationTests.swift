@@ -180,6 +180,15 @@ struct KeyingServiceIntegrationTests {
             #expect(mmsas.output.contains("3DES_CBC/HMAC_SHA1_96/MODP_1024"), "\(mmsas.output)")
             let stats = await lab.ipsecsvc("netsh", "ipsec dynamic show stats type=ike")
             #expect(stats.output.range(of: #"Main Modes\s*:\s*[1-9]"#, options: .regularExpression) != nil, "\(stats)")
+            let explain = await lab.ipsecsvc(
+                "explain",
+                "--src \(lab.net.hostAddress) --dst \(lab.net.peerAddress) --protocol icmp"
+            )
+            #expect(explain.output.contains("Verdict: negotiate"), "\(explain.output)")
+            #expect(
+                explain.output.contains("security associations with \(lab.net.peerAddress) exist"),
+                "\(explain.output)"
+            )
             let status = await lab.ipsecsvc("status")
             #expect(status.output.contains("connected to charon-systemd 5.9.8"), "\(status.output)")
             #expect(!status.output.contains("it-psk"))
@@ -260,6 +269,11 @@ struct KeyingServiceIntegrationTests {
             let status = await lab.ipsecsvc("status")
             #expect(status.output.contains("not negotiable"), "\(status.output)")
             #expect(await lab.firstAnsweredPing(within: .seconds(4)) == nil)
+            let explain = await lab.ipsecsvc(
+                "explain",
+                "--src \(lab.net.hostAddress) --dst \(lab.net.peerAddress) --protocol icmp"
+            )
+            #expect(explain.output.contains("not negotiable"), "\(explain.output)")
         }
     }
 

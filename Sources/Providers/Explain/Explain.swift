@@ -77,6 +77,9 @@ public struct Explanation: Hashable, Sendable, Codable {
     /// What `explain` assumed (one sentence each): offline mode and settings, the interface, clear
     /// traffic.
     public var assumptions: [String]
+    /// For a negotiate verdict of the running service: whether IKE has SAs with the peer, a soft
+    /// association, a negotiation in progress, or why its last one failed (`nil`: not asked).
+    public var keying: String? = nil
 
     /// The deciding filter.
     public var winner: MatchingFilter? { decidedByFilter ? matches.first : nil }

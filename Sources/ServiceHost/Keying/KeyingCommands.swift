@@ -87,3 +87,26 @@ extension NetshStatistics {
         )
     }
 }
+
+/// What `explain` says about IKE for a negotiate verdict.
+enum KeyingExplanation {
+    static func sentence(_ keying: (any Keying)?, peer: IPv4Address) async -> String {
+        guard let keying else {
+            return "IKE is off (ike = none): only traffic that kernel IPsec already protects passes."
+        }
+        let state = await keying.peerState(peer)
+        if let note = state.note { return "IKE: \(note)." }
+        if state.hasSecurityAssociation {
+            return "IKE: security associations with \(peer) exist: its traffic is protected."
+        }
+        if state.softAssociation {
+            return "IKE: \(peer) did not answer IKE; a soft association lets its traffic pass in the clear."
+        }
+        if state.negotiating { return "IKE: negotiating with \(peer) now." }
+        if let failure = state.lastFailure {
+            return
+                "IKE: no security association with \(peer); the last negotiation failed: \(failure.reason.rawValue) (\(failure.detail))."
+        }
+        return "IKE: no security association with \(peer) yet; the first outbound packet starts a negotiation."
+    }
+}
