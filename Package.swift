@@ -64,7 +64,7 @@ let package = Package(
         // Test doubles and helpers shared by every test target; never a dependency of production code.
         .target(
             name: "IPsecTestKit",
-            dependencies: ["DecisionCore", "Driver", "Keying", "PolicyModel", "IPsecSystem"]
+            dependencies: ["DecisionCore", "Driver", "IPsecSystem", "Keying", "PolicyModel"]
         ),
         .target(
             name: "ServiceHost",
