@@ -264,26 +264,117 @@ public actor KeyingEngine: Keying {
             wantedConnections[name] = entry.connection
             for secret in entry.secrets { wantedSecrets[secret.id] = secret }
         }
-        for id in wantedSecrets.keys.sorted() where loadedSecrets[id] != wantedSecrets[id] {
-            guard connected else { return }
-            await loadSecret(wantedSecrets[id]!)
+        // Each step runs its charon calls a few at a time (vici takes one command per connection):
+        // loading a thousand rules is bound by round trips, not by charon.
+        let secretsToLoad = wantedSecrets.values.filter { loadedSecrets[$0.id] != $0 }.sorted { $0.id < $1.id }
+        for (secret, error) in await run(secretsToLoad, { client, secret in await Self.load(secret, client) }) {
+            if let error { failed(error, loading: secret.id) } else { secretLoaded(secret) }
         }
-        for name in loaded.keys.sorted() where wantedConnections[name] == nil {
-            guard connected else { return }
-            await removeConnection(name)
+        let gone = loaded.keys.filter { wantedConnections[$0] == nil }.sorted()
+        for (name, error) in await run(gone, { client, name in await Self.unload(name, client) }) {
+            if let error { failed(error, loading: name) } else { connectionUnloaded(name) }
         }
-        for name in wantedConnections.keys.sorted() where loaded[name] != wantedConnections[name] {
-            guard connected else { return }
-            if loaded[name] != nil { await terminate(name) }
-            await loadConnection(wantedConnections[name]!)
+        let changed = wantedConnections.values.filter { loaded[$0.name] != $0 }.sorted { $0.name < $1.name }
+        let replaced = Set(changed.map(\.name).filter { loaded[$0] != nil })
+        let loads = await run(changed) { client, connection in
+            await Self.load(connection, replacing: replaced.contains(connection.name), client)
         }
-        for id in loadedSecrets.keys.sorted() where wantedSecrets[id] == nil {
+        for (connection, error) in loads {
+            if let error {
+                loaded[connection.name] = nil
+                failed(error, loading: connection.name)
+            } else {
+                connectionLoaded(connection)
+            }
+        }
+        let unused = loadedSecrets.keys.filter { wantedSecrets[$0] == nil }.sorted()
+        for id in unused {
             guard connected else { return }
             await removeSecret(id)
         }
         // Negotiations of connections that went are over.
         negotiations = negotiations.filter { wantedConnections[$0.value.connection] != nil }
         publish()
+    }
+
+    /// Runs `work` for every item with up to ``parallelCalls`` in flight and returns each item with the
+    /// error its work met (`nil`: done). Stops starting new work once the daemon is lost.
+    func run<Item: Sendable>(
+        _ items: [Item],
+        _ work: @escaping @Sendable (ViciClient, Item) async -> ViciError?
+    ) async -> [(Item, ViciError?)] {
+        guard connected, !items.isEmpty else { return [] }
+        let client = client
+        var results: [(Item, ViciError?)] = []
+        await withTaskGroup(of: (Item, ViciError?).self) { group in
+            var next = items.makeIterator()
+            var lost = false
+            for _ in 0..<Self.parallelCalls {
+                guard let item = next.next() else { break }
+                group.addTask { (item, await work(client, item)) }
+            }
+            for await result in group {
+                results.append(result)
+                if let error = result.1, error.isConnectionLoss { lost = true }
+                if !lost, let item = next.next() { group.addTask { (item, await work(client, item)) } }
+            }
+        }
+        return results
+    }
+
+    /// How many charon calls a reconciliation keeps in flight (the client's connection pool).
+    static let parallelCalls = 4
+
+    static func load(_ secret: IKESecret, _ client: ViciClient) async -> ViciError? {
+        let command = if case .privateKey = secret.kind { "load-key" } else { "load-shared" }
+        do {
+            try await client.checkedCall(command, secret.loadMessage)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// Loads `connection`; a replaced one's SAs are torn down first (they were negotiated under rules
+    /// that no longer hold).
+    static func load(_ connection: IKEConnection, replacing: Bool, _ client: ViciClient) async -> ViciError? {
+        do {
+            if replacing { _ = try await client.call("terminate", terminateMessage(connection.name)) }
+            try await client.checkedCall("load-conn", connection.loadMessage)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// Tears a connection's SAs down and unloads it (unload-conn alone leaves the SAs).
+    static func unload(_ name: String, _ client: ViciClient) async -> ViciError? {
+        do {
+            _ = try await client.call("terminate", terminateMessage(name))
+            _ = try await client.call("unload-conn", ["name": .text(name)])
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    static func terminateMessage(_ name: String) -> ViciMessage {
+        ["ike": .text(name), "force": "yes", "timeout": "-1"]
+    }
+
+    func secretLoaded(_ secret: IKESecret) {
+        count("charon.secrets-loaded")
+        loadedSecrets[secret.id] = secret
+    }
+
+    func connectionLoaded(_ connection: IKEConnection) {
+        count("charon.connections-loaded")
+        loaded[connection.name] = connection
+    }
+
+    func connectionUnloaded(_ name: String) {
+        count("charon.connections-unloaded")
+        loaded[name] = nil
     }
 
     func peerOf(_ connection: IKEConnection) -> IPv4Address {
@@ -294,12 +385,10 @@ public actor KeyingEngine: Keying {
     // MARK: - charon calls
 
     func loadSecret(_ secret: IKESecret) async {
-        let command = if case .privateKey = secret.kind { "load-key" } else { "load-shared" }
-        do {
-            try await client.checkedCall(command, secret.loadMessage)
-            loadedSecrets[secret.id] = secret
-        } catch {
+        if let error = await Self.load(secret, client) {
             failed(error, loading: secret.id)
+        } else {
+            secretLoaded(secret)
         }
     }
 
@@ -308,6 +397,7 @@ public actor KeyingEngine: Keying {
         if case .sharedKey = secret.kind {
             do {
                 try await client.checkedCall("unload-shared", ["id": .text(id)])
+                count("charon.secrets-unloaded")
             } catch  where error.isConnectionLoss {
                 lost(error)
                 return
@@ -317,12 +407,11 @@ public actor KeyingEngine: Keying {
     }
 
     func loadConnection(_ connection: IKEConnection) async {
-        do {
-            try await client.checkedCall("load-conn", connection.loadMessage)
-            loaded[connection.name] = connection
-        } catch {
+        if let error = await Self.load(connection, replacing: false, client) {
             loaded[connection.name] = nil
             failed(error, loading: connection.name)
+        } else {
+            connectionLoaded(connection)
         }
     }
 
@@ -330,6 +419,7 @@ public actor KeyingEngine: Keying {
         await terminate(name)
         do {
             try await client.checkedCall("unload-conn", ["name": .text(name)])
+            count("charon.connections-unloaded")
         } catch  where error.isConnectionLoss {
             lost(error)
             return
@@ -340,7 +430,7 @@ public actor KeyingEngine: Keying {
     /// Tears the connection's SAs down at once (unload-conn leaves them alone).
     func terminate(_ name: String) async {
         do {
-            _ = try await client.call("terminate", ["ike": .text(name), "force": "yes", "timeout": "-1"])
+            _ = try await client.call("terminate", Self.terminateMessage(name))
         } catch {
             if error.isConnectionLoss { lost(error) }
         }
