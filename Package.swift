@@ -105,6 +105,13 @@ let package = Package(
             dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
             path: "Benchmarks/providers"
         ),
+        // Keying: first packet to first protected packet, and loading N peers' rules into charon
+        // (Benchmarks/keying/run.sh); not part of `swift test`.
+        .executableTarget(
+            name: "ipsecsvc-keying-bench",
+            dependencies: ["DecisionCore", "IPsecSystem", "IPsecTestKit", "Keying", "PolicyModel"],
+            path: "Benchmarks/keying/KeyingBench"
+        ),
         // The native XML benchmark and canonicalizer; not part of `swift test` (Benchmarks/xml/run.sh).
         .executableTarget(
             name: "xml-bench",
