@@ -251,6 +251,8 @@ enum EchoCommand: ControlCommand {
         defaults.directoryPollingMinutes = 180
         defaults.directoryCheck = "/usr/local/sbin/check-domain-controller"
         defaults.dialupInterfaces = ["wg*", "tun-dialin*"]
+        defaults.ikeCADirectory = "/etc/ipsecsvc/ike/ca"
+        defaults.ikeCertificateDirectory = "/etc/ipsecsvc/ike/certs"
         #expect(configuration == defaults)
     }
 }
