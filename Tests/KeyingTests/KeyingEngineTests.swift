@@ -107,13 +107,23 @@ let patience: Duration = .seconds(120)
         await eventually(timeout: patience) { await engine.status().connected }
     }
 
+    /// An engine on `charon`, started and connected.
+    static func started(
+        _ charon: ScriptedCharon,
+        _ events: RecordingKeyingEvents,
+        negotiationTimeout: Duration = .seconds(5)
+    ) async throws -> KeyingEngine {
+        let engine = engine(charon, events, negotiationTimeout: negotiationTimeout)
+        await engine.start()
+        try #require(await connected(engine))
+        return engine
+    }
+
     @Test func loadsOnlyWhatChanged() async throws {
         let charon = try ScriptedCharon()
         defer { charon.stop() }
         let events = RecordingKeyingEvents()
-        let engine = Self.engine(charon, events)
-        await engine.start()
-        try #require(await Self.connected(engine))
+        let engine = try await Self.started(charon, events)
         let two = [
             F.filter(auth: [.preSharedKey("a")], rule: 1), F.filter(.me, .host(IPv4Address("198.18.9.3")!), rule: 2),
         ]
@@ -155,9 +165,7 @@ let patience: Duration = .seconds(120)
         let charon = try ScriptedCharon()
         defer { charon.stop() }
         let events = RecordingKeyingEvents()
-        let engine = Self.engine(charon, events)
-        await engine.start()
-        #expect(await Self.connected(engine))
+        let engine = try await Self.started(charon, events)
         await engine.apply(Self.policy([F.filter()]))
         charon.server.stop()
         #expect(await eventually(timeout: patience) { await !engine.status().connected })
@@ -175,9 +183,7 @@ let patience: Duration = .seconds(120)
         let charon = try ScriptedCharon()
         defer { charon.stop() }
         let events = RecordingKeyingEvents()
-        let engine = Self.engine(charon, events)
-        await engine.start()
-        #expect(await Self.connected(engine))
+        let engine = try await Self.started(charon, events)
         await engine.apply(Self.policy([F.filter()]))
         engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 1)))
         #expect(await eventually(timeout: patience) { await engine.status().counters["negotiations.succeeded"] == 1 })
@@ -196,9 +202,7 @@ let patience: Duration = .seconds(120)
         let charon = try ScriptedCharon()
         defer { charon.stop() }
         charon.initiate.withLock { $0 = .silent }
-        let engine = Self.engine(charon, RecordingKeyingEvents(), negotiationTimeout: .seconds(60))
-        await engine.start()
-        #expect(await Self.connected(engine))
+        let engine = try await Self.started(charon, RecordingKeyingEvents(), negotiationTimeout: .seconds(60))
         await engine.apply(Self.policy([F.filter()]))
         let views = await engine.peerAssociations()
         engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 1)))
@@ -215,9 +219,7 @@ let patience: Duration = .seconds(120)
     @Test func rangeRuleLoadsAConnectionForThePeerFirst() async throws {
         let charon = try ScriptedCharon()
         defer { charon.stop() }
-        let engine = Self.engine(charon, RecordingKeyingEvents())
-        await engine.start()
-        #expect(await Self.connected(engine))
+        let engine = try await Self.started(charon, RecordingKeyingEvents())
         await engine.apply(Self.policy([F.filter(.me, .any)]))
         charon.server.received.withLock { $0.removeAll() }
         engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 1)))
@@ -235,9 +237,7 @@ let patience: Duration = .seconds(120)
         defer { charon.stop() }
         charon.initiate.withLock { $0 = .silent }
         let events = RecordingKeyingEvents()
-        let engine = Self.engine(charon, events)
-        await engine.start()
-        #expect(await Self.connected(engine))
+        let engine = try await Self.started(charon, events)
         var filter = F.filter(action: F.action(soft: true))
         filter.negotiation?.softAssociationIdleSeconds = 5
         await engine.apply(Self.policy([filter]))
@@ -270,9 +270,7 @@ let patience: Duration = .seconds(120)
             $0 = .failure(["sending packet: from 198.18.9.1[500] to 198.18.9.2[500]", "giving up after 3 retransmits"])
         }
         let events = RecordingKeyingEvents()
-        let engine = Self.engine(charon, events)
-        await engine.start()
-        #expect(await Self.connected(engine))
+        let engine = try await Self.started(charon, events)
         await engine.apply(Self.policy([F.filter(action: F.action(soft: true))]))
         engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 1)))
         #expect(await eventually(timeout: patience) { await engine.status().softAssociations.map(\.peer) == [F.peer] })
@@ -292,9 +290,7 @@ let patience: Duration = .seconds(120)
             ])
         }
         let events = RecordingKeyingEvents()
-        let engine = Self.engine(charon, events)
-        await engine.start()
-        #expect(await Self.connected(engine))
+        let engine = try await Self.started(charon, events)
         await engine.apply(Self.policy([F.filter(action: F.action(soft: true))]))
         engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 1)))
         #expect(await eventually(timeout: patience) { await engine.status().counters["failures.authentication"] == 1 })
@@ -312,9 +308,7 @@ let patience: Duration = .seconds(120)
         let charon = try ScriptedCharon()
         defer { charon.stop() }
         let events = RecordingKeyingEvents()
-        let engine = Self.engine(charon, events)
-        await engine.start()
-        #expect(await Self.connected(engine))
+        let engine = try await Self.started(charon, events)
         await engine.apply(Self.policy([F.filter(auth: [.kerberos])]))
         await engine.apply(Self.policy([F.filter(auth: [.kerberos])], generation: 2))
         let reports = events.all.filter { if case .notNegotiable = $0 { true } else { false } }
@@ -355,9 +349,7 @@ let patience: Duration = .seconds(120)
     @Test func stopUnloadsWhatTheServiceLoaded() async throws {
         let charon = try ScriptedCharon()
         defer { charon.stop() }
-        let engine = Self.engine(charon, RecordingKeyingEvents())
-        await engine.start()
-        #expect(await Self.connected(engine))
+        let engine = try await Self.started(charon, RecordingKeyingEvents())
         await engine.apply(Self.policy([F.filter()]))
         charon.server.received.withLock { $0.removeAll() }
         await engine.stop()

@@ -48,6 +48,15 @@ extension KeyingEngine {
         let rule =
             plan.connections[target.connections[request.peer] ?? target.rangeTemplate ?? ""]?.rule
             ?? RuleReference(key: "", source: "", policyName: "", ruleName: "")
+        var negotiation = Negotiation(
+            peer: request.peer,
+            connection: name,
+            child: target.child,
+            rule: rule,
+            soft: target.soft,
+            softIdleSeconds: target.softIdleSeconds,
+            started: .now
+        )
         guard connected else {
             count("failures.daemon-unavailable")
             record(
@@ -60,27 +69,12 @@ extension KeyingEngine {
                 ),
                 journal: negotiations[key] == nil
             )
-            negotiations[key] = Negotiation(
-                peer: request.peer,
-                connection: name,
-                child: target.child,
-                rule: rule,
-                soft: target.soft,
-                softIdleSeconds: target.softIdleSeconds,
-                started: .now,
-                failedAt: .now
-            )
+            // Failed at once: the next packet tries again after the retry interval.
+            negotiation.failedAt = .now
+            negotiations[key] = negotiation
             return
         }
-        negotiations[key] = Negotiation(
-            peer: request.peer,
-            connection: name,
-            child: target.child,
-            rule: rule,
-            soft: target.soft,
-            softIdleSeconds: target.softIdleSeconds,
-            started: .now
-        )
+        negotiations[key] = negotiation
         count("negotiations.started")
         publish()
         if let template = target.rangeTemplate, target.connections[request.peer] == nil {
