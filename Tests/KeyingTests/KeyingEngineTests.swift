@@ -304,6 +304,38 @@ let patience: Duration = .seconds(120)
         await engine.stop()
     }
 
+    /// charon has no limit of quick modes per main mode: after the policy's limit keying
+    /// re-authenticates the main mode, so that the next quick mode gets fresh keying material.
+    @Test func theQuickModeLimitReauthenticatesTheMainMode() async throws {
+        let charon = try ScriptedCharon()
+        defer { charon.stop() }
+        let engine = try await Self.started(charon, RecordingKeyingEvents())
+        let limited = MainModeSettings(id: F.guid(0xB0), quickModeLimit: 2)
+        await engine.apply(Self.policy([F.filter(mainMode: limited)]))
+        let name = try #require(charon.server.arguments(of: "load-conn").first?.names.first)
+        let subscribed = await eventually(timeout: patience) {
+            charon.server.received.withLock { list in
+                list.contains { if case .register("child-updown") = $0.packet { true } else { false } }
+            }
+        }
+        try #require(subscribed)
+        func quickMode(_ number: UInt64) async -> Bool {
+            var updown = ViciMessage()
+            updown["up"] = "yes"
+            updown[name] = ["uniqueid": "7", "remote-host": .text(F.peer.description)]
+            charon.server.broadcast("child-updown", updown)
+            return await eventually(timeout: patience) { await engine.status().counters["quick-modes"] == number }
+        }
+        #expect(await quickMode(1))
+        #expect(!charon.server.commands.contains("rekey"))
+        #expect(await quickMode(2))
+        #expect(await eventually(timeout: patience) { charon.server.commands.contains("rekey") })
+        let rekey = try #require(charon.server.arguments(of: "rekey").first)
+        #expect(rekey.string("ike-id") == "7" && rekey.string("reauth") == "yes")
+        #expect(await engine.status().counters["main-modes.reauthenticated"] == 1)
+        await engine.stop()
+    }
+
     @Test func kerberosOnlyRulesAreReportedOnceAndNeverInitiated() async throws {
         let charon = try ScriptedCharon()
         defer { charon.stop() }
