@@ -257,6 +257,38 @@ struct KeyingServiceIntegrationTests {
         }
     }
 
+    /// Client (Respond Only): a policy with only its default response rule answers a peer that
+    /// starts IKE, and their traffic then goes through the SA.
+    @Test func theDefaultResponseRuleAnswersAPeerThatStarts() async throws {
+        try await Self.run(peerKey: "it-psk") { lab in
+            try await lab.netsh(
+                """
+                pushd ipsec static
+                add policy name="Respond Only" activatedefaultrule=yes
+                set defaultrule policy="Respond Only" psk="it-psk" qmsec="ESP[3DES,SHA1] ESP[3DES,MD5]"
+                set policy name="Respond Only" assign=yes
+                popd
+                """
+            )
+            try await lab.waitForConnections()
+            let peer = try #require(lab.peer)
+            let counter = try await WireCounter(lab.net)
+            let client = peer.client()
+            let answer = try await client.call(
+                "initiate",
+                ["ike": "windows", "child": "host", "timeout": "20000"]
+            )
+            await client.closeIdleConnections()
+            #expect(answer.string("success") == "yes", "\(answer) \(lab.local.log())")
+            #expect(await lab.net.pings(from: lab.net.peer, to: lab.net.hostAddress))
+            #expect(await counter.espPackets() > 0)
+            let sas = try await lab.serviceSAs()
+            #expect(sas.contains { $0.names.contains { $0.hasSuffix("-default-response") } }, "\(sas)")
+            let qmsas = await lab.ipsecsvc("netsh", "ipsec dynamic show qmsas")
+            #expect(qmsas.output.contains(lab.net.peerAddress), "\(qmsas.output)")
+        }
+    }
+
     @Test func aKerberosOnlyRuleIsReportedAsNotNegotiable() async throws {
         try await Self.run(peerKey: "it-psk") { lab in
             try await lab.assignPolicy(authentication: "kerberos=yes")
