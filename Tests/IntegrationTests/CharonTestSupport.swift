@@ -151,9 +151,20 @@ final class Charon: Sendable {
     /// between the two /32s: kernel-libipsec has no transport mode). It answers and, with
     /// `initiates`, can be asked to start.
     func configureWindowsPeer(local: String, remote: String, presharedKey: String) async throws {
+        try await configureWindowsPeer(local: local, remote: remote, authentication: .presharedKey(presharedKey))
+    }
+
+    /// How the Windows peer authenticates: a pre-shared key, or its certificate (PEM) and key (PEM),
+    /// accepting peers whose certificate `authority` (PEM) issued.
+    enum PeerAuthentication {
+        case presharedKey(String)
+        case certificate(certificate: [UInt8], key: [UInt8], authority: [UInt8])
+    }
+
+    func configureWindowsPeer(local: String, remote: String, authentication: PeerAuthentication) async throws {
         let client = client()
         defer { Task { await client.closeIdleConnections() } }
-        let connection: ViciMessage = [
+        var connection: ViciMessage = [
             "version": "1",
             "aggressive": "no",
             "local_addrs": .texts([local]),
@@ -175,11 +186,19 @@ final class Charon: Sendable {
                 ]
             ],
         ]
+        switch authentication {
+        case .presharedKey(let presharedKey):
+            try await client.checkedCall(
+                "load-shared",
+                ["id": "windows-psk", "type": "IKE", "data": .text(presharedKey), "owners": .texts([local, remote])]
+            )
+        case .certificate(let certificate, let key, let authority):
+            // Windows sends its certificate's subject as its identity and asks for the peer's.
+            connection["local-1"] = ["auth": "pubkey", "certs": .list([certificate])]
+            connection["remote-1"] = ["auth": "pubkey", "id": "%any", "cacerts": .list([authority])]
+            try await client.checkedCall("load-key", ["type": "rsa", "data": .value(key)])
+        }
         try await client.checkedCall("load-conn", ["windows": .section(connection)])
-        try await client.checkedCall(
-            "load-shared",
-            ["id": "windows-psk", "type": "IKE", "data": .text(presharedKey), "owners": .texts([local, remote])]
-        )
     }
 
     /// The IKE SAs charon holds (`list-sas`).

@@ -26,22 +26,28 @@ final class KeyingLab: Sendable {
         self.service = service
     }
 
-    /// The bed, with the peer's charon configured as a Windows Server 2003 peer with `peerKey`, or no
-    /// IKE on the peer at all (`peerKey == nil`).
-    static func make(peerKey: String?) async throws -> KeyingLab {
+    /// The test CA, this host's and the peer's certificates and keys (throw-away test material,
+    /// Tests/KeyingTests/Fixtures/README.md).
+    static let certificates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("KeyingTests/Fixtures/ike-lab").path
+
+    /// The bed, with the peer's charon configured as a Windows Server 2003 peer that authenticates
+    /// with `peer`, or no IKE on the peer at all (`nil`). The service's `ike_ca_dir` and
+    /// `ike_cert_dir` hold the test CA and this host's certificate.
+    static func make(peer authentication: Charon.PeerAuthentication?) async throws -> KeyingLab {
         let net = try await DriverNetwork()
         var started: [Charon] = []
         do {
             let local = try await Charon(net, namespace: net.host, name: "host")
             started.append(local)
             var peer: Charon?
-            if let peerKey {
+            if let authentication {
                 let daemon = try await Charon(net, namespace: net.peer, name: "peer")
                 started.append(daemon)
                 try await daemon.configureWindowsPeer(
                     local: net.peerAddress,
                     remote: net.hostAddress,
-                    presharedKey: peerKey
+                    authentication: authentication
                 )
                 peer = daemon
             }
@@ -50,6 +56,8 @@ final class KeyingLab: Sendable {
                     ike = strongswan
                     ike_vici_socket = \(local.viciSocket)
                     ike_datapath = libipsec
+                    ike_ca_dir = \(certificates)/ca
+                    ike_cert_dir = \(certificates)/host
                     examples = no
                     """
             )
@@ -148,7 +156,11 @@ final class KeyingLab: Sendable {
 @Suite(.serialized, .enabled(if: CharonEnvironment.available, CharonEnvironment.skipReason))
 struct KeyingServiceIntegrationTests {
     static func run(peerKey: String?, _ body: (KeyingLab) async throws -> Void) async throws {
-        let lab = try await KeyingLab.make(peerKey: peerKey)
+        try await run(peer: peerKey.map { .presharedKey($0) }, body)
+    }
+
+    static func run(peer: Charon.PeerAuthentication?, _ body: (KeyingLab) async throws -> Void) async throws {
+        let lab = try await KeyingLab.make(peer: peer)
         do {
             try await body(lab)
         } catch {
@@ -254,6 +266,31 @@ struct KeyingServiceIntegrationTests {
             #expect((counts["clear-tcp-out"] ?? 0) >= 1, "the first SYN went in the clear: \(counts)")
             #expect((counts["clear-tcp-in"] ?? 0) == 0, "no answer came back in the clear: \(counts)")
             #expect(await counter.espPackets() > 0)
+        }
+    }
+
+    /// A rule that names its root CA: the service finds the CA in `ike_ca_dir` and its own
+    /// certificate in `ike_cert_dir`, and negotiates with a peer whose certificate that CA issued.
+    @Test func aCertificateRuleNegotiatesWithThePeersCertificate() async throws {
+        let read = { (path: String) in
+            [UInt8](try Data(contentsOf: URL(fileURLWithPath: KeyingLab.certificates + path)))
+        }
+        let peer = try Charon.PeerAuthentication.certificate(
+            certificate: read("/peer/peer.pem"),
+            key: read("/peer/peer.key"),
+            authority: read("/ca/example-ike-root.pem")
+        )
+        try await Self.run(peer: peer) { lab in
+            let counter = try await WireCounter(lab.net)
+            try await lab.assignPolicy(authentication: #"rootca="CN=Example IKE Test Root CA, O=Example""#)
+            try await lab.waitForConnections()
+            let elapsed = await lab.firstAnsweredPing(within: .seconds(20))
+            #expect(elapsed != nil, "no ping answered: \(lab.log())")
+            #expect(await counter.espPackets() > 0)
+            let counts = await counter.counts()
+            #expect(await counter.clearPackets() == 0, "\(counts)")
+            let mmsas = await lab.ipsecsvc("netsh", "ipsec dynamic show mmsas")
+            #expect(mmsas.output.contains("peer.example.test"), "\(mmsas.output)")
         }
     }
 
