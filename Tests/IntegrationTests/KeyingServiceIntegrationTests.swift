@@ -97,14 +97,19 @@ final class KeyingLab: Sendable {
     /// Assigns a policy with one rule: this computer ↔ the peer, any protocol, mirrored, negotiated by
     /// `action` (`soft`, `inpass`) and authenticated as `authentication` (netsh's `psk=` or
     /// `kerberos=yes`).
-    func assignPolicy(soft: Bool = false, inpass: Bool = false, authentication: String) async throws {
+    func assignPolicy(
+        soft: Bool = false,
+        inpass: Bool = false,
+        offers: String = "ESP[3DES,SHA1] ESP[3DES,MD5]",
+        authentication: String
+    ) async throws {
         try await netsh(
             """
             pushd ipsec static
             add policy name="IKE Test"
             add filterlist name="Peer"
             add filter filterlist="Peer" srcaddr=me dstaddr=\(net.peerAddress) mirrored=yes
-            add filteraction name="Negotiate" action=negotiate soft=\(soft ? "yes" : "no") inpass=\(inpass ? "yes" : "no") qmsecmethods="ESP[3DES,SHA1] ESP[3DES,MD5]"
+            add filteraction name="Negotiate" action=negotiate soft=\(soft ? "yes" : "no") inpass=\(inpass ? "yes" : "no") qmsecmethods="\(offers)"
             add rule name="Peer Rule" policy="IKE Test" filterlist="Peer" filteraction="Negotiate" \(authentication)
             set policy name="IKE Test" assign=yes
             popd
@@ -231,6 +236,29 @@ struct KeyingServiceIntegrationTests {
             try await lab.waitForConnections()
             #expect(await lab.firstAnsweredPing(within: .seconds(8)) == nil)
             #expect(((await lab.keying())["softAssociations"] as? [Any])?.isEmpty != false)
+            // charon gives up after its retransmissions (about 12 s here): the reason is "no answer".
+            let logged = await ServiceHarness.eventually(timeout: 60) {
+                lab.log().contains("negotiation with \(lab.net.peerAddress) failed: no answer")
+            }
+            #expect(logged, "\(lab.log())")
+        }
+    }
+
+    @Test func offersThePeerDoesNotAcceptFailWithNoProposalChosen() async throws {
+        try await Self.run(peerKey: "it-psk") { lab in
+            // The Windows peer takes ESP 3DES-SHA1 only.
+            try await lab.assignPolicy(offers: "ESP[DES,MD5]", authentication: #"psk="it-psk""#)
+            try await lab.waitForConnections()
+            #expect(await lab.firstAnsweredPing(within: .seconds(8)) == nil)
+            let logged = await ServiceHarness.eventually(timeout: 60) {
+                lab.log().contains("negotiation with \(lab.net.peerAddress) failed: no proposal chosen")
+            }
+            #expect(logged, "\(lab.log())")
+            let stats = await lab.ipsecsvc("netsh", "ipsec dynamic show stats type=ike")
+            #expect(
+                stats.output.range(of: #"Negotiation Failures\s*:\s*[1-9]"#, options: .regularExpression) != nil,
+                "\(stats.output)"
+            )
         }
     }
 
