@@ -41,13 +41,19 @@ final class Charon: Sendable {
     var logPath: String { directory + "/charon.log" }
 
     /// Writes the configuration and starts the daemon; returns once its vici socket answers.
-    init(_ network: DriverNetwork, namespace: String, name: String) async throws {
+    /// - Parameter datapath: `.kernel` leaves kernel-libipsec out: IPsec goes to the kernel's XFRM
+    ///   (policies, acquires), whose missing ESP fails only the installation of CHILD_SAs.
+    init(_ network: DriverNetwork, namespace: String, name: String, datapath: KeyingDatapath = .libipsec) async throws {
         self.network = network
         self.namespace = namespace
         directory = network.directory + "/charon-" + name
         process = Mutex(nil)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try Self.configuration(directory).write(toFile: configPath, atomically: true, encoding: .utf8)
+        try Self.configuration(directory, datapath: datapath).write(
+            toFile: configPath,
+            atomically: true,
+            encoding: .utf8
+        )
         try await start()
     }
 
@@ -55,59 +61,60 @@ final class Charon: Sendable {
     /// IPsec backend), host-to-host selectors allowed, charon's own packets marked so that they
     /// bypass the tunnel's routing table (without that pair ESP-in-UDP loops into the TUN device),
     /// short retransmissions (about 12 s in all), no journal, a log file.
-    static func configuration(_ directory: String) -> String {
-        """
-        charon-systemd {
-            journal {
-                default = -1
-            }
-        }
-        charon {
-            load = random nonce aes sha1 sha2 md5 hmac gcrypt gmp pem pkcs1 x509 pubkey kernel-libipsec kernel-netlink socket-default vici error-notify updown
-            port = 500
-            port_nat_t = 4500
-            retransmit_timeout = 1.0
-            retransmit_base = 1.8
-            retransmit_tries = 3
-            install_routes = yes
-            routing_table = 220
-            routing_table_prio = 220
-            plugins {
-                vici {
-                    socket = unix://\(directory)/charon.vici
-                }
-                kernel-libipsec {
-                    allow_peer_ts = yes
-                }
-                kernel-netlink {
-                    fwmark = !0x42
-                }
-                socket-default {
-                    fwmark = 0x42
-                }
-                error-notify {
-                    socket = unix://\(directory)/charon.enfy
+    static func configuration(_ directory: String, datapath: KeyingDatapath = .libipsec) -> String {
+        let libipsec = datapath == .libipsec ? "kernel-libipsec " : ""
+        return """
+            charon-systemd {
+                journal {
+                    default = -1
                 }
             }
-            filelog {
-                main {
-                    path = \(directory)/charon.log
-                    time_format = %H:%M:%S
-                    time_add_ms = yes
-                    ike_name = yes
-                    append = yes
-                    flush_line = yes
-                    default = 1
-                    ike = 2
-                    cfg = 2
+            charon {
+                load = random nonce aes sha1 sha2 md5 hmac gcrypt gmp pem pkcs1 x509 pubkey \(libipsec)kernel-netlink socket-default vici error-notify updown
+                port = 500
+                port_nat_t = 4500
+                retransmit_timeout = 1.0
+                retransmit_base = 1.8
+                retransmit_tries = 3
+                install_routes = yes
+                routing_table = 220
+                routing_table_prio = 220
+                plugins {
+                    vici {
+                        socket = unix://\(directory)/charon.vici
+                    }
+                    kernel-libipsec {
+                        allow_peer_ts = yes
+                    }
+                    kernel-netlink {
+                        fwmark = !0x42
+                    }
+                    socket-default {
+                        fwmark = 0x42
+                    }
+                    error-notify {
+                        socket = unix://\(directory)/charon.enfy
+                    }
+                }
+                filelog {
+                    main {
+                        path = \(directory)/charon.log
+                        time_format = %H:%M:%S
+                        time_add_ms = yes
+                        ike_name = yes
+                        append = yes
+                        flush_line = yes
+                        default = 1
+                        ike = 2
+                        cfg = 2
+                    }
                 }
             }
-        }
-        swanctl {
-            socket = unix://\(directory)/charon.vici
-            load = random nonce pem pkcs1 pkcs8 x509 pubkey
-        }
-        """
+            swanctl {
+                socket = unix://\(directory)/charon.vici
+                load = random nonce pem pkcs1 pkcs8 x509 pubkey
+            }
+            """
     }
 
     /// Starts the daemon (again) and waits for its vici socket.
