@@ -51,7 +51,9 @@ let package = Package(
         // pool, threads, interface addresses, peer credentials (DESIGN.md §2 and §7).
         .target(name: "IPsecSystem", dependencies: ["CIPsecSystem"]),
         .target(name: "PolicyModel"),
-        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "Keying", "CLibXML2"]),
+        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "CLibXML2"]),
+        // The netsh command engine (shell, static and dynamic sessions, show, dump); a script reader codec.
+        .target(name: "Netsh", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "Keying"]),
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "IPsecSystem"]),
         // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
         // shared by the driver and explain: no C targets, no Foundation.
@@ -64,12 +66,12 @@ let package = Package(
         // Test doubles and helpers shared by every test target; never a dependency of production code.
         .target(
             name: "IPsecTestKit",
-            dependencies: ["DecisionCore", "Driver", "IPsecSystem", "Keying", "PolicyModel"]
+            dependencies: ["DecisionCore", "Driver", "IPsecSystem", "Keying", "Netsh", "PolicyModel"]
         ),
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "Driver", "Keying", "Plugins",
+                "PolicyModel", "PolicyFormats", "Netsh", "Providers", "DecisionCore", "Driver", "Keying", "Plugins",
                 "IPsecSystem", "CSystemd", logging,
                 serviceLifecycle, unixSignals,
             ]
@@ -77,8 +79,8 @@ let package = Package(
         .executableTarget(
             name: "ipsecsvc",
             dependencies: [
-                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "Keying",
-                "Plugins", "IPsecSystem",
+                "ServiceHost", "Providers", "PolicyFormats", "Netsh", "PolicyModel", "DecisionCore", "Driver",
+                "Keying", "Plugins", "IPsecSystem",
                 argumentParser,
             ]
         ),
@@ -123,7 +125,7 @@ let package = Package(
         // (Benchmarks/readers/run.sh).
         .executableTarget(
             name: "reader-bench",
-            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "Netsh", "PolicyFormats", "PolicyModel"],
             path: "Benchmarks/readers/reader-bench"
         ),
 
@@ -151,6 +153,12 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
+            name: "NetshTests",
+            dependencies: ["DecisionCore", "IPsecTestKit", "Keying", "Netsh", "PolicyFormats", "PolicyModel"],
+            // The administrator script corpus and golden files, read by path from the source tree.
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
             name: "ProvidersTests",
             // Driver: the explain agreement test decides through the driver's entry path.
             dependencies: [
@@ -176,7 +184,8 @@ let package = Package(
         .testTarget(
             name: "ServiceHostTests",
             dependencies: [
-                "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Keying", "Providers", "PolicyFormats",
+                "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Keying", "Providers", "Netsh",
+                "PolicyFormats",
                 "PolicyModel", "IPsecSystem",
             ]
         ),

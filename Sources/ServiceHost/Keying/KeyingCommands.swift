@@ -1,6 +1,6 @@
 public import Driver
 public import Keying
-public import PolicyFormats
+public import Netsh
 public import PolicyModel
 
 /// `keying.associations`: the live main-mode and quick-mode SAs and the soft associations
@@ -39,6 +39,27 @@ extension ControlRegistry {
         register(KeyingPeerCommand.self) { request, context in
             guard let keying = context.agent.keying else { return PeerKeyingState(enabled: false) }
             return await keying.peerState(request.peer)
+        }
+    }
+}
+
+extension PolicyAgent {
+    /// `show stats`: the driver's counters and, with keying, the IKE counters and the live SAs' totals.
+    public func netshStatistics() async -> NetshStatistics {
+        NetshStatistics(
+            driverStatus: await driver.status(),
+            keying: await keying?.status(),
+            associations: try? await keying?.associations()
+        )
+    }
+
+    /// `show mmsas|qmsas`: the live SAs from keying.
+    public func netshSecurityAssociations() async -> NetshSecurityAssociations {
+        guard let keying else { return .none }
+        do {
+            return .listed(try await keying.associations())
+        } catch {
+            return .unavailable("\(error)")
         }
     }
 }
