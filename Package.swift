@@ -192,7 +192,9 @@ let package = Package(
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["IPsecTestKit", "ipsecsvc", "ipsecsvc-driver-harness", "Keying", "PolicyModel"]
+            dependencies: [
+                "IPsecSystem", "IPsecTestKit", "ipsecsvc", "ipsecsvc-driver-harness", "Keying", "PolicyModel",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]
