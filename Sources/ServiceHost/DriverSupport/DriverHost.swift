@@ -69,6 +69,9 @@ actor DriverHost {
             return .status(status)
         case .decisionState:
             return .decisionState(await driver.decisionState())
+        case .peerAssociations(let peers):
+            await driver.updatePeerAssociations(peers)
+            return .done
         default:
             return await inTurn { host in await host.change(request, tail: tail) }
         }
@@ -117,7 +120,7 @@ actor DriverHost {
             next.mode = .operational(.permit)
             next.exemptions = []
             enforce = { try await $0.shutdown() }
-        case .hello, .status, .decisionState:
+        case .hello, .status, .decisionState, .peerAssociations:
             return .done
         }
         let previous = (record, table)

@@ -42,6 +42,9 @@ public enum DriverRequest: Hashable, Sendable, Codable {
     case decisionState
     /// The service's graceful stop: permit mode, and a driver started by the service exits.
     case shutdown
+    /// Keying's view of the peers (soft associations, negotiations in progress); not saved: a restarted
+    /// agent's keying publishes it again.
+    case peerAssociations(PeerAssociations)
 }
 
 /// Driver → agent, the answer to one request.
@@ -59,6 +62,28 @@ public enum DriverReply: Hashable, Sendable, Codable {
 public enum DriverNotice: Hashable, Sendable, Codable {
     /// The driver is about to exit after a shutdown (a driver started by the service): do not restart it.
     case exiting
+    /// A request of the packet path to IKE keying (negotiate with a peer, a soft association in use).
+    case keying(KeyingRequest)
+}
+
+/// The driver process's keying requests: each goes to every connected agent as a ``DriverNotice``.
+/// Called on a queue reader thread: it only queues the request (the queue keeps the newest 256).
+final class LinkKeyingRequests: KeyingRequestSink {
+    private let requests: AsyncStream<KeyingRequest>.Continuation
+    private let stream: AsyncStream<KeyingRequest>
+
+    init() {
+        (stream, requests) = AsyncStream<KeyingRequest>.makeStream(bufferingPolicy: .bufferingNewest(256))
+    }
+
+    func submit(_ request: KeyingRequest) { requests.yield(request) }
+
+    /// Sends the requests to the agents connected to `server` until the stream ends.
+    func forward(to server: DriverLinkServer) async {
+        for await request in stream { await server.broadcast(.keying(request)) }
+    }
+
+    func finish() { requests.finish() }
 }
 
 /// Who opened a connection.

@@ -62,12 +62,12 @@ public struct DriverProcess: Sendable {
             journal.record(Self.failure("could not read its saved state", error))
             saved = nil
         }
-        let driver = NetfilterDriver(
-            configuration: NetfilterDriverConfiguration(
-                hostInfo: DriverFactory.hostInfo(configuration),
-                lastEpoch: saved?.record.epoch ?? 0,
-                eventSink: JournalDriverEventSink(journal: journal)
-            )
+        let keyingRequests = LinkKeyingRequests()
+        let driver = DriverFactory.netfilterDriver(
+            configuration,
+            journal: journal,
+            lastEpoch: saved?.record.epoch ?? 0,
+            keyingRequests: keyingRequests
         )
         let host = DriverHost(
             driver: driver,
@@ -100,6 +100,11 @@ public struct DriverProcess: Sendable {
             await host.handle(request, tail: tail)
         }
         try server.start()
+        let forwarding = Task { await keyingRequests.forward(to: server) }
+        defer {
+            keyingRequests.finish()
+            forwarding.cancel()
+        }
         notifier.ready(status: "IPSec driver ready on \(configuration.driverSocketPath)")
 
         // Until a signal, or the service's stop for a driver the service started.

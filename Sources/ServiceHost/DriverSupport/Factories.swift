@@ -1,4 +1,6 @@
+import DecisionCore
 public import Driver
+public import Keying
 import PolicyModel
 public import Providers
 
@@ -15,26 +17,59 @@ public enum DriverFactory {
     ///
     /// `memory` runs in this process. `netfilter` is the driver process (`ipsecsvc driver`), reached over
     /// its socket (``RemoteDriver``): under systemd its unit runs it; otherwise the first command that
-    /// needs it (`run`, `boot`) starts it (``DriverLauncher``).
+    /// needs it (`run`, `boot`) starts it (``DriverLauncher``). With `keying`, the driver process's
+    /// negotiation needs reach it (link notices) and its soft associations reach the driver.
     /// - Parameter role: who asks (`run`, `boot`), for the driver's logs.
     public static func make(
         _ configuration: ServiceConfiguration,
         journal: any Journal = makeDefaultJournal(),
+        keying: (any Keying)? = nil,
         role: String = "run"
     ) throws -> any IPsecDriver {
         switch configuration.driver {
         case .memory:
-            FileBackedDriver(path: statePath(configuration), hostInfo: hostInfo(configuration))
+            return FileBackedDriver(path: statePath(configuration), hostInfo: hostInfo(configuration))
         case .netfilter:
-            FileBackedDriver(
+            return FileBackedDriver(
                 path: statePath(configuration),
                 inner: RemoteDriver(
                     socketPath: configuration.driverSocketPath,
                     launcher: configuration.usesSystemd ? nil : DriverLauncher(configuration: configuration),
-                    role: role
+                    role: role,
+                    keyingRequests: keying
                 )
             )
         }
+    }
+
+    /// The netfilter driver of the driver process (`ipsecsvc driver`). Unless `ike = none`, its
+    /// negotiation needs go to `keyingRequests` (the agents, as link notices) and it follows the soft
+    /// associations the agent hands it; with `ike_datapath = libipsec` the TUN device's traffic counts as
+    /// protected.
+    static func netfilterDriver(
+        _ configuration: ServiceConfiguration,
+        journal: any Journal,
+        lastEpoch: UInt32,
+        keyingRequests: any KeyingRequestSink
+    ) -> NetfilterDriver {
+        var driver = NetfilterDriverConfiguration(
+            hostInfo: hostInfo(configuration),
+            lastEpoch: lastEpoch,
+            eventSink: JournalDriverEventSink(journal: journal)
+        )
+        if configuration.ike == .strongswan {
+            let peers = PeerAssociationsCell()
+            driver.keyingRequests = keyingRequests
+            driver.peerAssociations = peers
+            driver.securityAssociations = KernelSecurityAssociations(
+                protectedMark: driver.hooks.marks.protected,
+                peers: peers
+            )
+            if configuration.ikeDatapath == .libipsec {
+                driver.hooks.protectedInterface = configuration.ikeLibipsecInterface
+            }
+        }
+        return NetfilterDriver(configuration: driver)
     }
 
     /// The one reader of this computer's addresses, servers and interfaces, with the configured

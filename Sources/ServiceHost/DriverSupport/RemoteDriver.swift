@@ -32,15 +32,25 @@ public actor RemoteDriver: IPsecDriver {
     private var settings: DriverSettings?
     private var mode: DriverRequest?
     private var table: (stamp: PolicyStamp, bytes: [UInt8])?
+    private var peers: PeerAssociations?
+    /// Where the driver's keying requests (link notices) go.
+    private let keyingRequests: (any KeyingRequestSink)?
 
     /// - Parameters:
     ///   - socketPath: the driver socket.
     ///   - launcher: how to start a driver when none answers (`nil` under systemd: the unit does).
     ///   - role: who speaks (`run`, `boot`), for the driver's logs.
-    public init(socketPath: String, launcher: DriverLauncher?, role: String) {
+    ///   - keyingRequests: IKE keying, which hears the driver's negotiation needs.
+    public init(
+        socketPath: String,
+        launcher: DriverLauncher?,
+        role: String,
+        keyingRequests: (any KeyingRequestSink)? = nil
+    ) {
         self.socketPath = socketPath
         self.launcher = launcher
         self.role = role
+        self.keyingRequests = keyingRequests
         agent = "\(CurrentProcess.pid)@\(SystemClock.monotonicNanoseconds())"
     }
 
@@ -68,6 +78,12 @@ public actor RemoteDriver: IPsecDriver {
     public func configure(_ settings: DriverSettings) async throws {
         try await call(.configure(settings))
         self.settings = settings
+    }
+
+    public func updatePeerAssociations(_ peers: PeerAssociations) async {
+        // Remembered first: a driver that cannot be reached now hears it when the link is back.
+        self.peers = peers
+        _ = try? await call(.peerAssociations(peers))
     }
 
     public func status() async -> DriverStatus {
@@ -235,6 +251,7 @@ public actor RemoteDriver: IPsecDriver {
         if let settings { requests.append((.configure(settings), [])) }
         if let table { requests.append((.apply(table.stamp), table.bytes)) }
         if let mode { requests.append((mode, [])) }
+        if let peers { requests.append((.peerAssociations(peers), [])) }
         return requests
     }
 
@@ -269,7 +286,12 @@ public actor RemoteDriver: IPsecDriver {
     /// When `client` ends without being asked to, connect again at once (a driver restarted by its unit,
     /// or started anew) and hand it the current state.
     private func watch(_ client: DriverLinkClient) {
+        let keyingRequests = self.keyingRequests
         Task { [weak self] in
+            // The notices end with the connection.
+            for await notice in client.notices {
+                if case .keying(let request) = notice { keyingRequests?.submit(request) }
+            }
             await client.closed()
             await self?.linkEnded(client)
         }
