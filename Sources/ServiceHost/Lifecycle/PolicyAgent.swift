@@ -170,6 +170,8 @@ public actor PolicyAgent {
         // state; then the mode.
         let policy = await engine.effectivePolicy()
         try await driver.apply(policy)
+        // IKE follows the filters the driver enforces (as for every later change).
+        await keying?.apply(policy)
         if persistentFailed {
             try await setMode(.block)
         } else {
