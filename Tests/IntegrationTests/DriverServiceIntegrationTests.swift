@@ -54,8 +54,16 @@ struct DriverServiceIntegrationTests {
         service.signalIfRunning(SIGKILL)
         try await Task.sleep(for: .milliseconds(300))
         #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
-        // Started again, the agent takes the driver over.
+        // Started again, the agent takes the driver over. (The rules and the queue are the driver's and
+        // were there all along: wait for the new agent itself, so that the stop below is its graceful
+        // stop and not a SIGTERM before it has its signal handlers.)
         service = try await startService(net, config: config, name: "service2")
+        var running = false
+        for _ in 0..<300 where !running {
+            running = await sh("\(Self.executable) status --config \(config)").output.contains("RUNNING")
+            if !running { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(running, "the restarted agent did not reach RUNNING")
         #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
         // Graceful stop: permit mode, the hooks are gone.
         service.signalIfRunning(SIGTERM)
