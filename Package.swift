@@ -41,12 +41,20 @@ let package = Package(
             pkgConfig: "libnetfilter_queue",
             providers: [.apt(["libnetfilter-queue-dev", "libmnl-dev"])]
         ),
+        // OpenLDAP's libldap for the live directory (SASL GSSAPI needs libsasl2-modules-gssapi-mit at run time).
+        .systemLibrary(
+            name: "CLDAP",
+            pkgConfig: "ldap",
+            providers: [.apt(["libldap-dev", "libsasl2-modules-gssapi-mit"])]
+        ),
+        // The DNS resolver's per-thread limits for the DC locator (a C file: <resolv.h> stays out of Swift).
+        .target(name: "CResolverLimits"),
         .target(name: "CIPsecPluginABI"),
 
         // MARK: - Modules
         .target(name: "PolicyModel"),
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
-        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats"]),
+        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "CLDAP", "CResolverLimits"]),
         .target(name: "Driver", dependencies: ["PolicyModel", "CNetfilterQueue"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
@@ -135,9 +143,11 @@ let package = Package(
             dependencies: ["IPsecTestKit", "ServiceHost", "Driver", "Providers", "PolicyFormats", "PolicyModel"]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
+        // Fixtures/ holds the scripts that provision the Samba AD domain controller of the directory tests.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["IPsecTestKit", "ipsecsvc", "ipsecsvc-driver-harness", "PolicyModel"]
+            dependencies: ["IPsecTestKit", "ipsecsvc", "ipsecsvc-driver-harness", "PolicyModel"],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

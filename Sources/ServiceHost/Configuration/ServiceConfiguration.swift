@@ -65,6 +65,10 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     /// A program whose non-zero exit means the directory is unreachable (`directory_check`): the cached
     /// copy of the directory policy then applies.
     public var directoryCheck: String?
+    /// `directory`: where directory policy comes from; `nil`: a snapshot when `computer_dn` is set, else none.
+    public var directoryMode: DirectoryMode?
+    /// The live directory (`directory = ldap`), docs/policy-sources.md §4.
+    public var ldap = LDAPSettings()
 
     public init() {}
 
@@ -193,10 +197,16 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
             case "service_unit": serviceUnit = entry.value
             case "boot_unit": bootUnit = entry.value
             case "directory_check": directoryCheck = try path()
+            case "directory":
+                guard let mode = DirectoryMode(rawValue: entry.value) else { throw bad("ldap, snapshot or none") }
+                directoryMode = mode
+            case _ where LDAPSettings.keys.contains(entry.key):
+                try ldap.apply(entry.key, entry.value, bad: bad, path: path, integer: integer)
             default:
                 throw ConfigurationError(path: file.path, line: entry.line, message: "unknown key '\(entry.key)'")
             }
         }
+        try checkDirectory(file)
     }
 
     /// Whether service control goes through systemctl.

@@ -49,7 +49,7 @@ public struct JournalDriverEventSink: DriverEventSink {
 }
 
 /// Builds the `PolicyEngine` of the `run` process: the policy sources engine (Providers) on the state
-/// directory, with the directory source when `computer_dn` is configured. Swap the engine here (one
+/// directory, with the directory source that `directory` (or `computer_dn`) configures. Swap the engine here (one
 /// place) for tests or another implementation.
 public enum PolicyEngineFactory {
     /// The engine's configuration: stores in the state directory, the directory from ipsecsvc.conf.
@@ -59,18 +59,7 @@ public enum PolicyEngineFactory {
         runsTimers: Bool = true,
         readOnly: Bool = false
     ) -> SourcesConfiguration {
-        let directory = configuration.computerDN.map { computerDN in
-            DirectoryConfiguration(
-                snapshotPath: configuration.directorySnapshot
-                    ?? StateDirectory(path: configuration.stateDirectory)
-                    .directorySnapshot,
-                computerDN: computerDN,
-                site: configuration.site,
-                pollingInterval: configuration.directoryPollingMinutes.map { .seconds($0 * 60) },
-                groupPolicyRefreshInterval: .seconds(configuration.groupPolicyRefreshMinutes * 60),
-                reachability: configuration.directoryCheck.map { CommandReachabilityCheck(program: $0) }
-            )
-        }
+        let directory = directoryConfiguration(configuration)
         return SourcesConfiguration(
             state: StateDirectory(path: configuration.stateDirectory),
             directory: directory,
@@ -78,6 +67,51 @@ public enum PolicyEngineFactory {
             resolver: SystemAddressResolver(),
             runsTimers: runsTimers,
             readOnly: readOnly
+        )
+    }
+
+    /// The directory source's configuration: a domain controller over LDAP, a snapshot file, or `nil`.
+    public static func directoryConfiguration(_ configuration: ServiceConfiguration) -> DirectoryConfiguration? {
+        let ldap: LDAPDirectoryConfiguration?
+        let snapshot: String?
+        switch configuration.effectiveDirectoryMode {
+        case .none:
+            return nil
+        case .snapshot:
+            ldap = nil
+            snapshot =
+                configuration.directorySnapshot ?? StateDirectory(path: configuration.stateDirectory).directorySnapshot
+        case .ldap:
+            let settings = configuration.ldap
+            let bind: LDAPDirectoryConfiguration.Bind =
+                switch settings.bind {
+                case .gssapi: .gssapi(keytab: settings.keytab)
+                case .simple: .simple(dn: settings.bindDN ?? "", passwordFile: settings.bindPasswordFile ?? "")
+                }
+            let transport: LDAPDirectoryConfiguration.Transport =
+                switch settings.tls {
+                case .none: .plain
+                case .starttls: .startTLS
+                case .ldaps: .ldaps
+                }
+            ldap = LDAPDirectoryConfiguration(
+                domain: settings.domain ?? "",
+                domainControllers: settings.domainControllers,
+                bind: bind,
+                transport: transport,
+                tlsCAFile: settings.tlsCAFile,
+                timeout: .seconds(settings.timeoutSeconds)
+            )
+            snapshot = nil
+        }
+        return DirectoryConfiguration(
+            snapshotPath: snapshot,
+            ldap: ldap,
+            computerDN: configuration.computerDN,
+            site: configuration.site,
+            pollingInterval: configuration.directoryPollingMinutes.map { .seconds($0 * 60) },
+            groupPolicyRefreshInterval: .seconds(configuration.groupPolicyRefreshMinutes * 60),
+            reachability: configuration.directoryCheck.map { CommandReachabilityCheck(program: $0) }
         )
     }
 
@@ -158,6 +192,15 @@ public struct JournalPolicyEventSink: PolicyEventSink {
         case .sourceFailed(let name, _):
             kind = .policySourceFailed
             fields = ["IPSECSVC_SOURCE": name]
+        case .directoryDecision(let decision):
+            kind = .directoryRead
+            fields = [
+                "IPSECSVC_SOURCE": "directory", "IPSECSVC_DECISION": decision.outcome.rawValue,
+                "IPSECSVC_TRIGGER": decision.trigger.rawValue, "IPSECSVC_REASON": decision.reason,
+            ]
+            if let server = decision.server { fields["IPSECSVC_DC"] = server }
+            if let gpo = decision.gpo { fields["IPSECSVC_GPO"] = gpo }
+            if let policy = decision.policy { fields["IPSECSVC_POLICY"] = policy }
         }
         return JournalEntry(kind, priority: priority, event.message, fields: fields)
     }

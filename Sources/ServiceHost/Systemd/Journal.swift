@@ -23,6 +23,7 @@ public enum JournalEventKind: String, Hashable, Sendable, Codable, CaseIterable 
     case noStaticPolicy = "0b972a9ce5e6408b8d4bb333f69495a3"
     case persistentPendingRestart = "ce46cea326c948bb8e31fe1a886012b0"
     case driverEvent = "4cfe5d06756849378cff44ff83f6512b"
+    case directoryRead = "d4e322b138b64995be9fcfdcf97ed345"
 
     /// The 128-bit id as journald stores it.
     public var messageID: String { rawValue }
