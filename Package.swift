@@ -55,34 +55,38 @@ let package = Package(
         .target(name: "PolicyModel"),
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "CLDAP", "CResolverLimits"]),
-        .target(name: "Driver", dependencies: ["PolicyModel", "CNetfilterQueue"]),
+        // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
+        // shared by the driver and explain: no C targets, no Foundation.
+        .target(name: "DecisionCore", dependencies: ["PolicyModel"]),
+        .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "CNetfilterQueue"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.
-        .target(name: "IPsecTestKit"),
+        .target(name: "IPsecTestKit", dependencies: ["DecisionCore", "Driver", "PolicyModel"]),
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Providers", "Driver", "Plugins", "CSystemd", logging,
+                "PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "Driver", "Plugins", "CSystemd", logging,
                 serviceLifecycle, unixSignals,
             ]
         ),
         .executableTarget(
             name: "ipsecsvc",
             dependencies: [
-                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "Driver", "Plugins", argumentParser,
+                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "Plugins",
+                argumentParser,
             ]
         ),
         // The driver outside the service: root integration tests and nfq-bench (Benchmarks/driver).
         .executableTarget(
             name: "ipsecsvc-driver-harness",
-            dependencies: ["Driver", "PolicyModel"],
+            dependencies: ["DecisionCore", "Driver", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/Harness"
         ),
         // Classifier cost at 1k/10k/100k filters; not part of `swift test`.
         .executableTarget(
             name: "ipsecsvc-driver-bench",
-            dependencies: ["Driver", "PolicyModel"],
+            dependencies: ["DecisionCore", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/ClassifierBench"
         ),
         // Providers: the crash-safety test's store writer (killed at random by ProvidersTests) and the benchmark.
@@ -131,7 +135,8 @@ let package = Package(
             // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "DriverTests", dependencies: ["IPsecTestKit", "Driver", "PolicyModel"]),
+        .testTarget(name: "DecisionCoreTests", dependencies: ["IPsecTestKit", "DecisionCore", "PolicyModel"]),
+        .testTarget(name: "DriverTests", dependencies: ["IPsecTestKit", "DecisionCore", "Driver", "PolicyModel"]),
         // Fixtures/ holds C test plugins that the tests compile with cc.
         .testTarget(
             name: "PluginsTests",
@@ -140,7 +145,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ServiceHostTests",
-            dependencies: ["IPsecTestKit", "ServiceHost", "Driver", "Providers", "PolicyFormats", "PolicyModel"]
+            dependencies: [
+                "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Providers", "PolicyFormats", "PolicyModel",
+            ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
         // Fixtures/ holds the scripts that provision the Samba AD domain controller of the directory tests.

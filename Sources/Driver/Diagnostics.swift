@@ -1,3 +1,4 @@
+public import DecisionCore
 import Foundation
 public import PolicyModel
 

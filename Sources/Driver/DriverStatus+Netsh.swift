@@ -1,3 +1,5 @@
+import DecisionCore
+
 extension DriverStatus {
     /// The counters in the order and under the names of the IPsec section of Windows Server 2003's
     /// `netsh ipsec dynamic show stats`, then the emulator's own decision counters. SA counters are

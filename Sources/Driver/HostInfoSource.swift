@@ -1,3 +1,4 @@
+public import DecisionCore
 import Foundation
 public import PolicyModel
 
@@ -6,15 +7,6 @@ public import PolicyModel
 /// Called from the driver's monitor task every couple of seconds; must be quick (no DNS lookups).
 public protocol HostInfoSource: Sendable {
     func current() -> HostInfo
-}
-
-/// A fixed host configuration, for tests and the benchmark.
-public struct StaticHostInfoSource: HostInfoSource {
-    public var info: HostInfo
-
-    public init(_ info: HostInfo) { self.info = info }
-
-    public func current() -> HostInfo { info }
 }
 
 /// The Linux sources: interface addresses (`getifaddrs`), DNS servers (`/etc/resolv.conf`), default

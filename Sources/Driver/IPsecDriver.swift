@@ -1,3 +1,4 @@
+public import DecisionCore
 public import PolicyModel
 
 /// The IPsec driver as the service host sees it: modes, the policy to enforce, settings, status.

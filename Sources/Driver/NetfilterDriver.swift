@@ -1,3 +1,4 @@
+public import DecisionCore
 import Foundation
 public import PolicyModel
 
@@ -44,7 +45,7 @@ public struct NetfilterDriverConfiguration: Sendable {
 /// NFQUEUE reader threads, the connmark fast path, drop events and counters (docs/driver.md).
 ///
 /// Control calls (the ``IPsecDriver`` requirements) are serialized by the actor; packets are decided
-/// on the reader threads against an immutable ``DecisionContext`` that each control call replaces
+/// on the reader threads against an immutable decision context that each control call replaces
 /// as a whole.
 public actor NetfilterDriver: IPsecDriver {
     private let configuration: NetfilterDriverConfiguration
@@ -66,7 +67,18 @@ public actor NetfilterDriver: IPsecDriver {
         installer = KernelHookInstaller(configuration: configuration.hooks)
         host = configuration.hostInfo.current()
         table = FilterCompiler.compile(.empty, host: host)
-        cell = ContextCell(DecisionContext(table: table, mode: nil))
+        cell = ContextCell(
+            ReaderContext(
+                decision: DecisionContext(
+                    table: table,
+                    mode: nil,
+                    securityAssociations: configuration.securityAssociations
+                ),
+                epoch: 0,
+                marks: configuration.hooks.marks,
+                diagnosticsLevel: 0
+            )
+        )
     }
 
     // MARK: - IPsecDriver
@@ -177,7 +189,7 @@ public actor NetfilterDriver: IPsecDriver {
 
     /// Builds and installs a context with a new epoch (so that every fast-path flow is decided again).
     @discardableResult
-    private func publish(mode: OperationalMode?) -> DecisionContext {
+    private func publish(mode: OperationalMode?) -> ReaderContext {
         operationalMode = mode
         return publishContext()
     }
@@ -185,15 +197,18 @@ public actor NetfilterDriver: IPsecDriver {
     private var operationalMode: OperationalMode?
 
     @discardableResult
-    private func publishContext() -> DecisionContext {
+    private func publishContext() -> ReaderContext {
         let modulus = configuration.hooks.marks.epochModulus
         epoch = configuration.fastPath && modulus > 0 ? epoch % modulus + 1 : 0
-        let context = DecisionContext(
-            table: table,
-            mode: operationalMode,
-            exemptionLevel: settings.exemptionLevel,
-            broadcastAddresses: Set(host.broadcastAddresses.map(\.value)),
-            securityAssociations: configuration.securityAssociations,
+        let context = ReaderContext(
+            decision: DecisionContext(
+                table: table,
+                mode: operationalMode,
+                exemptionLevel: settings.exemptionLevel,
+                broadcastAddresses: Set(host.broadcastAddresses.map(\.value)),
+                securityAssociations: configuration.securityAssociations,
+                fastPath: epoch != 0
+            ),
             epoch: epoch,
             marks: configuration.hooks.marks,
             diagnosticsLevel: settings.diagnosticsLevel

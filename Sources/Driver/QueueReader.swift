@@ -1,4 +1,5 @@
 import CNetfilterQueue
+import DecisionCore
 import Dispatch
 import Foundation
 import PolicyModel
@@ -12,24 +13,6 @@ public struct NetfilterQueueError: Error, CustomStringConvertible {
     public var code: Int32
 
     public var description: String { "netfilter queue: \(operation) failed: \(String(cString: strerror(code)))" }
-}
-
-/// The decision context the readers use, swapped as a whole by the driver.
-final class ContextCell: Sendable {
-    private let value: Mutex<DecisionContext>
-
-    init(_ context: DecisionContext) { value = Mutex(context) }
-
-    var current: DecisionContext { value.withLock { $0 } }
-
-    /// Installs `context` and returns the one it replaces.
-    func swap(_ context: DecisionContext) -> DecisionContext {
-        value.withLock { current in
-            let old = current
-            current = context
-            return old
-        }
-    }
 }
 
 /// Tunables of the queue readers.
@@ -67,7 +50,7 @@ public struct QueueReaderSettings: Hashable, Sendable {
 /// One NFQUEUE reader: a netlink socket bound to one queue and the thread that serves it.
 ///
 /// The thread never runs on the Swift cooperative pool: it blocks in `recv()` (with a short
-/// timeout so that it notices ``stop()``), decides each packet with the ``DecisionContext`` current
+/// timeout so that it notices ``stop()``), decides each packet with the ``ReaderContext`` current
 /// at the start of the burst, and answers in FIFO order, runs of equal verdicts as one
 /// `NFQNL_MSG_VERDICT_BATCH`.
 final class QueueReader: @unchecked Sendable {
@@ -227,7 +210,7 @@ final class QueueReader: @unchecked Sendable {
                             key = parsedKey
                             if totalLength != 0 { bytes = UInt32(totalLength) }
                             if fragment { local.fragments &+= 1 }
-                            decision = context.decide(key, direction: direction, mark: packet.mark)
+                            decision = context.decision.decide(key, direction: direction, mark: packet.mark)
                         case .notIPv4:
                             decision = Decision(reason: .notIPv4)
                         case .malformed:

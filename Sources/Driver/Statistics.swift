@@ -1,3 +1,4 @@
+import DecisionCore
 import PolicyModel
 import Synchronization
 

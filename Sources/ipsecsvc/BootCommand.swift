@@ -1,4 +1,5 @@
 import ArgumentParser
+import DecisionCore
 import Driver
 import ServiceHost
 

@@ -1,4 +1,6 @@
+import DecisionCore
 import Driver
+import IPsecTestKit
 import PolicyModel
 import Testing
 

@@ -1,3 +1,4 @@
+import DecisionCore
 import Driver
 import IPsecTestKit
 import PolicyModel

@@ -1,7 +1,8 @@
 // ipsecsvc-driver-bench: classifier cost per packet at 1,000 / 10,000 / 100,000 filters.
 // Run: swift run -c release ipsecsvc-driver-bench [--json]
-import Driver
+import DecisionCore
 import Foundation
+import IPsecTestKit
 import PolicyModel
 
 func now() -> UInt64 {
@@ -61,7 +62,7 @@ var cases: [Case] = sizes.map { size in
     return Case(
         size: size,
         table: table,
-        context: DecisionContext(table: table, epoch: 1),
+        context: DecisionContext(table: table, fastPath: true),
         mix: packets(for: table, count: 4096)
     )
 }

@@ -1,8 +1,10 @@
+import DecisionCore
 // ipsecsvc-driver-harness: runs the real NetfilterDriver outside the service, for the root
 // integration tests and for nfq-bench. See Benchmarks/driver/README.md.
 import Dispatch
 import Driver
 import Foundation
+import IPsecTestKit
 import PolicyModel
 
 struct HarnessOptions {

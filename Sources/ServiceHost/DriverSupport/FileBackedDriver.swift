@@ -1,3 +1,4 @@
+public import DecisionCore
 public import Driver
 import Foundation
 public import PolicyModel

@@ -1,3 +1,4 @@
+public import DecisionCore
 public import Driver
 public import PolicyModel
 

@@ -1,3 +1,4 @@
+import DecisionCore
 public import Driver
 import PolicyModel
 public import Providers

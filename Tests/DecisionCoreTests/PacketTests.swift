@@ -1,4 +1,5 @@
-import Driver
+import DecisionCore
+import IPsecTestKit
 import PolicyModel
 import Testing
 
@@ -27,7 +28,7 @@ import Testing
             Issue.record("not parsed")
             return
         }
-        #expect(key == Fixture.tcp(IPv4Address(198, 18, 0, 1), 1234, IPv4Address(198, 18, 0, 2), 22))
+        #expect(key == DecisionFixture.tcp(IPv4Address(198, 18, 0, 1), 1234, IPv4Address(198, 18, 0, 2), 22))
         #expect(total == 40 && !fragment)
     }
 

@@ -1,5 +1,3 @@
-public import PolicyModel
-
 /// The driver's startup (boot-time) modes: what applies before the service has applied policy.
 public enum StartupMode: String, Hashable, Sendable, Codable, CaseIterable {
     /// No filtering (also what Disabled and Manual services get).
@@ -32,10 +30,3 @@ public enum DriverMode: Hashable, Sendable, Codable, CustomStringConvertible {
         }
     }
 }
-
-/// Traffic direction relative to this computer; defined in PolicyModel, which netsh and the service's
-/// settings share.
-public typealias TrafficDirection = PolicyModel.TrafficDirection
-
-/// One `bootexemptions` entry; defined in PolicyModel, which netsh and the service's settings share.
-public typealias BootExemption = PolicyModel.BootExemption

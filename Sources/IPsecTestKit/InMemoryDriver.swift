@@ -1,3 +1,5 @@
+public import DecisionCore
+public import Driver
 public import PolicyModel
 
 /// A driver that records every call instead of touching the kernel: the test double for the service
