@@ -95,6 +95,9 @@ enum StatusFormatting {
         if let server = status.server { lines.append("      DC in use:   \(server)") }
         if let computer = status.computerDN { lines.append("      Computer:    \(computer)") }
         if let gpo = status.gpo { lines.append("      GPO:         \(gpo)") }
+        if !status.appliedGPOs.isEmpty {
+            lines.append("      Applying:    \(status.appliedGPOs.joined(separator: ", "))")
+        }
         lines.append("      Last read:   \(time(status.lastSuccess)) (last attempt \(time(status.lastAttempt)))")
         if status.nextPoll != nil || status.nextRefresh != nil {
             lines.append(

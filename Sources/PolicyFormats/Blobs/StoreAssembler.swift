@@ -81,7 +81,8 @@ struct StoreAssembler {
                 throw error(object, "ipsecID", "ipsecID \(id.braced) does not match the object name \(object.name)")
             }
         }
-        if let type = object.dataType, type != BlobType.dataType {
+        // 598 (0x256): Windows' default objects in every domain, as Samba provisions them (same blobs).
+        if let type = object.dataType, type != BlobType.dataType, type != 598 {
             throw error(object, "ipsecDataType", "ipsecDataType is \(type), expected 256 (0x100)")
         }
         guard object.data != nil else { throw error(object, "ipsecData", "the object has no ipsecData") }

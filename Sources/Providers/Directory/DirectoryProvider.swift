@@ -172,6 +172,7 @@ public actor DirectoryProvider: PolicyProvider {
         } catch {
             return fail(DirectoryReadError(.unavailable, server: read.server, error.description), trigger)
         }
+        state.appliedGPOs = resolution.gpos.map(\.displayName)
         switch resolution.outcome {
         case .noneAssigned:
             assignment = nil

@@ -9,6 +9,9 @@ public struct DirectoryStatus: Hashable, Sendable, Codable {
     public var computerDN: String?
     /// The GPO whose assignment decided, at the last successful read.
     public var gpo: String?
+    /// The GPOs that apply to this computer, highest precedence first (as `gpresult` lists them), at
+    /// the last read that got that far.
+    public var appliedGPOs: [String] = []
     /// Seconds since 1970 UTC.
     public var lastAttempt: Int64?
     public var lastSuccess: Int64?

@@ -13,7 +13,9 @@ One command per line, fields separated by '|':
     move|DN|NEW PARENT DN                  move an object (a computer to another OU)
     load|FILE.ldif                         IPsec objects as `ipsecsvc policy convert --format ldif` writes
                                            them; existing objects are modified in place
-    deny-read|DN                           Windows' default read for Authenticated Users removed below DN
+    deny-read|DN                           Authenticated Users may list DN but not read its attributes
+                                           (an explicit deny; what Samba's defaults do to CN=IP Security)
+    subnet|CIDR|SITE DN                    a subnet object that puts CIDR in the site
 """
 import sys
 
@@ -109,16 +111,20 @@ def load(db, path):
 
 
 def deny_read(db, dn):
-    """Removes the (A;CI;RPLCLORC;;;AU) ACE the test domain adds, as Samba provisions it (FINDINGS §2)."""
-    result = db.search(base=dn, scope=ldb.SCOPE_BASE, attrs=["nTSecurityDescriptor"],
-                       controls=["sd_flags:1:%d" % security.SECINFO_DACL])
+    controls = ["sd_flags:1:%d" % security.SECINFO_DACL]
+    result = db.search(base=dn, scope=ldb.SCOPE_BASE, attrs=["nTSecurityDescriptor"], controls=controls)
     descriptor = ndr_unpack(security.descriptor, result[0]["nTSecurityDescriptor"][0])
-    sddl = descriptor.as_sddl().replace("(A;CI;RPLCLORC;;;AU)", "")
-    message = ldb.Message(ldb.Dn(db, dn))
+    sddl = descriptor.as_sddl().replace("D:", "D:(D;;RP;;;AU)", 1)
     new = security.descriptor.from_sddl(sddl, security.dom_sid(db.get_domain_sid()))
+    message = ldb.Message(ldb.Dn(db, dn))
     message["nTSecurityDescriptor"] = ldb.MessageElement([ndr_pack(new)], ldb.FLAG_MOD_REPLACE,
                                                          "nTSecurityDescriptor")
-    db.modify(message, controls=["sd_flags:1:%d" % security.SECINFO_DACL])
+    db.modify(message, controls=controls)
+
+
+def subnet(db, cidr, site):
+    configuration = str(db.get_config_basedn())
+    add(db, "CN=%s,CN=Subnets,CN=Sites,%s" % (cidr, configuration), objectClass="subnet", siteObject=site)
 
 
 def main():
@@ -149,6 +155,8 @@ def main():
             load(db, args[0])
         elif command == "deny-read":
             deny_read(db, args[0])
+        elif command == "subnet":
+            subnet(db, args[0], args[1])
         else:
             sys.exit("unknown command %r" % command)
 

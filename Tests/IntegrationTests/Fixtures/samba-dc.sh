@@ -5,6 +5,8 @@
 #   samba-dc.sh up                    provision EXAMPLE.TEST and start samba (foreground `samba -i`)
 #   samba-dc.sh client NAME ADDRESS   a client namespace on the DC's bridge, a computer account NAME$
 #                                     with its keytab and krb5.conf under $W/clients/NAME
+#   samba-dc.sh account NAME DIR      one more computer account NAME$ (password: name in lower case,
+#                                     as samba-tool --prepare-oldjoin sets it) with DIR/NAME.keytab
 #   samba-dc.sh stop | start          stop (SIGTERM to our samba PID) or start samba again
 #   samba-dc.sh down                  stop samba, delete every namespace and file made here
 #
@@ -70,10 +72,8 @@ cmd_client() {
     mkdir -p "/etc/netns/$ns"
     printf 'search %s\nnameserver %s\noptions timeout:1 attempts:1\n' "$DNSDOM" "$DC_IP" > "/etc/netns/$ns/resolv.conf"
     printf '127.0.0.1 localhost\n%s %s.%s %s\n' "$ip" "$name" "$DNSDOM" "$name" > "/etc/netns/$ns/hosts"
-    samba-tool computer create "$upper" -s "$CONF" -H "$W/dc/private/sam.ldb" --computerou=CN=Computers \
-        --prepare-oldjoin > /dev/null
-    rm -f "$dir/krb5.keytab"
-    samba-tool domain exportkeytab "$dir/krb5.keytab" --principal="$upper\$" -s "$CONF" > /dev/null
+    cmd_account "$name" "$dir"
+    mv "$dir/$name.keytab" "$dir/krb5.keytab"
     cat > "$dir/krb5.conf" <<KRB
 [libdefaults]
 	default_realm = $REALM
@@ -89,6 +89,16 @@ cmd_client() {
 	$DNSDOM = $REALM
 KRB
     printf 'SASL_NOCANON on\nTIMEOUT 5\nNETWORK_TIMEOUT 2\n' > "$dir/ldap.conf"
+}
+
+cmd_account() {
+    local name=${1:?account name} dir=${2:?directory} upper
+    upper=$(printf '%s' "$name" | tr '[:lower:]' '[:upper:]')
+    mkdir -p "$dir"
+    samba-tool computer create "$upper" -s "$CONF" -H "$W/dc/private/sam.ldb" --computerou=CN=Computers \
+        --prepare-oldjoin > /dev/null
+    rm -f "$dir/$name.keytab"
+    samba-tool domain exportkeytab "$dir/$name.keytab" --principal="$upper\$" -s "$CONF" > /dev/null 2>&1
 }
 
 cmd_start() {
@@ -132,5 +142,6 @@ cmd_down() {
 case "${1:-}" in
     up|start|stop|down) "cmd_$1" ;;
     client) shift; cmd_client "$@" ;;
+    account) shift; cmd_account "$@" ;;
     *) echo "usage: $0 up|client NAME ADDRESS|start|stop|down" >&2; exit 2 ;;
 esac

@@ -140,7 +140,7 @@ struct LDAPRead {
                     return LDAPRead(session: session, configuration: configuration, boundAs: dn)
                 }
             } catch {
-                failures.append(error.description)
+                failures.append(error.isTimeout ? "\(error.operation): no answer within the timeout" : error.description)
                 if ContinuousClock.now >= deadline { break }
             }
         }

@@ -1,0 +1,214 @@
+import Foundation
+import IPsecTestKit
+import Synchronization
+import Testing
+
+/// A domain member for the live-directory tests: a network namespace on the DC's bridge, a computer
+/// account (`NAME$`) with its keytab, and `ipsecsvc` running there as the service or as a command.
+/// Commands run with their own UTS namespace whose host name is in the namespace's hosts file (libldap
+/// resolves the local name when it starts) and with the client's `krb5.conf`.
+final class DirectoryClient: Sendable {
+    let domain: SambaDomain
+    let name: String
+    let address: String
+    let namespace: String
+    let directory: String
+    private let service = Mutex<Process?>(nil)
+
+    init(domain: SambaDomain, name: String, address: String) {
+        self.domain = domain
+        self.name = name
+        self.address = address
+        namespace = "\(domain.namespace)-c-\(name)"
+        directory = "\(domain.work)/clients/\(name)"
+    }
+
+    /// The computer account's name (`CLIENT3$`).
+    var account: String { name.uppercased() + "$" }
+    var config: String { "\(directory)/ipsecsvc.conf" }
+    var keytab: String { "\(directory)/krb5.keytab" }
+    var computerDN: String { "CN=\(name.uppercased()),CN=Computers,\(SambaDomain.base)" }
+
+    /// Writes `ipsecsvc.conf`: state and socket in the client's directory, the live directory by
+    /// GSSAPI with the client's keytab, and `extra` lines.
+    func configure(driver: String = "memory", extra: [String] = []) throws {
+        let lines =
+            [
+                "state_dir = \(directory)/state", "socket = \(directory)/control.sock", "systemd = no",
+                "driver = \(driver)", "stop_timeout = 10", "directory = ldap", "domain = \(SambaDomain.domain)",
+                "keytab = \(keytab)", "ldap_timeout_seconds = 2",
+            ] + extra
+        try (lines.joined(separator: "\n") + "\n").write(toFile: config, atomically: true, encoding: .utf8)
+    }
+
+    /// `ipsecsvc ARGUMENTS --config …` in the client's namespace.
+    func run(_ arguments: [String], config: String? = nil) async -> Outcome {
+        let quoted = (arguments + ["--config", config ?? self.config]).map { "'\($0)'" }.joined(separator: " ")
+        return await sh(
+            "ip netns exec \(namespace) unshare -u sh -c 'hostname \(name) && "
+                + "exec env KRB5_CONFIG=\(directory)/krb5.conf \"$@\"' sh '\(SambaDomain.executable)' \(quoted) 2>&1"
+        )
+    }
+
+    /// Starts `ipsecsvc run` and waits until it answers `status`.
+    func start() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "ip", "netns", "exec", namespace, "unshare", "-u", "sh", "-c",
+            "hostname \(name) && exec env KRB5_CONFIG=\(directory)/krb5.conf \"$@\"", "sh",
+            SambaDomain.executable, "run", "--config", config,
+        ]
+        let log = "\(directory)/service.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = FileHandle(forWritingAtPath: log)!
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        service.withLock { $0 = process }
+        let running = await eventually(timeout: .seconds(60), interval: .milliseconds(100)) {
+            guard process.isRunning else { return false }
+            return await self.status()?["state"] as? String == "RUNNING"
+        }
+        guard running else { throw TestFailure("the service of \(name) did not start: \(serviceLog())") }
+    }
+
+    /// SIGTERM to the service (by its PID, while it is still ours) and waits for it to exit.
+    func stop() async {
+        guard let process = service.withLock({ $0 }) else { return }
+        process.signalIfRunning(SIGTERM)
+        _ = await eventually(timeout: .seconds(20), interval: .milliseconds(50)) { !process.isRunning }
+        process.signalIfRunning(SIGKILL)
+        service.withLock { $0 = nil }
+    }
+
+    func serviceLog() -> String {
+        (try? String(contentsOfFile: "\(directory)/service.log", encoding: .utf8)) ?? ""
+    }
+
+    /// `ipsecsvc status --json` of the running service, through its socket.
+    func status() async -> [String: Any]? {
+        let result = await sh("'\(SambaDomain.executable)' status --json --config '\(config)' 2>/dev/null")
+        guard result.status == 0 else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+    }
+
+    /// The source named `name` in a status report.
+    static func source(_ report: [String: Any]?, _ name: String) -> [String: Any]? {
+        (report?["sources"] as? [[String: Any]])?.first { $0["name"] as? String == name }
+    }
+
+    /// The directory source's state (`in-effect`, `unavailable`, …) and its details.
+    func directoryState() async -> (state: String?, details: [String: Any]) {
+        let source = Self.source(await status(), "directory")
+        return (source?["state"] as? String, source?["directory"] as? [String: Any] ?? [:])
+    }
+
+    /// The source in effect for the directory / cache / local slot, and its policy name.
+    func staticPolicy() async -> (source: String, policy: String)? {
+        guard let sources = await status()?["sources"] as? [[String: Any]] else { return nil }
+        for source in sources where source["state"] as? String == "in-effect" {
+            let name = source["name"] as? String ?? ""
+            if ["directory", "directory-cache", "local"].contains(name) {
+                return (name, source["policyName"] as? String ?? "")
+            }
+        }
+        return nil
+    }
+
+    /// Waits until the slot is filled by `source` with `policy`.
+    func waitFor(_ source: String, _ policy: String, timeout: Duration = .seconds(30)) async throws {
+        let reached = await eventually(timeout: timeout, interval: .milliseconds(200)) {
+            let now = await self.staticPolicy()
+            return now?.source == source && now?.policy == policy
+        }
+        if !reached {
+            let now = await staticPolicy()
+            throw TestFailure(
+                "\(name): expected \(source) '\(policy)', have \(now.map { "\($0.source) '\($0.policy)'" } ?? "none"); "
+                    + "status: \(String(describing: await status())); log: \(serviceLog().suffix(3000))"
+            )
+        }
+    }
+
+    /// `ipsecsvc service refresh` (waits for the refresh).
+    @discardableResult
+    func refresh() async -> Outcome { await sh("'\(SambaDomain.executable)' service refresh --config '\(config)' 2>&1") }
+
+    /// The destination ports of the effective filters of the running service.
+    func effectivePorts() async -> [Int] {
+        let result = await sh("'\(SambaDomain.executable)' policy show --effective --json --config '\(config)' 2>/dev/null")
+        guard let report = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any],
+            let filters = (report["policy"] as? [String: Any])?["filters"] as? [[String: Any]]
+        else { return [] }
+        return filters.compactMap { ($0["filter"] as? [String: Any])?["destinationPort"] as? Int }
+    }
+
+    // MARK: - Network
+
+    /// Takes the client's link to the DC's bridge down (or up again), on the DC's side.
+    func link(up: Bool) async {
+        await sh("ip -n \(domain.namespace) link set v-\(name) \(up ? "up" : "down")")
+    }
+
+    /// The DC accepts this client's LDAP connections but never answers: every data packet from the
+    /// client to port 389 is dropped in the DC's namespace (the TCP handshake still completes).
+    func hangLDAP(_ on: Bool) async {
+        await sh(
+            "ip netns exec \(domain.namespace) iptables \(on ? "-I" : "-D") INPUT -s \(address) -p tcp --dport 389 "
+                + "! --syn -m length --length 61:65535 -j DROP"
+        )
+    }
+
+    /// A TCP listener on `port` in the client's namespace (killed with the namespace).
+    func listen(_ port: Int) async {
+        await sh("ip netns exec \(namespace) nohup nc -lk \(port) > /dev/null 2>&1 < /dev/null &")
+    }
+
+    /// Whether a TCP connection from the DC's namespace to the client's `port` completes.
+    func reachable(_ port: Int) async -> Bool {
+        await sh("ip netns exec \(domain.namespace) nc -z -w 1 \(address) \(port)").status == 0
+    }
+}
+
+/// A policy in native XML with fresh GUIDs: one rule that blocks inbound TCP to `port` from anywhere.
+struct BlockPortPolicy {
+    let name: String
+    var port: Int
+    var pollingSeconds = 3600
+    let policy = SambaDomain.guid()
+    let filterList = SambaDomain.guid()
+    let filter = SambaDomain.guid()
+    let action = SambaDomain.guid()
+    let isakmp = SambaDomain.guid()
+    let rule = SambaDomain.guid()
+
+    var dn: String { SambaDomain.policyDN(policy) }
+    var filterListDN: String { "CN=ipsecFilter\(filterList),\(SambaDomain.ipSecurity)" }
+
+    var xml: String {
+        """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <policyStore xmlns="urn:ipsecsvc:policy:1" version="1" assignedPolicy="\(policy)">
+          <filterList id="\(filterList)" name="\(name) port" description="">
+            <filter id="\(filter)" description="port \(port)" mirrored="true" protocol="tcp" destinationPort="\(port)">
+              <source><any/></source>
+              <destination><me/></destination>
+            </filter>
+          </filterList>
+          <filterAction id="\(action)" name="Block" description="" action="block" inpass="false" soft="false" type="standard"/>
+          <policy id="\(policy)" name="\(name)" description="" pollingIntervalSeconds="\(pollingSeconds)">
+            <mainMode id="\(isakmp)" masterKeyPFS="false" quickModeLimit="0" lifetimeSeconds="28800" certificateToAccountMapping="false" omitCertificateRequest="false">
+              <securityMethod encryption="3DES" integrity="SHA1" group="2" quickModeLimit="0" lifetimeKilobytes="0" lifetimeSeconds="28800"/>
+            </mainMode>
+            <rule id="\(rule)" name="Block \(port)" description="" filterAction="\(action)" interface="all" active="true" defaultResponse="false">
+              <filterListRef filterList="\(filterList)"/>
+              <kerberos/>
+            </rule>
+          </policy>
+        </policyStore>
+        """
+    }
+}
