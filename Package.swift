@@ -50,23 +50,33 @@ let package = Package(
         // The DNS resolver's per-thread limits for the DC locator (a C file: <resolv.h> stays out of Swift).
         .target(name: "CResolverLimits"),
         .target(name: "CIPsecPluginABI"),
+        // The few Linux calls Swift cannot make (wait-status macros, SO_PEERCRED, accept4, pidfd, spawn
+        // attributes behind _GNU_SOURCE); used by IPsecSystem only.
+        .target(name: "CIPsecSystem"),
 
         // MARK: - Modules
+        // The system layer: errno errors, bounded reads, durable writes, child processes, the blocking
+        // pool, threads, interface addresses, peer credentials (DESIGN.md §2 and §7).
+        .target(name: "IPsecSystem", dependencies: ["CIPsecSystem"]),
         .target(name: "PolicyModel"),
-        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "CLibXML2"]),
-        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "CLDAP", "CResolverLimits"]),
+        .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "CLibXML2"]),
+        .target(
+            name: "Providers",
+            dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "IPsecSystem", "CLDAP", "CResolverLimits"]
+        ),
         // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
         // shared by the driver and explain: no C targets, no Foundation.
         .target(name: "DecisionCore", dependencies: ["PolicyModel"]),
-        .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "CNetfilterQueue"]),
-        .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "CIPsecPluginABI"]),
+        .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem", "CNetfilterQueue"]),
+        .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "IPsecSystem", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.
         .target(name: "IPsecTestKit", dependencies: ["DecisionCore", "Driver", "PolicyModel"]),
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "Driver", "Plugins", "CSystemd", logging,
+                "PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "Driver", "Plugins", "IPsecSystem",
+                "CSystemd", logging,
                 serviceLifecycle, unixSignals,
             ]
         ),
@@ -74,6 +84,7 @@ let package = Package(
             name: "ipsecsvc",
             dependencies: [
                 "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "Plugins",
+                "IPsecSystem",
                 argumentParser,
             ]
         ),
@@ -103,8 +114,16 @@ let package = Package(
         // The native XML benchmark and canonicalizer; not part of `swift test` (Benchmarks/xml/run.sh).
         .executableTarget(
             name: "xml-bench",
-            dependencies: ["PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel"],
             path: "Benchmarks/xml/xml-bench"
+        ),
+
+        // How the policy file readers scale with the filter count; not part of `swift test`
+        // (Benchmarks/readers/run.sh).
+        .executableTarget(
+            name: "reader-bench",
+            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel"],
+            path: "Benchmarks/readers/reader-bench"
         ),
 
         // MARK: - Fuzzing (Fuzz/README.md)
@@ -122,6 +141,7 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        .testTarget(name: "IPsecSystemTests", dependencies: ["IPsecTestKit", "IPsecSystem"]),
         .testTarget(name: "PolicyModelTests", dependencies: ["IPsecTestKit", "PolicyModel"]),
         .testTarget(
             name: "PolicyFormatsTests",
@@ -131,7 +151,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvidersTests",
-            dependencies: ["IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel"],
+            // Driver: the explain agreement test decides through the driver's entry path.
+            dependencies: [
+                "IPsecTestKit", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "IPsecSystem",
+            ],
             // Directory snapshots (LDIF, DSMLv2), read by path from the source tree.
             exclude: ["Fixtures"]
         ),
@@ -140,20 +163,21 @@ let package = Package(
         // Fixtures/ holds C test plugins that the tests compile with cc.
         .testTarget(
             name: "PluginsTests",
-            dependencies: ["IPsecTestKit", "Plugins", "Providers", "PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "Plugins", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ServiceHostTests",
             dependencies: [
                 "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Providers", "PolicyFormats", "PolicyModel",
+                "IPsecSystem",
             ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
         // Fixtures/ holds the scripts that provision the Samba AD domain controller of the directory tests.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["IPsecTestKit", "ipsecsvc", "ipsecsvc-driver-harness", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "IPsecSystem", "ipsecsvc", "ipsecsvc-driver-harness", "PolicyModel"],
             exclude: ["Fixtures"]
         ),
     ],

@@ -15,4 +15,5 @@ out=Sources/PolicyFormats/NativeXML/NativePolicyXMLSchema.swift
     echo '"""#'
     echo '}'
 } >"$out"
+swift format -i "$out"
 echo "wrote $out"

@@ -23,7 +23,7 @@ CONFIG=(--config /dev/null)
 BIN=.build/debug/ipsecsvc
 
 install_dependencies() {
-    local packages=(pkg-config libxml2-dev libsystemd-dev libnetfilter-queue-dev libmnl-dev)
+    local packages=(pkg-config libxml2-dev libsystemd-dev libnetfilter-queue-dev libmnl-dev samba-ad-provision)
     local missing=()
     for package in "${packages[@]}"; do
         dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

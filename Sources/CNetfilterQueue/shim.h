@@ -34,6 +34,9 @@ typedef struct cnfq_packet {
     uint32_t mark;
     uint32_t payload_len;
     uint32_t has_mark;
+    /** Interface indices the packet came in on / goes out through (0: none, e.g. outdev at INPUT). */
+    uint32_t indev;
+    uint32_t outdev;
     uint8_t hook;
     const uint8_t *payload;
 } cnfq_packet;
@@ -61,6 +64,8 @@ static inline int cnfq_parse_message(const struct nlmsghdr *nlh, cnfq_packet *ou
     out->hook = ph->hook;
     out->has_mark = attr[NFQA_MARK] != NULL;
     out->mark = out->has_mark ? ntohl(mnl_attr_get_u32(attr[NFQA_MARK])) : 0;
+    out->indev = attr[NFQA_IFINDEX_INDEV] != NULL ? ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV])) : 0;
+    out->outdev = attr[NFQA_IFINDEX_OUTDEV] != NULL ? ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV])) : 0;
     if (attr[NFQA_PAYLOAD] != NULL) {
         out->payload = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
         out->payload_len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
@@ -164,7 +169,8 @@ static inline int cnfq_tune_socket(struct mnl_socket *nl, int rcvbuf, int timeou
 
 /** Opens and binds a netfilter netlink socket; NULL with errno set on failure. */
 static inline struct mnl_socket *cnfq_open(void) {
-    struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+    /* Close-on-exec: a child process (iptables-restore, a plugin host) must not hold the queue. */
+    struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
     if (nl == NULL) {
         return NULL;
     }
@@ -226,8 +232,4 @@ static inline int cnfq_receive_batch(struct mnl_socket *nl, void *buffers, size_
     return (int)n;
 }
 
-static inline int cnfq_errno_again(void) { return EAGAIN; }
-static inline int cnfq_errno_wouldblock(void) { return EWOULDBLOCK; }
-static inline int cnfq_errno_intr(void) { return EINTR; }
-static inline int cnfq_errno_nobufs(void) { return ENOBUFS; }
 #endif

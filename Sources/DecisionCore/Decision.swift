@@ -34,6 +34,20 @@ public enum DecisionReason: Int, Hashable, Sendable, CaseIterable, CustomStringC
     case modeBlock
     /// The operational mode is permit (only reaches user space between rule swaps).
     case modePermit
+    /// Loopback traffic: never filtered (the kernel hooks accept it before the queue).
+    case loopback
+    /// Startup permit mode: nothing is filtered.
+    case startupPermit
+    /// Startup stateful mode: outbound traffic passes.
+    case startupOutbound
+    /// Startup stateful mode: a reply to a connection this computer opened passes.
+    case startupReply
+    /// Stateful or block startup mode: DHCP passes.
+    case startupDHCP
+    /// Stateful or block startup mode: a `bootexemptions` entry lets the packet through.
+    case bootExemption
+    /// Stateful or block startup mode: dropped.
+    case startupBlocked
 
     /// The name counters and events use.
     public var description: String {
@@ -54,13 +68,20 @@ public enum DecisionReason: Int, Hashable, Sendable, CaseIterable, CustomStringC
         case .malformed: "malformed"
         case .modeBlock: "mode-block"
         case .modePermit: "mode-permit"
+        case .loopback: "loopback"
+        case .startupPermit: "startup-permit"
+        case .startupOutbound: "startup-outbound"
+        case .startupReply: "startup-reply"
+        case .startupDHCP: "startup-dhcp"
+        case .bootExemption: "boot-exemption"
+        case .startupBlocked: "startup-blocked"
         }
     }
 
     /// Whether packets with this reason are accepted.
     public var accepts: Bool {
         switch self {
-        case .blocked, .negotiationRequired, .malformed, .modeBlock: false
+        case .blocked, .negotiationRequired, .malformed, .modeBlock, .startupBlocked: false
         default: true
         }
     }

@@ -9,6 +9,7 @@ public import PolicyModel
 ///   same weight and actions.
 /// - Ports count only for TCP, UDP and any protocol, as in Windows.
 /// - Filters of the default response rule add nothing (windows-ipsec.md §4.6).
+/// - Each filter keeps its rule's connection type (``CompiledFilter/interfaceType``).
 public enum FilterCompiler {
     public static func compile(_ policy: EffectivePolicy, host: HostInfo) -> FilterTable {
         var compiled: [CompiledFilter] = []
@@ -47,7 +48,8 @@ public enum FilterCompiler {
                         inbound: inbound,
                         outbound: outbound,
                         policyIndex: index,
-                        isMirror: false
+                        isMirror: false,
+                        interfaceType: effective.interfaceType
                     )
                     compiled.append(forward)
                     guard filter.mirrored else { continue }

@@ -53,13 +53,19 @@ public struct CompiledFilter: Hashable, Sendable {
     public var policyIndex: Int
     /// Whether this is the reverse copy of a mirrored filter.
     public var isMirror: Bool
+    /// The connection type of the filter's rule: the interfaces whose packets it selects.
+    public var interfaceType: InterfaceType
 
     /// The action for a packet travelling in `direction`.
     public func action(_ direction: TrafficDirection) -> ActionSpec {
         direction == .inbound ? inbound : outbound
     }
 
-    /// Whether the filter selects `key` (the reference semantics the index must reproduce).
+    /// Whether the filter's rule applies to packets on an interface of `kind` (its connection type).
+    public func applies(to kind: InterfaceKind) -> Bool { kind.isSelected(by: interfaceType) }
+
+    /// Whether the filter selects `key`, whatever the interface (the reference semantics the index
+    /// must reproduce).
     public func matches(_ key: PacketKey) -> Bool {
         key.source & sourceMask == source && key.destination & destinationMask == destination
             && (ipProtocol == 0 || ipProtocol == key.ipProtocol)
@@ -93,6 +99,11 @@ public struct CompiledFilter: Hashable, Sendable {
 /// masked packet fields to the best filter of that exact key for each direction. A lookup therefore
 /// costs one hash probe per shape visited — independent of the number of filters — and policies
 /// have few shapes (a handful to a few dozen).
+///
+/// Connection types: a rule applies only to packets on interfaces of its type, so the table holds
+/// one set of shapes for LAN interfaces (rules of type All and LAN) and one for remote access
+/// interfaces (All and Remote access). Both are the same shapes when no rule is LAN- or remote
+/// access-only, which is the common case.
 public final class FilterTable: Sendable {
     /// Generation of the effective policy this table was compiled from.
     public let generation: UInt64
@@ -106,9 +117,13 @@ public final class FilterTable: Sendable {
     /// Whether any filter negotiates: flows under a negotiate filter never take the fast path.
     public let hasNegotiate: Bool
 
-    /// Per-shape masks and where its slots are, heaviest shapes first (trivial values only, so
-    /// that a lookup does no reference counting).
+    /// Per-shape masks and where its slots are, heaviest shapes first within each connection type's
+    /// range (trivial values only, so that a lookup does no reference counting).
     let shapes: [ShapeInfo]
+    /// The shapes (positions in ``shapes``) consulted for packets on LAN interfaces.
+    let lanShapes: Range<Int>
+    /// The shapes consulted for packets on remote access interfaces.
+    let remoteAccessShapes: Range<Int>
     /// The hash slots of every shape, concatenated (24 bytes each: key and filters, one cache line).
     let slots: [Slot]
     /// One small bitmap per shape (8 bits per slot) that rules most misses out before a probe
@@ -127,54 +142,18 @@ public final class FilterTable: Sendable {
         self.unresolved = unresolved
         self.hasNegotiate = filters.contains { $0.inbound.kind == .negotiate || $0.outbound.kind == .negotiate }
 
-        var shapeIndex: [ShapeSignature: Int] = [:]
-        var members: [[Int32]] = []
-        var signatures: [ShapeSignature] = []
-        for (index, filter) in filters.enumerated() {
-            let signature = ShapeSignature(filter)
-            if let existing = shapeIndex[signature] {
-                members[existing].append(Int32(index))
-            } else {
-                shapeIndex[signature] = members.count
-                members.append([Int32(index)])
-                signatures.append(signature)
-            }
+        var builder = ShapeBuilder(filters: filters)
+        let everywhere = filters.allSatisfy { $0.interfaceType == .all }
+        if everywhere {
+            lanShapes = builder.add(members: filters.indices)
+            remoteAccessShapes = lanShapes
+        } else {
+            lanShapes = builder.add(members: filters.indices.filter { filters[$0].applies(to: .lan) })
+            remoteAccessShapes = builder.add(members: filters.indices.filter { filters[$0].applies(to: .remoteAccess) })
         }
-        let order = signatures.indices.sorted { signatures[$0].weightValue > signatures[$1].weightValue }
-        var infos: [ShapeInfo] = []
-        var slots: [Slot] = []
-        var bloom: [UInt64] = []
-        for (position, shape) in order.enumerated() {
-            let signature = signatures[shape]
-            let table = Shape.build(members: members[shape], filters: filters)
-            let bloomBits = table.count * 8
-            let lastInLevel =
-                position == order.count - 1 || signatures[order[position + 1]].weightValue != signature.weightValue
-            infos.append(
-                ShapeInfo(
-                    sourceMask: signature.sourceMask,
-                    destinationMask: signature.destinationMask,
-                    protocolMask: signature.protocolMask,
-                    sourcePortMask: signature.sourcePortMask,
-                    destinationPortMask: signature.destinationPortMask,
-                    lastInLevel: lastInLevel,
-                    slotOffset: slots.count,
-                    slotMask: table.count - 1,
-                    bloomOffset: bloom.count,
-                    bloomMask: UInt64(bloomBits - 1)
-                )
-            )
-            var words = [UInt64](repeating: 0, count: max(1, bloomBits / 64))
-            for key in table where key.rest != 0 {
-                let bit = Int(truncatingIfNeeded: Shape.hash(key.addresses, key.rest) >> 32 & UInt64(bloomBits - 1))
-                words[bit >> 6] |= 1 << UInt64(bit & 63)
-            }
-            bloom += words
-            slots += table
-        }
-        self.shapes = infos
-        self.slots = slots
-        self.bloom = bloom
+        self.shapes = builder.shapes
+        self.slots = builder.slots
+        self.bloom = builder.bloom
         var tieKeys: [UInt64] = []
         tieKeys.reserveCapacity(filters.count * 2)
         for filter in filters {
@@ -196,19 +175,25 @@ public final class FilterTable: Sendable {
         FilterTable(generation: generation, policy: .empty, filters: [], unresolved: [])
     }
 
-    /// Number of distinct filter shapes: the number of hash probes a lookup costs at most.
-    public var shapeCount: Int { shapes.count }
+    /// Whether LAN and remote access packets consult different shapes (some rule is LAN- or remote
+    /// access-only).
+    public var isConnectionSpecific: Bool { lanShapes != remoteAccessShapes }
 
-    /// The filter that decides a packet travelling in `direction`, or `nil` when none matches
-    /// (permit). Returns an index into ``filters``.
-    public func lookup(_ key: PacketKey, _ direction: TrafficDirection) -> Int? {
+    /// Number of distinct filter shapes of one connection type: the number of hash probes a lookup
+    /// costs at most.
+    public var shapeCount: Int { max(lanShapes.count, remoteAccessShapes.count) }
+
+    /// The filter that decides a packet travelling in `direction` on an interface of `kind`, or `nil`
+    /// when none matches (permit). Returns an index into ``filters``.
+    public func lookup(_ key: PacketKey, _ direction: TrafficDirection, on kind: InterfaceKind = .lan) -> Int? {
         let inbound = direction == .inbound
         let tieOffset = inbound ? 0 : 1
-        return shapes.withUnsafeBufferPointer { shapes in
+        let range = kind == .remoteAccess ? remoteAccessShapes : lanShapes
+        return shapes.withUnsafeBufferPointer { all in
             ShapeStorage.with(slots, bloom) { storage in
                 tieKeys.withUnsafeBufferPointer { ties -> Int? in
                     var best: Int32 = -1
-                    for shape in shapes {
+                    for shape in UnsafeBufferPointer(rebasing: all[range]) {
                         let candidate = shape.find(key, inbound: inbound, storage)
                         if candidate >= 0
                             && (best < 0 || ties[Int(candidate) &* 2 &+ tieOffset] < ties[Int(best) &* 2 &+ tieOffset])
@@ -224,13 +209,79 @@ public final class FilterTable: Sendable {
     }
 
     /// The reference classifier: a linear scan over every specific filter. For tests only.
-    public func linearLookup(_ key: PacketKey, _ direction: TrafficDirection) -> Int? {
-        var best: Int?
-        for (index, filter) in filters.enumerated() where filter.matches(key) {
-            if let current = best, !filter.precedes(filters[current], direction) { continue }
-            best = index
+    public func linearLookup(_ key: PacketKey, _ direction: TrafficDirection, on kind: InterfaceKind = .lan) -> Int? {
+        candidates(key, direction).first { filters[$0].applies(to: kind) }
+    }
+
+    /// Every specific filter that selects `key`, whatever its connection type, in the order the
+    /// classifier consults them for `direction` (weight, then block, permit, negotiate, then merge
+    /// order): what `explain` lists. A linear scan; not for the packet path.
+    public func candidates(_ key: PacketKey, _ direction: TrafficDirection) -> [Int] {
+        // Ties the classifier cannot tell apart (one configured filter resolved to several addresses)
+        // keep compile order, as the index does.
+        filters.indices.filter { filters[$0].matches(key) }.sorted { first, second in
+            filters[first].precedes(filters[second], direction)
+                || (!filters[second].precedes(filters[first], direction) && first < second)
         }
-        return best
+    }
+}
+
+/// Builds the concatenated shape, slot and bloom arrays of a table, one range of shapes per
+/// connection type.
+struct ShapeBuilder {
+    let filters: [CompiledFilter]
+    var shapes: [ShapeInfo] = []
+    var slots: [Slot] = []
+    var bloom: [UInt64] = []
+
+    init(filters: [CompiledFilter]) { self.filters = filters }
+
+    /// Adds the shapes of the filters `members`, heaviest first; returns their positions.
+    mutating func add(members: some Sequence<Int>) -> Range<Int> {
+        let start = shapes.count
+        var shapeIndex: [ShapeSignature: Int] = [:]
+        var groups: [[Int32]] = []
+        var signatures: [ShapeSignature] = []
+        for index in members {
+            let signature = ShapeSignature(filters[index])
+            if let existing = shapeIndex[signature] {
+                groups[existing].append(Int32(index))
+            } else {
+                shapeIndex[signature] = groups.count
+                groups.append([Int32(index)])
+                signatures.append(signature)
+            }
+        }
+        let order = signatures.indices.sorted { signatures[$0].weightValue > signatures[$1].weightValue }
+        for (position, shape) in order.enumerated() {
+            let signature = signatures[shape]
+            let table = Shape.build(members: groups[shape], filters: filters)
+            let bloomBits = table.count * 8
+            let lastInLevel =
+                position == order.count - 1 || signatures[order[position + 1]].weightValue != signature.weightValue
+            shapes.append(
+                ShapeInfo(
+                    sourceMask: signature.sourceMask,
+                    destinationMask: signature.destinationMask,
+                    protocolMask: signature.protocolMask,
+                    sourcePortMask: signature.sourcePortMask,
+                    destinationPortMask: signature.destinationPortMask,
+                    lastInLevel: lastInLevel,
+                    slotOffset: slots.count,
+                    slotMask: table.count - 1,
+                    bloomOffset: bloom.count,
+                    bloomMask: UInt64(bloomBits - 1)
+                )
+            )
+            var words = [UInt64](repeating: 0, count: max(1, bloomBits / 64))
+            for key in table where key.rest != 0 {
+                let bit = Int(truncatingIfNeeded: Shape.hash(key.addresses, key.rest) >> 32 & UInt64(bloomBits - 1))
+                words[bit >> 6] |= 1 << UInt64(bit & 63)
+            }
+            bloom += words
+            slots += table
+        }
+        return start..<shapes.count
     }
 }
 

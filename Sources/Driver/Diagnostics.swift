@@ -1,5 +1,5 @@
 public import DecisionCore
-import Foundation
+import IPsecSystem
 public import PolicyModel
 
 /// Where the driver's events go: drop events and periodic summaries.
@@ -17,7 +17,12 @@ public struct StandardErrorEventSink: DriverEventSink {
     public init() {}
 
     public func event(_ message: String, priority: Int) {
-        FileHandle.standardError.write(Data("<\(priority)>ipsecsvc-driver: \(message)\n".utf8))
+        // Best effort: an event that cannot be written has nowhere else to go.
+        try? FileSystem.writeAll(
+            Array("<\(priority)>ipsecsvc-driver: \(message)\n".utf8),
+            to: 2,
+            name: "standard error"
+        )
     }
 }
 
@@ -51,25 +56,18 @@ struct EventRateLimiter {
     init(rate: Double) {
         self.rate = rate
         tokens = rate
-        last = monotonicNanoseconds()
+        last = SystemClock.monotonicNanoseconds()
     }
 
     /// Whether one more event may go out now.
     mutating func allow() -> Bool {
-        let now = monotonicNanoseconds()
+        let now = SystemClock.monotonicNanoseconds()
         tokens = min(rate, tokens + Double(now &- last) / 1e9 * rate)
         last = now
         guard tokens >= 1 else { return false }
         tokens -= 1
         return true
     }
-}
-
-/// Monotonic clock in nanoseconds.
-func monotonicNanoseconds() -> UInt64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
 }
 
 /// The text of a drop event: what, which way, why, and which filter of which rule and source.

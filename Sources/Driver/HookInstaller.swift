@@ -1,77 +1,38 @@
-import Dispatch
-import Foundation
-import Synchronization
+public import IPsecSystem
 
 /// A command of the kernel-hook tools failed.
 public struct HookCommandError: Error, CustomStringConvertible {
     public var command: String
-    public var status: Int32
+    public var status: ExitStatus
     public var standardError: String
 
     public var description: String {
-        "\(command) failed with status \(status): \(standardError.trimmingCharacters(in: .whitespacesAndNewlines))"
+        let trimmed = standardError.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()
+        return "\(command) failed: it \(status): \(String(trimmed))"
     }
 }
 
-/// Result of one external command.
-struct CommandResult: Sendable {
-    var status: Int32
-    var output: String
-    var error: String
-}
+extension KernelHookInstaller {
+    /// How long one `iptables-save` or `iptables-restore` may take before it is killed: they finish in
+    /// milliseconds, but `-w` waits for the xtables lock that another tool may hold.
+    public static let commandTimeout: Duration = .seconds(30)
 
-/// Runs a command to completion on a thread of its own, so that waiting for `iptables-restore`
-/// never blocks the cooperative pool.
-func runCommand(_ arguments: [String], input: String? = nil) async throws -> CommandResult {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CommandResult, any Error>) in
-        let thread = Thread {
-            do {
-                continuation.resume(returning: try runCommandBlocking(arguments, input: input))
-            } catch {
-                continuation.resume(throwing: error)
-            }
-        }
-        thread.name = "ipsecsvc-hooks"
-        thread.start()
+    /// Runs one of the hook tools (looked up in the system directories), feeding `input`; its output and
+    /// error are collected. Cancelling the calling task kills the tool.
+    static func run(_ arguments: [String], input: String? = nil) async throws -> CommandResult {
+        try await ChildProcess.run(
+            Command(
+                arguments[0],
+                Array(arguments.dropFirst()),
+                searchPath: Command.systemDirectories,
+                standardInput: input.map { .bytes(Array($0.utf8)) } ?? .null,
+                standardOutput: .capture,
+                standardError: .capture
+            ),
+            timeout: commandTimeout,
+            outputLimit: 64 << 20
+        )
     }
-}
-
-/// The blocking part of ``runCommand(_:input:)``; looks the program up in the usual sbin paths.
-func runCommandBlocking(_ arguments: [String], input: String?) throws -> CommandResult {
-    let process = Process()
-    let name = arguments[0]
-    let candidates = ["/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"].map { $0 + name }
-    let path = candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? name
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = Array(arguments.dropFirst())
-    let stdout = Pipe()
-    let stderr = Pipe()
-    let stdin = Pipe()
-    process.standardOutput = stdout
-    process.standardError = stderr
-    process.standardInput = stdin
-    try process.run()
-    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-    try stdin.fileHandleForWriting.close()
-    // Read stderr on another thread so that neither pipe can fill up and stall the child.
-    let errorBox = Mutex<Data>(Data())
-    let errorDone = DispatchSemaphore(value: 0)
-    let errorReader = Thread {
-        let data = stderr.fileHandleForReading.readDataToEndOfFile()
-        errorBox.withLock { $0 = data }
-        errorDone.signal()
-    }
-    errorReader.start()
-    let output = stdout.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    var errorData = Data()
-    errorDone.wait()
-    errorBox.withLock { errorData = $0 }
-    return CommandResult(
-        status: process.terminationStatus,
-        output: String(decoding: output, as: UTF8.self),
-        error: String(decoding: errorData, as: UTF8.self)
-    )
 }
 
 /// Applies ``HookState``s with `iptables-restore --noflush` / `ip6tables-restore --noflush`.
@@ -97,11 +58,11 @@ public struct KernelHookInstaller: Sendable {
 
     /// Moves one family to `state` in one `*-restore` transaction.
     public func apply(_ state: HookState, family: IPFamily) async throws {
-        let saved = try await runCommand([family.saveCommand])
-        guard saved.status == 0 else {
-            throw HookCommandError(command: family.saveCommand, status: saved.status, standardError: saved.error)
+        let saved = try await Self.run([family.saveCommand])
+        guard saved.status.succeeded else {
+            throw HookCommandError(command: family.saveCommand, status: saved.status, standardError: saved.errorText)
         }
-        let existing = ExistingHooks.parse(saved.output, configuration)
+        let existing = ExistingHooks.parse(saved.outputText, configuration)
         let script = KernelHookScript.script(
             for: state,
             family: family,
@@ -109,12 +70,12 @@ public struct KernelHookInstaller: Sendable {
             existing: existing
         )
         guard !script.isEmpty else { return }
-        let result = try await runCommand([family.restoreCommand, "-w", "--noflush"], input: script)
-        guard result.status == 0 else {
+        let result = try await Self.run([family.restoreCommand, "-w", "--noflush"], input: script)
+        guard result.status.succeeded else {
             throw HookCommandError(
                 command: "\(family.restoreCommand) --noflush",
                 status: result.status,
-                standardError: result.error + "\n" + script
+                standardError: result.errorText + "\n" + script
             )
         }
     }

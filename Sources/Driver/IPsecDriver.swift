@@ -24,6 +24,11 @@ public protocol IPsecDriver: Sendable {
     /// The current mode, table generation and counters.
     func status() async -> DriverStatus
 
+    /// What the driver decides packets with now: its mode, the settings that affect decisions and the
+    /// host information its table was compiled against. `explain` runs the decision core on the same
+    /// values, so that it says what the driver does.
+    func decisionState() async -> DriverDecisionState
+
     /// A graceful stop of the service: leave the host in permit mode (no hooks) and release the
     /// queues. Called once, last. The default puts the driver in operational permit mode.
     func shutdown() async throws
@@ -70,5 +75,16 @@ public struct DriverStatus: Hashable, Sendable, Codable {
         self.tableGeneration = tableGeneration
         self.filterCount = filterCount
         self.counters = counters
+    }
+}
+
+/// The inputs of the driver's packet decision besides the policy (``IPsecDriver/decisionState()``).
+public struct DriverDecisionState: Hashable, Sendable, Codable {
+    public var settings: DecisionSettings
+    public var host: HostInfo
+
+    public init(settings: DecisionSettings, host: HostInfo) {
+        self.settings = settings
+        self.host = host
     }
 }

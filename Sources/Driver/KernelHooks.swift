@@ -1,3 +1,4 @@
+import DecisionCore
 public import PolicyModel
 
 /// What the kernel hooks enforce: one state per driver mode (docs/driver.md has the rules).
@@ -179,19 +180,18 @@ public enum KernelHookScript {
             return ([loIn, "-j DROP"], [loOut, "-j DROP"])
         case .startupStateful(let exemptions):
             guard family == .ipv4 else { return (nil, nil) }
-            var inbound = [
-                loIn, "-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT", "-p udp --sport 67 --dport 68 -j ACCEPT",
-            ]
+            var inbound = [loIn, "-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT", dhcp(.inbound, family)]
             inbound += exemptionRules(exemptions, side: .inbound, family: family)
             inbound.append("-j DROP")
             return (inbound, [])
         case .startupBlock(let exemptions):
-            let dhcpIn =
-                family == .ipv4 ? "-p udp --sport 67 --dport 68 -j ACCEPT" : "-p udp --sport 547 --dport 546 -j ACCEPT"
-            let dhcpOut =
-                family == .ipv4 ? "-p udp --sport 68 --dport 67 -j ACCEPT" : "-p udp --sport 546 --dport 547 -j ACCEPT"
-            let inbound = [loIn, dhcpIn] + exemptionRules(exemptions, side: .inbound, family: family) + ["-j DROP"]
-            let outbound = [loOut, dhcpOut] + exemptionRules(exemptions, side: .outbound, family: family) + ["-j DROP"]
+            let inbound =
+                [loIn, dhcp(.inbound, family)] + exemptionRules(exemptions, side: .inbound, family: family) + [
+                    "-j DROP"
+                ]
+            let outbound =
+                [loOut, dhcp(.outbound, family)] + exemptionRules(exemptions, side: .outbound, family: family)
+                + ["-j DROP"]
             return (inbound, outbound)
         case .secure(let epoch):
             guard family == .ipv4 else { return (nil, nil) }
@@ -215,14 +215,22 @@ public enum KernelHookScript {
         }
     }
 
+    /// The rule that lets DHCP travelling in `side` through in the startup modes (IPv4: the ports of
+    /// ``StartupModeRules``, which `explain` decides with; IPv6: DHCPv6).
+    static func dhcp(_ side: TrafficDirection, _ family: IPFamily) -> String {
+        let (client, server) =
+            family == .ipv4 ? (StartupModeRules.dhcpClientPort, StartupModeRules.dhcpServerPort) : (546, 547)
+        let (source, destination) = side == .inbound ? (server, client) : (client, server)
+        return "-p udp --sport \(source) --dport \(destination) -j ACCEPT"
+    }
+
     /// Rules for the boot exemptions that concern packets travelling in `side`: an entry's own
-    /// direction as written, the opposite direction with the ports swapped (its replies).
+    /// direction as written, the opposite direction with the ports swapped (its replies), as
+    /// ``BootExemption/admits(_:direction:)`` decides them.
     static func exemptionRules(_ exemptions: [BootExemption], side: TrafficDirection, family: IPFamily) -> [String] {
         var rules: [String] = []
         for exemption in exemptions {
-            let forward = exemption.direction == side
-            let sourcePort = forward ? exemption.sourcePort : exemption.destinationPort
-            let destinationPort = forward ? exemption.destinationPort : exemption.sourcePort
+            let (sourcePort, destinationPort) = exemption.ports(for: side)
             var rule = ""
             switch exemption.ipProtocol {
             case IPProtocol.any: break

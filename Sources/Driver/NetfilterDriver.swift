@@ -1,5 +1,5 @@
 public import DecisionCore
-import Foundation
+import IPsecSystem
 public import PolicyModel
 
 /// How a ``NetfilterDriver`` is wired to the host.
@@ -38,15 +38,17 @@ public struct NetfilterDriverConfiguration: Sendable {
     }
 
     /// One queue (and reader thread) per CPU, at most 8.
-    public static var defaultQueueCount: Int { max(1, min(8, ProcessInfo.processInfo.activeProcessorCount)) }
+    public static var defaultQueueCount: Int { max(1, min(8, CurrentProcess.processorCount)) }
 }
 
 /// The real IPsec driver: kernel hooks through `iptables-restore`, packet decisions through
 /// NFQUEUE reader threads, the connmark fast path, drop events and counters (docs/driver.md).
 ///
-/// Control calls (the ``IPsecDriver`` requirements) are serialized by the actor; packets are decided
-/// on the reader threads against an immutable decision context that each control call replaces
-/// as a whole.
+/// Control calls (the ``IPsecDriver`` requirements and the host monitor's re-check) run one at a time,
+/// each to its end, in the order they arrive: the actor alone would let a stop interleave with a policy
+/// change at its `iptables-restore`, and the change could then put the hooks back after the stop.
+/// Packets are decided on the reader threads against an immutable decision context that each control
+/// call replaces as a whole.
 public actor NetfilterDriver: IPsecDriver {
     private let configuration: NetfilterDriverConfiguration
     private let installer: KernelHookInstaller
@@ -55,12 +57,16 @@ public actor NetfilterDriver: IPsecDriver {
     private var mode: DriverMode?
     private var policy: EffectivePolicy = .empty
     private var settings = DriverSettings()
+    private var bootExemptions: [BootExemption] = []
     private var host: HostInfo
     private var table: FilterTable
     private var epoch: UInt32 = 0
     private var readers: [QueueReader] = []
     private var monitor: Task<Void, Never>?
     private var summary: Task<Void, Never>?
+    /// Whether a control call is running, and the calls waiting for their turn (oldest first).
+    private var controlBusy = false
+    private var controlWaiting: [CheckedContinuation<Void, Never>] = []
 
     public init(configuration: NetfilterDriverConfiguration = NetfilterDriverConfiguration()) {
         self.configuration = configuration
@@ -71,7 +77,8 @@ public actor NetfilterDriver: IPsecDriver {
             ReaderContext(
                 decision: DecisionContext(
                     table: table,
-                    mode: nil,
+                    settings: DecisionSettings(mode: nil),
+                    host: host,
                     securityAssociations: configuration.securityAssociations
                 ),
                 epoch: 0,
@@ -84,6 +91,43 @@ public actor NetfilterDriver: IPsecDriver {
     // MARK: - IPsecDriver
 
     public func enterStartupMode(_ mode: StartupMode, exemptions: [BootExemption]) async throws {
+        try await oneAtATime { try await setStartupMode(mode, exemptions: exemptions) }
+    }
+
+    public func enterOperationalMode(_ mode: OperationalMode) async throws {
+        try await oneAtATime { try await setOperationalMode(mode) }
+    }
+
+    public func apply(_ policy: EffectivePolicy) async throws {
+        try await oneAtATime { try await install(policy) }
+    }
+
+    public func configure(_ settings: DriverSettings) async throws {
+        try await oneAtATime { try await reconfigure(settings) }
+    }
+
+    public func shutdown() async throws {
+        try await oneAtATime { try await stop() }
+    }
+
+    /// Runs `body` once no other control call runs, in arrival order.
+    private func oneAtATime<T>(_ body: () async throws -> T) async throws -> T {
+        if controlBusy {
+            await withCheckedContinuation { controlWaiting.append($0) }
+        }
+        controlBusy = true
+        defer {
+            if controlWaiting.isEmpty {
+                controlBusy = false
+            } else {
+                // The turn passes directly to the next caller; `controlBusy` stays set.
+                controlWaiting.removeFirst().resume()
+            }
+        }
+        return try await body()
+    }
+
+    private func setStartupMode(_ mode: StartupMode, exemptions: [BootExemption]) async throws {
         let state: HookState =
             switch mode {
             case .permit: .removed
@@ -92,13 +136,14 @@ public actor NetfilterDriver: IPsecDriver {
             }
         if configuration.installsHooks { try await installer.apply(state) }
         self.mode = .startup(mode)
+        bootExemptions = exemptions
         await stopReaders()
     }
 
-    public func enterOperationalMode(_ mode: OperationalMode) async throws {
+    private func setOperationalMode(_ mode: OperationalMode) async throws {
         switch mode {
         case .secure:
-            try startReaders()
+            try await startReaders()
             startTasks()
             let old = publish(mode: .secure)
             do {
@@ -119,7 +164,7 @@ public actor NetfilterDriver: IPsecDriver {
         self.mode = .operational(mode)
     }
 
-    public func apply(_ policy: EffectivePolicy) async throws {
+    private func install(_ policy: EffectivePolicy) async throws {
         let newTable = FilterCompiler.compile(policy, host: host)
         let previousPolicy = self.policy
         let previousTable = table
@@ -135,7 +180,7 @@ public actor NetfilterDriver: IPsecDriver {
         }
     }
 
-    public func configure(_ settings: DriverSettings) async throws {
+    private func reconfigure(_ settings: DriverSettings) async throws {
         let previous = self.settings
         self.settings = settings
         do {
@@ -172,7 +217,18 @@ public actor NetfilterDriver: IPsecDriver {
         )
     }
 
-    public func shutdown() async throws {
+    public func decisionState() async -> DriverDecisionState {
+        DriverDecisionState(
+            settings: DecisionSettings(
+                mode: mode,
+                exemptionLevel: settings.exemptionLevel,
+                bootExemptions: bootExemptions
+            ),
+            host: host
+        )
+    }
+
+    private func stop() async throws {
         monitor?.cancel()
         summary?.cancel()
         monitor = nil
@@ -203,9 +259,12 @@ public actor NetfilterDriver: IPsecDriver {
         let context = ReaderContext(
             decision: DecisionContext(
                 table: table,
-                mode: operationalMode,
-                exemptionLevel: settings.exemptionLevel,
-                broadcastAddresses: Set(host.broadcastAddresses.map(\.value)),
+                settings: DecisionSettings(
+                    mode: operationalMode.map { .operational($0) },
+                    exemptionLevel: settings.exemptionLevel,
+                    bootExemptions: bootExemptions
+                ),
+                host: host,
                 securityAssociations: configuration.securityAssociations,
                 fastPath: epoch != 0
             ),
@@ -232,7 +291,7 @@ public actor NetfilterDriver: IPsecDriver {
         }
     }
 
-    private func startReaders() throws {
+    private func startReaders() async throws {
         guard readers.isEmpty else { return }
         var started: [QueueReader] = []
         for queue in configuration.hooks.queues {
@@ -252,7 +311,15 @@ public actor NetfilterDriver: IPsecDriver {
                 throw error
             }
         }
-        for reader in started { reader.start() }
+        for (index, reader) in started.enumerated() {
+            do {
+                try reader.start()
+            } catch {
+                for running in started[..<index] { await running.stop() }
+                for unstarted in started[index...] { unstarted.closeUnstarted() }
+                throw error
+            }
+        }
         readers = started
     }
 
@@ -287,6 +354,10 @@ public actor NetfilterDriver: IPsecDriver {
 
     /// Re-resolves `me` and special servers; recompiles when the host's configuration changed.
     func checkHost() async {
+        try? await oneAtATime { await recheckHost() }
+    }
+
+    private func recheckHost() async {
         let current = configuration.hostInfo.current()
         guard current != host else { return }
         host = current

@@ -1,19 +1,12 @@
 import CNetfilterQueue
 import DecisionCore
-import Dispatch
-import Foundation
+import IPsecSystem
 import PolicyModel
 import Synchronization
 
-/// A libnetfilter_queue call failed.
-public struct NetfilterQueueError: Error, CustomStringConvertible {
-    /// What the driver tried (`open`, `bind queue 4200`, ...).
-    public var operation: String
-    /// The errno the call reported.
-    public var code: Int32
-
-    public var description: String { "netfilter queue: \(operation) failed: \(String(cString: strerror(code)))" }
-}
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Tunables of the queue readers.
 public struct QueueReaderSettings: Hashable, Sendable {
@@ -64,22 +57,23 @@ final class QueueReader: @unchecked Sendable {
     private let sink: any DriverEventSink
     private let settings: QueueReaderSettings
     private let stopping = Atomic<Bool>(false)
-    private let exited = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    private let exited = LoopEnd()
 
     /// Opens a socket, binds `queue` and configures it.
-    /// - Throws: ``NetfilterQueueError`` (not root, queue already bound by another process, ...).
+    /// - Throws: ``SystemError`` about `netfilter queue` (not root, queue already bound by another
+    ///   process, ...).
     init(
         queue: UInt16,
         cell: ContextCell,
         statistics: DriverStatistics,
         sink: any DriverEventSink,
         settings: QueueReaderSettings
-    ) throws(NetfilterQueueError) {
-        guard let socket = cnfq_open() else { throw NetfilterQueueError(operation: "open netlink socket", code: errno) }
+    ) throws(SystemError) {
+        guard let socket = cnfq_open() else { throw SystemError("open netlink socket", path: "netfilter queue") }
         let tuned = cnfq_tune_socket(socket, settings.receiveBuffer, 200)
         if tuned < 0 {
             mnl_socket_close(socket)
-            throw NetfilterQueueError(operation: "configure socket", code: -tuned)
+            throw SystemError("configure socket", path: "netfilter queue", errno: Errno(rawValue: -tuned))
         }
         var result = cnfq_bind_queue(socket, UInt32(queue))
         if result == 0 {
@@ -87,7 +81,7 @@ final class QueueReader: @unchecked Sendable {
         }
         if result < 0 {
             mnl_socket_close(socket)
-            throw NetfilterQueueError(operation: "bind queue \(queue)", code: -result)
+            throw SystemError("bind queue \(queue)", path: "netfilter queue", errno: Errno(rawValue: -result))
         }
         self.queue = queue
         self.socket = socket
@@ -97,20 +91,14 @@ final class QueueReader: @unchecked Sendable {
         self.settings = settings
     }
 
-    /// Starts the reader thread.
-    func start() {
-        let thread = Thread { [self] in
+    /// Starts the reader thread, which owns the socket from then on.
+    /// - Throws: ``SystemError`` when no thread can be created; the socket is then still open.
+    func start() throws(SystemError) {
+        try DedicatedThread.start(name: "ipsecsvc-nfq-\(queue)") { [self] in
             run()
             mnl_socket_close(socket)
-            let waiters = exited.withLock { waiters in
-                let list = waiters ?? []
-                waiters = nil
-                return list
-            }
-            for waiter in waiters { waiter.resume() }
+            exited.finish()
         }
-        thread.name = "ipsecsvc-nfq-\(queue)"
-        thread.start()
     }
 
     /// Closes the socket of a reader whose thread was never started.
@@ -121,14 +109,7 @@ final class QueueReader: @unchecked Sendable {
     /// Asks the thread to finish and waits until it closed the socket (unbinding the queue).
     func stop() async {
         stopping.store(true, ordering: .relaxed)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = exited.withLock { waiters -> Bool in
-                guard waiters != nil else { return true }
-                waiters!.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        await exited.wait()
     }
 
     /// The pending run of equal verdicts.
@@ -157,9 +138,6 @@ final class QueueReader: @unchecked Sendable {
         var pending: Run?
         let accept = cnfq_verdict_accept()
         let drop = cnfq_verdict_drop()
-        let again = cnfq_errno_again()
-        let wouldBlock = cnfq_errno_wouldblock()
-        let interrupted = cnfq_errno_intr()
 
         func send(_ run: Run) {
             let result = cnfq_send_verdict(
@@ -179,8 +157,9 @@ final class QueueReader: @unchecked Sendable {
             // One system call per burst: blocks for the first message, takes what else is queued.
             let received = cnfq_receive_batch(socket, buffer, slotSize, UInt32(batch), lengths)
             if received < 0 {
-                let code = -received
-                if code != again && code != wouldBlock && code != interrupted { local.receiveErrors &+= 1 }
+                // EAGAIN: the receive timeout expired (time to look at `stopping`); EINTR: a signal.
+                let code = Errno(rawValue: -received)
+                if code != .wouldBlock && code != .interrupted { local.receiveErrors &+= 1 }
                 continue
             }
             let context = cell.current
@@ -199,23 +178,19 @@ final class QueueReader: @unchecked Sendable {
                     var packet = cnfq_packet()
                     let parsed = cnfq_parse_message(current, &packet)
                     if parsed == 1 {
-                        let direction: TrafficDirection = packet.hook == 3 || packet.hook == 4 ? .outbound : .inbound
+                        let decided = context.decision.decide(
+                            packet: UnsafeRawBufferPointer(start: packet.payload, count: Int(packet.payload_len)),
+                            hook: packet.hook,
+                            mark: packet.mark,
+                            inInterface: packet.indev,
+                            outInterface: packet.outdev
+                        )
+                        let direction = decided.direction
+                        let decision = decided.decision
+                        let key = decided.key
+                        let bytes = UInt32(truncatingIfNeeded: decided.length)
                         if direction == .inbound { local.inboundPackets &+= 1 } else { local.outboundPackets &+= 1 }
-                        let decision: Decision
-                        var bytes = packet.payload_len
-                        var key = PacketKey(source: 0, destination: 0, ipProtocol: 0)
-                        switch parseIPv4(UnsafeRawBufferPointer(start: packet.payload, count: Int(packet.payload_len)))
-                        {
-                        case .ipv4(let parsedKey, let totalLength, let fragment):
-                            key = parsedKey
-                            if totalLength != 0 { bytes = UInt32(totalLength) }
-                            if fragment { local.fragments &+= 1 }
-                            decision = context.decision.decide(key, direction: direction, mark: packet.mark)
-                        case .notIPv4:
-                            decision = Decision(reason: .notIPv4)
-                        case .malformed:
-                            decision = Decision(reason: .malformed)
-                        }
+                        if decided.fragment { local.fragments &+= 1 }
                         let reason = decision.reason.rawValue
                         local.reasonPackets[reason] &+= 1
                         local.reasonBytes[reason] &+= UInt64(bytes)

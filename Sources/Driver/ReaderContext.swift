@@ -23,7 +23,7 @@ final class ReaderContext: Sendable {
     }
 
     var table: FilterTable { decision.table }
-    var mode: OperationalMode? { decision.mode }
+    var mode: OperationalMode? { decision.settings.operationalMode }
 }
 
 /// The context the readers use, swapped as a whole by the driver.

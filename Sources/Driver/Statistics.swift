@@ -1,4 +1,5 @@
 import DecisionCore
+import IPsecSystem
 import PolicyModel
 import Synchronization
 
@@ -196,7 +197,9 @@ final class DriverStatistics: Sendable {
 /// Kernel queue counters from `/proc/net/netfilter/nfnetlink_queue`: drops because the queue was
 /// full (`queue_dropped`) and because the socket buffer was (`user_dropped`, ENOBUFS suppressed).
 public func readQueueDrops(queues: [UInt16], procText: String? = nil) -> (queueFull: UInt64, socketFull: UInt64) {
-    let text = procText ?? readTextFile("/proc/net/netfilter/nfnetlink_queue") ?? ""
+    // One short line per bound queue (at most 65536 queues).
+    let text =
+        procText ?? (try? FileSystem.readTextIfPresent("/proc/net/netfilter/nfnetlink_queue", limit: 8 << 20)) ?? ""
     var full: UInt64 = 0
     var socket: UInt64 = 0
     let wanted = Set(queues.map { UInt64($0) })

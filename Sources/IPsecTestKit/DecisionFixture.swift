@@ -80,4 +80,16 @@ public enum DecisionFixture {
             destinationPort: dport
         )
     }
+
+    /// A packet that `filter` selects: its masked fields kept, the rest (and a protocol and ports
+    /// where the filter has none) drawn from `next`.
+    public static func packet(inside filter: CompiledFilter, _ next: () -> UInt32) -> PacketKey {
+        PacketKey(
+            source: filter.source | next() & ~filter.sourceMask,
+            destination: filter.destination | next() & ~filter.destinationMask,
+            ipProtocol: filter.ipProtocol == 0 ? [1, 6, 17][Int(next() % 3)] : filter.ipProtocol,
+            sourcePort: filter.sourcePort != 0 ? filter.sourcePort : UInt16(truncatingIfNeeded: next()),
+            destinationPort: filter.destinationPort != 0 ? filter.destinationPort : UInt16(truncatingIfNeeded: next())
+        )
+    }
 }

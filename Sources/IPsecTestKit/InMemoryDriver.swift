@@ -21,11 +21,15 @@ public actor InMemoryDriver: IPsecDriver {
     public private(set) var counters: [String: UInt64] = [:]
     /// When set, ``apply(_:)`` throws it (to test the block-mode fallback).
     public var failNextApply: (any Error)?
+    /// The host ``decisionState()`` reports.
+    public var host: HostInfo
+    private var exemptions: [BootExemption] = []
 
-    public init() {}
+    public init(host: HostInfo = HostInfo()) { self.host = host }
 
     public func enterStartupMode(_ mode: StartupMode, exemptions: [BootExemption]) async throws {
         self.mode = .startup(mode)
+        self.exemptions = exemptions
         events.append(.startupMode(mode, exemptions))
     }
 
@@ -54,6 +58,17 @@ public actor InMemoryDriver: IPsecDriver {
             tableGeneration: policy.generation,
             filterCount: policy.filters.count,
             counters: counters
+        )
+    }
+
+    public func decisionState() async -> DriverDecisionState {
+        DriverDecisionState(
+            settings: DecisionSettings(
+                mode: mode,
+                exemptionLevel: settings.exemptionLevel,
+                bootExemptions: exemptions
+            ),
+            host: host
         )
     }
 

@@ -80,19 +80,28 @@ public enum SyntheticPolicy {
     }
 }
 
-/// SplitMix64: a tiny deterministic generator for reproducible policies.
-struct SplitMix {
-    var state: UInt64
+/// SplitMix64: a tiny deterministic generator for reproducible policies and random tests.
+public struct SplitMix {
+    public var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// A number in `0..<bound`.
+    public mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+
+    /// True once in `oneIn` times on average.
+    public mutating func chance(_ oneIn: Int) -> Bool { below(oneIn) == 0 }
+
+    /// One of `values`.
+    public mutating func pick<T>(_ values: [T]) -> T { values[below(values.count)] }
 
     mutating func guid() -> String {
         let a = next()

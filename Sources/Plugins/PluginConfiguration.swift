@@ -1,3 +1,5 @@
+import IPsecSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -294,8 +296,15 @@ public enum PluginConfigurationDirectory {
         for name in names.sorted() {
             let file = directory + "/" + name
             do {
-                guard let bytes = readSmallFile(file, limit: 1 << 20) else {
-                    throw PluginConfigurationError(file: file, line: nil, message: "cannot be read (or is over 1 MiB)")
+                let bytes: [UInt8]
+                do {
+                    bytes = try FileSystem.read(file, limit: 1 << 20)
+                } catch {
+                    throw PluginConfigurationError(
+                        file: file,
+                        line: nil,
+                        message: "cannot be read: \(error.operation): \(error.detail ?? error.errno.description)"
+                    )
                 }
                 let configuration = try PluginConfiguration.parse(
                     String(decoding: bytes, as: UTF8.self),
@@ -318,25 +327,6 @@ public enum PluginConfigurationDirectory {
             }
         }
         return (configurations, errors)
-    }
-}
-
-/// Reads a whole (small) file; `nil` when it cannot be opened or is larger than `limit`.
-func readSmallFile(_ path: String, limit: Int) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var result: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if count < 0 {
-            if errno == EINTR { continue }
-            return nil
-        }
-        if count == 0 { return result }
-        result += buffer[0..<count]
-        if result.count > limit { return nil }
     }
 }
 

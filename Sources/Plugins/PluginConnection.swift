@@ -1,3 +1,4 @@
+import IPsecSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -19,50 +20,23 @@ public struct PluginExit: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch status {
-        case .exited(let code): "exited with status \(code)"
-        case .signaled(let signal): "was killed by signal \(signal) (\(Self.signalName(signal)))"
+        case .exited(let code): ExitStatus.exited(code).description
+        case .signaled(let signal): ExitStatus.signaled(signal).description
         case .inProcess: "stopped serving"
         }
     }
 
-    static func signalName(_ signal: Int32) -> String {
-        let names: [Int32: String] = [
-            SIGSEGV: "SIGSEGV", SIGABRT: "SIGABRT", SIGKILL: "SIGKILL", SIGBUS: "SIGBUS", SIGILL: "SIGILL",
-            SIGFPE: "SIGFPE", SIGTERM: "SIGTERM", SIGTRAP: "SIGTRAP", SIGPIPE: "SIGPIPE", SIGXCPU: "SIGXCPU",
-        ]
-        let text = strsignal(signal).map { String(cString: $0) } ?? "unknown"
-        return names[signal].map { "\($0), \(text)" } ?? text
+    init(_ status: ExitStatus, peakMemoryKiB: Int?) {
+        switch status {
+        case .exited(let code): self.status = .exited(code)
+        case .signaled(let signal): self.status = .signaled(signal)
+        }
+        self.peakMemoryKiB = peakMemoryKiB
     }
-}
 
-/// Runs `body` on a new detached thread: for the blocking loops (frame reading, an in-process plugin),
-/// which must never run on Swift's cooperative pool.
-/// - Returns: `false` when no thread could be created (resource limits); `body` then never runs.
-@discardableResult
-func startDedicatedThread(_ body: @escaping @Sendable () -> Void) -> Bool {
-    let box = Unmanaged.passRetained(ThreadBody(body))
-    var thread = pthread_t()
-    let result = pthread_create(
-        &thread,
-        nil,
-        { argument in
-            let body = Unmanaged<ThreadBody>.fromOpaque(argument!).takeRetainedValue()
-            body.run()
-            return nil
-        },
-        box.toOpaque()
-    )
-    guard result == 0 else {
-        box.release()
-        return false
+    init(status: Status) {
+        self.status = status
     }
-    pthread_detach(thread)
-    return true
-}
-
-private final class ThreadBody: Sendable {
-    let run: @Sendable () -> Void
-    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }
 
 /// One live plugin host: a child process (or an in-process serving thread) and the socket to it.
@@ -77,24 +51,19 @@ final class PluginConnection: Sendable {
     }
 
     let events: AsyncStream<Event>
-    /// 0 for an in-process plugin.
-    let pid: pid_t
+    /// The plugin-host process; `nil` for an in-process plugin.
+    private let child: ChildProcess?
     private let fd: Int32
-    /// Guards the socket against use after the reader closed it, and the pid against reuse after reaping.
-    private let lifecycle = Mutex(Lifecycle())
+    /// Guards the socket against use after the reader closed it.
+    private let closed = Mutex(false)
 
-    private struct Lifecycle {
-        var reaped = false
-        var closed = false
-    }
-
-    private init(fd: Int32, pid: pid_t, events: AsyncStream<Event>) {
+    private init(fd: Int32, child: ChildProcess?, events: AsyncStream<Event>) {
         self.fd = fd
-        self.pid = pid
+        self.child = child
         self.events = events
     }
 
-    var hasEnded: Bool { lifecycle.withLock { $0.closed } }
+    var hasEnded: Bool { closed.withLock { $0 } }
 
     /// Starts `executable arguments…` with the socket as fd 3, stdin from /dev/null and stdout joined
     /// to stderr (so a plugin's printf cannot corrupt the protocol).
@@ -103,60 +72,36 @@ final class PluginConnection: Sendable {
         arguments: [String],
         frameLimit: Int
     ) throws(PluginCallError) -> PluginConnection {
-        var pair: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            throw PluginCallError(message: "socketpair failed: \(String(cString: strerror(errno)))")
+        let (serviceEnd, hostEnd): (Int32, Int32)
+        do {
+            (serviceEnd, hostEnd) = try Descriptors.socketPair()
+        } catch {
+            throw PluginCallError(message: "\(error)")
         }
-        var childEnd = pair[1]
-        if childEnd == 3 {
-            // dup2(3, 3) would keep FD_CLOEXEC; move it out of the way first.
-            childEnd = fcntl(pair[1], F_DUPFD_CLOEXEC, 4)
-            Glibc.close(pair[1])
-        }
-        defer { Glibc.close(childEnd) }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, childEnd, 3)
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, 2, 1)
-
-        // The service may block or ignore signals (signal handling libraries do); the child starts clean.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
+        defer { close(hostEnd) }
         // The environment is the service's, except that Swift's crash backtracer stays off unless asked
         // for: symbolicating a crashed plugin host takes seconds of CPU and delays its restart.
-        var environment: [UnsafeMutablePointer<CChar>?] = []
-        var index = 0
-        var backtraceSet = false
-        while let entry = environ[index] {
-            if strncmp(entry, "SWIFT_BACKTRACE=", 16) == 0 { backtraceSet = true }
-            environment.append(strdup(entry))
-            index += 1
+        var environment = CurrentProcess.environment()
+        if !environment.contains(where: { $0.hasPrefix("SWIFT_BACKTRACE=") }) {
+            environment.append("SWIFT_BACKTRACE=enable=no")
         }
-        if !backtraceSet { environment.append(strdup("SWIFT_BACKTRACE=enable=no")) }
-        environment.append(nil)
-        defer { for pointer in environment { free(pointer) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environment)
-        guard result == 0 else {
-            Glibc.close(pair[0])
-            throw PluginCallError(message: "cannot start \(executable): \(String(cString: strerror(result)))")
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(
+                Command(
+                    executable,
+                    arguments,
+                    environment: environment,
+                    standardOutput: .descriptor(2),
+                    standardError: .inherit,
+                    passedDescriptors: [hostEnd]
+                )
+            )
+        } catch {
+            close(serviceEnd)
+            throw PluginCallError(message: "cannot start \(executable): \(error.errno)")
         }
-        return try start(fd: pair[0], pid: pid, frameLimit: frameLimit)
+        return try start(fd: serviceEnd, child: child, frameLimit: frameLimit)
     }
 
     /// Serves the plugin on a dedicated thread of this process (`isolation = in-process`).
@@ -165,37 +110,46 @@ final class PluginConnection: Sendable {
         maxDocumentSize: Int,
         frameLimit: Int
     ) throws(PluginCallError) -> PluginConnection {
-        var pair: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            throw PluginCallError(message: "socketpair failed: \(String(cString: strerror(errno)))")
+        let (serviceEnd, hostEnd): (Int32, Int32)
+        do {
+            (serviceEnd, hostEnd) = try Descriptors.socketPair()
+        } catch {
+            throw PluginCallError(message: "\(error)")
         }
-        let serverEnd = pair[1]
-        let started = startDedicatedThread {
-            _ = PluginHostServer.serve(fd: serverEnd, pluginPath: pluginPath, maxDocumentSize: maxDocumentSize)
-            Glibc.close(serverEnd)
+        do {
+            try DedicatedThread.start(name: "ipsecsvc-plugin") {
+                _ = PluginHostServer.serve(fd: hostEnd, pluginPath: pluginPath, maxDocumentSize: maxDocumentSize)
+                close(hostEnd)
+            }
+        } catch {
+            close(serviceEnd)
+            close(hostEnd)
+            throw PluginCallError(message: "cannot start a thread for the in-process plugin: \(error.errno)")
         }
-        guard started else {
-            Glibc.close(pair[0])
-            Glibc.close(pair[1])
-            throw PluginCallError(message: "cannot start a thread for the in-process plugin")
-        }
-        return try start(fd: pair[0], pid: 0, frameLimit: frameLimit)
+        return try start(fd: serviceEnd, child: nil, frameLimit: frameLimit)
     }
 
-    private static func start(fd: Int32, pid: pid_t, frameLimit: Int) throws(PluginCallError) -> PluginConnection {
+    private static func start(
+        fd: Int32,
+        child: ChildProcess?,
+        frameLimit: Int
+    ) throws(PluginCallError) -> PluginConnection {
         let (events, continuation) = AsyncStream<Event>.makeStream()
-        let connection = PluginConnection(fd: fd, pid: pid, events: events)
-        guard startDedicatedThread({ connection.readLoop(continuation, frameLimit: frameLimit) }) else {
+        let connection = PluginConnection(fd: fd, child: child, events: events)
+        do {
+            try DedicatedThread.start(name: "ipsecsvc-plugin-rd") {
+                connection.readLoop(continuation, frameLimit: frameLimit)
+            }
+        } catch {
             // Without a reader nobody would reap the child: end it here.
-            if pid > 0 {
-                kill(pid, SIGKILL)
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            if let child {
+                child.signal(SIGKILL)
+                _ = child.wait()
             } else {
                 shutdown(fd, Int32(SHUT_RDWR))
             }
-            Glibc.close(fd)
-            throw PluginCallError(message: "cannot start a thread to read from the plugin host")
+            close(fd)
+            throw PluginCallError(message: "cannot start a thread to read from the plugin host: \(error.errno)")
         }
         return connection
     }
@@ -203,21 +157,21 @@ final class PluginConnection: Sendable {
     /// Sends a request. Requests are small, so a blocking send is bounded by the socket buffer; a failure
     /// shows up as the end of ``events``.
     func send(_ frame: PluginFrame) {
-        lifecycle.withLock { state in
-            guard !state.closed else { return }
+        closed.withLock { closed in
+            guard !closed else { return }
             try? PluginFrameIO.write(frame, to: fd)
         }
     }
 
-    /// Ends the plugin host now: SIGKILL for a child; for an in-process plugin, shuts the socket down
-    /// (a thread stuck inside the plugin cannot be stopped).
+    /// Ends the plugin host now: SIGKILL for a child (never once it is reaped); for an in-process plugin,
+    /// shuts the socket down (a thread stuck inside the plugin cannot be stopped).
     func terminate() {
-        lifecycle.withLock { state in
-            if pid > 0 {
-                if !state.reaped { kill(pid, SIGKILL) }
-            } else if !state.closed {
-                shutdown(fd, Int32(SHUT_RDWR))
-            }
+        if let child {
+            child.signal(SIGKILL)
+            return
+        }
+        closed.withLock { closed in
+            if !closed { shutdown(fd, Int32(SHUT_RDWR)) }
         }
     }
 
@@ -232,10 +186,10 @@ final class PluginConnection: Sendable {
                 break
             }
         }
-        let exit = pid > 0 ? reap() : PluginExit(status: .inProcess)
-        lifecycle.withLock { state in
-            state.closed = true
-            Glibc.close(fd)
+        let exit = child.map(Self.reap) ?? PluginExit(status: .inProcess)
+        closed.withLock { closed in
+            closed = true
+            close(fd)
         }
         continuation.yield(.ended(exit))
         continuation.finish()
@@ -243,32 +197,13 @@ final class PluginConnection: Sendable {
 
     /// Waits for the child after its socket closed: it usually exits at once; one that closed the socket
     /// but keeps running gets 2 seconds, then SIGKILL.
-    private func reap() -> PluginExit {
-        var status: Int32 = 0
-        var usage = rusage()
-        var waitedMilliseconds = 0
-        while true {
-            let result = lifecycle.withLock { state -> pid_t in
-                let result = wait4(pid, &status, WNOHANG, &usage)
-                if result == pid { state.reaped = true }
-                return result
-            }
-            if result == pid { break }
-            if result < 0 && errno != EINTR {
-                lifecycle.withLock { $0.reaped = true }
-                return PluginExit(status: .exited(-1))
-            }
-            if waitedMilliseconds >= 2000 {
-                lifecycle.withLock { state in if !state.reaped { kill(pid, SIGKILL) } }
-                while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-                lifecycle.withLock { $0.reaped = true }
-                break
-            }
-            usleep(10_000)
-            waitedMilliseconds += 10
-        }
-        let signal = status & 0x7F
-        let exitStatus: PluginExit.Status = signal == 0 ? .exited((status >> 8) & 0xFF) : .signaled(signal)
-        return PluginExit(status: exitStatus, peakMemoryKiB: usage.ru_maxrss)
+    private static func reap(_ child: ChildProcess) -> PluginExit {
+        let status =
+            child.wait(timeout: .seconds(2))
+            ?? {
+                child.signal(SIGKILL)
+                return child.wait()
+            }()
+        return PluginExit(status, peakMemoryKiB: child.peakMemoryKiB)
     }
 }

@@ -1,3 +1,5 @@
+import IPsecSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,14 +52,14 @@ struct PluginFrame: Hashable, Sendable {
 /// from the single-threaded plugin host.
 enum PluginFrameIO {
     enum Failure: Error, Sendable, CustomStringConvertible {
-        case io(String, Int32)
+        case io(SystemError)
         case tooLarge(Int, limit: Int)
         case unknownKind(UInt8)
         case truncated
 
         var description: String {
             switch self {
-            case .io(let operation, let code): "\(operation) failed: \(String(cString: strerror(code)))"
+            case .io(let error): "\(error)"
             case .tooLarge(let size, let limit): "frame of \(size) bytes exceeds the limit of \(limit) bytes"
             case .unknownKind(let kind): "unknown frame type \(kind)"
             case .truncated: "connection closed in the middle of a frame"
@@ -74,15 +76,16 @@ enum PluginFrameIO {
         ]
         bytes += frame.payload
         var offset = 0
-        while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes { raw in
-                send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+        do {
+            while offset < bytes.count {
+                offset += try SystemCall.check("send") {
+                    bytes.withUnsafeBytes { raw in
+                        send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                    }
+                }
             }
-            if sent < 0 {
-                if errno == EINTR { continue }
-                throw .io("send", errno)
-            }
-            offset += sent
+        } catch {
+            throw .io(error)
         }
     }
 
@@ -105,16 +108,16 @@ enum PluginFrameIO {
     /// Fills `buffer` unless the stream ends first; returns the bytes read.
     private static func readFully(_ fd: Int32, into buffer: inout [UInt8]) throws(Failure) -> Int {
         var offset = 0
-        while offset < buffer.count {
-            let count = buffer.withUnsafeMutableBytes { raw in
-                recv(fd, raw.baseAddress! + offset, raw.count - offset, 0)
+        do {
+            while offset < buffer.count {
+                let count = try SystemCall.check("recv") {
+                    buffer.withUnsafeMutableBytes { raw in recv(fd, raw.baseAddress! + offset, raw.count - offset, 0) }
+                }
+                if count == 0 { break }
+                offset += count
             }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .io("recv", errno)
-            }
-            if count == 0 { break }
-            offset += count
+        } catch {
+            throw .io(error)
         }
         return offset
     }

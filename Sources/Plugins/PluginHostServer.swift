@@ -1,4 +1,5 @@
 internal import CIPsecPluginABI
+import IPsecSystem
 
 #if canImport(Glibc)
 import Glibc
@@ -36,12 +37,8 @@ public enum PluginHostServer {
 
         // The change callback may run on any plugin thread and must not block: it writes one byte
         // into a non-blocking pipe that this loop polls, and the loop sends the `changed` frame.
-        var wake: [Int32] = [-1, -1]
-        guard pipe(&wake) == 0 else { return 3 }
-        for end in wake {
-            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-        }
+        guard let pipe = try? Descriptors.pipe(nonBlocking: true) else { return 3 }
+        let wake = [pipe.read, pipe.write]
         // Both ends stay open for the life of the process: a misbehaving plugin thread may still call the
         // callback after close, and with the read end closed its write would raise SIGPIPE, which in
         // the in-process case would stop the service.
@@ -63,7 +60,7 @@ public enum PluginHostServer {
                 pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0),
             ]
             if poll(&fds, 2, -1) < 0 {
-                if errno == EINTR { continue }
+                if Errno.current == .interrupted { continue }
                 return 3
             }
             if fds[1].revents != 0 {
@@ -113,28 +110,6 @@ public enum PluginHostServer {
 }
 
 extension PluginHostServer {
-    /// ``serve(fd:pluginPath:maxDocumentSize:)`` on a dedicated thread, so that the `plugin-host`
-    /// command does not block Swift's cooperative pool while the plugin runs.
-    ///
-    /// - Parameter memoryLimit: the address-space limit (`RLIMIT_AS`) in bytes, 0 for none; set once the
-    ///   serving thread exists, so that the limit cannot keep the host itself from starting.
-    public static func serveOnDedicatedThread(
-        fd: Int32,
-        pluginPath: String,
-        maxDocumentSize: Int,
-        memoryLimit: Int
-    ) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let started = startDedicatedThread {
-                limitAddressSpace(bytes: memoryLimit)
-                continuation.resume(returning: serve(fd: fd, pluginPath: pluginPath, maxDocumentSize: maxDocumentSize))
-            }
-            if !started {
-                continuation.resume(returning: 3)
-            }
-        }
-    }
-
     /// Caps this process's address space (`RLIMIT_AS`) so that a plugin leaking memory fails alone,
     /// quickly, instead of pushing the machine into the OOM killer.
     /// - Returns: `false` when the limit could not be set.

@@ -1,3 +1,4 @@
+import IPsecSystem
 import PolicyModel
 public import Providers
 
@@ -47,7 +48,7 @@ public actor PluginManager {
         start(loaded: PluginConfigurationDirectory.load(configurationDirectory, pluginDirectory: pluginDirectory))
     }
 
-    /// ``start()`` with the directory already read (by ``loadOffPool(_:_:)``).
+    /// ``start()`` with the directory already read (by ``loadConfigurations(_:_:)``).
     func start(
         loaded: (configurations: [PluginConfiguration], errors: [PluginConfigurationError])
     ) -> [PluginSupervisor] {
@@ -135,23 +136,12 @@ public actor PluginManager {
     /// The files that could not be used, from the last ``start()``.
     public var configurationProblems: [PluginConfigurationError] { configurationErrors }
 
-    /// Reads the plugins.d directory on a dedicated thread: file I/O stays off the cooperative pool.
-    static func loadOffPool(
+    /// Reads the plugins.d directory (small files, each at most 1 MiB) on the blocking pool.
+    static func loadConfigurations(
         _ directory: String,
         _ pluginDirectory: String
     ) async -> (configurations: [PluginConfiguration], errors: [PluginConfigurationError]) {
-        await withCheckedContinuation { continuation in
-            let started = startDedicatedThread {
-                continuation.resume(
-                    returning: PluginConfigurationDirectory.load(directory, pluginDirectory: pluginDirectory)
-                )
-            }
-            if !started {
-                continuation.resume(
-                    returning: PluginConfigurationDirectory.load(directory, pluginDirectory: pluginDirectory)
-                )
-            }
-        }
+        await BlockingPool.shared.run { PluginConfigurationDirectory.load(directory, pluginDirectory: pluginDirectory) }
     }
 
     static func baseName(_ file: String) -> String {

@@ -92,7 +92,7 @@ extension PluginManager {
     func reconcile(with engine: SourcesPolicyEngine) async -> [PluginSupervisor] {
         guard !stopped else { return [] }
         // File I/O on a dedicated thread, not the cooperative pool.
-        let (configurations, errors) = await Self.loadOffPool(configurationDirectory, pluginDirectory)
+        let (configurations, errors) = await Self.loadConfigurations(configurationDirectory, pluginDirectory)
         guard !stopped else { return [] }
 
         var wanted = configurations.filter(\.enabled)

@@ -1,3 +1,4 @@
+import IPsecSystem
 public import PolicyModel
 
 #if canImport(Glibc)
@@ -452,7 +453,7 @@ public actor PluginSupervisor {
         return host.hasEnded
     }
 
-    private static func now() -> Int64 { Int64(time(nil)) }
+    private static func now() -> Int64 { SystemClock.secondsSince1970() }
 
     private static func seconds(_ duration: Duration) -> String {
         let components = duration.components

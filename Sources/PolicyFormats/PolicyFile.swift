@@ -32,7 +32,7 @@ public enum PolicyFile {
     ) throws(PolicyFormatError) -> (store: PolicyStore, format: PolicyFileFormat) {
         let file = path == "-" ? "<stdin>" : path
         if format == nil { try WindowsFileSniffer.refuseConsoleExport(path: path, file: file) }
-        let bytes = try FileIO.readAll(path: path, displayName: file, limit: maximumSize)
+        let bytes = try PolicyFileIO.read(path: path, displayName: file, limit: maximumSize)
         guard
             let chosen = format ?? WindowsFileSniffer.refine(PolicyFileFormat(path: path), bytes)
                 ?? PolicyFileFormat(sniffing: bytes)
@@ -78,8 +78,8 @@ public enum PolicyFile {
         }
     }
 
-    /// Writes a store: a temporary file beside the target, then a rename, so the target is never
-    /// half written. (Durable store writes, with fsync, belong to the Providers' stores.)
+    /// Writes a store durably: a temporary file beside the target, fsync, a rename and an fsync of the
+    /// directory, so the target is never half written, not even after a crash.
     /// - Parameters:
     ///   - path: the file, or `-` for standard output.
     ///   - format: the format to use; `nil` to decide by the extension.
@@ -98,9 +98,9 @@ public enum PolicyFile {
         }
         let bytes = try encode(store, format: chosen, file: file, options: options)
         if path == "-" {
-            try FileIO.writeStandardOutput(bytes, displayName: file)
+            try PolicyFileIO.writeStandardOutput(bytes, displayName: file)
         } else {
-            try FileIO.replace(path: path, with: bytes)
+            try PolicyFileIO.replace(path: path, with: bytes)
         }
     }
 

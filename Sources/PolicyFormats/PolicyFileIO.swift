@@ -1,81 +1,61 @@
+import IPsecSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The system calls behind ``PolicyFile``, each failure turned into a one-line ``PolicyFormatError``.
-enum FileIO {
-    /// Reads a whole file (or standard input for `-`), refusing directories and oversized input.
-    static func readAll(path: String, displayName: String, limit: Int) throws(PolicyFormatError) -> [UInt8] {
-        let fd = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw failure(displayName, "cannot open", errno) }
-        defer { if fd != STDIN_FILENO { close(fd) } }
-
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw failure(displayName, "cannot inspect", errno) }
-        if status.st_mode & S_IFMT == S_IFDIR {
-            throw PolicyFormatError(file: displayName, message: "is a directory, not a policy file")
-        }
-
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw failure(displayName, "cannot read", errno)
-            }
-            if count == 0 { return bytes }
-            bytes += chunk[..<count]
-            if bytes.count > limit {
+/// ``PolicyFile``'s reads and writes through the system layer, each failure turned into a one-line
+/// ``PolicyFormatError``.
+enum PolicyFileIO {
+    /// The whole file (or standard input for `-`), refusing directories and more than `limit` bytes.
+    static func read(path: String, displayName: String, limit: Int) throws(PolicyFormatError) -> [UInt8] {
+        do {
+            if path == "-" { return try FileSystem.read(descriptor: STDIN_FILENO, name: displayName, limit: limit) }
+            return try FileSystem.read(path, limit: limit)
+        } catch {
+            switch error.errno {
+            case .isDirectory: throw PolicyFormatError(file: displayName, message: "is a directory, not a policy file")
+            case .fileTooLarge:
                 throw PolicyFormatError(
                     file: displayName,
                     message: "is larger than \(limit >> 20) MiB; not a policy file"
                 )
+            default: throw failure(displayName, error)
             }
         }
     }
 
-    /// Replaces `path` by writing a temporary file beside it and renaming it over the target.
+    /// Replaces `path` durably (a temporary file beside it, fsync, rename, fsync of the directory), so
+    /// that an exported file is never half written, not even after a crash.
     static func replace(path: String, with bytes: [UInt8]) throws(PolicyFormatError) {
-        var status = stat()
-        if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
+        if FileSystem.isDirectory(path) {
             throw PolicyFormatError(file: path, message: "is a directory; give a file name")
         }
-        let temporary = path + ".tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw failure(path, "cannot create", errno) }
-        var failed: PolicyFormatError?
-        do { try writeAll(fd, bytes, displayName: path) } catch { failed = error }
-        if close(fd) != 0, failed == nil { failed = failure(path, "cannot write", errno) }
-        if let failed {
-            unlink(temporary)
-            throw failed
-        }
-        if rename(temporary, path) != 0 {
-            let code = errno
-            unlink(temporary)
-            throw failure(path, "cannot replace", code)
+        do {
+            try DurableFile.write(bytes, to: path, permissions: 0o644)
+        } catch {
+            throw failure(path, error, writing: true)
         }
     }
 
     static func writeStandardOutput(_ bytes: [UInt8], displayName: String) throws(PolicyFormatError) {
-        try writeAll(STDOUT_FILENO, bytes, displayName: displayName)
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], displayName: String) throws(PolicyFormatError) {
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw failure(displayName, "cannot write", errno)
-            }
-            written += result
+        do {
+            try FileSystem.writeAll(bytes, to: STDOUT_FILENO, name: displayName)
+        } catch {
+            throw failure(displayName, error)
         }
     }
 
     /// `cannot open: no such file or directory`.
-    private static func failure(_ file: String, _ what: String, _ code: Int32) -> PolicyFormatError {
-        PolicyFormatError(file: file, message: "\(what): \(String(cString: strerror(code)).lowercased())")
+    private static func failure(_ file: String, _ error: SystemError, writing: Bool = false) -> PolicyFormatError {
+        let what =
+            switch error.operation {
+            case "open": writing ? "cannot create" : "cannot open"
+            case "stat": "cannot inspect"
+            case "read": "cannot read"
+            case "rename": "cannot replace"
+            default: "cannot write"
+            }
+        return PolicyFormatError(file: file, message: "\(what): \(error.detail ?? error.errno.description)")
     }
 }

@@ -10,4 +10,10 @@ public struct ValidationProblem: Hashable, Sendable, Codable, CustomStringConver
     }
 
     public var description: String { "\(location): \(message)" }
+
+    /// `2 problems: A; B`: every problem in one line, for a refusal that must name them all.
+    public static func summary(_ problems: [ValidationProblem]) -> String {
+        let noun = problems.count == 1 ? "problem" : "problems"
+        return "\(problems.count) \(noun): " + problems.map(\.description).joined(separator: "; ")
+    }
 }

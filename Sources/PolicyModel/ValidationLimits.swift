@@ -31,4 +31,21 @@ public enum ValidationLimits {
 
     /// Main-mode offers per policy: at least one (the blob sets no upper limit).
     public static let minimumMainModeMethods = 1
+
+    /// The longest text of each kind, in characters (Unicode scalars, as the XML schema counts them).
+    /// The store reader enforces the same limits (`policies-xml/ipsec-policy.xsd`), so every store
+    /// write can check them first and never leave a store its reader refuses. Windows' directory caps
+    /// `description` at 1 024 characters; names get the same room. A DNS name has at most 255.
+    public enum Text {
+        /// Names of policies, rules, filter lists, filter actions and main-mode settings; interface names.
+        public static let name = 1_024
+        /// Descriptions of every object and filter.
+        public static let description = 1_024
+        /// DNS names in filters and tunnel endpoint names.
+        public static let dnsName = 255
+        /// Pre-shared keys.
+        public static let preSharedKey = 1_024
+        /// Root certification authority names (X.500 distinguished names).
+        public static let certificateAuthority = 4_096
+    }
 }

@@ -30,13 +30,21 @@ struct ValidationPath: Hashable, Sendable, CustomStringConvertible {
 
     /// A rule segment: its name, else "default response rule", else its 1-based position.
     static func rule(_ rule: Rule, index: Int) -> String {
-        if !rule.name.isEmpty { return "rule \"\(rule.name)\"" }
+        if !rule.name.isEmpty { return "rule \"\(shortened(rule.name))\"" }
         return rule.isDefaultResponse ? "default response rule" : "rule \(index + 1)"
     }
 
     /// `kind "name"`, or `kind N` (1-based) for an unnamed object.
     static func named(_ kind: String, _ name: String, index: Int) -> String {
-        name.isEmpty ? "\(kind) \(index + 1)" : "\(kind) \"\(name)\""
+        name.isEmpty ? "\(kind) \(index + 1)" : "\(kind) \"\(shortened(name))\""
+    }
+
+    /// A name as messages show it: at most 64 characters, so that an over-long name (itself a problem)
+    /// does not turn every message about its object into megabytes.
+    static func shortened(_ name: String) -> String {
+        let limit = 64
+        guard name.unicodeScalars.prefix(limit + 1).count > limit else { return name }
+        return String(String.UnicodeScalarView(name.unicodeScalars.prefix(limit - 1))) + "…"
     }
 }
 

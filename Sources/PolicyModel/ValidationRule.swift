@@ -42,7 +42,7 @@ extension Rule {
         for id in filterListIDs {
             if !seen.insert(id).inserted {
                 report.add(path.appending("filter list"), "filter list \(id) is listed twice")
-            } else if let list = store.filterList(id: id) {
+            } else if let list = index.filterList(id, in: store) {
                 lists.append(list)
             } else {
                 report.add(path.appending("filter list"), index.missing(id, expected: "filter list"))
@@ -58,7 +58,7 @@ extension Rule {
         into report: inout ValidationReport
     ) -> FilterAction? {
         guard let id = filterActionID else { return nil }
-        if let action = store.filterAction(id: id) { return action }
+        if let action = index.filterAction(id, in: store) { return action }
         report.add(path.appending("filter action"), index.missing(id, expected: "filter action"))
         return nil
     }

@@ -3,9 +3,9 @@ extension PolicyStore {
     /// valid.
     ///
     /// Readers check syntax; this checks meaning, the way netsh and the console refuse such input:
-    /// - identity: object names unique per kind (case-insensitive; rule names per policy; not for
-    ///   default-response actions, which Windows 2000 all names alike), GUIDs
-    ///   unique across the store, no object id is the zero GUID;
+    /// - identity: GUIDs unique across the store, no object id is the zero GUID, rule names unique per
+    ///   policy, policies named. Objects of one kind may share a name: as in Windows an object is its
+    ///   GUID (``ObjectMatch`` asks for the GUID where a name is ambiguous);
     /// - references: rules name existing filter lists and filter actions, the assigned policy
     ///   exists, and a GUID used where another kind of object is expected is reported as such;
     /// - ownership: a rule (NFA) and a main-mode object belong to exactly one policy, so the same id
@@ -16,16 +16,18 @@ extension PolicyStore {
     ///   filters;
     /// - filters: ports only with TCP or UDP, contiguous masks, no host bits in subnet addresses,
     ///   special servers only against `me`, different source and destination;
-    /// - values in the ranges of ``ValidationLimits``; offers with 1…3 transforms and no ESP
-    ///   without both encryption and integrity.
+    /// - values in the ranges of ``ValidationLimits``, texts within ``ValidationLimits/Text``; offers
+    ///   with 1…3 transforms and no ESP without both encryption and integrity.
     ///
     /// Protocol numbers (0–255), Diffie-Hellman groups and algorithms cannot be out of range: the
     /// model's types only hold valid values.
     public func validate() -> [ValidationProblem] {
         var report = ValidationReport()
         let index = ValidationIndex(store: self, report: &report)
-        checkNames(&report)
-        if let id = assignedPolicyID, policy(id: id) == nil {
+        for (position, policy) in policies.enumerated() where policy.name.isEmpty {
+            report.add(ValidationPath.policy(policy, index: position).appending("name"), "a policy needs a name")
+        }
+        if let id = assignedPolicyID, index.policy(id, in: self) == nil {
             report.add(ValidationPath(["assignedPolicyID"]), index.missing(id, expected: "policy"))
         }
         for (position, policy) in policies.enumerated() {
@@ -37,37 +39,8 @@ extension PolicyStore {
         for (position, action) in filterActions.enumerated() {
             action.validate(at: .filterAction(action, index: position), into: &report)
         }
+        checkTextLengths(&report)
         return report.problems
-    }
-
-    /// Names are unique per object kind without regard to letter case, as Windows compares them.
-    private func checkNames(_ report: inout ValidationReport) {
-        var seen = NameRegistry()
-        for (position, policy) in policies.enumerated() {
-            let path = ValidationPath.policy(policy, index: position)
-            if policy.name.isEmpty { report.add(path.appending("name"), "a policy needs a name") }
-            seen.check(policy.name, kind: "policy", at: path, into: &report)
-        }
-        for (position, list) in filterLists.enumerated() {
-            seen.check(list.name, kind: "filter list", at: .filterList(list, index: position), into: &report)
-        }
-        // Default-response actions are never addressed by name, and Windows 2000 names every one of
-        // them after the same action GUID (windows-ipsec.md §3.4), so their names may repeat.
-        for (position, action) in filterActions.enumerated() where action.type == .standard {
-            seen.check(action.name, kind: "filter action", at: .filterAction(action, index: position), into: &report)
-        }
-    }
-}
-
-/// Remembers names per kind, lower-cased; unnamed objects are not compared.
-private struct NameRegistry {
-    private var names: Set<String> = []
-
-    mutating func check(_ name: String, kind: String, at path: ValidationPath, into report: inout ValidationReport) {
-        guard !name.isEmpty else { return }
-        if !names.insert(kind + "\u{0}" + name.lowercased()).inserted {
-            report.add(path.appending("name"), "another \(kind) is already named \"\(name)\" (names ignore case)")
-        }
     }
 }
 
@@ -78,30 +51,53 @@ struct ValidationIndex {
     struct Entry {
         var kind: String
         var location: String
+        /// The position in the store's array of that kind (policies, filter lists, filter actions).
+        var position: Int
     }
 
     private(set) var entries: [IPsecGUID: Entry] = [:]
 
-    init(store: PolicyStore, report: inout ValidationReport) {
+    /// - Parameter filters: also require filter GUIDs to be unique (``PolicyStore/validate()`` does; the
+    ///   store reader does not, since Windows keeps them inside the filter list's blob).
+    init(store: PolicyStore, report: inout ValidationReport, filters: Bool = true) {
         for (position, policy) in store.policies.enumerated() {
             let path = ValidationPath.policy(policy, index: position)
-            register(policy.id, kind: "policy", at: path, report: &report)
-            register(policy.mainMode.id, kind: "main-mode settings", at: path.appending("main mode"), report: &report)
+            register(policy.id, kind: "policy", at: path, position: position, report: &report)
+            register(
+                policy.mainMode.id,
+                kind: "main-mode settings",
+                at: path.appending("main mode"),
+                position: position,
+                report: &report
+            )
             for (rulePosition, rule) in policy.rules.enumerated() {
                 let rulePath = path.appending(ValidationPath.rule(rule, index: rulePosition))
-                register(rule.id, kind: "rule", at: rulePath, report: &report)
+                register(rule.id, kind: "rule", at: rulePath, position: position, report: &report)
             }
         }
         for (position, list) in store.filterLists.enumerated() {
             let path = ValidationPath.filterList(list, index: position)
-            register(list.id, kind: "filter list", at: path, report: &report)
+            register(list.id, kind: "filter list", at: path, position: position, report: &report)
+            guard filters else { continue }
             for (filterPosition, filter) in list.filters.enumerated() where filter.id != .zero {
                 // Some writers leave filter GUIDs zero; only real ones must be unique.
-                register(filter.id, kind: "filter", at: path.appending("filter \(filterPosition + 1)"), report: &report)
+                register(
+                    filter.id,
+                    kind: "filter",
+                    at: path.appending("filter \(filterPosition + 1)"),
+                    position: position,
+                    report: &report
+                )
             }
         }
         for (position, action) in store.filterActions.enumerated() {
-            register(action.id, kind: "filter action", at: .filterAction(action, index: position), report: &report)
+            register(
+                action.id,
+                kind: "filter action",
+                at: .filterAction(action, index: position),
+                position: position,
+                report: &report
+            )
         }
     }
 
@@ -109,6 +105,7 @@ struct ValidationIndex {
         _ id: IPsecGUID,
         kind: String,
         at path: ValidationPath,
+        position: Int,
         report: inout ValidationReport
     ) {
         let idPath = path.appending("id")
@@ -119,7 +116,7 @@ struct ValidationIndex {
         if let first = entries[id] {
             report.add(idPath, Self.duplicateMessage(id, kind: kind, first: first))
         } else {
-            entries[id] = Entry(kind: kind, location: path.description)
+            entries[id] = Entry(kind: kind, location: path.description, position: position)
         }
     }
 
@@ -132,6 +129,24 @@ struct ValidationIndex {
         default:
             "GUID \(id) is already the id of \(first.location); ids must be unique across the store"
         }
+    }
+
+    /// The policy with GUID `id`, found through the index (references are checked in constant time).
+    func policy(_ id: IPsecGUID, in store: PolicyStore) -> IPsecPolicy? {
+        guard let entry = entries[id], entry.kind == "policy" else { return nil }
+        return store.policies[entry.position]
+    }
+
+    /// The filter list with GUID `id`.
+    func filterList(_ id: IPsecGUID, in store: PolicyStore) -> FilterList? {
+        guard let entry = entries[id], entry.kind == "filter list" else { return nil }
+        return store.filterLists[entry.position]
+    }
+
+    /// The filter action with GUID `id`.
+    func filterAction(_ id: IPsecGUID, in store: PolicyStore) -> FilterAction? {
+        guard let entry = entries[id], entry.kind == "filter action" else { return nil }
+        return store.filterActions[entry.position]
     }
 
     /// The message for a reference to `id` that finds no object of the `expected` kind.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IPsecSystem
 import PolicyFormats
 import PolicyModel
 import ServiceHost
@@ -93,7 +94,8 @@ enum NetshCommandLine {
             staticSession: NetshStaticSession(
                 backend: StateDirectoryNetshStoreBackend(
                     stateDirectory: configuration.stateDirectory,
-                    socketPath: configuration.socketPath
+                    socketPath: configuration.socketPath,
+                    examples: configuration.examples
                 ),
                 environment: environment
             ),
@@ -126,12 +128,13 @@ enum NetshCommandLine {
     private static func runScript(_ path: String, _ shell: NetshShell) -> Int32 {
         let text: String
         do {
-            let data =
+            let bytes =
                 path == "-"
-                ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
-            text = String(decoding: data, as: UTF8.self)
+                ? try FileSystem.read(descriptor: 0, name: "<stdin>", limit: PolicyFile.maximumSize)
+                : try FileSystem.read(path, limit: PolicyFile.maximumSize)
+            text = String(decoding: bytes, as: UTF8.self)
         } catch {
-            printError("ipsecsvc netsh: the file \(path) cannot be read: \(error.localizedDescription)")
+            printError("ipsecsvc netsh: the file \(path) cannot be read: \(error)")
             return 1
         }
         do {

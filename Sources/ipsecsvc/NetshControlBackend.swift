@@ -1,6 +1,6 @@
 import DecisionCore
 import Driver
-import Foundation
+import IPsecSystem
 import PolicyFormats
 import PolicyModel
 import Providers
@@ -37,7 +37,7 @@ extension ControlRegistry {
             var state = await NetshDynamicHolder.shared.state
             // The persisted file is the one copy of the settings (ServiceStateStore owns it).
             let store = ServiceStateStore(directory: context.configuration.stateDirectory)
-            state.config = DynamicConfig(try await onDedicatedThread { try store.lockedDynamicSettings() })
+            state.config = DynamicConfig(try await BlockingPool.shared.run { try store.lockedDynamicSettings() })
             return state
         }
         registry.register(NetshDynamicSetCommand.self) { request, context in
@@ -165,29 +165,7 @@ final class ControlNetshDynamicBackend: NetshDynamicBackend {
 
     func localAddresses() throws(NetshError) -> [IPv4Address] {
         _ = try call(PingCommand.self, ControlEmpty())
-        return NetshLocalAddresses.current()
-    }
-}
-
-/// The computer's IPv4 addresses (getifaddrs), for `show ... type=specific`.
-enum NetshLocalAddresses {
-    static func current() -> [IPv4Address] {
-        var result: [IPv4Address] = []
-        var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0, let first = list else { return [] }
-        defer { freeifaddrs(list) }
-        var cursor: UnsafeMutablePointer<ifaddrs>? = first
-        while let entry = cursor {
-            if let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET) {
-                let value = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                    UInt32(bigEndian: $0.pointee.sin_addr.s_addr)
-                }
-                let ip = IPv4Address(value: value)
-                // Loopback is not a network interface that filters apply to.
-                if value >> 24 != 127, !result.contains(ip) { result.append(ip) }
-            }
-            cursor = entry.pointee.ifa_next
-        }
-        return result
+        // `me` as the driver resolves it (one host reader: interfaces up, not loopback).
+        return LinuxHostInfoSource().current().addresses
     }
 }

@@ -17,10 +17,13 @@ import Glibc
 final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
     let state: StateDirectory
     let client: ControlClient
+    /// Whether a local store that does not exist yet starts with Windows' example policies.
+    let examples: Bool
 
-    init(stateDirectory: String, socketPath: String) {
+    init(stateDirectory: String, socketPath: String, examples: Bool = true) {
         state = StateDirectory(path: stateDirectory)
         client = ControlClient(socketPath: socketPath)
+        self.examples = examples
     }
 
     private func file(_ location: NetshStoreLocation) -> StoreFile {
@@ -32,6 +35,9 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
     }
 
     func load(_ location: NetshStoreLocation) throws(NetshError) -> PolicyStore {
+        // As on a fresh Windows install, the local store has the example policies even before the
+        // service's first start. Failing to write them (no permission) only means an empty store.
+        if location == .local, examples { try? StoreOperations.createLocalStoreWithExamplesIfMissing(state: state) }
         switch file(location).load() {
         case .missing: return PolicyStore()
         case .loaded(let store, _): return store
@@ -42,12 +48,7 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
     func save(_ store: PolicyStore, to location: NetshStoreLocation) throws(NetshError) {
         let target = file(location)
         do {
-            // A fresh machine has no state directory yet; the service creates it with the same mode.
-            if mkdir(state.path, 0o750) != 0 && errno != EEXIST {
-                throw NetshError(
-                    "The state directory \(state.path) cannot be created: \(String(cString: strerror(errno)))"
-                )
-            }
+            // A fresh machine has no state directory yet: withLock creates it, as the service does.
             try state.withLock { () throws(StoreFile.StoreError) in try target.save(store) }
         } catch {
             throw NetshError("The \(location.displayName.lowercased()) was not changed: \(error)")

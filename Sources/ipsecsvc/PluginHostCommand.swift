@@ -1,4 +1,5 @@
 import ArgumentParser
+import IPsecSystem
 import Plugins
 import PolicyModel
 import Synchronization
@@ -63,13 +64,19 @@ struct PluginHostCommand: AsyncParsableCommand {
             return
         }
         guard let path else { throw ValidationError("missing the plugin's path") }
-        let code = await PluginHostServer.serveOnDedicatedThread(
-            fd: fd,
-            pluginPath: path,
-            maxDocumentSize: maxDocumentSize,
-            memoryLimit: memoryLimit
-        )
-        throw ExitCode(code)
+        // The plugin's calls block: they run on a thread of their own, never on the cooperative pool.
+        // The address-space limit is set once that thread exists, so it cannot keep the host from starting.
+        let (fd, maxDocumentSize, memoryLimit) = (fd, maxDocumentSize, memoryLimit)
+        do {
+            let code = try await DedicatedThread.run(name: "ipsecsvc-plugin") {
+                PluginHostServer.limitAddressSpace(bytes: memoryLimit)
+                return PluginHostServer.serve(fd: fd, pluginPath: path, maxDocumentSize: maxDocumentSize)
+            }
+            throw ExitCode(code)
+        } catch let error as SystemError {
+            printError("cannot start the serving thread: \(error)")
+            throw ExitCode(3)
+        }
     }
 
     private func runCheck() async throws {
@@ -179,21 +186,12 @@ struct PluginHostCommand: AsyncParsableCommand {
     }
 
     private func readText(_ file: String) throws -> String {
-        let fd = open(file, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            printError("\(file): cannot be read: \(String(cString: strerror(errno)))")
+        do {
+            return try FileSystem.readText(file, limit: 1 << 20)
+        } catch {
+            printError("\(file): cannot be read: \(error.operation): \(error.detail ?? error.errno.description)")
             throw ExitCode(1)
         }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = read(fd, &buffer, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            bytes += buffer[0..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     private func printError(_ message: String) {

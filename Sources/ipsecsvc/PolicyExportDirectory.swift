@@ -1,4 +1,5 @@
 import Foundation
+import IPsecSystem
 import PolicyFormats
 import Providers
 import ServiceHost
@@ -38,7 +39,7 @@ enum DirectoryExport {
                 FileHandle.standardOutput.write(Data(bytes))
                 return
             }
-            do throws(DurableFile.WriteError) {
+            do throws(SystemError) {
                 try DurableFile.write(bytes, to: file, permissions: 0o644)
             } catch {
                 throw CommandFailure.message("ipsecsvc: \(error)")

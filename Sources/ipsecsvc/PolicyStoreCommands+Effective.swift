@@ -1,9 +1,11 @@
+import PolicyFormats
 import PolicyModel
 import Providers
 import ServiceHost
 
 /// `ipsecsvc policy show --effective [--json]`: the resultant set of policy, every filter with its source,
-/// policy, rule, filter list and filter action, and for directory policy its GPO and link.
+/// policy, rule, filter list and filter action, its rule's connection type (ALL, LAN, DIALUP: the interfaces
+/// it applies to), and for directory policy its GPO and link.
 enum EffectivePolicyDisplay {
     static func run(json: Bool, options: HostOptions) async {
         await reportingFailures("ShowEffectivePolicy") {
@@ -35,7 +37,8 @@ enum EffectivePolicyDisplay {
         for (index, effective) in report.policy.filters.enumerated() {
             let weight = FilterWeight(effective.filter).value
             out += "  \(index + 1). \(FilterText.describe(effective.filter)), weight \(weight), "
-            out += "in: \(effective.inboundAction.action.rawValue), out: \(effective.outboundAction.action.rawValue)\n"
+            out += "in: \(effective.inboundAction.action.rawValue), out: \(effective.outboundAction.action.rawValue), "
+            out += "connection type \(ListingFormat.connectionType(effective.interfaceType))\n"
             out += "     " + ProvenanceText.describe(effective.provenance) + "\n"
         }
         return out

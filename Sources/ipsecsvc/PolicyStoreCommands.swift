@@ -92,7 +92,8 @@ struct PolicyImportSubcommand: AsyncParsableCommand {
                         imported,
                         into: store,
                         assign: assign,
-                        state: StateDirectory(path: configuration.stateDirectory)
+                        state: StateDirectory(path: configuration.stateDirectory),
+                        examples: configuration.examples
                     )
                 } catch {
                     throw CommandFailure.message("ipsecsvc: \(error.description)")

@@ -11,6 +11,9 @@ struct RunSubcommand: AsyncParsableCommand {
             policy fails), applies the other sources, then answers on the control socket and tells systemd \
             READY=1. SIGHUP refreshes the directory and local policy.
 
+            The first start creates the local store with Windows' three example policies, unassigned \
+            (--no-examples or `examples = no`: an empty store); an existing local store is never changed.
+
             Examples:
               ipsecsvc run
               ipsecsvc run --config /etc/ipsecsvc/ipsecsvc.conf --state-dir /var/lib/ipsecsvc
@@ -19,9 +22,14 @@ struct RunSubcommand: AsyncParsableCommand {
 
     @OptionGroup var options: HostOptions
 
+    @Flag(name: .customLong("no-examples"), help: "On the first start, create the local store empty.")
+    var noExamples = false
+
     func run() async throws {
+        let noExamples = self.noExamples
         await reportingFailures("StartService") {
-            let configuration = try options.load()
+            var configuration = try options.load()
+            if noExamples { configuration.examples = false }
             try await ServiceRunner(configuration: configuration, registry: .withNetshDynamic()).run()
         }
     }

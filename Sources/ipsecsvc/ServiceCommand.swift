@@ -1,4 +1,5 @@
 import ArgumentParser
+import IPsecSystem
 import ServiceHost
 
 /// `ipsecsvc service query|start|stop|restart|refresh|config`: the service control manager.
@@ -29,7 +30,7 @@ struct ServiceSubcommand: AsyncParsableCommand {
         func run() async throws {
             let report = await reportingFailures("QueryServiceStatus") {
                 let controller = ServiceController(configuration: try options.load())
-                return try await onDedicatedThread { try controller.query() }
+                return try await BlockingPool.shared.run { try controller.query() }
             }
             print(json ? StatusFormatting.json(report) : StatusFormatting.query(report))
         }
@@ -89,7 +90,7 @@ struct ServiceSubcommand: AsyncParsableCommand {
         func run() async throws {
             let report = await reportingFailures("ControlService") {
                 let controller = ServiceController(configuration: try options.load())
-                return try await onDedicatedThread { try controller.refresh() }
+                return try await BlockingPool.shared.run { try controller.refresh() }
             }
             print(report.summary)
         }
@@ -127,7 +128,7 @@ struct ServiceSubcommand: AsyncParsableCommand {
                     )
                 }
                 let controller = ServiceController(configuration: try options.load(), warn: printError)
-                try await onDedicatedThread { try controller.setStartType(type) }
+                try await BlockingPool.shared.run { try controller.setStartType(type) }
                 print("[SC] ChangeServiceConfig SUCCESS (start type \(type.rawValue), \(type.scName))")
             }
         }
@@ -159,7 +160,7 @@ extension HostOptions {
     ) async {
         let report = await reportingFailures(operation) {
             let controller = ServiceController(configuration: try load(), warn: printError)
-            return try await onDedicatedThread { try control(controller) }
+            return try await BlockingPool.shared.run { try control(controller) }
         }
         print(StatusFormatting.query(report))
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IPsecSystem
 import PolicyModel
 import Providers
 import ServiceHost
@@ -26,7 +27,7 @@ struct StatusSubcommand: AsyncParsableCommand {
     func run() async throws {
         let report = await reportingFailures("QueryServiceStatus") {
             let controller = ServiceController(configuration: try options.load())
-            return try await onDedicatedThread { try controller.query() }
+            return try await BlockingPool.shared.run { try controller.query() }
         }
         print(json ? StatusFormatting.json(report) : StatusFormatting.status(report))
     }

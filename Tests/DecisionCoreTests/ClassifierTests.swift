@@ -202,14 +202,7 @@ import Testing
             var key: PacketKey
             if round % 3 != 0 {
                 let filter = table.filters[Int(next()) % table.filters.count]
-                key = PacketKey(
-                    source: filter.source | next() & ~filter.sourceMask,
-                    destination: filter.destination | next() & ~filter.destinationMask,
-                    ipProtocol: filter.ipProtocol == 0 ? [1, 6, 17][Int(next() % 3)] : filter.ipProtocol,
-                    sourcePort: filter.sourcePort != 0 ? filter.sourcePort : UInt16(truncatingIfNeeded: next()),
-                    destinationPort: filter.destinationPort != 0
-                        ? filter.destinationPort : UInt16(truncatingIfNeeded: next())
-                )
+                key = DecisionFixture.packet(inside: filter, next)
             } else {
                 key = PacketKey(
                     source: 0x0A00_0000 | next() & 0xFF_FFFF,

@@ -17,9 +17,8 @@ import Testing
         ])
         return DecisionContext(
             table: table,
-            mode: mode,
-            exemptionLevel: level,
-            broadcastAddresses: [IPv4Address(198, 18, 0, 255).value],
+            settings: DecisionSettings(mode: mode.map { .operational($0) }, exemptionLevel: level),
+            host: HostInfo(broadcastAddresses: [IPv4Address(198, 18, 0, 255)]),
             securityAssociations: sa,
             fastPath: true
         )

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecSystem
 import IPsecTestKit
 import Synchronization
 import Testing
@@ -13,7 +14,7 @@ final class DirectoryClient: Sendable {
     let address: String
     let namespace: String
     let directory: String
-    private let service = Mutex<Process?>(nil)
+    private let service = Mutex<ChildProcess?>(nil)
 
     init(domain: SambaDomain, name: String, address: String) {
         self.domain = domain
@@ -44,7 +45,7 @@ final class DirectoryClient: Sendable {
     /// `ipsecsvc ARGUMENTS --config …` in the client's namespace.
     func run(_ arguments: [String], config: String? = nil) async -> Outcome {
         let quoted = (arguments + ["--config", config ?? self.config]).map { "'\($0)'" }.joined(separator: " ")
-        return await sh(
+        return await shell(
             "ip netns exec \(namespace) unshare -u sh -c 'hostname \(name) && "
                 + "exec env KRB5_CONFIG=\(directory)/krb5.conf \"$@\"' sh '\(SambaDomain.executable)' \(quoted) 2>&1"
         )
@@ -52,35 +53,34 @@ final class DirectoryClient: Sendable {
 
     /// Starts `ipsecsvc run` and waits until it answers `status`.
     func start() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "ip", "netns", "exec", namespace, "unshare", "-u", "sh", "-c",
-            "hostname \(name) && exec env KRB5_CONFIG=\(directory)/krb5.conf \"$@\"", "sh",
-            SambaDomain.executable, "run", "--config", config,
-        ]
-        let log = "\(directory)/service.log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = FileHandle(forWritingAtPath: log)!
-        handle.seekToEndOfFile()
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let command = Command(
+            "ip",
+            [
+                "netns", "exec", namespace, "unshare", "-u", "sh", "-c",
+                "hostname \(name) && exec env KRB5_CONFIG=\(directory)/krb5.conf \"$@\"", "sh",
+                SambaDomain.executable, "run", "--config", config,
+            ],
+            searchPath: Command.systemDirectories,
+            standardOutput: .appendToFile("\(directory)/service.log"),
+            standardError: .sameAsOutput,
+            grouping: .newGroup
+        )
+        let process = try ChildProcess.spawn(command)
         service.withLock { $0 = process }
         let running = await eventually(timeout: .seconds(60), interval: .milliseconds(100)) {
-            guard process.isRunning else { return false }
+            guard process.waitIfExited() == nil else { return false }
             return await self.status()?["state"] as? String == "RUNNING"
         }
         guard running else { throw TestFailure("the service of \(name) did not start: \(serviceLog())") }
     }
 
-    /// SIGTERM to the service (by its PID, while it is still ours) and waits for it to exit.
+    /// SIGTERM to the service (its own process group, while it is still ours) and waits for it to exit.
     func stop() async {
         guard let process = service.withLock({ $0 }) else { return }
-        process.signalIfRunning(SIGTERM)
-        _ = await eventually(timeout: .seconds(20), interval: .milliseconds(50)) { !process.isRunning }
-        process.signalIfRunning(SIGKILL)
+        process.signal(SIGTERM)
+        _ = await eventually(timeout: .seconds(20), interval: .milliseconds(50)) { process.waitIfExited() != nil }
+        process.signal(SIGKILL)
+        _ = await BlockingPool.shared.run { process.wait() }
         service.withLock { $0 = nil }
     }
 
@@ -90,7 +90,7 @@ final class DirectoryClient: Sendable {
 
     /// `ipsecsvc status --json` of the running service, through its socket.
     func status() async -> [String: Any]? {
-        let result = await sh("'\(SambaDomain.executable)' status --json --config '\(config)' 2>/dev/null")
+        let result = await shell("'\(SambaDomain.executable)' status --json --config '\(config)' 2>/dev/null")
         guard result.status == 0 else { return nil }
         return try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
     }
@@ -135,11 +135,11 @@ final class DirectoryClient: Sendable {
 
     /// `ipsecsvc service refresh` (waits for the refresh).
     @discardableResult
-    func refresh() async -> Outcome { await sh("'\(SambaDomain.executable)' service refresh --config '\(config)' 2>&1") }
+    func refresh() async -> Outcome { await shell("'\(SambaDomain.executable)' service refresh --config '\(config)' 2>&1") }
 
     /// The destination ports of the effective filters of the running service.
     func effectivePorts() async -> [Int] {
-        let result = await sh("'\(SambaDomain.executable)' policy show --effective --json --config '\(config)' 2>/dev/null")
+        let result = await shell("'\(SambaDomain.executable)' policy show --effective --json --config '\(config)' 2>/dev/null")
         guard let report = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any],
             let filters = (report["policy"] as? [String: Any])?["filters"] as? [[String: Any]]
         else { return [] }
@@ -150,13 +150,13 @@ final class DirectoryClient: Sendable {
 
     /// Takes the client's link to the DC's bridge down (or up again), on the DC's side.
     func link(up: Bool) async {
-        await sh("ip -n \(domain.namespace) link set v-\(name) \(up ? "up" : "down")")
+        await shell("ip -n \(domain.namespace) link set v-\(name) \(up ? "up" : "down")")
     }
 
     /// The DC accepts this client's LDAP connections but never answers: every data packet from the
     /// client to port 389 is dropped in the DC's namespace (the TCP handshake still completes).
     func hangLDAP(_ on: Bool) async {
-        await sh(
+        await shell(
             "ip netns exec \(domain.namespace) iptables \(on ? "-I" : "-D") INPUT -s \(address) -p tcp --dport 389 "
                 + "! --syn -m length --length 61:65535 -j DROP"
         )
@@ -164,12 +164,12 @@ final class DirectoryClient: Sendable {
 
     /// A TCP listener on `port` in the client's namespace (killed with the namespace).
     func listen(_ port: Int) async {
-        await sh("ip netns exec \(namespace) nohup nc -lk \(port) > /dev/null 2>&1 < /dev/null &")
+        await shell("ip netns exec \(namespace) nohup nc -lk \(port) > /dev/null 2>&1 < /dev/null &")
     }
 
     /// Whether a TCP connection from the DC's namespace to the client's `port` completes.
     func reachable(_ port: Int) async -> Bool {
-        await sh("ip netns exec \(domain.namespace) nc -z -w 1 \(address) \(port)").status == 0
+        await shell("ip netns exec \(domain.namespace) nc -z -w 1 \(address) \(port)").status == 0
     }
 }
 

@@ -14,38 +14,12 @@ struct DriverServiceIntegrationTests {
     }
 
     func configure(_ net: DriverNetwork) throws -> String {
-        let path = "\(net.directory)/ipsecsvc.conf"
-        let config = """
-            state_dir = \(net.directory)/state
-            socket = \(net.directory)/control.sock
-            systemd = no
-            driver = netfilter
-            stop_timeout = 10
-            """
-        try config.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        try net.writeServiceConfiguration()
     }
 
     /// Starts `ipsecsvc run` in the host namespace; returns its PID once the queue rules are in place.
     func startService(_ net: DriverNetwork, config: String, name: String) async throws -> Process {
-        let service = try net.spawn(
-            net.host,
-            [Self.executable, "run", "--config", config],
-            output: "\(net.directory)/\(name).log"
-        )
-        let clock = ContinuousClock()
-        let start = clock.now
-        while clock.now - start < .seconds(30) {
-            let rules = await sh("ip netns exec \(net.host) iptables-save -t mangle")
-            let bound = await sh("ip netns exec \(net.host) cat /proc/net/netfilter/nfnetlink_queue")
-            if rules.output.contains("NFQUEUE"), bound.output.contains(" 4200 ") || bound.output.hasPrefix(" 4200") {
-                return service
-            }
-            guard service.isRunning else { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        let log = (try? String(contentsOfFile: "\(net.directory)/\(name).log", encoding: .utf8)) ?? ""
-        throw TestFailure("the service did not reach secure mode: \(log)")
+        try await net.startService(Self.executable, config: config, name: name)
     }
 
     @Test func serviceRunsTheNetfilterDriver() async throws {

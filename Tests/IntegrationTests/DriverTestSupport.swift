@@ -68,6 +68,8 @@ final class DriverNetwork: Sendable {
     let peer: String
     let hostAddress: String
     let peerAddress: String
+    /// The host side of the veth pair (a LAN interface).
+    let hostLink: String
     let directory: String
     private let processes = Mutex<[Process]>([])
     private static let counter = Atomic<Int>(0)
@@ -84,6 +86,7 @@ final class DriverNetwork: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         await DriverNetwork.removeStale()
         let vh = "ipdh\(pid % 100000)x\(index)"
+        hostLink = vh
         let vp = "ipdp\(pid % 100000)x\(index)"
         // Retried: `ip netns add` can lose a race with other test runs creating and deleting
         // namespaces at the same moment (the /run/netns mount).
@@ -350,4 +353,58 @@ enum TestPolicy {
 extension DriverNetwork {
     var peerIP: IPv4Address { IPv4Address(peerAddress)! }
     var hostIP: IPv4Address { IPv4Address(hostAddress)! }
+
+    /// An `ipsecsvc.conf` for the service in this network (netfilter driver, state and socket in the
+    /// test's directory), with `extra` lines; returns its path.
+    func writeServiceConfiguration(extra: String = "") throws -> String {
+        let path = "\(directory)/ipsecsvc.conf"
+        let config = """
+            state_dir = \(directory)/state
+            socket = \(directory)/control.sock
+            systemd = no
+            driver = netfilter
+            stop_timeout = 10
+            \(extra)
+            """
+        try config.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Starts `ipsecsvc run` (`executable`) in the host namespace; returns it once the queue rules are in
+    /// place and the queue is bound.
+    func startService(_ executable: String, config: String, name: String) async throws -> Process {
+        let service = try spawn(host, [executable, "run", "--config", config], output: "\(directory)/\(name).log")
+        let clock = ContinuousClock()
+        let start = clock.now
+        while clock.now - start < .seconds(30) {
+            let rules = await sh("ip netns exec \(host) iptables-save -t mangle")
+            let bound = await sh("ip netns exec \(host) cat /proc/net/netfilter/nfnetlink_queue")
+            if rules.output.contains("NFQUEUE"), bound.output.contains(" 4200 ") || bound.output.hasPrefix(" 4200") {
+                return service
+            }
+            guard service.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let log = (try? String(contentsOfFile: "\(directory)/\(name).log", encoding: .utf8)) ?? ""
+        throw TestFailure("the service did not reach secure mode: \(log)")
+    }
+
+    /// A second veth pair between the two namespaces: `hostSide` (in the host namespace, with
+    /// `hostAddress`/24) and `peerSide` (in the peer namespace, with `peerAddress`/24). Deleted with the
+    /// namespaces.
+    func addLink(hostSide: String, peerSide: String, hostAddress: String, peerAddress: String) async throws {
+        let setup = await sh(
+            """
+            set -e
+            ip link add \(hostSide) type veth peer name \(peerSide)
+            ip link set \(hostSide) netns \(host); ip link set \(peerSide) netns \(peer)
+            ip -n \(host) addr add \(hostAddress)/24 dev \(hostSide); ip -n \(peer) addr add \(peerAddress)/24 dev \(peerSide)
+            ip -n \(host) link set \(hostSide) up; ip -n \(peer) link set \(peerSide) up
+            """
+        )
+        if setup.status != 0 {
+            await sh("ip link del \(hostSide) 2>/dev/null")
+            throw TestFailure("second link setup failed: \(setup.output)")
+        }
+    }
 }

@@ -271,7 +271,7 @@ struct LiveDirectoryTests {
         let local = repository.appendingPathComponent("policies-xml/block-telnet-smb.xml").path
         try await withService(client) {
             try await client.waitFor("directory", policies[0].name)
-            let imported = await sh(
+            let imported = await shell(
                 "'\(SambaDomain.executable)' policy import '\(local)' --store local --assign 'Block Telnet and SMB' "
                     + "--config '\(client.config)' 2>&1"
             )
@@ -351,7 +351,7 @@ struct LiveDirectoryTests {
             ("{72385230-70FA-11D1-864C-14A300000000}", "Server (Request Security)", 2),
             ("{72385236-70FA-11D1-864C-14A300000000}", "Client (Respond Only)", 0),
         ]
-        let type = await sh(
+        let type = await shell(
             "ldbsearch -H '\(domain.work)/dc/private/sam.ldb' -b '\(SambaDomain.policyDN(defaults[0].0))' -s base "
                 + "ipsecDataType 2>/dev/null | awk '/^ipsecDataType/ {print $2}'"
         )
@@ -390,7 +390,7 @@ struct LiveDirectoryTests {
         computer_dn = CN=\(client.name.uppercased()),\(ou)
 
         """.write(toFile: offline, atomically: true, encoding: .utf8)
-        let shown = await sh("'\(SambaDomain.executable)' policy show --effective --config '\(offline)' 2>&1")
+        let shown = await shell("'\(SambaDomain.executable)' policy show --effective --config '\(offline)' 2>&1")
         #expect(shown.status == 0, "\(shown.output)")
         #expect(shown.output.contains("directory          in-effect      \"\(policy.name)\""), "\(shown.output)")
         #expect(shown.output.contains("me:4500 TCP"), "\(shown.output)")

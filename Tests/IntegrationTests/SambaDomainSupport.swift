@@ -1,4 +1,5 @@
 import Foundation
+import IPsecSystem
 import Synchronization
 import Testing
 
@@ -76,7 +77,7 @@ final class SambaDomain: Sendable {
 
     /// Removes what an earlier test process left behind when it died before its teardown.
     static func removeStale() async {
-        await sh(
+        await shell(
             """
             for ns in $(ip netns list | awk '/^ipsdir-[0-9]+ / || /^ipsdir-[0-9]+$/ {print $1}'); do
                 owner=${ns#ipsdir-}
@@ -92,7 +93,7 @@ final class SambaDomain: Sendable {
     @discardableResult
     func script(_ arguments: [String]) async -> Outcome {
         let quoted = arguments.map { "'\($0)'" }.joined(separator: " ")
-        return await sh("W='\(work)' NS='\(namespace)' NET='\(net)' '\(Self.fixtures)/samba-dc.sh' \(quoted) 2>&1")
+        return await shell("W='\(work)' NS='\(namespace)' NET='\(net)' '\(Self.fixtures)/samba-dc.sh' \(quoted) 2>&1")
     }
 
     /// Runs administrator commands (`Fixtures/samba-admin.py`, one per line) on the DC's database.
@@ -100,7 +101,7 @@ final class SambaDomain: Sendable {
         let file = "\(work)/admin-\(UUID().uuidString).txt"
         try commands.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let result = await sh(
+        let result = await shell(
             "/usr/bin/python3 '\(Self.fixtures)/samba-admin.py' '\(work)/dc/etc/smb.conf' "
                 + "'\(work)/dc/private/sam.ldb' < '\(file)' 2>&1"
         )
@@ -112,7 +113,7 @@ final class SambaDomain: Sendable {
     func upload(_ xml: String) async throws {
         let name = "\(work)/policy-\(UUID().uuidString)"
         try xml.write(toFile: name + ".xml", atomically: true, encoding: .utf8)
-        let converted = await sh(
+        let converted = await shell(
             "'\(Self.executable)' policy convert '\(name).xml' '\(name).ldif' --base-dn \(Self.base) 2>&1"
         )
         guard converted.status == 0 else { throw TestFailure("policy convert failed: \(converted.output)") }
@@ -121,7 +122,7 @@ final class SambaDomain: Sendable {
 
     /// `samba-tool gpo list ACCOUNT$`: the GPO display names Samba applies to the account.
     func sambaGPOList(_ account: String) async throws -> [String] {
-        let result = await sh(
+        let result = await shell(
             "samba-tool gpo list '\(account)' -s '\(work)/dc/etc/smb.conf' -H '\(work)/dc/private/sam.ldb' 2>&1"
         )
         guard result.status == 0 else { throw TestFailure("samba-tool gpo list failed: \(result.output)") }
@@ -135,7 +136,7 @@ final class SambaDomain: Sendable {
 
     /// `whenChanged` of an object, from the DC's database.
     func whenChanged(_ dn: String) async -> String? {
-        let result = await sh(
+        let result = await shell(
             "ldbsearch -H '\(work)/dc/private/sam.ldb' -b '\(dn)' -s base whenChanged 2>/dev/null | "
                 + "awk '/^whenChanged:/ {print $2}'"
         )
@@ -172,6 +173,26 @@ final class SambaDomain: Sendable {
     /// `gPLink` text for links given in link order (the first wins): stored lowest precedence first.
     static func gpLink(_ links: [(guid: String, options: Int)]) -> String {
         links.reversed().map { "[LDAP://\(gpoDN($0.guid));\($0.options)]" }.joined()
+    }
+}
+
+/// Runs `command` with bash to completion (at most `timeout`), output and error together. Through
+/// IPsecSystem's `ChildProcess`: a command that leaves a daemon behind (samba) must not keep the test
+/// waiting, and the pool is never blocked.
+@discardableResult
+func shell(_ command: String, timeout: Duration = .seconds(180)) async -> Outcome {
+    let run = Command(
+        "/bin/bash",
+        ["-c", command],
+        standardOutput: .capture,
+        standardError: .sameAsOutput,
+        grouping: .newGroup
+    )
+    do {
+        let result = try await ChildProcess.run(run, timeout: timeout)
+        return Outcome(status: result.status.shellStatus, output: result.outputText)
+    } catch {
+        return Outcome(status: -1, output: "\(command): \(error)")
     }
 }
 

@@ -67,7 +67,7 @@ struct ServiceSandbox {
     var logPath: String { root + "/service.log" }
     var driverStatePath: String { stateDirectory + "/driver-state" }
 
-    init(extraConfig: String = "") throws {
+    init(extraConfig: String = "", driver: String = "memory") throws {
         var template = Array("/tmp/ipsecsvc-it-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw POSIXError(.EIO)
@@ -79,7 +79,7 @@ struct ServiceSandbox {
             state_dir = \(root)/state
             socket = \(root)/control.sock
             systemd = no
-            driver = memory
+            driver = \(driver)
             stop_timeout = 10
             \(extraConfig)
             """

@@ -1,3 +1,4 @@
+import DecisionCore
 import Foundation
 import PolicyFormats
 import PolicyModel
@@ -56,7 +57,6 @@ import Testing
         let engine = SourcesPolicyEngine(
             configuration: SourcesConfiguration(
                 state: StateDirectory(path: state),
-                resolver: StaticAddressResolver(local: [me]),
                 runsTimers: false
             )
         )
@@ -81,7 +81,10 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         let policy = await engine.effectivePolicy()
-        let explanation = await engine.explain(PacketQuery(source: me, destination: IPv4Address(198, 18, 7, 1)))
+        let explanation = await engine.explain(
+            PacketQuery(source: me, destination: IPv4Address(198, 18, 7, 1)),
+            environment: ExplainEnvironment(host: HostInfo(addresses: [me]))
+        )
         await manager.stop()
         await engine.shutdown()
 

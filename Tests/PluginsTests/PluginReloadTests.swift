@@ -44,7 +44,6 @@ import Testing
         let engine = SourcesPolicyEngine(
             configuration: SourcesConfiguration(
                 state: StateDirectory(path: state),
-                resolver: StaticAddressResolver(local: [IPv4Address(198, 18, 0, 10)]),
                 runsTimers: false
             )
         )

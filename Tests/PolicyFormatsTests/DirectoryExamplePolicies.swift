@@ -1,150 +1,28 @@
+import PolicyFormats
 import PolicyModel
 
-/// The three Windows example policies (windows-ipsec.md §7) built in code, and a store that uses every
+/// The three Windows example policies (windows-ipsec.md §7) and a store built in code that uses every
 /// field the Windows formats can carry. Tests convert them through the Windows formats and back.
 enum ExamplePolicies {
     static func guid(_ text: String) -> IPsecGUID { IPsecGUID(text)! }
 
-    static let allIP = FilterList(
-        id: guid("{7238523a-70fa-11d1-864c-14a300000000}"),
-        name: "All IP Traffic",
-        description:
-            "Matches all IP packets from this computer to any other computer, except broadcast, multicast, Kerberos, RSVP and ISAKMP (IKE).",
-        whenChanged: 1_100_000_000,
-        filters: [
-            Filter(id: guid("{7238523b-70fa-11d1-864c-14a300000000}"), mirrored: true, source: .me, destination: .any)
-        ]
-    )
-    static let allICMP = FilterList(
-        id: guid("{72385235-70fa-11d1-864c-14a300000000}"),
-        name: "All ICMP Traffic",
-        description: "Matches all ICMP packets between this computer and any other computer.",
-        whenChanged: 1_100_000_000,
-        filters: [
-            Filter(
-                id: guid("{72385236-70fa-11d1-864c-14a300000001}"),
-                description: "ICMP",
-                source: .me,
-                destination: .any,
-                ipProtocol: IPProtocol.icmp
-            )
-        ]
-    )
+    /// Windows' three example policies, none assigned (as Windows installs them): `policies-xml/`'s
+    /// files, which are Windows' own data (SambaProvisionTests).
+    static let windowsExamples: PolicyStore = {
+        var store = PolicyStore()
+        for name in ["client-respond-only.xml", "server-request-security.xml", "secure-server-require-security.xml"] {
+            do {
+                store.merge(try NativePolicyXML.read(NativeXMLFixtures.bytes("policies-xml/" + name), file: name))
+            } catch {
+                fatalError("policies-xml/\(name) does not read: \(error)")
+            }
+        }
+        return store
+    }()
 
-    static let quickModeDefaults: [SecurityOffer] = [
-        SecurityOffer(transforms: [.esp(encryption: .tripleDES, integrity: .sha1)]),
-        SecurityOffer(transforms: [.esp(encryption: .tripleDES, integrity: .md5)]),
-        SecurityOffer(transforms: [.esp(encryption: .des, integrity: .sha1)]),
-        SecurityOffer(transforms: [.esp(encryption: .des, integrity: .md5)]),
-        SecurityOffer(transforms: [.ah(.sha1)]),
-        SecurityOffer(transforms: [.ah(.md5)]),
-    ]
-
-    static let permit = FilterAction(
-        id: guid("{7238523b-70fa-11d1-864c-14a300000000}"),
-        name: "Permit",
-        description: "Permit unsecured IP packets to pass through.",
-        action: .permit
-    )
-    static let requestSecurity = FilterAction(
-        id: guid("{7238523f-70fa-11d1-864c-14a300000000}"),
-        name: "Request Security (Optional)",
-        description: "Accepts unsecured communication, but requests clients to establish trust and security methods.",
-        action: .negotiate,
-        inboundPassThrough: true,
-        allowFallbackToClear: true,
-        offers: quickModeDefaults
-    )
-    static let requireSecurity = FilterAction(
-        id: guid("{72385233-70fa-11d1-864c-14a300000000}"),
-        name: "Require Security",
-        description:
-            "Accepts unsecured communication, but always requires clients to establish trust and security methods.",
-        action: .negotiate,
-        inboundPassThrough: true,
-        offers: Array(quickModeDefaults.prefix(4))
-    )
-
-    static func defaultResponseAction(_ id: String) -> FilterAction {
-        FilterAction(
-            id: guid(id),
-            name: "{8A171DD3-77E3-11D1-8659-A04F00000000}",
-            action: .negotiate,
-            type: .defaultResponse,
-            offers: quickModeDefaults
-        )
-    }
-
-    static let clientDefaultAction = defaultResponseAction("{59319c01-5ee3-11d2-ace8-0060b0ecca17}")
-    static let serverDefaultAction = defaultResponseAction("{59319bdf-5ee3-11d2-ace8-0060b0ecca17}")
-    static let secureDefaultAction = defaultResponseAction("{59319bf0-5ee3-11d2-ace8-0060b0ecca17}")
-
-    static func defaultResponseRule(_ id: String, action: FilterAction) -> Rule {
-        Rule(id: guid(id), filterActionID: action.id, isActive: true, isDefaultResponse: true)
-    }
-
-    static func mainMode(_ id: String) -> MainModeSettings {
-        MainModeSettings(id: guid(id), instanceID: guid(id), lifetimeSeconds: 0)
-    }
-
-    static let client = IPsecPolicy(
-        id: guid("{72385236-70fa-11d1-864c-14a300000000}"),
-        name: "Client (Respond Only)",
-        description:
-            "Communicate normally (unsecured). Use the default response rule to negotiate with servers that request security.",
-        whenChanged: 1_100_000_000,
-        mainMode: mainMode("{72385237-70fa-11d1-864c-14a300000000}"),
-        rules: [defaultResponseRule("{59319c04-5ee3-11d2-ace8-0060b0ecca17}", action: clientDefaultAction)]
-    )
-    static let server = IPsecPolicy(
-        id: guid("{72385230-70fa-11d1-864c-14a300000000}"),
-        name: "Server (Request Security)",
-        description:
-            "For all IP traffic, always request security using Kerberos trust. Allow unsecured communication with clients that do not respond to request.",
-        mainMode: mainMode("{72385231-70fa-11d1-864c-14a300000000}"),
-        rules: [
-            Rule(
-                id: guid("{72385232-70fa-11d1-864c-14a300000000}"),
-                filterListIDs: [allIP.id],
-                filterActionID: requestSecurity.id
-            ),
-            Rule(
-                id: guid("{59319be2-5ee3-11d2-ace8-0060b0ecca17}"),
-                filterListIDs: [allICMP.id],
-                filterActionID: permit.id
-            ),
-            defaultResponseRule("{594272e2-071d-11d3-ad22-0060b0ecca17}", action: serverDefaultAction),
-        ]
-    )
-    static let secureServer = IPsecPolicy(
-        id: guid("{7238523c-70fa-11d1-864c-14a300000000}"),
-        name: "Secure Server (Require Security)",
-        description:
-            "For all IP traffic, always require security using Kerberos trust. Do NOT allow unsecured communication with untrusted clients.",
-        mainMode: mainMode("{7238523d-70fa-11d1-864c-14a300000000}"),
-        rules: [
-            Rule(
-                id: guid("{7238523e-70fa-11d1-864c-14a300000000}"),
-                filterListIDs: [allIP.id],
-                filterActionID: requireSecurity.id
-            ),
-            Rule(
-                id: guid("{59319bf3-5ee3-11d2-ace8-0060b0ecca17}"),
-                filterListIDs: [allICMP.id],
-                filterActionID: permit.id
-            ),
-            defaultResponseRule("{594272fd-071d-11d3-ad22-0060b0ecca17}", action: secureDefaultAction),
-        ]
-    )
-
-    /// The three example policies in one store, none assigned (as Windows installs them).
-    static let windowsExamples = PolicyStore(
-        policies: [client, server, secureServer],
-        filterLists: [allICMP, allIP],
-        filterActions: [
-            permit, requestSecurity, requireSecurity, clientDefaultAction, serverDefaultAction, secureDefaultAction,
-        ]
-    )
+    static var allIP: FilterList { windowsExamples.filterLists.first { $0.name == "All IP Traffic" }! }
+    static var client: IPsecPolicy { windowsExamples.policies.first { $0.name == "Client (Respond Only)" }! }
+    static var clientDefaultAction: FilterAction { windowsExamples.filterAction(id: client.rules[0].filterActionID!)! }
 
     /// A store that uses every field of every object the Windows formats carry.
     static let everything: PolicyStore = {

@@ -40,7 +40,10 @@ import Testing
                 == "CN=ipsecISAKMPPolicy{72385237-70fa-11d1-864c-14a300000000},CN=IP Security,CN=System,DC=example,DC=com"
         )
         #expect(policy.string("ipsecDataType") == "256")
-        #expect(policy.string("whenChanged") == "20041109113320.0Z")
+        // Windows' default objects have no whenChanged of their own (the domain controller sets it).
+        #expect(policy.string("whenChanged") == nil)
+        let everything = try DirectoryPolicy.entries(ExamplePolicies.everything, container: Self.container)
+        #expect(everything.first?.string("whenChanged") == "20231114221320.0Z")
         let filter = try #require(
             entries.first { $0.objectClasses.contains("ipsecfilter") && $0.string("ipsecName") == "All IP Traffic" }
         )

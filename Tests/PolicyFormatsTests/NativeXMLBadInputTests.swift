@@ -35,7 +35,7 @@ import Testing
         Case(file: "bad-guid.xml", line: 4, column: 13, says: "is not a GUID in braces"),
         Case(file: "impossible-date.xml", line: 3, column: 73, says: "'2026-02-30T12:00:00Z' is not a UTC time"),
         Case(file: "duplicate-guid.xml", line: 9, column: 3, says: "Duplicate key-sequence"),
-        Case(file: "duplicate-name.xml", line: 9, column: 3, says: "['Telnet'] in unique identity-constraint"),
+        Case(file: "name-too-long.xml", line: 3, column: 59, says: "1025 characters is longer than the limit of 1024"),
         Case(file: "missing-filter-list.xml", line: 15, column: 22, says: "no filter list has the GUID"),
         Case(file: "missing-filter-action.xml", line: 14, column: 69, says: "no filter action has the GUID"),
         Case(file: "missing-assigned-policy.xml", line: 2, column: 56, says: "no policy has the GUID"),

@@ -44,9 +44,20 @@ import Testing
         let replay = NetshHarness()
         _ = try replay.shell.runScript(script, source: "dump")
         let rebuilt = try #require(replay.stores.stores[.local])
-        // netsh has no parameter for the name and description of the default response rule's action.
+        // netsh has no parameter for the name and description of the default response rule's action,
+        // nor for the main mode's instance GUID; it writes Windows' lifetime 0 ("the default") as the
+        // default's 480 minutes and puts the default response rule where `add policy` creates it.
         func comparable(_ store: PolicyStore) -> PolicyStore {
-            var store = CanonicalStore.canonical(store)
+            var store = store
+            for index in store.policies.indices {
+                store.policies[index].mainMode.instanceID = .zero
+                if store.policies[index].mainMode.lifetimeSeconds == 0 {
+                    store.policies[index].mainMode.lifetimeSeconds = 28_800
+                }
+                let rules = store.policies[index].rules
+                store.policies[index].rules = rules.filter { !$0.isDefaultResponse } + rules.filter(\.isDefaultResponse)
+            }
+            store = CanonicalStore.canonical(store)
             for index in store.filterActions.indices where store.filterActions[index].type == .defaultResponse {
                 store.filterActions[index].name = ""
                 store.filterActions[index].description = ""

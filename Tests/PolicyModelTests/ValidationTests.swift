@@ -170,18 +170,33 @@ private func expectOnly(
 
     // MARK: - Names, GUIDs and references
 
-    @Test func namesAreUniquePerKindIgnoringCase() {
+    /// Objects are their GUIDs (as in Windows): two of one kind may share a name; rule names stay
+    /// unique within their policy, where netsh addresses rules by name.
+    @Test func objectsOfOneKindMayShareANameButRulesOfAPolicyMayNot() {
         let found = problems { store in
             store.filterLists[1].name = "ALL ip traffic"
-            store.filterActions[1].name = "Lockdown"  // same name as a policy: other kind, allowed
+            store.filterActions[1].name = "Lockdown"
             store.policies[1].rules[1].name = "mgmt"
         }
-        #expect(
-            found.map(\.location) == [
-                "filter list \"ALL ip traffic\" › name",
-                "policy \"Lockdown\" › rule \"mgmt\" › name",
-            ]
-        )
+        #expect(found.map(\.location) == ["policy \"Lockdown\" › rule \"mgmt\" › name"])
+    }
+
+    @Test func textsLongerThanTheLimitsAreProblemsAndMessagesStayShort() {
+        let huge = String(repeating: "n", count: 10_000_000)
+        let found = problems { store in
+            store.policies[1].name = huge
+            store.filterLists[0].description = String(repeating: "d", count: ValidationLimits.Text.description + 1)
+            store.filterLists[0].filters[0].destination = .dnsName(
+                String(repeating: "h", count: 256),
+                address: IPv4Address(198, 18, 0, 9)
+            )
+        }
+        #expect(found.count == 3)
+        #expect(found.contains { $0.message == "10000000 characters is longer than the limit of 1024" })
+        #expect(found.contains { $0.message == "1025 characters is longer than the limit of 1024" })
+        #expect(found.contains { $0.message == "256 characters is longer than the limit of 255" })
+        #expect(found.allSatisfy { $0.description.count < 300 })
+        #expect(found.contains { $0.location.hasPrefix("policy \"nnnn") && $0.location.contains("…\" › name") })
     }
 
     @Test func defaultResponseActionsMayShareANameAsWindows2000Writes() {

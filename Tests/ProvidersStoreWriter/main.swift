@@ -26,8 +26,15 @@ guard arguments.count == 2 else {
     exit(2)
 }
 let file = StoreFile(path: arguments[1], codec: PaddedTextCodec())
+// Real GUIDs: every save checks that the new store would load, and the zero GUID is no object's id.
 let versions = ["A", "B"].map { name in
-    PolicyStore(policies: [IPsecPolicy(id: .zero, name: name, mainMode: MainModeSettings(id: .zero))])
+    PolicyStore(policies: [
+        IPsecPolicy(
+            id: IPsecGUID("{00000000-0000-4000-8000-00000000000a}")!,
+            name: name,
+            mainMode: MainModeSettings(id: IPsecGUID("{00000000-0000-4000-8000-00000000000b}")!)
+        )
+    ])
 }
 // The first whole write, then a marker: the test starts its random delay only once this process
 // is past its start-up, so that the kills land among the writes even on a loaded machine.

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecSystem
 import Providers
 import Testing
 

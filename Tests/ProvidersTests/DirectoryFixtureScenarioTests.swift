@@ -205,4 +205,23 @@ import Testing
         #expect(status?.reason?.contains("exited with status 1") == true)
         await engine.shutdown()
     }
+
+    /// A check that hangs is killed after its timeout, with what it started, and the cache applies.
+    @Test(.timeLimit(.minutes(2))) func hangingReachabilityCheckIsKilledAndAppliesTheCache() async throws {
+        let rig = Rig()
+        defer { rig.dir.remove() }
+        try rig.use(.base)
+        let script = rig.dir.path + "/check"
+        rig.dir.write("#!/bin/sh\ntest -e \(rig.dir.path)/hang || exit 0\nsleep 600\n", to: "check")
+        chmod(script, 0o755)
+        let engine = rig.engine(.web, check: CommandReachabilityCheck(program: script, timeout: .milliseconds(300)))
+        _ = try await engine.startPersistent()
+        #expect(await engine.effectivePolicy().filters.first?.provenance.kind == .directory)
+        rig.dir.write("", to: "hang")
+        await engine.refresh()
+        #expect(await engine.effectivePolicy().filters.first?.provenance.kind == .directoryCache)
+        let status = await engine.sourceStatuses().first { $0.kind == .directory }
+        #expect(status?.reason?.contains("\(script): run: did not finish within 0.3 s and was killed") == true)
+        await engine.shutdown()
+    }
 }

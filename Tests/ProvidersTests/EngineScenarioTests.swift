@@ -1,4 +1,5 @@
 import Foundation
+import IPsecSystem
 import PolicyModel
 import Providers
 import Testing
@@ -27,7 +28,6 @@ import Testing
                     snapshotReader: snapshots,
                     policyDecoder: FixtureDecoder(),
                     events: events,
-                    resolver: StaticAddressResolver(local: [IPv4Address(198, 18, 0, 10)]),
                     runsTimers: false
                 )
             )

@@ -1,3 +1,5 @@
+import DecisionCore
+import IPsecTestKit
 import PolicyModel
 import Providers
 import Testing
@@ -5,7 +7,9 @@ import Testing
 @Suite struct ExplainTests {
     static let me = IPv4Address(198, 18, 0, 10)
     static let server = IPv4Address(198, 18, 1, 1)
-    static let resolver = StaticAddressResolver(local: [me], special: [.dns: [IPv4Address(198, 18, 2, 53)]])
+    static let environment = ExplainEnvironment(
+        host: HostInfo(addresses: [me], dnsServers: [IPv4Address(198, 18, 2, 53)])
+    )
 
     func effective(_ kind: SourceKind, _ store: PolicyStore) -> [EffectiveFilter] {
         PolicyMerger.effectiveFilters(
@@ -69,7 +73,7 @@ import Testing
             sourcePort: 40000,
             destinationPort: 80
         )
-        let result = Explainer.explain(packet, in: policy, resolver: Self.resolver)
+        let result = Explainer.explain(packet, in: policy, environment: Self.environment)
         #expect(result.direction == .outbound)
         #expect(result.matches.map(\.provenance.ruleName) == ["Web", "Secure server", "Block lab"])
         #expect(result.winner?.provenance.policyName == "Domain")
@@ -87,7 +91,7 @@ import Testing
             sourcePort: 80,
             destinationPort: 40000
         )
-        let result = Explainer.explain(reply, in: policy, resolver: Self.resolver)
+        let result = Explainer.explain(reply, in: policy, environment: Self.environment)
         #expect(result.direction == .inbound)
         #expect(result.winner?.provenance.ruleName == "Web")
         #expect(result.winner?.match == .mirrored)
@@ -95,11 +99,11 @@ import Testing
 
     @Test func negotiateAndBlockVerdicts() {
         let telnet = PacketQuery(source: Self.me, destination: Self.server, ipProtocol: 6, destinationPort: 23)
-        let negotiated = Explainer.explain(telnet, in: policy, resolver: Self.resolver)
+        let negotiated = Explainer.explain(telnet, in: policy, environment: Self.environment)
         #expect(negotiated.verdict == .negotiate)
         #expect(negotiated.detail.contains("negotiation required"))
         let other = PacketQuery(source: Self.me, destination: IPv4Address(198, 18, 1, 2), ipProtocol: 1)
-        let blocked = Explainer.explain(other, in: policy, resolver: Self.resolver)
+        let blocked = Explainer.explain(other, in: policy, environment: Self.environment)
         #expect(blocked.verdict == .block)
         #expect(blocked.winner?.provenance.kind == .persistent)
     }
@@ -116,7 +120,7 @@ import Testing
         let result = Explainer.explain(
             PacketQuery(source: Self.me, destination: Self.server),
             in: policy,
-            resolver: Self.resolver
+            environment: Self.environment
         )
         #expect(result.matches.map(\.action) == [.block, .permit, .negotiate])
     }
@@ -128,9 +132,9 @@ import Testing
             ipProtocol: 17,
             destinationPort: 53
         )
-        #expect(Explainer.explain(dns, in: policy, resolver: Self.resolver).winner?.provenance.ruleName == "DNS")
+        #expect(Explainer.explain(dns, in: policy, environment: Self.environment).winner?.provenance.ruleName == "DNS")
         let elsewhere = PacketQuery(source: Self.me, destination: IPv4Address(198, 19, 0, 1))
-        let result = Explainer.explain(elsewhere, in: policy, resolver: Self.resolver)
+        let result = Explainer.explain(elsewhere, in: policy, environment: Self.environment)
         #expect(result.matches.isEmpty)
         #expect(result.verdict == .permit)
     }
@@ -143,8 +147,151 @@ import Testing
             sourcePort: 500,
             destinationPort: 500
         )
-        let result = Explainer.explain(ike, in: policy, resolver: Self.resolver)
+        let result = Explainer.explain(ike, in: policy, environment: Self.environment)
         #expect(result.verdict == .exempt)
         #expect(result.winner == nil)
+    }
+}
+
+/// explain decides as the driver does: modes, default exemptions, connection types, the SA assumption.
+@Suite struct ExplainDriverSemanticsTests {
+    static let me = IPv4Address(198, 18, 0, 10)
+    static let peer = IPv4Address(198, 18, 1, 1)
+    static let host = HostInfo(
+        addresses: [me],
+        interfaces: [
+            HostInterface(name: "eth0", index: 2, kind: .lan, kindReason: "kernel link type 1"),
+            HostInterface(name: "ppp0", index: 3, kind: .remoteAccess, kindReason: "kernel link type 512"),
+        ]
+    )
+
+    /// Remote access: block everything; LAN: block Telnet; all: negotiate with the peer.
+    static var policy: EffectivePolicy {
+        func rule(_ n: Int, _ filter: Filter, _ kind: FilterActionKind, _ type: InterfaceType) -> EffectiveFilter {
+            EffectiveFilter(
+                filter: filter,
+                inboundAction: FilterAction(id: DecisionFixture.guid(100 + n), name: "\(kind)", action: kind),
+                interfaceType: type,
+                provenance: Provenance(kind: .local, source: "local", policyName: "Shapes", ruleName: "rule \(n)")
+            )
+        }
+        return EffectivePolicy(
+            generation: 1,
+            filters: [
+                rule(1, DecisionFixture.filter(1, .me, .any), .block, .dialUp),
+                rule(2, DecisionFixture.filter(2, .any, .me, proto: 6, dport: 23), .block, .lan),
+                rule(3, DecisionFixture.filter(3, .host(peer), .me, proto: 17), .negotiate, .all),
+            ]
+        )
+    }
+
+    func explain(
+        _ query: PacketQuery,
+        mode: DriverMode? = .operational(.secure),
+        level: Int = 3,
+        classifier: InterfaceClassifier = InterfaceClassifier()
+    ) -> Explanation {
+        Explainer.explain(
+            query,
+            in: Self.policy,
+            environment: ExplainEnvironment(
+                settings: DecisionSettings(mode: mode, exemptionLevel: level),
+                host: Self.host,
+                classifier: classifier,
+                assumptions: ["offline"]
+            )
+        )
+    }
+
+    func telnet(_ interface: String? = nil) -> PacketQuery {
+        PacketQuery(
+            source: Self.peer,
+            destination: Self.me,
+            ipProtocol: 6,
+            sourcePort: 40000,
+            destinationPort: 23,
+            interface: interface
+        )
+    }
+
+    @Test func connectionTypesSelectTheRulesAndExplainSaysWhichItSkipped() {
+        let lan = explain(telnet("eth0"))
+        #expect(lan.verdict == .block && lan.winner?.provenance.ruleName == "rule 2")
+        #expect(lan.skipped.map(\.provenance.ruleName) == ["rule 1"])
+        #expect(lan.interface.name == "eth0" && lan.interface.kind == .lan && lan.interface.why == "kernel link type 1")
+        var ssh = telnet("eth0")
+        ssh.destinationPort = 22
+        #expect(explain(ssh).verdict == .permit)
+        ssh.interface = "ppp0"
+        let dialup = explain(ssh)
+        #expect(dialup.verdict == .block && dialup.winner?.provenance.ruleName == "rule 1")
+        #expect(dialup.interface.kind == .remoteAccess)
+        // Without --interface a LAN interface is assumed, and said so.
+        let unnamed = explain(telnet())
+        #expect(unnamed.interface.kind == .lan && unnamed.assumptions.contains { $0.contains("LAN") })
+        // A name this computer does not have is classified by dialup_interfaces only.
+        let absent = explain(telnet("dial7"), classifier: InterfaceClassifier(dialupPatterns: ["dial*"]))
+        #expect(absent.interface.kind == .remoteAccess && absent.interface.why.contains("dial*"))
+        #expect(absent.winner?.provenance.ruleName == "rule 1")
+    }
+
+    @Test func theModeDecidesBeforeAnyFilter() {
+        let block = explain(
+            PacketQuery(source: Self.peer, destination: Self.me, ipProtocol: 6, destinationPort: 22),
+            mode: .operational(.block)
+        )
+        #expect(block.verdict == .block && block.reason == "mode-block" && block.winner == nil && !block.accepted)
+        #expect(block.mode == "block")
+        let permit = explain(telnet("eth0"), mode: .operational(.permit))
+        #expect(permit.verdict == .permit && permit.winner == nil && !permit.matches.isEmpty)
+        let stateful = explain(telnet("eth0"), mode: .startup(.stateful))
+        #expect(stateful.reason == "startup-blocked" && stateful.detail.contains("not a reply"))
+        var asked = telnet("eth0")
+        asked.mode = .startup(.permit)
+        let overridden = explain(asked)
+        #expect(overridden.reason == "startup-permit" && overridden.assumptions.contains { $0.contains("--mode") })
+    }
+
+    @Test func defaultExemptionsAsTheDriverHasThem() {
+        let natt = PacketQuery(
+            source: Self.peer,
+            destination: Self.me,
+            ipProtocol: 17,
+            sourcePort: 4500,
+            destinationPort: 4500
+        )
+        let ike = explain(natt)
+        #expect(ike.verdict == .exempt && ike.reason == "exempt-ike" && ike.detail.contains("4500"))
+        let kerberos = PacketQuery(
+            source: Self.peer,
+            destination: Self.me,
+            ipProtocol: 17,
+            sourcePort: 88,
+            destinationPort: 1000
+        )
+        #expect(explain(kerberos, level: 2).reason == "exempt-kerberos")
+        #expect(explain(kerberos, level: 3).verdict == .negotiate)
+    }
+
+    @Test func negotiateDependsOnTheSAAssumption() {
+        var query = PacketQuery(
+            source: Self.peer,
+            destination: Self.me,
+            ipProtocol: 17,
+            sourcePort: 1,
+            destinationPort: 2
+        )
+        let clear = explain(query)
+        #expect(clear.reason == "negotiation-required" && !clear.accepted)
+        #expect(clear.assumptions.contains { $0.contains("--protected") })
+        query.protected = true
+        let protected = explain(query)
+        #expect(protected.reason == "protected" && protected.accepted)
+    }
+
+    @Test func portsOfOtherProtocolsAreIgnoredAsTheDriverDoes() {
+        let icmp = explain(PacketQuery(source: Self.peer, destination: Self.me, ipProtocol: 1, destinationPort: 23))
+        #expect(icmp.assumptions.contains { $0.contains("Ports are ignored") })
+        #expect(icmp.me == [Self.me])
     }
 }

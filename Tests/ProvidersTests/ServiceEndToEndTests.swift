@@ -127,12 +127,25 @@ import Glibc
         let journal = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
         #expect(journal.contains("applied locally cached copy of Active Directory storage IPsec policy \"Web Policy\""))
 
-        // explain names the deciding filter and its source (`me` includes 127.0.0.1).
-        let explained = try await run(["explain", "--src", "127.0.0.1", "--dst", "198.18.3.1"] + config)
+        // `me` is what the driver resolves it to: interfaces that are up, loopback excluded.
+        let loopback = try await run(["explain", "--src", "127.0.0.1", "--dst", "198.18.3.1", "--json"] + config)
+        let asked = try JSONDecoder().decode(ExplainedMe.self, from: Data(loopback.output.utf8))
+        #expect(!asked.me.contains("127.0.0.1"))
+        #expect(asked.matches.isEmpty, "\(loopback.output)")
+        let me = try #require(asked.me.first, "this computer has no IPv4 address on an interface that is up")
+        // explain names the deciding filter and its source.
+        let explained = try await run(["explain", "--src", me, "--dst", "198.18.3.1"] + config)
         #expect(explained.output.contains("Decided by: rule \"Web Policy rule\""), "\(explained.output)")
         #expect(explained.output.contains("directory cache policy \"Web Policy\""))
         #expect(explained.output.contains("Verdict: block."))
     }
+}
+
+/// The part of `explain --json` that says what `me` is.
+struct ExplainedMe: Decodable {
+    struct Match: Decodable {}
+    var me: [String]
+    var matches: [Match]
 }
 
 /// Runs blocking work (a pipe read to its end, a process wait) on a thread of its own and resumes the

@@ -23,7 +23,7 @@ import Testing
     /// `Fixtures/local-policies.xml`: two unassigned policies in the native format, for `policy import`.
     @Test func localPoliciesFixtureIsUpToDate() throws {
         var store = Fixtures.simple("Local Policy", space: 0x60)
-        store = StoreEditing.merging(Fixtures.simple("Lab Policy", space: 0x61, action: .permit), into: store)
+        store.merge(Fixtures.simple("Lab Policy", space: 0x61, action: .permit))
         store.assignedPolicyID = nil
         let generated = NativePolicyXML.write(store)
         let path = SnapshotFixtures.path(.base).replacingOccurrences(

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecSystem
 import PolicyModel
 import Providers
 import Testing
@@ -118,7 +119,7 @@ import Testing
     @Test func extractingKeepsOnlyWhatThePolicyUses() {
         var store = Fixtures.simple("A", space: 1)
         let other = Fixtures.simple("B", space: 2)
-        store = StoreEditing.merging(other, into: store)
+        store.merge(other)
         let extracted = StoreEditing.extracting(Fixtures.guid(1, space: 2), from: store)
         #expect(extracted?.policies.map(\.name) == ["B"])
         #expect(extracted?.filterLists == other.filterLists)

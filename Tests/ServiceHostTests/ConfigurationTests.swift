@@ -30,6 +30,19 @@ import Testing
         #expect(configuration.maxRequestBytes == 4096)
         #expect(configuration.usesSystemd == false)
         #expect(configuration.effectivePIDFile == "/srv/ipsec/ipsecsvc.pid")
+        #expect(configuration.dialupInterfaces.isEmpty)
+    }
+
+    @Test func dialupInterfacesAreShellPatterns() throws {
+        let configuration = try ServiceConfiguration.parse("dialup_interfaces = wg*, tun-dial? ppp[0-9]\n", path: "/x")
+        #expect(configuration.dialupInterfaces == ["wg*", "tun-dial?", "ppp[0-9]"])
+        #expect(
+            configuration.interfaceClassifier.classify(name: "wg0", hardwareType: 65534, deviceType: nil).kind
+                == .remoteAccess
+        )
+        #expect(throws: ConfigurationError.self) {
+            try ServiceConfiguration.parse("dialup_interfaces = a/b\n", path: "/x")
+        }
     }
 
     @Test(arguments: [

@@ -1,6 +1,7 @@
 import DecisionCore
 import Driver
 import Foundation
+import IPsecSystem
 import IPsecTestKit
 import PolicyFormats
 import Providers
@@ -49,7 +50,7 @@ enum EchoCommand: ControlCommand {
         let server = try ControlServer(configuration: fixed, registry: registry, journal: RecordingJournal()) { peer in
             ControlContext(peer: peer, configuration: fixed, agent: agent, requestStop: {}, startGate: gate)
         }
-        server.start()
+        try server.start()
         do {
             try await body(configuration, agent)
         } catch {
@@ -91,7 +92,7 @@ enum EchoCommand: ControlCommand {
             let client = ControlClient(configuration: configuration)
             _ = try await client.request(SetDynamicConfigCommand.self, .init(property: "ipsecdiagnostics", value: "5"))
             let store = ServiceStateStore(directory: configuration.stateDirectory)
-            _ = try await onDedicatedThread {
+            _ = try await BlockingPool.shared.run {
                 try StateDirectoryLock.withLock(store.directory) {
                     try store.changeDynamicSettings(lockHeld: true) { try $0.set(property: "bootmode", value: "block") }
                 }
@@ -191,7 +192,10 @@ enum EchoCommand: ControlCommand {
             await #expect {
                 _ = try await client.request(EchoCommand.self, .init(text: big))
             } throws: { ($0 as? ControlError)?.code == .tooLarge }
-            let answer = try await onDedicatedThread { try client.exchange(Array("{not json\n".utf8)) }
+            // On a thread of its own: the server answering it is in this process.
+            let answer = try await DedicatedThread.run(name: "test-exchange") {
+                Result { () throws(ControlError) in try client.exchange(Array("{not json\n".utf8)) }
+            }.get()
             #expect(String(decoding: answer, as: UTF8.self).contains("malformed-request"))
             #expect(try await client.request(EchoCommand.self, .init(text: "still fine")).text == "still fine")
         }
@@ -246,6 +250,7 @@ enum EchoCommand: ControlCommand {
         defaults.site = "Default-First-Site-Name"
         defaults.directoryPollingMinutes = 180
         defaults.directoryCheck = "/usr/local/sbin/check-domain-controller"
+        defaults.dialupInterfaces = ["wg*", "tun-dialin*"]
         #expect(configuration == defaults)
     }
 }

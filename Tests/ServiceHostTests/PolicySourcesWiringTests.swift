@@ -1,6 +1,7 @@
 import DecisionCore
 import Driver
 import Foundation
+import IPsecSystem
 import IPsecTestKit
 import PolicyModel
 import Providers
@@ -47,6 +48,24 @@ import Testing
         return configuration
     }
 
+    /// The agent of a service on `configuration` with the policy sources engine and `driver`.
+    func agent(
+        _ configuration: ServiceConfiguration,
+        _ driver: InMemoryDriver,
+        _ journal: RecordingJournal
+    ) throws
+        -> PolicyAgent
+    {
+        PolicyAgent(
+            driver: driver,
+            engine: try PolicyEngineFactory.make(configuration, journal: journal),
+            journal: journal,
+            startType: .automatic,
+            settings: DynamicSettings(),
+            journalsSources: false
+        )
+    }
+
     @Test func localPolicyIsAppliedJournaledAndMakesBootStateful() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
@@ -60,14 +79,7 @@ import Testing
 
         let journal = RecordingJournal()
         let driver = InMemoryDriver()
-        let agent = PolicyAgent(
-            driver: driver,
-            engine: try PolicyEngineFactory.make(configuration, journal: journal),
-            journal: journal,
-            startType: .automatic,
-            settings: DynamicSettings(),
-            journalsSources: false
-        )
+        let agent = try agent(configuration, driver, journal)
         try await agent.start()
         #expect(await driver.mode == .operational(.secure))
         #expect(await driver.policy.filters.count >= 1)
@@ -88,18 +100,35 @@ import Testing
         try DurableFile.write(Array("<not a policy".utf8), to: StateDirectory(path: directory.path).persistentStore)
         let journal = RecordingJournal()
         let driver = InMemoryDriver()
-        let agent = PolicyAgent(
-            driver: driver,
-            engine: try PolicyEngineFactory.make(configuration(directory), journal: journal),
-            journal: journal,
-            startType: .automatic,
-            settings: DynamicSettings(),
-            journalsSources: false
-        )
+        let agent = try agent(configuration(directory), driver, journal)
         try await agent.start()
         #expect(await driver.mode == .operational(.block))
         #expect(journal.entries.filter { $0.kind == .persistentPolicyFailed }.count == 1)
         #expect(await agent.status(pid: nil).persistentPolicyFailed)
+    }
+
+    /// With the service running, explain decides with the driver's own mode, settings and host.
+    @Test func explainUsesTheRunningDriversModeAndHost() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        try DurableFile.write(Array("<not a policy".utf8), to: StateDirectory(path: directory.path).persistentStore)
+        let me = IPv4Address(198, 18, 0, 10)
+        let driver = InMemoryDriver(host: HostInfo(addresses: [me]))
+        let journal = RecordingJournal()
+        let configuration = configuration(directory)
+        let agent = try agent(configuration, driver, journal)
+        try await agent.start()
+        let environment = await ExplainEnvironment.running(agent: agent, configuration: configuration)
+        #expect(environment.settings.mode == .operational(.block))
+        #expect(environment.host.addresses == [me])
+        let engine = try #require(agent.engine as? SourcesPolicyEngine)
+        let explained = await engine.explain(
+            PacketQuery(source: IPv4Address(198, 18, 1, 1), destination: me, ipProtocol: 6, destinationPort: 22),
+            environment: environment
+        )
+        #expect(explained.reason == "mode-block" && !explained.accepted)
+        #expect(explained.me == [me])
+        try await agent.stop()
     }
 
     @Test func everyPolicyEventHasAJournalKind() {

@@ -6,22 +6,11 @@
 //   xml-bench write FILE [REPEAT]             time writing the store read from FILE
 //   xml-bench canonicalize FILE...            rewrite each file as NativePolicyXML.write(read(file))
 import Glibc
+import IPsecTestKit
 import PolicyFormats
 import PolicyModel
 
-func guid(_ kind: UInt8, _ n: Int) -> IPsecGUID {
-    var bytes = [UInt8](repeating: 0, count: 16)
-    bytes[0] = 0x1b
-    bytes[1] = kind
-    bytes[6] = 0x40
-    bytes[8] = 0x80
-    var value = UInt64(n)
-    for index in stride(from: 15, through: 10, by: -1) {
-        bytes[index] = UInt8(value & 0xFF)
-        value >>= 8
-    }
-    return IPsecGUID(bytes: bytes)!
-}
+func guid(_ kind: UInt8, _ n: Int) -> IPsecGUID { SyntheticStore.guid(kind, n, prefix: 0x1b) }
 
 /// Policies of 100 rules each; each rule has its own filter list of FILTERS / RULES filters.
 func syntheticStore(rules: Int, filters: Int) -> PolicyStore {
@@ -110,18 +99,9 @@ func writeFile(_ path: String, _ bytes: [UInt8]) {
     guard fwrite(bytes, 1, bytes.count, file) == bytes.count else { fail("cannot write \(path)") }
 }
 
-func fail(_ message: String) -> Never {
-    let line = "xml-bench: \(message)\n"
-    _ = write(2, line, line.utf8.count)
-    exit(1)
-}
+func fail(_ message: String) -> Never { BenchmarkSupport.fail("xml-bench", message) }
 
-func cpuSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-}
+func cpuSeconds() -> Double { BenchmarkSupport.processCPUSeconds() }
 
 func peakRSSKilobytes() -> Int {
     var usage = rusage()

@@ -34,6 +34,13 @@ public enum BlobType: Hashable, Sendable, CaseIterable {
     /// `ipsecDataType`: 256 (0x100) for every class in the data Windows writes.
     public static let dataType: UInt32 = 0x100
 
+    /// `ipsecDataType` 598 (0x256): the value of Windows' own default objects in every Active Directory
+    /// domain (the ones Samba provisions from Windows' data, `provision.ldif`). The blobs are the same.
+    public static let defaultObjectsDataType: UInt32 = 598
+
+    /// The `ipsecDataType` values readers accept; writers always write ``dataType``.
+    public static let acceptedDataTypes: [UInt32] = [dataType, defaultObjectsDataType]
+
     private static let policyGUID = IPsecGUID("{22202163-4F4C-11D1-863B-00A0248D3021}")!
     private static let isakmpGUID = IPsecGUID("{80DC20B8-2EC8-11D1-A89E-00A0248D3021}")!
     private static let nfaGUID = IPsecGUID("{11BBAC00-498D-11D1-8639-00A0248D3021}")!

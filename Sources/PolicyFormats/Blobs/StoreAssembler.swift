@@ -48,8 +48,10 @@ struct StoreAssembler {
             }
         }
         var owner: [WindowsObjectName: WindowsObjectName] = [:]
+        // By GUID, so that resolving every rule's action stays linear in the number of objects.
+        let actionTypes = Dictionary(store.filterActions.map { ($0.id, $0.type) }) { first, _ in first }
         for name in order where name.objectClass == .policy {
-            store.policies.append(try policy(objects[name]!, store: store, owner: &owner))
+            store.policies.append(try policy(objects[name]!, actionTypes: actionTypes, owner: &owner))
         }
         if let assigned {
             let holder = StoredObject(
@@ -73,7 +75,18 @@ struct StoreAssembler {
         )
     }
 
-    /// The checks every object passes: `ipsecID` agrees with the name, `ipsecDataType` is 256, data present.
+    /// How many objects carried each `ipsecDataType` value (objects without one are not counted), so
+    /// that readers can say which one they read.
+    var dataTypeCounts: [UInt32: Int] {
+        var counts: [UInt32: Int] = [:]
+        for object in objects.values {
+            if let type = object.dataType { counts[type, default: 0] += 1 }
+        }
+        return counts
+    }
+
+    /// The checks every object passes: `ipsecID` agrees with the name, `ipsecDataType` is 256 or 598,
+    /// data present.
     private func check(_ object: StoredObject) throws(PolicyFormatError) {
         if let text = object.ipsecID {
             guard let id = IPsecGUID(text) else { throw error(object, "ipsecID", "'\(text)' is not a GUID") }
@@ -81,9 +94,12 @@ struct StoreAssembler {
                 throw error(object, "ipsecID", "ipsecID \(id.braced) does not match the object name \(object.name)")
             }
         }
-        // 598 (0x256): Windows' default objects in every domain, as Samba provisions them (same blobs).
-        if let type = object.dataType, type != BlobType.dataType, type != 598 {
-            throw error(object, "ipsecDataType", "ipsecDataType is \(type), expected 256 (0x100)")
+        if let type = object.dataType, !BlobType.acceptedDataTypes.contains(type) {
+            throw error(
+                object,
+                "ipsecDataType",
+                "ipsecDataType is \(type), expected 256 (0x100) or 598 (Windows' default objects)"
+            )
         }
         guard object.data != nil else { throw error(object, "ipsecData", "the object has no ipsecData") }
     }
@@ -169,7 +185,7 @@ struct StoreAssembler {
 
     private func policy(
         _ object: StoredObject,
-        store: PolicyStore,
+        actionTypes: [IPsecGUID: FilterActionType],
         owner: inout [WindowsObjectName: WindowsObjectName]
     ) throws(PolicyFormatError) -> IPsecPolicy {
         let interval = try IPsecData.decodePolicy(object.data!, context: object.blobContext(file: file))
@@ -190,7 +206,7 @@ struct StoreAssembler {
         for reference in references(object, ReferenceAttribute.nfa) {
             let nfa = try resolve(reference, from: object, field: ReferenceAttribute.nfa, expecting: .nfa)
             try claim(nfa, for: object, owner: &owner, field: ReferenceAttribute.nfa)
-            rules.append(try rule(nfa, store: store))
+            rules.append(try rule(nfa, actionTypes: actionTypes))
         }
         return IPsecPolicy(
             id: object.name.id,
@@ -223,7 +239,10 @@ struct StoreAssembler {
         owner[child.name] = parent.name
     }
 
-    private func rule(_ object: StoredObject, store: PolicyStore) throws(PolicyFormatError) -> Rule {
+    private func rule(
+        _ object: StoredObject,
+        actionTypes: [IPsecGUID: FilterActionType]
+    ) throws(PolicyFormatError) -> Rule {
         let data = try IPsecData.decodeNFA(object.data!, context: object.blobContext(file: file))
         var actionID: IPsecGUID?
         var isDefaultResponse = false
@@ -236,7 +255,7 @@ struct StoreAssembler {
                 expecting: .negotiationPolicy
             )
             actionID = target.name.id
-            isDefaultResponse = store.filterAction(id: target.name.id)?.type == .defaultResponse
+            isDefaultResponse = actionTypes[target.name.id] == .defaultResponse
         }
         var filterListIDs: [IPsecGUID] = []
         for reference in references(object, ReferenceAttribute.filter) {

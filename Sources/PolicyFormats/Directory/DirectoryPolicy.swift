@@ -7,10 +7,24 @@ public struct DirectoryPolicyImport: Hashable, Sendable {
     /// directory, GPOs assign policies (``groupPolicy``).
     public var store: PolicyStore
     public var groupPolicy: DirectoryGroupPolicy
+    /// How many IPsec objects carried each `ipsecDataType` value: 256 in what Windows writes, 598 in
+    /// Windows' own default objects (``BlobType/defaultObjectsDataType``). Both read alike.
+    public var ipsecDataTypes: [UInt32: Int]
 
-    public init(store: PolicyStore, groupPolicy: DirectoryGroupPolicy) {
+    public init(store: PolicyStore, groupPolicy: DirectoryGroupPolicy, ipsecDataTypes: [UInt32: Int] = [:]) {
         self.store = store
         self.groupPolicy = groupPolicy
+        self.ipsecDataTypes = ipsecDataTypes
+    }
+
+    /// One line saying which `ipsecDataType` values were read, when any object carried 598; `nil` when
+    /// all carried 256 (or none).
+    public var dataTypeNote: String? {
+        let defaults = ipsecDataTypes[BlobType.defaultObjectsDataType] ?? 0
+        guard defaults > 0 else { return nil }
+        let standard = ipsecDataTypes[BlobType.dataType] ?? 0
+        return
+            "ipsecDataType 598 on \(defaults) object\(defaults == 1 ? "" : "s") (the value of Windows' default IP Security objects, as Samba provisions them) and 256 on \(standard); both are read alike"
     }
 }
 
@@ -36,7 +50,11 @@ public enum DirectoryPolicy {
         for entry in entries {
             if let object = try storedObject(entry, file: file) { try assembler.add(object) }
         }
-        return DirectoryPolicyImport(store: try assembler.assemble(), groupPolicy: groupPolicy)
+        return DirectoryPolicyImport(
+            store: try assembler.assemble(),
+            groupPolicy: groupPolicy,
+            ipsecDataTypes: assembler.dataTypeCounts
+        )
     }
 
     /// The entry as a stored IPsec object, or `nil` when it is not one (or is a GPO assignment object).

@@ -1,4 +1,4 @@
-import Glibc
+import IPsecSystem
 public import PolicyModel
 
 extension NativePolicyXML {
@@ -15,34 +15,14 @@ extension NativePolicyXML {
     }
 
     static func readFile(_ path: String, limit: Int) throws(PolicyFormatError) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
-        guard descriptor >= 0 else { throw systemError(path, "cannot open") }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw systemError(path, "cannot examine") }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            throw PolicyFormatError(file: path, message: "not a regular file")
+        do {
+            return try FileSystem.read(path, limit: limit, accept: .regularFiles)
+        } catch  where error.errno == .fileTooLarge {
+            throw PolicyFormatError(file: path, message: "the file is \(error.detail ?? "too large"); not parsed")
+        } catch  where error.detail != nil {
+            throw PolicyFormatError(file: path, message: error.detail!)
+        } catch {
+            throw PolicyFormatError(file: path, message: "cannot \(error.operation): \(error.errno)")
         }
-        let size = Int(status.st_size)
-        guard size <= limit else {
-            throw tooLarge(size, file: path, limits: Limits(maxBytes: limit))
-        }
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let count = bytes.withUnsafeMutableBytes { buffer in
-                Glibc.read(descriptor, buffer.baseAddress! + done, size - done)
-            }
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { throw systemError(path, "cannot read") }
-            // The file shrank while we read it: use what is there.
-            guard count > 0 else { return Array(bytes[..<done]) }
-            done += count
-        }
-        return bytes
-    }
-
-    private static func systemError(_ path: String, _ what: String) -> PolicyFormatError {
-        PolicyFormatError(file: path, message: "\(what): \(String(cString: strerror(errno)))")
     }
 }

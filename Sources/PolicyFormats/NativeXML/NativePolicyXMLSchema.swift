@@ -142,12 +142,44 @@ enum NativePolicyXMLSchema {
             </xs:restriction>
           </xs:simpleType>
 
+          <!-- Texts, in characters (ValidationLimits.Text). Every store write checks them first. -->
+
+          <xs:simpleType name="Name">
+            <xs:restriction base="xs:string">
+              <xs:maxLength value="1024"/>
+            </xs:restriction>
+          </xs:simpleType>
+
+          <xs:simpleType name="Description">
+            <xs:restriction base="xs:string">
+              <xs:maxLength value="1024"/>
+            </xs:restriction>
+          </xs:simpleType>
+
+          <xs:simpleType name="HostName">
+            <xs:restriction base="xs:string">
+              <xs:maxLength value="255"/>
+            </xs:restriction>
+          </xs:simpleType>
+
+          <xs:simpleType name="Secret">
+            <xs:restriction base="xs:string">
+              <xs:maxLength value="1024"/>
+            </xs:restriction>
+          </xs:simpleType>
+
+          <xs:simpleType name="AuthorityName">
+            <xs:restriction base="xs:string">
+              <xs:maxLength value="4096"/>
+            </xs:restriction>
+          </xs:simpleType>
+
           <!-- Common attributes of the stored objects -->
 
           <xs:attributeGroup name="Object">
             <xs:attribute name="id" type="p:GUID" use="required"/>
-            <xs:attribute name="name" type="xs:string"/>
-            <xs:attribute name="description" type="xs:string"/>
+            <xs:attribute name="name" type="p:Name"/>
+            <xs:attribute name="description" type="p:Description"/>
             <xs:attribute name="whenChanged" type="p:Timestamp"/>
           </xs:attributeGroup>
 
@@ -165,7 +197,7 @@ enum NativePolicyXMLSchema {
           </xs:complexType>
 
           <xs:complexType name="DNSName">
-            <xs:attribute name="name" type="xs:string" use="required"/>
+            <xs:attribute name="name" type="p:HostName" use="required"/>
             <xs:attribute name="address" type="p:IPv4Address" use="required"/>
           </xs:complexType>
 
@@ -190,7 +222,7 @@ enum NativePolicyXMLSchema {
               <xs:element name="destination" type="p:Endpoint"/>
             </xs:sequence>
             <xs:attribute name="id" type="p:GUID" use="required"/>
-            <xs:attribute name="description" type="xs:string"/>
+            <xs:attribute name="description" type="p:Description"/>
             <xs:attribute name="mirrored" type="xs:boolean" use="required"/>
             <xs:attribute name="protocol" type="p:Protocol" use="required"/>
             <xs:attribute name="sourcePort" type="p:Port"/>
@@ -259,7 +291,7 @@ enum NativePolicyXMLSchema {
             </xs:sequence>
             <xs:attribute name="id" type="p:GUID" use="required"/>
             <!-- Absent and empty differ: Windows often stores no ipsecName for this object. -->
-            <xs:attribute name="name" type="xs:string"/>
+            <xs:attribute name="name" type="p:Name"/>
             <xs:attribute name="whenChanged" type="p:Timestamp"/>
             <xs:attribute name="instanceID" type="p:GUID"/>
             <xs:attribute name="masterKeyPFS" type="xs:boolean" use="required"/>
@@ -270,11 +302,11 @@ enum NativePolicyXMLSchema {
           </xs:complexType>
 
           <xs:complexType name="PreSharedKey">
-            <xs:attribute name="key" type="xs:string" use="required"/>
+            <xs:attribute name="key" type="p:Secret" use="required"/>
           </xs:complexType>
 
           <xs:complexType name="Certificate">
-            <xs:attribute name="authority" type="xs:string" use="required"/>
+            <xs:attribute name="authority" type="p:AuthorityName" use="required"/>
             <xs:attribute name="certmap" type="xs:boolean" use="required"/>
             <xs:attribute name="excludeCAName" type="xs:boolean" use="required"/>
           </xs:complexType>
@@ -292,9 +324,9 @@ enum NativePolicyXMLSchema {
             <xs:attributeGroup ref="p:Object"/>
             <xs:attribute name="filterAction" type="p:GUID"/>
             <xs:attribute name="interface" type="p:Interface" use="required"/>
-            <xs:attribute name="interfaceName" type="xs:string"/>
+            <xs:attribute name="interfaceName" type="p:Name"/>
             <xs:attribute name="tunnelEndpoint" type="p:IPv4Address"/>
-            <xs:attribute name="tunnelEndpointName" type="xs:string"/>
+            <xs:attribute name="tunnelEndpointName" type="p:HostName"/>
             <xs:attribute name="active" type="xs:boolean" use="required"/>
             <xs:attribute name="defaultResponse" type="xs:boolean" use="required"/>
           </xs:complexType>
@@ -340,19 +372,7 @@ enum NativePolicyXMLSchema {
               <xs:field xpath="@id"/>
             </xs:key>
 
-            <!-- Names are optional, but no two objects of one kind share one. -->
-            <xs:unique name="filterListName">
-              <xs:selector xpath="p:filterList"/>
-              <xs:field xpath="@name"/>
-            </xs:unique>
-            <xs:unique name="filterActionName">
-              <xs:selector xpath="p:filterAction"/>
-              <xs:field xpath="@name"/>
-            </xs:unique>
-            <xs:unique name="policyName">
-              <xs:selector xpath="p:policy"/>
-              <xs:field xpath="@name"/>
-            </xs:unique>
+            <!-- Names are labels, not keys: as in Windows, two objects of one kind may share one. -->
 
             <xs:keyref name="ruleFilterList" refer="p:filterListID">
               <xs:selector xpath="p:policy/p:rule/p:filterListRef"/>

@@ -197,6 +197,23 @@ final class NativeXMLDecoder: LibXMLSAXHandler {
             return "the document is not valid UTF-8: "
                 + (message.firstRange(of: "Bytes:").map { String(message[$0.lowerBound...]) } ?? message)
         }
+        if message.contains("Huge input lookup") || message.contains("AttValue length too long") {
+            return "a text is longer than the parser accepts (10 000 000 characters); the schema's limits are far lower"
+        }
+        // `The value 'xxxx…' has a length of '2000'; this exceeds the allowed maximum length of '1024'.`:
+        // the value itself can be megabytes; say how long it is instead.
+        if let facet = message.firstRange(of: "[facet 'maxLength'] The value '") {
+            let subject = String(message[..<facet.lowerBound])
+            guard let length = message.firstRange(of: "' has a length of '"),
+                let maximum = message.firstRange(of: "'; this exceeds the allowed maximum length of '")
+            else {
+                // libxml2 cuts long messages short before the numbers.
+                return subject + "the value is longer than the limit (docs/xml-format.md, \"Security and limits\")."
+            }
+            let count = message[length.upperBound...].prefix { $0 != "'" }
+            let limit = message[maximum.upperBound...].prefix { $0 != "'" }
+            return subject + "\(count) characters is longer than the limit of \(limit)."
+        }
         guard let facet = message.firstRange(of: "[facet 'pattern'] "),
             let pattern = message.firstRange(of: " is not accepted by the pattern '")
         else { return message }

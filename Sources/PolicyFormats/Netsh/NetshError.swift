@@ -1,3 +1,5 @@
+import PolicyModel
+
 /// A netsh command that cannot be carried out: one sentence in the tone of netsh's own messages,
 /// naming the offending parameter and the values it accepts.
 ///
@@ -56,4 +58,17 @@ public struct NetshError: Error, Hashable, Sendable, CustomStringConvertible {
     public static let serviceNotRunning = NetshError(
         "The IPsec Services service is not running. Dynamic commands need the running service; start it with 'ipsecsvc service start'."
     )
+}
+
+extension ObjectMatch {
+    /// The position of the one object a netsh parameter names; otherwise "does not exist", or, when
+    /// several objects carry the name (objects are their GUIDs), which GUIDs to choose from.
+    func required(_ kind: String, plural: String, name: String, parameter: String) throws(NetshError) -> Int {
+        switch self {
+        case .one(let index): return index
+        case .none: throw .notFound(kind, name)
+        case .ambiguous:
+            throw NetshError((ambiguityMessage(kinds: plural, name: name, parameter: parameter) ?? "") + ".")
+        }
+    }
 }

@@ -112,8 +112,8 @@ extension NetshStaticSession {
             return index
         }
         let name = arguments.string("name") ?? ""
-        guard let index = store.namedFilterActionIndex(name) else { throw .notFound("Filter Action", name) }
-        return index
+        return try store.filterActionMatch(name)
+            .required("Filter Action", plural: "filter actions", name: name, parameter: "name")
     }
 
     /// The settings `add filteraction` and `set filteraction` share.

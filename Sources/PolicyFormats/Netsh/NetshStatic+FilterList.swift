@@ -130,7 +130,10 @@ extension NetshStaticSession {
 
     func addFilter(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
         let listName = arguments.string("filterlist") ?? ""
-        var index = store.filterLists.firstIndex { $0.name.caseInsensitiveEquals(listName) }
+        let match = store.filterListMatch(listName)
+        var index =
+            match == .none
+            ? nil : try match.required("Filter List", plural: "filter lists", name: listName, parameter: "filterlist")
         if index == nil {
             store.filterLists.append(FilterList(id: environment.newGUID(), name: listName, whenChanged: now))
             index = store.filterLists.count - 1
@@ -155,9 +158,8 @@ extension NetshStaticSession {
 
     func deleteFilter(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
         let listName = arguments.string("filterlist") ?? ""
-        guard let index = store.filterLists.firstIndex(where: { $0.name.caseInsensitiveEquals(listName) }) else {
-            throw .notFound("Filter List", listName)
-        }
+        let index = try store.filterListMatch(listName)
+            .required("Filter List", plural: "filter lists", name: listName, parameter: "filterlist")
         let fields = try FilterFields(arguments, resolver: environment.resolver)
         let before = store.filterLists[index].filters.count
         store.filterLists[index].filters.removeAll(where: fields.matches)
@@ -177,10 +179,12 @@ extension NetshStaticSession {
             return index
         }
         let name = arguments.string("name") ?? ""
-        guard let index = store.filterLists.firstIndex(where: { $0.name.caseInsensitiveEquals(name) }) else {
-            throw .notFound("Filter List", name)
-        }
-        return index
+        return try store.filterListMatch(name).required(
+            "Filter List",
+            plural: "filter lists",
+            name: name,
+            parameter: "name"
+        )
     }
 }
 

@@ -129,9 +129,7 @@ extension NetshStaticSession {
         if arguments.has("all") {
             doomed = store.policies
         } else {
-            let name = arguments.string("name") ?? ""
-            guard let policy = store.policy(named: name) else { throw .notFound("Policy", name) }
-            doomed = [policy]
+            doomed = [store.policies[try policyIndex(arguments, store)]]
         }
         for policy in doomed {
             // The default response rule's filter action belongs to its policy and goes with it.
@@ -162,10 +160,7 @@ extension NetshStaticSession {
             return index
         }
         let name = arguments.string(tag) ?? ""
-        guard let index = store.policies.firstIndex(where: { $0.name.caseInsensitiveEquals(name) }) else {
-            throw .notFound("Policy", name)
-        }
-        return index
+        return try store.policyMatch(name).required("Policy", plural: "policies", name: name, parameter: tag)
     }
 
     /// The settings `add policy` and `set policy` share.

@@ -210,14 +210,16 @@ extension NetshStaticSession {
 
     private func filterListID(_ arguments: NetshArguments, _ store: PolicyStore) throws(NetshError) -> IPsecGUID {
         let name = arguments.string("filterlist") ?? ""
-        guard let list = store.filterList(named: name) else { throw .notFound("Filter List", name) }
-        return list.id
+        let index = try store.filterListMatch(name)
+            .required("Filter List", plural: "filter lists", name: name, parameter: "filterlist")
+        return store.filterLists[index].id
     }
 
     private func namedFilterActionID(_ arguments: NetshArguments, _ store: PolicyStore) throws(NetshError) -> IPsecGUID
     {
         let name = arguments.string("filteraction") ?? ""
-        guard let index = store.namedFilterActionIndex(name) else { throw .notFound("Filter Action", name) }
+        let index = try store.filterActionMatch(name)
+            .required("Filter Action", plural: "filter actions", name: name, parameter: "filteraction")
         return store.filterActions[index].id
     }
 

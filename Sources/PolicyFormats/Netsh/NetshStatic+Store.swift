@@ -88,31 +88,3 @@ extension NetshStaticSession {
         }
     }
 }
-
-extension PolicyStore {
-    /// Adds `other`'s objects; an object with the GUID of an existing one replaces it. The
-    /// assignment of this store stays as it is.
-    mutating func merge(_ other: PolicyStore) {
-        for policy in other.policies {
-            if let index = policies.firstIndex(where: { $0.id == policy.id }) {
-                policies[index] = policy
-            } else {
-                policies.append(policy)
-            }
-        }
-        for list in other.filterLists {
-            if let index = filterLists.firstIndex(where: { $0.id == list.id }) {
-                filterLists[index] = list
-            } else {
-                filterLists.append(list)
-            }
-        }
-        for action in other.filterActions {
-            if let index = filterActions.firstIndex(where: { $0.id == action.id }) {
-                filterActions[index] = action
-            } else {
-                filterActions.append(action)
-            }
-        }
-    }
-}

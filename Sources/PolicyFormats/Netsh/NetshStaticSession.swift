@@ -40,11 +40,30 @@ public final class NetshStaticSession {
                 "The \(location.displayName.lowercased()) is read-only: ipsecsvc shows the directory policy but does not change it. Edit the policy in its directory source, or use 'set store location=local' or 'location=persistent'."
             )
         }
-        var copy = try currentStore()
+        if inTransaction {
+            // A script is one transaction, and any failure rolls all of it back (``rollback(location:
+            // batchMode:)``): its commands edit the working store in place, since copying the store for
+            // each command would make a script of n additions cost n².
+            var store = try currentStore()
+            working[location] = nil
+            defer { working[location] = store }
+            dirty.insert(location)
+            return try body(&store)
+        }
+        let before = try currentStore()
+        var copy = before
         let output = try body(&copy)
         working[location] = copy
         dirty.insert(location)
-        if !isDeferring { try flush() }
+        guard !isDeferring else { return output }
+        do {
+            try flush()
+        } catch {
+            // A refused save leaves the session on the store as it is on disk, not on the refused edit.
+            working[location] = before
+            dirty.remove(location)
+            throw error
+        }
         return output
     }
 
@@ -54,8 +73,15 @@ public final class NetshStaticSession {
         working = working.filter { dirty.contains($0.key) }
     }
 
-    /// Saves every store with unsaved edits.
+    /// Saves every store with unsaved edits; when any of them could not be stored (a GUID used twice,
+    /// a dangling reference, an over-long name), none is saved.
     public func flush() throws(NetshError) {
+        for location in NetshStoreLocation.allCases where dirty.contains(location) {
+            guard let problems = working[location]?.storageProblems(), !problems.isEmpty else { continue }
+            throw NetshError(
+                "The \(location.displayName.lowercased()) was not changed: \(ValidationProblem.summary(problems))"
+            )
+        }
         for location in NetshStoreLocation.allCases where dirty.contains(location) {
             guard let store = working[location] else { continue }
             try backend.save(store, to: location)

@@ -56,6 +56,7 @@ public enum WindowsFileFormats {
         case .ldif, .dsml:
             let entries = format == .ldif ? try LDIF.entries(bytes, file: file) : try DSML.entries(bytes, file: file)
             let result = try DirectoryPolicy.read(entries, file: file)
+            if let note = result.dataTypeNote { options.report?("\(file): \(note)") }
             for assignment in result.groupPolicy.assignments {
                 options.report?(
                     "\(file): GPO \(assignment.gpoID.braced.uppercased()) assigns \(assignment.policyDN) (the directory provider decides which GPO applies)"

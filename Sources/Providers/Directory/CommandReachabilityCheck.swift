@@ -1,30 +1,30 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import IPsecSystem
 
 /// The configured reachability check (`directory_check`): a program that exits 0 when the directory can
-/// be reached. Runs off the cooperative pool.
+/// be reached.
+///
+/// It runs in a process group of its own with a timeout: a check that hangs (a script waiting on a
+/// dead network) is killed, with everything it started, and counts as "unreachable". Stopping the
+/// service (cancelling the task) kills it too.
 public struct CommandReachabilityCheck: DirectoryReachabilityCheck {
     public var program: String
+    public var timeout: Duration
 
-    public init(program: String) {
+    public init(program: String, timeout: Duration = .seconds(30)) {
         self.program = program
+        self.timeout = timeout
     }
 
     public func unreachableReason() async -> String? {
-        let program = self.program
-        return await BlockingIO.run { () -> String? in
-            var pid: pid_t = 0
-            let argv: [UnsafeMutablePointer<CChar>?] = [strdup(program), nil]
-            defer { argv.forEach { free($0) } }
-            let spawned = posix_spawn(&pid, program, nil, nil, argv, environ)
-            guard spawned == 0 else { return "\(program) cannot be run: \(String(cString: strerror(spawned)))" }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            let exited = status & 0x7F == 0
-            let code = (status >> 8) & 0xFF
-            if exited && code == 0 { return nil }
-            return exited ? "\(program) exited with status \(code)" : "\(program) was killed by signal \(status & 0x7F)"
+        let result: CommandResult
+        do {
+            result = try await ChildProcess.run(Command(program, grouping: .newGroup), timeout: timeout)
+        } catch let error as SystemError {
+            // `/usr/local/sbin/check: run: did not finish within 30 s and was killed`, or cannot be spawned.
+            return error.description
+        } catch {
+            return "\(program) was stopped: the service is stopping"
         }
+        return result.status.succeeded ? nil : "\(program) \(result.status)"
     }
 }

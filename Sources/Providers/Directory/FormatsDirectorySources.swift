@@ -1,15 +1,19 @@
+import IPsecSystem
 public import PolicyFormats
 public import PolicyModel
 
 /// Reads directory snapshots with PolicyFormats' readers: DSMLv2 when the file starts with `<`, LDIF
 /// otherwise.
 public struct FormatsSnapshotReader: DirectorySnapshotReader {
+    /// The largest snapshot read: an export of a large domain's policy container, with room to spare.
+    public static let maximumSize = 256 << 20
+
     public init() {}
 
     public func read(path: String) throws(PolicyFormatError) -> DirectoryTree? {
         let bytes: [UInt8]?
         do {
-            bytes = try FileIO.read(path)
+            bytes = try FileSystem.readIfPresent(path, limit: Self.maximumSize)
         } catch {
             throw PolicyFormatError(file: path, message: error.description)
         }

@@ -1,3 +1,4 @@
+import IPsecSystem
 public import PolicyFormats
 
 /// Reads a directory snapshot file (DSMLv2 or LDIF, `directory = snapshot`): for offline use, tests,
@@ -55,7 +56,7 @@ public struct SnapshotDirectoryReader: DirectoryReader {
     private func entries() async throws(DirectoryReadError) -> [DirectoryEntry] {
         let reader = snapshotReader
         let path = self.path
-        let result: Result<DirectoryTree?, PolicyFormatError> = await BlockingIO.run {
+        let result: Result<DirectoryTree?, PolicyFormatError> = await BlockingPool.shared.run {
             do throws(PolicyFormatError) {
                 return .success(try reader.read(path: path))
             } catch {

@@ -25,6 +25,15 @@ public protocol PolicyEngine: Sendable {
 
     /// Yields once for every change of the effective policy that the host must apply.
     func changes() -> AsyncStream<Void>
+
+    /// Ends the engine's own background work when the service stops, last: timers, change forwarding,
+    /// and the work they wait for (a running `directory_check` is killed). ``changes()`` then finishes.
+    func shutdown() async
+}
+
+extension PolicyEngine {
+    /// An engine without background work has nothing to end.
+    public func shutdown() async {}
 }
 
 /// One policy source as `status` reports it.

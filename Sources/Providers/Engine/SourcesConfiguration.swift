@@ -12,12 +12,12 @@ public struct SourcesConfiguration: Sendable {
     public var directoryReader: (any DirectoryReader)?
     public var policyDecoder: any DirectoryPolicyDecoder
     public var events: any PolicyEventSink
-    /// Expands `me` and the special servers for `explain`.
-    public var resolver: any AddressResolver
     /// Whether the engine runs the directory's polling and group-policy refresh timers itself.
     public var runsTimers: Bool
     /// Read-only engines (offline `policy show --effective`) never write or drop the directory cache.
     public var readOnly: Bool
+    /// What the service writes at start when there is no local store yet (its first start).
+    public var firstLocalStore: FirstLocalStore
 
     public init(
         state: StateDirectory,
@@ -27,9 +27,9 @@ public struct SourcesConfiguration: Sendable {
         directoryReader: (any DirectoryReader)? = nil,
         policyDecoder: any DirectoryPolicyDecoder = FormatsPolicyDecoder(),
         events: any PolicyEventSink = RecordingEventSink(),
-        resolver: any AddressResolver = StaticAddressResolver(),
         runsTimers: Bool = true,
-        readOnly: Bool = false
+        readOnly: Bool = false,
+        firstLocalStore: FirstLocalStore = .leaveMissing
     ) {
         self.state = state
         self.directory = directory
@@ -38,10 +38,20 @@ public struct SourcesConfiguration: Sendable {
         self.directoryReader = directoryReader
         self.policyDecoder = policyDecoder
         self.events = events
-        self.resolver = resolver
         self.runsTimers = runsTimers
         self.readOnly = readOnly
+        self.firstLocalStore = firstLocalStore
     }
+}
+
+/// The local store a first start creates (``ExamplePolicies/createLocalStoreIfMissing(in:examples:codec:)``).
+public enum FirstLocalStore: Hashable, Sendable {
+    /// Windows' three example policies, unassigned: what a fresh Windows install has.
+    case examples
+    /// An empty store (`examples = no`, `ipsecsvc run --no-examples`).
+    case empty
+    /// Nothing is written (read-only engines, tests of other things).
+    case leaveMissing
 }
 
 /// The effective policy with the state of every source: what `policy show --effective` prints.

@@ -1,8 +1,5 @@
+import IPsecSystem
 public import PolicyModel
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The Policy Agent's policy side: the built-in providers (persistent, directory, directory cache, local,
 /// dynamic) and any plugins in one ``ProviderRegistry``, merged by ``SourceSelector`` and
@@ -53,6 +50,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
     // MARK: - PolicyEngine
 
     public func startPersistent() async throws -> EffectivePolicy {
+        await createLocalStoreOnFirstStart()
         await registerBuiltIns()
         let report = await persistent.load()
         switch report {
@@ -74,6 +72,35 @@ public actor SourcesPolicyEngine: PolicyEngine {
     public func effectivePolicy() async -> EffectivePolicy {
         await recompute()
         return current
+    }
+
+    /// The first start creates the local store, with Windows' example policies unless configured
+    /// otherwise; later starts find it and leave it as it is.
+    private func createLocalStoreOnFirstStart() async {
+        let state = configuration.state
+        let codec = configuration.codec
+        let examples: Bool
+        switch configuration.firstLocalStore {
+        case .leaveMissing: return
+        case .examples: examples = true
+        case .empty: examples = false
+        }
+        guard !configuration.readOnly else { return }
+        let created = await BlockingPool.shared.run { () -> Result<Bool, any Error> in
+            Result {
+                try state.withLock {
+                    try ExamplePolicies.createLocalStoreIfMissing(in: state, examples: examples, codec: codec)
+                }
+            }
+        }
+        if case .failure(let error) = created {
+            configuration.events.record(
+                .sourceFailed(
+                    name: "local",
+                    reason: "the new local store \(state.localStore) could not be written: \(error)"
+                )
+            )
+        }
     }
 
     public func refresh() async {
@@ -112,10 +139,11 @@ public actor SourcesPolicyEngine: PolicyEngine {
         )
     }
 
-    /// Which filters decide a packet (`explain`).
-    public func explain(_ packet: PacketQuery, resolver: (any AddressResolver)? = nil) async -> Explanation {
+    /// What the driver does with a packet under the current effective policy (`explain`), decided
+    /// with the driver's mode, settings and host information in `environment`.
+    public func explain(_ packet: PacketQuery, environment: ExplainEnvironment) async -> Explanation {
         await recompute()
-        return Explainer.explain(packet, in: current, resolver: resolver ?? configuration.resolver)
+        return Explainer.explain(packet, in: current, environment: environment)
     }
 
     /// `policy import` through the service: a local import applies at once, a persistent one waits for the
@@ -128,7 +156,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
     ) async throws(StoreOperations.OperationError) -> PolicyStore {
         let state = configuration.state
         let codec = configuration.codec
-        let written = try await BlockingIO.run { () throws(StoreOperations.OperationError) -> PolicyStore in
+        let written = try await BlockingPool.shared.run { () throws(StoreOperations.OperationError) -> PolicyStore in
             try StoreOperations.importPolicies(imported, into: store, assign: assign, state: state, codec: codec)
         }
         switch store {
@@ -145,7 +173,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
     public func exportPolicies(from store: EditableStore) async throws(StoreOperations.OperationError) -> PolicyStore {
         let state = configuration.state
         let codec = configuration.codec
-        return try await BlockingIO.run { () throws(StoreOperations.OperationError) -> PolicyStore in
+        return try await BlockingPool.shared.run { () throws(StoreOperations.OperationError) -> PolicyStore in
             try StoreOperations.export(store, state: state, codec: codec)
         }
     }
@@ -357,7 +385,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
         pendingReported = pending
     }
 
-    private static func now() -> Int64 { Int64(time(nil)) }
+    private static func now() -> Int64 { SystemClock.secondsSince1970() }
 }
 
 extension SourcePolicy {

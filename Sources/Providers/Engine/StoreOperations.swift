@@ -1,3 +1,4 @@
+import IPsecSystem
 public import PolicyModel
 
 /// The two stores an administrator edits.
@@ -28,6 +29,13 @@ public enum StoreOperations {
 
     /// Adds (or replaces by GUID) the policies, filter lists and filter actions of `imported` in the store,
     /// then assigns `assign` if given.
+    ///
+    /// The imported document must pass the model's checks (``PolicyStore/validate()``, as `policy
+    /// validate` and plugins apply them) whoever sends it, and the merged store must load again
+    /// (``StoreEditing/storableEncoding(of:codec:path:)``); otherwise nothing is written and the error
+    /// names every problem.
+    /// - Parameter examples: a local store that does not exist yet starts with Windows' example
+    ///   policies (``ExamplePolicies``), as on a fresh Windows install.
     /// - Returns: the store as written.
     @discardableResult
     public static func importPolicies(
@@ -35,11 +43,25 @@ public enum StoreOperations {
         into store: EditableStore,
         assign: String?,
         state: StateDirectory,
+        examples: Bool = false,
         codec: any PolicyStoreCodec = NativeXMLStoreCodec()
     ) throws(OperationError) -> PolicyStore {
         let file = StoreFile(path: store.path(in: state), codec: codec)
+        let problems = imported.validate()
+        guard problems.isEmpty else {
+            throw OperationError(
+                "\(file.path) was not changed: the imported policies have \(ValidationProblem.summary(problems))"
+            )
+        }
         do {
             return try state.withLock { () throws(OperationError) -> PolicyStore in
+                if store == .local, examples {
+                    do throws(StoreFile.StoreError) {
+                        try ExamplePolicies.createLocalStoreIfMissing(in: state, examples: true, codec: codec)
+                    } catch {
+                        throw OperationError(error.description)
+                    }
+                }
                 let loaded = file.load()
                 guard var current = loaded.store else {
                     if case .broken(let error) = loaded {
@@ -49,7 +71,7 @@ public enum StoreOperations {
                     }
                     throw OperationError("\(file.path) cannot be read")
                 }
-                current = StoreEditing.merging(imported, into: current)
+                current.merge(imported)
                 if let assign {
                     do throws(StoreEditing.EditError) {
                         current = try StoreEditing.assigning(assign, in: current)
@@ -83,6 +105,22 @@ public enum StoreOperations {
         case .missing: return PolicyStore()
         case .loaded(let content, _): return content
         case .broken(let error): throw OperationError(error.description)
+        }
+    }
+
+    /// Creates the local store with Windows' example policies when it does not exist yet (netsh on a
+    /// machine where the service never ran), under the state directory's lock.
+    public static func createLocalStoreWithExamplesIfMissing(
+        state: StateDirectory,
+        codec: any PolicyStoreCodec = NativeXMLStoreCodec()
+    ) throws(OperationError) {
+        guard !FileSystem.exists(state.localStore) else { return }
+        do {
+            _ = try state.withLock { () throws(StoreFile.StoreError) -> Bool in
+                try ExamplePolicies.createLocalStoreIfMissing(in: state, examples: true, codec: codec)
+            }
+        } catch {
+            throw OperationError(String(describing: error))
         }
     }
 

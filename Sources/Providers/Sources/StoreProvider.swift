@@ -1,3 +1,4 @@
+import IPsecSystem
 public import PolicyModel
 
 /// The persistent and local stores as providers: the assigned policy of a native-XML store file.
@@ -28,7 +29,7 @@ public actor StoreProvider: PolicyProvider {
     @discardableResult
     public func load() async -> ProviderReport {
         let file = self.file
-        let (result, fingerprint) = await BlockingIO.run { file.loadWithFingerprint() }
+        let (result, fingerprint) = await BlockingPool.shared.run { file.loadWithFingerprint() }
         loadedFingerprint = fingerprint
         if result != loaded {
             loaded = result
@@ -53,7 +54,7 @@ public actor StoreProvider: PolicyProvider {
     public func pendingRestart() async -> Bool {
         guard loaded != nil else { return false }
         let file = self.file
-        let now = await BlockingIO.run { file.currentFingerprint() }
+        let now = await BlockingPool.shared.run { file.currentFingerprint() }
         return now != loadedFingerprint
     }
 

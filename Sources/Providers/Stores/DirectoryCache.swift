@@ -1,3 +1,4 @@
+import IPsecSystem
 public import PolicyModel
 
 /// The locally cached copy of the last applied directory policy: the policy in native XML beside a small
@@ -13,12 +14,14 @@ public struct DirectoryCache: Sendable {
     }
 
     /// Replaces the cache with `policy` (a directory policy that was just applied).
-    /// The info file goes first: a crash between the two leaves new provenance on the old policy, which the
-    /// next successful directory read repairs; never a policy without provenance.
+    /// A policy that could not be stored (``StoreEditing/storableEncoding(of:codec:path:)``) changes
+    /// nothing. Otherwise the info file goes first: a crash between the two leaves new provenance on the
+    /// old policy, which the next successful directory read repairs; never a policy without provenance.
     public func save(_ policy: SourcePolicy) throws(StoreFile.StoreError) {
         guard case .assigned(let store, let policyID) = policy.content,
             let trimmed = StoreEditing.extracting(policyID, from: store)
         else { return }
+        let bytes = try StoreEditing.storableEncoding(of: trimmed, codec: file.codec, path: file.path)
         var info: [(String, String)] = []
         if let gpo = policy.gpo { info.append(("gpo", gpo)) }
         if let link = policy.linkedThrough { info.append(("linkedThrough", link)) }
@@ -32,21 +35,21 @@ public struct DirectoryCache: Sendable {
         }
         // The cache is the service's own copy: a broken one is replaced, not kept.
         if case .broken = file.load() { try file.reset() }
-        try file.overwrite(with: trimmed)
+        try file.overwrite(checked: bytes)
     }
 
     /// Deletes the cache (explicit unassignment).
     public func drop() throws(StoreFile.StoreError) {
         try file.remove()
         do {
-            try FileIO.remove(infoPath)
+            try FileSystem.remove(infoPath)
         } catch {
             throw .writeFailed(error.description)
         }
     }
 
     /// Whether a cached copy exists on disk.
-    public var exists: Bool { FileIO.exists(file.path) }
+    public var exists: Bool { FileSystem.exists(file.path) }
 
     /// The cached policy as a report for the cache provider.
     public func load() -> ProviderReport {
@@ -69,7 +72,7 @@ public struct DirectoryCache: Sendable {
     }
 
     private func readInfo() -> [String: String] {
-        guard let bytes = try? FileIO.read(infoPath) else { return [:] }
+        guard let bytes = try? FileSystem.readIfPresent(infoPath, limit: 64 << 10) else { return [:] }
         var result: [String: String] = [:]
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }
@@ -128,7 +131,7 @@ public actor DirectoryCacheProvider: PolicyProvider {
 
     public func refresh() async {
         let cache = self.cache
-        let report = await BlockingIO.run { cache.load() }
+        let report = await BlockingPool.shared.run { cache.load() }
         if report != last {
             last = report
             signal.signal()
@@ -138,14 +141,14 @@ public actor DirectoryCacheProvider: PolicyProvider {
     /// Writes the cache (service only) and re-reads it.
     public func store(_ policy: SourcePolicy) async throws(StoreFile.StoreError) {
         let cache = self.cache
-        try await BlockingIO.run { () throws(StoreFile.StoreError) in try cache.save(policy) }
+        try await BlockingPool.shared.run { () throws(StoreFile.StoreError) in try cache.save(policy) }
         await refresh()
     }
 
     /// Deletes the cache and re-reads it.
     public func drop() async throws(StoreFile.StoreError) {
         let cache = self.cache
-        try await BlockingIO.run { () throws(StoreFile.StoreError) in try cache.drop() }
+        try await BlockingPool.shared.run { () throws(StoreFile.StoreError) in try cache.drop() }
         await refresh()
     }
 

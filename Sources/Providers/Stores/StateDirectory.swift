@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import IPsecSystem
 
 /// The service's state directory (`/var/lib/ipsecsvc/`) and the files the policy sources keep in it.
 public struct StateDirectory: Hashable, Sendable {
@@ -27,24 +25,12 @@ public struct StateDirectory: Hashable, Sendable {
     /// must not call ``withLock(_:)`` again.
     public var lockFile: String { path + "/.store.lock" }
 
-    /// An error taking the lock.
-    public struct LockError: Error, Hashable, Sendable, CustomStringConvertible {
-        public var path: String
-        public var errno: Int32
-        public var description: String { "\(path): cannot lock: \(String(cString: strerror(errno)))" }
-    }
-
-    /// Runs `body` holding the exclusive store lock (`flock` on ``lockFile``), creating the directory's
-    /// lock file when needed. Blocks until the lock is free.
+    /// Runs `body` holding the exclusive store lock (`flock` on ``lockFile``), creating the directory and
+    /// its lock file when needed. Blocks until the lock is free: async callers go through
+    /// `BlockingPool` (never a serial queue that other work shares).
+    /// - Throws: the ``SystemError`` of `mkdir`, `open` or `flock`, or what `body` throws.
     public func withLock<T, E: Error>(_ body: () throws(E) -> T) throws -> T {
-        if mkdir(path, 0o750) != 0 && errno != EEXIST { throw LockError(path: path, errno: errno) }
-        let fd = open(lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw LockError(path: lockFile, errno: errno) }
-        defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            if errno != EINTR { throw LockError(path: lockFile, errno: errno) }
-        }
-        defer { flock(fd, LOCK_UN) }
-        return try body()
+        try FileSystem.makeDirectories(path, mode: 0o750)
+        return try FileLock.withExclusiveLock(lockFile) { () throws -> T in try body() }
     }
 }

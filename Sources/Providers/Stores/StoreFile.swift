@@ -1,3 +1,4 @@
+import IPsecSystem
 public import PolicyFormats
 public import PolicyModel
 
@@ -41,6 +42,12 @@ public struct StoreFile: Sendable {
         case writeFailed(String)
         /// The store on disk is broken and must be repaired or reset before it can be written.
         case refusingToOverwriteBroken(path: String, problem: String)
+        /// The new store would not load (GUIDs used twice, dangling references, over-long texts):
+        /// nothing was written. Every problem is named.
+        case refused(path: String, problems: [ValidationProblem])
+        /// The store reader refuses the encoded new store for a reason the model checks did not
+        /// foresee; nothing was written.
+        case wouldNotLoad(path: String, error: PolicyFormatError)
 
         public var description: String {
             switch self {
@@ -49,6 +56,10 @@ public struct StoreFile: Sendable {
             case .writeFailed(let reason): reason
             case .refusingToOverwriteBroken(let path, let problem):
                 "\(path) is broken (\(problem)); repair it or reset the store before writing to it"
+            case .refused(let path, let problems):
+                "\(path) was not changed: the new store would not load: \(ValidationProblem.summary(problems))"
+            case .wouldNotLoad(let path, let error):
+                "\(path) was not changed: the store reader refuses the new store: \(error)"
             }
         }
     }
@@ -70,12 +81,12 @@ public struct StoreFile: Sendable {
         DurableFile.removeStaleTemporaries(of: path)
         let bytes: [UInt8]?
         do {
-            bytes = try FileIO.read(path)
+            bytes = try FileSystem.readIfPresent(path, limit: Self.maximumSize, accept: .regularFiles)
         } catch {
             return (.broken(.unreadable(path: path, reason: error.description)), 0)
         }
         guard let bytes else { return (.missing, 0) }
-        let fingerprint = FileIO.fingerprint(bytes)
+        let fingerprint = Self.fingerprint(bytes)
         do {
             let store = try codec.decode(bytes, file: path)
             return (.loaded(store, fingerprint: fingerprint), fingerprint)
@@ -86,8 +97,23 @@ public struct StoreFile: Sendable {
 
     /// The fingerprint of the bytes on disk now (0 when missing): cheap change detection.
     public func currentFingerprint() -> UInt64 {
-        guard let bytes = try? FileIO.read(path) else { return 0 }
-        return FileIO.fingerprint(bytes)
+        guard let bytes = try? FileSystem.readIfPresent(path, limit: Self.maximumSize, accept: .regularFiles) else {
+            return 0
+        }
+        return Self.fingerprint(bytes)
+    }
+
+    /// The largest store file read: the native XML reader's own limit.
+    public static let maximumSize = NativePolicyXML.Limits.default.maxBytes
+
+    /// FNV-1a over the bytes: tells whether a store file changed since it was loaded.
+    static func fingerprint(_ bytes: [UInt8]) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        return hash
     }
 
     /// Replaces the store atomically and durably.
@@ -100,11 +126,18 @@ public struct StoreFile: Sendable {
         try overwrite(with: store)
     }
 
-    /// ``save(_:)`` without its check, for callers that have just loaded the file and know it is not
-    /// broken: the check would read and decode the whole store again.
+    /// ``save(_:)`` without its check of the file on disk, for callers that have just loaded the file
+    /// and know it is not broken: that check would read and decode the whole store again. The new store
+    /// itself is always checked (``StoreEditing/storableEncoding(of:codec:path:)``).
     func overwrite(with store: PolicyStore) throws(StoreError) {
+        try overwrite(checked: StoreEditing.storableEncoding(of: store, codec: codec, path: path))
+    }
+
+    /// Writes bytes that ``StoreEditing/storableEncoding(of:codec:path:)`` returned for this file, for a
+    /// caller that must know the store is storable before it changes anything else.
+    func overwrite(checked bytes: [UInt8]) throws(StoreError) {
         do {
-            try DurableFile.write(codec.encode(store), to: path)
+            try DurableFile.write(bytes, to: path)
         } catch {
             throw .writeFailed(error.description)
         }
@@ -114,12 +147,12 @@ public struct StoreFile: Sendable {
     /// - Returns: where the old file went, or `nil` when there was none.
     @discardableResult
     public func reset() throws(StoreError) -> String? {
-        guard FileIO.exists(path) else { return nil }
+        guard FileSystem.exists(path) else { return nil }
         var attempt = 1
-        while FileIO.exists("\(path).reset-\(attempt)") { attempt += 1 }
+        while FileSystem.exists("\(path).reset-\(attempt)") { attempt += 1 }
         let target = "\(path).reset-\(attempt)"
         do {
-            try FileIO.rename(path, to: target)
+            try FileSystem.rename(path, to: target)
         } catch {
             throw .writeFailed(error.description)
         }
@@ -129,7 +162,7 @@ public struct StoreFile: Sendable {
     /// Removes the store file (the directory cache when the directory policy is unassigned).
     public func remove() throws(StoreError) {
         do {
-            try FileIO.remove(path)
+            try FileSystem.remove(path)
         } catch {
             throw .writeFailed(error.description)
         }

@@ -1,5 +1,6 @@
 public import DecisionCore
 public import Driver
+import IPsecSystem
 public import PolicyModel
 import Providers
 import Synchronization
@@ -161,7 +162,7 @@ public struct ServiceStateStore: Sendable {
 
     /// Records the startup type.
     public func setStartType(_ type: StartupType) throws {
-        try Posix.makeDirectories(directory, mode: 0o750)
+        try FileSystem.makeDirectories(directory, mode: 0o750)
         let text = KeyValueFile.render(
             comment: "Written by `ipsecsvc service config`; the startup type in force.",
             [("start_type", type.rawValue)]
@@ -228,7 +229,7 @@ public struct ServiceStateStore: Sendable {
     }
 
     private func writeDynamicSettings(_ settings: DynamicSettings) throws {
-        try Posix.makeDirectories(directory, mode: 0o750)
+        try FileSystem.makeDirectories(directory, mode: 0o750)
         let text = DynamicSettings.properties.compactMap { name -> String? in
             if name == "bootmode" && settings.bootMode == nil { return nil }
             return settings.value(of: name).map { "\(name)=\($0)\n" }
@@ -239,7 +240,7 @@ public struct ServiceStateStore: Sendable {
     private func readFile(_ path: String) throws(ConfigurationError) -> KeyValueFile? {
         let text: String?
         do {
-            text = try Posix.readText(path)
+            text = try FileSystem.readTextIfPresent(path, limit: 1 << 20)
         } catch {
             throw ConfigurationError(path: path, line: 0, message: "cannot be read: \(error)")
         }

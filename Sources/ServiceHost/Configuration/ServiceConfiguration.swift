@@ -1,3 +1,6 @@
+public import DecisionCore
+import IPsecSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -65,6 +68,17 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     /// A program whose non-zero exit means the directory is unreachable (`directory_check`): the cached
     /// copy of the directory policy then applies.
     public var directoryCheck: String?
+    /// Seconds the `directory_check` program may run before it is killed and the directory counts as
+    /// unreachable (`directory_check_timeout`).
+    public var directoryCheckTimeoutSeconds: Int = 30
+    /// Whether a new local store starts with Windows' three example policies (`examples`, default yes;
+    /// `ipsecsvc run --no-examples`), as a fresh Windows install has them. Only a missing local store is
+    /// ever filled.
+    public var examples = true
+    /// `dialup_interfaces`: shell patterns of interface names that count as remote access (dial-up)
+    /// connections besides the point-to-point links the kernel reports (PPP, SLIP, ISDN, WWAN), for
+    /// the connection type of rules.
+    public var dialupInterfaces: [String] = []
     /// `directory`: where directory policy comes from; `nil`: a snapshot when `computer_dn` is set, else none.
     public var directoryMode: DirectoryMode?
     /// The live directory (`directory = ldap`), docs/policy-sources.md §4.
@@ -72,9 +86,12 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
 
     public init() {}
 
+    /// How the driver and `explain` tell LAN from remote access interfaces.
+    public var interfaceClassifier: InterfaceClassifier { InterfaceClassifier(dialupPatterns: dialupInterfaces) }
+
     /// The PID file `run` writes: the configured one, or `ipsecsvc.pid` beside the socket.
     public var effectivePIDFile: String {
-        pidFile ?? Posix.directory(of: socketPath) + "/ipsecsvc.pid"
+        pidFile ?? FileSystem.directory(of: socketPath) + "/ipsecsvc.pid"
     }
 
     /// The service's own log when `service start` runs it without systemd.
@@ -95,7 +112,7 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
         let file = path ?? defaultPath
         let text: String?
         do {
-            text = try Posix.readText(file)
+            text = try FileSystem.readTextIfPresent(file, limit: 1 << 20)
         } catch {
             throw ConfigurationError(path: file, line: 0, message: "cannot be read: \(error)")
         }
@@ -105,13 +122,13 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
         } else if path != nil {
             throw ConfigurationError(path: file, line: 0, message: "no such file")
         }
-        if let directory = stateDirectory ?? Posix.environment("IPSECSVC_STATE_DIR"), !directory.isEmpty {
+        if let directory = stateDirectory ?? CurrentProcess.environment("IPSECSVC_STATE_DIR"), !directory.isEmpty {
             configuration.stateDirectory = directory
         }
-        if let socket = socketPath ?? Posix.environment("IPSECSVC_SOCKET"), !socket.isEmpty {
+        if let socket = socketPath ?? CurrentProcess.environment("IPSECSVC_SOCKET"), !socket.isEmpty {
             configuration.socketPath = socket
         }
-        if let text = Posix.environment("IPSECSVC_DRIVER"), !text.isEmpty {
+        if let text = CurrentProcess.environment("IPSECSVC_DRIVER"), !text.isEmpty {
             guard let kind = DriverKind(rawValue: text) else {
                 throw ConfigurationError(
                     path: "IPSECSVC_DRIVER",
@@ -121,7 +138,7 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
             }
             configuration.driver = kind
         }
-        if let text = Posix.environment("IPSECSVC_SYSTEMD"), !text.isEmpty {
+        if let text = CurrentProcess.environment("IPSECSVC_SYSTEMD"), !text.isEmpty {
             guard let use = SystemdUse(rawValue: text) else {
                 throw ConfigurationError(
                     path: "IPSECSVC_SYSTEMD",
@@ -197,6 +214,21 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
             case "service_unit": serviceUnit = entry.value
             case "boot_unit": bootUnit = entry.value
             case "directory_check": directoryCheck = try path()
+            case "directory_check_timeout": directoryCheckTimeoutSeconds = try integer(1...3600)
+            case "examples":
+                switch entry.value.lowercased() {
+                case "yes", "true": examples = true
+                case "no", "false": examples = false
+                default: throw bad("yes or no")
+                }
+            case "dialup_interfaces":
+                let patterns = entry.value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map(
+                    String.init
+                )
+                guard patterns.allSatisfy({ !$0.contains("/") }) else {
+                    throw bad("shell patterns of interface names separated by spaces (no '/')")
+                }
+                dialupInterfaces = patterns
             case "directory":
                 guard let mode = DirectoryMode(rawValue: entry.value) else { throw bad("ldap, snapshot or none") }
                 directoryMode = mode
@@ -214,7 +246,7 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
         switch systemd {
         case .yes: true
         case .no: false
-        case .auto: Posix.fileExists("/run/systemd/system")
+        case .auto: FileSystem.exists("/run/systemd/system")
         }
     }
 }

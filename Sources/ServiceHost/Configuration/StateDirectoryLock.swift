@@ -7,7 +7,6 @@ import Providers
 public enum StateDirectoryLock {
     /// Runs `body` while holding the lock (creating the directory if needed); waits for another holder.
     public static func withLock<T>(_ directory: String, _ body: () throws -> T) throws -> T {
-        try Posix.makeDirectories(directory, mode: 0o750)
-        return try StateDirectory(path: directory).withLock { () throws -> T in try body() }
+        try StateDirectory(path: directory).withLock { () throws -> T in try body() }
     }
 }

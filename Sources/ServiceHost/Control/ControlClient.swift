@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import IPsecSystem
 
 #if canImport(Glibc)
 import Glibc
@@ -55,10 +56,14 @@ public struct ControlClient: Sendable {
         try send(command, ControlEmpty())
     }
 
-    /// ``send(_:_:)`` from async code: the blocking socket I/O runs on a dedicated thread.
+    /// ``send(_:_:)`` from async code, on a thread of its own: the exchange waits for the service, which
+    /// may be in this very process and need the ``BlockingPool`` to answer (tests run it so), so it must
+    /// not hold a pool thread while it waits.
     public func request<C: ControlCommand>(_ command: C.Type, _ request: C.Request) async throws -> C.Response {
         let client = self
-        return try await onDedicatedThread { try client.send(command, request) }
+        return try await DedicatedThread.run(name: "ipsecsvc-ctl-cli") { () -> Result<C.Response, ControlError> in
+            Result { () throws(ControlError) in try client.send(command, request) }
+        }.get()
     }
 
     /// Sends raw bytes and returns the raw answer line (for tests of malformed input).
@@ -103,9 +108,9 @@ public struct ControlClient: Sendable {
             throw ControlError(.transport, "\(error)")
         }
         if result == 0 { return fd }
-        let code = errno
+        let code = Errno.current
         close(fd)
-        switch code {
+        switch code.rawValue {
         case ENOENT, ECONNREFUSED, ENOTDIR:
             throw ControlError(
                 .notRunning,

@@ -1,5 +1,5 @@
 public import Driver
-import Foundation
+import FoundationEssentials
 public import PolicyFormats
 
 /// The control-socket protocol version this build speaks (docs/control-protocol.md).

@@ -1,5 +1,6 @@
 import Driver
-import Foundation
+import FoundationEssentials
+public import IPsecSystem
 import PolicyFormats
 public import Providers
 
@@ -128,13 +129,13 @@ public struct ControlRegistry: Sendable {
         var registry = ControlRegistry()
         registry.registerPolicySources()
         registry.register(PingCommand.self) { _, _ in
-            PingCommand.Response(pid: ProcessIdentity.pid, version: controlProtocolVersion)
+            PingCommand.Response(pid: CurrentProcess.pid, version: controlProtocolVersion)
         }
         registry.register(StatusCommand.self) { _, context in
-            await context.agent.status(pid: ProcessIdentity.pid)
+            await context.agent.status(pid: CurrentProcess.pid)
         }
         registry.register(StopCommand.self) { _, context in
-            var report = await context.agent.status(pid: ProcessIdentity.pid)
+            var report = await context.agent.status(pid: CurrentProcess.pid)
             guard report.state == .running else { throw WindowsError.cannotAcceptControl }
             context.requestStop()
             report.state = .stopPending
@@ -142,7 +143,7 @@ public struct ControlRegistry: Sendable {
         }
         registry.register(RefreshCommand.self) { _, context in
             await context.agent.refresh()
-            return await context.agent.status(pid: ProcessIdentity.pid)
+            return await context.agent.status(pid: CurrentProcess.pid)
         }
         registry.register(NetshStatisticsCommand.self) { _, context in
             NetshStatistics(driverStatus: await context.agent.driver.status())
@@ -150,11 +151,11 @@ public struct ControlRegistry: Sendable {
         registry.register(GetDynamicConfigCommand.self) { _, context in
             // The file is the one copy of the settings: read it, not a cache.
             let store = ServiceStateStore(directory: context.configuration.stateDirectory)
-            return try await onDedicatedThread { try store.lockedDynamicSettings() }
+            return try await BlockingPool.shared.run { try store.lockedDynamicSettings() }
         }
         registry.register(SetDynamicConfigCommand.self) { request, context in
             let store = ServiceStateStore(directory: context.configuration.stateDirectory)
-            let changed = try await onDedicatedThread {
+            let changed = try await BlockingPool.shared.run {
                 try store.changeDynamicSettingsInOrder { settings in
                     do {
                         try settings.set(property: request.property, value: request.value)
@@ -168,11 +169,6 @@ public struct ControlRegistry: Sendable {
         }
         return registry
     }
-}
-
-/// This process's PID.
-public enum ProcessIdentity {
-    public static var pid: Int32 { getpid() }
 }
 
 /// Opens once the service's start has completed (successfully or not); until then it holds the
@@ -194,20 +190,5 @@ public actor StartGate {
         released = true
         for waiter in waiters { waiter.resume() }
         waiters.removeAll()
-    }
-}
-
-/// Runs blocking work (file or socket I/O, waiting for a process) on a dedicated thread instead of
-/// the cooperative pool, and returns its result.
-public func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            do {
-                continuation.resume(returning: try body())
-            } catch {
-                continuation.resume(throwing: error)
-            }
-        }
-        thread.start()
     }
 }

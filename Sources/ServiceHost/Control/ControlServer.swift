@@ -1,5 +1,4 @@
-import Dispatch
-import Foundation
+public import IPsecSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -7,9 +6,14 @@ import Glibc
 #endif
 
 /// The control socket server: a listening Unix stream socket served by a dedicated accept thread and
-/// one short-lived thread per connection, so that no socket call ever blocks the cooperative pool.
+/// short-lived threads per connection, so that no socket call ever blocks the cooperative pool.
 /// Each connection carries one request line and gets one response line; requests are bounded in size
 /// and time, and every request is checked against the peer's credentials first.
+///
+/// Threads (DESIGN.md §7): the accept loop owns a ``DedicatedThread`` for the server's life. Each
+/// connection gets a thread that reads and authorizes its request (bounded by the request timeout),
+/// hands it to a task that runs the handler, and ends; the answer is sent from a second short thread,
+/// since a slow reader may take up to the timeout per chunk. Neither kind ever waits for a task.
 public final class ControlServer: Sendable {
     /// The most connections served at once; more get a `busy` answer.
     public static let maxConnections = 32
@@ -24,7 +28,8 @@ public final class ControlServer: Sendable {
     private let maxRequestBytes: Int
     private let stopping = Atomic<Bool>(false)
     private let active = Atomic<Int>(0)
-    private let finished = DispatchSemaphore(value: 0)
+    /// Ends when the accept thread has closed and removed the socket.
+    private let finished = LoopEnd()
 
     /// Binds and listens on `configuration.socketPath` (mode and group from the configuration).
     /// - Throws: ``WindowsError/alreadyRunning`` when another service answers on the socket, or the
@@ -44,8 +49,8 @@ public final class ControlServer: Sendable {
         self.timeoutSeconds = configuration.requestTimeoutSeconds
         self.maxRequestBytes = configuration.maxRequestBytes
 
-        try Posix.makeDirectories(Posix.directory(of: path), mode: 0o755)
-        if Posix.fileExists(path) {
+        try FileSystem.makeDirectories(FileSystem.directory(of: path), mode: 0o755)
+        if FileSystem.exists(path) {
             if ControlClient(socketPath: path).isListening() { throw WindowsError.alreadyRunning }
             unlink(path)  // stale socket of a crashed process
         }
@@ -57,10 +62,10 @@ public final class ControlServer: Sendable {
             let bound = try UnixSocket.withAddress(path) { address, length in bind(fd, address, length) }
             guard bound == 0 else { throw SystemError("bind", path: path) }
             if let gid = authorizer.groupID {
-                try Posix.call("chown", path: path) { chown(path, uid_t.max, gid) }
+                try SystemCall.check("chown", path: path) { chown(path, uid_t.max, gid) }
             }
-            try Posix.call("chmod", path: path) { chmod(path, mode_t(configuration.socketMode)) }
-            try Posix.call("listen", path: path) { listen(fd, 64) }
+            try SystemCall.check("chmod", path: path) { chmod(path, mode_t(configuration.socketMode)) }
+            try SystemCall.check("listen", path: path) { listen(fd, 64) }
         } catch {
             close(fd)
             throw error
@@ -69,41 +74,37 @@ public final class ControlServer: Sendable {
     }
 
     /// Starts the accept thread.
-    public func start() {
-        let thread = Thread { [self] in acceptLoop() }
-        thread.name = "ipsecsvc-control"
-        thread.start()
+    /// - Throws: ``SystemError`` when no thread can be created (the socket is then closed and removed).
+    public func start() throws(SystemError) {
+        do {
+            try DedicatedThread.start(name: "ipsecsvc-control") { [self] in acceptLoop() }
+        } catch {
+            closeListener()
+            throw error
+        }
     }
 
     /// Stops accepting, closes and removes the socket; returns when the accept thread has ended.
     /// Connections being served finish on their own threads.
     public func stop() async {
-        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let finished = self.finished
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let waiter = Thread {
-                finished.wait()
-                continuation.resume()
-            }
-            waiter.start()
-        }
+        stopping.store(true, ordering: .releasing)
+        await finished.wait()
+    }
+
+    private func closeListener() {
+        close(listener)
+        unlink(path)
+        finished.finish()
     }
 
     private func acceptLoop() {
-        defer {
-            close(listener)
-            unlink(path)
-            finished.signal()
-        }
+        defer { closeListener() }
         while !stopping.load(ordering: .acquiring) {
             var descriptor = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             let ready = poll(&descriptor, 1, 200)
             if ready <= 0 { continue }
-            // accept4 needs _GNU_SOURCE, which the Glibc module lacks; the race with exec is harmless
-            // here because the service spawns no children.
-            let connection = accept(listener, nil, nil)
-            if connection < 0 { continue }
-            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+            // Close-on-exec from the start: the service spawns children (hook tools, plugin hosts).
+            guard let connection = try? SocketAccept.connection(on: listener) else { continue }
             UnixSocket.setTimeouts(connection, seconds: timeoutSeconds)
             if active.add(1, ordering: .acquiringAndReleasing).newValue > Self.maxConnections {
                 active.subtract(1, ordering: .acquiringAndReleasing)
@@ -114,21 +115,28 @@ public final class ControlServer: Sendable {
                 close(connection)
                 continue
             }
-            let thread = Thread { [self] in
-                serve(connection)
-                active.subtract(1, ordering: .acquiringAndReleasing)
+            do {
+                try DedicatedThread.start(name: "ipsecsvc-ctl-in") { [self] in serve(connection) }
+            } catch {
+                done(connection)
             }
-            thread.start()
         }
     }
 
-    /// Serves one connection on its own thread: authorize, read one bounded line, answer, close.
+    /// The end of a connection: closes it and frees its place.
+    private func done(_ fd: Int32) {
+        close(fd)
+        active.subtract(1, ordering: .acquiringAndReleasing)
+    }
+
+    /// Serves one connection: authorize and read one bounded line on this thread, then answer (later,
+    /// from ``respond(_:_:)``) or refuse.
     private func serve(_ fd: Int32) {
-        defer { close(fd) }
         let peer: PeerCredentials
         do {
             peer = try PeerCredentials.of(socket: fd)
         } catch {
+            done(fd)
             return
         }
         let request = UnixSocket.readLine(fd, limit: maxRequestBytes)
@@ -137,7 +145,7 @@ public final class ControlServer: Sendable {
                 JournalEntry(
                     .accessRefused,
                     priority: .warning,
-                    "Access to the IPSec Services control socket was refused to \(peer): only root and members of '\(authorizer.groupName)' may use it.",
+                    "Access to the IPSec Services control socket was refused to \(peer.withUserName): only root and members of '\(authorizer.groupName)' may use it.",
                     fields: [
                         "IPSECSVC_PEER_UID": String(peer.uid), "IPSECSVC_PEER_PID": String(peer.pid),
                         "IPSECSVC_PEER_GID": String(peer.gid),
@@ -154,11 +162,12 @@ public final class ControlServer: Sendable {
                     )
                 )
             )
+            done(fd)
             return
         }
         switch request {
         case .closed:
-            return
+            done(fd)
         case .timedOut:
             finish(
                 fd,
@@ -166,6 +175,7 @@ public final class ControlServer: Sendable {
                     ControlError(.timeout, "No complete request arrived within \(timeoutSeconds) seconds.")
                 )
             )
+            done(fd)
         case .tooLarge:
             finish(
                 fd,
@@ -173,37 +183,33 @@ public final class ControlServer: Sendable {
                     ControlError(.tooLarge, "The request exceeds the limit of \(maxRequestBytes) bytes.")
                 )
             )
+            done(fd)
         case .line(let bytes):
             let context = makeContext(peer)
             let registry = self.registry
-            let box = ResponseBox()
-            Task {
-                box.set(await registry.handle(bytes, context: context))
-            }
-            finish(fd, box.wait())
+            // The handler may wait (for the start gate, a store lock, the driver): this thread does not.
+            Task { respond(fd, await registry.handle(bytes, context: context)) }
         }
     }
 
+    /// Sends a handler's answer from a thread of its own: the peer may read it slowly.
+    private func respond(_ fd: Int32, _ response: [UInt8]) {
+        do {
+            try DedicatedThread.start(name: "ipsecsvc-ctl-out") { [self] in
+                finish(fd, response)
+                done(fd)
+            }
+        } catch {
+            done(fd)
+        }
+    }
+
+    /// Sends `response`, then reads what the peer still sends (so that closing does not reset the
+    /// connection before the peer has read the answer).
     private func finish(_ fd: Int32, _ response: [UInt8]) {
         try? UnixSocket.sendAll(fd, response)
         shutdown(fd, Int32(SHUT_WR))
         // Bounded in bytes here and in time by the socket's receive timeout.
         UnixSocket.drain(fd, limit: max(4 * maxRequestBytes, 1 << 20))
-    }
-}
-
-/// Hands a handler's answer from its task back to the connection thread, which waits for it.
-private final class ResponseBox: Sendable {
-    private let value = Mutex<[UInt8]>([])
-    private let ready = DispatchSemaphore(value: 0)
-
-    func set(_ bytes: [UInt8]) {
-        value.withLock { $0 = bytes }
-        ready.signal()
-    }
-
-    func wait() -> [UInt8] {
-        ready.wait()
-        return value.withLock { $0 }
     }
 }

@@ -1,32 +1,15 @@
-internal import CSystemd
+public import IPsecSystem
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The process at the other end of a Unix socket (`SO_PEERCRED`).
-public struct PeerCredentials: Hashable, Sendable, Codable, CustomStringConvertible {
-    public var pid: Int32
-    public var uid: UInt32
-    public var gid: UInt32
-
-    public init(pid: Int32, uid: UInt32, gid: UInt32) {
-        self.pid = pid
-        self.uid = uid
-        self.gid = gid
-    }
-
-    /// Reads the peer of a connected socket.
-    static func of(socket fd: Int32) throws(SystemError) -> PeerCredentials {
-        var credentials = csystemd_peer_credentials()
-        try Posix.call("getsockopt(SO_PEERCRED)") { csystemd_get_peer_credentials(fd, &credentials) }
-        return PeerCredentials(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
-    }
-
+extension PeerCredentials {
     /// The user name, when the password database knows it.
     public var userName: String? { UserDatabase.userName(uid: uid) }
 
-    public var description: String { "uid \(uid)\(userName.map { " (\($0))" } ?? ""), gid \(gid), pid \(pid)" }
+    /// `uid 1000 (alice), gid 1000, pid 4242`: for the journal.
+    var withUserName: String { "uid \(uid)\(userName.map { " (\($0))" } ?? ""), gid \(gid), pid \(pid)" }
 }
 
 /// Who may use the control socket: root and members of the admin group (`ipsecadm`).
@@ -53,7 +36,7 @@ public struct PeerAuthorizer: Sendable {
 
     /// The supplementary groups of a live process, from `/proc/<pid>/status`.
     static func supplementaryGroups(of pid: Int32) -> [UInt32] {
-        guard let text = try? Posix.readText("/proc/\(pid)/status") else { return [] }
+        guard let text = try? FileSystem.readTextIfPresent("/proc/\(pid)/status", limit: 1 << 16) else { return [] }
         for line in text.split(separator: "\n") where line.hasPrefix("Groups:") {
             return line.dropFirst("Groups:".count).split(whereSeparator: { $0 == " " || $0 == "\t" })
                 .compactMap { UInt32($0) }

@@ -43,7 +43,8 @@ public enum EffectivePolicyCommand: ControlCommand {
     public static let name = "policy.effective"
 }
 
-/// `policy.explain`: which filters decide a packet.
+/// `policy.explain`: what the driver does with a packet, decided with the driver's mode, settings and host
+/// information.
 public enum ExplainPacketCommand: ControlCommand {
     public typealias Request = PacketQuery
     public typealias Response = Explanation
@@ -78,7 +79,12 @@ extension ControlRegistry {
             await (try Self.sourcesEngine(context)).report()
         }
         register(ExplainPacketCommand.self) { request, context in
-            await (try Self.sourcesEngine(context)).explain(request)
+            let engine = try Self.sourcesEngine(context)
+            let environment = await ExplainEnvironment.running(
+                agent: context.agent,
+                configuration: context.configuration
+            )
+            return await engine.explain(request, environment: environment)
         }
     }
 

@@ -1,3 +1,5 @@
+import IPsecSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,7 +15,7 @@ enum UnixSocket {
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard bytes.count < capacity else { throw SystemError("socket path too long", path: path, errno: ENAMETOOLONG) }
+        guard bytes.count < capacity else { throw SystemError("bind", path: path, errno: .nameTooLong) }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
@@ -27,7 +29,9 @@ enum UnixSocket {
 
     /// A new `AF_UNIX` stream socket (close-on-exec).
     static func make() throws(SystemError) -> Int32 {
-        try Posix.call("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        try SystemCall.check("socket") {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
     }
 
     /// Sets the send and receive timeouts of `fd`.
@@ -41,7 +45,7 @@ enum UnixSocket {
     static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
-            let count = try Posix.call("send") {
+            let count = try SystemCall.check("send") {
                 bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
             }
             offset += count
@@ -63,8 +67,10 @@ enum UnixSocket {
         while true {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { return .timedOut }
+                let code = Errno.current
+                if code == .interrupted { continue }
+                // EAGAIN: the socket's receive timeout expired.
+                if code == .wouldBlock { return .timedOut }
                 return bytes.isEmpty ? .closed : .line(bytes)
             }
             if count == 0 { return bytes.isEmpty ? .closed : .line(bytes) }
@@ -84,7 +90,7 @@ enum UnixSocket {
         var total = 0
         while total < limit {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 && errno == EINTR { continue }
+            if count < 0 && Errno.current == .interrupted { continue }
             if count <= 0 { return }
             total += count
         }

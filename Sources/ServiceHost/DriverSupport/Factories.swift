@@ -18,15 +18,24 @@ public enum DriverFactory {
     ) throws -> any IPsecDriver {
         switch configuration.driver {
         case .memory:
-            FileBackedDriver(path: statePath(configuration))
+            FileBackedDriver(path: statePath(configuration), hostInfo: hostInfo(configuration))
         case .netfilter:
             FileBackedDriver(
                 path: statePath(configuration),
                 inner: NetfilterDriver(
-                    configuration: NetfilterDriverConfiguration(eventSink: JournalDriverEventSink(journal: journal))
+                    configuration: NetfilterDriverConfiguration(
+                        hostInfo: hostInfo(configuration),
+                        eventSink: JournalDriverEventSink(journal: journal)
+                    )
                 )
             )
         }
+    }
+
+    /// The one reader of this computer's addresses, servers and interfaces, with the configured
+    /// `dialup_interfaces`: what the driver compiles and decides with, and `explain` and netsh show.
+    public static func hostInfo(_ configuration: ServiceConfiguration) -> LinuxHostInfoSource {
+        LinuxHostInfoSource(classifier: configuration.interfaceClassifier)
     }
 
     /// The driver's mode as the last process that changed it recorded it, for `service query` while the
@@ -64,9 +73,9 @@ public enum PolicyEngineFactory {
             state: StateDirectory(path: configuration.stateDirectory),
             directory: directory,
             events: events,
-            resolver: SystemAddressResolver(),
             runsTimers: runsTimers,
-            readOnly: readOnly
+            readOnly: readOnly,
+            firstLocalStore: readOnly ? .leaveMissing : configuration.examples ? .examples : .empty
         )
     }
 
@@ -111,7 +120,9 @@ public enum PolicyEngineFactory {
             site: configuration.site,
             pollingInterval: configuration.directoryPollingMinutes.map { .seconds($0 * 60) },
             groupPolicyRefreshInterval: .seconds(configuration.groupPolicyRefreshMinutes * 60),
-            reachability: configuration.directoryCheck.map { CommandReachabilityCheck(program: $0) }
+            reachability: configuration.directoryCheck.map {
+                CommandReachabilityCheck(program: $0, timeout: .seconds(configuration.directoryCheckTimeoutSeconds))
+            }
         )
     }
 

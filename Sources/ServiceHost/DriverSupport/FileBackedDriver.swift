@@ -1,6 +1,7 @@
 public import DecisionCore
 public import Driver
-import Foundation
+import FoundationEssentials
+import IPsecSystem
 public import PolicyModel
 import Providers
 
@@ -38,18 +39,22 @@ public actor FileBackedDriver: IPsecDriver {
 
     public nonisolated let path: String
     private let inner: (any IPsecDriver)?
+    private let hostInfo: (any HostInfoSource)?
     private var record: DriverStateRecord
 
     /// Opens (or starts) the state file at `path`; `inner` is the driver that does the work, if any.
-    public init(path: String, inner: (any IPsecDriver)? = nil) {
+    /// Without one, `hostInfo` is what ``decisionState()`` reports as the host (the memory driver
+    /// compiles nothing, but `explain` decides for it as the netfilter driver would).
+    public init(path: String, inner: (any IPsecDriver)? = nil, hostInfo: (any HostInfoSource)? = nil) {
         self.path = path
         self.inner = inner
+        self.hostInfo = hostInfo
         self.record = Self.read(path) ?? DriverStateRecord()
     }
 
     /// The state another process left in `path`, if any.
     public static func read(_ path: String) -> DriverStateRecord? {
-        guard let bytes = try? Posix.readFile(path) else { return nil }
+        guard let bytes = try? FileSystem.readIfPresent(path, limit: 1 << 20) else { return nil }
         return try? JSONDecoder().decode(DriverStateRecord.self, from: Data(bytes))
     }
 
@@ -60,7 +65,7 @@ public actor FileBackedDriver: IPsecDriver {
         var next = record
         next.mode = .startup(mode)
         next.exemptions = exemptions
-        next.modeSince = Posix.now()
+        next.modeSince = SystemClock.secondsSince1970()
         let list = exemptions.isEmpty ? "" : " exemptions " + exemptions.map(\.description).joined(separator: " ")
         try await commit(next, event: "startup \(mode.rawValue)\(list)")
     }
@@ -70,7 +75,7 @@ public actor FileBackedDriver: IPsecDriver {
         var next = record
         next.mode = .operational(mode)
         next.exemptions = []
-        next.modeSince = Posix.now()
+        next.modeSince = SystemClock.secondsSince1970()
         try await commit(next, event: mode.rawValue)
     }
 
@@ -98,6 +103,19 @@ public actor FileBackedDriver: IPsecDriver {
         return DriverStatus(mode: record.mode, tableGeneration: record.tableGeneration, filterCount: record.filterCount)
     }
 
+    public func decisionState() async -> DriverDecisionState {
+        if let inner { return await inner.decisionState() }
+        let settings = DecisionSettings(
+            mode: record.mode,
+            exemptionLevel: record.settings.exemptionLevel,
+            bootExemptions: record.exemptions
+        )
+        guard let hostInfo else { return DriverDecisionState(settings: settings, host: HostInfo()) }
+        // Reads files and lists interfaces: off the cooperative pool.
+        let host = await BlockingPool.shared.run { hostInfo.current() }
+        return DriverDecisionState(settings: settings, host: host)
+    }
+
     /// Writes `next` durably, then makes it current: a failed write leaves the previous state. With an
     /// inner driver the transition has already happened in the kernel, so a failed write only loses the
     /// record (and is not reported as a failed transition); without one the record is the state.
@@ -111,7 +129,7 @@ public actor FileBackedDriver: IPsecDriver {
 
     private func write(_ next: DriverStateRecord, event: String) async throws {
         var next = next
-        next.history.append(.init(at: Posix.now(), event: event))
+        next.history.append(.init(at: SystemClock.secondsSince1970(), event: event))
         if next.history.count > Self.historyLimit { next.history.removeFirst(next.history.count - Self.historyLimit) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -119,8 +137,8 @@ public actor FileBackedDriver: IPsecDriver {
         let path = self.path
         // fsync can take a while: keep it off the cooperative pool. Callers make one call at a time
         // (IPsecDriver's contract), so the actor's reentrancy here cannot interleave two commits.
-        try await onDedicatedThread {
-            try Posix.makeDirectories(Posix.directory(of: path), mode: 0o750)
+        try await BlockingPool.shared.run { () throws(SystemError) in
+            try FileSystem.makeDirectories(FileSystem.directory(of: path), mode: 0o750)
             try DurableFile.write(Array(data), to: path, permissions: 0o640)
         }
         record = next

@@ -1,5 +1,6 @@
 import DecisionCore
 public import Driver
+import IPsecSystem
 import PolicyModel
 public import Providers
 
@@ -41,7 +42,7 @@ public actor PolicyAgent {
     public nonisolated let engine: any PolicyEngine
     private let journal: any Journal
     private var lifecycle = ServiceLifecycle()
-    private var stateSince: Int64 = Posix.now()
+    private var stateSince: Int64 = SystemClock.secondsSince1970()
     private var modeSince: Int64?
     private var persistentFailed = false
     private var lastMode: DriverMode?
@@ -84,7 +85,7 @@ public actor PolicyAgent {
                 try await driver.apply(persistent)
                 try await setMode(.secure)
                 persistentFailed = false
-            } catch {
+            } catch  where !(error is CancellationError) {
                 persistentFailed = true
                 if journalsSources {
                     journal.record(
@@ -102,13 +103,16 @@ public actor PolicyAgent {
             await applyEffectivePolicy(reason: "start")
         } catch {
             try? transition(.startFailed)
-            journal.record(
-                JournalEntry(
-                    .serviceStartFailed,
-                    priority: .error,
-                    "The IPSEC Services service failed to start: \(error)."
+            // Cancelled: the service is being stopped while it starts (``stopDuringStart()`` follows).
+            if !(error is CancellationError) {
+                journal.record(
+                    JournalEntry(
+                        .serviceStartFailed,
+                        priority: .error,
+                        "The IPSEC Services service failed to start: \(error)."
+                    )
                 )
-            )
+            }
             throw error
         }
         try transition(.started)
@@ -125,19 +129,19 @@ public actor PolicyAgent {
     /// filters nothing). Dynamic policy vanishes with the process.
     public func stop() async throws {
         try transition(.stop)
-        do {
-            try await setMode(.permit)
-        } catch {
-            journal.record(
-                JournalEntry(
-                    .driverModeChanged,
-                    priority: .error,
-                    "The IPSec driver could not enter permit mode while the service stopped: \(error)."
-                )
-            )
-        }
+        await enterPermitModeForStop()
         try transition(.stopped)
         journal.record(JournalEntry(.serviceStopped, "The IPSEC Services service entered the stopped state."))
+    }
+
+    /// After a start that was cancelled because the service is being stopped: the driver goes to permit
+    /// mode, as after any stop (whatever part of the start had already happened), and the service is
+    /// STOPPED. Must run in a task that is not cancelled itself.
+    public func stopDuringStart() async {
+        await enterPermitModeForStop()
+        journal.record(
+            JournalEntry(.serviceStopped, "The IPSEC Services service was stopped while it was starting.")
+        )
     }
 
     /// Re-reads the directory and local sources, and the plugins' configuration directory, and applies
@@ -270,11 +274,27 @@ public actor PolicyAgent {
         }
     }
 
+    /// A stopped service filters nothing: the driver goes to permit mode (a failure is journaled, and
+    /// the stop goes on).
+    private func enterPermitModeForStop() async {
+        do {
+            try await setMode(.permit)
+        } catch {
+            journal.record(
+                JournalEntry(
+                    .driverModeChanged,
+                    priority: .error,
+                    "The IPSec driver could not enter permit mode while the service stopped: \(error)."
+                )
+            )
+        }
+    }
+
     private func setMode(_ mode: OperationalMode) async throws {
         try await driver.enterOperationalMode(mode)
         let next = DriverMode.operational(mode)
         if next != lastMode {
-            modeSince = Posix.now()
+            modeSince = SystemClock.secondsSince1970()
             journal.record(
                 JournalEntry(
                     .driverModeChanged,
@@ -290,6 +310,6 @@ public actor PolicyAgent {
     private func transition(_ event: ServiceLifecycle.Event) throws(WindowsError) {
         let before = lifecycle.state
         try lifecycle.handle(event, startType: startType)
-        if lifecycle.state != before { stateSince = Posix.now() }
+        if lifecycle.state != before { stateSince = SystemClock.secondsSince1970() }
     }
 }

@@ -1,5 +1,6 @@
 import DecisionCore
 import Driver
+import IPsecSystem
 
 #if canImport(Glibc)
 import Glibc
@@ -20,7 +21,7 @@ public struct ServiceController: Sendable {
         warn: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.configuration = configuration
-        self.executable = executable ?? ProcessRunner.currentExecutable()
+        self.executable = executable ?? CurrentProcess.executablePath
         self.warn = warn
     }
 
@@ -64,7 +65,7 @@ public struct ServiceController: Sendable {
         let verb = type == .automatic ? "enable" : "disable"
         let units =
             type == .automatic ? [configuration.serviceUnit, configuration.bootUnit] : [configuration.serviceUnit]
-        let status = ProcessRunner.run("systemctl", [verb, "--quiet"] + units)
+        let status = Self.systemctl([verb, "--quiet"] + units)
         if status != 0 { warn("systemctl \(verb) \(units.joined(separator: " ")) exited with status \(status)") }
     }
 
@@ -74,7 +75,7 @@ public struct ServiceController: Sendable {
     public func start() throws -> ServiceStatusReport {
         if try store.effectiveStartType(configuration) == .disabled { throw WindowsError.serviceDisabled }
         if configuration.usesSystemd {
-            let status = ProcessRunner.run("systemctl", ["start", configuration.serviceUnit])
+            let status = Self.systemctl(["start", configuration.serviceUnit])
             if status != 0 {
                 throw ServiceStartError(
                     message:
@@ -84,15 +85,26 @@ public struct ServiceController: Sendable {
             return try query()
         }
         if client.isListening() { throw WindowsError.alreadyRunning }
-        try Posix.makeDirectories(configuration.stateDirectory, mode: 0o750)
+        try FileSystem.makeDirectories(configuration.stateDirectory, mode: 0o750)
         var arguments = ["run", "--state-dir", configuration.stateDirectory, "--socket", configuration.socketPath]
         if let path = configuration.configPath { arguments += ["--config", path] }
-        let pid = try ProcessRunner.spawnDetached(executable, arguments, log: configuration.detachedLogFile)
-        let deadline = Posix.monotonicMicroseconds() + 60_000_000
-        while Posix.monotonicMicroseconds() < deadline {
+        // A session of its own: the service outlives this command and its terminal.
+        let service = try ChildProcess.spawn(
+            Command(
+                executable,
+                arguments,
+                standardOutput: .appendToFile(configuration.detachedLogFile),
+                standardError: .sameAsOutput,
+                grouping: .newSession
+            )
+        )
+        let deadline = SystemClock.monotonicMicroseconds() + 60_000_000
+        while SystemClock.monotonicMicroseconds() < deadline {
             if let report = try? client.send(StatusCommand.self), report.state == .running { return report }
-            if let status = ProcessRunner.reap(pid) {
-                let tail = (try? Posix.readText(configuration.detachedLogFile)).map(Self.lastLines) ?? ""
+            if let status = service.waitIfExited()?.shellStatus {
+                let tail =
+                    (try? FileSystem.readTextIfPresent(configuration.detachedLogFile, limit: 16 << 20)).flatMap { $0 }
+                    .map(Self.lastLines) ?? ""
                 throw ServiceStartError(
                     message: "The service exited during start (status \(status)).\(tail.isEmpty ? "" : "\n\(tail)")"
                 )
@@ -106,7 +118,7 @@ public struct ServiceController: Sendable {
     /// - Throws: ``WindowsError/notActive`` (1062) when it is not running.
     public func stop() throws -> ServiceStatusReport {
         if configuration.usesSystemd {
-            let status = ProcessRunner.run("systemctl", ["stop", configuration.serviceUnit])
+            let status = Self.systemctl(["stop", configuration.serviceUnit])
             if status != 0 {
                 throw ServiceStartError(
                     message: "systemctl stop \(configuration.serviceUnit) failed (status \(status))."
@@ -117,9 +129,10 @@ public struct ServiceController: Sendable {
         let answer = Result { () throws(ControlError) in try client.send(StopCommand.self) }
         if case .failure(let error) = answer, error.code == .notRunning { throw WindowsError.notActive }
         let report = try answer.get()
-        let deadline = Posix.monotonicMicroseconds() + UInt64(configuration.stopTimeoutSeconds + 10) * 1_000_000
-        while Posix.monotonicMicroseconds() < deadline {
-            let gone = report.pid.map { ProcessRunner.reap($0) != nil || !Posix.processIsAlive($0) } ?? true
+        let deadline = SystemClock.monotonicMicroseconds() + UInt64(configuration.stopTimeoutSeconds + 10) * 1_000_000
+        while SystemClock.monotonicMicroseconds() < deadline {
+            // `isAlive` counts a zombie as gone: the service may be a child of this process (`restart`).
+            let gone = report.pid.map { !CurrentProcess.isAlive($0) } ?? true
             if gone && !client.isListening() { return try offlineStatus() }
             usleep(50_000)
         }
@@ -144,67 +157,19 @@ public struct ServiceStartError: Error, Hashable, Sendable, CustomStringConverti
     public var description: String { message }
 }
 
-/// Running other programs without a shell.
-public enum ProcessRunner {
-    /// This process's executable (`/proc/self/exe`).
-    public static func currentExecutable() -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return CommandLine.arguments[0] }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+extension ServiceController {
+    /// How long one `systemctl` call may take: longer than systemd's own start and stop timeouts
+    /// (90 s by default), so that it is killed only when systemd itself does not answer.
+    public static let systemctlTimeout: Duration = .seconds(300)
 
-    /// Runs `program` (searched in PATH) and returns its exit status (127 when it cannot be run).
-    @discardableResult
-    public static func run(_ program: String, _ arguments: [String]) -> Int32 {
-        guard let pid = try? spawn(program, arguments, setsid: false, log: nil) else { return 127 }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return exitStatus(status)
-    }
-
-    /// Starts `program` in a new session (it outlives this process), stdin from /dev/null and
-    /// stdout/stderr appended to `log`.
-    public static func spawnDetached(_ program: String, _ arguments: [String], log: String) throws -> Int32 {
-        try spawn(program, arguments, setsid: true, log: log)
-    }
-
-    /// The exit status of child `pid` if it has ended (reaping it), else `nil`.
-    public static func reap(_ pid: Int32) -> Int32? {
-        var status: Int32 = 0
-        let result = waitpid(pid, &status, WNOHANG)
-        return result == pid ? exitStatus(status) : nil
-    }
-
-    private static func exitStatus(_ status: Int32) -> Int32 {
-        // WIFEXITED / WEXITSTATUS are macros Swift does not import.
-        (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    }
-
-    private static func spawn(_ program: String, _ arguments: [String], setsid: Bool, log: String?) throws -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        if setsid {
-            // POSIX_SPAWN_SETSID (glibc ≥ 2.26) is declared only under _GNU_SOURCE; its value is fixed.
-            posix_spawnattr_setflags(&attributes, Int16(0x80))
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    /// Runs `systemctl arguments` (found in `PATH`) with this process's output, and returns its exit
+    /// status as a shell reports it (127 when it cannot be run, 124 after a timeout).
+    static func systemctl(_ arguments: [String]) -> Int32 {
+        let command = Command("systemctl", arguments, standardOutput: .inherit, standardError: .inherit)
+        do {
+            return try ChildProcess.runBlocking(command, timeout: systemctlTimeout).status.shellStatus
+        } catch {
+            return error.errno == .timedOut ? 124 : 127
         }
-        if let log {
-            posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o640)
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        }
-        let argv = ([program] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let result =
-            program.contains("/")
-            ? posix_spawn(&pid, program, &actions, &attributes, argv, environ)
-            : posix_spawnp(&pid, program, &actions, &attributes, argv, environ)
-        guard result == 0 else { throw SystemError("posix_spawn", path: program, errno: result) }
-        return pid
     }
 }

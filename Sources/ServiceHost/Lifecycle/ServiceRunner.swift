@@ -1,4 +1,5 @@
 public import Driver
+import IPsecSystem
 import Logging
 public import Providers
 import ServiceLifecycle
@@ -51,8 +52,8 @@ public struct ServiceRunner: Sendable {
     public func run() async throws {
         let configuration = self.configuration
         let store = ServiceStateStore(directory: configuration.stateDirectory)
-        // The state files are small, but file I/O still stays off the cooperative pool.
-        let (startType, settings, running) = try await onDedicatedThread {
+        // The state files are small, but file and socket I/O still stay off the cooperative pool.
+        let (startType, settings, running) = try await BlockingPool.shared.run {
             (
                 try store.effectiveStartType(configuration), try store.dynamicSettings(),
                 ControlClient(socketPath: configuration.socketPath).isListening()
@@ -70,7 +71,9 @@ public struct ServiceRunner: Sendable {
             throw WindowsError.serviceDisabled
         }
         if running { throw WindowsError.alreadyRunning }
-        try Posix.makeDirectories(configuration.stateDirectory, mode: 0o750)
+        try await BlockingPool.shared.run { () throws(SystemError) in
+            try FileSystem.makeDirectories(configuration.stateDirectory, mode: 0o750)
+        }
 
         // Trap SIGHUP before READY=1: its default action would kill the process.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
@@ -116,11 +119,23 @@ public struct ServiceRunner: Sendable {
         )
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.stopTimeoutSeconds)
         groupConfiguration.maximumCancellationDuration = .seconds(5)
-        try await ServiceGroup(configuration: groupConfiguration).run()
+        // Last, once every service has ended: the engine's timers and what they wait for (a hung
+        // directory_check is killed) must not outlive the process.
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch {
+            await agent.engine.shutdown()
+            throw error
+        }
+        await agent.engine.shutdown()
     }
 }
 
 /// The agent's lifetime: socket, start, READY, wait for a stop, STOPPING, stop.
+///
+/// A stop (SIGTERM, SIGINT, `service stop`) may come at any moment, also while the agent is starting:
+/// the start is then cancelled (a hook tool or `directory_check` it waits for is killed), the driver
+/// goes to permit mode as for any stop, and the process exits 0 well within the group's limits.
 private struct HostService: Service {
     var configuration: ServiceConfiguration
     var agent: PolicyAgent
@@ -145,17 +160,26 @@ private struct HostService: Service {
             )
         }
         // The socket answers status (START_PENDING) at once; other commands wait for the gate.
-        server.start()
+        try server.start()
         // Written before the state can read RUNNING, so whoever sees RUNNING also finds the PID.
         let pidFile = configuration.effectivePIDFile
-        try? DurableFile.write(Array("\(getpid())\n".utf8), to: pidFile, permissions: 0o644)
+        await BlockingPool.shared.run {
+            try? DurableFile.write(Array("\(CurrentProcess.pid)\n".utf8), to: pidFile, permissions: 0o644)
+        }
         notifier.status("Starting: applying the persistent policy")
         do {
-            try await agent.start()
+            // A stop during the start cancels it instead of waiting for it to end.
+            try await cancelWhenGracefulShutdown { try await agent.start() }
         } catch {
             await gate.release()
             await server.stop()
-            unlink(pidFile)
+            if Task.isShuttingDownGracefully {
+                notifier.stopping(status: "Stopping: the IPSec driver returns to permit mode")
+                await agent.stopDuringStart()
+                await BlockingPool.shared.run { try? FileSystem.remove(pidFile) }
+                return
+            }
+            await BlockingPool.shared.run { try? FileSystem.remove(pidFile) }
             throw error
         }
         await gate.release()
@@ -172,7 +196,7 @@ private struct HostService: Service {
         try? await agent.stop()
         await agent.setSourcesReloader(nil)
         await plugins?.stop()
-        unlink(pidFile)
+        await BlockingPool.shared.run { try? FileSystem.remove(pidFile) }
     }
 }
 

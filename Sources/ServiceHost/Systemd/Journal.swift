@@ -1,4 +1,5 @@
 internal import CSystemd
+import IPsecSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -108,7 +109,7 @@ public struct SystemdJournal: Journal {
     }
 
     /// Whether journald's socket exists on this machine.
-    public static var isAvailable: Bool { Posix.fileExists("/run/systemd/journal/socket") }
+    public static var isAvailable: Bool { FileSystem.exists("/run/systemd/journal/socket") }
 }
 
 /// Journald when it runs, standard error otherwise.

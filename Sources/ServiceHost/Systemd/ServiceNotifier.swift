@@ -1,4 +1,5 @@
 internal import CSystemd
+import IPsecSystem
 import Synchronization
 
 /// The service manager notification channel (`sd_notify`). The agent calls it on readiness, reload,
@@ -15,7 +16,7 @@ extension ServiceNotifier {
     /// `READY=1` with a `STATUS=` line.
     public func ready(status: String) { notify(["READY=1", "STATUS=\(status)"]) }
     /// `RELOADING=1` with the monotonic time systemd 253+ wants.
-    public func reloading() { notify(["RELOADING=1", "MONOTONIC_USEC=\(Posix.monotonicMicroseconds())"]) }
+    public func reloading() { notify(["RELOADING=1", "MONOTONIC_USEC=\(SystemClock.monotonicMicroseconds())"]) }
     /// `STOPPING=1`.
     public func stopping(status: String) { notify(["STOPPING=1", "STATUS=\(status)"]) }
     /// `STATUS=` alone.

@@ -113,7 +113,7 @@ enum SnapshotFixtures {
         for computer in Computer.allCases { object(computer.rawValue, ["computer"]) }
         var store = PolicyStore()
         for n in gpoPolicies.keys.sorted() {
-            store = StoreEditing.merging(policyStore(n, changed: variant == .changed && n == 3), into: store)
+            store.merge(policyStore(n, changed: variant == .changed && n == 3))
         }
         result += try DirectoryPolicy.entries(store, container: DirectoryPolicy.ipSecurityContainer(domain: domain))
         return result

@@ -1,4 +1,4 @@
-import Dispatch
+import IPsecSystem
 public import PolicyFormats
 
 #if canImport(Glibc)
@@ -66,7 +66,7 @@ public struct LDAPDirectoryReader: DirectoryReader {
     ) async throws(DirectoryReadError) -> T {
         let configuration = self.configuration
         let state = self.state
-        let result: Result<T, DirectoryReadError> = await DirectoryThread.run {
+        let result: Result<T, DirectoryReadError> = await BlockingPool.shared.run {
             let deadline = ContinuousClock.now + configuration.readDeadline
             let seconds = Int(configuration.timeout.components.seconds)
             return LDAPLocator.withResolverLimits(seconds: seconds, attempts: 1) { () -> Result<T, DirectoryReadError> in
@@ -152,14 +152,11 @@ struct LDAPRead {
 
     /// The simple bind's password: the file's first line.
     private static func password(_ path: String) throws(LDAPError) -> [UInt8] {
-        let bytes: [UInt8]?
+        let bytes: [UInt8]
         do {
-            bytes = try FileIO.read(path)
+            bytes = try FileSystem.read(path, limit: 4096, accept: .regularFiles)
         } catch {
-            throw LDAPError(operation: "read the bind password file \(path)", code: -1, message: error.description)
-        }
-        guard let bytes else {
-            throw LDAPError(operation: "read the bind password file \(path)", code: -1, message: "no such file")
+            throw LDAPError(operation: "read the bind password file", code: -1, message: error.description)
         }
         return Array(bytes.prefix { $0 != 0x0A && $0 != 0x0D })
     }
@@ -443,18 +440,6 @@ enum KerberosEnvironment {
             setenv("KRB5_CLIENT_KTNAME", keytab, 1)
             setenv("KRB5CCNAME", "MEMORY:ipsecsvc-directory", 1)
             current = keytab
-        }
-    }
-}
-
-/// The directory's own thread: LDAP reads block (network, DNS, Kerberos) and must not hold the
-/// cooperative pool nor delay the store writes of ``BlockingIO``.
-enum DirectoryThread {
-    private static let queue = DispatchQueue(label: "ipsecsvc.directory")
-
-    static func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: work()) }
         }
     }
 }

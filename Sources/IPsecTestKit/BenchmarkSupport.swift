@@ -1,0 +1,21 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the benchmark tools share: their failure exit and the process's CPU clock.
+public enum BenchmarkSupport {
+    /// Prints `tool: message` on standard error and exits 1.
+    public static func fail(_ tool: String, _ message: String) -> Never {
+        let line = "\(tool): \(message)\n"
+        _ = write(2, line, line.utf8.count)
+        exit(1)
+    }
+
+    /// User plus system CPU time of this process so far, in seconds.
+    public static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+}
