@@ -173,17 +173,18 @@ final class DirectoryClient: Sendable {
     }
 }
 
-/// A policy in native XML with fresh GUIDs: one rule that blocks inbound TCP to `port` from anywhere.
+/// A policy in native XML with fresh GUIDs (lower case, as `ipsecsvc policy convert` names the objects):
+/// one rule that blocks inbound TCP to `port` from anywhere.
 struct BlockPortPolicy {
     let name: String
     var port: Int
     var pollingSeconds = 3600
-    let policy = SambaDomain.guid()
-    let filterList = SambaDomain.guid()
-    let filter = SambaDomain.guid()
-    let action = SambaDomain.guid()
-    let isakmp = SambaDomain.guid()
-    let rule = SambaDomain.guid()
+    let policy = SambaDomain.guid().lowercased()
+    let filterList = SambaDomain.guid().lowercased()
+    let filter = SambaDomain.guid().lowercased()
+    let action = SambaDomain.guid().lowercased()
+    let isakmp = SambaDomain.guid().lowercased()
+    let rule = SambaDomain.guid().lowercased()
 
     var dn: String { SambaDomain.policyDN(policy) }
     var filterListDN: String { "CN=ipsecFilter\(filterList),\(SambaDomain.ipSecurity)" }
@@ -203,7 +204,7 @@ struct BlockPortPolicy {
             <mainMode id="\(isakmp)" masterKeyPFS="false" quickModeLimit="0" lifetimeSeconds="28800" certificateToAccountMapping="false" omitCertificateRequest="false">
               <securityMethod encryption="3DES" integrity="SHA1" group="2" quickModeLimit="0" lifetimeKilobytes="0" lifetimeSeconds="28800"/>
             </mainMode>
-            <rule id="\(rule)" name="Block \(port)" description="" filterAction="\(action)" interface="all" active="true" defaultResponse="false">
+            <rule id="\(rule)" name="Block the port" description="" filterAction="\(action)" interface="all" active="true" defaultResponse="false">
               <filterListRef filterList="\(filterList)"/>
               <kerberos/>
             </rule>

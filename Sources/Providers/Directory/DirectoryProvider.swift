@@ -228,7 +228,7 @@ public actor DirectoryProvider: PolicyProvider {
             let reason = "the IPsec policy \(current.policyDN) assigned by GPO \(current.gpo.displayName) cannot be found"
             return fail(DirectoryReadError(.unavailable, server: read.server, reason), .poll)
         }
-        let which = changed.count == 1 ? changed[0] : "\(changed.count) objects"
+        let which = changed.count <= 3 ? changed.joined(separator: "; ") : "\(changed.count) objects"
         return apply(read, gpo: current.gpo, policyDN: current.policyDN, trigger: .poll, reason: "\(which) changed")
     }
 

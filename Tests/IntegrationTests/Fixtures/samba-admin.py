@@ -17,6 +17,7 @@ One command per line, fields separated by '|':
                                            (an explicit deny; what Samba's defaults do to CN=IP Security)
     subnet|CIDR|SITE DN                    a subnet object that puts CIDR in the site
 """
+import re
 import sys
 
 import ldb
@@ -114,7 +115,8 @@ def deny_read(db, dn):
     controls = ["sd_flags:1:%d" % security.SECINFO_DACL]
     result = db.search(base=dn, scope=ldb.SCOPE_BASE, attrs=["nTSecurityDescriptor"], controls=controls)
     descriptor = ndr_unpack(security.descriptor, result[0]["nTSecurityDescriptor"][0])
-    sddl = descriptor.as_sddl().replace("D:", "D:(D;;RP;;;AU)", 1)
+    # The ACE goes after the DACL's flags (D:PAI(…)…): an explicit deny is evaluated first.
+    sddl = re.sub(r"D:([A-Z]*)", r"D:\1(D;;RP;;;AU)", descriptor.as_sddl(), count=1)
     new = security.descriptor.from_sddl(sddl, security.dom_sid(db.get_domain_sid()))
     message = ldb.Message(ldb.Dn(db, dn))
     message["nTSecurityDescriptor"] = ldb.MessageElement([ndr_pack(new)], ldb.FLAG_MOD_REPLACE,
