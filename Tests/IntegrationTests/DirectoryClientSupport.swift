@@ -135,11 +135,15 @@ final class DirectoryClient: Sendable {
 
     /// `ipsecsvc service refresh` (waits for the refresh).
     @discardableResult
-    func refresh() async -> Outcome { await shell("'\(SambaDomain.executable)' service refresh --config '\(config)' 2>&1") }
+    func refresh() async -> Outcome {
+        await shell("'\(SambaDomain.executable)' service refresh --config '\(config)' 2>&1")
+    }
 
     /// The destination ports of the effective filters of the running service.
     func effectivePorts() async -> [Int] {
-        let result = await shell("'\(SambaDomain.executable)' policy show --effective --json --config '\(config)' 2>/dev/null")
+        let result = await shell(
+            "'\(SambaDomain.executable)' policy show --effective --json --config '\(config)' 2>/dev/null"
+        )
         guard let report = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any],
             let filters = (report["policy"] as? [String: Any])?["filters"] as? [[String: Any]]
         else { return [] }

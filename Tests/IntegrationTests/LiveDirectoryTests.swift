@@ -18,7 +18,11 @@ struct LiveDirectoryTests {
 
     /// An OU for `client` with a GPO linked to it that assigns `policy` (already uploaded), and the
     /// computer moved there. Returns the OU's DN and the GPO's GUID.
-    func assign(_ policy: BlockPortPolicy, to client: DirectoryClient, ou label: String) async throws
+    func assign(
+        _ policy: BlockPortPolicy,
+        to client: DirectoryClient,
+        ou label: String
+    ) async throws
         -> (ou: String, gpo: String)
     {
         let ou = "OU=\(label)-\(client.name),\(SambaDomain.base)"
@@ -127,7 +131,8 @@ struct LiveDirectoryTests {
 
         // Three computers: in the blocking child OU, in the top OU, in the link-order OU.
         let cases: [(label: String, ou: String, winner: String, site: Bool)] = [
-            ("pc\(tag)a", child, "TopEnf", false), ("pc\(tag)b", top, "TopEnf", true), ("pc\(tag)c", order, "Order1", true),
+            ("pc\(tag)a", child, "TopEnf", false), ("pc\(tag)b", top, "TopEnf", true),
+            ("pc\(tag)c", order, "Order1", true),
         ]
         for (label, ou, winner, inSite) in cases {
             let keytab = try await domain.account(label, in: client.directory)
@@ -188,7 +193,9 @@ struct LiveDirectoryTests {
         try client.configure(extra: ["group_policy_refresh_minutes = 1"])
         try await withService(client) {
             try await client.waitFor("directory", first.name)
-            try await domain.admin(["move|CN=\(client.name.uppercased()),OU=Sales-\(client.name),\(SambaDomain.base)|\(lab)"])
+            try await domain.admin([
+                "move|CN=\(client.name.uppercased()),OU=Sales-\(client.name),\(SambaDomain.base)|\(lab)"
+            ])
             try await client.waitFor("directory", second.name, timeout: .seconds(150))
             #expect(client.serviceLog().contains("(group policy refresh)"))
             let (_, details) = await client.directoryState()
@@ -408,7 +415,8 @@ struct LiveDirectoryTests {
         let password = "\(client.directory)/bind-password"
         try (client.name.lowercased() + "\n").write(toFile: password, atomically: true, encoding: .utf8)
         for (tls, ca, works) in [
-            ("starttls", "\(domain.work)/dc/private/tls/ca.pem", true), ("ldaps", "\(domain.work)/dc/private/tls/ca.pem", true),
+            ("starttls", "\(domain.work)/dc/private/tls/ca.pem", true),
+            ("ldaps", "\(domain.work)/dc/private/tls/ca.pem", true),
             ("starttls", "\(client.directory)/wrong-ca.pem", false),
         ] {
             if !works { try "not a certificate\n".write(toFile: ca, atomically: true, encoding: .utf8) }
@@ -419,7 +427,10 @@ struct LiveDirectoryTests {
             ])
             let shown = await client.run(["policy", "show", "--effective"])
             if works {
-                #expect(shown.output.contains("directory          in-effect      \"\(policy.name)\""), "\(tls): \(shown.output)")
+                #expect(
+                    shown.output.contains("directory          in-effect      \"\(policy.name)\""),
+                    "\(tls): \(shown.output)"
+                )
             } else {
                 #expect(shown.output.contains("directory          unavailable"), "\(shown.output)")
             }

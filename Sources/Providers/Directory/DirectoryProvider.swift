@@ -225,7 +225,8 @@ public actor DirectoryProvider: PolicyProvider {
         var read = current.read.replacingPolicyObjects(Set(current.closure.map(DN.normalize)), with: objects)
         read.server = reader.lastServer ?? read.server
         guard read.tree.entry(current.policyDN) != nil else {
-            let reason = "the IPsec policy \(current.policyDN) assigned by GPO \(current.gpo.displayName) cannot be found"
+            let reason =
+                "the IPsec policy \(current.policyDN) assigned by GPO \(current.gpo.displayName) cannot be found"
             return fail(DirectoryReadError(.unavailable, server: read.server, reason), .poll)
         }
         let which = changed.count <= 3 ? changed.joined(separator: "; ") : "\(changed.count) objects"

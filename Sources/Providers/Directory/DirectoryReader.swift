@@ -20,7 +20,9 @@ public protocol DirectoryReader: Sendable {
     /// policy that `assignedPolicy` picks from those (the policy and every object it references).
     /// - Parameter assignedPolicy: the resolver's choice, given the Group Policy objects read so far
     ///   (`nil`: no policy objects are needed).
-    func read(assignedPolicy: @escaping @Sendable (DirectoryRead) -> String?) async throws(DirectoryReadError)
+    func read(
+        assignedPolicy: @escaping @Sendable (DirectoryRead) -> String?
+    ) async throws(DirectoryReadError)
         -> DirectoryRead
 
     /// The policy at `policyDN` and every object it references, as they are now.

@@ -60,9 +60,16 @@ public struct DirectoryConfiguration: Sendable {
 
     /// The reader this configuration names: LDAP, else the snapshot file (read with `snapshotReader`),
     /// else none.
-    public func makeReader(snapshotReader: any DirectorySnapshotReader = FormatsSnapshotReader()) -> (any DirectoryReader)? {
+    public func makeReader(
+        snapshotReader: any DirectorySnapshotReader = FormatsSnapshotReader()
+    ) -> (any DirectoryReader)? {
         if let ldap { return LDAPDirectoryReader(configuration: ldap, computerDN: computerDN, site: site) }
         guard let snapshotPath else { return nil }
-        return SnapshotDirectoryReader(path: snapshotPath, computerDN: computerDN, site: site, snapshotReader: snapshotReader)
+        return SnapshotDirectoryReader(
+            path: snapshotPath,
+            computerDN: computerDN,
+            site: site,
+            snapshotReader: snapshotReader
+        )
     }
 }

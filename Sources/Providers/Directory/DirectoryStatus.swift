@@ -93,6 +93,7 @@ public struct DirectoryDecision: Hashable, Sendable {
             case .unassigned: "; the cached copy is deleted and the local policy applies"
             case .unavailable, .failed: "; the cached copy applies"
             }
-        return "IPsec Policy Agent read the directory\(source) (\(trigger.rawValue)): \(subject): \(reason)\(consequence)."
+        return
+            "IPsec Policy Agent read the directory\(source) (\(trigger.rawValue)): \(subject): \(reason)\(consequence)."
     }
 }

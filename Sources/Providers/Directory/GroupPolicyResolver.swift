@@ -76,7 +76,9 @@ public enum GroupPolicyResolver {
             throw ResolutionError(description: "the computer \(computerDN) is not in the directory (\(tree.file))")
         }
         guard let domainDN = DN.domain(of: computerDN), tree.entry(domainDN) != nil else {
-            throw ResolutionError(description: "the domain object of \(computerDN) is not in the directory (\(tree.file))")
+            throw ResolutionError(
+                description: "the domain object of \(computerDN) is not in the directory (\(tree.file))"
+            )
         }
 
         // Containers from the deepest OU up to the domain, then the site.

@@ -26,7 +26,9 @@ public struct SnapshotDirectoryReader: DirectoryReader {
 
     public var lastServer: String? { path }
 
-    public func read(assignedPolicy: @escaping @Sendable (DirectoryRead) -> String?) async throws(DirectoryReadError)
+    public func read(
+        assignedPolicy: @escaping @Sendable (DirectoryRead) -> String?
+    ) async throws(DirectoryReadError)
         -> DirectoryRead
     {
         guard let computerDN else {

@@ -95,7 +95,10 @@ extension ServiceConfiguration {
             return
         case .snapshot:
             if computerDN == nil {
-                throw fail("directory", "'directory = snapshot' needs 'computer_dn' (this computer's DN in the snapshot)")
+                throw fail(
+                    "directory",
+                    "'directory = snapshot' needs 'computer_dn' (this computer's DN in the snapshot)"
+                )
             }
         case .ldap:
             if ldap.domain == nil {

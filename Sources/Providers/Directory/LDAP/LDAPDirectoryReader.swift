@@ -32,7 +32,9 @@ public struct LDAPDirectoryReader: DirectoryReader {
     /// The domain controller that answered last.
     public var lastServer: String? { state.value }
 
-    public func read(assignedPolicy: @escaping @Sendable (DirectoryRead) -> String?) async throws(DirectoryReadError)
+    public func read(
+        assignedPolicy: @escaping @Sendable (DirectoryRead) -> String?
+    ) async throws(DirectoryReadError)
         -> DirectoryRead
     {
         let computerDN = self.computerDN
@@ -69,7 +71,8 @@ public struct LDAPDirectoryReader: DirectoryReader {
         let result: Result<T, DirectoryReadError> = await BlockingPool.shared.run {
             let deadline = ContinuousClock.now + configuration.readDeadline
             let seconds = Int(configuration.timeout.components.seconds)
-            return LDAPLocator.withResolverLimits(seconds: seconds, attempts: 1) { () -> Result<T, DirectoryReadError> in
+            return LDAPLocator.withResolverLimits(seconds: seconds, attempts: 1) {
+                () -> Result<T, DirectoryReadError> in
                 let read: LDAPRead
                 do throws(DirectoryReadError) {
                     read = try LDAPRead.connect(configuration, preferred: state.value, deadline: deadline)
@@ -140,7 +143,9 @@ struct LDAPRead {
                     return LDAPRead(session: session, configuration: configuration, boundAs: dn)
                 }
             } catch {
-                failures.append(error.isTimeout ? "\(error.operation): no answer within the timeout" : error.description)
+                failures.append(
+                    error.isTimeout ? "\(error.operation): no answer within the timeout" : error.description
+                )
                 if ContinuousClock.now >= deadline { break }
             }
         }
@@ -165,7 +170,10 @@ struct LDAPRead {
 
     /// The computer object, the containers above it up to the domain, the site, the linked GPOs and their
     /// IPsec assignment objects ([MS-GPOL] §3.2.5.1: the SOMs and their gPLink/gPOptions, then each GPO).
-    func groupPolicy(computerDN override: String?, site configuredSite: String?) throws(DirectoryReadError)
+    func groupPolicy(
+        computerDN override: String?,
+        site configuredSite: String?
+    ) throws(DirectoryReadError)
         -> DirectoryRead
     {
         let root = try attempt("read the root DSE") { () throws(LDAPError) in
@@ -219,7 +227,9 @@ struct LDAPRead {
             guard let entry = try readEntry(gpo, attributes: attributes + ["whenChanged"]) else { continue }
             entries.append(entry)
             let assignment = GroupPolicyResolver.assignmentDN(forGPO: entry.dn)
-            let assignmentAttributes = ["objectClass", "ipsecOwnersReference", "ipsecName", "description", "whenChanged"]
+            let assignmentAttributes = [
+                "objectClass", "ipsecOwnersReference", "ipsecName", "description", "whenChanged",
+            ]
             if let entry = try readEntry(assignment, attributes: assignmentAttributes) { entries.append(entry) }
         }
         return DirectoryRead(entries: entries, computerDN: computer.dn, site: site, server: server)
@@ -231,7 +241,11 @@ struct LDAPRead {
         let attributes = ["objectClass", "sAMAccountName", "whenChanged"]
         if let override {
             guard let entry = try readEntry(override, attributes: attributes) else {
-                throw DirectoryReadError(.unavailable, server: server, "the computer \(override) is not in the directory")
+                throw DirectoryReadError(
+                    .unavailable,
+                    server: server,
+                    "the computer \(override) is not in the directory"
+                )
             }
             return entry
         }
@@ -280,7 +294,7 @@ struct LDAPRead {
                     filter: "(objectClass=subnet)",
                     attributes: ["cn", "siteObject"]
                 )
-            } catch where error.isNoSuchObject {
+            } catch  where error.isNoSuchObject {
                 return []
             }
         }
@@ -375,7 +389,7 @@ struct LDAPRead {
                             attributes: attributes,
                             pageSize: Int32(configuration.pageSize)
                         )
-                    } catch where error.isNoSuchObject {
+                    } catch  where error.isNoSuchObject {
                         return []
                     }
                 }

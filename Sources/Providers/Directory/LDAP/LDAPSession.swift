@@ -107,7 +107,9 @@ final class LDAPSession {
     /// `ldap_get_option(LDAP_OPT_X_SASL_USERNAME)`.
     func saslUsername() -> String? {
         var name: UnsafeMutablePointer<CChar>?
-        guard ldap_get_option(handle, LDAP_OPT_X_SASL_USERNAME, &name) == LDAPError.success, let name else { return nil }
+        guard ldap_get_option(handle, LDAP_OPT_X_SASL_USERNAME, &name) == LDAPError.success, let name else {
+            return nil
+        }
         defer { ldap_memfree(name) }
         return String(cString: name)
     }
@@ -135,7 +137,7 @@ final class LDAPSession {
         do throws(LDAPError) {
             return try search(base: dn, scope: .base, filter: "(objectClass=*)", attributes: attributes, paged: false)
                 .first
-        } catch where error.isNoSuchObject {
+        } catch  where error.isNoSuchObject {
             return nil
         }
     }
@@ -321,7 +323,11 @@ final class LDAPSession {
     private func limitWait(_ operation: String) throws(LDAPError) -> Duration {
         let left = deadline - ContinuousClock.now
         guard left > .milliseconds(1) else {
-            throw LDAPError(operation: "\(operation) on \(uri)", code: LDAPError.timeout, message: "the read took too long")
+            throw LDAPError(
+                operation: "\(operation) on \(uri)",
+                code: LDAPError.timeout,
+                message: "the read took too long"
+            )
         }
         let wait = min(left, operationTimeout)
         var limit = Self.timeval(wait)
