@@ -111,6 +111,12 @@ let package = Package(
             dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
             path: "Benchmarks/providers"
         ),
+        // The live directory against a Samba DC: reads vs ldapsearch, poll to table (Benchmarks/ldap/run.sh).
+        .executableTarget(
+            name: "ipsecsvc-ldap-bench",
+            dependencies: ["IPsecTestKit", "IPsecSystem", "Providers", "DecisionCore", "PolicyFormats", "PolicyModel"],
+            path: "Benchmarks/ldap/LDAPBench"
+        ),
         // The native XML benchmark and canonicalizer; not part of `swift test` (Benchmarks/xml/run.sh).
         .executableTarget(
             name: "xml-bench",

@@ -23,7 +23,10 @@ CONFIG=(--config /dev/null)
 BIN=.build/debug/ipsecsvc
 
 install_dependencies() {
-    local packages=(pkg-config libxml2-dev libsystemd-dev libnetfilter-queue-dev libmnl-dev samba-ad-provision)
+    # The build (libldap for the live directory) and the tests (a Samba AD DC in a namespace).
+    local packages=(pkg-config libxml2-dev libsystemd-dev libnetfilter-queue-dev libmnl-dev samba-ad-provision
+        libldap-dev libsasl2-modules-gssapi-mit samba samba-ad-dc winbind krb5-user ldb-tools ldap-utils
+        python3-samba bind9-dnsutils)
     local missing=()
     for package in "${packages[@]}"; do
         dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -32,8 +35,17 @@ install_dependencies() {
     local sudo=()
     [ "$(id -u)" -ne 0 ] && sudo=(sudo)
     echo "Installing ${missing[*]}"
+    # Keep the Samba packages from starting their daemons on this host (the tests start their own DC in
+    # a network namespace): a policy-rc.d that refuses, for the time of the install.
+    local guard=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+        "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
+        guard=1
+    fi
     "${sudo[@]}" apt-get update
     "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+    if [ "$guard" = 1 ]; then "${sudo[@]}" rm -f /usr/sbin/policy-rc.d; fi
 }
 
 case "${1:-start}" in

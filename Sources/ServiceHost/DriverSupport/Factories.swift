@@ -1,4 +1,5 @@
 public import Driver
+import PolicyFormats
 import PolicyModel
 public import Providers
 
@@ -136,20 +137,44 @@ public enum PolicyEngineFactory {
 
     /// Whether any persistent, local or directory policy is assigned: decides the default `bootmode`
     /// (stateful if so, permit otherwise). Reads the sources without applying or journaling anything.
+    /// The live directory is not asked: computer startup runs before the network, so its cached copy
+    /// stands for it.
     public static func anyPolicyAssigned(_ configuration: ServiceConfiguration) async throws -> Bool {
-        let engine = SourcesPolicyEngine(
-            // Read-only: computer startup must not write or drop the directory cache.
-            configuration: sourcesConfiguration(
-                configuration,
-                events: RecordingEventSink(),
-                runsTimers: false,
-                readOnly: true
-            )
+        // Read-only: computer startup must not write or drop the directory cache.
+        var sources = sourcesConfiguration(
+            configuration,
+            events: RecordingEventSink(),
+            runsTimers: false,
+            readOnly: true
         )
+        if configuration.effectiveDirectoryMode == .ldap { sources.directoryReader = NotReadAtStartup() }
+        let engine = SourcesPolicyEngine(configuration: sources)
         defer { Task { await engine.shutdown() } }
         return await engine.sourceStatuses().contains { status in
             [.persistent, .directory, .directoryCache, .local].contains(status.kind) && status.policyName != nil
         }
+    }
+}
+
+/// The live directory at computer startup: not read (no network yet); the cached copy counts instead.
+private struct NotReadAtStartup: DirectoryReader {
+    var sourceDescription: String { "LDAP (not read at computer startup)" }
+    var lastServer: String? { nil }
+
+    func read(
+        assignedPolicy: @escaping @Sendable (DirectoryRead) -> String?
+    ) async throws(DirectoryReadError)
+        -> DirectoryRead
+    {
+        throw DirectoryReadError(.unavailable, "the directory is not read at computer startup")
+    }
+
+    func readPolicyObjects(_ policyDN: String) async throws(DirectoryReadError) -> [DirectoryEntry] {
+        throw DirectoryReadError(.unavailable, "the directory is not read at computer startup")
+    }
+
+    func changeStamps(of dns: [String]) async throws(DirectoryReadError) -> [String: String] {
+        throw DirectoryReadError(.unavailable, "the directory is not read at computer startup")
     }
 }
 

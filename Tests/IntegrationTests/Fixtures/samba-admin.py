@@ -134,6 +134,17 @@ def main():
     lp = LoadParm()
     lp.load(conf)
     db = SamDB(url=url, session_info=system_session(), lp=lp)
+    # One transaction for all commands: one sync of the database instead of one per object.
+    db.transaction_start()
+    try:
+        run(db)
+    except BaseException:
+        db.transaction_cancel()
+        raise
+    db.transaction_commit()
+
+
+def run(db):
     for line in sys.stdin:
         fields = line.rstrip("\n").split("|")
         command, args = fields[0], fields[1:]

@@ -346,8 +346,8 @@ struct LDAPRead {
         return entries
     }
 
-    /// The objects at `dns` that exist: a base read each for a few, otherwise one-level searches of their
-    /// container for up to ``batch`` names at a time (`(|(cn=…)(cn=…))`).
+    /// The objects at `dns` that exist: a base read each for a few, otherwise searches of their
+    /// containers (``objects(named:in:attributes:)``).
     func objects(_ dns: [String], attributes: [String]) throws(DirectoryReadError) -> [DirectoryEntry] {
         guard dns.count > 3 else {
             var found: [DirectoryEntry] = []
@@ -376,31 +376,77 @@ struct LDAPRead {
             if let entry = try readEntry(dn, attributes: attributes) { found.append(entry) }
         }
         for group in byParent {
-            var start = 0
-            while start < group.names.count {
-                let names = group.names[start..<min(start + Self.batch, group.names.count)]
-                let filter = "(|" + names.map { "(cn=\(LDAPFilter.escape($0)))" }.joined() + ")"
-                found += try attempt("read the objects in \(group.parent)") { () throws(LDAPError) in
-                    do throws(LDAPError) {
-                        return try session.search(
-                            base: group.parent,
-                            scope: .oneLevel,
-                            filter: filter,
-                            attributes: attributes,
-                            pageSize: Int32(configuration.pageSize)
-                        )
-                    } catch  where error.isNoSuchObject {
-                        return []
-                    }
-                }
-                start += Self.batch
-            }
+            found += try objects(named: group.names, in: group.parent, attributes: attributes)
         }
         return found
     }
 
-    /// Names per one-level search.
-    static let batch = 200
+    /// The objects named `names` (RDN values) directly under `parent`. Up to ``batch`` names: one
+    /// search for them by name. More (a policy's thousand rules): one paged search of the container by
+    /// their classes, keeping the named ones, because a directory answers that faster than long OR
+    /// filters (Samba: 1,000 rules by class in 0.6 s, by name in 1.8 s). Named objects that such a
+    /// search does not return (an object whose class the account may not read) are read one by one,
+    /// so that the error names them.
+    private func objects(
+        named names: [String],
+        in parent: String,
+        attributes: [String]
+    ) throws(DirectoryReadError)
+        -> [DirectoryEntry]
+    {
+        let classes = Set(names.compactMap { WindowsObjectName($0)?.objectClass.rawValue })
+        var found: [DirectoryEntry] = []
+        if names.count > Self.batch, !classes.isEmpty {
+            let terms = classes.sorted().map { "(objectClass=\($0))" }
+            let filter = terms.count == 1 ? terms[0] : "(|" + terms.joined() + ")"
+            let wanted = Set(names.map { $0.lowercased() })
+            var seen: Set<String> = []
+            for entry in try search(parent, filter: filter, attributes: attributes) {
+                guard let name = DistinguishedName(entry.dn)?.rdns.first?.value.lowercased(), wanted.contains(name)
+                else { continue }
+                seen.insert(name)
+                found.append(entry)
+            }
+            for name in names where !seen.contains(name.lowercased()) {
+                if let entry = try readEntry("CN=\(name),\(parent)", attributes: attributes) { found.append(entry) }
+            }
+            return found
+        }
+        var start = 0
+        while start < names.count {
+            let chunk = names[start..<min(start + Self.batch, names.count)]
+            let filter = "(|" + chunk.map { "(cn=\(LDAPFilter.escape($0)))" }.joined() + ")"
+            found += try search(parent, filter: filter, attributes: attributes)
+            start += Self.batch
+        }
+        return found
+    }
+
+    /// A paged one-level search of `parent`; a missing container finds nothing.
+    private func search(
+        _ parent: String,
+        filter: String,
+        attributes: [String]
+    ) throws(DirectoryReadError)
+        -> [DirectoryEntry]
+    {
+        try attempt("read the objects in \(parent)") { () throws(LDAPError) in
+            do throws(LDAPError) {
+                return try session.search(
+                    base: parent,
+                    scope: .oneLevel,
+                    filter: filter,
+                    attributes: attributes,
+                    pageSize: Int32(configuration.pageSize)
+                )
+            } catch  where error.isNoSuchObject {
+                return []
+            }
+        }
+    }
+
+    /// Most names in one search's OR filter.
+    static let batch = 50
 
     // MARK: - Helpers
 
