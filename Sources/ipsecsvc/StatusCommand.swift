@@ -100,6 +100,10 @@ enum StatusFormatting {
             lines.append("      Applying:    \(status.appliedGPOs.joined(separator: ", "))")
         }
         lines.append("      Last read:   \(time(status.lastSuccess)) (last attempt \(time(status.lastAttempt)))")
+        if let objects = status.lastReadObjects {
+            let requests = status.lastReadRequests.map { " in \($0) LDAP requests" } ?? ""
+            lines.append("      Read cost:   \(objects) objects\(requests)")
+        }
         if status.nextPoll != nil || status.nextRefresh != nil {
             lines.append(
                 "      Next poll:   \(time(status.nextPoll)); group policy refresh \(time(status.nextRefresh))"

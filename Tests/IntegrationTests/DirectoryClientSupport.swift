@@ -84,6 +84,11 @@ final class DirectoryClient: Sendable {
         service.withLock { $0 = nil }
     }
 
+    /// SIGHUP to the running service: a refresh, as `service refresh` does, without waiting for it.
+    func hangUp() {
+        service.withLock { $0 }?.signal(SIGHUP)
+    }
+
     func serviceLog() -> String {
         (try? String(contentsOfFile: "\(directory)/service.log", encoding: .utf8)) ?? ""
     }
@@ -144,9 +149,13 @@ final class DirectoryClient: Sendable {
         let result = await shell(
             "'\(SambaDomain.executable)' policy show --effective --json --config '\(config)' 2>/dev/null"
         )
-        guard let report = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any],
-            let filters = (report["policy"] as? [String: Any])?["filters"] as? [[String: Any]]
-        else { return [] }
+        let report = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        return Self.destinationPorts(report)
+    }
+
+    /// The destination ports of the effective filters in a `policy show --effective --json` report.
+    static func destinationPorts(_ report: [String: Any]?) -> [Int] {
+        let filters = (report?["policy"] as? [String: Any])?["filters"] as? [[String: Any]] ?? []
         return filters.compactMap { ($0["filter"] as? [String: Any])?["destinationPort"] as? Int }
     }
 
@@ -155,6 +164,19 @@ final class DirectoryClient: Sendable {
     /// Takes the client's link to the DC's bridge down (or up again), on the DC's side.
     func link(up: Bool) async {
         await shell("ip -n \(domain.namespace) link set v-\(name) \(up ? "up" : "down")")
+    }
+
+    /// The DC as this client sees it when samba is stopped: LDAP and Kerberos connections refused (TCP
+    /// reset), DNS and Kerberos datagrams answered with ICMP port unreachable. Only this client's
+    /// address is affected; the other tests keep their DC.
+    func refuseDC(_ on: Bool) async {
+        let rules = [
+            "-p tcp -m multiport --dports 53,88,389 -j REJECT --reject-with tcp-reset",
+            "-p udp -m multiport --dports 53,88 -j REJECT --reject-with icmp-port-unreachable",
+        ]
+        for rule in rules {
+            await shell("ip netns exec \(domain.namespace) iptables \(on ? "-I" : "-D") INPUT -s \(address) \(rule)")
+        }
     }
 
     /// The DC accepts this client's LDAP connections but never answers: every data packet from the
@@ -215,5 +237,59 @@ struct BlockPortPolicy {
           </policy>
         </policyStore>
         """
+    }
+}
+
+/// A policy of `rules` rules, each with a filter list of its own (one filter: inbound TCP to
+/// `firstPort + n`), all blocked: a container with more IPsec objects than one page of a search holds.
+struct ManyRulePolicy {
+    let name: String
+    let rules: Int
+    let firstPort: Int
+    /// Eight hex digits that keep this policy's GUIDs apart from every other test's.
+    let prefix = String(UUID().uuidString.prefix(8)).lowercased()
+
+    func guid(_ kind: Int, _ n: Int) -> String {
+        let number = String(n, radix: 16)
+        let kindText = String(kind, radix: 16)
+        return "{\(prefix)-\(String(repeating: "0", count: 4 - kindText.count) + kindText)-4000-8000-"
+            + String(repeating: "0", count: 12 - number.count) + number + "}"
+    }
+
+    var dn: String { SambaDomain.policyDN(guid(1, 0)) }
+
+    var xml: String {
+        var lines = [
+            #"<?xml version="1.0" encoding="UTF-8"?>"#,
+            #"<policyStore xmlns="urn:ipsecsvc:policy:1" version="1" assignedPolicy="\#(guid(1, 0))">"#,
+        ]
+        for n in 0..<rules {
+            lines.append(
+                #"<filterList id="\#(guid(2, n))" name="\#(name) list \#(n)" description="">"#
+                    + #"<filter id="\#(guid(3, n))" description="" mirrored="true" protocol="tcp" "#
+                    + #"destinationPort="\#(firstPort + n)"><source><any/></source><destination><me/></destination>"#
+                    + "</filter></filterList>"
+            )
+        }
+        lines.append(
+            #"<filterAction id="\#(guid(4, 0))" name="Block" description="" action="block" inpass="false" "#
+                + #"soft="false" type="standard"/>"#
+        )
+        lines.append(#"<policy id="\#(guid(1, 0))" name="\#(name)" description="" pollingIntervalSeconds="3600">"#)
+        lines.append(
+            #"<mainMode id="\#(guid(5, 0))" masterKeyPFS="false" quickModeLimit="0" lifetimeSeconds="28800" "#
+                + #"certificateToAccountMapping="false" omitCertificateRequest="false"><securityMethod "#
+                + #"encryption="3DES" integrity="SHA1" group="2" quickModeLimit="0" lifetimeKilobytes="0" "#
+                + #"lifetimeSeconds="28800"/></mainMode>"#
+        )
+        for n in 0..<rules {
+            lines.append(
+                #"<rule id="\#(guid(6, n))" name="Rule \#(n)" description="" filterAction="\#(guid(4, 0))" "#
+                    + #"interface="all" active="true" defaultResponse="false"><filterListRef "#
+                    + #"filterList="\#(guid(2, n))"/><kerberos/></rule>"#
+            )
+        }
+        lines += ["</policy>", "</policyStore>"]
+        return lines.joined(separator: "\n")
     }
 }

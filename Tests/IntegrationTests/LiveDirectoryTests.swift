@@ -16,10 +16,10 @@ struct LiveDirectoryTests {
         get throws { try #require(SambaDomainTrait.current, "the Samba domain was not provisioned") }
     }
 
-    /// An OU for `client` with a GPO linked to it that assigns `policy` (already uploaded), and the
-    /// computer moved there. Returns the OU's DN and the GPO's GUID.
+    /// An OU for `client` with a GPO linked to it that assigns the policy at `policyDN` (already
+    /// uploaded), and the computer moved there. Returns the OU's DN and the GPO's GUID.
     func assign(
-        _ policy: BlockPortPolicy,
+        _ policyDN: String,
         to client: DirectoryClient,
         ou label: String
     ) async throws
@@ -29,7 +29,7 @@ struct LiveDirectoryTests {
         let gpo = SambaDomain.guid()
         try await domain.admin([
             "ou|\(ou)", "gpo|\(gpo)|\(label) GPO \(client.name)|0",
-            "link|\(ou)|\(SambaDomain.gpLink([(gpo, 0)]))|", "assign|\(gpo)|\(policy.dn)",
+            "link|\(ou)|\(SambaDomain.gpLink([(gpo, 0)]))|", "assign|\(gpo)|\(policyDN)",
             "move|\(client.computerDN)|\(ou)",
         ])
         return (ou, gpo)
@@ -57,7 +57,7 @@ struct LiveDirectoryTests {
         let client = try await domain.client("enf")
         var policy = BlockPortPolicy(name: "Block 23 \(client.name)", port: 23, pollingSeconds: 60)
         try await domain.upload(policy.xml)
-        let (ou, _) = try await assign(policy, to: client, ou: "Enforced")
+        let (ou, _) = try await assign(policy.dn, to: client, ou: "Enforced")
         try client.configure(driver: "netfilter")
         for port in [22, 23, 2323] { await client.listen(port) }
         try await withService(client) {
@@ -183,7 +183,7 @@ struct LiveDirectoryTests {
         let second = BlockPortPolicy(name: "Lab \(client.name)", port: 4002)
         try await domain.upload(first.xml)
         try await domain.upload(second.xml)
-        _ = try await assign(first, to: client, ou: "Sales")
+        _ = try await assign(first.dn, to: client, ou: "Sales")
         let lab = "OU=Lab-\(client.name),\(SambaDomain.base)"
         let gpo = SambaDomain.guid()
         try await domain.admin([
@@ -205,18 +205,31 @@ struct LiveDirectoryTests {
 
     // MARK: - Failures
 
-    /// The DC's link down: the cached copy applies within the timeout (`service refresh` returns in
-    /// seconds); when the link is back, the next poll (the retry schedule, capped at the policy's
-    /// interval) brings the live policy back.
+    /// The DC stopped (samba's ports refused) and then the DC's link down: the cached copy applies within
+    /// the timeout (`service refresh` returns in seconds); when the DC is back, a refresh, and after the
+    /// link's return the next poll (the retry schedule, capped at the policy's interval), bring the live
+    /// policy back.
     @Test func unreachableDCAppliesTheCacheAndTheLivePolicyReturns() async throws {
         let domain = try self.domain
         let client = try await domain.client("down")
         let policy = BlockPortPolicy(name: "Down \(client.name)", port: 4100, pollingSeconds: 60)
         try await domain.upload(policy.xml)
-        _ = try await assign(policy, to: client, ou: "Down")
+        _ = try await assign(policy.dn, to: client, ou: "Down")
         try client.configure()
         try await withService(client) {
             try await client.waitFor("directory", policy.name)
+
+            // Samba stopped: DNS, Kerberos and LDAP refused; the cached copy at once.
+            await client.refuseDC(true)
+            let refused = await client.refresh()
+            #expect(refused.status == 0, "\(refused.output)")
+            try await client.waitFor("directory-cache", policy.name, timeout: .seconds(20))
+            #expect((await client.directoryState().details["failure"] as? String)?.isEmpty == false)
+            await client.refuseDC(false)
+            await client.refresh()
+            try await client.waitFor("directory", policy.name)
+
+            // The DC's link down: nothing answers at all; the cached copy within the timeout.
             await client.link(up: false)
             let clock = ContinuousClock()
             let started = clock.now
@@ -239,7 +252,7 @@ struct LiveDirectoryTests {
         let client = try await domain.client("hang")
         let policy = BlockPortPolicy(name: "Hang \(client.name)", port: 4200)
         try await domain.upload(policy.xml)
-        _ = try await assign(policy, to: client, ou: "Hang")
+        _ = try await assign(policy.dn, to: client, ou: "Hang")
         try client.configure()
         try await withService(client) {
             try await client.waitFor("directory", policy.name)
@@ -271,7 +284,7 @@ struct LiveDirectoryTests {
         let client = try await domain.client("del")
         let policies = (1...3).map { BlockPortPolicy(name: "Deleted \($0) \(client.name)", port: 4300 + $0) }
         for policy in policies { try await domain.upload(policy.xml) }
-        let (ou, gpo) = try await assign(policies[0], to: client, ou: "Deleted")
+        let (ou, gpo) = try await assign(policies[0].dn, to: client, ou: "Deleted")
         try client.configure()
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
@@ -284,9 +297,10 @@ struct LiveDirectoryTests {
             )
             #expect(imported.status == 0, "\(imported.output)")
 
-            // The GPO deleted, its link left on the OU: the cached copy.
+            // The GPO deleted, its link left on the OU: the cached copy. SIGHUP refreshes at once (the
+            // group-policy refresh is 90 minutes away).
             try await domain.admin(["delete|\(SambaDomain.gpoDN(gpo))"])
-            await client.refresh()
+            client.hangUp()
             try await client.waitFor("directory-cache", policies[0].name)
             #expect((await client.directoryState().details["failure"] as? String)?.contains(gpo) == true)
 
@@ -327,7 +341,7 @@ struct LiveDirectoryTests {
         let hidden = BlockPortPolicy(name: "Hidden \(client.name)", port: 4401)
         try await domain.upload(readable.xml)
         try await domain.upload(hidden.xml)
-        let (_, gpo) = try await assign(readable, to: client, ou: "Acl")
+        let (_, gpo) = try await assign(readable.dn, to: client, ou: "Acl")
         try client.configure()
         try await withService(client) {
             try await client.waitFor("directory", readable.name)
@@ -337,6 +351,62 @@ struct LiveDirectoryTests {
             let failure = await client.directoryState().details["failure"] as? String ?? ""
             #expect(failure.contains(hidden.dn), "\(failure)")
         }
+    }
+
+    /// The computer account's keys changed on the DC (its password reset) after the service cached the
+    /// policy: after a restart the GSSAPI bind fails and the cached copy applies, the failure naming the
+    /// bind.
+    @Test func refusedBindAppliesTheCache() async throws {
+        let domain = try self.domain
+        let client = try await domain.client("bind")
+        let policy = BlockPortPolicy(name: "Bind \(client.name)", port: 4700)
+        try await domain.upload(policy.xml)
+        _ = try await assign(policy.dn, to: client, ou: "Bind")
+        try client.configure()
+        try await withService(client) { try await client.waitFor("directory", policy.name) }
+        let reset = await shell(
+            "samba-tool user setpassword '\(client.account)' --newpassword='Changed.\(UUID().uuidString)' "
+                + "-s '\(domain.work)/dc/etc/smb.conf' -H '\(domain.work)/dc/private/sam.ldb' 2>&1"
+        )
+        #expect(reset.status == 0, "\(reset.output)")
+        try await withService(client) {
+            try await client.waitFor("directory-cache", policy.name)
+            let (state, details) = await client.directoryState()
+            #expect(state == "unavailable")
+            #expect(
+                (details["failure"] as? String)?.contains("GSSAPI bind to ldap://dc1.example.test") == true,
+                "\(details)"
+            )
+        }
+    }
+
+    /// A policy whose objects fill many pages: with `ldap_page_size = 25` the reader walks every page of
+    /// its searches of CN=IP Security (a hundred rules and filter lists, besides every other test's
+    /// objects) and applies all hundred filters in a few dozen requests. Reading only the first page of
+    /// each search would leave ~150 objects to be read one by one (the reader's fallback for objects a
+    /// search does not return), over 150 requests.
+    @Test func aLargePolicyIsReadWithPagedSearches() async throws {
+        let domain = try self.domain
+        let client = try await domain.client("page")
+        let policy = ManyRulePolicy(name: "Paged \(client.name)", rules: 100, firstPort: 5000)
+        try await domain.upload(policy.xml)
+        _ = try await assign(policy.dn, to: client, ou: "Paged")
+        try client.configure(extra: ["ldap_page_size = 25"])
+        let shown = await client.run(["policy", "show", "--effective", "--json"])
+        let report = try #require(
+            try? JSONSerialization.jsonObject(with: Data(shown.output.utf8)) as? [String: Any],
+            "\(shown.output)"
+        )
+        let directory = try #require(DirectoryClient.source(report, "directory"), "\(shown.output)")
+        #expect(directory["state"] as? String == "in-effect", "\(shown.output)")
+        #expect(directory["policyName"] as? String == policy.name)
+        let ports = DirectoryClient.destinationPorts(report)
+        #expect(Set(ports) == Set(5000..<5100), "\(ports.count) filters")
+        let details = directory["directory"] as? [String: Any] ?? [:]
+        let objects = details["lastReadObjects"] as? Int ?? 0
+        let requests = details["lastReadRequests"] as? Int ?? .max
+        #expect(objects >= 100 + 100 + 3, "\(details)")
+        #expect(requests < 100, "\(details)")
     }
 
     // MARK: - What Samba provisions, export, simple bind
@@ -374,17 +444,20 @@ struct LiveDirectoryTests {
     }
 
     /// `policy export --from-directory` writes the objects read as LDIF; `directory = snapshot` on that
-    /// file gives the same policy offline.
+    /// file gives the same policy offline. The export reads from the second configured DC when the
+    /// first refuses.
     @Test func exportFromDirectoryReproducesTheCaseOffline() async throws {
         let domain = try self.domain
         let client = try await domain.client("exp")
         let policy = BlockPortPolicy(name: "Export \(client.name)", port: 4500)
         try await domain.upload(policy.xml)
-        let (ou, _) = try await assign(policy, to: client, ou: "Export")
-        try client.configure()
+        let (ou, _) = try await assign(policy.dn, to: client, ou: "Export")
+        // Configured DCs are tried in order: nothing listens on the first one's port.
+        try client.configure(extra: ["domain_controllers = dc1.example.test:1389, dc1.example.test"])
         let file = "\(client.directory)/case.ldif"
         let exported = await client.run(["policy", "export", "--from-directory", file])
         #expect(exported.status == 0, "\(exported.output)")
+        #expect(exported.output.contains("read from ldap://dc1.example.test to"), "\(exported.output)")
         #expect(exported.output.contains("computer_dn = CN=\(client.name.uppercased()),\(ou)"))
         let offline = "\(client.directory)/offline.conf"
         try """
@@ -410,7 +483,7 @@ struct LiveDirectoryTests {
         let client = try await domain.client("tls")
         let policy = BlockPortPolicy(name: "TLS \(client.name)", port: 4600)
         try await domain.upload(policy.xml)
-        _ = try await assign(policy, to: client, ou: "Tls")
+        _ = try await assign(policy.dn, to: client, ou: "Tls")
         // samba-tool computer create --prepare-oldjoin sets the password to the name in lower case.
         let password = "\(client.directory)/bind-password"
         try (client.name.lowercased() + "\n").write(toFile: password, atomically: true, encoding: .utf8)

@@ -122,5 +122,8 @@ import Testing
     @Test func filterValuesAreEscaped() {
         #expect(LDAPFilter.escape("CLIENT1$") == "CLIENT1$")
         #expect(LDAPFilter.escape("a*(b)\\c") == "a\\2a\\28b\\29\\5cc")
+        // UTF-8 stays UTF-8 (a computer named in German, RFC 4515 §3).
+        #expect(LDAPFilter.escape("MÜNCHEN$") == "MÜNCHEN$")
+        #expect(LDAPFilter.escape("a\u{0}b") == "a\\00b")
     }
 }

@@ -28,6 +28,7 @@ import Testing
             "domain_controllers = dc1.example.test, dc2.example.test:3389",
             "keytab = /etc/ipsecsvc/host.keytab",
             "ldap_timeout_seconds = 4",
+            "ldap_page_size = 100",
             "site = Lab"
         )
         #expect(configuration.effectiveDirectoryMode == .ldap)
@@ -37,7 +38,7 @@ import Testing
         #expect(ldap.domain == "example.test")
         #expect(ldap.domainControllers == ["dc1.example.test", "dc2.example.test:3389"])
         #expect(ldap.bind == .gssapi(keytab: "/etc/ipsecsvc/host.keytab"))
-        #expect(ldap.transport == .plain && ldap.timeout == .seconds(4))
+        #expect(ldap.transport == .plain && ldap.timeout == .seconds(4) && ldap.pageSize == 100)
         #expect(directory.makeReader()?.sourceDescription == "LDAP, domain example.test")
     }
 
@@ -62,6 +63,11 @@ import Testing
         #expect(snapshot.effectiveDirectoryMode == .snapshot)
         let directory = try #require(PolicyEngineFactory.directoryConfiguration(snapshot))
         #expect(directory.ldap == nil && directory.snapshotPath == "/srv/x/directory-snapshot")
+        let defaults = try #require(
+            PolicyEngineFactory.directoryConfiguration(parse("directory = ldap", "domain = example.test"))?.ldap
+        )
+        #expect(defaults.pageSize == 500 && defaults.timeout == .seconds(10))
+        #expect(defaults.bind == .gssapi(keytab: "/etc/krb5.keytab") && defaults.domainControllers.isEmpty)
         #expect(
             try PolicyEngineFactory.directoryConfiguration(parse("directory = none", "computer_dn = CN=PC1,DC=x"))
                 == nil
@@ -90,6 +96,7 @@ import Testing
         #expect(sealedTwice?.line == 3)
         #expect(error("directory = ad")?.message.contains("ldap, snapshot or none") == true)
         #expect(error("ldap_timeout_seconds = 0")?.line == 1)
+        #expect(error("state_dir = /srv/x", "ldap_page_size = 1001")?.line == 2)
         #expect(error("keytab = relative.keytab")?.message.contains("absolute path") == true)
         #expect(error("domain = example test")?.line == 1)
     }

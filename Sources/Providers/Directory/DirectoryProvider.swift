@@ -166,6 +166,8 @@ public actor DirectoryProvider: PolicyProvider {
         }
         state.server = read.server
         state.computerDN = read.computerDN
+        state.lastReadObjects = read.entries.count
+        state.lastReadRequests = read.requests
         let resolution: GPOResolution
         do {
             resolution = try GroupPolicyResolver.resolve(in: read.tree, computerDN: read.computerDN, site: read.site)

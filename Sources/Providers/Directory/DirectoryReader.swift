@@ -53,6 +53,8 @@ public struct DirectoryRead: Sendable {
     public var site: String?
     /// Where the objects came from: `ldap://dc1.example.test` or the snapshot file.
     public var server: String
+    /// The LDAP requests the read took (bind, each base read, each page of a search); `nil` for a file.
+    public var requests: Int?
 
     public init(entries: [DirectoryEntry], computerDN: String, site: String?, server: String) {
         self.entries = entries

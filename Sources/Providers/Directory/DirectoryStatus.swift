@@ -20,6 +20,10 @@ public struct DirectoryStatus: Hashable, Sendable, Codable {
     public var nextRefresh: Int64?
     /// Why the last read failed; `nil` after a successful one.
     public var failure: String?
+    /// The objects the last full read (start, refresh) returned, and the LDAP requests it took (`nil`
+    /// for a snapshot): what one read costs the DC.
+    public var lastReadObjects: Int?
+    public var lastReadRequests: Int?
 
     public init(source: String) {
         self.source = source

@@ -26,8 +26,8 @@ public struct LDAPSettings: Hashable, Sendable, Codable {
     }
 
     static let keys: Set<String> = [
-        "domain", "domain_controllers", "keytab", "ldap_timeout_seconds", "ldap_bind", "ldap_bind_dn",
-        "ldap_bind_password_file", "ldap_tls", "ldap_tls_ca_file",
+        "domain", "domain_controllers", "keytab", "ldap_timeout_seconds", "ldap_page_size", "ldap_bind",
+        "ldap_bind_dn", "ldap_bind_password_file", "ldap_tls", "ldap_tls_ca_file",
     ]
 
     /// The DNS domain (`example.com`).
@@ -36,6 +36,9 @@ public struct LDAPSettings: Hashable, Sendable, Codable {
     public var domainControllers: [String] = []
     public var keytab = "/etc/krb5.keytab"
     public var timeoutSeconds = 10
+    /// Entries per page of a paged search: each page must arrive within the timeout, so a slow link
+    /// wants smaller pages. Active Directory caps a page at its MaxPageSize (1,000).
+    public var pageSize = 500
     public var bind = Bind.gssapi
     public var bindDN: String?
     public var bindPasswordFile: String?
@@ -62,6 +65,7 @@ public struct LDAPSettings: Hashable, Sendable, Codable {
             guard !domainControllers.isEmpty else { throw bad("host names, host:port or ldap[s]:// URIs") }
         case "keytab": keytab = try path()
         case "ldap_timeout_seconds": timeoutSeconds = try integer(1...300)
+        case "ldap_page_size": pageSize = try integer(1...1000)
         case "ldap_bind":
             guard let mode = Bind(rawValue: value) else { throw bad("gssapi or simple") }
             bind = mode

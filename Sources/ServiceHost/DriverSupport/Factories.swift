@@ -110,7 +110,8 @@ public enum PolicyEngineFactory {
                 bind: bind,
                 transport: transport,
                 tlsCAFile: settings.tlsCAFile,
-                timeout: .seconds(settings.timeoutSeconds)
+                timeout: .seconds(settings.timeoutSeconds),
+                pageSize: settings.pageSize
             )
             snapshot = nil
         }

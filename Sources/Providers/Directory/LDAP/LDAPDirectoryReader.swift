@@ -44,6 +44,7 @@ public struct LDAPDirectoryReader: DirectoryReader {
             if let policyDN = assignedPolicy(result) {
                 result.entries += try read.policyObjects(policyDN)
             }
+            result.requests = read.session.requests
             return result
         }
     }
@@ -465,25 +466,21 @@ struct LDAPRead {
     }
 }
 
-/// RFC 4515 escaping of a value in a search filter.
+/// RFC 4515 escaping of a value in a search filter: the five special bytes as `\xx`, every other byte
+/// (UTF-8 included) as it is.
 enum LDAPFilter {
     static func escape(_ value: String) -> String {
-        var out = ""
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "*"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "\\"), 0:
-                out += "\\" + String(byte, radix: 16).leftPadded(2)
+                out += [UInt8(ascii: "\\"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
             default:
-                out.unicodeScalars.append(Unicode.Scalar(byte))
+                out.append(byte)
             }
         }
-        return String(decoding: Array(out.utf8), as: UTF8.self)
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

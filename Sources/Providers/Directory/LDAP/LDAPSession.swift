@@ -26,6 +26,9 @@ final class LDAPSession {
     private let handle: OpaquePointer
     private let operationTimeout: Duration
     private let deadline: ContinuousClock.Instant
+    /// The LDAP requests sent so far (StartTLS, bind, each page of a search): what a read cost, for
+    /// `status`.
+    private(set) var requests = 0
 
     /// Attributes whose values are bytes, never text.
     static let binaryAttributes: Set<String> = ["ipsecdata", "objectguid", "objectsid", "ntsecuritydescriptor"]
@@ -78,6 +81,7 @@ final class LDAPSession {
     /// StartTLS on a plain connection. The corresponding C function is `ldap_start_tls_s`.
     func startTLS() throws(LDAPError) {
         try limitWait("StartTLS")
+        requests += 1
         try check(ldap_start_tls_s(handle, nil, nil), "StartTLS with \(uri)")
     }
 
@@ -85,6 +89,7 @@ final class LDAPSession {
     /// The corresponding C function is `ldap_sasl_interactive_bind_s`.
     func bindGSSAPI() throws(LDAPError) {
         try limitWait("bind")
+        requests += 1
         try check(cldap_gssapi_bind(handle), "GSSAPI bind to \(uri)")
     }
 
@@ -92,6 +97,7 @@ final class LDAPSession {
     /// `ldap_sasl_bind_s` with the simple mechanism.
     func bindSimple(dn: String, password: [UInt8]) throws(LDAPError) {
         try limitWait("bind")
+        requests += 1
         var bytes = password
         let result = bytes.withUnsafeMutableBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in
@@ -208,6 +214,7 @@ final class LDAPSession {
         var serverControls: [UnsafeMutablePointer<LDAPControl>?] = [control, nil]
 
         var message: OpaquePointer?
+        requests += 1
         let result = serverControls.withUnsafeMutableBufferPointer { controls in
             ldap_search_ext_s(
                 handle,
