@@ -31,13 +31,15 @@ final class DirectoryClient: Sendable {
     var computerDN: String { "CN=\(name.uppercased()),CN=Computers,\(SambaDomain.base)" }
 
     /// Writes `ipsecsvc.conf`: state and socket in the client's directory, the live directory by
-    /// GSSAPI with the client's keytab, and `extra` lines.
-    func configure(driver: String = "memory", extra: [String] = []) throws {
+    /// GSSAPI with the client's keytab, and `extra` lines. `timeout` is `ldap_timeout_seconds`: the
+    /// default leaves a DC slowed down by a loaded machine (a 2-core CI machine running every suite)
+    /// time to answer; only the tests of a silent or unreachable DC make it short.
+    func configure(driver: String = "memory", timeout: Int = SambaDomain.ldapTimeout, extra: [String] = []) throws {
         let lines =
             [
                 "state_dir = \(directory)/state", "socket = \(directory)/control.sock", "systemd = no",
                 "driver = \(driver)", "stop_timeout = 10", "directory = ldap", "domain = \(SambaDomain.domain)",
-                "keytab = \(keytab)", "ldap_timeout_seconds = 2",
+                "keytab = \(keytab)", "ldap_timeout_seconds = \(timeout)",
             ] + extra
         try (lines.joined(separator: "\n") + "\n").write(toFile: config, atomically: true, encoding: .utf8)
     }
@@ -67,7 +69,7 @@ final class DirectoryClient: Sendable {
         )
         let process = try ChildProcess.spawn(command)
         service.withLock { $0 = process }
-        let running = await eventually(timeout: .seconds(60), interval: .milliseconds(100)) {
+        let running = await eventually(timeout: .seconds(120), interval: .milliseconds(250)) {
             guard process.waitIfExited() == nil else { return false }
             return await self.status()?["state"] as? String == "RUNNING"
         }
@@ -123,9 +125,11 @@ final class DirectoryClient: Sendable {
         return nil
     }
 
-    /// Waits until the slot is filled by `source` with `policy`.
-    func waitFor(_ source: String, _ policy: String, timeout: Duration = .seconds(30)) async throws {
-        let reached = await eventually(timeout: timeout, interval: .milliseconds(200)) {
+    /// Waits until the slot is filled by `source` with `policy`. The default outlasts one failed read
+    /// and the retry a minute later (Windows' schedule), so a read that a loaded machine made time out
+    /// does not fail the test; each check is a process, hence the half-second interval.
+    func waitFor(_ source: String, _ policy: String, timeout: Duration = .seconds(100)) async throws {
+        let reached = await eventually(timeout: timeout, interval: .milliseconds(500)) {
             let now = await self.staticPolicy()
             return now?.source == source && now?.policy == policy
         }
@@ -188,14 +192,30 @@ final class DirectoryClient: Sendable {
         )
     }
 
-    /// A TCP listener on `port` in the client's namespace (killed with the namespace).
-    func listen(_ port: Int) async {
+    /// A TCP listener on `port` in the client's namespace (killed with the namespace), listening when
+    /// this returns.
+    func listen(_ port: Int) async throws {
         await shell("ip netns exec \(namespace) nohup nc -lk \(port) > /dev/null 2>&1 < /dev/null &")
+        let listening = await eventually(timeout: .seconds(30), interval: .milliseconds(100)) {
+            !(await shell("ip netns exec \(namespace) ss -Hltn 'sport = :\(port)'")).output.isEmpty
+        }
+        guard listening else { throw TestFailure("nc does not listen on port \(port) in \(namespace)") }
     }
 
-    /// Whether a TCP connection from the DC's namespace to the client's `port` completes.
+    /// Whether a TCP connection from the DC's namespace to the client's `port` completes (within 2 s).
     func reachable(_ port: Int) async -> Bool {
-        await shell("ip netns exec \(domain.namespace) nc -z -w 1 \(address) \(port)").status == 0
+        await shell("ip netns exec \(domain.namespace) nc -z -w 2 \(address) \(port)").status == 0
+    }
+
+    /// Whether `port` becomes reachable within 20 s: the status reports a policy a moment before the
+    /// driver enforces it, and a loaded machine stretches that moment.
+    func eventuallyReachable(_ port: Int) async -> Bool {
+        await eventually(timeout: .seconds(20), interval: .milliseconds(500)) { await self.reachable(port) }
+    }
+
+    /// Whether `port` becomes blocked within 20 s (see `eventuallyReachable`).
+    func eventuallyBlocked(_ port: Int) async -> Bool {
+        await eventually(timeout: .seconds(20), interval: .milliseconds(500)) { !(await self.reachable(port)) }
     }
 }
 

@@ -11,6 +11,9 @@ final class SambaDomain: Sendable {
     static let base = "DC=example,DC=test"
     static let domain = "example.test"
     static let ipSecurity = "CN=IP Security,CN=System," + base
+    /// `ldap_timeout_seconds` of the clients, except in the tests of a silent or unreachable DC: long
+    /// enough for a DC slowed down by a loaded 2-core machine (samba answers a dozen clients at once).
+    static let ldapTimeout = 10
 
     let work: String
     let namespace: String

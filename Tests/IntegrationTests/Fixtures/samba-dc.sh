@@ -102,7 +102,10 @@ cmd_account() {
 }
 
 cmd_start() {
-    # setsid: samba -i becomes a session leader whose PID we own and stop by PID only.
+    # setsid: samba -i becomes a session leader whose PID we own and stop by PID only. /run/samba (the
+    # winbindd socket) is a tmpfs of this mount namespace; the mount point itself exists only once the
+    # Samba packages' scripts or services ran (not on a fresh machine whose /run is new).
+    mkdir -p /run/samba
     nohup setsid ip netns exec "$NS" unshare -u sh -c \
         'mount -t tmpfs tmpfs /run/samba && hostname dc1 && exec samba -i -s "$1"' sh "$CONF" \
         >> "$W/samba.out" 2>&1 < /dev/null &
