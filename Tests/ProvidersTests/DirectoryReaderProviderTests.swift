@@ -3,6 +3,7 @@ import IPsecTestKit
 import PolicyFormats
 import PolicyModel
 import Providers
+import Synchronization
 import Testing
 
 /// The directory provider over the ``DirectoryReader`` seam (what the live LDAP reader and the snapshot
@@ -18,14 +19,18 @@ import Testing
 
         init(_ entries: [DirectoryEntry]) { reader = ScriptedDirectoryReader(entries) }
 
-        func engine(pollingInterval: Duration? = nil) -> SourcesPolicyEngine {
+        func engine(
+            pollingInterval: Duration? = nil,
+            reachability: (any DirectoryReachabilityCheck)? = nil
+        ) -> SourcesPolicyEngine {
             SourcesPolicyEngine(
                 configuration: SourcesConfiguration(
                     state: dir.state,
                     directory: DirectoryConfiguration(
                         snapshotPath: nil,
                         computerDN: nil,
-                        pollingInterval: pollingInterval
+                        pollingInterval: pollingInterval,
+                        reachability: reachability
                     ),
                     directoryReader: reader,
                     events: events,
@@ -90,15 +95,90 @@ import Testing
         _ = try await engine.startPersistent()
         _ = await engine.effectivePolicy()
         let directory = try #require(engine.directory)
-        rig.reader.update { $0.delay = .milliseconds(300) }
-        // One read runs; the four that arrive meanwhile wait for it and then share one more read.
+        rig.reader.update { $0.held = true }
+        // One read runs (held, as a slow DC holds it); the four that arrive meanwhile wait for it and
+        // then share one more read. Two seconds let the four arrive on a loaded machine too.
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await directory.refresh() }
-            _ = await eventually(timeout: .seconds(10)) { rig.reader.counts.reads == 2 }
+            _ = await eventually(timeout: .seconds(30)) { rig.reader.holding == 1 }
             for _ in 0..<4 { group.addTask { await directory.refresh() } }
+            try? await Task.sleep(for: .seconds(2))
+            #expect(rig.reader.holding == 1, "a second read ran beside the first")
+            rig.reader.release()
         }
         #expect(rig.reader.counts.reads == 3, "\(rig.reader.counts)")
         await engine.shutdown()
+    }
+
+    /// A stop (the refresh's task cancelled) while a silent DC holds the read on the blocking pool: the
+    /// refresh returns at once instead of waiting out the LDAP timeout.
+    @Test func aStopDoesNotWaitForAReadThatADCHolds() async throws {
+        let rig = Rig(try SnapshotFixtures.entries(.base))
+        defer { rig.dir.remove() }
+        let engine = rig.engine()
+        _ = try await engine.startPersistent()
+        let directory = try #require(engine.directory)
+        rig.reader.update { $0.held = true }
+        let returned = Atomic(false)
+        let refresh = Task {
+            await directory.refresh()
+            returned.store(true, ordering: .relaxed)
+        }
+        #expect(await eventually(timeout: .seconds(30)) { rig.reader.holding == 1 })
+        refresh.cancel()
+        let stopped = await eventually(timeout: .seconds(30)) { returned.load(ordering: .relaxed) }
+        #expect(stopped, "the cancelled refresh waited for the held read")
+        #expect(rig.reader.holding == 1, "the read is still held")
+        rig.reader.release()
+        await refresh.value
+        await engine.shutdown()
+    }
+
+    /// A stop while the `directory_check` runs cancels the check (the command's process is killed), and
+    /// the read it cut short is not recorded as a failure of the directory.
+    @Test func aStopCancelsARunningReachabilityCheck() async throws {
+        let rig = Rig(try SnapshotFixtures.entries(.base))
+        defer { rig.dir.remove() }
+        let check = HangingCheck()
+        let engine = rig.engine(reachability: check)
+        _ = try await engine.startPersistent()
+        _ = await engine.effectivePolicy()
+        let directory = try #require(engine.directory)
+        let decisions = rig.decisions.count
+        check.hangs.store(true, ordering: .relaxed)
+        let refresh = Task { await directory.refresh() }
+        #expect(await eventually(timeout: .seconds(30)) { check.started.load(ordering: .relaxed) })
+        refresh.cancel()
+        let cancelled = await eventually(timeout: .seconds(30)) { check.cancelled.load(ordering: .relaxed) }
+        #expect(cancelled, "the check was not cancelled")
+        await refresh.value
+        // The next read runs after the cancelled one has ended: only its decision is new.
+        check.hangs.store(false, ordering: .relaxed)
+        await directory.refresh()
+        #expect(rig.reader.counts.reads == 2)
+        #expect(rig.decisions.count == decisions + 1, "\(rig.decisions)")
+        #expect(rig.decisions.last?.outcome == .unchanged)
+        #expect(await directory.status().failure == nil)
+        await engine.shutdown()
+    }
+
+    /// A reachability check that waits until it is cancelled (or a minute, so that a test of a
+    /// provider that never cancels it still ends).
+    final class HangingCheck: DirectoryReachabilityCheck {
+        let hangs = Atomic(false)
+        let started = Atomic(false)
+        let cancelled = Atomic(false)
+
+        func unreachableReason() async -> String? {
+            guard hangs.load(ordering: .relaxed) else { return nil }
+            started.store(true, ordering: .relaxed)
+            do {
+                try await Task.sleep(for: .seconds(60))
+            } catch {
+                cancelled.store(true, ordering: .relaxed)
+            }
+            return "stopped"
+        }
     }
 
     @Test func anUnavailableDirectoryRetriesOnWindowsScheduleWithinThePollingInterval() async throws {

@@ -67,7 +67,7 @@ public actor DirectoryProvider: PolicyProvider {
     public func currentPolicy() async -> ProviderReport {
         if let report { return report }
         // A read under way (the first one, usually) answers this call too.
-        if let tail { _ = await tail.value }
+        if let tail { _ = await Self.value(of: tail) }
         if let report { return report }
         await refreshAssignments(trigger: .start)
         return report ?? .notConfigured(reason: nil)
@@ -134,7 +134,7 @@ public actor DirectoryProvider: PolicyProvider {
         _ key: DirectoryTrigger,
         _ work: @escaping @Sendable (isolated DirectoryProvider) async -> Bool
     ) async -> Bool {
-        if let pending = waiting[key] { return await pending.value }
+        if let pending = waiting[key] { return await Self.value(of: pending) }
         let previous = tail
         let task = Task {
             _ = await previous?.value
@@ -143,7 +143,29 @@ public actor DirectoryProvider: PolicyProvider {
         }
         waiting[key] = task
         tail = task
-        return await task.value
+        return await Self.value(of: task)
+    }
+
+    /// `task`'s value, unless the calling task is cancelled first (the service stops): then `task` is
+    /// cancelled too (a running `directory_check` is killed) and this returns `false` at once, without
+    /// waiting for an LDAP read that a silent DC holds on the blocking pool for up to its timeout.
+    private static func value(of task: Task<Bool, Never>) async -> Bool {
+        let waiter = Locked<CheckedContinuation<Bool, Never>?>(nil)
+        let resume: @Sendable (Bool) -> Void = { value in
+            var continuation: CheckedContinuation<Bool, Never>?
+            waiter.update { swap(&continuation, &$0) }
+            continuation?.resume(returning: value)
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                waiter.update { $0 = continuation }
+                Task { resume(await task.value) }
+                if Task.isCancelled { resume(false) }
+            }
+        } onCancel: {
+            task.cancel()
+            resume(false)
+        }
     }
 
     private func started(_ key: DirectoryTrigger) { waiting[key] = nil }
@@ -295,6 +317,8 @@ public actor DirectoryProvider: PolicyProvider {
 
     @discardableResult
     private func fail(_ error: DirectoryReadError, _ trigger: DirectoryTrigger) -> Bool {
+        // Cancelled: the service stops. A read it cut short says nothing about the directory.
+        guard !Task.isCancelled else { return false }
         state.failure = error.message
         if let server = error.server { state.server = server }
         record(

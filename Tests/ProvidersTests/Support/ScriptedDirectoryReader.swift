@@ -10,6 +10,9 @@ final class ScriptedDirectoryReader: DirectoryReader, Sendable {
         var computerDN = SnapshotFixtures.Computer.web.rawValue
         var failure: DirectoryReadError?
         var delay: Duration = .zero
+        /// Reads wait, ignoring cancellation as a blocking libldap call does, until ``release()``.
+        var held = false
+        var holding: [CheckedContinuation<Void, Never>] = []
         var reads = 0
         var objectReads = 0
         var stampReads = 0
@@ -24,6 +27,19 @@ final class ScriptedDirectoryReader: DirectoryReader, Sendable {
     var lastServer: String? { server }
 
     func update(_ body: (inout State) -> Void) { state.withLock { body(&$0) } }
+
+    /// Lets the held reads go on, and the next ones run at once.
+    func release() {
+        let waiting = state.withLock { state in
+            state.held = false
+            defer { state.holding = [] }
+            return state.holding
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    /// How many reads wait in ``State/held``.
+    var holding: Int { state.withLock { $0.holding.count } }
     var counts: (reads: Int, objectReads: Int, stampReads: Int) {
         state.withLock { ($0.reads, $0.objectReads, $0.stampReads) }
     }
@@ -58,6 +74,15 @@ final class ScriptedDirectoryReader: DirectoryReader, Sendable {
         let current = state.withLock { state -> State in
             count(&state)
             return state
+        }
+        if current.held {
+            await withCheckedContinuation { continuation in
+                let waits = state.withLock { state in
+                    if state.held { state.holding.append(continuation) }
+                    return state.held
+                }
+                if !waits { continuation.resume() }
+            }
         }
         if current.delay > .zero { try? await Task.sleep(for: current.delay) }
         if let failure = current.failure { throw failure }
