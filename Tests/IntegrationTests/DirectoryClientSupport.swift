@@ -76,14 +76,22 @@ final class DirectoryClient: Sendable {
         guard running else { throw TestFailure("the service of \(name) did not start: \(serviceLog())") }
     }
 
-    /// SIGTERM to the service (its own process group, while it is still ours) and waits for it to exit.
-    func stop() async {
-        guard let process = service.withLock({ $0 }) else { return }
+    /// SIGTERM to the service (its own process group, while it is still ours) and waits for it to exit
+    /// (SIGKILL after 20 s). Returns how it exited, or `nil` when it had to be killed, and how long the
+    /// stop took.
+    @discardableResult
+    func stop() async -> (status: IPsecSystem.ExitStatus?, took: Duration) {
+        guard let process = service.withLock({ $0 }) else { return (nil, .zero) }
+        let clock = ContinuousClock()
+        let started = clock.now
         process.signal(SIGTERM)
         _ = await eventually(timeout: .seconds(20), interval: .milliseconds(50)) { process.waitIfExited() != nil }
+        let status = process.waitIfExited()
+        let took = clock.now - started
         process.signal(SIGKILL)
         _ = await BlockingPool.shared.run { process.wait() }
         service.withLock { $0 = nil }
+        return (status, took)
     }
 
     /// SIGHUP to the running service: a refresh, as `service refresh` does, without waiting for it.

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecSystem
 import IPsecTestKit
 import Testing
 
@@ -278,6 +279,20 @@ struct LiveDirectoryTests {
             await client.hangLDAP(false)
             await client.refresh()
             try await client.waitFor("directory", policy.name)
+
+            // SIGTERM while a read waits for the silent DC: a clean stop that does not wait out the read.
+            await client.hangLDAP(true)
+            try await Task.sleep(for: .seconds(1.1))  // `lastAttempt` counts whole seconds
+            let before = await client.directoryState().details["lastAttempt"] as? Int ?? 0
+            client.hangUp()
+            let reading = await eventually(timeout: .seconds(20), interval: .milliseconds(200)) {
+                (await client.directoryState().details["lastAttempt"] as? Int ?? 0) > before
+            }
+            #expect(reading, "the SIGHUP started no read")
+            let (status, took) = await client.stop()
+            #expect(status?.succeeded == true, "\(String(describing: status)): \(client.serviceLog().suffix(3000))")
+            #expect(took < .seconds(timeout), "the stop took \(took)")
+            #expect(!client.serviceLog().contains("Fatal error"))
         }
     }
 
