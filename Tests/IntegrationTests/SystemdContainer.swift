@@ -60,6 +60,8 @@ final class SystemdContainer {
     private static func buildScript(root: String, name: String) -> String {
         """
         set -e
+        # What this script creates must not depend on the test process's umask.
+        umask 022
         R=\(root)
         mkdir -p "$R"/{usr,etc,var/log/journal,var/tmp,tmp,run,proc,sys,dev,root,home,srv,opt,mnt/debs} \
             "$R"/var/lib/apt/lists/partial "$R"/var/cache/apt/archives/partial "$R"/var/log/apt \
@@ -78,9 +80,7 @@ final class SystemdContainer {
         : > "$R/etc/fstab"
         echo "\(name)" > "$R/etc/hostname"
         ln -sf /lib/systemd/system/multi-user.target "$R/etc/systemd/system/default.target"
-        # Nothing here uses D-Bus (systemctl as root talks to PID 1 on its private socket), and dbus-daemon
-        # has been seen to hang its start for 90 s in a fresh CI machine's container: masked.
-        for u in dbus.service dbus.socket getty.target console-getty.service systemd-logind.service systemd-timesyncd.service \\
+        for u in getty.target console-getty.service systemd-logind.service systemd-timesyncd.service \\
             apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer fstrim.timer dpkg-db-backup.timer; do
             ln -sf /dev/null "$R/etc/systemd/system/$u"
         done
@@ -142,7 +142,8 @@ final class SystemdContainer {
     /// a time limit.
     @discardableResult
     func run(_ command: String, timeout: Int = 180) async -> Outcome {
-        let quoted = "'" + command.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        // Files made inside must not depend on the umask the test process happens to have.
+        let quoted = "'umask 022; " + command.replacingOccurrences(of: "'", with: "'\\''") + "'"
         return await sh(
             """
             nsenter --target \(leader) --all env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
