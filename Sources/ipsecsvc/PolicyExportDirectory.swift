@@ -9,7 +9,7 @@ import ServiceHost
 enum DirectoryExport {
     static func run(file: String, format: PolicyFileFormat?, options: HostOptions) async throws {
         await reportingFailures("ExportPolicy") {
-            let format = format ?? PolicyFileFormat(path: file) ?? .ldif
+            let format = format ?? PolicyFiles.all.format(forPath: file) ?? .ldif
             guard format == .ldif || format == .dsml else {
                 throw CommandFailure.message(
                     "ipsecsvc: --from-directory writes ldif or dsml, not \(format.rawValue)",
