@@ -327,26 +327,26 @@ struct LiveDirectoryTests {
             try await client.waitFor("directory-cache", policies[0].name)
             #expect((await client.directoryState().details["failure"] as? String)?.contains(gpo) == true)
 
+            // A new GPO, the only one linked to the OU, assigns `policy`; a refresh applies it.
+            func linkNewGPO(_ label: String, assigning policy: BlockPortPolicy) async throws -> String {
+                let gpo = SambaDomain.guid()
+                try await domain.admin([
+                    "gpo|\(gpo)|\(label) GPO \(client.name)|0", "link|\(ou)|\(SambaDomain.gpLink([(gpo, 0)]))|",
+                    "assign|\(gpo)|\(policy.dn)",
+                ])
+                await client.refresh()
+                try await client.waitFor("directory", policy.name)
+                return gpo
+            }
+
             // A new GPO assigns policy 2; then the policy object is deleted: the cached copy (of policy 2).
-            let second = SambaDomain.guid()
-            try await domain.admin([
-                "gpo|\(second)|Second GPO \(client.name)|0", "link|\(ou)|\(SambaDomain.gpLink([(second, 0)]))|",
-                "assign|\(second)|\(policies[1].dn)",
-            ])
-            await client.refresh()
-            try await client.waitFor("directory", policies[1].name)
+            _ = try await linkNewGPO("Second", assigning: policies[1])
             try await domain.admin(["delete|\(policies[1].dn)"])
             await client.refresh()
             try await client.waitFor("directory-cache", policies[1].name)
 
             // A third GPO assigns policy 3; then its assignment is removed: cache deleted, local applies.
-            let third = SambaDomain.guid()
-            try await domain.admin([
-                "gpo|\(third)|Third GPO \(client.name)|0", "link|\(ou)|\(SambaDomain.gpLink([(third, 0)]))|",
-                "assign|\(third)|\(policies[2].dn)",
-            ])
-            await client.refresh()
-            try await client.waitFor("directory", policies[2].name)
+            let third = try await linkNewGPO("Third", assigning: policies[2])
             try await domain.admin(["delete|CN=IPSEC,CN=Windows,CN=Microsoft,CN=Machine,\(SambaDomain.gpoDN(third))"])
             await client.refresh()
             try await client.waitFor("local", "Block Telnet and SMB")
