@@ -107,6 +107,12 @@ let package = Package(
             dependencies: ["DecisionCore", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/ClassifierBench"
         ),
+        // The table hand-over from the agent to the driver process; not part of `swift test`.
+        .executableTarget(
+            name: "ipsecsvc-link-bench",
+            dependencies: ["ServiceHost", "IPsecSystem", "IPsecTestKit", "PolicyModel"],
+            path: "Benchmarks/driver/LinkBench"
+        ),
         // Providers: the crash-safety test's store writer (killed at random by ProvidersTests) and the benchmark.
         .executableTarget(
             name: "ProvidersStoreWriter",
