@@ -7,7 +7,7 @@ import PolicyModel
 
 func now() -> UInt64 {
     var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
     return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
@@ -48,7 +48,10 @@ func packets(for table: FilterTable, count: Int) -> [(PacketKey, TrafficDirectio
 
 let host = HostInfo(addresses: [IPv4Address(198, 18, 0, 2)])
 let sizes = [1_000, 10_000, 100_000]
-let repetitions = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 25 : 25
+var arguments = Array(CommandLine.arguments.dropFirst())
+let diverse = arguments.first == "--diverse"
+if diverse { arguments.removeFirst() }
+let repetitions = arguments.first.flatMap { Int($0) } ?? 25
 struct Case {
     let size: Int
     let table: FilterTable
@@ -58,7 +61,10 @@ struct Case {
     var decide = Double.infinity
 }
 var cases: [Case] = sizes.map { size in
-    let table = FilterCompiler.compile(SyntheticPolicy.make(count: size), host: host)
+    let policy = diverse ? DiversePolicy.make(count: size) : SyntheticPolicy.make(count: size)
+    let start = now()
+    let table = FilterCompiler.compile(policy, host: host)
+    print("compiled \(size) filters in \(Double(now() - start) / 1e6) ms")
     return Case(
         size: size,
         table: table,
