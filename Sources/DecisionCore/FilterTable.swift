@@ -15,7 +15,7 @@ public struct ActionSpec: Hashable, Sendable, CustomStringConvertible {
         self.allowFallbackToClear = allowFallbackToClear
     }
 
-    public init(_ action: FilterAction) {
+    public init(_ action: borrowing FilterAction) {
         self.init(
             kind: action.action,
             inboundPassThrough: action.inboundPassThrough,
@@ -149,23 +149,29 @@ public final class FilterTable: Sendable {
         var builder = ShapeBuilder(filters: filters)
         let everywhere = filters.allSatisfy { $0.interfaceType == .all }
         if everywhere {
-            lanShapes = builder.add(members: filters.indices)
+            lanShapes = builder.add(members: filters.indices.map { Int32($0) })
             remoteAccessShapes = lanShapes
         } else {
-            lanShapes = builder.add(members: filters.indices.filter { filters[$0].applies(to: .lan) })
-            remoteAccessShapes = builder.add(members: filters.indices.filter { filters[$0].applies(to: .remoteAccess) })
+            lanShapes = builder.add(members: filters.indices.filter { filters[$0].applies(to: .lan) }.map { Int32($0) })
+            remoteAccessShapes = builder.add(
+                members: filters.indices.filter { filters[$0].applies(to: .remoteAccess) }.map { Int32($0) }
+            )
         }
         self.shapes = builder.shapes
         self.slots = builder.slots
         self.bloom = builder.bloom
         var tieKeys: [UInt64] = []
+        var actions: [ActionSpec] = []
         tieKeys.reserveCapacity(filters.count * 2)
+        actions.reserveCapacity(filters.count * 2)
         for filter in filters {
             tieKeys.append(filter.tieKey(.inbound))
             tieKeys.append(filter.tieKey(.outbound))
+            actions.append(filter.inbound)
+            actions.append(filter.outbound)
         }
         self.tieKeys = tieKeys
-        self.actions = filters.flatMap { [$0.inbound, $0.outbound] }
+        self.actions = actions
     }
 
     /// The action of filter `index` for `direction` (from the compact array).

@@ -93,13 +93,14 @@ struct Probe {
                                             continue
                                         }
                                         let first = Int(pairStart[pair])
-                                        if slot.single >= 0 {
-                                            let shape = shapes[Int(pairShapes[first &+ Int(slot.single)])]
-                                            let rest = ShapeHash.pack(
-                                                key.ipProtocol & shape.protocolMask,
-                                                key.sourcePort & shape.sourcePortMask,
-                                                key.destinationPort & shape.destinationPortMask
-                                            )
+                                        if slot.isSingle {
+                                            let shape = shapes[Int(pairShapes[first &+ slot.variant])]
+                                            let rest =
+                                                ShapeHash.pack(
+                                                    key.ipProtocol & shape.protocolMask,
+                                                    key.sourcePort & shape.sourcePortMask,
+                                                    key.destinationPort & shape.destinationPortMask
+                                                ) & PairSlot.restMask
                                             let candidate = inbound ? slot.inbound : slot.outbound
                                             if rest == slot.rest && beats(candidate, shape.weight, best, bestWeight) {
                                                 best = candidate

@@ -43,84 +43,114 @@ final class PairIndex: Sendable {
     let pairBloom: [UInt64]
     let pairBloomMask: UInt64
 
-    init(shapes: [ShapeInfo], range: Range<Int>, members: [[Int32]], filters: [CompiledFilter]) {
-        var sourcePrefixes: [(value: UInt32, length: Int)] = []
-        var destinationPrefixes: [(value: UInt32, length: Int)] = []
+    /// The index of the shapes at positions `range` with signatures `signatures` (in the same order),
+    /// whose filters are `members[memberStart[k] ..< memberStart[k + 1]]` for the `k`-th shape.
+    /// `needsShapeTable[i]` is set for each member `members[i]` that a lookup must find through its
+    /// shape's hash table: the members of residual shapes, and those whose addresses several shapes
+    /// or keys share; every other member is decided by its pair slot alone.
+    init(
+        signatures: [ShapeSignature],
+        range: Range<Int>,
+        members: [Int32],
+        memberStart: [Int],
+        filters: [CompiledFilter],
+        needsShapeTable: inout [Bool]
+    ) {
         var byPair = [[Int32]](repeating: [], count: 33 * 33)
         var residual: [Int32] = []
         var pairsOf = [UInt64](repeating: 0, count: 33)
         var sums = [UInt64](repeating: 0, count: 65)
-        // (pair, variant within the pair) of each indexable shape, by offset in `range`.
-        var placement = [(pair: Int, variant: Int)?](repeating: nil, count: range.count)
+        // Pair and variant within the pair of each indexable shape, by offset in `range` (-1: residual).
+        var placement = [(pair: Int, variant: Int)](repeating: (-1, 0), count: range.count)
+        var keyCount = 0
         for (offset, position) in range.enumerated() {
-            let shape = shapes[position]
+            let shape = signatures[offset]
             guard let s = Self.prefixLength(shape.sourceMask), let d = Self.prefixLength(shape.destinationMask),
-                Int(shape.weight) >> 3 == s + d
+                shape.weightValue >> 3 == s + d
             else {
                 residual.append(Int32(position))
+                for index in memberStart[offset]..<memberStart[offset + 1] { needsShapeTable[index] = true }
                 continue
             }
             placement[offset] = (s * 33 + d, byPair[s * 33 + d].count)
             byPair[s * 33 + d].append(Int32(position))
             pairsOf[s] |= 1 << UInt64(d)
             sums[s + d] |= 1 << UInt64(s)
+            keyCount += memberStart[offset + 1] - memberStart[offset]
         }
-        var keyCount = 0
-        for (offset, members) in members.enumerated() where placement[offset] != nil { keyCount += members.count }
+        // At most 70 % full: the bloom bitmap in front keeps most misses away from the slots.
         var capacity = 4
-        while capacity < keyCount * 2 { capacity <<= 1 }
+        while capacity * 7 < keyCount * 10 { capacity <<= 1 }
         var slots = [PairSlot](repeating: .empty, count: capacity)
         var bloom = [UInt64](repeating: 0, count: max(1, capacity * 8 / 64))
         let bloomMask = UInt64(capacity * 8 - 1)
-        for (offset, members) in members.enumerated() {
-            guard let (pair, variant) = placement[offset] else { continue }
-            let s = pair / 33
-            let d = pair % 33
-            for member in members {
-                let filter = filters[Int(member)]
-                let addresses = UInt64(filter.source) << 32 | UInt64(filter.destination)
-                let tag = UInt32(pair) | PairSlot.used
-                let hash = ShapeHash.hash(addresses, UInt64(tag))
-                var slot = Int(truncatingIfNeeded: hash) & (capacity - 1)
-                while slots[slot].tag != 0 && (slots[slot].tag != tag || slots[slot].addresses != addresses) {
-                    slot = (slot + 1) & (capacity - 1)
-                }
-                let rest = ShapeHash.pack(filter.ipProtocol, filter.sourcePort, filter.destinationPort)
-                if slots[slot].tag == 0 {
-                    slots[slot] = PairSlot(
-                        addresses: addresses,
-                        tag: tag,
-                        single: Int32(variant),
-                        variants: 0,
-                        rest: rest,
-                        inbound: member,
-                        outbound: member
-                    )
-                    let bit = Int(truncatingIfNeeded: hash >> 32 & bloomMask)
-                    bloom[bit >> 6] |= 1 << UInt64(bit & 63)
-                    sourcePrefixes.append((filter.source, s))
-                    destinationPrefixes.append((filter.destination, d))
-                } else if slots[slot].single == Int32(variant) && slots[slot].rest == rest {
-                    // Same shape and key: keep the filter that wins the tie for each direction.
-                    let current = slots[slot]
-                    if filter.tieKey(.inbound) < filters[Int(current.inbound)].tieKey(.inbound) {
-                        slots[slot].inbound = member
+        var sourceKeys: [UInt64] = []
+        var destinationKeys: [UInt64] = []
+        sourceKeys.reserveCapacity(keyCount)
+        destinationKeys.reserveCapacity(keyCount)
+        // The slot of each indexed member, to flag the members of multiple-key slots at the end.
+        var slotOf = [Int32](repeating: -1, count: members.count)
+        filters.withUnsafeBufferPointer { filters in
+            slots.withUnsafeMutableBufferPointer { slots in
+                for offset in placement.indices where placement[offset].pair >= 0 {
+                    let (pair, variant) = placement[offset]
+                    let tag = PairSlot.tag(pair)
+                    for index in memberStart[offset]..<memberStart[offset + 1] {
+                        let member = members[index]
+                        let filter = filters[Int(member)]
+                        let addresses = UInt64(filter.source) << 32 | UInt64(filter.destination)
+                        let hash = ShapeHash.hash(addresses, tag)
+                        var slot = Int(truncatingIfNeeded: hash) & (capacity - 1)
+                        while slots[slot].packed != 0
+                            && (slots[slot].packed & PairSlot.tagMask != tag || slots[slot].addresses != addresses)
+                        {
+                            slot = (slot + 1) & (capacity - 1)
+                        }
+                        let rest =
+                            ShapeHash.pack(filter.ipProtocol, filter.sourcePort, filter.destinationPort)
+                            & PairSlot.restMask
+                        let current = slots[slot]
+                        if current.packed == 0 {
+                            slots[slot] = PairSlot(
+                                addresses: addresses,
+                                pair: pair,
+                                variant: variant,
+                                rest: rest,
+                                inbound: member,
+                                outbound: member
+                            )
+                            let bit = Int(truncatingIfNeeded: hash >> 32 & bloomMask)
+                            bloom[bit >> 6] |= 1 << UInt64(bit & 63)
+                            sourceKeys.append(PrefixCover.key(filter.source, pair / 33))
+                            destinationKeys.append(PrefixCover.key(filter.destination, pair % 33))
+                        } else if current.isSingle && current.variant == variant && current.rest == rest {
+                            // Same shape and key: keep the filter that wins the tie for each direction.
+                            var inbound = current.inbound
+                            var outbound = current.outbound
+                            if filter.tieKey(.inbound) < filters[Int(inbound)].tieKey(.inbound) { inbound = member }
+                            if filter.tieKey(.outbound) < filters[Int(outbound)].tieKey(.outbound) { outbound = member }
+                            slots[slot].payload =
+                                UInt64(UInt32(bitPattern: inbound)) | UInt64(UInt32(bitPattern: outbound)) << 32
+                        } else if current.isSingle {
+                            slots[slot].packed |= PairSlot.multiple
+                            slots[slot].payload = 1 << UInt64(current.variant) | 1 << UInt64(variant)
+                        } else {
+                            slots[slot].payload |= 1 << UInt64(variant)
+                        }
+                        slotOf[index] = Int32(slot)
                     }
-                    if filter.tieKey(.outbound) < filters[Int(current.outbound)].tieKey(.outbound) {
-                        slots[slot].outbound = member
-                    }
-                } else {
-                    slots[slot].single = -1
                 }
-                slots[slot].variants |= 1 << UInt64(variant)
             }
+        }
+        for index in slotOf.indices where slotOf[index] >= 0 && !slots[Int(slotOf[index])].isSingle {
+            needsShapeTable[index] = true
         }
         pairSlots = slots
         pairSlotMask = capacity - 1
         pairBloom = bloom
         pairBloomMask = bloomMask
-        sources = PrefixCover(prefixes: sourcePrefixes)
-        destinations = PrefixCover(prefixes: destinationPrefixes)
+        sources = PrefixCover(keys: sourceKeys)
+        destinations = PrefixCover(keys: destinationKeys)
         self.pairsOf = pairsOf
         self.sums = sums
         var pairStart: [UInt32] = [0]
@@ -146,15 +176,15 @@ final class PairIndex: Sendable {
     )
         -> PairSlot?
     {
-        let tag = UInt32(truncatingIfNeeded: pair) | PairSlot.used
-        let hash = ShapeHash.hash(addresses, UInt64(tag))
+        let tag = PairSlot.tag(pair)
+        let hash = ShapeHash.hash(addresses, tag)
         let bit = Int(truncatingIfNeeded: hash >> 32 & pairBloomMask)
         if bloom[bit >> 6] & (1 << UInt64(bit & 63)) == 0 { return nil }
         var slot = Int(truncatingIfNeeded: hash) & pairSlotMask
         while true {
             let entry = slots[slot]
-            if entry.tag == 0 { return nil }
-            if entry.tag == tag && entry.addresses == addresses { return entry }
+            if entry.packed == 0 { return nil }
+            if entry.packed & PairSlot.tagMask == tag && entry.addresses == addresses { return entry }
             slot = (slot &+ 1) & pairSlotMask
         }
     }
@@ -166,28 +196,54 @@ final class PairIndex: Sendable {
     }
 }
 
-/// One entry of ``PairIndex``'s address table.
+/// One entry of ``PairIndex``'s address table (24 bytes).
+///
+/// When every filter with the entry's addresses has one shape and one protocol and port key (the
+/// usual case), the entry is *single*: it carries that shape (its position in the pair), the key and
+/// the best filter per direction, and a lookup decides from it alone. Otherwise it lists the shapes
+/// of the pair that hold the addresses (bit `n`: the pair's `n`-th shape; a pair has at most 64
+/// shapes: 8 protocol and port masks times 8 weight remainders), which the lookup then probes.
 struct PairSlot {
     /// Masked source << 32 | masked destination.
     var addresses: UInt64
-    /// The pair `s * 33 + d` | ``used``; 0 marks an empty slot.
-    var tag: UInt32
-    /// When every filter with these addresses has one shape and one protocol and port key (the
-    /// usual case): that shape's position in the pair; the lookup then decides from this slot alone
-    /// with ``rest``, ``inbound`` and ``outbound``. Otherwise -1, and ``variants`` lists the shapes
-    /// to probe.
-    var single: Int32
-    /// Bit `n`: the pair's `n`-th shape holds these addresses (a pair has at most 64 shapes: 8
-    /// protocol and port masks times 8 weight remainders).
-    var variants: UInt64
-    /// The single shape's packed protocol and ports (``ShapeHash/pack(_:_:_:)``).
-    var rest: UInt64
-    /// The single shape's best filter per direction.
-    var inbound: Int32
-    var outbound: Int32
+    /// ``used`` | ``multiple`` | the single shape << 51 | the pair `s * 33 + d` << 40 | the single
+    /// key (``ShapeHash/pack(_:_:_:)`` without its top bit).
+    var packed: UInt64
+    /// Single: inbound filter | outbound filter << 32. Multiple: the shapes to probe.
+    var payload: UInt64
 
-    static let used: UInt32 = 1 << 31
-    static let empty = PairSlot(addresses: 0, tag: 0, single: -1, variants: 0, rest: 0, inbound: -1, outbound: -1)
+    static let used: UInt64 = 1 << 63
+    static let multiple: UInt64 = 1 << 62
+    static let tagMask: UInt64 = used | 0x7FF << 40
+    static let restMask: UInt64 = 0xFF_FFFF_FFFF
+    static let empty = PairSlot(addresses: 0, packed: 0, payload: 0)
+
+    /// What ``packed`` holds (under ``tagMask``) for an entry of `pair`.
+    @inline(__always)
+    static func tag(_ pair: Int) -> UInt64 { used | UInt64(truncatingIfNeeded: pair) << 40 }
+
+    init(addresses: UInt64, packed: UInt64, payload: UInt64) {
+        self.addresses = addresses
+        self.packed = packed
+        self.payload = payload
+    }
+
+    /// A single entry.
+    init(addresses: UInt64, pair: Int, variant: Int, rest: UInt64, inbound: Int32, outbound: Int32) {
+        self.addresses = addresses
+        packed = Self.tag(pair) | UInt64(variant) << 51 | rest & Self.restMask
+        payload = UInt64(UInt32(bitPattern: inbound)) | UInt64(UInt32(bitPattern: outbound)) << 32
+    }
+
+    var isSingle: Bool { packed & Self.multiple == 0 }
+    /// Single: the shape's position in the pair.
+    var variant: Int { Int(truncatingIfNeeded: packed >> 51 & 63) }
+    /// Single: the key without its top bit.
+    var rest: UInt64 { packed & Self.restMask }
+    var inbound: Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: payload)) }
+    var outbound: Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: payload >> 32)) }
+    /// Multiple: the shapes of the pair to probe.
+    var variants: UInt64 { payload }
 }
 
 /// Building the concatenated shape, slot and bloom arrays of a table, one shape set per connection
@@ -200,28 +256,90 @@ struct ShapeBuilder {
 
     init(filters: [CompiledFilter]) { self.filters = filters }
 
-    /// Adds the shapes of the filters `members`, heaviest first.
-    mutating func add(members: some Sequence<Int>) -> ShapeSet {
+    /// Adds the shapes of the filters `members` (indices into ``filters``), heaviest first.
+    mutating func add(members: [Int32]) -> ShapeSet {
         let start = shapes.count
-        var shapeIndex: [ShapeSignature: Int] = [:]
-        var groups: [[Int32]] = []
+        // Group by signature without hashing the common case: a filter whose masks are prefixes and
+        // whose weight is 8 × (sum of the lengths) + 0…7 has the dense id
+        // ((s × 33 + d) × 8 + masks of protocol and ports) × 8 + weight remainder.
+        var denseIDs = [Int32](repeating: -1, count: 33 * 33 * 64)
+        var otherIDs: [ShapeSignature: Int32] = [:]
         var signatures: [ShapeSignature] = []
-        for index in members {
-            let signature = ShapeSignature(filters[index])
-            if let existing = shapeIndex[signature] {
-                groups[existing].append(Int32(index))
-            } else {
-                shapeIndex[signature] = groups.count
-                groups.append([Int32(index)])
-                signatures.append(signature)
+        var shapeOf = [Int32](repeating: 0, count: members.count)
+        var counts: [Int] = []
+        filters.withUnsafeBufferPointer { filters in
+            for (offset, member) in members.enumerated() {
+                let filter = filters[Int(member)]
+                let weight = filter.weight.value
+                let id: Int32
+                if let s = PairIndex.prefixLength(filter.sourceMask),
+                    let d = PairIndex.prefixLength(filter.destinationMask),
+                    weight >> 3 == s + d
+                {
+                    let masks =
+                        (filter.ipProtocol == 0 ? 0 : 4) | (filter.sourcePort == 0 ? 0 : 2)
+                        | (filter.destinationPort == 0 ? 0 : 1)
+                    let dense = ((s * 33 + d) * 8 + masks) * 8 + (weight & 7)
+                    if denseIDs[dense] < 0 {
+                        denseIDs[dense] = Int32(signatures.count)
+                        signatures.append(ShapeSignature(filter))
+                        counts.append(0)
+                    }
+                    id = denseIDs[dense]
+                } else {
+                    let signature = ShapeSignature(filter)
+                    if let known = otherIDs[signature] {
+                        id = known
+                    } else {
+                        id = Int32(signatures.count)
+                        otherIDs[signature] = id
+                        signatures.append(signature)
+                        counts.append(0)
+                    }
+                }
+                shapeOf[offset] = id
+                counts[Int(id)] += 1
             }
         }
+        // Heaviest first; the members of each shape contiguous, in compile order.
         let order = signatures.indices.sorted { signatures[$0].weightValue > signatures[$1].weightValue }
+        var memberStart = [Int](repeating: 0, count: order.count + 1)
+        var positionOf = [Int](repeating: 0, count: order.count)
         for (position, shape) in order.enumerated() {
-            let signature = signatures[shape]
-            let storage = ShapeHash.build(members: groups[shape][...], filters: filters, slots: &slots, bloom: &bloom)
+            positionOf[shape] = position
+            memberStart[position + 1] = memberStart[position] + counts[shape]
+        }
+        var next = memberStart
+        var grouped = [Int32](repeating: 0, count: members.count)
+        for (offset, member) in members.enumerated() {
+            let position = positionOf[Int(shapeOf[offset])]
+            grouped[next[position]] = member
+            next[position] += 1
+        }
+        let ordered = order.map { signatures[$0] }
+        let range = start..<(start + order.count)
+        // A large set gets its pair index first: it says which members its shape tables still need.
+        var needsShapeTable = [Bool](repeating: range.count <= ShapeSet.scanLimit, count: grouped.count)
+        let index =
+            range.count <= ShapeSet.scanLimit
+            ? nil
+            : PairIndex(
+                signatures: ordered,
+                range: range,
+                members: grouped,
+                memberStart: memberStart,
+                filters: filters,
+                needsShapeTable: &needsShapeTable
+            )
+        var tableMembers: [Int32] = []
+        for (position, signature) in ordered.enumerated() {
+            tableMembers.removeAll(keepingCapacity: true)
+            for index in memberStart[position]..<memberStart[position + 1] where needsShapeTable[index] {
+                tableMembers.append(grouped[index])
+            }
+            let storage = ShapeHash.build(members: tableMembers[...], filters: filters, slots: &slots, bloom: &bloom)
             let lastInLevel =
-                position == order.count - 1 || signatures[order[position + 1]].weightValue != signature.weightValue
+                position == ordered.count - 1 || ordered[position + 1].weightValue != signature.weightValue
             shapes.append(
                 ShapeInfo(
                     sourceMask: signature.sourceMask,
@@ -238,12 +356,7 @@ struct ShapeBuilder {
                 )
             )
         }
-        let range = start..<shapes.count
-        guard range.count > ShapeSet.scanLimit else { return ShapeSet(shapes: range, index: nil) }
-        return ShapeSet(
-            shapes: range,
-            index: PairIndex(shapes: shapes, range: range, members: order.map { groups[$0] }, filters: filters)
-        )
+        return ShapeSet(shapes: range, index: index)
     }
 }
 

@@ -49,6 +49,20 @@ func packets(for table: FilterTable, count: Int) -> [(PacketKey, TrafficDirectio
 let host = HostInfo(addresses: [IPv4Address(198, 18, 0, 2)])
 let sizes = [1_000, 10_000, 100_000]
 var arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "--compile-only", arguments.count > 1, let count = Int(arguments[1]) {
+    let policy = arguments.count > 2 ? SyntheticPolicy.make(count: count) : DiversePolicy.make(count: count)
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let faults = usage.ru_minflt
+    let start = now()
+    let table = FilterCompiler.compile(policy, host: host)
+    let elapsed = now() - start
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    print(
+        "\(count) filters, \(table.shapeCount) shapes, compiled in \(Double(elapsed) / 1e6) ms, \(usage.ru_minflt - faults) page faults"
+    )
+    exit(0)
+}
 let diverse = arguments.first == "--diverse"
 if diverse { arguments.removeFirst() }
 let repetitions = arguments.first.flatMap { Int($0) } ?? 25
