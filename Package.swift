@@ -18,6 +18,12 @@ let package = Package(
         .library(name: "IPsecPluginKit", targets: ["IPsecPluginKit"]),
         // The Swift example plugin (Examples/swift-inventory); the plugin tests load it.
         .library(name: "InventoryPlugin", type: .dynamic, targets: ["InventoryPlugin"]),
+        // For the package-benchmark suite in Benchmarks/Suite, a package of its own that depends on
+        // this one by path (so that `swift build` and `swift test` here never build the benchmark tool).
+        .library(
+            name: "IPsecBenchmarkTargets",
+            targets: ["PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "IPsecTestKit"]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -89,16 +95,11 @@ let package = Package(
             dependencies: ["DecisionCore", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/ClassifierBench"
         ),
-        // Providers: the crash-safety test's store writer (killed at random by ProvidersTests) and the benchmark.
+        // Providers: the crash-safety test's store writer (killed at random by ProvidersTests).
         .executableTarget(
             name: "ProvidersStoreWriter",
             dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
             path: "Tests/ProvidersStoreWriter"
-        ),
-        .executableTarget(
-            name: "ProvidersBenchmark",
-            dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
-            path: "Benchmarks/providers"
         ),
         // The native XML benchmark and canonicalizer; not part of `swift test` (Benchmarks/xml/run.sh).
         .executableTarget(
