@@ -89,6 +89,12 @@ let package = Package(
             dependencies: ["DecisionCore", "Driver", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/Harness"
         ),
+        // The mis-verdict checker: the real driver under load while policies change (Benchmarks/misverdict).
+        .executableTarget(
+            name: "ipsecsvc-misverdict",
+            dependencies: ["DecisionCore", "Driver", "IPsecTestKit", "PolicyModel"],
+            path: "Benchmarks/misverdict/checker"
+        ),
         // Classifier cost at 1k/10k/100k filters; not part of `swift test`.
         .executableTarget(
             name: "ipsecsvc-driver-bench",
