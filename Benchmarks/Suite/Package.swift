@@ -9,6 +9,7 @@ import PackageDescription
 let core: Target.Dependency = .product(name: "IPsecBenchmarkTargets", package: "ipsecsvc")
 let benchmark: Target.Dependency = .product(name: "Benchmark", package: "benchmark")
 let plugin: Target.PluginUsage = .plugin(name: "BenchmarkPlugin", package: "benchmark")
+let support: Target.Dependency = "SuiteSupport"
 
 let package = Package(
     name: "ipsecsvc-benchmarks",
@@ -16,12 +17,16 @@ let package = Package(
         .package(name: "ipsecsvc", path: "../.."),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
-    targets: ["Classifier", "Decision", "PolicyXML", "MergeCompile", "DirectoryResolution"].map { name in
-        .executableTarget(
-            name: name,
-            dependencies: [core, benchmark],
-            path: "Benchmarks/\(name)",
-            plugins: [plugin]
-        )
-    }
+    targets: [
+        // The shared configuration and the smoke mode (IPSECSVC_BENCHMARK_SMOKE=1, CI).
+        .target(name: "SuiteSupport", dependencies: [benchmark], path: "Support")
+    ]
+        + ["Classifier", "Decision", "PolicyXML", "MergeCompile", "DirectoryResolution"].map { name in
+            .executableTarget(
+                name: name,
+                dependencies: [core, benchmark, support],
+                path: "Benchmarks/\(name)",
+                plugins: [plugin]
+            )
+        }
 )

@@ -6,14 +6,10 @@ import Benchmark
 import DecisionCore
 import IPsecTestKit
 import PolicyModel
+import SuiteSupport
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .cpuTotal, .mallocCountTotal],
-        maxDuration: .seconds(2),
-        maxIterations: 2_000,
-        thresholds: [.wallClock: .relaxed, .cpuTotal: .relaxed, .mallocCountTotal: .strict]
-    )
+    Benchmark.defaultConfiguration = SuiteConfiguration.make(seconds: 2, iterations: 2_000, memory: false)
     for kind in ["synthetic", "diverse"] {
         for size in [1_000, 10_000, 100_000] {
             Benchmark("lookup \(kind) \(size / 1000)k (4096 packets)") { benchmark, fixture in

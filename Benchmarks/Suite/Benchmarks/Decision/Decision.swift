@@ -5,14 +5,10 @@ import Benchmark
 import DecisionCore
 import IPsecTestKit
 import PolicyModel
+import SuiteSupport
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident],
-        maxDuration: .seconds(2),
-        maxIterations: 2_000,
-        thresholds: [.wallClock: .relaxed, .cpuTotal: .relaxed, .mallocCountTotal: .strict]
-    )
+    Benchmark.defaultConfiguration = SuiteConfiguration.make(seconds: 2, iterations: 2_000)
     let host = HostInfo(addresses: [IPv4Address(198, 18, 0, 2)])
     for kind in ["synthetic", "diverse"] {
         Benchmark("decide \(kind) 10k (4096 packets)") { benchmark, fixture in

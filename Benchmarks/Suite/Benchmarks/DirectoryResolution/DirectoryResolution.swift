@@ -5,14 +5,10 @@
 import Benchmark
 import PolicyModel
 import Providers
+import SuiteSupport
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident],
-        maxDuration: .seconds(3),
-        maxIterations: 200,
-        thresholds: [.wallClock: .relaxed, .cpuTotal: .relaxed, .mallocCountTotal: .strict]
-    )
+    Benchmark.defaultConfiguration = SuiteConfiguration.make(seconds: 3, iterations: 200)
     Benchmark("index+resolve 5000 OUs 2000 GPOs") { benchmark, fixture in
         for _ in benchmark.scaledIterations {
             let tree = DirectoryTree(entries: fixture.entries)

@@ -4,14 +4,10 @@
 import Benchmark
 import PolicyModel
 import Providers
+import SuiteSupport
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident],
-        maxDuration: .seconds(3),
-        maxIterations: 200,
-        thresholds: [.wallClock: .relaxed, .cpuTotal: .relaxed, .mallocCountTotal: .strict]
-    )
+    Benchmark.defaultConfiguration = SuiteConfiguration.make(seconds: 3, iterations: 200)
     Benchmark("merge+compile 1k+10k+100 rules") { benchmark, reports in
         for _ in benchmark.scaledIterations {
             let selection = SourceSelector.select(reports)

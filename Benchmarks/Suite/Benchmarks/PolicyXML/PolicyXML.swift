@@ -5,14 +5,10 @@ import Benchmark
 import IPsecTestKit
 import PolicyFormats
 import PolicyModel
+import SuiteSupport
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident],
-        maxDuration: .seconds(3),
-        maxIterations: 200,
-        thresholds: [.wallClock: .relaxed, .cpuTotal: .relaxed, .mallocCountTotal: .strict]
-    )
+    Benchmark.defaultConfiguration = SuiteConfiguration.make(seconds: 3, iterations: 200)
     Benchmark("read+validate 1000 rules 10000 filters") { benchmark, bytes in
         for _ in benchmark.scaledIterations {
             blackHole(try? NativePolicyXML.read(bytes, file: "store.xml", limits: .init(maxBytes: 1 << 30)))

@@ -1,0 +1,21 @@
+// The one configuration of every benchmark in the suite, and the smoke mode CI uses.
+public import Benchmark
+import Foundation
+
+public enum SuiteConfiguration {
+    /// `IPSECSVC_BENCHMARK_SMOKE=1` (CI): each benchmark runs one iteration, so that none can rot;
+    /// nothing is timed or compared.
+    public static let smoke = ProcessInfo.processInfo.environment["IPSECSVC_BENCHMARK_SMOKE"] == "1"
+
+    /// Wall clock, CPU and malloc count (plus peak RSS when `memory`): times are checked loosely
+    /// (the machine is shared), allocation counts strictly (they do not depend on load).
+    public static func make(seconds: Int, iterations: Int, memory: Bool = true) -> Benchmark.Configuration {
+        .init(
+            metrics: [.wallClock, .cpuTotal, .mallocCountTotal] + (memory ? [.peakMemoryResident] : []),
+            warmupIterations: smoke ? 0 : 1,
+            maxDuration: smoke ? .milliseconds(1) : .seconds(seconds),
+            maxIterations: smoke ? 1 : iterations,
+            thresholds: [.wallClock: .relaxed, .cpuTotal: .relaxed, .mallocCountTotal: .strict]
+        )
+    }
+}
