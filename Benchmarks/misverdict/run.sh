@@ -6,7 +6,7 @@
 # decided it. Needs root; creates and deletes its own namespaces (198.18.0.0/15 only).
 #
 #   sudo Benchmarks/misverdict/run.sh [FILTERS]      # default 10000; prints the analysis as JSON
-#   FLOWS=256 RATE=30000 SWAPS=10 DURATION=30 sudo Benchmarks/misverdict/run.sh 100000
+#   FLOWS=256 RATE=30000 SWAPS=10 DURATION=30 KEEP=/tmp/mv sudo Benchmarks/misverdict/run.sh 100000
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FILTERS=${1:-10000}
@@ -33,6 +33,7 @@ cleanup() {
     for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
     ip netns del "$tx" 2>/dev/null || true
     ip netns del "$rx" 2>/dev/null || true
+    if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp -r "$work"/. "$KEEP"/; fi  # KEEP=DIR keeps the raw logs
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM

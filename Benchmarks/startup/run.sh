@@ -29,7 +29,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 ip netns add "$ns"
 ip -n "$ns" link set lo up
-ip -n "$ns" link add "st$$" type dummy
+# An interface with an address of the benchmark range (no dummy driver here: a veth pair inside).
+ip -n "$ns" link add "st$$" type veth peer name "sp$$"
+ip -n "$ns" link set "sp$$" up
 ip -n "$ns" addr add "198.18.$(( $$ % 250 )).2/24" dev "st$$"
 ip -n "$ns" link set "st$$" up
 mkdir -p "$work/state"
@@ -65,10 +67,14 @@ while time.monotonic() < deadline and (ready is None or enforced is None):
     except socket.timeout:
         pass
     if enforced is None:
-        with open("/proc/net/netfilter/nfnetlink_queue") as q:
-            bound = q.read().strip() != ""
+        # The namespace's queues, seen through the service's own /proc entry (same PID: `ip netns exec` execs).
+        try:
+            with open(f"/proc/{proc.pid}/net/netfilter/nfnetlink_queue") as q:
+                bound = q.read().strip() != ""
+        except OSError:
+            bound = False
         if bound:
-            rules = subprocess.run(["ip", "netns", "exec", ns, "iptables-save", "-t", "mangle"], capture_output=True, text=True).stdout
+            rules = subprocess.run(["ip", "netns", "exec", ns, "iptables-save"], capture_output=True, text=True).stdout
             if "NFQUEUE" in rules:
                 enforced = time.monotonic() - start
     if proc.poll() is not None:

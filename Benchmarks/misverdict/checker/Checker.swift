@@ -366,6 +366,11 @@ func analyze(_ options: Options) {
     let seconds = sent.isEmpty ? 0 : Double(sent.last!.sent - sent.first!.sent) / 1e9
     let firstRSS = rss.first ?? 0
     let growth = firstRSS == 0 ? 0 : Double(rss.max() ?? 0) / Double(firstRSS) - 1
+    // The first sample holds one table; from the first change on, two are alive around each swap. A
+    // leak shows as the last third's peak above the first third's; a plateau does not.
+    let third = max(1, rss.count / 3)
+    let firstThird = rss.prefix(third).max() ?? 0
+    let steadyGrowth = firstThird == 0 ? 0 : Double(rss.suffix(third).max() ?? 0) / Double(firstThird) - 1
     let summary: [String: Any] = [
         "sent": sent.count,
         "sent_pps": seconds > 0 ? Int(Double(sent.count) / seconds) : 0,
@@ -385,6 +390,7 @@ func analyze(_ options: Options) {
         "rss_kib_max": rss.max() ?? 0,
         "rss_kib_last": rss.last ?? 0,
         "rss_growth": (growth * 1000).rounded() / 1000,
+        "rss_growth_last_third_vs_first_third": (steadyGrowth * 1000).rounded() / 1000,
     ]
     let data = try! JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .prettyPrinted])
     print(String(decoding: data, as: UTF8.self))
