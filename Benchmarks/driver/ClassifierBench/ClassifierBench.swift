@@ -1,5 +1,6 @@
 // ipsecsvc-driver-bench: classifier cost per packet at 1,000 / 10,000 / 100,000 filters.
-// Run: swift run -c release ipsecsvc-driver-bench [--json]
+// Run: swift run -c release ipsecsvc-driver-bench [--diverse] [--size N] [REPETITIONS]
+//      (Benchmarks/README.md; --compile-only N [synthetic] times one compile)
 import DecisionCore
 import Foundation
 import IPsecTestKit
@@ -47,8 +48,13 @@ func packets(for table: FilterTable, count: Int) -> [(PacketKey, TrafficDirectio
 }
 
 let host = HostInfo(addresses: [IPv4Address(198, 18, 0, 2)])
-let sizes = [1_000, 10_000, 100_000]
 var arguments = Array(CommandLine.arguments.dropFirst())
+// `--size N`: that size alone (for instruction counts under valgrind, one size per process).
+var sizes = [1_000, 10_000, 100_000]
+if let flag = arguments.firstIndex(of: "--size"), flag + 1 < arguments.count, let size = Int(arguments[flag + 1]) {
+    sizes = [size]
+    arguments.removeSubrange(flag...flag + 1)
+}
 if arguments.first == "--compile-only", arguments.count > 1, let count = Int(arguments[1]) {
     let policy = arguments.count > 2 ? SyntheticPolicy.make(count: count) : DiversePolicy.make(count: count)
     var usage = rusage()
