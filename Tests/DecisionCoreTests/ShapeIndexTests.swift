@@ -42,7 +42,8 @@ import Testing
 
     /// Random lookups through the index and through the linear reference: the disagreements, as text.
     /// CPU-heavy: tests call it through `offThePool`.
-    static func mismatches(_ table: FilterTable, rounds: Int, seed: UInt64, kinds: [InterfaceKind] = [.lan]) -> [String] {
+    static func mismatches(_ table: FilterTable, rounds: Int, seed: UInt64, kinds: [InterfaceKind] = [.lan]) -> [String]
+    {
         var random = SplitMix(seed: seed)
         var result: [String] = []
         for round in 0..<rounds {

@@ -147,7 +147,9 @@ func runDriver(_ options: Options) async {
         try await driver.enterOperationalMode(.secure)
         say("checker: ready")
         // Wait for the traffic to start (run.sh writes DIR/go).
-        while !FileManager.default.fileExists(atPath: directory + "/go") { try await Task.sleep(for: .milliseconds(20)) }
+        while !FileManager.default.fileExists(atPath: directory + "/go") {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let interval = 1_000_000_000 / UInt64(perSecond)
         var next = monotonicNanoseconds() + interval
         let end = monotonicNanoseconds() + UInt64(seconds) * 1_000_000_000
@@ -184,7 +186,11 @@ func runDriver(_ options: Options) async {
     }
     writeRecords(swaps, to: directory + "/swaps")
     writeRecords(compiles, to: directory + "/compiles")
-    try? rss.map(String.init).joined(separator: "\n").write(toFile: directory + "/rss", atomically: true, encoding: .utf8)
+    try? rss.map(String.init).joined(separator: "\n").write(
+        toFile: directory + "/rss",
+        atomically: true,
+        encoding: .utf8
+    )
     say("checker: \(swaps.count - 1) policy changes")
 }
 
@@ -251,11 +257,17 @@ func runSend(_ options: Options) {
         remote.sin_family = sa_family_t(AF_INET)
         remote.sin_port = port.bigEndian
         remote.sin_addr = target
-        let ok = withUnsafePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0 && withUnsafePointer(to: &remote) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+        let ok =
+            withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            } == 0
+            && withUnsafePointer(to: &remote) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            } == 0
         guard ok else { fail("socket for flow \(flow): \(errno)") }
         sockets.append(fd)
     }
@@ -302,9 +314,10 @@ func analyze(_ options: Options) {
     let swaps = readRecords(directory + "/swaps", as: Swap.self)
     let sent = readRecords(directory + "/sent", as: Record.self)
     let received = readRecords(directory + "/received", as: Record.self)
-    let rss = ((try? String(contentsOfFile: directory + "/rss", encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
-        Int($0)
-    }
+    let rss = ((try? String(contentsOfFile: directory + "/rss", encoding: .utf8)) ?? "").split(separator: "\n")
+        .compactMap {
+            Int($0)
+        }
     var receivedKeys = Set<UInt64>()
     for record in received { receivedKeys.insert(UInt64(record.flow) << 32 | UInt64(record.sequence)) }
     // Policy k may decide from the start of its apply call to the end of the next one.

@@ -84,4 +84,3 @@ func guid(_ n: Int, _ space: UInt8) -> IPsecGUID {
     for shift in 0..<4 { bytes[15 - shift] = UInt8(truncatingIfNeeded: n >> (8 * shift)) }
     return IPsecGUID(bytes: bytes)!
 }
-

@@ -89,4 +89,3 @@ func store(_ name: String, rules count: Int, space: UInt8) -> PolicyStore {
     )
     return PolicyStore(policies: [policy], filterLists: lists, filterActions: actions, assignedPolicyID: policy.id)
 }
-
