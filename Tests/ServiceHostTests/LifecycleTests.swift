@@ -214,6 +214,7 @@ import Testing
 
 /// An engine with a local policy in effect and a cached directory policy.
 actor SourcesEngine: PolicyEngine {
+    nonisolated let dynamic = DynamicStore()
     func startPersistent() async throws -> EffectivePolicy { .empty }
     func effectivePolicy() async -> EffectivePolicy { EffectivePolicy(generation: 2) }
     func refresh() async {}

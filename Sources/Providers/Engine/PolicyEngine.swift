@@ -26,6 +26,10 @@ public protocol PolicyEngine: Sendable {
     /// Yields once for every change of the effective policy that the host must apply.
     func changes() -> AsyncStream<Void>
 
+    /// The dynamic policy source (`netsh ipsec dynamic`): the host's netsh handler replaces its SPD as a
+    /// whole, one command or script at a time; the engine merges its rules with the other sources'.
+    var dynamic: DynamicStore { get }
+
     /// Ends the engine's own background work when the service stops, last: timers, change forwarding,
     /// and the work they wait for (a running `directory_check` is killed). ``changes()`` then finishes.
     func shutdown() async
@@ -85,6 +89,8 @@ public struct SourceStatus: Hashable, Sendable, Codable {
 /// A fixed effective policy: the test double of ``PolicyEngine`` (and the engine of a service with no
 /// sources configured).
 public actor StaticPolicyEngine: PolicyEngine {
+    /// Held for `netsh ipsec dynamic`, not merged: the effective policy is the fixed one.
+    public nonisolated let dynamic = DynamicStore()
     private var persistent: EffectivePolicy
     private var full: EffectivePolicy
     private var persistentError: (any Error)?
