@@ -124,28 +124,28 @@ import Testing
                 DecisionFixture.action(.permit)
             )
         )
-        filters.append(
+        /// A block filter from `source`/`sourceLength` to `destination`/`destinationLength`.
+        func block(
+            _ id: Int,
+            _ source: IPv4Address,
+            _ sourceLength: Int,
+            _ destination: IPv4Address,
+            _ destinationLength: Int
+        )
+            -> EffectiveFilter
+        {
             DecisionFixture.effective(
                 DecisionFixture.filter(
-                    2,
-                    .subnet(IPv4Address(198, 19, 30, 0), mask: .mask(prefixLength: 24)),
-                    .subnet(IPv4Address(9, 9, 0, 0), mask: .mask(prefixLength: 16)),
+                    id,
+                    .subnet(source, mask: .mask(prefixLength: sourceLength)),
+                    .subnet(destination, mask: .mask(prefixLength: destinationLength)),
                     mirrored: false
                 ),
                 DecisionFixture.action(.block)
             )
-        )
-        filters.append(
-            DecisionFixture.effective(
-                DecisionFixture.filter(
-                    3,
-                    .subnet(IPv4Address(198, 19, 0, 0), mask: .mask(prefixLength: 16)),
-                    .subnet(IPv4Address(9, 0, 0, 0), mask: .mask(prefixLength: 8)),
-                    mirrored: false
-                ),
-                DecisionFixture.action(.block)
-            )
-        )
+        }
+        filters.append(block(2, IPv4Address(198, 19, 30, 0), 24, IPv4Address(9, 9, 0, 0), 16))
+        filters.append(block(3, IPv4Address(198, 19, 0, 0), 16, IPv4Address(9, 0, 0, 0), 8))
         let table = FilterCompiler.compile(EffectivePolicy(filters: filters), host: Self.host)
         #expect(table.shapeCount > 16)
         let toSubnet = PacketKey(source: peerHost, destination: IPv4Address(9, 9, 5, 5), ipProtocol: 6)
