@@ -182,7 +182,7 @@ let package = Package(
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["IPsecTestKit", "ipsecsvc", "ipsecsvc-driver-harness", "PolicyModel"]
+            dependencies: ["IPsecSystem", "IPsecTestKit", "ipsecsvc", "ipsecsvc-driver-harness", "PolicyModel"]
         ),
     ],
     swiftLanguageModes: [.v6]
