@@ -2,6 +2,8 @@
 public import Benchmark
 import Foundation
 
+/// Benchmark names have no spaces or slashes: `thresholds update` writes `Target.name.p90.json` with
+/// them replaced by `_`, and `thresholds check` looks for the name as it is (package-benchmark 1.38.1).
 public enum SuiteConfiguration {
     /// `IPSECSVC_BENCHMARK_SMOKE=1` (CI): each benchmark runs one iteration, so that none can rot;
     /// nothing is timed or compared.

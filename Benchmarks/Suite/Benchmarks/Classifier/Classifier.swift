@@ -12,7 +12,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = SuiteConfiguration.make(seconds: 2, iterations: 2_000, memory: false)
     for kind in ["synthetic", "diverse"] {
         for size in [1_000, 10_000, 100_000] {
-            Benchmark("lookup \(kind) \(size / 1000)k (4096 packets)") { benchmark, fixture in
+            Benchmark("lookup-\(kind)-\(size / 1000)k") { benchmark, fixture in
                 var sink = 0
                 for _ in benchmark.scaledIterations {
                     for (key, direction) in fixture.mix { sink &+= fixture.table.lookup(key, direction) ?? -1 }

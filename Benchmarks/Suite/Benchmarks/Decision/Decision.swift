@@ -11,7 +11,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = SuiteConfiguration.make(seconds: 2, iterations: 2_000)
     let host = HostInfo(addresses: [IPv4Address(198, 18, 0, 2)])
     for kind in ["synthetic", "diverse"] {
-        Benchmark("decide \(kind) 10k (4096 packets)") { benchmark, fixture in
+        Benchmark("decide-\(kind)-10k") { benchmark, fixture in
             var sink = 0
             for _ in benchmark.scaledIterations {
                 for (key, direction) in fixture.mix {
@@ -23,7 +23,7 @@ let benchmarks: @Sendable () -> Void = {
             DecideFixture(kind: kind, host: host)
         }
         for size in [10_000, 100_000] {
-            Benchmark("compile \(kind) \(size / 1000)k") { benchmark, policy in
+            Benchmark("compile-\(kind)-\(size / 1000)k") { benchmark, policy in
                 for _ in benchmark.scaledIterations { blackHole(FilterCompiler.compile(policy, host: host)) }
             } setup: {
                 kind == "diverse" ? DiversePolicy.make(count: size) : SyntheticPolicy.make(count: size)

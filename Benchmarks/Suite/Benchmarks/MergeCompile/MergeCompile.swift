@@ -8,7 +8,7 @@ import SuiteSupport
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = SuiteConfiguration.make(seconds: 3, iterations: 200)
-    Benchmark("merge+compile 1k+10k+100 rules") { benchmark, reports in
+    Benchmark("merge+compile-1k+10k+100-rules") { benchmark, reports in
         for _ in benchmark.scaledIterations {
             let selection = SourceSelector.select(reports)
             let merged = PolicyMerger.merge(selection.contributions, generation: 1)

@@ -9,14 +9,14 @@ import SuiteSupport
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = SuiteConfiguration.make(seconds: 3, iterations: 200)
-    Benchmark("read+validate 1000 rules 10000 filters") { benchmark, bytes in
+    Benchmark("read+validate-1000-rules-10000-filters") { benchmark, bytes in
         for _ in benchmark.scaledIterations {
             blackHole(try? NativePolicyXML.read(bytes, file: "store.xml", limits: .init(maxBytes: 1 << 30)))
         }
     } setup: {
         NativePolicyXML.write(SyntheticStore.rules(1_000, filters: 10_000))
     }
-    Benchmark("write 1000 rules 10000 filters") { benchmark, store in
+    Benchmark("write-1000-rules-10000-filters") { benchmark, store in
         for _ in benchmark.scaledIterations { blackHole(NativePolicyXML.write(store)) }
     } setup: {
         SyntheticStore.rules(1_000, filters: 10_000)
