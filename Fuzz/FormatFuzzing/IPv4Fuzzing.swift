@@ -52,7 +52,7 @@ enum IPv4Fuzzing {
         // An allocation of exactly the packet's size: a read past its end is a heap overflow.
         let exact = UnsafeMutableRawBufferPointer.allocate(byteCount: packet.count, alignment: 1)
         defer { exact.deallocate() }
-        exact.copyMemory(from: UnsafeRawBufferPointer(start: packet, count: packet.count))
+        packet.withUnsafeBytes { exact.copyMemory(from: $0) }
         let parsed = parseIPv4(UnsafeRawBufferPointer(exact))
         let decided = context.decide(
             packet: UnsafeRawBufferPointer(exact),
@@ -95,7 +95,7 @@ enum IPv4Fuzzing {
             check(decision.filter == nil, "an exemption with a filter: \(decision)")
             return
         case .noMatch:
-            check(reference == nil, "\(key) \(direction): no match, the linear scan finds filter \(reference!)")
+            check(reference == nil, "\(key) \(direction): no match, the linear scan finds filter \(String(describing: reference))")
         default:
             check(
                 decision.filter == reference && reference != nil,
@@ -176,7 +176,7 @@ enum IPv4Fuzzing {
         return .ipv4(key, totalLength: total, fragment: false)
     }
 
-    private static func check(_ condition: Bool, _ what: String) {
-        if !condition { preconditionFailure("ipv4: \(what)") }
+    private static func check(_ condition: Bool, _ what: @autoclosure () -> String) {
+        if !condition { preconditionFailure("ipv4: \(what())") }
     }
 }

@@ -88,7 +88,7 @@ enum NetshShellFuzzing {
         check((try? NetshTokenizer.tokenize(rendered)) == tokens, "tokens of \(line.debugDescription) render as \(rendered.debugDescription)")
     }
 
-    private static func check(_ condition: Bool, _ what: String) {
-        if !condition { preconditionFailure("netsh-shell: \(what)") }
+    private static func check(_ condition: Bool, _ what: @autoclosure () -> String) {
+        if !condition { preconditionFailure("netsh-shell: \(what())") }
     }
 }

@@ -6,7 +6,7 @@ import Testing
 /// Scripts written on Windows end their lines in CR LF (Notepad, `netsh dump > file`). Swift reads
 /// CR LF as one character, neither "\r" nor "\n", so a script split on "\n" alone was one long line
 /// and a tokenizer that only knew " ", "\t", "\r" and "\n" glued the last word of a line to the first
-/// of the next (found by the netsh-shell fuzz target, Fuzz/README.md).
+/// of the next (found while writing the netsh-shell fuzz target's CR LF oracle, Fuzz/README.md).
 @Suite struct NetshLineEndTests {
     static let script = [
         #"# Quick hardening: block inbound telnet."#,
