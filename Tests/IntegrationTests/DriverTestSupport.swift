@@ -368,6 +368,7 @@ extension DriverNetwork {
             systemd = no
             driver = netfilter
             stop_timeout = 10
+            \(extra.contains("ike =") ? "" : "ike = none")
             \(extra)
             """
         try config.write(toFile: path, atomically: true, encoding: .utf8)
