@@ -4,7 +4,8 @@ import PolicyModel
 /// The parsers under fuzzing: the `ipsecData` blob decoder, the `.reg` reader and the LDIF reader.
 public enum FuzzTarget: String, CaseIterable, Sendable {
     /// `netsh -f` scripts through the whole shell, and the driver's IPv4 path with tables from the input.
-    case netshShell = "netsh-shell", ipv4
+    case netshShell = "netsh-shell"
+    case ipv4
 
     case blob
     case reg

@@ -23,7 +23,8 @@ enum IPv4Fuzzing {
         dhcpServers: [IPv4Address(198, 18, 9, 67)],
         winsServers: [IPv4Address(198, 18, 9, 137)],
         interfaces: [
-            HostInterface(name: "lan0", index: 1, kind: .lan), HostInterface(name: "ppp0", index: 2, kind: .remoteAccess),
+            HostInterface(name: "lan0", index: 1, kind: .lan),
+            HostInterface(name: "ppp0", index: 2, kind: .remoteAccess),
         ]
     )
 
@@ -95,7 +96,10 @@ enum IPv4Fuzzing {
             check(decision.filter == nil, "an exemption with a filter: \(decision)")
             return
         case .noMatch:
-            check(reference == nil, "\(key) \(direction): no match, the linear scan finds filter \(String(describing: reference))")
+            check(
+                reference == nil,
+                "\(key) \(direction): no match, the linear scan finds filter \(String(describing: reference))"
+            )
         default:
             check(
                 decision.filter == reference && reference != nil,
@@ -117,7 +121,8 @@ enum IPv4Fuzzing {
     /// 40 and up `any`. Ports only with TCP and UDP: the filters a valid store can hold.
     private static func filter(_ spec: [UInt8], number: Int) -> EffectiveFilter {
         func address(_ at: Int) -> FilterAddress {
-            let value = UInt32(spec[at]) << 24 | UInt32(spec[at + 1]) << 16 | UInt32(spec[at + 2]) << 8 | UInt32(spec[at + 3])
+            let value =
+                UInt32(spec[at]) << 24 | UInt32(spec[at + 1]) << 16 | UInt32(spec[at + 2]) << 8 | UInt32(spec[at + 3])
             switch Int(spec[at + 4]) % 48 {
             case 32: return .host(IPv4Address(value: value))
             case let prefix where prefix < 32:

@@ -85,7 +85,10 @@ enum NetshShellFuzzing {
             let value = NetshTokenizer.quote(token.value)
             return token.tag.map { "\($0)=\(value)" } ?? value
         }.joined(separator: " ")
-        check((try? NetshTokenizer.tokenize(rendered)) == tokens, "tokens of \(line.debugDescription) render as \(rendered.debugDescription)")
+        check(
+            (try? NetshTokenizer.tokenize(rendered)) == tokens,
+            "tokens of \(line.debugDescription) render as \(rendered.debugDescription)"
+        )
     }
 
     private static func check(_ condition: Bool, _ what: @autoclosure () -> String) {
