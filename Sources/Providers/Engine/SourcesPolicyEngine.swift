@@ -39,8 +39,9 @@ public actor SourcesPolicyEngine: PolicyEngine {
         directory = configuration.directory.map {
             DirectoryProvider(
                 configuration: $0,
-                reader: configuration.snapshotReader,
-                decoder: configuration.policyDecoder
+                reader: configuration.directoryReader ?? $0.makeReader(snapshotReader: configuration.snapshotReader),
+                decoder: configuration.policyDecoder,
+                events: configuration.events
             )
         }
         dynamic = DynamicStore()
@@ -114,10 +115,12 @@ public actor SourcesPolicyEngine: PolicyEngine {
     public func sourceStatuses() async -> [SourceStatus] {
         if selection == nil { await recompute() }
         let pending = await persistent.pendingRestart()
+        let directoryStatus = await directory?.status()
         return (selection?.statuses ?? []).map { status in
             var status = status
             status.since = since[status.name]?.1 ?? 0
             if status.kind == .persistent { status.pendingRestart = pending }
+            if status.kind == .directory { status.directory = directoryStatus }
             return status
         }
     }
@@ -219,24 +222,31 @@ public actor SourcesPolicyEngine: PolicyEngine {
         if configuration.runsTimers, let directory { startTimers(directory) }
     }
 
+    /// The directory's two timers. Each sleeps until its due time, at most a minute at a time, so a
+    /// changed interval (a new policy's, a failure's retry schedule) applies without restarting them.
     private func startTimers(_ directory: DirectoryProvider) {
-        let refreshInterval = directory.configuration.groupPolicyRefreshInterval
         background.append(
             Task {
+                await directory.timersStarted()
                 while !Task.isCancelled {
-                    let delay = await directory.nextPollDelay()
-                    try? await Task.sleep(for: delay)
-                    if Task.isCancelled { return }
-                    await directory.pollPolicy()
+                    let due = await directory.nextPollDue()
+                    if ContinuousClock.now >= due {
+                        await directory.pollPolicy()
+                    } else {
+                        try? await Task.sleep(until: min(due, .now + .seconds(60)), clock: .continuous)
+                    }
                 }
             }
         )
         background.append(
             Task {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: refreshInterval)
-                    if Task.isCancelled { return }
-                    await directory.refreshAssignments()
+                    let due = await directory.nextRefreshDue()
+                    if ContinuousClock.now >= due {
+                        await directory.refreshAssignments(trigger: .groupPolicyRefresh)
+                    } else {
+                        try? await Task.sleep(until: min(due, .now + .seconds(60)), clock: .continuous)
+                    }
                 }
             }
         )
