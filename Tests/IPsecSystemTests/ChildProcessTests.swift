@@ -133,6 +133,14 @@ struct ChildProcessTests {
                 _ = process.wait()
             }
         }
+        // Listed once both run `sleep`: before its exec a child still holds what it is about to close.
+        for process in [child, passing] {
+            #expect(
+                await eventually {
+                    (try? FileSystem.readText("/proc/\(process.pid)/comm", limit: 64)) == "sleep\n"
+                }
+            )
+        }
         #expect(try FileSystem.entries(of: "/proc/\(child.pid)/fd") == ["0", "1", "2"])
         #expect(try FileSystem.entries(of: "/proc/\(passing.pid)/fd") == ["0", "1", "2", "3"])
         #expect(try Self.link("/proc/\(passing.pid)/fd/3") == Self.link("/proc/self/fd/\(pair[1])"))

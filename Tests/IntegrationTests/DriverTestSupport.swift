@@ -53,7 +53,10 @@ func sh(_ command: String) async -> Outcome {
                 "/bin/bash",
                 ["-c", command],
                 standardOutput: .capture,
-                standardError: .sameAsOutput
+                standardError: .sameAsOutput,
+                // Its own process group, as Foundation's Process gave it: a script's `kill 0` or
+                // `trap 'kill 0' EXIT` must not reach the test process.
+                grouping: .newGroup
             )
             do {
                 let result = try ChildProcess.runBlocking(shell, timeout: .seconds(3600), outputLimit: 64 << 20)
