@@ -30,7 +30,7 @@ struct ServiceSubcommand: AsyncParsableCommand {
         func run() async throws {
             let report = await reportingFailures("QueryServiceStatus") {
                 let controller = ServiceController(configuration: try options.load())
-                return try await BlockingPool.shared.run { try controller.query() }
+                return try await controller.report()
             }
             print(json ? StatusFormatting.json(report) : StatusFormatting.query(report))
         }

@@ -35,6 +35,23 @@ public struct ServiceController: Sendable {
         return try answer.get()
     }
 
+    /// ``query()``, and for a stopped service with the netfilter driver what the driver process says of
+    /// itself when it runs (after `boot`, or after a crash of the service): its mode, table and counters.
+    public func report() async throws -> ServiceStatusReport {
+        var report = try await BlockingPool.shared.run { try query() }
+        guard report.state == .stopped, configuration.driver == .netfilter,
+            let driver = await RemoteDriver.probeStatus(socketPath: configuration.driverSocketPath)
+        else { return report }
+        report.driverMode = driver.mode?.description ?? report.driverMode
+        report.driverProcess = driver.process
+        report.tableGeneration = driver.tableGeneration
+        report.filterCount = driver.filterCount
+        report.counters = driver.counters
+        report.summary =
+            "the service is stopped; the driver process \(driver.process.map { "\($0.pid) " } ?? "")enforces \(report.driverMode ?? "an unknown") mode"
+        return report
+    }
+
     /// The status of a service that does not answer on its socket.
     public func offlineStatus() throws -> ServiceStatusReport {
         let startType = try store.effectiveStartType(configuration)
@@ -44,6 +61,7 @@ public struct ServiceController: Sendable {
             report.driverModeSince = record.modeSince
             report.tableGeneration = record.tableGeneration
             report.filterCount = record.filterCount
+            report.driverProblem = record.failure
         }
         report.summary =
             "the service is stopped; driver in \(report.driverMode ?? "an unknown") mode"
@@ -61,10 +79,13 @@ public struct ServiceController: Sendable {
             )
         )
         guard configuration.usesSystemd else { return }
-        // The boot unit stays enabled for every type: Manual and Disabled still need permit mode at boot.
+        // The boot and driver units stay enabled for every type: Manual and Disabled still need permit mode
+        // at boot, which the boot step hands to the driver.
         let verb = type == .automatic ? "enable" : "disable"
         let units =
-            type == .automatic ? [configuration.serviceUnit, configuration.bootUnit] : [configuration.serviceUnit]
+            type == .automatic
+            ? [configuration.serviceUnit, configuration.bootUnit, configuration.driverUnit]
+            : [configuration.serviceUnit]
         let status = Self.systemctl([verb, "--quiet"] + units)
         if status != 0 { warn("systemctl \(verb) \(units.joined(separator: " ")) exited with status \(status)") }
     }

@@ -33,8 +33,9 @@ public struct ServiceRunner: Sendable {
         journal: any Journal = makeDefaultJournal(),
         notifier: any ServiceNotifier = SystemdNotifier(),
         registry: ControlRegistry = .standard(),
-        makeDriver: @escaping @Sendable (ServiceConfiguration, any Journal, (any Keying)?) throws -> any IPsecDriver =
-            DriverFactory.make,
+        makeDriver: @escaping @Sendable (ServiceConfiguration, any Journal, (any Keying)?) throws -> any IPsecDriver = {
+            try DriverFactory.make($0, journal: $1, keying: $2)
+        },
         makeEngine: @escaping @Sendable (ServiceConfiguration, any Journal) throws -> any PolicyEngine =
             PolicyEngineFactory.make,
         makeKeying: @escaping @Sendable (ServiceConfiguration, any Journal) -> (any Keying)? = KeyingFactory.make,
@@ -177,12 +178,18 @@ private struct HostService: Service {
             try? DurableFile.write(Array("\(CurrentProcess.pid)\n".utf8), to: pidFile, permissions: 0o644)
         }
         notifier.status("Starting: applying the persistent policy")
+        // Plugins start with the service: the first table the driver enforces holds their rules (each
+        // waited for within its own timeout), so that the start is fail-closed (docs/plugins.md).
+        let plugins = await PluginWiring.start(configuration: configuration, engine: agent.engine, journal: journal)
         do {
             // A stop during the start cancels it instead of waiting for it to end.
-            try await cancelWhenGracefulShutdown { try await agent.start() }
+            try await cancelWhenGracefulShutdown {
+                try await agent.start(awaitingSources: { await plugins?.firstReports() })
+            }
         } catch {
             await gate.release()
             await server.stop()
+            await plugins?.stop()
             if Task.isShuttingDownGracefully {
                 notifier.stopping(status: "Stopping: the IPSec driver returns to permit mode")
                 await agent.stopDuringStart()
@@ -194,8 +201,6 @@ private struct HostService: Service {
         }
         await gate.release()
         notifier.ready(status: await agent.summary())
-        // Plugins start after READY, so that none can delay the start (docs/plugins.md).
-        let plugins = await PluginWiring.start(configuration: configuration, engine: agent.engine, journal: journal)
         // A refresh (SIGHUP, `service refresh`) makes the plugins follow plugins.d again.
         if let plugins { await agent.setSourcesReloader { await plugins.reload() } }
 

@@ -16,6 +16,8 @@
  *   chatty      like good, after printing to stdout (which must not reach the protocol)
  *   notify      like good, and signals a change from its own thread 300 ms after open; the second
  *               and later documents use the address 198.18.7.2
+ *   slow        like good, after sleeping option "delay-ms" milliseconds in every fetch (a source that
+ *               reports late)
  *
  * Build variants (-D): FIXTURE_ABI=N puts N into abi_version; FIXTURE_ENTRY_V2 exports only
  * ipsec_plugin_entry_v2; FIXTURE_OPEN_MARKER="path" makes open create that file (to prove that a
@@ -42,6 +44,7 @@ struct fixture {
     char mode[32];
     char address[32];
     char state[1024];
+    char delay[16];
     char *document;
     int fetches;
     ipsec_plugin_changed_fn changed;
@@ -110,6 +113,7 @@ static int32_t fixture_open(const char *configuration, ipsec_plugin_changed_fn c
     copy_option(configuration, "mode", self->mode, sizeof self->mode);
     copy_option(configuration, "address", self->address, sizeof self->address);
     copy_option(configuration, "state", self->state, sizeof self->state);
+    copy_option(configuration, "delay-ms", self->delay, sizeof self->delay);
     self->changed = changed;
     self->host_context = host_context;
     if (strcmp(self->mode, "open-error") == 0) {
@@ -144,6 +148,7 @@ static int32_t fixture_fetch(void *instance, const char **document, size_t *leng
         volatile int *nothing = NULL;
         *nothing = 42;
     }
+    if (strcmp(mode, "slow") == 0) usleep((useconds_t)atoi(self->delay) * 1000);
     if (strcmp(mode, "abort") == 0) abort();
     if (strcmp(mode, "hang") == 0) {
         for (;;) pause();
