@@ -242,17 +242,14 @@ extension NetshDynamicSession {
             guard filter.inboundAction.action == .negotiate || filter.outboundAction.action == .negotiate else {
                 continue
             }
-            // No settings: Windows' defaults, as IKE negotiates them (the keying planner's rule).
-            let negotiation =
-                filter.negotiation
-                ?? NegotiationSettings(authenticationMethods: [.kerberos], mainMode: MainModeSettings(id: .zero))
-            let mainMode = negotiation.mainMode
+            // No settings: Windows' default main mode, as IKE negotiates it (the keying planner's rule).
+            let mainMode = filter.negotiation?.mainMode ?? MainModeSettings(id: .zero)
             let source = filter.provenance.sourceDescription
             guard seen.insert("\(source)\u{0}\(mainMode.id)").inserted else { continue }
             result.append(
                 MainModePolicyInForce(
                     name: mainMode.name ?? filter.provenance.policyName,
-                    softSAExpirationSeconds: negotiation.softAssociationIdleSeconds ?? 300,
+                    softSAExpirationSeconds: filter.negotiation?.softAssociationIdleSeconds ?? 300,
                     lifetimeSeconds: mainMode.lifetimeSeconds == 0
                         ? MainModeSettings.defaultLifetimeSeconds : mainMode.lifetimeSeconds,
                     // Master key PFS allows one quick mode per main mode.
