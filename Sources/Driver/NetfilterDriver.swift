@@ -380,12 +380,32 @@ public actor NetfilterDriver: IPsecDriver {
 
     /// A new context for the current policy, settings and host; rewrites the fast-path rule when
     /// the queue is in use. The table is swapped first, then the rule: a flow marked by an older
-    /// table is queued again at the latest once the rule names the new epoch.
+    /// table is queued again at the latest once the rule names the new epoch. The rule moves in place
+    /// (``FastPathRule``, no process); when it cannot (no such rule: the fast path was off, or the
+    /// rules were changed from outside) the chains are written whole.
     func republish() async throws {
         let old = try await publishContext()
         guard mode == .operational(.secure), configuration.installsHooks else { return }
+        let next = currentEpoch
+        if old.epoch != 0, next != 0 {
+            let hooks = configuration.hooks
+            do {
+                try await BlockingPool.shared.run { () throws(SystemError) in
+                    try FastPathRule.move(
+                        inbound: hooks.inboundChain,
+                        outbound: hooks.outboundChain,
+                        mask: hooks.marks.flowMask,
+                        from: hooks.marks.flowMark(epoch: old.epoch),
+                        to: hooks.marks.flowMark(epoch: next)
+                    )
+                }
+                return
+            } catch {
+                configuration.eventSink.event("fast-path rule written whole: \(error)", priority: 7)
+            }
+        }
         do {
-            try await installer.apply(.secure(epoch: currentEpoch), family: .ipv4)
+            try await installer.apply(.secure(epoch: next), family: .ipv4)
         } catch {
             _ = cell.swap(old)
             throw DriverError(.rulesRejected, "\(error)")
