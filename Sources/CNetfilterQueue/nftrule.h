@@ -24,6 +24,8 @@ typedef struct cnft_rewrite {
     uint32_t mask;
     uint32_t old_mark;
     uint32_t new_mark;
+    /** Any mark under `mask` matches, not only `old_mark`. */
+    int any_old;
     char *out;
     size_t out_len;
     uint32_t seq;
@@ -68,7 +70,7 @@ static inline struct xt_connmark_mtinfo1 *cnft_connmark_info(const struct nlattr
         return NULL;
     }
     struct xt_connmark_mtinfo1 *info = (struct xt_connmark_mtinfo1 *)mnl_attr_get_payload(match[NFTA_MATCH_INFO]);
-    if (info->mask != w->mask || info->mark != w->old_mark || info->invert != 0) {
+    if (info->mask != w->mask || (!w->any_old && info->mark != w->old_mark) || info->invert != 0) {
         return NULL;
     }
     return info;
@@ -174,13 +176,14 @@ static inline size_t cnft_batch_mark(char *at, uint16_t type, uint32_t seq) {
 }
 
 /**
- * Replaces, in one transaction, the connmark match `old_mark/mask` (not inverted) of every rule of the
- * IPv4 table `table` in the chains `chain1` and `chain2` with `new_mark/mask`.
+ * Replaces, in one transaction, the connmark match `old_mark/mask` (not inverted; with `any_old` any
+ * mark under `mask`) of every rule of the IPv4 table `table` in the chains `chain1` and `chain2` with
+ * `new_mark/mask`.
  * Returns the number of rules replaced (each chain must hold at least one, else -ENOENT and nothing
  * changes), or a negative errno (the kernel's answer to the batch: nothing changed).
  */
 static inline int cnft_rewrite_connmark(const char *table, const char *chain1, const char *chain2, uint32_t mask,
-                                        uint32_t old_mark, uint32_t new_mark) {
+                                        uint32_t old_mark, int any_old, uint32_t new_mark) {
     struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
     if (nl == NULL) {
         return -errno;
@@ -197,7 +200,8 @@ static inline int cnft_rewrite_connmark(const char *table, const char *chain1, c
         mnl_socket_close(nl);
         return -ENOMEM;
     }
-    cnft_rewrite w = {.table = table, .mask = mask, .old_mark = old_mark, .new_mark = new_mark, .out = batch};
+    cnft_rewrite w = {.table = table, .mask = mask, .old_mark = old_mark, .new_mark = new_mark, .any_old = any_old,
+                     .out = batch};
     w.out_len = cnft_batch_mark(batch, NFNL_MSG_BATCH_BEGIN, 1);
     int result = 0;
     const char *chains[] = {chain1, chain2};

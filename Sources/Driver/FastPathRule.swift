@@ -8,21 +8,21 @@ public import IPsecSystem
 /// only the epoch inside the two rules, by rule handle, in one nf_tables transaction over netlink
 /// (`nftrule.h`): both chains change together or neither does.
 public enum FastPathRule {
-    /// Replaces the connmark match `old`/`mask` with `new`/`mask` in the IPv4 `mangle` chains `inbound`
-    /// and `outbound`.
+    /// Replaces the connmark match `old`/`mask` (`nil`: whatever epoch it names) with `new`/`mask` in
+    /// the IPv4 `mangle` chains `inbound` and `outbound`.
     /// - Throws: ``SystemError``, `ENOENT` when a chain has no such rule (the caller then writes the
     ///   chains whole), or the kernel's refusal of the transaction (nothing changed).
     public static func move(
         inbound: String,
         outbound: String,
         mask: UInt32,
-        from old: UInt32,
+        from old: UInt32?,
         to new: UInt32
     ) throws(SystemError) {
-        let result = cnft_rewrite_connmark("mangle", inbound, outbound, mask, old, new)
+        let result = cnft_rewrite_connmark("mangle", inbound, outbound, mask, old ?? 0, old == nil ? 1 : 0, new)
         if result < 0 {
             throw SystemError(
-                "move the fast-path rules from \(FlowMarkReset.hex(old)) to \(FlowMarkReset.hex(new))",
+                "move the fast-path rules from \(old.map(FlowMarkReset.hex) ?? "any epoch") to \(FlowMarkReset.hex(new))",
                 path: "nf_tables mangle \(inbound) \(outbound)",
                 errno: Errno(rawValue: -result)
             )

@@ -181,7 +181,12 @@ public actor NetfilterDriver: IPsecDriver {
             let old = try await publish(mode: .secure)
             do {
                 try await startReaders()
-                try await installHooks(.secure(epoch: currentEpoch))
+                // A restarted driver process (no mode yet) finds the secure rules its predecessor left
+                // (fail-closed): it only moves their epoch, no process; the monitor's next check still
+                // compares the whole chains. Anything else writes the chains.
+                var moved = false
+                if self.mode == nil, configuration.installsHooks { moved = await moveFastPathRule(from: nil) }
+                if !moved { try await installHooks(.secure(epoch: currentEpoch)) }
             } catch {
                 operationalMode = previousMode
                 _ = cell.swap(old)
@@ -216,6 +221,14 @@ public actor NetfilterDriver: IPsecDriver {
             _ = try? await publishContext()
             throw error
         }
+        Self.releaseLater((previousPolicy, previousTable))
+    }
+
+    /// Drops the last references to a replaced policy, table or context on a blocking-pool thread:
+    /// freeing a 100,000-filter table takes tens of milliseconds that a change need not wait for.
+    static func releaseLater(_ garbage: sending any Sendable) {
+        let box = Mutex<(any Sendable)?>(garbage)
+        Task.detached { await BlockingPool.shared.run { box.withLock { $0 = nil } } }
     }
 
     private func reconfigure(_ settings: DriverSettings) async throws {
@@ -385,30 +398,44 @@ public actor NetfilterDriver: IPsecDriver {
     /// rules were changed from outside) the chains are written whole.
     func republish() async throws {
         let old = try await publishContext()
-        guard mode == .operational(.secure), configuration.installsHooks else { return }
+        guard mode == .operational(.secure), configuration.installsHooks else {
+            Self.releaseLater(old)
+            return
+        }
         let next = currentEpoch
-        if old.epoch != 0, next != 0 {
-            let hooks = configuration.hooks
-            do {
-                try await BlockingPool.shared.run { () throws(SystemError) in
-                    try FastPathRule.move(
-                        inbound: hooks.inboundChain,
-                        outbound: hooks.outboundChain,
-                        mask: hooks.marks.flowMask,
-                        from: hooks.marks.flowMark(epoch: old.epoch),
-                        to: hooks.marks.flowMark(epoch: next)
-                    )
-                }
-                return
-            } catch {
-                configuration.eventSink.event("fast-path rule written whole: \(error)", priority: 7)
-            }
+        if old.epoch != 0, await moveFastPathRule(from: old.epoch) {
+            Self.releaseLater(old)
+            return
         }
         do {
             try await installer.apply(.secure(epoch: next), family: .ipv4)
         } catch {
             _ = cell.swap(old)
             throw DriverError(.rulesRejected, "\(error)")
+        }
+        Self.releaseLater(old)
+    }
+
+    /// Moves the fast-path rules of the kernel from epoch `old` (`nil`: any) to the current epoch in
+    /// place (``FastPathRule``); `false` when they are not there to move (the caller writes the chains).
+    func moveFastPathRule(from old: UInt32?) async -> Bool {
+        let next = currentEpoch
+        guard next != 0 else { return false }
+        let hooks = configuration.hooks
+        do {
+            try await BlockingPool.shared.run { () throws(SystemError) in
+                try FastPathRule.move(
+                    inbound: hooks.inboundChain,
+                    outbound: hooks.outboundChain,
+                    mask: hooks.marks.flowMask,
+                    from: old.map { hooks.marks.flowMark(epoch: $0) },
+                    to: hooks.marks.flowMark(epoch: next)
+                )
+            }
+            return true
+        } catch {
+            configuration.eventSink.event("fast-path rule written whole: \(error)", priority: 7)
+            return false
         }
     }
 
