@@ -76,7 +76,7 @@ struct ExplainSubcommand: AsyncParsableCommand {
             let configuration = try options.load()
             let client = ControlClient(configuration: configuration)
             let explanation: Explanation
-            if client.isListening() {
+            if try client.isListening() {
                 explanation = try client.send(ExplainPacketCommand.self, query)
             } else {
                 let environment = try await ExplainEnvironment.offline(configuration: configuration)

@@ -56,7 +56,7 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
         // The store is saved either way; a service that is not running applies it when it starts. The
         // refresh answers only once the new effective policy is applied, so the change is in effect
         // when netsh returns; a refresh that fails is said, not swallowed.
-        guard location == .local, client.isListening() else { return }
+        guard location == .local else { return }
         do {
             _ = try client.send(RefreshCommand.self)
         } catch  where error.code != .notRunning {

@@ -11,7 +11,7 @@ enum EffectivePolicyDisplay {
         await reportingFailures("ShowEffectivePolicy") {
             let configuration = try options.load()
             let client = ControlClient(configuration: configuration)
-            let running = client.isListening()
+            let running = try client.isListening()
             let report: EffectiveReport
             if running {
                 report = try client.send(EffectivePolicyCommand.self)

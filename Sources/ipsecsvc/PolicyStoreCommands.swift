@@ -83,7 +83,7 @@ struct PolicyImportSubcommand: AsyncParsableCommand {
                     throw CommandFailure.message("ipsecsvc: \(error.description)")
                 }
             }
-            if client.isListening() {
+            if try client.isListening() {
                 let request = PolicyImportCommand.Request(store: store, policies: imported, assign: assign)
                 written = try client.send(PolicyImportCommand.self, request).store
             } else {
@@ -141,7 +141,7 @@ struct PolicyExportSubcommand: AsyncParsableCommand {
             let configuration = try options.load()
             let client = ControlClient(configuration: configuration)
             let content: PolicyStore
-            if client.isListening() {
+            if try client.isListening() {
                 content = try client.send(PolicyExportCommand.self, PolicyExportCommand.Request(store: store))
             } else {
                 do throws(StoreOperations.OperationError) {

@@ -203,7 +203,7 @@ enum EchoCommand: ControlCommand {
 
     @Test func commandsWaitForTheStartWhileStatusAnswersAtOnce() async throws {
         let gate = StartGate()
-        try await withServer(gate: gate) { configuration, _ in
+        try await withServer(gate: gate) { (configuration: ServiceConfiguration, _: PolicyAgent) async throws in
             let client = ControlClient(configuration: configuration)
             let order = EventOrder()
             let echo = Task {
@@ -213,7 +213,9 @@ enum EchoCommand: ControlCommand {
             }
             // Status is answered while the start is pending.
             #expect(try await client.request(StatusCommand.self, ControlEmpty()).state == .stopped)
-            try await Task.sleep(for: .milliseconds(300))
+            // The echo request has reached the gate and waits there.
+            let held = await eventually { () async -> Bool in await gate.heldCommands == 1 }
+            #expect(held)
             await order.append("start completed")
             await gate.release()
             #expect(try await echo.value.text == "after start")
@@ -221,9 +223,9 @@ enum EchoCommand: ControlCommand {
         }
     }
 
-    @Test func absentSocketMeansNotRunning() {
+    @Test func absentSocketMeansNotRunning() throws {
         let client = ControlClient(socketPath: "/tmp/ipsecsvc-no-such-dir/control.sock")
-        #expect(!client.isListening())
+        #expect(try !client.isListening())
         #expect {
             _ = try client.send(StatusCommand.self)
         } throws: { error in

@@ -136,7 +136,10 @@ public struct ControlRegistry: Sendable {
         }
         registry.register(StopCommand.self) { _, context in
             var report = await context.agent.status(pid: CurrentProcess.pid)
-            guard report.state == .running else { throw WindowsError.cannotAcceptControl }
+            // A start that waits (for a hung directory_check, say) is cancelled, as SIGTERM cancels it.
+            guard report.state == .running || report.state == .startPending else {
+                throw WindowsError.cannotAcceptControl
+            }
             context.requestStop()
             report.state = .stopPending
             return report
@@ -184,6 +187,9 @@ public actor StartGate {
         if released { return }
         await withCheckedContinuation { waiters.append($0) }
     }
+
+    /// How many commands wait for the start now.
+    public var heldCommands: Int { waiters.count }
 
     /// Lets every waiting and future command through.
     public func release() {

@@ -179,7 +179,8 @@ public actor PolicyAgent {
         if lifecycle.state == .running { try await driver.configure(settings.driverSettings) }
     }
 
-    /// The status report of this process.
+    /// The status report of this process. While the service starts, the sources are not asked (the
+    /// start may be waiting for one of them): `status` answers at once in every state.
     public func status(pid: Int32?) async -> ServiceStatusReport {
         let driverStatus = await driver.status()
         var report = ServiceStatusReport(startType: startType, state: lifecycle.state, summary: await summary())
@@ -191,13 +192,14 @@ public actor PolicyAgent {
         report.filterCount = driverStatus.filterCount
         report.counters = driverStatus.counters
         report.persistentPolicyFailed = persistentFailed
-        report.sources = await engine.sourceStatuses()
+        if lifecycle.state != .startPending { report.sources = await engine.sourceStatuses() }
         return report
     }
 
     /// One line for `STATUS=` and the journal: the driver mode and the sources in effect.
     public func summary() async -> String {
         let mode = lastMode?.description ?? "unknown"
+        if lifecycle.state == .startPending { return "starting; driver in \(mode) mode" }
         let inEffect = await engine.sourceStatuses().filter { $0.state == .inEffect }
         let sources =
             inEffect.isEmpty

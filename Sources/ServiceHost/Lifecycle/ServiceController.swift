@@ -84,7 +84,7 @@ public struct ServiceController: Sendable {
             }
             return try query()
         }
-        if client.isListening() { throw WindowsError.alreadyRunning }
+        if try client.isListening() { throw WindowsError.alreadyRunning }
         try FileSystem.makeDirectories(configuration.stateDirectory, mode: 0o750)
         var arguments = ["run", "--state-dir", configuration.stateDirectory, "--socket", configuration.socketPath]
         if let path = configuration.configPath { arguments += ["--config", path] }
@@ -133,7 +133,7 @@ public struct ServiceController: Sendable {
         while SystemClock.monotonicMicroseconds() < deadline {
             // `isAlive` counts a zombie as gone: the service may be a child of this process (`restart`).
             let gone = report.pid.map { !CurrentProcess.isAlive($0) } ?? true
-            if gone && !client.isListening() { return try offlineStatus() }
+            if try gone && !client.isListening() { return try offlineStatus() }
             usleep(50_000)
         }
         throw WindowsError.requestTimeout

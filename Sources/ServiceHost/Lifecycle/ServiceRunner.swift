@@ -3,6 +3,7 @@ import IPsecSystem
 import Logging
 public import Providers
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 #if canImport(Glibc)
@@ -56,7 +57,7 @@ public struct ServiceRunner: Sendable {
         let (startType, settings, running) = try await BlockingPool.shared.run {
             (
                 try store.effectiveStartType(configuration), try store.dynamicSettings(),
-                ControlClient(socketPath: configuration.socketPath).isListening()
+                try ControlClient(socketPath: configuration.socketPath).isListening()
             )
         }
         if startType == .disabled {
@@ -85,15 +86,14 @@ public struct ServiceRunner: Sendable {
             settings: settings,
             journalsSources: !engineJournalsSources
         )
-        let (stopRequests, stopContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let shutdown = GroupShutdown()
         let host = HostService(
             configuration: configuration,
             agent: agent,
             journal: journal,
             notifier: notifier,
             registry: registry,
-            stopRequests: stopRequests,
-            requestStop: { stopContinuation.yield() }
+            requestStop: { shutdown.trigger() }
         )
         var logger = Logger(label: "ipsecsvc")
         logger.logLevel = .warning
@@ -121,8 +121,10 @@ public struct ServiceRunner: Sendable {
         groupConfiguration.maximumCancellationDuration = .seconds(5)
         // Last, once every service has ended: the engine's timers and what they wait for (a hung
         // directory_check is killed) must not outlive the process.
+        let group = ServiceGroup(configuration: groupConfiguration)
+        shutdown.attach(group)
         do {
-            try await ServiceGroup(configuration: groupConfiguration).run()
+            try await group.run()
         } catch {
             await agent.engine.shutdown()
             throw error
@@ -133,7 +135,8 @@ public struct ServiceRunner: Sendable {
 
 /// The agent's lifetime: socket, start, READY, wait for a stop, STOPPING, stop.
 ///
-/// A stop (SIGTERM, SIGINT, `service stop`) may come at any moment, also while the agent is starting:
+/// A stop (SIGTERM, SIGINT, `service stop`: each the group's graceful shutdown) may come at any moment,
+/// also while the agent is starting:
 /// the start is then cancelled (a hook tool or `directory_check` it waits for is killed), the driver
 /// goes to permit mode as for any stop, and the process exits 0 well within the group's limits.
 private struct HostService: Service {
@@ -142,7 +145,7 @@ private struct HostService: Service {
     var journal: any Journal
     var notifier: any ServiceNotifier
     var registry: ControlRegistry
-    var stopRequests: AsyncStream<Void>
+    /// `service stop`: the group's graceful shutdown, as for SIGTERM.
     var requestStop: @Sendable () -> Void
 
     func run() async throws {
@@ -189,7 +192,7 @@ private struct HostService: Service {
         // A refresh (SIGHUP, `service refresh`) makes the plugins follow plugins.d again.
         if let plugins { await agent.setSourcesReloader { await plugins.reload() } }
 
-        for await _ in stopRequests.cancelOnGracefulShutdown() { break }
+        try? await gracefulShutdown()
 
         notifier.stopping(status: "Stopping: the IPSec driver returns to permit mode")
         await server.stop()
@@ -244,5 +247,29 @@ private struct WatchdogService: Service {
             notifier.watchdog()
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
         }
+    }
+}
+
+/// `service stop` over the control socket: starts the group's graceful shutdown, exactly as SIGTERM
+/// does, also when it arrives before the group runs.
+final class GroupShutdown: Sendable {
+    private let state = Mutex<(group: ServiceGroup?, requested: Bool)>((nil, false))
+
+    /// Called once the group exists; a stop requested before then is carried out now.
+    func attach(_ group: ServiceGroup) {
+        let requested = state.withLock { state in
+            state.group = group
+            return state.requested
+        }
+        if requested { trigger() }
+    }
+
+    func trigger() {
+        let group = state.withLock { state in
+            state.requested = true
+            return state.group
+        }
+        guard let group else { return }
+        Task { await group.triggerGracefulShutdown() }
     }
 }
