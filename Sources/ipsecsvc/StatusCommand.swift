@@ -26,8 +26,7 @@ struct StatusSubcommand: AsyncParsableCommand {
 
     func run() async throws {
         let report = await reportingFailures("QueryServiceStatus") {
-            let controller = ServiceController(configuration: try options.load())
-            return try await BlockingPool.shared.run { try controller.query() }
+            try await ServiceController(configuration: try options.load()).query()
         }
         print(json ? StatusFormatting.json(report) : StatusFormatting.status(report))
     }
@@ -72,7 +71,8 @@ enum StatusFormatting {
         if report.sources.isEmpty {
             lines.append("  Sources:      none configured")
         } else {
-            lines.append("  Sources:")
+            // A stopped service applies nothing: these are the stores as they are, for its next start.
+            lines.append(report.state == .stopped ? "  Sources (as stored; applied when the service starts):" : "  Sources:")
             for source in report.sources {
                 var line = "    \(source.name) (\(source.kind.rawValue)): \(source.state.rawValue)"
                 if let policy = source.policyName { line += " '\(policy)'" }

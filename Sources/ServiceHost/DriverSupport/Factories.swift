@@ -103,19 +103,31 @@ public enum PolicyEngineFactory {
     /// Whether any persistent, local or directory policy is assigned: decides the default `bootmode`
     /// (stateful if so, permit otherwise). Reads the sources without applying or journaling anything.
     public static func anyPolicyAssigned(_ configuration: ServiceConfiguration) async throws -> Bool {
-        let engine = SourcesPolicyEngine(
-            // Read-only: computer startup must not write or drop the directory cache.
-            configuration: sourcesConfiguration(
-                configuration,
-                events: RecordingEventSink(),
-                runsTimers: false,
-                readOnly: true
-            )
-        )
-        defer { Task { await engine.shutdown() } }
-        return await engine.sourceStatuses().contains { status in
+        await storedSources(configuration).contains { status in
             [.persistent, .directory, .directoryCache, .local].contains(status.kind) && status.policyName != nil
         }
+    }
+
+    /// The built-in sources as stored, with the policy each would contribute when the service starts
+    /// (`status` of a stopped service, the boot step). Read-only: nothing is written, dropped or
+    /// journaled, and the directory cache stays as it is.
+    /// - Parameter checkingDirectory: whether `directory_check` runs before the snapshot is read (the
+    ///   boot step asks whether the directory is reachable; `status` only reads the files, at once).
+    public static func storedSources(
+        _ configuration: ServiceConfiguration,
+        checkingDirectory: Bool = true
+    ) async -> [SourceStatus] {
+        var readOnly = sourcesConfiguration(
+            configuration,
+            events: RecordingEventSink(),
+            runsTimers: false,
+            readOnly: true
+        )
+        if !checkingDirectory { readOnly.directory?.reachability = nil }
+        let engine = SourcesPolicyEngine(configuration: readOnly)
+        let sources = await engine.sourceStatuses()
+        await engine.shutdown()
+        return sources
     }
 }
 

@@ -186,6 +186,15 @@ private struct HostService: Service {
             throw error
         }
         await gate.release()
+        // A stop that came while a source was being read (its check was killed, the source counted as
+        // unavailable) lets the start end normally: stop now, without READY and without plugins.
+        guard !Task.isShuttingDownGracefully else {
+            notifier.stopping(status: "Stopping: the IPSec driver returns to permit mode")
+            await server.stop()
+            try? await agent.stop()
+            await BlockingPool.shared.run { try? FileSystem.remove(pidFile) }
+            return
+        }
         notifier.ready(status: await agent.summary())
         // Plugins start after READY, so that none can delay the start (docs/plugins.md).
         let plugins = await PluginWiring.start(configuration: configuration, engine: agent.engine, journal: journal)
