@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Synchronization
 import Testing
 
@@ -6,7 +7,7 @@ import Testing
 /// blocks all traffic and whose LAN rule blocks Telnet. On the veth (a LAN interface) only Telnet is
 /// blocked; on a second veth that `dialup_interfaces` names a remote access interface, everything is.
 /// Root only; namespaces, veth pairs and 198.18.0.0/15 addresses of the test's own.
-@Suite(.serialized, .enabled(if: DriverTestEnvironment.available, "needs root, iproute2, iptables, nc and the harness"))
+@Suite(.serialized, .requires(DriverTestEnvironment.requirement))
 struct ConnectionTypeIntegrationTests {
     private static let counter = Atomic<Int>(0)
 

@@ -1,9 +1,10 @@
 import Foundation
+import IPsecTestKit
 import PolicyModel
 import Testing
 
 /// The real driver (harness) on real traffic between two namespaces. Root only; skipped otherwise.
-@Suite(.serialized, .enabled(if: DriverTestEnvironment.available, "needs root, iproute2, iptables, nc and the harness"))
+@Suite(.serialized, .requires(DriverTestEnvironment.requirement))
 struct DriverIntegrationTests {
     /// Runs `body` with a fresh network, always tearing it down.
     func withNetwork(_ body: (DriverNetwork) async throws -> Void) async throws {

@@ -1,11 +1,12 @@
 import Foundation
+import IPsecTestKit
 import PolicyModel
 import Testing
 
 /// The real service (`ipsecsvc run` with `driver = netfilter`) inside a test namespace: secure mode
 /// hooks, `ipsecsvc status` with the driver's counters, graceful stop (permit) and SIGKILL
 /// (fail-closed until the next start). Root only.
-@Suite(.serialized, .enabled(if: DriverTestEnvironment.available, "needs root, iproute2, iptables, nc and the harness"))
+@Suite(.serialized, .requires(DriverTestEnvironment.requirement))
 struct DriverServiceIntegrationTests {
     /// The built `ipsecsvc`, beside the test bundle.
     static var executable: String {

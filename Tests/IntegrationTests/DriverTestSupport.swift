@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import PolicyModel
 import Synchronization
 import Testing
@@ -7,14 +8,20 @@ import Testing
 /// veth pair (198.18.0.0/15 only), the driver harness running inside one of them, and traffic
 /// generated with `nc` and the harness's own ICMP echo.
 enum DriverTestEnvironment {
-    /// Root, and the tools the tests need.
-    static var available: Bool {
-        getuid() == 0
-            && ["ip", "iptables-restore", "nc"].allSatisfy { tool in
-                ["/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"].contains {
-                    FileManager.default.isExecutableFile(atPath: $0 + tool)
-                }
-            } && FileManager.default.isExecutableFile(atPath: harnessPath)
+    /// Whether ``requirement`` is met. Skip with `.requires(DriverTestEnvironment.requirement)`, whose
+    /// comment names what is missing and how to get it.
+    static var available: Bool { requirement.isMet }
+
+    /// Root, the tools the tests need, and the harness.
+    static var requirement: MachineRequirement {
+        .all([
+            .root, .command("ip", package: "iproute2"), .command("iptables-restore", package: "iptables"),
+            .command("nc", package: "netcat-openbsd"),
+            .check(
+                FileManager.default.isExecutableFile(atPath: harnessPath),
+                "ipsecsvc-driver-harness beside the tests (swift build --build-tests)"
+            ),
+        ])
     }
 
     /// The harness is built next to the test bundle.

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Testing
 
 #if canImport(Glibc)
@@ -9,7 +10,7 @@ import Glibc
 /// mount namespace, the real `ipsecsvc` commands in that namespace, and the entries read back with
 /// `journalctl -o json`. PID 1 is not systemd here, so without this only the stderr fallback runs.
 @Suite(.serialized) struct ServiceJournalTests {
-    @Test(.enabled(if: ServiceHarness.isRoot, "needs root: a private mount namespace (unshare) and systemd-journald"))
+    @Test(.requires(PrivateJournald.requirement))
     func eventsReachJournaldWithTheirIDsPrioritiesAndFields() async throws {
         // Mode 0666 lets `nobody` connect, so the service itself refuses it (and journals that).
         let sandbox = try ServiceSandbox(extraConfig: "socket_mode = 0666\n")
@@ -141,7 +142,7 @@ import Glibc
     }
 
     /// The socket exists but journald is gone (`ECONNREFUSED`): the entry goes to standard error.
-    @Test(.enabled(if: ServiceHarness.isRoot, "needs root: a private mount namespace (unshare) and systemd-journald"))
+    @Test(.requires(PrivateJournald.requirement))
     func staleJournaldSocketFallsBackToStandardError() async throws {
         let sandbox = try ServiceSandbox()
         defer { sandbox.remove() }
@@ -206,6 +207,15 @@ enum JournalKind: String, CaseIterable {
 /// ``namespacePrefix``, all children of the test.
 final class PrivateJournald {
     static let binary = "/lib/systemd/systemd-journald"
+    /// Root (a private mount namespace), journald and journalctl, unshare, nsenter and setpriv.
+    static var requirement: MachineRequirement {
+        .all([
+            .root,
+            .check(FileManager.default.isExecutableFile(atPath: binary), "\(binary) (apt-get install -y systemd)"),
+            .command("journalctl", package: "systemd"), .command("unshare", package: "util-linux"),
+            .command("nsenter", package: "util-linux"), .command("setpriv", package: "util-linux"),
+        ])
+    }
     let runDirectory: String
     let process: ServiceProcess
 

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Testing
 
 #if canImport(Glibc)
@@ -54,7 +55,7 @@ import Glibc
         #expect(query.output.contains("RUNNING"))
     }
 
-    @Test(.enabled(if: ServiceHarness.isRoot, "needs root: setpriv and a temporary group"))
+    @Test(.requires(.root, .command("setpriv", package: "util-linux"), .command("groupadd", package: "passwd")))
     func unprivilegedClientsAreRefusedAdminGroupMembersServed() async throws {
         let group = "ipsectest\(getpid() % 100_000)"
         let added = try await ServiceSandbox.tool(["groupadd", "--system", group])
@@ -93,7 +94,7 @@ import Glibc
         #expect(member.output.contains("RUNNING"))
     }
 
-    @Test(.enabled(if: ServiceHarness.isRoot, "needs root: setpriv"))
+    @Test(.requires(.root, .command("setpriv", package: "util-linux")))
     func defaultSocketModeKeepsOthersOut() async throws {
         let sandbox = try ServiceSandbox(extraConfig: "admin_group = ipsecsvc-no-such-group\n")
         defer { sandbox.remove() }

@@ -1,21 +1,21 @@
 import Foundation
+import IPsecTestKit
 import Testing
 
 /// `systemd-analyze verify` on the shipped units. It works without systemd as PID 1, but it checks
 /// that `ExecStart=` exists, so the test verifies copies that point at the built binary.
 @Suite struct ServiceUnitFileTests {
-    static var analyzer: String? {
-        ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
-    @Test(.enabled(if: analyzer != nil, "systemd-analyze is not installed"))
+    @Test(.requires(.command("systemd-analyze", package: "systemd")))
     func unitsPassSystemdAnalyzeVerify() async throws {
         let sandbox = try ServiceSandbox()
         defer { sandbox.remove() }
         let packaging = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("packaging/systemd")
         var units: [String] = []
-        for name in ["ipsecsvc-boot.service", "ipsecsvc.service"] {
+        // Every unit the package ships (scripts/build-deb.sh installs all of packaging/systemd).
+        let names = try FileManager.default.contentsOfDirectory(atPath: packaging.path).sorted()
+        #expect(names.contains("ipsecsvc.service") && names.contains("ipsecsvc-boot.service"))
+        for name in names {
             let text = try String(contentsOf: packaging.appendingPathComponent(name), encoding: .utf8)
             #expect(text.contains("ExecStart=/usr/sbin/ipsecsvc "))
             let copy = sandbox.root + "/" + name
@@ -23,7 +23,10 @@ import Testing
                 .write(toFile: copy, atomically: true, encoding: .utf8)
             units.append(copy)
         }
-        let process = try ServiceProcess([Self.analyzer!, "verify"] + units, output: sandbox.root + "/verify.out")
+        let process = try ServiceProcess(
+            [MachineRequirement.executablePath("systemd-analyze")!, "verify"] + units,
+            output: sandbox.root + "/verify.out"
+        )
         #expect(await process.exited(timeout: 120) == 0, "\(process.output)")
         #expect(process.output.isEmpty, "\(process.output)")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import PolicyFormats
 import PolicyModel
 import Synchronization
@@ -81,7 +82,14 @@ import Testing
     }
 
     /// The whole provisioning file as installed, with its template variables filled in.
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: installed), "samba-ad-provision is not installed"))
+    @Test(
+        .requires(
+            .check(
+                FileManager.default.fileExists(atPath: installed),
+                "\(installed) (apt-get install -y samba-ad-provision)"
+            )
+        )
+    )
     func theInstalledProvisioningDataDecodesToTheSameStore() throws {
         var text = try String(contentsOfFile: Self.installed, encoding: .utf8)
             .replacingOccurrences(of: "${DOMAINDN}", with: "DC=example,DC=com")

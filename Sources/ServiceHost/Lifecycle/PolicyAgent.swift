@@ -79,28 +79,7 @@ public actor PolicyAgent {
     public func start() async throws {
         try transition(.start)
         do {
-            try await driver.configure(settings.driverSettings)
-            do {
-                let persistent = try await engine.startPersistent()
-                try await driver.apply(persistent)
-                try await setMode(.secure)
-                persistentFailed = false
-            } catch  where !(error is CancellationError) {
-                persistentFailed = true
-                if journalsSources {
-                    journal.record(
-                        JournalEntry(
-                            .persistentPolicyFailed,
-                            priority: .error,
-                            "The IPSec Policy Agent failed to apply the persistent storage IPSec policy: \(error). As a precaution the IPSec driver has entered block mode.",
-                            fields: ["IPSECSVC_SOURCE": "persistent"]
-                        )
-                    )
-                }
-                try await driver.apply(.empty)
-                try await setMode(.block)
-            }
-            await applyEffectivePolicy(reason: "start")
+            try await applyPolicyAtStart()
         } catch {
             try? transition(.startFailed)
             // Cancelled: the service is being stopped while it starts (``stopDuringStart()`` follows).
@@ -123,6 +102,35 @@ public actor PolicyAgent {
                 fields: ["IPSECSVC_DRIVER_MODE": lastMode?.description ?? "unknown"]
             )
         )
+    }
+
+    /// The driver's settings, the persistent policy and secure mode (block mode without the persistent
+    /// filters when the persistent policy fails), then the other sources. Never inlined: Swift 6.3.1
+    /// crashes compiling `start()` with -O (LLVM CoroSplit, "While splitting coroutine") when this
+    /// nested do/catch ends up in it.
+    @inline(never) private func applyPolicyAtStart() async throws {
+        try await driver.configure(settings.driverSettings)
+        do {
+            let persistent = try await engine.startPersistent()
+            try await driver.apply(persistent)
+            try await setMode(.secure)
+            persistentFailed = false
+        } catch  where !(error is CancellationError) {
+            persistentFailed = true
+            if journalsSources {
+                journal.record(
+                    JournalEntry(
+                        .persistentPolicyFailed,
+                        priority: .error,
+                        "The IPSec Policy Agent failed to apply the persistent storage IPSec policy: \(error). As a precaution the IPSec driver has entered block mode.",
+                        fields: ["IPSECSVC_SOURCE": "persistent"]
+                    )
+                )
+            }
+            try await driver.apply(.empty)
+            try await setMode(.block)
+        }
+        await applyEffectivePolicy(reason: "start")
     }
 
     /// RUNNING → STOP_PENDING → STOPPED; the driver goes to permit mode (a manually stopped service
