@@ -72,7 +72,9 @@ enum StatusFormatting {
             lines.append("  Sources:      none configured")
         } else {
             // A stopped service applies nothing: these are the stores as they are, for its next start.
-            lines.append(report.state == .stopped ? "  Sources (as stored; applied when the service starts):" : "  Sources:")
+            lines.append(
+                report.state == .stopped ? "  Sources (as stored; applied when the service starts):" : "  Sources:"
+            )
             for source in report.sources {
                 var line = "    \(source.name) (\(source.kind.rawValue)): \(source.state.rawValue)"
                 if let policy = source.policyName { line += " '\(policy)'" }
