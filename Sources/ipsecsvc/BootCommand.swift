@@ -33,7 +33,7 @@ struct BootSubcommand: AsyncParsableCommand {
                 driver: try DriverFactory.make(configuration, journal: journal),
                 journal: journal
             )
-            print("The IPSec driver is in \(decision.mode.rawValue) startup mode (\(decision.reason)).")
+            standardOutput("The IPSec driver is in \(decision.mode.rawValue) startup mode (\(decision.reason)).")
         }
     }
 }

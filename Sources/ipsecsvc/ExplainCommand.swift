@@ -82,7 +82,7 @@ struct ExplainSubcommand: AsyncParsableCommand {
                 let environment = try await ExplainEnvironment.offline(configuration: configuration)
                 explanation = await OfflineEngine.make(configuration).explain(query, environment: environment)
             }
-            print(json ? JSONOutput.text(explanation) : ExplainText.text(explanation), terminator: "")
+            standardOutput(json ? JSONOutput.text(explanation) : ExplainText.text(explanation), terminator: "")
         }
     }
 }

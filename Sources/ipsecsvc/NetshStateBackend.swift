@@ -1,4 +1,3 @@
-import Foundation
 import PolicyFormats
 import PolicyModel
 import Providers
@@ -60,9 +59,7 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
         do {
             _ = try client.send(RefreshCommand.self)
         } catch  where error.code != .notRunning {
-            let message =
-                "Warning: the local store was saved, but the running service did not apply it: \(error.message)\n"
-            FileHandle.standardError.write(Data(message.utf8))
+            standardError("Warning: the local store was saved, but the running service did not apply it: \(error.message)")
         } catch {}
     }
 

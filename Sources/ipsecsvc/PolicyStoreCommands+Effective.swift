@@ -18,7 +18,7 @@ enum EffectivePolicyDisplay {
             } else {
                 report = await OfflineEngine.make(configuration).report()
             }
-            print(json ? JSONOutput.text(report) : text(report, running: running), terminator: "")
+            standardOutput(json ? JSONOutput.text(report) : text(report, running: running), terminator: "")
         }
     }
 

@@ -31,7 +31,7 @@ struct ServiceSubcommand: AsyncParsableCommand {
             let report = await reportingFailures("QueryServiceStatus") {
                 try await ServiceController(configuration: try options.load()).query()
             }
-            print(json ? StatusFormatting.json(report) : StatusFormatting.query(report))
+            standardOutput(json ? StatusFormatting.json(report) : StatusFormatting.query(report))
         }
     }
 
@@ -90,7 +90,7 @@ struct ServiceSubcommand: AsyncParsableCommand {
             let report = await reportingFailures("ControlService") {
                 try await ServiceController(configuration: try options.load()).refresh()
             }
-            print(report.summary)
+            standardOutput(report.summary)
         }
     }
 
@@ -125,8 +125,8 @@ struct ServiceSubcommand: AsyncParsableCommand {
                         exitCode: 2
                     )
                 }
-                try await ServiceController(configuration: try options.load(), warn: printError).setStartType(type)
-                print("[SC] ChangeServiceConfig SUCCESS (start type \(type.rawValue), \(type.scName))")
+                try await ServiceController(configuration: try options.load(), warn: { standardError($0) }).setStartType(type)
+                standardOutput("[SC] ChangeServiceConfig SUCCESS (start type \(type.rawValue), \(type.scName))")
             }
         }
 
@@ -156,9 +156,9 @@ extension HostOptions {
         _ control: (ServiceController) async throws -> ServiceStatusReport
     ) async {
         let report = await reportingFailures(operation) {
-            try await control(ServiceController(configuration: try load(), warn: printError))
+            try await control(ServiceController(configuration: try load(), warn: { standardError($0) }))
         }
-        print(StatusFormatting.query(report))
+        standardOutput(StatusFormatting.query(report))
     }
 }
 

@@ -28,7 +28,7 @@ struct StatusSubcommand: AsyncParsableCommand {
         let report = await reportingFailures("QueryServiceStatus") {
             try await ServiceController(configuration: try options.load()).query()
         }
-        print(json ? StatusFormatting.json(report) : StatusFormatting.status(report))
+        standardOutput(json ? StatusFormatting.json(report) : StatusFormatting.status(report))
     }
 }
 
@@ -57,7 +57,8 @@ enum StatusFormatting {
         return lines.joined(separator: "\n")
     }
 
-    /// The longer `status` form.
+    /// The longer `status` form. Names, policy names and reasons come from stores, plugins and
+    /// configuration files: each is one line, its control characters (line breaks too) escaped.
     static func status(_ report: ServiceStatusReport) -> String {
         var lines = [
             "\(report.displayName) (\(report.serviceName))",
@@ -66,7 +67,7 @@ enum StatusFormatting {
             "  PID:          \(report.pid.map(String.init) ?? "-")",
             "  Driver mode:  \(report.driverMode ?? "unknown")\(report.driverModeSince.map { " since \(formatTime($0))" } ?? "")",
             "  Filters:      \(report.filterCount) (table generation \(report.tableGeneration))",
-            "  Summary:      \(report.summary)",
+            "  Summary:      \(report.summary.terminalEscaped())",
         ]
         if report.sources.isEmpty {
             lines.append("  Sources:      none configured")
@@ -76,16 +77,16 @@ enum StatusFormatting {
                 report.state == .stopped ? "  Sources (as stored; applied when the service starts):" : "  Sources:"
             )
             for source in report.sources {
-                var line = "    \(source.name) (\(source.kind.rawValue)): \(source.state.rawValue)"
-                if let policy = source.policyName { line += " '\(policy)'" }
+                var line = "    \(source.name.terminalEscaped()) (\(source.kind.rawValue)): \(source.state.rawValue)"
+                if let policy = source.policyName { line += " '\(policy.terminalEscaped())'" }
                 line += " since \(formatTime(source.since))"
-                if let reason = source.reason { line += " — \(reason)" }
+                if let reason = source.reason { line += " — \(reason.terminalEscaped())" }
                 if source.pendingRestart { line += " (changed; applies at the next service start)" }
                 lines.append(line)
             }
         }
         for (name, value) in report.counters.sorted(by: { $0.key < $1.key }) {
-            lines.append("  \(name): \(value)")
+            lines.append("  \(name.terminalEscaped()): \(value)")
         }
         return lines.joined(separator: "\n")
     }

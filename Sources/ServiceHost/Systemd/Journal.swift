@@ -59,21 +59,24 @@ public struct JournalEntry: Hashable, Sendable, Codable {
         self.fields = fields
     }
 
-    /// `FIELD=value` strings in a stable order, as journald receives them.
+    /// `FIELD=value` strings in a stable order, as journald receives them. Message and values may quote
+    /// plugin names, store contents or configuration values: their control characters are escaped, so
+    /// that `journalctl` (and a terminal reading standard error) shows them instead of acting on them.
     public var journalFields: [String] {
         var result = [
-            "MESSAGE=\(message)", "PRIORITY=\(priority.rawValue)", "MESSAGE_ID=\(kind.messageID)",
+            "MESSAGE=\(message.terminalEscaped())", "PRIORITY=\(priority.rawValue)", "MESSAGE_ID=\(kind.messageID)",
             "SYSLOG_IDENTIFIER=ipsecsvc",
         ]
-        for key in fields.keys.sorted() { result.append("\(key)=\(fields[key]!)") }
+        for key in fields.keys.sorted() { result.append("\(key)=\(fields[key]!.terminalEscaped())") }
         return result
     }
 
     /// One line for standard error: the message, then the id and fields.
     public var line: String {
         var extras = ["MESSAGE_ID=\(kind.messageID)"]
-        for key in fields.keys.sorted() { extras.append("\(key)=\(fields[key]!)") }
-        return "ipsecsvc[\(getpid())]: <\(priority.rawValue)> \(message) (\(extras.joined(separator: " ")))"
+        for key in fields.keys.sorted() { extras.append("\(key)=\(fields[key]!.terminalEscaped())") }
+        return
+            "ipsecsvc[\(getpid())]: <\(priority.rawValue)> \(message.terminalEscaped()) (\(extras.joined(separator: " ")))"
     }
 }
 
