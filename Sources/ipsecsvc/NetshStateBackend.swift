@@ -59,7 +59,9 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
         do {
             _ = try client.send(RefreshCommand.self)
         } catch  where error.code != .notRunning {
-            standardError("Warning: the local store was saved, but the running service did not apply it: \(error.message)")
+            standardError(
+                "Warning: the local store was saved, but the running service did not apply it: \(error.message)"
+            )
         } catch {}
     }
 

@@ -170,7 +170,9 @@ struct PluginHostCommand: AsyncParsableCommand {
                 let assigned = policy.id == store.assignedPolicyID ? " (assigned)" : ""
                 standardOutput("policy:    \"\(policy.name)\" \(policy.id)\(assigned), \(policy.rules.count) rules")
             }
-            standardOutput("lists:     \(store.filterLists.count) filter lists, \(store.filterActions.count) filter actions")
+            standardOutput(
+                "lists:     \(store.filterLists.count) filter lists, \(store.filterActions.count) filter actions"
+            )
             standardOutput("result:    OK")
         } else {
             standardOutput("result:    FAILED: \(state.failureReason ?? "unknown")")

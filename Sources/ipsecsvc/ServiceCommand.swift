@@ -125,7 +125,8 @@ struct ServiceSubcommand: AsyncParsableCommand {
                         exitCode: 2
                     )
                 }
-                try await ServiceController(configuration: try options.load(), warn: { standardError($0) }).setStartType(type)
+                try await ServiceController(configuration: try options.load(), warn: { standardError($0) })
+                    .setStartType(type)
                 standardOutput("[SC] ChangeServiceConfig SUCCESS (start type \(type.rawValue), \(type.scName))")
             }
         }

@@ -73,7 +73,6 @@ func reportingFailures<T>(_ operation: String, _ body: () async throws -> T) asy
     }
 }
 
-
 /// `2026-11-29 12:00:00 UTC` for seconds since 1970.
 func formatTime(_ seconds: Int64?) -> String {
     guard let seconds else { return "-" }
