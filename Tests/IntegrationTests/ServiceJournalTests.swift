@@ -253,6 +253,8 @@ final class PrivateJournald {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
+        // Once more after the deadline: the busy cooperative pool may have resumed this task late.
+        if FileManager.default.fileExists(atPath: socketPath) { return }
         Issue.record("systemd-journald never created \(socketPath):\n\(process.output)")
         throw POSIXError(.ETIMEDOUT)
     }

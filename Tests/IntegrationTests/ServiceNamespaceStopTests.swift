@@ -82,10 +82,14 @@ struct ServiceNamespaceStopTests {
         let service = try space.run(sandbox, notify: listener.path)
         defer { service.terminate() }
 
-        let ran = await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: check.file("pid")) }
+        // The shell creates the file before `echo` writes into it: wait for a whole line.
+        let pidLine = { () -> Int32? in
+            let text = (try? String(contentsOfFile: check.file("pid"), encoding: .utf8)) ?? ""
+            return text.hasSuffix("\n") ? Int32(text.dropLast()) : nil
+        }
+        let ran = await eventually(timeout: .seconds(60)) { pidLine() != nil }
         #expect(ran, "the check never ran; log:\n\(service.output)")
-        let text = (try? String(contentsOfFile: check.file("pid"), encoding: .utf8)) ?? ""
-        let checkPID = try #require(Int32(text.split(separator: "\n").first ?? ""), "pid file: \(text)")
+        let checkPID = try #require(pidLine(), "no pid line from the check")
 
         try await stopsCleanly(service, space: space, within: Self.stopLimit)
         #expect(await eventually(timeout: .seconds(10)) { kill(checkPID, 0) != 0 }, "the check still runs")

@@ -312,9 +312,11 @@ final class NotifyListener {
     deinit { close(fd) }
 
     /// The next message, or `nil` after `timeout` seconds (polls without blocking the pool).
+    /// The socket is read once more after the deadline: a test task that the busy cooperative pool resumes
+    /// late must still see a message that arrived in time.
     func next(timeout: Double = 30) async -> String? {
         let deadline = Date().addingTimeInterval(timeout)
-        repeat {
+        while true {
             var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             if poll(&descriptor, 1, 0) > 0 {
                 var buffer = [UInt8](repeating: 0, count: 4096)
@@ -322,23 +324,23 @@ final class NotifyListener {
                 guard count > 0 else { return nil }
                 return String(decoding: buffer[0..<count], as: UTF8.self)
             }
+            if Date() >= deadline { return nil }
             try? await Task.sleep(for: .milliseconds(10))
-        } while Date() < deadline
-        return nil
+        }
     }
 
     /// The next message that is not a watchdog ping; counts the pings it skips.
     func nextNonWatchdog(timeout: Double = 30, pings: inout Int) async -> String? {
         let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            guard let message = await next(timeout: max(0.05, deadline.timeIntervalSinceNow)) else { return nil }
+        while true {
+            // `next` reads at least once even when the deadline has passed meanwhile.
+            guard let message = await next(timeout: max(0, deadline.timeIntervalSinceNow)) else { return nil }
             if message == "WATCHDOG=1" {
                 pings += 1
                 continue
             }
             return message
         }
-        return nil
     }
 }
 
