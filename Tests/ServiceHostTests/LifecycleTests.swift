@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct StateMachineTests {
     @Test func normalLifecycle() throws {
-        var machine = ServiceLifecycle()
+        var machine = ServiceStateMachine()
         #expect(machine.state == .stopped)
         #expect(try machine.handle(.start, startType: .manual) == .startPending)
         #expect(try machine.handle(.started, startType: .manual) == .running)
@@ -17,13 +17,13 @@ import Testing
     }
 
     @Test func startFailureReturnsToStopped() throws {
-        var machine = ServiceLifecycle()
+        var machine = ServiceStateMachine()
         try machine.handle(.start, startType: .automatic)
         #expect(try machine.handle(.startFailed, startType: .automatic) == .stopped)
     }
 
     @Test func refusedControls() throws {
-        var machine = ServiceLifecycle()
+        var machine = ServiceStateMachine()
         #expect(throws: WindowsError.serviceDisabled) { try machine.handle(.start, startType: .disabled) }
         #expect(machine.state == .stopped)
         #expect(throws: WindowsError.notActive) { try machine.handle(.stop, startType: .automatic) }

@@ -41,7 +41,7 @@ public actor PolicyAgent {
     public nonisolated let driver: any IPsecDriver
     public nonisolated let engine: any PolicyEngine
     private let journal: any Journal
-    private var lifecycle = ServiceLifecycle()
+    private var lifecycle = ServiceStateMachine()
     private var stateSince: Int64 = SystemClock.secondsSince1970()
     private var modeSince: Int64?
     private var persistentFailed = false
@@ -317,7 +317,7 @@ public actor PolicyAgent {
         lastMode = next
     }
 
-    private func transition(_ event: ServiceLifecycle.Event) throws(WindowsError) {
+    private func transition(_ event: ServiceStateMachine.Event) throws(WindowsError) {
         let before = lifecycle.state
         try lifecycle.handle(event, startType: startType)
         if lifecycle.state != before { stateSince = SystemClock.secondsSince1970() }
