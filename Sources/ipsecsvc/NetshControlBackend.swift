@@ -41,15 +41,13 @@ extension ControlRegistry {
             return state
         }
         registry.register(NetshDynamicSetCommand.self) { request, context in
-            // The rules feed the dynamic policy source when the service runs the sources engine; a
-            // service built with a fixed engine (tests, the memory setup) only holds them for netsh.
-            if let engine = context.agent.engine as? SourcesPolicyEngine {
-                let old = await NetshDynamicHolder.shared.state
-                for rule in old.rules { try? await engine.dynamic.remove(named: rule.id.braced) }
-                for rule in request.rules {
-                    let offers = rule.quickModePolicy.flatMap(request.quickModePolicy(named:))?.offers
-                    try await engine.dynamic.add(rule.providerRule(offers: offers))
-                }
+            // The rules feed the dynamic policy source.
+            let engine = context.agent.engine
+            let old = await NetshDynamicHolder.shared.state
+            for rule in old.rules { try? await engine.dynamic.remove(named: rule.id.braced) }
+            for rule in request.rules {
+                let offers = rule.quickModePolicy.flatMap(request.quickModePolicy(named:))?.offers
+                try await engine.dynamic.add(rule.providerRule(offers: offers))
             }
             var kept = request
             kept.config = DynamicConfig()

@@ -148,7 +148,6 @@ import Testing
                 #expect(restarted.restarts >= 1)
             }
         }
-        await engine.shutdown()
     }
 
     @Test func aRestartedPluginComesBack() async throws {

@@ -36,7 +36,7 @@ enum EchoCommand: ControlCommand {
         configuration.adminGroup = "ipsecsvc-test-no-such-group"
         let agent = PolicyAgent(
             driver: FileBackedDriver(path: directory.path + "/driver-state", inner: driver),
-            engine: StaticPolicyEngine(),
+            engine: TestEngine.make(in: directory),
             journal: RecordingJournal(),
             startType: .manual,
             settings: DynamicSettings()
@@ -143,7 +143,7 @@ enum EchoCommand: ControlCommand {
         let driver = InMemoryDriver()
         let agent = PolicyAgent(
             driver: driver,
-            engine: StaticPolicyEngine(),
+            engine: TestEngine.make(in: directory),
             journal: RecordingJournal(),
             startType: .manual,
             settings: DynamicSettings()

@@ -2,7 +2,7 @@ import Driver
 import FoundationEssentials
 public import IPsecSystem
 import PolicyFormats
-public import Providers
+import Providers
 
 /// What a handler knows about the request it serves.
 public struct ControlContext: Sendable {
@@ -30,12 +30,6 @@ public struct ControlContext: Sendable {
         self.requestStop = requestStop
         self.startGate = startGate
     }
-}
-
-extension ControlContext {
-    /// The policy sources engine, for the store commands (import, export, show, explain); `nil` when
-    /// the service runs another engine (tests).
-    public var sourcesEngine: SourcesPolicyEngine? { agent.engine as? SourcesPolicyEngine }
 }
 
 /// The handlers of the control socket, by command name. Build it before the server starts (it is a

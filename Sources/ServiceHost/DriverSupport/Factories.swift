@@ -57,7 +57,7 @@ public struct JournalDriverEventSink: DriverEventSink {
     }
 }
 
-/// Builds the `PolicyEngine` of the `run` process: the policy sources engine (Providers) on the state
+/// Builds the policy sources engine (Providers) of the `run` process on the state
 /// directory, with the directory source when `computer_dn` is configured. Swap the engine here (one
 /// place) for tests or another implementation.
 public enum PolicyEngineFactory {
@@ -94,7 +94,7 @@ public enum PolicyEngineFactory {
 
     /// The engine of the `run` process; its events (policy applied per source, cached directory policy,
     /// failures) go to `journal`.
-    public static func make(_ configuration: ServiceConfiguration, journal: any Journal) throws -> any PolicyEngine {
+    public static func make(_ configuration: ServiceConfiguration, journal: any Journal) throws -> SourcesPolicyEngine {
         SourcesPolicyEngine(
             configuration: sourcesConfiguration(configuration, events: JournalPolicyEventSink(journal: journal))
         )
@@ -125,9 +125,7 @@ public enum PolicyEngineFactory {
         )
         if !checkingDirectory { readOnly.directory?.reachability = nil }
         let engine = SourcesPolicyEngine(configuration: readOnly)
-        let sources = await engine.sourceStatuses()
-        await engine.shutdown()
-        return sources
+        return await engine.sourceStatuses()
     }
 }
 

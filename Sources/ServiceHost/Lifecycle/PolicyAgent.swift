@@ -39,7 +39,7 @@ public struct ServiceStatusReport: Hashable, Sendable, Codable {
 /// the other sources. Stop: permit mode. Every change is journaled; one call runs at a time.
 public actor PolicyAgent {
     public nonisolated let driver: any IPsecDriver
-    public nonisolated let engine: any PolicyEngine
+    public nonisolated let engine: SourcesPolicyEngine
     private let journal: any Journal
     private var lifecycle = ServiceStateMachine()
     private var stateSince: Int64 = SystemClock.secondsSince1970()
@@ -57,7 +57,7 @@ public actor PolicyAgent {
 
     public init(
         driver: any IPsecDriver,
-        engine: any PolicyEngine,
+        engine: SourcesPolicyEngine,
         journal: any Journal,
         startType: StartupType,
         settings: DynamicSettings,

@@ -22,7 +22,7 @@ public struct ServiceRunner: Sendable {
     public var notifier: any ServiceNotifier
     public var registry: ControlRegistry
     public var makeDriver: @Sendable (ServiceConfiguration, any Journal) throws -> any IPsecDriver
-    public var makeEngine: @Sendable (ServiceConfiguration, any Journal) throws -> any PolicyEngine
+    public var makeEngine: @Sendable (ServiceConfiguration, any Journal) throws -> SourcesPolicyEngine
     /// Whether the engine journals its own per-source events (the default engine does).
     public var engineJournalsSources: Bool
 
@@ -33,7 +33,7 @@ public struct ServiceRunner: Sendable {
         registry: ControlRegistry = .standard(),
         makeDriver: @escaping @Sendable (ServiceConfiguration, any Journal) throws -> any IPsecDriver =
             DriverFactory.make,
-        makeEngine: @escaping @Sendable (ServiceConfiguration, any Journal) throws -> any PolicyEngine =
+        makeEngine: @escaping @Sendable (ServiceConfiguration, any Journal) throws -> SourcesPolicyEngine =
             PolicyEngineFactory.make,
         engineJournalsSources: Bool = true
     ) {
@@ -87,19 +87,28 @@ public struct ServiceRunner: Sendable {
             journalsSources: !engineJournalsSources
         )
         let shutdown = GroupShutdown()
+        let started = StartGate()
         let host = HostService(
             configuration: configuration,
             agent: agent,
             journal: journal,
             notifier: notifier,
             registry: registry,
+            started: started,
             requestStop: { shutdown.trigger() }
         )
         var logger = Logger(label: "ipsecsvc")
         logger.logLevel = .warning
+        // Started together; shut down in reverse order: the agent first (permit mode), the plugins and the
+        // engine's background work after it, the watchdog last.
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: WatchdogService(notifier: notifier, agent: agent), successTerminationBehavior: .ignore),
+                .init(service: PolicySourcesService(engine: agent.engine), successTerminationBehavior: .ignore),
+                .init(
+                    service: PluginService(configuration: configuration, agent: agent, journal: journal, started: started),
+                    successTerminationBehavior: .ignore
+                ),
                 .init(
                     service: PolicyChangeService(agent: agent, notifier: notifier),
                     successTerminationBehavior: .ignore
@@ -119,17 +128,9 @@ public struct ServiceRunner: Sendable {
         )
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.stopTimeoutSeconds)
         groupConfiguration.maximumCancellationDuration = .seconds(5)
-        // Last, once every service has ended: the engine's timers and what they wait for (a hung
-        // directory_check is killed) must not outlive the process.
         let group = ServiceGroup(configuration: groupConfiguration)
         shutdown.attach(group)
-        do {
-            try await group.run()
-        } catch {
-            await agent.engine.shutdown()
-            throw error
-        }
-        await agent.engine.shutdown()
+        try await group.run()
     }
 }
 
@@ -145,14 +146,28 @@ private struct HostService: Service {
     var journal: any Journal
     var notifier: any ServiceNotifier
     var registry: ControlRegistry
+    /// Released when the agent's start has completed (successfully or not): control commands other
+    /// than status and stop, and the plugins, wait for it.
+    var started: StartGate
     /// `service stop`: the group's graceful shutdown, as for SIGTERM.
     var requestStop: @Sendable () -> Void
 
     func run() async throws {
+        // The plugins wait for the gate: it opens on every way out, also when the socket cannot be opened.
+        do {
+            try await serve()
+        } catch {
+            await started.release()
+            throw error
+        }
+        await started.release()
+    }
+
+    private func serve() async throws {
         let configuration = self.configuration
         let agent = self.agent
         let requestStop = self.requestStop
-        let gate = StartGate()
+        let gate = started
         let server = try ControlServer(configuration: configuration, registry: registry, journal: journal) { peer in
             ControlContext(
                 peer: peer,
@@ -195,19 +210,14 @@ private struct HostService: Service {
             await BlockingPool.shared.run { try? FileSystem.remove(pidFile) }
             return
         }
+        // The plugins start now (``PluginService``), so that none can delay the start (docs/plugins.md).
         notifier.ready(status: await agent.summary())
-        // Plugins start after READY, so that none can delay the start (docs/plugins.md).
-        let plugins = await PluginWiring.start(configuration: configuration, engine: agent.engine, journal: journal)
-        // A refresh (SIGHUP, `service refresh`) makes the plugins follow plugins.d again.
-        if let plugins { await agent.setSourcesReloader { await plugins.reload() } }
 
         try? await gracefulShutdown()
 
         notifier.stopping(status: "Stopping: the IPSec driver returns to permit mode")
         await server.stop()
         try? await agent.stop()
-        await agent.setSourcesReloader(nil)
-        await plugins?.stop()
         await BlockingPool.shared.run { try? FileSystem.remove(pidFile) }
     }
 }
