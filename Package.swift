@@ -118,7 +118,11 @@ let package = Package(
         // MARK: - Fuzzing (Fuzz/README.md)
         // The fuzz harness (parsers with round-trip oracles, a mutation engine), shared by the tool and
         // by the test suite's short slice; the tool runs under libFuzzer or as a bounded mutation loop.
-        .target(name: "FormatFuzzing", dependencies: ["PolicyFormats", "PolicyModel"], path: "Fuzz/FormatFuzzing"),
+        .target(
+            name: "FormatFuzzing",
+            dependencies: ["PolicyFormats", "PolicyModel", "DecisionCore", "ServiceHost"],
+            path: "Fuzz/FormatFuzzing"
+        ),
         .executableTarget(name: "ipsecsvc-fuzz", dependencies: ["FormatFuzzing"], path: "Fuzz/ipsecsvc-fuzz"),
 
         // MARK: - Examples

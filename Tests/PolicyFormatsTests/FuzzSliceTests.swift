@@ -1,4 +1,5 @@
 import FormatFuzzing
+import Foundation
 import PolicyFormats
 import PolicyModel
 import Testing
@@ -29,5 +30,25 @@ import Testing
         let statistics = FormatFuzzing.loop(.ldif, seeds: [LDIF.write(entries)], iterations: Self.iterations, seed: 7)
         #expect(statistics.accepted > 0)
         #expect(statistics.slowestSeconds < 1)
+    }
+
+    @Test(arguments: [FuzzTarget.netsh, .packet, .control])
+    func corpusTargets(_ target: FuzzTarget) throws {
+        let statistics = FormatFuzzing.loop(
+            target,
+            seeds: try Self.corpus(target),
+            iterations: Self.iterations,
+            seed: 7
+        )
+        #expect(statistics.accepted > 0)
+        #expect(statistics.slowestSeconds < 1)
+    }
+
+    /// The seeds of `Fuzz/corpus/TARGET`.
+    static func corpus(_ target: FuzzTarget) throws -> [[UInt8]] {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/\(target.rawValue)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        return try names.map { Array(try Data(contentsOf: directory.appendingPathComponent($0))) }
     }
 }

@@ -96,7 +96,9 @@ final class ControlConnectionLoop: Sendable {
         /// Who connected, as the kernel recorded it then.
         let peer: PeerCredentials
         var phase = Phase.reading
-        /// The request read so far, then the answer being sent.
+        /// The request read so far.
+        var request: ControlRequestFramer
+        /// The answer being sent.
         var bytes: [UInt8] = []
         var sent = 0
         var drained = 0
@@ -199,7 +201,12 @@ final class ControlConnectionLoop: Sendable {
             }
         }
         let deadline = SystemClock.monotonicNanoseconds() + Self.nanoseconds(limits.requestTimeout)
-        var connection = Connection(fd: fd, peer: peer, deadline: deadline)
+        var connection = Connection(
+            fd: fd,
+            peer: peer,
+            request: ControlRequestFramer(limit: limits.maxRequestBytes),
+            deadline: deadline
+        )
         // The request is usually there already: read it now rather than after another poll.
         let open = readRequest(&connection)
         if open { connections[fd] = connection }
@@ -235,17 +242,14 @@ final class ControlConnectionLoop: Sendable {
                 if code == .wouldBlock { return true }
                 return closed(connection)
             }
-            if count == 0 {
-                // The peer closed its side: what it sent is the request.
-                if connection.bytes.isEmpty { return closed(connection) }
-                return handle(&connection)
+            // End of stream: the peer closed its side, and what it sent is the request.
+            let outcome = count == 0 ? connection.request.end() : connection.request.append(chunk[0..<count])
+            switch outcome {
+            case .line(let line): return handle(&connection, line)
+            case .tooLarge: return tooLarge(&connection)
+            case .needMore where count == 0: return closed(connection)
+            case .needMore: continue
             }
-            if let newline = chunk[0..<count].firstIndex(of: UInt8(ascii: "\n")) {
-                connection.bytes.append(contentsOf: chunk[0..<newline])
-                return handle(&connection)
-            }
-            connection.bytes.append(contentsOf: chunk[0..<count])
-            if connection.bytes.count > limits.maxRequestBytes { return tooLarge(&connection) }
         }
     }
 
@@ -255,10 +259,7 @@ final class ControlConnectionLoop: Sendable {
         return sendAnswer(&connection)
     }
 
-    private func handle(_ connection: inout Connection) -> Bool {
-        if connection.bytes.count > limits.maxRequestBytes { return tooLarge(&connection) }
-        let request = connection.bytes
-        connection.bytes = []
+    private func handle(_ connection: inout Connection, _ request: [UInt8]) -> Bool {
         connection.phase = .handling
         let fd = connection.fd
         let context = makeContext(connection.peer)
