@@ -137,6 +137,20 @@ public enum FileSystem {
         }
     }
 
+    /// Creates a new directory with mode 0700 and a unique name `prefix` + six characters inside
+    /// `parent`; returns its path.
+    public static func makePrivateDirectory(in parent: String, prefix: String) throws(SystemError) -> String {
+        var template = Array((parent + "/" + prefix + "XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
+        guard made else { throw SystemError("mkdtemp", path: parent + "/" + prefix) }
+        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Removes an empty directory; a missing one is not an error.
+    public static func removeDirectory(_ path: String) throws(SystemError) {
+        if rmdir(path) != 0 && Errno.current != .noSuchFile { throw SystemError("rmdir", path: path) }
+    }
+
     /// The names in directory `path` (without `.` and `..`), sorted.
     public static func entries(of path: String) throws(SystemError) -> [String] {
         guard let stream = opendir(path) else { throw SystemError("opendir", path: path) }

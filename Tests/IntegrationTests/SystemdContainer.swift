@@ -60,6 +60,8 @@ final class SystemdContainer {
     private static func buildScript(root: String, name: String) -> String {
         """
         set -e
+        # What this script creates must not depend on the test process's umask.
+        umask 022
         R=\(root)
         mkdir -p "$R"/{usr,etc,var/log/journal,var/tmp,tmp,run,proc,sys,dev,root,home,srv,opt,mnt/debs} \
             "$R"/var/lib/apt/lists/partial "$R"/var/cache/apt/archives/partial "$R"/var/log/apt \
@@ -140,7 +142,8 @@ final class SystemdContainer {
     /// a time limit.
     @discardableResult
     func run(_ command: String, timeout: Int = 180) async -> Outcome {
-        let quoted = "'" + command.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        // Files made inside must not depend on the umask the test process happens to have.
+        let quoted = "'umask 022; " + command.replacingOccurrences(of: "'", with: "'\\''") + "'"
         return await sh(
             """
             nsenter --target \(leader) --all env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

@@ -131,7 +131,13 @@ struct SystemdPackageTests {
             systemctl restart ipsecsvc
             """
         )
-        try #require(prepared.status == 0, "\(prepared.output)")
+        if prepared.status != 0 {
+            let journal = await container.run(
+                "systemctl status ipsecsvc --no-pager; journalctl -b --no-pager | tail -60"
+            )
+            Issue.record("\(prepared.output)\n\(journal.output)")
+            return
+        }
         let json = await container.value("cat /var/lib/ipsecsvc/hardening-probe.json")
         let results = try #require(
             try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],

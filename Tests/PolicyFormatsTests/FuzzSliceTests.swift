@@ -1,5 +1,6 @@
 import FormatFuzzing
 import Foundation
+import IPsecTestKit
 import PolicyFormats
 import PolicyModel
 import Testing
@@ -9,37 +10,42 @@ import Testing
 @Suite struct FuzzSliceTests {
     static let iterations = 600
 
-    @Test func blobDecoder() {
+    @Test func blobDecoder() async throws {
         let seeds = BlobVector.all.map(\.bytes)
-        let statistics = FormatFuzzing.loop(.blob, seeds: seeds, iterations: Self.iterations, seed: 7)
+        let statistics = try await offThePool {
+            FormatFuzzing.loop(.blob, seeds: seeds, iterations: Self.iterations, seed: 7)
+        }
         #expect(statistics.inputs == Self.iterations)
         #expect(statistics.accepted > 0)
         #expect(statistics.slowestSeconds < 1)
     }
 
-    @Test func registryReader() throws {
+    @Test func registryReader() async throws {
         let small = try RegistryExport.write(ExamplePolicies.windowsExamples, kind: .persistent)
         let seeds = [try fixture("reg", "gsecurity-local-4.reg"), small]
-        let statistics = FormatFuzzing.loop(.reg, seeds: seeds, iterations: Self.iterations, seed: 7)
+        let statistics = try await offThePool {
+            FormatFuzzing.loop(.reg, seeds: seeds, iterations: Self.iterations, seed: 7)
+        }
         #expect(statistics.accepted > 0)
         #expect(statistics.slowestSeconds < 1)
     }
 
-    @Test func ldifReader() throws {
+    @Test func ldifReader() async throws {
         let entries = try DirectoryPolicy.entries(ExamplePolicies.everything, container: "CN=IP Security,DC=example")
-        let statistics = FormatFuzzing.loop(.ldif, seeds: [LDIF.write(entries)], iterations: Self.iterations, seed: 7)
+        let seeds = [LDIF.write(entries)]
+        let statistics = try await offThePool {
+            FormatFuzzing.loop(.ldif, seeds: seeds, iterations: Self.iterations, seed: 7)
+        }
         #expect(statistics.accepted > 0)
         #expect(statistics.slowestSeconds < 1)
     }
 
     @Test(arguments: [FuzzTarget.netsh, .packet, .control])
-    func corpusTargets(_ target: FuzzTarget) throws {
-        let statistics = FormatFuzzing.loop(
-            target,
-            seeds: try Self.corpus(target),
-            iterations: Self.iterations,
-            seed: 7
-        )
+    func corpusTargets(_ target: FuzzTarget) async throws {
+        let seeds = try Self.corpus(target)
+        let statistics = try await offThePool {
+            FormatFuzzing.loop(target, seeds: seeds, iterations: Self.iterations, seed: 7)
+        }
         #expect(statistics.accepted > 0)
         #expect(statistics.slowestSeconds < 1)
     }

@@ -57,16 +57,21 @@ public final class ControlServer: Sendable {
         // accept must not leave the loop waiting.
         let fd = try UnixSocket.make(nonBlocking: true)
         do {
-            // Bind under a restrictive umask so the socket never exists with wider permissions.
-            let previous = umask(0o177)
-            defer { umask(previous) }
-            let bound = try UnixSocket.withAddress(path) { address, length in bind(fd, address, length) }
+            // The socket is bound in a private directory and moved into place once its group and mode
+            // are set, so it never exists with wider permissions. (Not a umask: that is process-wide
+            // and would narrow every file and child process other threads create meanwhile.)
+            let staging = try FileSystem.makePrivateDirectory(in: FileSystem.directory(of: path), prefix: ".bind.")
+            defer { try? FileSystem.removeDirectory(staging) }
+            let staged = staging + "/s"
+            defer { try? FileSystem.remove(staged) }
+            let bound = try UnixSocket.withAddress(staged) { address, length in bind(fd, address, length) }
             guard bound == 0 else { throw SystemError("bind", path: path) }
             if let gid = authorizer.groupID {
-                try SystemCall.check("chown", path: path) { chown(path, uid_t.max, gid) }
+                try SystemCall.check("chown", path: path) { chown(staged, uid_t.max, gid) }
             }
-            try SystemCall.check("chmod", path: path) { chmod(path, mode_t(configuration.socketMode)) }
+            try SystemCall.check("chmod", path: path) { chmod(staged, mode_t(configuration.socketMode)) }
             try SystemCall.check("listen", path: path) { listen(fd, 64) }
+            try FileSystem.rename(staged, to: path)
         } catch {
             close(fd)
             throw error

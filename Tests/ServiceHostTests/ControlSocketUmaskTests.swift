@@ -1,0 +1,60 @@
+import Foundation
+import IPsecSystem
+import IPsecTestKit
+import Providers
+import ServiceHost
+import Synchronization
+import Testing
+
+/// Binding the control socket must leave the process-wide umask alone: other threads create files and
+/// spawn children at the same moment, and each of them would inherit the narrowed mask (in CI a SwiftPM
+/// build started beside an in-process control server wrote a manifest binary it could not execute).
+@Suite struct ControlSocketUmaskTests {
+    /// The umask as the kernel reports it, read without changing it.
+    static func currentUmask() -> String {
+        let status = (try? FileSystem.readText("/proc/self/status", limit: 1 << 16)) ?? ""
+        return status.split(separator: "\n").first { $0.hasPrefix("Umask:") }.map(String.init) ?? "?"
+    }
+
+    @Test func bindingLeavesTheUmaskAlone() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = ServiceConfiguration()
+        configuration.stateDirectory = directory.path + "/state"
+        configuration.socketPath = directory.path + "/control.sock"
+        configuration.adminGroup = "ipsecsvc-test-no-such-group"
+        configuration.socketMode = 0o660
+        let fixed = configuration
+        let agent = PolicyAgent(
+            driver: FileBackedDriver(path: directory.path + "/driver-state", inner: nil),
+            engine: StaticPolicyEngine(),
+            journal: RecordingJournal(),
+            startType: .manual,
+            settings: DynamicSettings()
+        )
+        let before = Self.currentUmask()
+        let seen = Mutex<Set<String>>([])
+        let stop = Atomic<Bool>(false)
+        let watched = LoopEnd()
+        try DedicatedThread.start(name: "umask-watch") {
+            while !stop.load(ordering: .acquiring) {
+                let value = Self.currentUmask()
+                seen.withLock { _ = $0.insert(value) }
+            }
+            watched.finish()
+        }
+        for _ in 0..<40 {
+            let server = try ControlServer(configuration: fixed, registry: .standard(), journal: RecordingJournal()) {
+                ControlContext(peer: $0, configuration: fixed, agent: agent, requestStop: {}, startGate: nil)
+            }
+            var status = stat()
+            #expect(stat(fixed.socketPath, &status) == 0 && status.st_mode & 0o777 == 0o660)
+            try server.start()
+            await server.stop()
+        }
+        stop.store(true, ordering: .releasing)
+        await watched.wait()
+        #expect(seen.withLock { $0 } == [before])
+        #expect(try FileSystem.entries(of: directory.path).filter { $0.hasPrefix(".bind.") }.isEmpty)
+    }
+}
