@@ -358,7 +358,9 @@ public actor NetfilterDriver: IPsecDriver {
     }
 
     private func recheckHost() async {
-        let current = configuration.hostInfo.current()
+        // The reader blocks on files: off the actor, so that packets' control calls are not held up.
+        let source = configuration.hostInfo
+        let current = await BlockingPool.shared.run { source.current() }
         guard current != host else { return }
         host = current
         table = FilterCompiler.compile(policy, host: host)
