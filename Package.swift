@@ -60,7 +60,10 @@ let package = Package(
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "IPsecSystem", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.
-        .target(name: "IPsecTestKit", dependencies: ["DecisionCore", "Driver", "IPsecSystem", "PolicyModel", "Providers"]),
+        .target(
+            name: "IPsecTestKit",
+            dependencies: ["DecisionCore", "Driver", "IPsecSystem", "PolicyModel", "Providers"]
+        ),
         .target(
             name: "ServiceHost",
             dependencies: [

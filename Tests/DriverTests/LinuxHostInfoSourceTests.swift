@@ -1,10 +1,11 @@
 import DecisionCore
-@testable import Driver
 import Glibc
-@testable import IPsecSystem
 import IPsecTestKit
 import PolicyModel
 import Testing
+
+@testable import Driver
+@testable import IPsecSystem
 
 /// The driver's one reader of the host's state (the text parsers are tested in DecisionCoreTests).
 @Suite struct LinuxHostInfoSourceTests {

@@ -1,6 +1,6 @@
 import Foundation
-import IPsecTestKit
 import IPsecSystem
+import IPsecTestKit
 import PolicyModel
 import Providers
 import Testing

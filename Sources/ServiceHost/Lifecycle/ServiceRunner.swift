@@ -106,7 +106,12 @@ public struct ServiceRunner: Sendable {
                 .init(service: WatchdogService(notifier: notifier, agent: agent), successTerminationBehavior: .ignore),
                 .init(service: PolicySourcesService(engine: agent.engine), successTerminationBehavior: .ignore),
                 .init(
-                    service: PluginService(configuration: configuration, agent: agent, journal: journal, started: started),
+                    service: PluginService(
+                        configuration: configuration,
+                        agent: agent,
+                        journal: journal,
+                        started: started
+                    ),
                     successTerminationBehavior: .ignore
                 ),
                 .init(
