@@ -61,9 +61,16 @@ enum EchoCommand: ControlCommand {
         #expect(!FileManager.default.fileExists(atPath: configuration.socketPath))
     }
 
+    /// A client that waits long for its answers: these tests check what the server answers, not how
+    /// fast. Status reads the stores on the process's `BlockingPool`, which every suite of this test
+    /// process shares; on a loaded machine (load 30+) a first answer took over 30 s.
+    static func client(_ configuration: ServiceConfiguration) -> ControlClient {
+        ControlClient(socketPath: configuration.socketPath, timeoutSeconds: 180)
+    }
+
     @Test func registeredCommandsRoundTrip() async throws {
         try await withServer { configuration, agent in
-            let client = ControlClient(configuration: configuration)
+            let client = Self.client(configuration)
             let echo = try await client.request(EchoCommand.self, .init(text: "hello"))
             #expect(echo.text == "hello")
             #expect(echo.uid == geteuid())
@@ -89,7 +96,7 @@ enum EchoCommand: ControlCommand {
     @Test func dynamicSettingsHaveOneCopyTheFile() async throws {
         try await withServer { configuration, agent in
             try await agent.start()
-            let client = ControlClient(configuration: configuration)
+            let client = Self.client(configuration)
             _ = try await client.request(SetDynamicConfigCommand.self, .init(property: "ipsecdiagnostics", value: "5"))
             let store = ServiceStateStore(directory: configuration.stateDirectory)
             _ = try await BlockingPool.shared.run {
@@ -119,7 +126,7 @@ enum EchoCommand: ControlCommand {
         await driver.setCounter("packets", 1234)
         try await withServer(driver: driver) { configuration, agent in
             try await agent.start()
-            let client = ControlClient(configuration: configuration)
+            let client = Self.client(configuration)
             let stats = try await client.request(NetshStatisticsCommand.self, ControlEmpty())
             let ipsec = Dictionary(stats.ipsec.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
             #expect(ipsec["Packets Blocked"] == 42)
@@ -163,7 +170,7 @@ enum EchoCommand: ControlCommand {
     @Test func concurrentSettingsChangesAllLand() async throws {
         try await withServer { configuration, agent in
             try await agent.start()
-            let client = ControlClient(configuration: configuration)
+            let client = Self.client(configuration)
             let changes = [
                 ("ipsecdiagnostics", "4"), ("ikelogging", "1"), ("strongcrlcheck", "2"), ("ipsecloginterval", "600"),
                 ("ipsecexempt", "0"), ("bootmode", "block"), ("bootexemptions", "TCP:0:22:inbound"),
@@ -187,7 +194,7 @@ enum EchoCommand: ControlCommand {
 
     @Test func oversizedAndMalformedRequests() async throws {
         try await withServer(maxRequestBytes: 2048) { configuration, _ in
-            let client = ControlClient(configuration: configuration)
+            let client = Self.client(configuration)
             let big = String(repeating: "x", count: 100_000)
             await #expect {
                 _ = try await client.request(EchoCommand.self, .init(text: big))
@@ -204,7 +211,7 @@ enum EchoCommand: ControlCommand {
     @Test func commandsWaitForTheStartWhileStatusAnswersAtOnce() async throws {
         let gate = StartGate()
         try await withServer(gate: gate) { (configuration: ServiceConfiguration, _: PolicyAgent) async throws in
-            let client = ControlClient(configuration: configuration)
+            let client = Self.client(configuration)
             let order = EventOrder()
             let echo = Task {
                 let answer = try await client.request(EchoCommand.self, .init(text: "after start"))

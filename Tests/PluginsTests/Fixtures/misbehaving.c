@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipsec_plugin.h"
@@ -110,9 +111,19 @@ static void *notify_later(void *argument) {
     return NULL;
 }
 
+/* Monotonic milliseconds. */
+static long long monotonic_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 static void *storm(void *argument) {
     struct fixture *self = argument;
-    for (int i = 0; i < 20000 && !atomic_load(&self->closing); i++) {
+    /* One second of signals whatever the load: on a busy machine each usleep takes far longer than
+       50 us, and a storm bounded by its count alone would outlast the test's wait. */
+    long long end = monotonic_ms() + 1000;
+    for (int i = 0; i < 20000 && monotonic_ms() < end && !atomic_load(&self->closing); i++) {
         atomic_fetch_add(&self->signalled, 1);
         self->changed(self->host_context);
         usleep(50);
