@@ -166,7 +166,7 @@ let package = Package(
             name: "ServiceHostTests",
             dependencies: [
                 "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Providers", "PolicyFormats", "PolicyModel",
-                "IPsecSystem",
+                "IPsecSystem", logging,
             ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.

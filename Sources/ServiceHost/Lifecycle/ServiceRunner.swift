@@ -97,8 +97,8 @@ public struct ServiceRunner: Sendable {
             started: started,
             requestStop: { shutdown.trigger() }
         )
-        var logger = Logger(label: "ipsecsvc")
-        logger.logLevel = .warning
+        // swift-service-lifecycle's own warnings go to the journal through the service's one log handler.
+        let logger = Logger.journal(label: "ipsecsvc.lifecycle", level: .warning)
         // Started together; shut down in reverse order: the agent first (permit mode), the plugins and the
         // engine's background work after it, the watchdog last.
         var groupConfiguration = ServiceGroupConfiguration(
