@@ -52,6 +52,8 @@ let package = Package(
         .target(name: "IPsecSystem", dependencies: ["CIPsecSystem"]),
         .target(name: "PolicyModel"),
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "CLibXML2"]),
+        // The netsh command engine (shell, static and dynamic sessions, show, dump); a script reader codec.
+        .target(name: "Netsh", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore"]),
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "IPsecSystem"]),
         // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
         // shared by the driver and explain: no C targets, no Foundation.
@@ -62,12 +64,13 @@ let package = Package(
         // Test doubles and helpers shared by every test target; never a dependency of production code.
         .target(
             name: "IPsecTestKit",
-            dependencies: ["DecisionCore", "Driver", "IPsecSystem", "PolicyModel", "Providers"]
+            dependencies: ["DecisionCore", "Driver", "IPsecSystem", "Netsh", "PolicyModel", "Providers"]
         ),
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "Driver", "Plugins", "IPsecSystem",
+                "PolicyModel", "PolicyFormats", "Netsh", "Providers", "DecisionCore", "Driver", "Plugins",
+                "IPsecSystem",
                 "CSystemd", logging,
                 serviceLifecycle, unixSignals,
             ]
@@ -75,7 +78,8 @@ let package = Package(
         .executableTarget(
             name: "ipsecsvc",
             dependencies: [
-                "ServiceHost", "Providers", "PolicyFormats", "PolicyModel", "DecisionCore", "Driver", "Plugins",
+                "ServiceHost", "Providers", "PolicyFormats", "Netsh", "PolicyModel", "DecisionCore", "Driver",
+                "Plugins",
                 "IPsecSystem",
                 argumentParser,
             ]
@@ -114,7 +118,7 @@ let package = Package(
         // (Benchmarks/readers/run.sh).
         .executableTarget(
             name: "reader-bench",
-            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel"],
+            dependencies: ["IPsecTestKit", "Netsh", "PolicyFormats", "PolicyModel"],
             path: "Benchmarks/readers/reader-bench"
         ),
 
@@ -123,7 +127,7 @@ let package = Package(
         // by the test suite's short slice; the tool runs under libFuzzer or as a bounded mutation loop.
         .target(
             name: "FormatFuzzing",
-            dependencies: ["PolicyFormats", "PolicyModel", "DecisionCore", "ServiceHost"],
+            dependencies: ["PolicyFormats", "PolicyModel", "DecisionCore", "Netsh", "ServiceHost"],
             path: "Fuzz/FormatFuzzing"
         ),
         .executableTarget(name: "ipsecsvc-fuzz", dependencies: ["FormatFuzzing"], path: "Fuzz/ipsecsvc-fuzz"),
@@ -146,6 +150,12 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
+            name: "NetshTests",
+            dependencies: ["DecisionCore", "IPsecTestKit", "Netsh", "PolicyFormats", "PolicyModel"],
+            // The administrator script corpus and golden files, read by path from the source tree.
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
             name: "ProvidersTests",
             // Driver: the explain agreement test decides through the driver's entry path.
             dependencies: [
@@ -165,8 +175,8 @@ let package = Package(
         .testTarget(
             name: "ServiceHostTests",
             dependencies: [
-                "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Providers", "PolicyFormats", "PolicyModel",
-                "IPsecSystem", logging,
+                "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Providers", "Netsh", "PolicyFormats",
+                "PolicyModel", "IPsecSystem", logging,
             ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.

@@ -1,4 +1,4 @@
-import PolicyFormats
+import Netsh
 import PolicyModel
 
 /// netsh scripts read as policy files (`NetshScriptReader`: the parser and the static engine on an

@@ -1,12 +1,4 @@
-/// The driver's startup (boot-time) modes: what applies before the service has applied policy.
-public enum StartupMode: String, Hashable, Sendable, Codable, CaseIterable {
-    /// No filtering (also what Disabled and Manual services get).
-    case permit
-    /// Outbound traffic and its replies pass (conntrack); other inbound is dropped.
-    case stateful
-    /// Everything is dropped except boot exemptions and DHCP.
-    case block
-}
+public import PolicyModel
 
 /// The driver's operational modes, once the service runs.
 public enum OperationalMode: String, Hashable, Sendable, Codable, CaseIterable {

@@ -18,4 +18,23 @@ public enum BenchmarkSupport {
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
+
+    /// CPU time of the calling thread so far, in seconds: unaffected by other threads of a busy test process.
+    public static func threadCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    /// The best of three runs of `body` on this thread's CPU clock, in seconds (scaling tests compare two
+    /// such figures taken in one run).
+    public static func bestThreadCPUSeconds(_ body: () throws -> Void) rethrows -> Double {
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = threadCPUSeconds()
+            try body()
+            best = min(best, threadCPUSeconds() - start)
+        }
+        return best
+    }
 }

@@ -4,16 +4,16 @@
 ///
 /// Written by hand (H. Hinnant's days-from-civil / civil-from-days algorithms) to keep Foundation
 /// out of the module; see docs/xml-format.md.
-struct CivilTime: Hashable {
-    var year: Int64
-    var month: Int64
-    var day: Int64
-    var hour: Int64
-    var minute: Int64
-    var second: Int64
+package struct CivilTime: Hashable {
+    package var year: Int64
+    package var month: Int64
+    package var day: Int64
+    package var hour: Int64
+    package var minute: Int64
+    package var second: Int64
 
     /// The UTC date and time of `seconds` since 1970-01-01 (times before 1970 land on the right day).
-    init(seconds: Int64) {
+    package init(seconds: Int64) {
         let days = seconds.floorDivided(by: 86_400)
         let secondOfDay = seconds - days * 86_400
         (year, month, day) = Self.civil(fromDays: days)
@@ -23,7 +23,7 @@ struct CivilTime: Hashable {
     }
 
     /// Seconds since 1970-01-01 UTC of a date and time; the fields are not range-checked.
-    static func seconds(
+    package static func seconds(
         year: Int64,
         month: Int64,
         day: Int64,
@@ -35,7 +35,7 @@ struct CivilTime: Hashable {
     }
 
     /// The number of days of a month (1–12) in a year.
-    static func daysIn(month: Int64, year: Int64) -> Int64 {
+    package static func daysIn(month: Int64, year: Int64) -> Int64 {
         switch month {
         case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
         case 4, 6, 9, 11: 30
@@ -44,7 +44,7 @@ struct CivilTime: Hashable {
     }
 
     /// `value` in decimal, left-padded with zeros to `width` characters.
-    static func pad(_ value: Int64, _ width: Int) -> String {
+    package static func pad(_ value: Int64, _ width: Int) -> String {
         let digits = String(value)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }

@@ -1,65 +1,72 @@
-/// The file formats a whole store can be read from or written to.
+public import PolicyModel
+
+/// The name of a file format that whole stores are read from or written to (`xml`, `reg`, ...).
 ///
-/// New formats (registry exports, LDIF, DSMLv2, netsh scripts) join as new cases: give each its
-/// extensions, a content sniff and a reader/writer in ``PolicyFile``.
-public enum PolicyFileFormat: String, CaseIterable, Hashable, Sendable, CustomStringConvertible {
+/// A name, not a closed list: the formats a program knows are the codecs of its ``PolicyFile`` table
+/// (PolicyFormats brings XML and the Windows formats; other modules add theirs, as Netsh adds its
+/// scripts).
+public struct PolicyFileFormat: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The name on the command line (`--format xml`), lower case.
+    public var rawValue: String
+
+    public init(rawValue: String) {
+        self.rawValue = rawValue.lowercased()
+    }
+
     /// The native policy XML (`policies-xml/ipsec-policy.xsd`).
-    case xml
+    public static let xml = PolicyFileFormat(rawValue: "xml")
     /// A registry export (`reg export`, regedit `.reg`) of the IPsec policy stores.
-    case reg
+    public static let reg = PolicyFileFormat(rawValue: "reg")
     /// An LDIF directory dump (`ldifde -f`, `ldapsearch`) of the IP Security container.
-    case ldif
+    public static let ldif = PolicyFileFormat(rawValue: "ldif")
     /// A DSMLv2 directory dump of the IP Security container (`.dsml`, or `.xml` with DSML content).
-    case dsml
-    /// A `netsh ipsec static` script: read by running it on an empty store, written as `netsh ipsec dump`.
-    case netsh
-
-    /// File name extensions (lower case, without the dot) that select this format.
-    public var fileExtensions: [String] {
-        switch self {
-        case .xml: ["xml"]
-        case .reg: ["reg"]
-        case .ldif: ["ldif", "ldf"]
-        case .dsml: ["dsml"]
-        case .netsh: ["netsh"]
-        }
-    }
-
-    /// Whether ``PolicyFile`` can write this format (some formats are import-only).
-    public var isWritable: Bool {
-        switch self {
-        case .xml, .reg, .ldif, .dsml, .netsh: true
-        }
-    }
+    public static let dsml = PolicyFileFormat(rawValue: "dsml")
 
     public var description: String { rawValue }
+}
 
-    /// The format named by `path`'s extension (any letter case), if any.
-    public init?(path: String) {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return nil }
-        let fileExtension = name[name.index(after: dot)...].lowercased()
-        guard let format = Self.allCases.first(where: { $0.fileExtensions.contains(fileExtension) }) else {
-            return nil
-        }
-        self = format
+/// Reads and writes one file format; a ``PolicyFile`` table holds one per format.
+///
+/// Called by ``PolicyFile`` on the caller's thread, synchronously; implementations are pure
+/// (bytes in, store out) and must not keep state between calls.
+public protocol PolicyFileCodec: Sendable {
+    var format: PolicyFileFormat { get }
+    /// File name extensions (lower case, without the dot) that select this format.
+    var fileExtensions: [String] { get }
+
+    /// The store `bytes` hold.
+    /// - Throws: ``PolicyFormatError`` naming `file` and the place of the problem.
+    func decode(_ bytes: [UInt8], file: String, options: PolicyFileOptions) throws(PolicyFormatError) -> PolicyStore
+
+    /// `store` in this format.
+    /// - Throws: ``PolicyFormatError`` when the store cannot be expressed in it.
+    func encode(_ store: PolicyStore, file: String, options: PolicyFileOptions) throws(PolicyFormatError) -> [UInt8]
+}
+
+/// The native policy XML.
+struct NativeXMLFileCodec: PolicyFileCodec {
+    var format: PolicyFileFormat { .xml }
+    var fileExtensions: [String] { ["xml"] }
+
+    func decode(_ bytes: [UInt8], file: String, options: PolicyFileOptions) throws(PolicyFormatError) -> PolicyStore {
+        try NativePolicyXML.read(bytes, file: file)
     }
 
-    /// Guesses the format from the first bytes of the content; `nil` when nothing fits.
-    public init?(sniffing bytes: [UInt8]) {
-        var start = bytes.startIndex
-        // A UTF-8 byte order mark and leading white space say nothing about the format.
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { start += 3 }
-        while start < bytes.endIndex, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[start]) { start += 1 }
-        guard start < bytes.endIndex else { return nil }
-        if let windows = WindowsFileSniffer.format(bytes) {
-            self = windows
-            return
-        }
-        if bytes[start] == UInt8(ascii: "<") {
-            self = .xml
-            return
-        }
-        return nil
+    func encode(_ store: PolicyStore, file: String, options: PolicyFileOptions) throws(PolicyFormatError) -> [UInt8] {
+        NativePolicyXML.write(store)
+    }
+}
+
+/// `.reg`, LDIF and DSML, through ``WindowsFileFormats``.
+struct WindowsFileCodec: PolicyFileCodec {
+    var format: PolicyFileFormat
+    var fileExtensions: [String]
+
+    func decode(_ bytes: [UInt8], file: String, options: PolicyFileOptions) throws(PolicyFormatError) -> PolicyStore {
+        try WindowsFileFormats.decode(bytes, file: file, format: format, options: options)
+    }
+
+    func encode(_ store: PolicyStore, file: String, options: PolicyFileOptions) throws(PolicyFormatError) -> [UInt8] {
+        try WindowsFileFormats.encode(store, file: file, format: format, options: options)
     }
 }

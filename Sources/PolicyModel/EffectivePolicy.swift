@@ -103,3 +103,39 @@ public struct Provenance: Hashable, Sendable, Codable {
         self.linkedThrough = linkedThrough
     }
 }
+
+extension SourceKind {
+    /// The words `status`, the events and netsh use for this kind.
+    public var displayName: String {
+        switch self {
+        case .persistent: "persistent"
+        case .directory: "directory"
+        case .directoryCache: "directory cache"
+        case .local: "local"
+        case .dynamic: "dynamic"
+        case .plugin: "plugin"
+        }
+    }
+}
+
+extension Provenance {
+    /// Where a filter comes from, for people: `local policy "Web" {GUID} from GPO "…"`.
+    public var sourceDescription: String {
+        var text = "\(kind.displayName) policy \"\(policyName)\""
+        if let id = policyID { text += " \(id.braced)" }
+        if let gpo { text += " from GPO \"\(gpo)\"" }
+        if let linkedThrough { text += " linked to \(linkedThrough)" }
+        if kind == .plugin { text += " (\(source))" }
+        return text
+    }
+
+    /// The whole path: source, rule, filter list, filter action and store.
+    public var pathDescription: String {
+        var text = sourceDescription
+        text += " › rule \"\(ruleName)\""
+        if !filterListName.isEmpty { text += " › filter list \"\(filterListName)\"" }
+        if !filterActionName.isEmpty { text += " › filter action \"\(filterActionName)\"" }
+        if let store { text += " [\(store)]" }
+        return text
+    }
+}

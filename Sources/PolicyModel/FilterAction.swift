@@ -78,6 +78,17 @@ public struct SecurityOffer: Hashable, Sendable, Codable {
     }
 }
 
+extension SecurityOffer {
+    /// The offers of a negotiating filter action when none are given (a † default of windows-ipsec.md
+    /// §6): the Windows 2000/XP/2003 console list, ESP 3DES/SHA1, 3DES/MD5, DES/SHA1, DES/MD5.
+    public static let windowsDefaults: [SecurityOffer] = [
+        SecurityOffer(transforms: [.esp(encryption: .tripleDES, integrity: .sha1)]),
+        SecurityOffer(transforms: [.esp(encryption: .tripleDES, integrity: .md5)]),
+        SecurityOffer(transforms: [.esp(encryption: .des, integrity: .sha1)]),
+        SecurityOffer(transforms: [.esp(encryption: .des, integrity: .md5)]),
+    ]
+}
+
 /// One IPsec transform of an offer.
 public enum Transform: Hashable, Sendable, Codable {
     /// Authentication header with an integrity algorithm.

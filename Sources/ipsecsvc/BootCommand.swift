@@ -1,6 +1,7 @@
 import ArgumentParser
 import DecisionCore
 import Driver
+import PolicyModel
 import ServiceHost
 
 /// `ipsecsvc boot`: the computer-startup step (ipsecsvc-boot.service, before networking).
@@ -31,7 +32,8 @@ struct BootSubcommand: AsyncParsableCommand {
                 settings: try store.dynamicSettings(),
                 policyAssigned: try await PolicyEngineFactory.anyPolicyAssigned(configuration),
                 driver: try DriverFactory.make(configuration, journal: journal),
-                journal: journal
+                journal: journal,
+                record: store
             )
             standardOutput("The IPSec driver is in \(decision.mode.rawValue) startup mode (\(decision.reason)).")
         }

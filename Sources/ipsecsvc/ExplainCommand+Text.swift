@@ -24,7 +24,7 @@ enum ExplainText {
                 out += " \(marker) \(position + 1). weight \(match.weight) \(match.action.rawValue)"
                 out += match.match == .mirrored ? " (mirrored)\n" : "\n"
                 out += "      \(FilterText.describe(match.filter))\n"
-                out += "      " + ProvenanceText.describe(match.provenance) + "\n"
+                out += "      " + match.provenance.pathDescription + "\n"
             }
         }
         if !explanation.skipped.isEmpty {
@@ -34,13 +34,13 @@ enum ExplainText {
                 out +=
                     "   - weight \(match.weight) \(match.action.rawValue), rule for \(connection(match.connectionType))\n"
                 out += "      \(FilterText.describe(match.filter))\n"
-                out += "      " + ProvenanceText.describe(match.provenance) + "\n"
+                out += "      " + match.provenance.pathDescription + "\n"
             }
         }
         if let winner = explanation.winner {
             out +=
                 "Decided by: rule \"\(winner.provenance.ruleName)\", filter list \"\(winner.provenance.filterListName)\", "
-            out += "filter action \"\(winner.filterActionName)\", \(ProvenanceText.source(winner.provenance))\n"
+            out += "filter action \"\(winner.filterActionName)\", \(winner.provenance.sourceDescription)\n"
         }
         out += "Verdict: \(explanation.verdict.rawValue). \(explanation.detail)\n"
         for assumption in explanation.assumptions { out += "Assumed: \(assumption)\n" }

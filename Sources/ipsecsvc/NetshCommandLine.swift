@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IPsecSystem
+import Netsh
 import PolicyFormats
 import PolicyModel
 import ServiceHost
@@ -89,7 +90,7 @@ enum NetshCommandLine {
     }
 
     static func makeShell(_ configuration: ServiceConfiguration) -> NetshShell {
-        let environment = NetshEnvironment(now: { Int64(Date().timeIntervalSince1970) }, resolver: SystemNameResolver())
+        let environment = NetshEnvironment(now: { SystemClock.secondsSince1970() }, resolver: SystemNameResolver())
         return NetshShell(
             staticSession: NetshStaticSession(
                 backend: StateDirectoryNetshStoreBackend(
@@ -99,10 +100,7 @@ enum NetshCommandLine {
                 ),
                 environment: environment
             ),
-            dynamicSession: NetshDynamicSession(
-                backend: ControlNetshDynamicBackend(socketPath: configuration.socketPath),
-                environment: environment
-            )
+            dynamicBackend: ControlNetshDynamicBackend(socketPath: configuration.socketPath)
         )
     }
 
@@ -188,31 +186,6 @@ enum NetshCommandLine {
 
         Type 'netsh ipsec static ?' or 'netsh ipsec dynamic ?' for the commands.
         """
-}
-
-/// DNS names of filters and tunnel endpoints, resolved with the system resolver (getaddrinfo).
-struct SystemNameResolver: NetshNameResolver {
-    func resolve(_ name: String) -> [IPv4Address] {
-        var hints = addrinfo()
-        hints.ai_family = AF_INET
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(name, nil, &hints, &result) == 0, let first = result else { return [] }
-        defer { freeaddrinfo(result) }
-        var addresses: [IPv4Address] = []
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        while let entry = cursor {
-            if let address = entry.pointee.ai_addr {
-                let value = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                    UInt32(bigEndian: $0.pointee.sin_addr.s_addr)
-                }
-                let ip = IPv4Address(value: value)
-                if !addresses.contains(ip) { addresses.append(ip) }
-            }
-            cursor = entry.pointee.ai_next
-        }
-        return addresses
-    }
 }
 
 /// `ipsecsvc netsh`, listed in `ipsecsvc --help`. `main` hands `netsh` to ``NetshCommandLine`` before

@@ -1,3 +1,4 @@
+import Netsh
 import PolicyFormats
 import PolicyModel
 import Providers
@@ -79,10 +80,10 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
     }
 
     func exportStore(_ store: PolicyStore, to file: String) throws(NetshError) {
-        // Native XML unless the extension names another writable format (.reg once it is supported).
-        let format = PolicyFileFormat(path: file).flatMap { $0.isWritable ? $0 : nil } ?? .xml
+        // Native XML unless the extension names another format (`.reg`, `.netsh`, ...).
+        let format = PolicyFiles.all.format(forPath: file) ?? .xml
         do {
-            try PolicyFile.write(store, to: file, format: format)
+            try PolicyFiles.all.write(store, to: file, format: format)
         } catch {
             throw NetshError("The policies were not exported: \(error)")
         }
@@ -92,7 +93,7 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
         // exportpolicy writes `.ipsec` files in native XML; Windows' own `.ipsec` format is unpublished.
         if file.lowercased().hasSuffix(".ipsec") {
             do {
-                return try PolicyFile.read(path: file, format: .xml)
+                return try PolicyFiles.all.read(path: file, format: .xml)
             } catch {
                 throw NetshError(
                     "The policies were not imported: \(file) is not an ipsecsvc export (\(error.message)). Windows' .ipsec format is not published; on the Windows computer run 'reg export HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\IPSec ipsec.reg' and import ipsec.reg."
@@ -100,7 +101,7 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
             }
         }
         do {
-            return try PolicyFile.read(path: file)
+            return try PolicyFiles.all.read(path: file)
         } catch {
             throw NetshError("The policies were not imported: \(error)")
         }

@@ -55,11 +55,10 @@ struct PolicyConvertCommand: AsyncParsableCommand {
     func validate() throws {
         // Standard output has no name to tell a format by; it then gets IN's format.
         guard output != "-" || format != nil else { return }
-        let target = format?.format ?? PolicyFileFormat(path: output)
+        let target = format?.format ?? PolicyFiles.all.format(forPath: output)
         guard let target else {
             throw ValidationError("Cannot tell the format of '\(output)' from its name; give --format.")
         }
-        if !target.isWritable { throw ValidationError("The \(target) format cannot be written.") }
         if [.ldif, .dsml].contains(target), baseDN == nil {
             throw ValidationError(
                 "A directory dump needs the domain it belongs to: give --base-dn (e.g. DC=example,DC=com)."
@@ -75,7 +74,7 @@ struct PolicyConvertCommand: AsyncParsableCommand {
         )
         let read: (store: PolicyStore, format: PolicyFileFormat)
         do {
-            read = try PolicyFile.readDetectingFormat(path: input, format: from?.format, options: options)
+            read = try PolicyFiles.all.readDetectingFormat(path: input, format: from?.format, options: options)
         } catch {
             standardError(error.description)
             throw CommandExit.invalidInput
@@ -85,9 +84,9 @@ struct PolicyConvertCommand: AsyncParsableCommand {
             standardError("\(output): not written: the policy has problems (see above; --allow-invalid writes anyway)")
             throw CommandExit.invalidInput
         }
-        let target = format?.format ?? PolicyFileFormat(path: output) ?? read.format
+        let target = format?.format ?? PolicyFiles.all.format(forPath: output) ?? read.format
         do {
-            try PolicyFile.write(read.store, to: output, format: target, options: options)
+            try PolicyFiles.all.write(read.store, to: output, format: target, options: options)
         } catch {
             standardError(error.description)
             throw CommandExit.invalidInput

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Netsh
 import PolicyFormats
 import PolicyModel
 
@@ -22,16 +23,21 @@ enum CommandExit {
     }
 }
 
+/// The policy file formats this program reads and writes: PolicyFormats' own and netsh scripts.
+enum PolicyFiles {
+    static let all = PolicyFile.builtIn.adding(NetshScriptCodec())
+}
+
 /// `--format NAME`: a ``PolicyFileFormat`` on the command line; the help lists every format.
 struct FormatArgument: ExpressibleByArgument {
     var format: PolicyFileFormat
 
     init?(argument: String) {
-        guard let format = PolicyFileFormat(rawValue: argument.lowercased()) else { return nil }
+        guard let format = PolicyFiles.all.format(named: argument) else { return nil }
         self.format = format
     }
 
-    static var allValueStrings: [String] { PolicyFileFormat.allCases.map(\.rawValue) }
+    static var allValueStrings: [String] { PolicyFiles.all.formats.map(\.rawValue) }
 }
 
 /// `--registry-store local|persistent|cache`: which store of a `.reg` file to read or write.
@@ -69,7 +75,7 @@ func readPolicyFile(_ path: String, format: PolicyFileFormat?, registryStore: Re
 {
     do {
         let options = PolicyFileOptions(registryStore: registryStore, report: { standardError($0) })
-        return try PolicyFile.read(path: path, format: format, options: options)
+        return try PolicyFiles.all.read(path: path, format: format, options: options)
     } catch {
         standardError(error.description)
         return nil

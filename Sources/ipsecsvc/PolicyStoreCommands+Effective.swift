@@ -39,7 +39,7 @@ enum EffectivePolicyDisplay {
             out += "  \(index + 1). \(FilterText.describe(effective.filter)), weight \(weight), "
             out += "in: \(effective.inboundAction.action.rawValue), out: \(effective.outboundAction.action.rawValue), "
             out += "connection type \(ListingFormat.connectionType(effective.interfaceType))\n"
-            out += "     " + ProvenanceText.describe(effective.provenance) + "\n"
+            out += "     " + effective.provenance.pathDescription + "\n"
         }
         return out
     }

@@ -3,27 +3,7 @@ import PolicyModel
 import Providers
 import ServiceHost
 
-/// Provenance and filters as one line of text.
-enum ProvenanceText {
-    static func source(_ provenance: Provenance) -> String {
-        var text = "\(provenance.kind.displayName) policy \"\(provenance.policyName)\""
-        if let id = provenance.policyID { text += " \(id.braced)" }
-        if let gpo = provenance.gpo { text += " from GPO \"\(gpo)\"" }
-        if let link = provenance.linkedThrough { text += " linked to \(link)" }
-        if provenance.kind == .plugin { text += " (\(provenance.source))" }
-        return text
-    }
-
-    static func describe(_ provenance: Provenance) -> String {
-        var text = source(provenance)
-        text += " › rule \"\(provenance.ruleName)\""
-        if !provenance.filterListName.isEmpty { text += " › filter list \"\(provenance.filterListName)\"" }
-        if !provenance.filterActionName.isEmpty { text += " › filter action \"\(provenance.filterActionName)\"" }
-        if let store = provenance.store { text += " [\(store)]" }
-        return text
-    }
-}
-
+/// Filters as one line of text.
 enum FilterText {
     static func address(_ side: FilterAddress) -> String {
         switch side {

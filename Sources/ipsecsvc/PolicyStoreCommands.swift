@@ -154,7 +154,7 @@ struct PolicyExportSubcommand: AsyncParsableCommand {
                 }
             }
             do {
-                try PolicyFile.write(content, to: file, format: format)
+                try PolicyFiles.all.write(content, to: file, format: format)
             } catch {
                 throw CommandFailure.message("ipsecsvc: \(error)")
             }

@@ -30,7 +30,7 @@ struct RunSubcommand: AsyncParsableCommand {
         await reportingFailures("StartService") {
             var configuration = try options.load()
             if noExamples { configuration.examples = false }
-            try await ServiceRunner(configuration: configuration, registry: .withNetshDynamic()).run()
+            try await ServiceRunner(configuration: configuration).run()
         }
     }
 }

@@ -85,6 +85,19 @@ enum StatusFormatting {
                 lines.append(line)
             }
         }
+        if let settings = report.settings {
+            let exempt = settings.inForce("ipsecexempt") ?? "?"
+            let boot =
+                settings.boot.map { "bootmode \($0.value(of: "bootmode") ?? "default")" } ?? "ipsecsvc boot did not run"
+            lines.append("  Settings:     ipsecexempt \(exempt); at this startup: \(boot)")
+            for property in settings.pending {
+                let value = settings.configured.value(of: property) ?? "?"
+                let now = settings.inForce(property) ?? "?"
+                lines.append(
+                    "  Pending:      \(property) \(value) (in force: \(now)), \(DynamicSettingsState.takesEffect(property))"
+                )
+            }
+        }
         for (name, value) in report.counters.sorted(by: { $0.key < $1.key }) {
             lines.append("  \(name.terminalEscaped()): \(value)")
         }

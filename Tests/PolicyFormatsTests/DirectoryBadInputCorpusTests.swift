@@ -100,10 +100,10 @@ import Testing
     func isRefusedWithItsPlace(badInput: Case) throws {
         let parts = badInput.path.split(separator: "/").map(String.init)
         let bytes = try fixture(parts[0], parts[1])
-        let format = PolicyFileFormat(path: badInput.path) ?? PolicyFileFormat(sniffing: bytes)
+        let format = PolicyFile.builtIn.format(forPath: badInput.path) ?? PolicyFile.builtIn.format(sniffing: bytes)
         #expect(format != nil)
         #expect {
-            _ = try PolicyFile.decode(bytes, file: badInput.path, format: format ?? .reg)
+            _ = try PolicyFile.builtIn.decode(bytes, file: badInput.path, format: format ?? .reg)
         } throws: { error in
             guard let error = error as? PolicyFormatError else { return false }
             return error.file == badInput.path && error.line == badInput.line
@@ -116,7 +116,7 @@ import Testing
     @Test func overlongUnfoldedLDIFLineIsRefused() throws {
         let text = "version: 1\n\ndn: CN=x,DC=example\ndescription: " + String(repeating: "a", count: 70_000) + "\n"
         #expect {
-            _ = try PolicyFile.decode(Array(text.utf8), file: "long.ldif", format: .ldif)
+            _ = try PolicyFile.builtIn.decode(Array(text.utf8), file: "long.ldif", format: .ldif)
         } throws: { error in
             let error = error as? PolicyFormatError
             return error?.line == 4 && error?.message.contains("must be folded") == true

@@ -13,7 +13,7 @@ private func temporaryDirectory() throws -> URL {
 /// The error a read throws, or `nil` when it succeeds.
 private func readError(_ path: String, format: PolicyFileFormat? = nil) -> PolicyFormatError? {
     do {
-        _ = try PolicyFile.read(path: path, format: format)
+        _ = try PolicyFile.builtIn.read(path: path, format: format)
         return nil
     } catch {
         return error
@@ -22,31 +22,45 @@ private func readError(_ path: String, format: PolicyFileFormat? = nil) -> Polic
 
 @Suite struct PolicyFileFormatTests {
     @Test func extensionChoosesTheFormat() {
-        #expect(PolicyFileFormat(path: "site.xml") == .xml)
-        #expect(PolicyFileFormat(path: "/etc/ipsecsvc/SITE.XML") == .xml)
-        #expect(PolicyFileFormat(path: "dir.xml/site") == nil)
-        #expect(PolicyFileFormat(path: ".xml") == nil)
-        #expect(PolicyFileFormat(path: "site") == nil)
+        #expect(PolicyFile.builtIn.format(forPath: "site.xml") == .xml)
+        #expect(PolicyFile.builtIn.format(forPath: "/etc/ipsecsvc/SITE.XML") == .xml)
+        #expect(PolicyFile.builtIn.format(forPath: "dir.xml/site") == nil)
+        #expect(PolicyFile.builtIn.format(forPath: ".xml") == nil)
+        #expect(PolicyFile.builtIn.format(forPath: "site") == nil)
     }
 
     @Test func contentSniffing() {
-        #expect(PolicyFileFormat(sniffing: Array("<?xml version=\"1.0\"?><a/>".utf8)) == .xml)
-        #expect(PolicyFileFormat(sniffing: [0xEF, 0xBB, 0xBF, 0x0A, 0x20] + Array("<a/>".utf8)) == .xml)
-        #expect(PolicyFileFormat(sniffing: Array("dn: cn=x".utf8)) == .ldif)
-        #expect(PolicyFileFormat(sniffing: Array("REGEDIT4\r\n".utf8)) == .reg)
+        #expect(PolicyFile.builtIn.format(sniffing: Array("<?xml version=\"1.0\"?><a/>".utf8)) == .xml)
+        #expect(PolicyFile.builtIn.format(sniffing: [0xEF, 0xBB, 0xBF, 0x0A, 0x20] + Array("<a/>".utf8)) == .xml)
+        #expect(PolicyFile.builtIn.format(sniffing: Array("dn: cn=x".utf8)) == .ldif)
+        #expect(PolicyFile.builtIn.format(sniffing: Array("REGEDIT4\r\n".utf8)) == .reg)
         #expect(
-            PolicyFileFormat(sniffing: Array("<batchResponse xmlns=\"urn:oasis:names:tc:DSML:2:0:core\"/>".utf8))
+            PolicyFile.builtIn.format(
+                sniffing: Array("<batchResponse xmlns=\"urn:oasis:names:tc:DSML:2:0:core\"/>".utf8)
+            )
                 == .dsml
         )
-        #expect(PolicyFileFormat(sniffing: Array("hello".utf8)) == nil)
-        #expect(PolicyFileFormat(sniffing: []) == nil)
+        #expect(PolicyFile.builtIn.format(sniffing: Array("hello".utf8)) == nil)
+        #expect(PolicyFile.builtIn.format(sniffing: []) == nil)
     }
 
     @Test func everyFormatHasAnExtension() {
-        for format in PolicyFileFormat.allCases {
-            #expect(!format.fileExtensions.isEmpty)
-            #expect(PolicyFileFormat(rawValue: format.description) == format)
+        for codec in PolicyFile.builtIn.codecs {
+            #expect(!codec.fileExtensions.isEmpty)
+            #expect(PolicyFile.builtIn.format(named: codec.format.description.uppercased()) == codec.format)
         }
+    }
+
+    @Test func aFormatOutsideTheTableIsAClearError() {
+        #expect(
+            throws: PolicyFormatError(
+                file: "x.netsh",
+                message: "the netsh format is not known here (xml, reg, ldif, dsml)"
+            )
+        ) {
+            try PolicyFile.builtIn.decode([], file: "x.netsh", format: PolicyFileFormat(rawValue: "netsh"))
+        }
+        #expect(PolicyFile.builtIn.format(forPath: "x.netsh") == nil)
     }
 }
 
@@ -103,7 +117,7 @@ private func readError(_ path: String, format: PolicyFileFormat? = nil) -> Polic
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("out.xml").path
         _ = FileManager.default.createFile(atPath: path, contents: Data("old".utf8))
-        try PolicyFile.write(PolicyStore(), to: path)
+        try PolicyFile.builtIn.write(PolicyStore(), to: path)
         let written = try #require(FileManager.default.contents(atPath: path))
         #expect(Array(written) == NativePolicyXML.write(PolicyStore()))
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["out.xml"])
@@ -116,7 +130,7 @@ private func readError(_ path: String, format: PolicyFileFormat? = nil) -> Polic
 
     private func catchWrite(_ store: PolicyStore, to path: String) -> PolicyFormatError? {
         do {
-            try PolicyFile.write(store, to: path)
+            try PolicyFile.builtIn.write(store, to: path)
             return nil
         } catch {
             return error

@@ -8,21 +8,21 @@ import Testing
 import Glibc
 #endif
 
+/// What a scaling check found wrong in the input itself.
+enum ScalingFailure: Error { case unexpectedKeys }
+
 /// Every reader takes time linear in its input: reading a policy of 8 × the filters costs about 8 × the
 /// CPU time. A quadratic reader needs about 64 × (the `.reg` reader used to take 4 / 18 / 71 s for 500 /
 /// 1 000 / 2 000 filters). Measured on this thread's CPU clock, best of three, against a bound of 24 ×,
 /// so that a loaded machine does not make the test flaky; the absolute figures are the benchmark's
-/// (Benchmarks/readers/run.sh).
-/// What a scaling check found wrong in the input itself.
-enum ScalingFailure: Error { case unexpectedKeys }
-
+/// (Benchmarks/readers/run.sh). The netsh script reader has the same test in NetshTests.
 @Suite struct ReaderScalingTests {
     static let small = 500
     static let large = 4_000
     static let bound = 24.0
 
     enum Input: String, CaseIterable, Sendable {
-        case xml, reg, ldif, dsml, netsh
+        case xml, reg, ldif, dsml
         /// A `.reg` file that creates and then deletes (`[-key]`) as many keys as the policy has filters.
         case regDeletions
 
@@ -30,11 +30,10 @@ enum ScalingFailure: Error { case unexpectedKeys }
             let store = SyntheticStore.blockList(filters: filters)
             let options = PolicyFileOptions(baseDN: "DC=example,DC=com")
             switch self {
-            case .xml: return try PolicyFile.encode(store, format: .xml, file: "x", options: options)
-            case .reg: return try PolicyFile.encode(store, format: .reg, file: "x", options: options)
-            case .ldif: return try PolicyFile.encode(store, format: .ldif, file: "x", options: options)
-            case .dsml: return try PolicyFile.encode(store, format: .dsml, file: "x", options: options)
-            case .netsh: return try PolicyFile.encode(store, format: .netsh, file: "x", options: options)
+            case .xml: return try PolicyFile.builtIn.encode(store, format: .xml, file: "x", options: options)
+            case .reg: return try PolicyFile.builtIn.encode(store, format: .reg, file: "x", options: options)
+            case .ldif: return try PolicyFile.builtIn.encode(store, format: .ldif, file: "x", options: options)
+            case .dsml: return try PolicyFile.builtIn.encode(store, format: .dsml, file: "x", options: options)
             case .regDeletions:
                 var text = RegFile.header5 + "\n"
                 for n in 0..<filters { text += "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Test\\K\(n)\\Sub]\n\"v\"=dword:1\n" }
@@ -45,11 +44,10 @@ enum ScalingFailure: Error { case unexpectedKeys }
 
         func read(_ bytes: [UInt8]) throws {
             switch self {
-            case .xml: _ = try PolicyFile.decode(bytes, file: "x.xml", format: .xml)
-            case .reg: _ = try PolicyFile.decode(bytes, file: "x.reg", format: .reg)
-            case .ldif: _ = try PolicyFile.decode(bytes, file: "x.ldif", format: .ldif)
-            case .dsml: _ = try PolicyFile.decode(bytes, file: "x.dsml", format: .dsml)
-            case .netsh: _ = try PolicyFile.decode(bytes, file: "x.netsh", format: .netsh)
+            case .xml: _ = try PolicyFile.builtIn.decode(bytes, file: "x.xml", format: .xml)
+            case .reg: _ = try PolicyFile.builtIn.decode(bytes, file: "x.reg", format: .reg)
+            case .ldif: _ = try PolicyFile.builtIn.decode(bytes, file: "x.ldif", format: .ldif)
+            case .dsml: _ = try PolicyFile.builtIn.decode(bytes, file: "x.dsml", format: .dsml)
             case .regDeletions:
                 // Runs off the test's task (offThePool): a failure must throw, not record an issue.
                 guard try RegFile.keys(bytes, file: "x.reg").isEmpty else { throw ScalingFailure.unexpectedKeys }
@@ -63,8 +61,8 @@ enum ScalingFailure: Error { case unexpectedKeys }
             let smallBytes = try input.bytes(filters: Self.small)
             let largeBytes = try input.bytes(filters: Self.large)
             return (
-                try Self.bestCPUSeconds { try input.read(smallBytes) },
-                try Self.bestCPUSeconds { try input.read(largeBytes) }
+                try BenchmarkSupport.bestThreadCPUSeconds { try input.read(smallBytes) },
+                try BenchmarkSupport.bestThreadCPUSeconds { try input.read(largeBytes) }
             )
         }
         let ratio = largeTime / max(smallTime, 1e-6)
@@ -72,22 +70,5 @@ enum ScalingFailure: Error { case unexpectedKeys }
             ratio < Self.bound,
             "\(input): \(Self.large) filters took \(largeTime) s, \(Self.small) took \(smallTime) s: \(ratio) ×"
         )
-    }
-
-    /// The best of three runs of `body` on this thread's CPU clock, in seconds.
-    static func bestCPUSeconds(_ body: () throws -> Void) throws -> Double {
-        var best = Double.infinity
-        for _ in 0..<3 {
-            let start = threadCPUSeconds()
-            try body()
-            best = min(best, threadCPUSeconds() - start)
-        }
-        return best
-    }
-
-    static func threadCPUSeconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }

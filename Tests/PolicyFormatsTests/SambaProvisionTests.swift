@@ -59,7 +59,7 @@ import Testing
                 == "ipsecDataType 598 on 22 objects (the value of Windows' default IP Security objects, as Samba provisions them) and 256 on 0; both are read alike"
         )
         let notes = NoteCollector()
-        _ = try PolicyFile.read(path: Self.fixture, options: PolicyFileOptions(report: { notes.add($0) }))
+        _ = try PolicyFile.builtIn.read(path: Self.fixture, options: PolicyFileOptions(report: { notes.add($0) }))
         #expect(notes.lines.contains { $0.hasPrefix(Self.fixture + ": ipsecDataType 598 on 22 objects") })
     }
 

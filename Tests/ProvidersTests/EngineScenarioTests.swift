@@ -207,19 +207,22 @@ import Testing
         defer { rig.dir.remove() }
         let engine = rig.engine(directory: false)
         _ = try await engine.startPersistent()
-        let block = FilterAction(id: Fixtures.guid(1, space: 0x77), name: "Block", action: .block)
-        try await engine.dynamic.add(
-            DynamicRule(
-                name: "block lab",
-                filter: Filter(id: Fixtures.guid(2, space: 0x77), source: .me, destination: Fixtures.host(5, net: 1)),
-                inboundAction: block
-            )
+        let rule = DynamicRule(
+            id: Fixtures.guid(2, space: 0x77),
+            filter: Filter(id: .zero, source: .me, destination: Fixtures.host(5, net: 1)),
+            mainModePolicy: "MM",
+            actionInbound: .block,
+            actionOutbound: .block
+        )
+        await engine.dynamic.replace(
+            DynamicPolicy(mainModePolicies: [DynamicMainModePolicy(name: "MM")], rules: [rule])
         )
         // `netsh ipsec dynamic set config` as the service host writes it (its only owner).
         try DurableFile.write(Array("ipsecexempt = 3\nbootmode=block\n".utf8), to: rig.dir.state.dynamicSettings)
         let policy = await engine.effectivePolicy()
         #expect(policy.filters.map(\.provenance.kind) == [.dynamic])
-        #expect(policy.filters[0].provenance.ruleName == "block lab")
+        #expect(policy.filters[0].provenance.ruleName == rule.id.braced)
+        #expect(policy.filters[0].inboundAction.action == .block)
 
         let restarted = rig.engine(directory: false)
         _ = try await restarted.startPersistent()

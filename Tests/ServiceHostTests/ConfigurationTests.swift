@@ -96,36 +96,6 @@ import Testing
 }
 
 @Suite struct DynamicSettingsTests {
-    @Test func setAndValidate() throws {
-        var settings = DynamicSettings()
-        #expect(settings.exemptionLevel == 3)
-        #expect(settings.logIntervalSeconds == 3600)
-        try settings.set(property: "bootmode", value: "Block")
-        try settings.set(property: "bootexemptions", value: "tcp:0:3389:inbound udp:0:53:outbound")
-        try settings.set(property: "ipsecdiagnostics", value: "7")
-        try settings.set(property: "ipsecexempt", value: "0")
-        try settings.set(property: "ipsecloginterval", value: "60")
-        try settings.set(property: "ikelogging", value: "1")
-        try settings.set(property: "strongcrlcheck", value: "2")
-        #expect(settings.bootMode == .block)
-        #expect(settings.bootExemptions.count == 2)
-        #expect(settings.value(of: "bootexemptions") == "TCP:0:3389:inbound UDP:0:53:outbound")
-        #expect(throws: DynamicSettings.SettingError.self) {
-            try settings.set(property: "ipsecdiagnostics", value: "8")
-        }
-        #expect(throws: DynamicSettings.SettingError.self) {
-            try settings.set(property: "ipsecloginterval", value: "59")
-        }
-        #expect(throws: DynamicSettings.SettingError.self) { try settings.set(property: "ipsecexempt", value: "4") }
-        #expect(throws: DynamicSettings.SettingError.self) { try settings.set(property: "bootmode", value: "secure") }
-        #expect(throws: DynamicSettings.SettingError.self) {
-            try settings.set(property: "bootexemptions", value: "tcp:0:3389")
-        }
-        #expect(throws: DynamicSettings.SettingError.self) { try settings.set(property: "colour", value: "1") }
-        try settings.set(property: "bootexemptions", value: "none")
-        #expect(settings.bootExemptions.isEmpty)
-    }
-
     @Test func settingsAndStartTypeSurviveARestart() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

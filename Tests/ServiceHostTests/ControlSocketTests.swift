@@ -3,7 +3,9 @@ import Driver
 import Foundation
 import IPsecSystem
 import IPsecTestKit
+import Netsh
 import PolicyFormats
+import PolicyModel
 import Providers
 import ServiceHost
 import Testing
@@ -115,7 +117,10 @@ enum EchoCommand: ControlCommand {
             #expect(after.diagnostics == 5)
             #expect(after.exemptionLevel == 1)
             #expect(try store.dynamicSettings() == after)
-            #expect(await agent.settings == after)
+            #expect(await agent.configuredSettings == after)
+            // ipsecexempt waits for the next service start; the rest applies at once.
+            #expect(await agent.settings == DynamicSettings().applyingImmediateProperties(of: after))
+            #expect(await agent.settings.exemptionLevel == 3)
         }
     }
 
@@ -157,12 +162,12 @@ enum EchoCommand: ControlCommand {
         )
         try await agent.start()
         let first = try store.changeDynamicSettingsInOrder { try $0.set(property: "ipsecdiagnostics", value: "3") }
-        let second = try store.changeDynamicSettingsInOrder { try $0.set(property: "ipsecexempt", value: "1") }
+        let second = try store.changeDynamicSettingsInOrder { try $0.set(property: "ipsecloginterval", value: "600") }
         #expect(second.revision > first.revision)
         try await agent.updateSettings(second.settings, revision: second.revision)
         try await agent.updateSettings(first.settings, revision: first.revision)
         #expect(await agent.settings == second.settings)
-        #expect(await agent.settings == (try store.dynamicSettings()))
+        #expect(await agent.configuredSettings == (try store.dynamicSettings()))
         #expect(await driver.settings == second.settings.driverSettings)
     }
 
@@ -188,7 +193,8 @@ enum EchoCommand: ControlCommand {
             }
             let file = try ServiceStateStore(directory: configuration.stateDirectory).dynamicSettings()
             for (property, value) in changes { #expect(file.value(of: property) == value, "\(property)") }
-            #expect(await agent.settings == file)
+            #expect(await agent.configuredSettings == file)
+            #expect(await agent.settings == DynamicSettings().applyingImmediateProperties(of: file))
         }
     }
 

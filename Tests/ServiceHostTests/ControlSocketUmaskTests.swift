@@ -1,6 +1,7 @@
 import Foundation
 import IPsecSystem
 import IPsecTestKit
+import PolicyModel
 import Providers
 import ServiceHost
 import Synchronization

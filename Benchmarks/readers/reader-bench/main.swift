@@ -5,8 +5,12 @@
 //   reader-bench read FILE [REPEAT]       read FILE (format by extension) REPEAT times; print the best
 //                                         wall and CPU seconds
 import IPsecTestKit
+import Netsh
 import PolicyFormats
 import PolicyModel
+
+/// The formats the benchmark writes and reads: PolicyFormats' own and netsh scripts.
+let policyFiles = PolicyFile.builtIn.adding(NetshScriptCodec())
 
 func fail(_ message: String) -> Never { BenchmarkSupport.fail("reader-bench", message) }
 
@@ -22,7 +26,7 @@ case "generate":
     for format in ["xml", "reg", "ldif", "dsml", "netsh"] {
         let path = arguments[2] + "/policy." + format
         do {
-            try PolicyFile.write(store, to: path, options: options)
+            try policyFiles.write(store, to: path, options: options)
         } catch {
             fail("\(error)")
         }
@@ -35,7 +39,7 @@ case "read":
         let cpu = BenchmarkSupport.processCPUSeconds()
         let start = ContinuousClock.now
         do {
-            let store = try PolicyFile.read(path: arguments[2])
+            let store = try policyFiles.read(path: arguments[2])
             filters = store.filterLists.reduce(0) { $0 + $1.filters.count }
         } catch {
             fail("\(error)")

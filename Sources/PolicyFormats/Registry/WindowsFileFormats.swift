@@ -63,7 +63,7 @@ public enum WindowsFileFormats {
                 )
             }
             return result.store
-        case .xml, .netsh:
+        default:
             throw PolicyFormatError(file: file, message: "not a Windows format")
         }
     }
@@ -96,7 +96,7 @@ public enum WindowsFileFormats {
                 options.report?("\(file): the assigned policy is not recorded: in a directory, GPOs assign policies")
             }
             return format == .ldif ? LDIF.write(entries) : DSML.write(entries)
-        case .xml, .netsh:
+        default:
             throw PolicyFormatError(file: file, message: "not a Windows format")
         }
     }

@@ -52,18 +52,6 @@ extension SourceKind {
         case .plugin: 100
         }
     }
-
-    /// The words `status` and the events use for this kind.
-    public var displayName: String {
-        switch self {
-        case .persistent: "persistent"
-        case .directory: "directory"
-        case .directoryCache: "directory cache"
-        case .local: "local"
-        case .dynamic: "dynamic"
-        case .plugin: "plugin"
-        }
-    }
 }
 
 /// What a provider reports: its policy, or why it has none.

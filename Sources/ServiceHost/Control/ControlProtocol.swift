@@ -1,6 +1,7 @@
 public import Driver
 import FoundationEssentials
-public import PolicyFormats
+public import Netsh
+public import PolicyModel
 
 /// The control-socket protocol version this build speaks (docs/control-protocol.md).
 public let controlProtocolVersion = 1

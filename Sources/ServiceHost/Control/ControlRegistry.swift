@@ -1,7 +1,9 @@
 import Driver
 import FoundationEssentials
 public import IPsecSystem
+import Netsh
 import PolicyFormats
+import PolicyModel
 import Providers
 
 /// What a handler knows about the request it serves.
@@ -135,8 +137,8 @@ public struct ControlRegistry: Sendable {
         encodeLine(ControlResponse<ControlEmpty>(error: error))
     }
 
-    /// The service host's own commands (ping, status, stop, refresh, config.get, config.set,
-    /// netsh.dynamic.stats).
+    /// The service host's own commands: ping, status, stop, refresh, config.get, config.set,
+    /// netsh.dynamic.run and netsh.dynamic.stats, and the policy sources' (``registerPolicySources()``).
     public static func standard() -> ControlRegistry {
         var registry = ControlRegistry()
         registry.registerPolicySources()
@@ -160,27 +162,28 @@ public struct ControlRegistry: Sendable {
             await context.agent.refresh()
             return await context.agent.status(pid: CurrentProcess.pid)
         }
-        registry.register(NetshStatisticsCommand.self) { _, context in
-            NetshStatistics(driverStatus: await context.agent.driver.status())
-        }
+        registry.registerNetshDynamic()
         registry.register(GetDynamicConfigCommand.self) { _, context in
             // The file is the one copy of the settings: read it, not a cache.
             let store = ServiceStateStore(directory: context.configuration.stateDirectory)
             return try await BlockingPool.shared.run { try store.lockedDynamicSettings() }
         }
         registry.register(SetDynamicConfigCommand.self) { request, context in
+            // `netsh ipsec dynamic set config` itself: the same parser, the same transaction.
             let store = ServiceStateStore(directory: context.configuration.stateDirectory)
-            let changed = try await BlockingPool.shared.run {
-                try store.changeDynamicSettingsInOrder { settings in
-                    do {
-                        try settings.set(property: request.property, value: request.value)
-                    } catch let error as DynamicSettings.SettingError {
-                        throw ControlError(.invalidArguments, error.message)
-                    }
-                }
+            let command = NetshDynamicCommand(
+                name: "set config",
+                arguments: [
+                    NetshToken(tag: "property", value: request.property),
+                    NetshToken(tag: "value", value: request.value),
+                ]
+            )
+            do {
+                _ = try await context.agent.runNetshDynamic([command], dryRun: false, store: store)
+            } catch let failure as NetshDynamicFailure {
+                throw ControlError(.invalidArguments, failure.message)
             }
-            try await context.agent.updateSettings(changed.settings, revision: changed.revision)
-            return changed.settings
+            return try await BlockingPool.shared.run { try store.lockedDynamicSettings() }
         }
         return registry
     }

@@ -1,6 +1,7 @@
 import DecisionCore
 import Driver
 import IPsecSystem
+import PolicyModel
 public import Providers
 
 extension ExplainEnvironment {

@@ -1,5 +1,6 @@
-public import DecisionCore
+import DecisionCore
 public import Driver
+import IPsecSystem
 public import PolicyModel
 
 /// The computer-startup step (`ipsecsvc boot`, run by `ipsecsvc-boot.service` before networking): puts
@@ -41,18 +42,22 @@ public struct BootSequence: Sendable {
         return Decision(startType: startType, mode: mode, exemptions: exemptions, reason: reason)
     }
 
-    /// Decides and puts `driver` in the startup mode; journals the result.
+    /// Decides and puts `driver` in the startup mode; journals the result and, with `record`, keeps the
+    /// boot-time settings it applied (`boot-settings`).
     @discardableResult
     public func run(
         startType: StartupType,
         settings: DynamicSettings,
         policyAssigned: Bool,
         driver: any IPsecDriver,
-        journal: any Journal
+        journal: any Journal,
+        record: ServiceStateStore? = nil
     ) async throws -> Decision {
         let decision = decide(startType: startType, settings: settings, policyAssigned: policyAssigned)
         try await driver.configure(settings.driverSettings)
         try await driver.enterStartupMode(decision.mode, exemptions: decision.exemptions)
+        // What this startup applied: `show config` and `status` tell it from what waits for the next one.
+        if let record { try await BlockingPool.shared.run { try record.recordBootSettings(settings) } }
         let exemptions =
             decision.exemptions.isEmpty
             ? "" : " with exemptions \(decision.exemptions.map(\.description).joined(separator: " "))"

@@ -1,7 +1,7 @@
 import DecisionCore
 public import Driver
 import IPsecSystem
-import PolicyModel
+public import PolicyModel
 public import Providers
 
 /// What `service query` and `status` report.
@@ -25,6 +25,8 @@ public struct ServiceStatusReport: Hashable, Sendable, Codable {
     /// The one-line summary also sent as systemd `STATUS=`.
     public var summary: String
     public var counters: [String: UInt64] = [:]
+    /// The `set config` settings as configured and in force (boot-time ones may wait); running service only.
+    public var settings: DynamicSettingsState?
 
     public init(startType: StartupType, state: ServiceState, summary: String) {
         self.startType = startType
@@ -47,13 +49,21 @@ public actor PolicyAgent {
     private var persistentFailed = false
     private var lastMode: DriverMode?
     public private(set) var startType: StartupType
+    /// The `set config` settings in force: the boot-time ones (``DynamicSettings/bootTimeProperties``)
+    /// as they were when the service started, the others as last configured.
     public private(set) var settings: DynamicSettings
+    /// The settings as last configured (`dynamic-settings.conf`).
+    public private(set) var configuredSettings: DynamicSettings
+    /// What `ipsecsvc boot` applied at this computer startup (`nil`: it did not run).
+    public let bootSettings: DynamicSettings?
     private var settingsRevision: UInt64 = 0
     /// Whether the agent journals each source's result itself; `false` when the engine sends its own
     /// events to the journal (``JournalPolicyEventSink``), so that nothing is logged twice.
     private let journalsSources: Bool
     /// Runs first on every refresh: the plugins follow their plugins.d directory (``PluginWiring``).
     private var sourcesReloader: (@Sendable () async -> Void)?
+    /// Serialises the netsh dynamic transactions (``runNetshDynamic(_:dryRun:store:)``).
+    let dynamicTransactions = TransactionLock()
 
     public init(
         driver: any IPsecDriver,
@@ -61,6 +71,7 @@ public actor PolicyAgent {
         journal: any Journal,
         startType: StartupType,
         settings: DynamicSettings,
+        bootSettings: DynamicSettings? = nil,
         journalsSources: Bool = true
     ) {
         self.driver = driver
@@ -68,6 +79,8 @@ public actor PolicyAgent {
         self.journal = journal
         self.startType = startType
         self.settings = settings
+        self.configuredSettings = settings
+        self.bootSettings = bootSettings
         self.journalsSources = journalsSources
     }
 
@@ -173,18 +186,21 @@ public actor PolicyAgent {
         await applyEffectivePolicy(reason: "change")
     }
 
-    /// Replaces the dynamic settings and hands the driver its part of them.
+    /// Takes newly configured settings: the ones that apply at once replace those in force and the
+    /// driver gets its part; the boot-time ones (`ipsecexempt`, `bootmode`, `bootexemptions`) wait for
+    /// the next service start or computer startup, as netsh says.
     /// - Parameter revision: the change's place among the writes of `dynamic-settings.conf`
     ///   (``ServiceStateStore/changeDynamicSettingsInOrder(lockHeld:_:)``); a change older than one
-    ///   already applied is ignored, so concurrent `config.set` requests that reach the agent out of
-    ///   order leave it with the settings the file holds.
+    ///   already applied is ignored, so concurrent changes that reach the agent out of order leave it
+    ///   with the settings the file holds.
     public func updateSettings(_ settings: DynamicSettings, revision: UInt64? = nil) async throws {
         if let revision {
             guard revision > settingsRevision else { return }
             settingsRevision = revision
         }
-        self.settings = settings
-        if lifecycle.state == .running { try await driver.configure(settings.driverSettings) }
+        configuredSettings = settings
+        self.settings = self.settings.applyingImmediateProperties(of: settings)
+        if lifecycle.state == .running { try await driver.configure(self.settings.driverSettings) }
     }
 
     /// The status report of this process. While the service starts, the sources are not asked (the
@@ -201,7 +217,13 @@ public actor PolicyAgent {
         report.counters = driverStatus.counters
         report.persistentPolicyFailed = persistentFailed
         if lifecycle.state != .startPending { report.sources = await engine.sourceStatuses() }
+        report.settings = settingsState
         return report
+    }
+
+    /// The settings as configured and in force.
+    public var settingsState: DynamicSettingsState {
+        DynamicSettingsState(configured: configuredSettings, service: settings, boot: bootSettings)
     }
 
     /// One line for `STATUS=` and the journal: the driver mode and the sources in effect.

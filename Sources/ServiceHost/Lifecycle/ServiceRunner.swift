@@ -54,9 +54,11 @@ public struct ServiceRunner: Sendable {
         let configuration = self.configuration
         let store = ServiceStateStore(directory: configuration.stateDirectory)
         // The state files are small, but file and socket I/O still stay off the cooperative pool.
-        let (startType, settings, running) = try await BlockingPool.shared.run {
+        let (startType, settings, bootSettings, running) = try await BlockingPool.shared.run {
             (
                 try store.effectiveStartType(configuration), try store.dynamicSettings(),
+                // Informational only: an unreadable record must not keep the service from starting.
+                (try? store.bootSettings()) ?? nil,
                 try ControlClient(socketPath: configuration.socketPath).isListening()
             )
         }
@@ -84,6 +86,7 @@ public struct ServiceRunner: Sendable {
             journal: journal,
             startType: startType,
             settings: settings,
+            bootSettings: bootSettings,
             journalsSources: !engineJournalsSources
         )
         let shutdown = GroupShutdown()
