@@ -1,7 +1,8 @@
 import Logging
-@testable import ServiceHost
 import Synchronization
 import Testing
+
+@testable import ServiceHost
 
 /// The one log path: journal events and swift-log messages leave through ``JournaldLogHandler`` with the
 /// fields journald queries depend on (docs/service.md, "Journal").
@@ -21,10 +22,12 @@ import Testing
                 "SYSLOG_IDENTIFIER=ipsecsvc", "IPSECSVC_SOURCE=plugin:\\u001b[2Jevil", "IPSECSVC_SOURCE_KIND=plugin",
             ]
         )
-        #expect(entry.line.hasSuffix(
-            "<4> plugin:\\u001b[2Jevil failed (MESSAGE_ID=73f33b24d7bd4e51a015c92615eabf94 "
-                + "IPSECSVC_SOURCE=plugin:\\u001b[2Jevil IPSECSVC_SOURCE_KIND=plugin)"
-        ))
+        #expect(
+            entry.line.hasSuffix(
+                "<4> plugin:\\u001b[2Jevil failed (MESSAGE_ID=73f33b24d7bd4e51a015c92615eabf94 "
+                    + "IPSECSVC_SOURCE=plugin:\\u001b[2Jevil IPSECSVC_SOURCE_KIND=plugin)"
+            )
+        )
     }
 
     /// Every journal priority is the swift-log level of the same syslog priority, and back.
