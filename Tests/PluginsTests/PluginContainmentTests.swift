@@ -68,7 +68,7 @@ import Testing
             let helper = Self.helperPID(marker)
             defer { Self.cleanUp(helper) }
             try #require(started, "the plugin's helper did not start")
-            let host = try #require(try hostPID(serving: plugin))
+            let host = try #require(try pluginHostPIDs(serving: plugin).first)
             kill(host, SIGKILL)
             let gone = await eventually(timeout: .seconds(10)) { !Self.helperRuns(helper!) }
             #expect(gone, "the plugin's helper \(helper!) outlived its crashed host")
@@ -97,20 +97,5 @@ import Testing
             #expect(Double(delivered) <= seconds * 2 + 3, "\(delivered) documents in \(elapsed)")
             #expect(calm.store?.filterLists.first?.filters.first?.destination == last, "the last change was lost")
         }
-    }
-}
-
-/// The pid of this test process's plugin host child serving `path` (its last argument).
-private func hostPID(serving path: String) throws -> pid_t? {
-    try FileManager.default.contentsOfDirectory(atPath: "/proc").lazy.compactMap { pid_t($0) }.first { pid in
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 1, pid_t(fields[1]) == getpid(),
-            let arguments = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)
-        else { return false }
-        let argv = arguments.split(separator: "\0").map(String.init)
-        return argv.contains("plugin-host") && argv.last == path
     }
 }

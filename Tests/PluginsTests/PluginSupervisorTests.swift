@@ -321,7 +321,7 @@ import Testing
 }
 
 /// This test process's children that host the plugin at `path` (its last argument), from /proc.
-private func pluginHostPIDs(serving path: String) throws -> [pid_t] {
+func pluginHostPIDs(serving path: String) throws -> [pid_t] {
     try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap { entry in
         guard let pid = pid_t(entry), isPluginHost(pid, serving: path) else { return nil }
         return pid
