@@ -53,25 +53,26 @@ let package = Package(
         .target(name: "PolicyModel"),
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "CLibXML2"]),
         // The netsh command engine (shell, static and dynamic sessions, show, dump); a script reader codec.
-        .target(name: "Netsh", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore"]),
+        .target(name: "Netsh", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "Keying"]),
         .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "IPsecSystem"]),
         // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
         // shared by the driver and explain: no C targets, no Foundation.
         .target(name: "DecisionCore", dependencies: ["PolicyModel"]),
         .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem", "CNetfilterQueue"]),
+        // IKE through strongSwan's charon over vici (docs/keying.md).
+        .target(name: "Keying", dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "IPsecSystem", "CIPsecPluginABI"]),
         .target(name: "IPsecPluginKit", dependencies: ["CIPsecPluginABI"]),
         // Test doubles and helpers shared by every test target; never a dependency of production code.
         .target(
             name: "IPsecTestKit",
-            dependencies: ["DecisionCore", "Driver", "IPsecSystem", "Netsh", "PolicyModel", "Providers"]
+            dependencies: ["DecisionCore", "Driver", "IPsecSystem", "Keying", "Netsh", "PolicyModel", "Providers"]
         ),
         .target(
             name: "ServiceHost",
             dependencies: [
-                "PolicyModel", "PolicyFormats", "Netsh", "Providers", "DecisionCore", "Driver", "Plugins",
-                "IPsecSystem",
-                "CSystemd", logging,
+                "PolicyModel", "PolicyFormats", "Netsh", "Providers", "DecisionCore", "Driver", "Keying", "Plugins",
+                "IPsecSystem", "CSystemd", logging,
                 serviceLifecycle, unixSignals,
             ]
         ),
@@ -79,8 +80,7 @@ let package = Package(
             name: "ipsecsvc",
             dependencies: [
                 "ServiceHost", "Providers", "PolicyFormats", "Netsh", "PolicyModel", "DecisionCore", "Driver",
-                "Plugins",
-                "IPsecSystem",
+                "Keying", "Plugins", "IPsecSystem",
                 argumentParser,
             ]
         ),
@@ -106,6 +106,13 @@ let package = Package(
             name: "ProvidersBenchmark",
             dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
             path: "Benchmarks/providers"
+        ),
+        // Keying: first packet to first protected packet, and loading N peers' rules into charon
+        // (Benchmarks/keying/run.sh); not part of `swift test`.
+        .executableTarget(
+            name: "ipsecsvc-keying-bench",
+            dependencies: ["DecisionCore", "IPsecSystem", "IPsecTestKit", "Keying", "PolicyModel"],
+            path: "Benchmarks/keying/KeyingBench"
         ),
         // The native XML benchmark and canonicalizer; not part of `swift test` (Benchmarks/xml/run.sh).
         .executableTarget(
@@ -145,13 +152,13 @@ let package = Package(
         .testTarget(name: "PolicyModelTests", dependencies: ["IPsecTestKit", "PolicyModel"]),
         .testTarget(
             name: "PolicyFormatsTests",
-            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel", "FormatFuzzing"],
+            dependencies: ["IPsecTestKit", "PolicyFormats", "PolicyModel", "Keying", "FormatFuzzing"],
             // Real Windows-written data and bad-input corpora (windows/, reg/, ldif/, dsml/, fuzz/).
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "NetshTests",
-            dependencies: ["DecisionCore", "IPsecTestKit", "Netsh", "PolicyFormats", "PolicyModel"],
+            dependencies: ["DecisionCore", "IPsecTestKit", "Keying", "Netsh", "PolicyFormats", "PolicyModel"],
             // The administrator script corpus and golden files, read by path from the source tree.
             exclude: ["Fixtures"]
         ),
@@ -166,6 +173,12 @@ let package = Package(
         ),
         .testTarget(name: "DecisionCoreTests", dependencies: ["IPsecTestKit", "DecisionCore", "PolicyModel"]),
         .testTarget(name: "DriverTests", dependencies: ["IPsecTestKit", "DecisionCore", "Driver", "PolicyModel"]),
+        // Fixtures/ holds vici frames recorded from charon 5.9.8 and a throw-away test CA.
+        .testTarget(
+            name: "KeyingTests",
+            dependencies: ["IPsecTestKit", "Keying", "PolicyModel"],
+            exclude: ["Fixtures"]
+        ),
         // Fixtures/ holds C test plugins that the tests compile with cc.
         .testTarget(
             name: "PluginsTests",
@@ -175,14 +188,16 @@ let package = Package(
         .testTarget(
             name: "ServiceHostTests",
             dependencies: [
-                "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Providers", "Netsh", "PolicyFormats",
-                "PolicyModel", "IPsecSystem", logging,
+                "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Keying", "Providers", "Netsh",
+                "PolicyFormats", "PolicyModel", "IPsecSystem", logging,
             ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["IPsecTestKit", "ipsecsvc", "ipsecsvc-driver-harness", "PolicyModel"]
+            dependencies: [
+                "IPsecSystem", "IPsecTestKit", "ipsecsvc", "ipsecsvc-driver-harness", "Keying", "PolicyModel",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

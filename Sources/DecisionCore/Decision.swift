@@ -12,7 +12,8 @@ public enum DecisionReason: Int, Hashable, Sendable, CaseIterable, CustomStringC
     case protected
     /// A negotiate filter matched; clear inbound accepted because of `inpass`.
     case clearInboundPassThrough
-    /// A negotiate filter matched; clear outbound accepted because of `soft`.
+    /// A negotiate filter matched; clear traffic accepted because of `soft`: without IKE outbound at
+    /// once, with IKE in both directions once the peer did not answer (a soft association).
     case clearFallback
     /// A negotiate filter matched, the packet is clear and no flag allows it: "negotiation required".
     case negotiationRequired
@@ -48,6 +49,9 @@ public enum DecisionReason: Int, Hashable, Sendable, CaseIterable, CustomStringC
     case bootExemption
     /// Stateful or block startup mode: dropped.
     case startupBlocked
+    /// A negotiate filter matched a clear outbound packet while keying negotiates with its peer:
+    /// dropped (not held).
+    case negotiating
 
     /// The name counters and events use.
     public var description: String {
@@ -75,13 +79,14 @@ public enum DecisionReason: Int, Hashable, Sendable, CaseIterable, CustomStringC
         case .startupDHCP: "startup-dhcp"
         case .bootExemption: "boot-exemption"
         case .startupBlocked: "startup-blocked"
+        case .negotiating: "negotiating"
         }
     }
 
     /// Whether packets with this reason are accepted.
     public var accepts: Bool {
         switch self {
-        case .blocked, .negotiationRequired, .malformed, .modeBlock, .startupBlocked: false
+        case .blocked, .negotiationRequired, .negotiating, .malformed, .modeBlock, .startupBlocked: false
         default: true
         }
     }
@@ -91,7 +96,7 @@ public enum DecisionReason: Int, Hashable, Sendable, CaseIterable, CustomStringC
         switch self {
         case .noMatch, .permitted: .permit
         case .blocked: .block
-        case .protected, .clearInboundPassThrough, .clearFallback, .negotiationRequired: .negotiate
+        case .protected, .clearInboundPassThrough, .clearFallback, .negotiationRequired, .negotiating: .negotiate
         default: nil
         }
     }

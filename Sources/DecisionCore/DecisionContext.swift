@@ -88,11 +88,14 @@ public final class DecisionContext: Sendable {
             if securityAssociations.isProtected(key, direction: direction, mark: mark) {
                 return Decision(reason: .protected, filter: index)
             }
+            if action.allowFallbackToClear && securityAssociations.hasSoftAssociation(key, direction: direction) {
+                return Decision(reason: .clearFallback, filter: index)
+            }
             if direction == .inbound && action.inboundPassThrough {
                 return Decision(reason: .clearInboundPassThrough, filter: index)
             }
-            if direction == .outbound && action.allowFallbackToClear {
-                return Decision(reason: .clearFallback, filter: index)
+            if direction == .outbound && securityAssociations.isNegotiating(key, direction: direction) {
+                return Decision(reason: .negotiating, filter: index)
             }
             return Decision(reason: .negotiationRequired, filter: index)
         }

@@ -29,6 +29,11 @@ public protocol IPsecDriver: Sendable {
     /// values, so that it says what the driver does.
     func decisionState() async -> DriverDecisionState
 
+    /// Replaces keying's view of the peers (soft associations, negotiations in progress) that the
+    /// negotiate action consults. Called by the service host whenever keying publishes one; the
+    /// default ignores it (a driver without IKE).
+    func updatePeerAssociations(_ peers: PeerAssociations) async
+
     /// A graceful stop of the service: leave the host in permit mode (no hooks) and release the
     /// queues. Called once, last. The default puts the driver in operational permit mode.
     func shutdown() async throws
@@ -38,6 +43,8 @@ extension IPsecDriver {
     public func shutdown() async throws {
         try await enterOperationalMode(.permit)
     }
+
+    public func updatePeerAssociations(_ peers: PeerAssociations) async {}
 }
 
 /// The `netsh ipsec dynamic set config` settings the driver uses.

@@ -37,17 +37,22 @@ public struct HookConfiguration: Hashable, Sendable {
     /// How many queues (`--queue-balance` when more than one).
     public var queueCount: Int
     public var marks: DriverMarks
+    /// kernel-libipsec's TUN device (`ike_datapath = libipsec`): packets that come in or go out
+    /// through it are the protected ones, marked like those of an XFRM policy.
+    public var protectedInterface: String?
 
     public init(
         chainPrefix: String = "IPSECSVC",
         queueBase: UInt16 = 4200,
         queueCount: Int = 1,
-        marks: DriverMarks = .default
+        marks: DriverMarks = .default,
+        protectedInterface: String? = nil
     ) {
         self.chainPrefix = chainPrefix
         self.queueBase = queueBase
         self.queueCount = max(1, queueCount)
         self.marks = marks
+        self.protectedInterface = protectedInterface
     }
 
     public var inboundChain: String { "\(chainPrefix)-IN" }
@@ -202,6 +207,10 @@ public enum KernelHookScript {
                 : "-j NFQUEUE --queue-num \(c.queueBase)"
             var inbound = [loIn, "-m policy --dir in --pol ipsec -j MARK --set-xmark \(protected)/\(protected)"]
             var outbound = [loOut, "-m policy --dir out --pol ipsec -j MARK --set-xmark \(protected)/\(protected)"]
+            if let tun = c.protectedInterface {
+                inbound.append("-i \(tun) -j MARK --set-xmark \(protected)/\(protected)")
+                outbound.append("-o \(tun) -j MARK --set-xmark \(protected)/\(protected)")
+            }
             if epoch != 0 {
                 let fast =
                     "-m connmark --mark \(hex(c.marks.flowMark(epoch: epoch)))/\(hex(c.marks.flowMask)) -j ACCEPT"

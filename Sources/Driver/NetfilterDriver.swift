@@ -16,6 +16,11 @@ public struct NetfilterDriverConfiguration: Sendable {
     public var installsHooks: Bool
     /// Whether permitted flows bypass user space after their first packet.
     public var fastPath: Bool
+    /// Where the readers send negotiation requests and soft-association use (keying); `nil`: no IKE.
+    public var keyingRequests: (any KeyingRequestSink)?
+    /// Keying's peer view that ``securityAssociations`` reads; the driver replaces its content in
+    /// ``NetfilterDriver/updatePeerAssociations(_:)``.
+    public var peerAssociations: PeerAssociationsCell?
 
     public init(
         hooks: HookConfiguration = HookConfiguration(queueCount: NetfilterDriverConfiguration.defaultQueueCount),
@@ -25,7 +30,9 @@ public struct NetfilterDriverConfiguration: Sendable {
         hostCheckInterval: Duration = .seconds(2),
         eventSink: any DriverEventSink = StandardErrorEventSink(),
         installsHooks: Bool = true,
-        fastPath: Bool = true
+        fastPath: Bool = true,
+        keyingRequests: (any KeyingRequestSink)? = nil,
+        peerAssociations: PeerAssociationsCell? = nil
     ) {
         self.hooks = hooks
         self.reader = reader
@@ -35,6 +42,8 @@ public struct NetfilterDriverConfiguration: Sendable {
         self.eventSink = eventSink
         self.installsHooks = installsHooks
         self.fastPath = fastPath
+        self.keyingRequests = keyingRequests
+        self.peerAssociations = peerAssociations
     }
 
     /// One queue (and reader thread) per CPU, at most 8.
@@ -217,6 +226,10 @@ public actor NetfilterDriver: IPsecDriver {
         )
     }
 
+    public func updatePeerAssociations(_ peers: PeerAssociations) async {
+        configuration.peerAssociations?.replace(peers)
+    }
+
     public func decisionState() async -> DriverDecisionState {
         DriverDecisionState(
             settings: DecisionSettings(
@@ -302,6 +315,7 @@ public actor NetfilterDriver: IPsecDriver {
                         cell: cell,
                         statistics: statistics,
                         sink: configuration.eventSink,
+                        keying: configuration.keyingRequests,
                         settings: configuration.reader
                     )
                 )

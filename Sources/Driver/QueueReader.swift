@@ -55,6 +55,7 @@ final class QueueReader: @unchecked Sendable {
     private let cell: ContextCell
     private let statistics: DriverStatistics
     private let sink: any DriverEventSink
+    private let keying: (any KeyingRequestSink)?
     private let settings: QueueReaderSettings
     private let stopping = Atomic<Bool>(false)
     private let exited = LoopEnd()
@@ -67,6 +68,7 @@ final class QueueReader: @unchecked Sendable {
         cell: ContextCell,
         statistics: DriverStatistics,
         sink: any DriverEventSink,
+        keying: (any KeyingRequestSink)? = nil,
         settings: QueueReaderSettings
     ) throws(SystemError) {
         guard let socket = cnfq_open() else { throw SystemError("open netlink socket", path: "netfilter queue") }
@@ -88,6 +90,7 @@ final class QueueReader: @unchecked Sendable {
         self.cell = cell
         self.statistics = statistics
         self.sink = sink
+        self.keying = keying
         self.settings = settings
     }
 
@@ -136,6 +139,7 @@ final class QueueReader: @unchecked Sendable {
         var events: [String] = []
         var limiter = EventRateLimiter(rate: settings.eventsPerSecond)
         var pending: Run?
+        var requests = KeyingRequestLimiter()
         let accept = cnfq_verdict_accept()
         let drop = cnfq_verdict_drop()
 
@@ -191,6 +195,16 @@ final class QueueReader: @unchecked Sendable {
                         let bytes = UInt32(truncatingIfNeeded: decided.length)
                         if direction == .inbound { local.inboundPackets &+= 1 } else { local.outboundPackets &+= 1 }
                         if decided.fragment { local.fragments &+= 1 }
+                        if let keying,
+                            let request = requests.request(
+                                for: decision,
+                                key: key,
+                                direction: direction,
+                                table: context.table
+                            )
+                        {
+                            keying.submit(request)
+                        }
                         let reason = decision.reason.rawValue
                         local.reasonPackets[reason] &+= 1
                         local.reasonBytes[reason] &+= UInt64(bytes)

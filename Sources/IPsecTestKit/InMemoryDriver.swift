@@ -19,6 +19,8 @@ public actor InMemoryDriver: IPsecDriver {
     public private(set) var settings = DriverSettings()
     /// The counters ``status()`` reports (tests set them with ``setCounter(_:_:)``).
     public private(set) var counters: [String: UInt64] = [:]
+    /// The last peer view keying sent (``updatePeerAssociations(_:)``).
+    public private(set) var peerAssociations = PeerAssociations.none
     /// When set, ``apply(_:)`` throws it (to test the block-mode fallback).
     public var failNextApply: (any Error)?
     /// The host ``decisionState()`` reports.
@@ -45,6 +47,10 @@ public actor InMemoryDriver: IPsecDriver {
         }
         self.policy = policy
         events.append(.applied(generation: policy.generation, filters: policy.filters.count))
+    }
+
+    public func updatePeerAssociations(_ peers: PeerAssociations) async {
+        peerAssociations = peers
     }
 
     public func configure(_ settings: DriverSettings) async throws {

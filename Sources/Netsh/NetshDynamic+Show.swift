@@ -96,7 +96,8 @@ extension NetshDynamicSession {
                 .all("security associations"), .address("srcaddr", "Source"), .address("dstaddr", "Destination"),
                 .format, .resolvedns,
             ],
-            run: showSecurityAssociations
+            reads: .securityAssociations,
+            run: showMainModeSecurityAssociations
         ),
         NetshCommand(
             "show",
@@ -106,7 +107,8 @@ extension NetshDynamicSession {
                 .all("security associations"), .address("srcaddr", "Source"), .address("dstaddr", "Destination"),
                 .protocolParameter, .format, .resolvedns,
             ],
-            run: showSecurityAssociations
+            reads: .securityAssociations,
+            run: showQuickModeSecurityAssociations
         ),
         NetshCommand(
             "show",
@@ -159,10 +161,6 @@ extension NetshDynamicSession {
             for counter in statistics.ipsec { text.field(counter.name, "\(counter.value)") }
         }
         return text.text
-    }
-
-    func showSecurityAssociations(_ arguments: NetshArguments) throws(NetshError) -> String {
-        "No security associations: ipsecsvc does not negotiate IKE; kernel IPsec SAs are listed by 'ip xfrm state'.\n"
     }
 
     func showAll(_ arguments: NetshArguments) throws(NetshError) -> String {

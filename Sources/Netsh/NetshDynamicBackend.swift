@@ -33,10 +33,10 @@ public struct NetshStatistics: Hashable, Sendable, Codable {
         "Invalid Packets Received",
     ]
 
-    /// ipsecsvc does no key exchange: every IKE counter is 0, and the note says why.
+    /// IKE is off (`ike = none`, or the memory driver): every IKE counter is 0, and the note says why.
     public static let noIKE = (
         counters: ikeCounterNames.map { NetshCounter($0, 0) },
-        note: "ipsecsvc does no IKE key exchange: the IKE counters are always 0."
+        note: "IKE keying is off (ike = none): the IKE counters are always 0."
     )
 }
 

@@ -22,6 +22,8 @@ public struct NetshSPD: Hashable, Sendable {
     /// The driver's mode (gathered for ``NetshLiveData/filters``): outside secure mode the filters
     /// decide nothing, and `show` says so. `nil` when not known.
     public var driverMode: DriverMode?
+    /// The live IKE security associations (gathered for ``NetshLiveData/securityAssociations``).
+    public var securityAssociations: NetshSecurityAssociations
 
     /// The settings as configured and in force, for `show config`.
     public var settingsState: DynamicSettingsState {
@@ -36,7 +38,8 @@ public struct NetshSPD: Hashable, Sendable {
         statistics: NetshStatistics = NetshStatistics(),
         inForce: EffectivePolicy = .empty,
         host: HostInfo = HostInfo(),
-        driverMode: DriverMode? = nil
+        driverMode: DriverMode? = nil,
+        securityAssociations: NetshSecurityAssociations = .none
     ) {
         self.policy = policy
         self.settings = settings
@@ -46,6 +49,7 @@ public struct NetshSPD: Hashable, Sendable {
         self.inForce = inForce
         self.host = host
         self.driverMode = driverMode
+        self.securityAssociations = securityAssociations
     }
 }
 
@@ -59,6 +63,8 @@ public struct NetshLiveData: OptionSet, Hashable, Sendable {
     public static let statistics = NetshLiveData(rawValue: 1)
     /// The filters in force and what they are expanded against (`show qmpolicy|mmfilter|qmfilter|rule|all`).
     public static let filters = NetshLiveData(rawValue: 2)
+    /// The live IKE security associations (`show mmsas|qmsas`).
+    public static let securityAssociations = NetshLiveData(rawValue: 4)
 }
 
 /// One `netsh ipsec dynamic` command as the shell found it: the command's full name (`add rule`) and

@@ -28,18 +28,35 @@ public struct DynamicPolicy: Hashable, Sendable, Codable {
     }
 
     /// The rules as effective filters of the source named `source`, each with its inbound and outbound
-    /// action; negotiate offers come from the rule's quick-mode policy.
+    /// action; negotiate offers and `soft` come from the rule's quick-mode policy, IKE's main mode
+    /// (offers, lifetime, quick modes per main mode, soft SA lifetime) from its main-mode policy and
+    /// the authentication methods from the rule.
     public func effectiveFilters(source: String) -> [EffectiveFilter] {
         rules.map { rule in
-            let offers = rule.quickModePolicy.flatMap(quickModePolicy(named:))?.offers ?? SecurityOffer.windowsDefaults
+            let quickMode = rule.quickModePolicy.flatMap(quickModePolicy(named:))
+            let offers = quickMode?.offers ?? SecurityOffer.windowsDefaults
             func action(_ kind: FilterActionKind) -> FilterAction {
                 FilterAction(
                     id: rule.id,
                     name: "Dynamic \(kind.rawValue)",
                     action: kind,
+                    allowFallbackToClear: kind == .negotiate && quickMode?.soft == true,
                     offers: kind == .negotiate ? offers : []
                 )
             }
+            let mainMode = mainModePolicy(named: rule.mainModePolicy)
+            let negotiation = NegotiationSettings(
+                authenticationMethods: rule.authenticationMethods,
+                mainMode: MainModeSettings(
+                    id: rule.id,
+                    quickModeLimit: mainMode?.quickModeLimit ?? 0,
+                    lifetimeSeconds: (mainMode?.lifetimeMinutes ?? 480) * 60,
+                    securityMethods: mainMode?.securityMethods ?? MainModeSecurityMethod.windowsDefaults
+                ),
+                softAssociationIdleSeconds: mainMode.flatMap {
+                    $0.softSAExpirationSeconds == 0 ? nil : $0.softSAExpirationSeconds
+                }
+            )
             var filter = rule.filter
             filter.id = rule.id
             let inbound = action(rule.actionInbound)
@@ -56,7 +73,8 @@ public struct DynamicPolicy: Hashable, Sendable, Codable {
                     ruleName: rule.id.braced,
                     ruleID: rule.id,
                     filterActionName: inbound.name
-                )
+                ),
+                negotiation: negotiation
             )
         }
     }

@@ -5,10 +5,26 @@ public struct EffectivePolicy: Hashable, Sendable, Codable {
     public var generation: UInt64
     /// Filters in merge order (the driver orders them by weight).
     public var filters: [EffectiveFilter]
+    /// The active default response rules of the assigned policies: they add no filters, but IKE
+    /// answers peers that no other rule covers with their offers (keying).
+    public var defaultResponses: [EffectiveDefaultResponse]
 
-    public init(generation: UInt64 = 0, filters: [EffectiveFilter] = []) {
+    public init(
+        generation: UInt64 = 0,
+        filters: [EffectiveFilter] = [],
+        defaultResponses: [EffectiveDefaultResponse] = []
+    ) {
         self.generation = generation
         self.filters = filters
+        self.defaultResponses = defaultResponses
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        generation = try container.decode(UInt64.self, forKey: .generation)
+        filters = try container.decode([EffectiveFilter].self, forKey: .filters)
+        defaultResponses =
+            try container.decodeIfPresent([EffectiveDefaultResponse].self, forKey: .defaultResponses) ?? []
     }
 
     /// No policy at all: secure mode then filters nothing.
@@ -27,6 +43,9 @@ public struct EffectiveFilter: Hashable, Sendable, Codable {
     /// Tunnel endpoint of the rule, `nil` for transport mode.
     public var tunnelEndpoint: IPv4Address?
     public var provenance: Provenance
+    /// How IKE negotiates for this filter (its rule's authentication methods and its policy's main
+    /// mode); `nil` means Windows' defaults (Kerberos, the default main-mode offers).
+    public var negotiation: NegotiationSettings?
 
     public init(
         filter: Filter,
@@ -34,13 +53,49 @@ public struct EffectiveFilter: Hashable, Sendable, Codable {
         outboundAction: FilterAction? = nil,
         interfaceType: InterfaceType = .all,
         tunnelEndpoint: IPv4Address? = nil,
-        provenance: Provenance
+        provenance: Provenance,
+        negotiation: NegotiationSettings? = nil
     ) {
         self.filter = filter
         self.inboundAction = inboundAction
         self.outboundAction = outboundAction ?? inboundAction
         self.interfaceType = interfaceType
         self.tunnelEndpoint = tunnelEndpoint
+        self.provenance = provenance
+        self.negotiation = negotiation
+    }
+}
+
+/// What IKE needs beyond the filter to negotiate: how peers authenticate, in the rule's order, and
+/// the main-mode settings of the policy (or the dynamic rule's `mmpolicy`).
+public struct NegotiationSettings: Hashable, Sendable, Codable {
+    public var authenticationMethods: [AuthenticationMethod]
+    public var mainMode: MainModeSettings
+    /// Seconds an unused soft association lives (`softsaexpirationtime` of a dynamic `mmpolicy`);
+    /// `nil`: Windows' 5 minutes.
+    public var softAssociationIdleSeconds: UInt32?
+
+    public init(
+        authenticationMethods: [AuthenticationMethod],
+        mainMode: MainModeSettings,
+        softAssociationIdleSeconds: UInt32? = nil
+    ) {
+        self.authenticationMethods = authenticationMethods
+        self.mainMode = mainMode
+        self.softAssociationIdleSeconds = softAssociationIdleSeconds
+    }
+}
+
+/// An active default response rule in effect: IKE answers a peer no filter covers with this
+/// action's offers and these authentication methods (windows-ipsec.md §4.6).
+public struct EffectiveDefaultResponse: Hashable, Sendable, Codable {
+    public var action: FilterAction
+    public var negotiation: NegotiationSettings
+    public var provenance: Provenance
+
+    public init(action: FilterAction, negotiation: NegotiationSettings, provenance: Provenance) {
+        self.action = action
+        self.negotiation = negotiation
         self.provenance = provenance
     }
 }

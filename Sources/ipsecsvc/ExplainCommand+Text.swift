@@ -43,6 +43,7 @@ enum ExplainText {
             out += "filter action \"\(winner.filterActionName)\", \(winner.provenance.sourceDescription)\n"
         }
         out += "Verdict: \(explanation.verdict.rawValue). \(explanation.detail)\n"
+        if let keying = explanation.keying { out += "\(keying)\n" }
         for assumption in explanation.assumptions { out += "Assumed: \(assumption)\n" }
         return out
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IPsecSystem
+import Keying
 import PolicyModel
 import Providers
 import ServiceHost
@@ -98,9 +99,42 @@ enum StatusFormatting {
                 )
             }
         }
+        lines += ike(report.keying)
         for (name, value) in report.counters.sorted(by: { $0.key < $1.key }) {
             lines.append("  \(name.terminalEscaped()): \(value)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The IKE section: daemon, datapath, counts, soft associations, rules that cannot be negotiated.
+    static func ike(_ keying: KeyingStatus?) -> [String] {
+        guard let keying else {
+            return ["  IKE:          off (ike = none, or the memory driver): negotiate filters only check kernel IPsec"]
+        }
+        var lines = [
+            "  IKE:          strongSwan over \(keying.viciSocket), \(keying.datapath) datapath: "
+                + (keying.connected
+                    ? "connected to \(keying.daemon ?? "charon")"
+                    : "NOT CONNECTED (\(keying.lastError ?? "not yet connected")); negotiations fail until charon answers"),
+            "    \(keying.connections) connections, \(keying.secrets) secrets loaded",
+        ]
+        for (name, value) in keying.counters.sorted(by: { $0.key < $1.key }) {
+            lines.append("    ike.\(name): \(value)")
+        }
+        for soft in keying.softAssociations {
+            lines.append(
+                "    soft association with \(soft.peer) since \(formatTime(soft.since)), idle \(soft.idleSeconds) of \(soft.idleLimitSeconds) s (\(soft.rule.label))"
+            )
+        }
+        for rule in keying.unnegotiable {
+            lines.append("    not negotiable: \(rule.rule.label): \(rule.reason)")
+        }
+        for failure in keying.recentFailures.suffix(5) {
+            lines.append(
+                "    failed \(formatTime(failure.time)): \(failure.peer) \(failure.reason.rawValue) (\(failure.detail))"
+            )
+        }
+        for note in keying.notes { lines.append("    note: \(note)") }
+        return lines
     }
 }

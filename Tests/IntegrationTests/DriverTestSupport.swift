@@ -1,4 +1,5 @@
 import Foundation
+import IPsecSystem
 import IPsecTestKit
 import PolicyModel
 import Synchronization
@@ -41,29 +42,25 @@ struct Outcome {
     var output: String
 }
 
-/// Runs a command to completion on its own thread (never blocking the test's executor).
+/// Runs a command with bash to completion on its own thread (never blocking the test's executor), with
+/// standard error folded into the output. The shell starts with an empty signal mask whatever this test
+/// process blocks, so `timeout`, `kill` and job control inside it behave as in a terminal.
 @discardableResult
 func sh(_ command: String) async -> Outcome {
     await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
         let thread = Thread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = ["-c", command]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            process.standardInput = FileHandle.nullDevice
+            let shell = Command(
+                "/bin/bash",
+                ["-c", command],
+                standardOutput: .capture,
+                standardError: .sameAsOutput
+            )
             do {
-                try process.run()
+                let result = try ChildProcess.runBlocking(shell, timeout: .seconds(3600), outputLimit: 64 << 20)
+                continuation.resume(returning: Outcome(status: result.status.shellStatus, output: result.outputText))
             } catch {
                 continuation.resume(returning: Outcome(status: -1, output: "\(error)"))
-                return
             }
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            continuation.resume(
-                returning: Outcome(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
-            )
         }
         thread.start()
     }
@@ -371,6 +368,7 @@ extension DriverNetwork {
             systemd = no
             driver = netfilter
             stop_timeout = 10
+            \(extra.contains("ike =") ? "" : "ike = none")
             \(extra)
             """
         try config.write(toFile: path, atomically: true, encoding: .utf8)

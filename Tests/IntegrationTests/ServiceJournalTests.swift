@@ -196,6 +196,13 @@ enum JournalKind: String, CaseIterable {
     case noStaticPolicy = "0b972a9ce5e6408b8d4bb333f69495a3"
     case persistentPendingRestart = "ce46cea326c948bb8e31fe1a886012b0"
     case driverEvent = "4cfe5d06756849378cff44ff83f6512b"
+    case ikeDaemonConnected = "835c82b217614f34a017b5f61b289ed7"
+    case ikeDaemonLost = "13304292c7f84244a1c0bb8120b01506"
+    case ikeLoadFailed = "0b212fd9419e4e6eb829ca75135cc6fe"
+    case ikeNegotiationFailed = "037fce86eb994ade8a94e2d210e3f5ec"
+    case ikeNotNegotiable = "dc548bcc358a4a3a8fefe5a2e3fa9103"
+    case ikeSoftAssociation = "6ae8508cd62e40adbafdf6150351ea3d"
+    case ikeNegotiated = "86e890d7af814eecb2ae8a784d8edfc1"
 }
 
 /// A `systemd-journald` of the test's own. It runs in a private mount namespace (`unshare --mount

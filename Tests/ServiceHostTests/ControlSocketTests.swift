@@ -139,7 +139,7 @@ enum EchoCommand: ControlCommand {
             #expect(stats.ipsec.map(\.name) == DriverStatus(counters: [:]).netshStatistics.map(\.name))
             #expect(stats.ike.map(\.name).contains("Main Modes"))
             #expect(stats.ike.allSatisfy { $0.value == 0 })
-            #expect(stats.ikeNote?.contains("no IKE") == true)
+            #expect(stats.ikeNote?.contains("IKE keying is off") == true)
             await driver.setCounter("drops.blocked", 43)
             let again = try await client.request(NetshStatisticsCommand.self, ControlEmpty())
             #expect(again.ipsec.first { $0.name == "Packets Blocked" }?.value == 43)
@@ -266,6 +266,8 @@ enum EchoCommand: ControlCommand {
         defaults.directoryPollingMinutes = 180
         defaults.directoryCheck = "/usr/local/sbin/check-domain-controller"
         defaults.dialupInterfaces = ["wg*", "tun-dialin*"]
+        defaults.ikeCADirectory = "/etc/ipsecsvc/ike/ca"
+        defaults.ikeCertificateDirectory = "/etc/ipsecsvc/ike/certs"
         #expect(configuration == defaults)
     }
 }

@@ -288,9 +288,13 @@ public actor SourcesPolicyEngine {
         }
         selection = selected
         let merged = PolicyMerger.merge(selected.contributions, generation: generation)
-        if merged.filters != current.filters {
+        if merged.filters != current.filters || merged.defaultResponses != current.defaultResponses {
             generation += 1
-            current = EffectivePolicy(generation: generation, filters: merged.filters)
+            current = EffectivePolicy(
+                generation: generation,
+                filters: merged.filters,
+                defaultResponses: merged.defaultResponses
+            )
         }
         await applyCacheAction(selected.cacheAction)
     }

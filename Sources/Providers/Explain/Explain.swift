@@ -77,6 +77,9 @@ public struct Explanation: Hashable, Sendable, Codable {
     /// What `explain` assumed (one sentence each): offline mode and settings, the interface, clear
     /// traffic.
     public var assumptions: [String]
+    /// For a negotiate verdict of the running service: whether IKE has SAs with the peer, a soft
+    /// association, a negotiation in progress, or why its last one failed (`nil`: not asked).
+    public var keying: String? = nil
 
     /// The deciding filter.
     public var winner: MatchingFilter? { decidedByFilter ? matches.first : nil }
@@ -209,7 +212,7 @@ public enum Explainer {
         switch reason {
         case .noMatch, .permitted, .modePermit, .startupPermit, .startupOutbound, .startupReply: .permit
         case .blocked, .modeBlock, .startupBlocked, .malformed: .block
-        case .protected, .clearInboundPassThrough, .clearFallback, .negotiationRequired: .negotiate
+        case .protected, .clearInboundPassThrough, .clearFallback, .negotiationRequired, .negotiating: .negotiate
         case .exemptIKE, .exemptMulticast, .exemptBroadcast, .exemptRSVP, .exemptKerberos, .loopback, .startupDHCP,
             .bootExemption, .notIPv4:
             .exempt
@@ -241,6 +244,9 @@ public enum Explainer {
             let side = direction == .inbound ? "inbound" : "outbound"
             return
                 "Security is negotiated by \(origin); IPsec-protected traffic passes, unsecured \(side) traffic is dropped (negotiation required)."
+        case .negotiating:
+            return
+                "Security is negotiated by \(origin); IKE is negotiating with the peer now: unsecured outbound traffic is dropped until the security associations are up."
         case .exemptIKE:
             return "IKE (UDP 500 and 4500) is exempt from IPsec filtering and is decided before any filter."
         case .exemptMulticast, .exemptBroadcast, .exemptRSVP, .exemptKerberos:

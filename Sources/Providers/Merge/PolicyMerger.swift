@@ -24,7 +24,42 @@ public enum PolicyMerger {
         for contribution in contributions {
             appendEffectiveFilters(of: contribution, to: &filters)
         }
-        return EffectivePolicy(generation: generation, filters: filters)
+        return EffectivePolicy(
+            generation: generation,
+            filters: filters,
+            defaultResponses: contributions.flatMap(defaultResponses(of:))
+        )
+    }
+
+    /// The active default response rule of an assigned policy, with its action: IKE answers with it.
+    public static func defaultResponses(of contribution: Contribution) -> [EffectiveDefaultResponse] {
+        guard case .assigned(let store, let policyID) = contribution.policy.content,
+            let policy = store.policy(id: policyID)
+        else { return [] }
+        return policy.rules.compactMap { rule in
+            guard rule.isActive, rule.isDefaultResponse, let actionID = rule.filterActionID,
+                let action = store.filterActions.first(where: { $0.id == actionID }), action.action == .negotiate
+            else { return nil }
+            return EffectiveDefaultResponse(
+                action: action,
+                negotiation: NegotiationSettings(
+                    authenticationMethods: rule.authenticationMethods,
+                    mainMode: policy.mainMode
+                ),
+                provenance: Provenance(
+                    kind: contribution.kind,
+                    source: contribution.sourceName,
+                    store: contribution.policy.store,
+                    policyName: policy.name,
+                    policyID: policy.id,
+                    ruleName: rule.name.isEmpty ? "<Dynamic>" : rule.name,
+                    ruleID: rule.id,
+                    filterActionName: action.name,
+                    gpo: contribution.policy.gpo,
+                    linkedThrough: contribution.policy.linkedThrough
+                )
+            )
+        }
     }
 
     /// The filters one contribution adds: for an assigned policy, every filter of every filter list of
@@ -58,6 +93,10 @@ public enum PolicyMerger {
                 for listID in rule.filterListIDs {
                     guard let listIndex = lists[GUIDKey(listID)] else { continue }
                     let list = store.filterLists[listIndex]
+                    let negotiation = NegotiationSettings(
+                        authenticationMethods: rule.authenticationMethods,
+                        mainMode: policy.mainMode
+                    )
                     let provenance = Provenance(
                         kind: contribution.kind,
                         source: contribution.sourceName,
@@ -80,7 +119,8 @@ public enum PolicyMerger {
                                 outboundAction: action,
                                 interfaceType: rule.interfaceType,
                                 tunnelEndpoint: rule.tunnelEndpoint,
-                                provenance: provenance
+                                provenance: provenance,
+                                negotiation: negotiation
                             )
                         )
                     }

@@ -1,9 +1,19 @@
 public import DecisionCore
 import IPsecSystem
+public import Keying
 
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Whether the service negotiates IKE (`ike`).
+public enum KeyingMode: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Through strongSwan's charon over vici (docs/keying.md): the default.
+    case strongswan
+    /// No IKE: a negotiate filter only checks whether kernel IPsec already protects the packet, and
+    /// `soft` sends in the clear at once.
+    case none
+}
 
 /// Which `IPsecDriver` implementation the service uses.
 public enum DriverKind: String, Hashable, Sendable, Codable, CaseIterable {
@@ -79,11 +89,35 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     /// connections besides the point-to-point links the kernel reports (PPP, SLIP, ISDN, WWAN), for
     /// the connection type of rules.
     public var dialupInterfaces: [String] = []
+    /// `ike`: IKE through strongSwan, or none.
+    public var ike: KeyingMode = .strongswan
+    /// `ike_vici_socket`: charon's vici socket.
+    public var ikeViciSocket: String = "/run/charon.vici"
+    /// `ike_datapath`: kernel XFRM or strongSwan's kernel-libipsec.
+    public var ikeDatapath: KeyingDatapath = .kernel
+    /// `ike_libipsec_interface`: kernel-libipsec's TUN device.
+    public var ikeLibipsecInterface: String = "ipsec0"
+    /// `ike_ca_dir`: root CA certificates that certificate rules name.
+    public var ikeCADirectory: String?
+    /// `ike_cert_dir`: this computer's certificates and private keys.
+    public var ikeCertificateDirectory: String?
 
     public init() {}
 
     /// How the driver and `explain` tell LAN from remote access interfaces.
     public var interfaceClassifier: InterfaceClassifier { InterfaceClassifier(dialupPatterns: dialupInterfaces) }
+
+    /// The keying settings of this configuration (`nil` with `ike = none`).
+    public var keyingSettings: KeyingSettings? {
+        guard ike == .strongswan else { return nil }
+        return KeyingSettings(
+            viciSocket: ikeViciSocket,
+            datapath: ikeDatapath,
+            libipsecInterface: ikeLibipsecInterface,
+            caDirectory: ikeCADirectory,
+            certificateDirectory: ikeCertificateDirectory
+        )
+    }
 
     /// The PID file `run` writes: the configured one, or `ipsecsvc.pid` beside the socket.
     public var effectivePIDFile: String {
@@ -225,6 +259,24 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
                     throw bad("shell patterns of interface names separated by spaces (no '/')")
                 }
                 dialupInterfaces = patterns
+            case "ike":
+                guard let mode = KeyingMode(rawValue: entry.value) else { throw bad("strongswan or none") }
+                ike = mode
+            case "ike_vici_socket": ikeViciSocket = try path()
+            case "ike_datapath":
+                guard let datapath = KeyingDatapath(rawValue: entry.value) else { throw bad("kernel or libipsec") }
+                ikeDatapath = datapath
+            case "ike_libipsec_interface":
+                // The name goes into iptables rules: an interface name and nothing else.
+                let allowed = entry.value.allSatisfy {
+                    $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0))
+                }
+                guard allowed, (1...15).contains(entry.value.count) else {
+                    throw bad("an interface name (1–15 letters, digits, - _ .)")
+                }
+                ikeLibipsecInterface = entry.value
+            case "ike_ca_dir": ikeCADirectory = try path()
+            case "ike_cert_dir": ikeCertificateDirectory = try path()
             default:
                 throw ConfigurationError(path: file.path, line: entry.line, message: "unknown key '\(entry.key)'")
             }

@@ -177,7 +177,7 @@ public enum SetDynamicConfigCommand: ControlCommand {
 }
 
 /// `netsh.dynamic.stats`: the driver's counters as `netsh ipsec dynamic show stats` prints them
-/// (``DriverStatus/netshStatistics``); the IKE counters are 0, with a note (no key exchange here).
+/// (``DriverStatus/netshStatistics``) and, with keying, the IKE counters (``PolicyAgent/netshStatistics()``).
 public enum NetshStatisticsCommand: ControlCommand {
     public typealias Request = ControlEmpty
     public typealias Response = NetshStatistics

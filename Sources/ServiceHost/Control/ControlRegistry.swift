@@ -1,6 +1,7 @@
 import Driver
 import FoundationEssentials
 public import IPsecSystem
+import Keying
 import Netsh
 import PolicyFormats
 import PolicyModel
@@ -163,6 +164,7 @@ public struct ControlRegistry: Sendable {
             return await context.agent.status(pid: CurrentProcess.pid)
         }
         registry.registerNetshDynamic()
+        registry.registerKeying()
         registry.register(GetDynamicConfigCommand.self) { _, context in
             // The file is the one copy of the settings: read it, not a cache.
             let store = ServiceStateStore(directory: context.configuration.stateDirectory)

@@ -84,7 +84,12 @@ extension ControlRegistry {
                 agent: context.agent,
                 configuration: context.configuration
             )
-            return await engine.explain(request, environment: environment)
+            var explanation = await engine.explain(request, environment: environment)
+            if explanation.verdict == .negotiate {
+                let peer = explanation.direction == .inbound ? request.source : request.destination
+                explanation.keying = await KeyingExplanation.sentence(context.agent.keying, peer: peer)
+            }
+            return explanation
         }
     }
 }

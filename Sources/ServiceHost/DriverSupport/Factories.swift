@@ -1,4 +1,5 @@
 public import Driver
+public import Keying
 import PolicyModel
 public import Providers
 
@@ -11,24 +12,35 @@ public enum DriverFactory {
         configuration.stateDirectory + "/driver-state"
     }
 
-    /// Makes the driver for `configuration`; the driver's own events go to `journal`.
+    /// Makes the driver for `configuration`; the driver's own events go to `journal`. With `keying`,
+    /// the netfilter driver reports negotiation needs to it and follows its soft associations; with
+    /// `ike_datapath = libipsec` the TUN device's traffic counts as protected.
     public static func make(
         _ configuration: ServiceConfiguration,
-        journal: any Journal = makeDefaultJournal()
+        journal: any Journal = makeDefaultJournal(),
+        keying: (any Keying)? = nil
     ) throws -> any IPsecDriver {
         switch configuration.driver {
         case .memory:
-            FileBackedDriver(path: statePath(configuration), hostInfo: hostInfo(configuration))
+            return FileBackedDriver(path: statePath(configuration), hostInfo: hostInfo(configuration))
         case .netfilter:
-            FileBackedDriver(
-                path: statePath(configuration),
-                inner: NetfilterDriver(
-                    configuration: NetfilterDriverConfiguration(
-                        hostInfo: hostInfo(configuration),
-                        eventSink: JournalDriverEventSink(journal: journal)
-                    )
-                )
+            var driver = NetfilterDriverConfiguration(
+                hostInfo: hostInfo(configuration),
+                eventSink: JournalDriverEventSink(journal: journal)
             )
+            if let keying {
+                let peers = PeerAssociationsCell()
+                driver.keyingRequests = keying
+                driver.peerAssociations = peers
+                driver.securityAssociations = KernelSecurityAssociations(
+                    protectedMark: driver.hooks.marks.protected,
+                    peers: peers
+                )
+                if configuration.ikeDatapath == .libipsec {
+                    driver.hooks.protectedInterface = configuration.ikeLibipsecInterface
+                }
+            }
+            return FileBackedDriver(path: statePath(configuration), inner: NetfilterDriver(configuration: driver))
         }
     }
 

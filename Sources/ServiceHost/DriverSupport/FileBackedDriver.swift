@@ -98,6 +98,10 @@ public actor FileBackedDriver: IPsecDriver {
         )
     }
 
+    public func updatePeerAssociations(_ peers: PeerAssociations) async {
+        await inner?.updatePeerAssociations(peers)
+    }
+
     public func status() async -> DriverStatus {
         if let inner { return await inner.status() }
         return DriverStatus(mode: record.mode, tableGeneration: record.tableGeneration, filterCount: record.filterCount)

@@ -49,7 +49,7 @@ extension ControlRegistry {
             }
         }
         register(NetshStatisticsCommand.self) { _, context in
-            NetshStatistics(driverStatus: await context.agent.driver.status())
+            await context.agent.netshStatistics()
         }
     }
 }

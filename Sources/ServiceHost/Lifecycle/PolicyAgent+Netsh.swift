@@ -29,7 +29,8 @@ extension PolicyAgent {
                 bootSettings: bootSettings
             )
             let reads = NetshDynamicSession.reads(commands)
-            if reads.contains(.statistics) { spd.statistics = NetshStatistics(driverStatus: await driver.status()) }
+            if reads.contains(.statistics) { spd.statistics = await netshStatistics() }
+            if reads.contains(.securityAssociations) { spd.securityAssociations = await netshSecurityAssociations() }
             if reads.contains(.filters) {
                 // The effective policy explain decides with, and the driver's host and mode: `show`
                 // expands the filters as the driver compiled them.

@@ -1,6 +1,7 @@
 import DecisionCore
 public import Driver
 import IPsecSystem
+public import Keying
 public import PolicyModel
 public import Providers
 
@@ -22,6 +23,8 @@ public struct ServiceStatusReport: Hashable, Sendable, Codable {
     /// True when the persistent policy failed to apply and the driver was put in block mode.
     public var persistentPolicyFailed = false
     public var sources: [SourceStatus] = []
+    /// IKE: the daemon connection, counters, soft associations (`nil` with `ike = none`).
+    public var keying: KeyingStatus?
     /// The one-line summary also sent as systemd `STATUS=`.
     public var summary: String
     public var counters: [String: UInt64] = [:]
@@ -42,7 +45,10 @@ public struct ServiceStatusReport: Hashable, Sendable, Codable {
 public actor PolicyAgent {
     public nonisolated let driver: any IPsecDriver
     public nonisolated let engine: SourcesPolicyEngine
+    /// IKE keying (`nil` with `ike = none`): follows the effective policy; its peer view goes to the driver.
+    public nonisolated let keying: (any Keying)?
     private let journal: any Journal
+    private var peerForwarding: Task<Void, Never>?
     private var lifecycle = ServiceStateMachine()
     private var stateSince: Int64 = SystemClock.secondsSince1970()
     private var modeSince: Int64?
@@ -60,7 +66,7 @@ public actor PolicyAgent {
     /// Whether the agent journals each source's result itself; `false` when the engine sends its own
     /// events to the journal (``JournalPolicyEventSink``), so that nothing is logged twice.
     private let journalsSources: Bool
-    /// Runs first on every refresh: the plugins follow their plugins.d directory (``PluginWiring``).
+    /// Runs first on every refresh: the plugins follow their plugins.d directory (``PluginService``).
     private var sourcesReloader: (@Sendable () async -> Void)?
     /// Serialises the netsh dynamic transactions (``runNetshDynamic(_:dryRun:store:)``).
     let dynamicTransactions = TransactionLock()
@@ -68,6 +74,7 @@ public actor PolicyAgent {
     public init(
         driver: any IPsecDriver,
         engine: SourcesPolicyEngine,
+        keying: (any Keying)? = nil,
         journal: any Journal,
         startType: StartupType,
         settings: DynamicSettings,
@@ -76,6 +83,7 @@ public actor PolicyAgent {
     ) {
         self.driver = driver
         self.engine = engine
+        self.keying = keying
         self.journal = journal
         self.startType = startType
         self.settings = settings
@@ -91,6 +99,7 @@ public actor PolicyAgent {
     ///   driver's error when it cannot even enter block mode (the service then stays STOPPED).
     public func start() async throws {
         try transition(.start)
+        await startKeying()
         do {
             try await applyPolicyAtStart()
         } catch {
@@ -155,6 +164,24 @@ public actor PolicyAgent {
         journal.record(JournalEntry(.serviceStopped, "The IPSEC Services service entered the stopped state."))
     }
 
+    /// Connects keying to the IKE daemon and forwards its peer view to the driver.
+    private func startKeying() async {
+        guard let keying, peerForwarding == nil else { return }
+        await keying.start()
+        let views = await keying.peerAssociations()
+        let driver = driver
+        peerForwarding = Task {
+            for await view in views { await driver.updatePeerAssociations(view) }
+        }
+    }
+
+    /// Unloads what keying loaded into the IKE daemon (its SAs go with the service, as on Windows).
+    private func stopKeying() async {
+        peerForwarding?.cancel()
+        peerForwarding = nil
+        await keying?.stop()
+    }
+
     /// After a start that was cancelled because the service is being stopped: the driver goes to permit
     /// mode, as after any stop (whatever part of the start had already happened), and the service is
     /// STOPPED. Must run in a task that is not cancelled itself.
@@ -217,6 +244,7 @@ public actor PolicyAgent {
         report.counters = driverStatus.counters
         report.persistentPolicyFailed = persistentFailed
         if lifecycle.state != .startPending { report.sources = await engine.sourceStatuses() }
+        report.keying = await keying?.status()
         report.settings = settingsState
         return report
     }
@@ -243,6 +271,9 @@ public actor PolicyAgent {
         let policy = await engine.effectivePolicy()
         do {
             try await driver.apply(policy)
+            // IKE follows the filters the driver enforces; until its configuration is loaded, the first
+            // packets of a new rule ask for a negotiation keying ignores (its generation is not current).
+            await keying?.apply(policy)
         } catch {
             journal.record(
                 JournalEntry(
@@ -320,6 +351,7 @@ public actor PolicyAgent {
                 )
             )
         }
+        await stopKeying()
     }
 
     private func setMode(_ mode: OperationalMode) async throws {

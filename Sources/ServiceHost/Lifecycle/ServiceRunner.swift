@@ -1,5 +1,6 @@
 public import Driver
 import IPsecSystem
+public import Keying
 import Logging
 public import Providers
 import ServiceLifecycle
@@ -21,8 +22,10 @@ public struct ServiceRunner: Sendable {
     public var journal: any Journal
     public var notifier: any ServiceNotifier
     public var registry: ControlRegistry
-    public var makeDriver: @Sendable (ServiceConfiguration, any Journal) throws -> any IPsecDriver
+    public var makeDriver: @Sendable (ServiceConfiguration, any Journal, (any Keying)?) throws -> any IPsecDriver
     public var makeEngine: @Sendable (ServiceConfiguration, any Journal) throws -> SourcesPolicyEngine
+    /// IKE keying (`nil`: none), made before the driver, which reports to it.
+    public var makeKeying: @Sendable (ServiceConfiguration, any Journal) -> (any Keying)?
     /// Whether the engine journals its own per-source events (the default engine does).
     public var engineJournalsSources: Bool
 
@@ -31,10 +34,11 @@ public struct ServiceRunner: Sendable {
         journal: any Journal = makeDefaultJournal(),
         notifier: any ServiceNotifier = SystemdNotifier(),
         registry: ControlRegistry = .standard(),
-        makeDriver: @escaping @Sendable (ServiceConfiguration, any Journal) throws -> any IPsecDriver =
+        makeDriver: @escaping @Sendable (ServiceConfiguration, any Journal, (any Keying)?) throws -> any IPsecDriver =
             DriverFactory.make,
         makeEngine: @escaping @Sendable (ServiceConfiguration, any Journal) throws -> SourcesPolicyEngine =
             PolicyEngineFactory.make,
+        makeKeying: @escaping @Sendable (ServiceConfiguration, any Journal) -> (any Keying)? = KeyingFactory.make,
         engineJournalsSources: Bool = true
     ) {
         self.configuration = configuration
@@ -43,6 +47,7 @@ public struct ServiceRunner: Sendable {
         self.registry = registry
         self.makeDriver = makeDriver
         self.makeEngine = makeEngine
+        self.makeKeying = makeKeying
         self.engineJournalsSources = engineJournalsSources
     }
 
@@ -80,9 +85,11 @@ public struct ServiceRunner: Sendable {
 
         // Trap SIGHUP before READY=1: its default action would kill the process.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let keying = makeKeying(configuration, journal)
         let agent = PolicyAgent(
-            driver: try makeDriver(configuration, journal),
+            driver: try makeDriver(configuration, journal, keying),
             engine: try makeEngine(configuration, journal),
+            keying: keying,
             journal: journal,
             startType: startType,
             settings: settings,
