@@ -41,6 +41,14 @@ let package = Package(
             pkgConfig: "libnetfilter_queue",
             providers: [.apt(["libnetfilter-queue-dev", "libmnl-dev"])]
         ),
+        // OpenLDAP's libldap for the live directory (SASL GSSAPI needs libsasl2-modules-gssapi-mit at run time).
+        .systemLibrary(
+            name: "CLDAP",
+            pkgConfig: "ldap",
+            providers: [.apt(["libldap-dev", "libsasl2-modules-gssapi-mit"])]
+        ),
+        // The DNS resolver's per-thread limits for the DC locator (a C file: <resolv.h> stays out of Swift).
+        .target(name: "CResolverLimits"),
         .target(name: "CIPsecPluginABI"),
         // The few Linux calls Swift cannot make (wait-status macros, SO_PEERCRED, accept4, pidfd, spawn
         // attributes behind _GNU_SOURCE); used by IPsecSystem only.
@@ -54,7 +62,10 @@ let package = Package(
         .target(name: "PolicyFormats", dependencies: ["PolicyModel", "IPsecSystem", "CLibXML2"]),
         // The netsh command engine (shell, static and dynamic sessions, show, dump); a script reader codec.
         .target(name: "Netsh", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "Keying"]),
-        .target(name: "Providers", dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "IPsecSystem"]),
+        .target(
+            name: "Providers",
+            dependencies: ["PolicyModel", "PolicyFormats", "DecisionCore", "IPsecSystem", "CLDAP", "CResolverLimits"]
+        ),
         // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
         // shared by the driver and explain: no C targets, no Foundation.
         .target(name: "DecisionCore", dependencies: ["PolicyModel"]),
@@ -106,6 +117,12 @@ let package = Package(
             name: "ProvidersBenchmark",
             dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
             path: "Benchmarks/providers"
+        ),
+        // The live directory against a Samba DC: reads vs ldapsearch, poll to table (Benchmarks/ldap/run.sh).
+        .executableTarget(
+            name: "ipsecsvc-ldap-bench",
+            dependencies: ["IPsecTestKit", "IPsecSystem", "Providers", "DecisionCore", "PolicyFormats", "PolicyModel"],
+            path: "Benchmarks/ldap/LDAPBench"
         ),
         // Keying: first packet to first protected packet, and loading N peers' rules into charon
         // (Benchmarks/keying/run.sh); not part of `swift test`.
@@ -193,11 +210,13 @@ let package = Package(
             ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.
+        // Fixtures/ holds the scripts that provision the Samba AD domain controller of the directory tests.
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "IPsecSystem", "IPsecTestKit", "ipsecsvc", "ipsecsvc-driver-harness", "Keying", "PolicyModel",
-            ]
+            ],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -74,8 +74,20 @@ install_dependencies() {
     [ ${#missing[@]} -eq 0 ] && return
     echo "Installing ${missing[*]}"
     local apt=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
+    # The Samba packages' scripts would start smbd/nmbd/samba on the host (the directory tests run their
+    # own DC in a network namespace): a policy-rc.d that refuses, for the time of the install.
+    local guard=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+        "${SUDO[@]}" chmod +x /usr/sbin/policy-rc.d
+        guard=1
+    fi
     "${apt[@]}" update
-    "${apt[@]}" install -y -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}"
+    "${apt[@]}" install -y -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" || {
+        [ "$guard" = 1 ] && "${SUDO[@]}" rm -f /usr/sbin/policy-rc.d
+        return 1
+    }
+    if [ "$guard" = 1 ]; then "${SUDO[@]}" rm -f /usr/sbin/policy-rc.d; fi
 }
 
 build() {

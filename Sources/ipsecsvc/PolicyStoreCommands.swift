@@ -107,19 +107,32 @@ struct PolicyImportSubcommand: AsyncParsableCommand {
     }
 }
 
-/// `ipsecsvc policy export FILE [--format xml|reg] [--store local|persistent]`.
+/// `ipsecsvc policy export FILE [--format xml|reg] [--store local|persistent]`, and
+/// `ipsecsvc policy export --from-directory FILE [--format ldif|dsml]`.
 struct PolicyExportSubcommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write the content of the local or persistent store to a file.",
+        abstract: "Write the content of the local or persistent store, or the directory's view, to a file.",
         discussion: """
-            Exit codes: 0 written, 1 unreadable store or unwritable file, 2 usage error.
+            --from-directory reads the directory now, as the service does (the directory settings of \
+            ipsecsvc.conf: a domain controller over LDAP or a snapshot), and writes every object read \
+            (computer, OUs, domain, site, GPOs, IPsec assignments, the assigned policy and its objects) as \
+            LDIF, which 'directory = snapshot' loads: a support case reproduced offline.
+
+            Exit codes: 0 written, 1 unreadable store or directory, or unwritable file, 2 usage error.
 
             Examples:
               ipsecsvc policy export local-backup.xml
               ipsecsvc policy export - --store persistent
+              ipsecsvc policy export --from-directory case-1234.ldif
             """
     )
+
+    @Flag(
+        name: .customLong("from-directory"),
+        help: "Write the objects the directory source reads now (LDIF or DSML), instead of a store."
+    )
+    var fromDirectory = false
 
     @Argument(help: "The file to write (`-` writes standard output).")
     var file: String
@@ -133,6 +146,10 @@ struct PolicyExportSubcommand: AsyncParsableCommand {
     @OptionGroup var options: HostOptions
 
     func run() async throws {
+        if fromDirectory {
+            try await DirectoryExport.run(file: file, format: format?.format, options: options)
+            return
+        }
         let store = self.store.store
         let file = self.file
         // Standard output has no extension to go by: the native format.

@@ -84,6 +84,7 @@ enum StatusFormatting {
                 if let reason = source.reason { line += " — \(reason.terminalEscaped())" }
                 if source.pendingRestart { line += " (changed; applies at the next service start)" }
                 lines.append(line)
+                if let directory = source.directory { lines += directoryLines(directory) }
             }
         }
         if let settings = report.settings {
@@ -104,6 +105,30 @@ enum StatusFormatting {
             lines.append("  \(name.terminalEscaped()): \(value)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The directory source's details: where it reads, the last read, the next ones, the failure.
+    static func directoryLines(_ status: DirectoryStatus) -> [String] {
+        func time(_ value: Int64?) -> String { value.map(formatTime) ?? "never" }
+        var lines = ["      Reads:       \(status.source)"]
+        if let server = status.server { lines.append("      DC in use:   \(server)") }
+        if let computer = status.computerDN { lines.append("      Computer:    \(computer)") }
+        if let gpo = status.gpo { lines.append("      GPO:         \(gpo)") }
+        if !status.appliedGPOs.isEmpty {
+            lines.append("      Applying:    \(status.appliedGPOs.joined(separator: ", "))")
+        }
+        lines.append("      Last read:   \(time(status.lastSuccess)) (last attempt \(time(status.lastAttempt)))")
+        if let objects = status.lastReadObjects {
+            let requests = status.lastReadRequests.map { " in \($0) LDAP requests" } ?? ""
+            lines.append("      Read cost:   \(objects) objects\(requests)")
+        }
+        if status.nextPoll != nil || status.nextRefresh != nil {
+            lines.append(
+                "      Next poll:   \(time(status.nextPoll)); group policy refresh \(time(status.nextRefresh))"
+            )
+        }
+        if let failure = status.failure { lines.append("      Failure:     \(failure)") }
+        return lines
     }
 
     /// The IKE section: daemon, datapath, counts, soft associations, rules that cannot be negotiated.

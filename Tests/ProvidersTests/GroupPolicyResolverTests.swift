@@ -142,4 +142,23 @@ import Testing
             try GroupPolicyResolver.resolve(in: b.tree, computerDN: "CN=Other," + TreeBuilder.domain, site: nil)
         }
     }
+
+    /// A GPO the computer may not read comes back from the directory without attributes: Group Policy
+    /// denies it ("inaccessible") and the next GPO decides; the policy the winner assigns is named
+    /// before the policy object is read (the live reader fetches it next).
+    @Test func inaccessibleGPOIsSkipped() throws {
+        var b = TreeBuilder()
+        b.gpo(1, name: "Domain IPsec", assigns: "D")
+        b.gpo(3, name: "Web IPsec", assigns: "W")
+        b.link(TreeBuilder.domain, 1)
+        b.link(Self.web, 3)
+        b.add(DirectoryObject(dn: TreeBuilder.gpoDN(3)))
+        #expect(try name(b) == "Domain IPsec")
+        b.remove(TreeBuilder.policyDN("D"))
+        #expect(
+            GroupPolicyResolver.assignedPolicyDN(in: b.tree, computerDN: TreeBuilder.computer, site: nil)
+                == TreeBuilder.policyDN("D")
+        )
+        #expect(try winner(b)?.0 == "not locatable")
+    }
 }

@@ -266,6 +266,12 @@ enum EchoCommand: ControlCommand {
         defaults.directoryPollingMinutes = 180
         defaults.directoryCheck = "/usr/local/sbin/check-domain-controller"
         defaults.dialupInterfaces = ["wg*", "tun-dialin*"]
+        defaults.directoryMode = .ldap
+        defaults.ldap.domain = "example.com"
+        defaults.ldap.domainControllers = ["dc1.example.com", "dc2.example.com"]
+        defaults.ldap.bindDN = "HOST1$@example.com"
+        defaults.ldap.bindPasswordFile = "/etc/ipsecsvc/ldap-password"
+        defaults.ldap.tlsCAFile = "/etc/ssl/certs/example-dc-ca.pem"
         defaults.ikeCADirectory = "/etc/ipsecsvc/ike/ca"
         defaults.ikeCertificateDirectory = "/etc/ipsecsvc/ike/certs"
         #expect(configuration == defaults)

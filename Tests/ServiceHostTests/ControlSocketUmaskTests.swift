@@ -11,10 +11,17 @@ import Testing
 /// spawn children at the same moment, and each of them would inherit the narrowed mask (in CI a SwiftPM
 /// build started beside an in-process control server wrote a manifest binary it could not execute).
 @Suite struct ControlSocketUmaskTests {
-    /// The umask as the kernel reports it, read without changing it.
-    static func currentUmask() -> String {
-        let status = (try? FileSystem.readText("/proc/self/status", limit: 1 << 16)) ?? ""
-        return status.split(separator: "\n").first { $0.hasPrefix("Umask:") }.map(String.init) ?? "?"
+    /// The permission bits a file created with mode 0666 gets now: 0666 less the umask. (Creating a file
+    /// is how other threads meet the umask; reading `/proc/self/status` in a loop would also contend
+    /// for the process's memory-map lock and slow every other suite down.)
+    static func modeOfANewFile(at path: String) -> mode_t {
+        let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { return 0 }
+        var status = stat()
+        fstat(fd, &status)
+        close(fd)
+        unlink(path)
+        return status.st_mode & 0o777
     }
 
     @Test func bindingLeavesTheUmaskAlone() async throws {
@@ -33,18 +40,19 @@ import Testing
             startType: .manual,
             settings: DynamicSettings()
         )
-        let before = Self.currentUmask()
-        let seen = Mutex<Set<String>>([])
+        let probe = directory.path + "/probe"
+        let before = Self.modeOfANewFile(at: probe)
+        let seen = Mutex<Set<mode_t>>([])
         let stop = Atomic<Bool>(false)
         let watched = LoopEnd()
         try DedicatedThread.start(name: "umask-watch") {
             while !stop.load(ordering: .acquiring) {
-                let value = Self.currentUmask()
+                let value = Self.modeOfANewFile(at: probe)
                 seen.withLock { _ = $0.insert(value) }
             }
             watched.finish()
         }
-        for _ in 0..<40 {
+        for _ in 0..<20 {
             let server = try ControlServer(configuration: fixed, registry: .standard(), journal: RecordingJournal()) {
                 ControlContext(peer: $0, configuration: fixed, agent: agent, requestStop: {}, startGate: nil)
             }

@@ -24,31 +24,52 @@ public protocol DirectoryReachabilityCheck: Sendable {
 
 /// The directory provider's configuration (from `ipsecsvc.conf`).
 public struct DirectoryConfiguration: Sendable {
-    /// The snapshot file; `nil` when this computer uses no directory.
+    /// The snapshot file (`directory = snapshot`); `nil` with ``ldap`` or when this computer uses no
+    /// directory.
     public var snapshotPath: String?
-    /// This computer's DN.
-    public var computerDN: String
-    /// This computer's site: name or DN.
+    /// The live directory (`directory = ldap`); wins over ``snapshotPath``.
+    public var ldap: LDAPDirectoryConfiguration?
+    /// This computer's DN: required with a snapshot; with LDAP an override of the account lookup.
+    public var computerDN: String?
+    /// This computer's site: name or DN (LDAP without it: the site of this computer's subnet).
     public var site: String?
     /// Overrides the policy's own polling interval (default: the policy's, 180 minutes when 0).
     public var pollingInterval: Duration?
     /// How often group policy re-evaluates the assignments (Windows: 90 minutes).
     public var groupPolicyRefreshInterval: Duration
+    /// Run before every read; a failure makes the directory unavailable.
     public var reachability: (any DirectoryReachabilityCheck)?
 
     public init(
         snapshotPath: String?,
-        computerDN: String,
+        ldap: LDAPDirectoryConfiguration? = nil,
+        computerDN: String?,
         site: String? = nil,
         pollingInterval: Duration? = nil,
         groupPolicyRefreshInterval: Duration = .seconds(90 * 60),
         reachability: (any DirectoryReachabilityCheck)? = nil
     ) {
         self.snapshotPath = snapshotPath
+        self.ldap = ldap
         self.computerDN = computerDN
         self.site = site
         self.pollingInterval = pollingInterval
         self.groupPolicyRefreshInterval = groupPolicyRefreshInterval
         self.reachability = reachability
+    }
+
+    /// The reader this configuration names: LDAP, else the snapshot file (read with `snapshotReader`),
+    /// else none.
+    public func makeReader(
+        snapshotReader: any DirectorySnapshotReader = FormatsSnapshotReader()
+    ) -> (any DirectoryReader)? {
+        if let ldap { return LDAPDirectoryReader(configuration: ldap, computerDN: computerDN, site: site) }
+        guard let snapshotPath else { return nil }
+        return SnapshotDirectoryReader(
+            path: snapshotPath,
+            computerDN: computerDN,
+            site: site,
+            snapshotReader: snapshotReader
+        )
     }
 }

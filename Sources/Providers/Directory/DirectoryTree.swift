@@ -51,6 +51,12 @@ public struct DirectoryTree: Sendable {
     public func entry(_ dn: String) -> DirectoryObject? {
         index[DN.normalize(dn)].map { entries[$0] }
     }
+
+    /// The reader's entry with this DN (binary values included), when the tree was read from entries.
+    public func sourceEntry(_ dn: String) -> DirectoryEntry? {
+        guard let position = index[DN.normalize(dn)], position < sourceEntries.count else { return nil }
+        return sourceEntries[position]
+    }
 }
 
 /// Distinguished-name helpers: just enough of RFC 4514 for directory snapshots (escaped commas kept).
@@ -150,6 +156,18 @@ public enum DN {
         while slice.first == " " { slice = slice.dropFirst() }
         while slice.last == " " { slice = slice.dropLast() }
         return String(slice)
+    }
+}
+
+extension DirectoryEntry {
+    /// An entry with the object's text attributes (a tree built in code, written or read like a file's).
+    public init(_ object: DirectoryObject) {
+        self.init(
+            dn: object.dn,
+            attributes: object.attributes.keys.sorted().map { name in
+                DirectoryAttribute(name: name, values: object.attributes[name, default: []].map { .text($0) })
+            }
+        )
     }
 }
 

@@ -54,11 +54,31 @@ public enum GroupPolicyResolver {
         computerDN: String,
         site: String?
     ) throws(ResolutionError) -> GPOResolution {
+        try resolve(in: tree, computerDN: computerDN, site: site, requiringPolicyObject: true)
+    }
+
+    /// The DN of the policy the deciding GPO's assignment names, before the policy object itself is read:
+    /// a live reader fetches that policy's objects next, and ``resolve(in:computerDN:site:)`` then decides
+    /// on everything. `nil` when no GPO assigns a policy or resolution fails.
+    public static func assignedPolicyDN(in tree: DirectoryTree, computerDN: String, site: String?) -> String? {
+        let resolution = try? resolve(in: tree, computerDN: computerDN, site: site, requiringPolicyObject: false)
+        guard case .assigned(_, let policyDN) = resolution?.outcome else { return nil }
+        return policyDN
+    }
+
+    private static func resolve(
+        in tree: DirectoryTree,
+        computerDN: String,
+        site: String?,
+        requiringPolicyObject: Bool
+    ) throws(ResolutionError) -> GPOResolution {
         guard tree.entry(computerDN) != nil else {
-            throw ResolutionError(description: "the computer \(computerDN) is not in the directory snapshot")
+            throw ResolutionError(description: "the computer \(computerDN) is not in the directory (\(tree.file))")
         }
         guard let domainDN = DN.domain(of: computerDN), tree.entry(domainDN) != nil else {
-            throw ResolutionError(description: "the domain object of \(computerDN) is not in the directory snapshot")
+            throw ResolutionError(
+                description: "the domain object of \(computerDN) is not in the directory (\(tree.file))"
+            )
         }
 
         // Containers from the deepest OU up to the domain, then the site.
@@ -128,13 +148,16 @@ public enum GroupPolicyResolver {
                 }
                 continue
             }
+            // A GPO this computer may not read comes back without attributes: Group Policy denies it
+            // ("inaccessible") and goes on with the others.
+            if container.attributes.isEmpty { continue }
             // GPO flags bit 1: computer settings disabled.
             if let flags = container.value("flags"), (Int(flags) ?? 0) & 2 != 0 { continue }
             applying.append(gpo)
             guard outcome == nil, let assignment = tree.entry(assignmentDN(forGPO: gpo.gpoDN)) else { continue }
             if let policyDN = assignment.value("ipsecOwnersReference") {
                 outcome =
-                    tree.entry(policyDN) != nil
+                    !requiringPolicyObject || tree.entry(policyDN) != nil
                     ? .assigned(gpo, policyDN: policyDN)
                     : .notLocatable("the IPsec policy \(policyDN) assigned by GPO \(gpo.displayName) cannot be found")
             } else {

@@ -12,6 +12,8 @@ public enum PolicyEvent: Hashable, Sendable {
     case noStaticPolicy
     case persistentPendingRestart(store: String)
     case sourceFailed(name: String, reason: String)
+    /// Each read of the directory: what it decided, from which DC, for which GPO, and why.
+    case directoryDecision(DirectoryDecision)
 
     /// syslog priority: 3 error, 4 warning, 6 info.
     public var priority: Int {
@@ -19,6 +21,7 @@ public enum PolicyEvent: Hashable, Sendable {
         case .persistentFailed, .failedCachedDirectory, .failedLocal: 3
         case .failedDirectory, .appliedCachedDirectory, .persistentPendingRestart, .sourceFailed: 4
         case .appliedPersistent, .appliedDirectory, .appliedLocal, .noStaticPolicy: 6
+        case .directoryDecision(let decision): [.unavailable, .failed].contains(decision.outcome) ? 4 : 6
         }
     }
 
@@ -52,6 +55,8 @@ public enum PolicyEvent: Hashable, Sendable {
             "The persistent IPsec policy store \(store) changed; the change takes effect when the service restarts."
         case .sourceFailed(let name, let reason):
             "IPsec policy source \"\(name)\" failed: \(reason)."
+        case .directoryDecision(let decision):
+            decision.message
         }
     }
 

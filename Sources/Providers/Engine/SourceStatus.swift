@@ -26,6 +26,8 @@ public struct SourceStatus: Hashable, Sendable, Codable {
     public var since: Int64
     /// Persistent store only: changed on disk while running; applies at the next service start.
     public var pendingRestart: Bool
+    /// Directory only: where it reads, the last successful read, the next poll, the failure if any.
+    public var directory: DirectoryStatus?
 
     public init(
         name: String,
@@ -34,7 +36,8 @@ public struct SourceStatus: Hashable, Sendable, Codable {
         reason: String? = nil,
         policyName: String? = nil,
         since: Int64,
-        pendingRestart: Bool = false
+        pendingRestart: Bool = false,
+        directory: DirectoryStatus? = nil
     ) {
         self.name = name
         self.kind = kind
@@ -43,5 +46,6 @@ public struct SourceStatus: Hashable, Sendable, Codable {
         self.policyName = policyName
         self.since = since
         self.pendingRestart = pendingRestart
+        self.directory = directory
     }
 }

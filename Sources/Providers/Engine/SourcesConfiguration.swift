@@ -8,6 +8,8 @@ public struct SourcesConfiguration: Sendable {
     public var directory: DirectoryConfiguration?
     public var codec: any PolicyStoreCodec
     public var snapshotReader: any DirectorySnapshotReader
+    /// Replaces the reader ``directory`` names (tests read a directory built in code through it).
+    public var directoryReader: (any DirectoryReader)?
     public var policyDecoder: any DirectoryPolicyDecoder
     public var events: any PolicyEventSink
     /// Whether the engine runs the directory's polling and group-policy refresh timers itself.
@@ -22,6 +24,7 @@ public struct SourcesConfiguration: Sendable {
         directory: DirectoryConfiguration? = nil,
         codec: any PolicyStoreCodec = NativeXMLStoreCodec(),
         snapshotReader: any DirectorySnapshotReader = FormatsSnapshotReader(),
+        directoryReader: (any DirectoryReader)? = nil,
         policyDecoder: any DirectoryPolicyDecoder = FormatsPolicyDecoder(),
         events: any PolicyEventSink = RecordingEventSink(),
         runsTimers: Bool = true,
@@ -32,6 +35,7 @@ public struct SourcesConfiguration: Sendable {
         self.directory = directory
         self.codec = codec
         self.snapshotReader = snapshotReader
+        self.directoryReader = directoryReader
         self.policyDecoder = policyDecoder
         self.events = events
         self.runsTimers = runsTimers

@@ -47,8 +47,9 @@ public actor SourcesPolicyEngine {
         directory = configuration.directory.map {
             DirectoryProvider(
                 configuration: $0,
-                reader: configuration.snapshotReader,
-                decoder: configuration.policyDecoder
+                reader: configuration.directoryReader ?? $0.makeReader(snapshotReader: configuration.snapshotReader),
+                decoder: configuration.policyDecoder,
+                events: configuration.events
             )
         }
         dynamic = DynamicStore()
@@ -127,10 +128,12 @@ public actor SourcesPolicyEngine {
     public func sourceStatuses() async -> [SourceStatus] {
         if selection == nil { await recompute() }
         let pending = await persistent.pendingRestart()
+        let directoryStatus = await directory?.status()
         return (selection?.statuses ?? []).map { status in
             var status = status
             status.since = since[status.name]?.1 ?? 0
             if status.kind == .persistent { status.pendingRestart = pending }
+            if status.kind == .directory { status.directory = directoryStatus }
             return status
         }
     }
@@ -221,19 +224,30 @@ public actor SourcesPolicyEngine {
             group.addTask {
                 for await _ in changes { await self.recomputeAndSignal() }
             }
+            // The directory's two timers. Each sleeps until its due time, at most a minute at a time, so a
+            // changed interval (a new policy's, a failure's retry schedule) applies without restarting them.
             if let directory {
                 group.addTask {
+                    await directory.timersStarted()
                     while !Task.isCancelled {
-                        let delay = await directory.nextPollDelay()
-                        guard (try? await Task.sleep(for: delay)) != nil else { return }
-                        await directory.pollPolicy()
+                        let due = await directory.nextPollDue()
+                        if ContinuousClock.now >= due {
+                            await directory.pollPolicy()
+                        } else {
+                            guard (try? await Task.sleep(until: min(due, .now + .seconds(60)), clock: .continuous)) != nil
+                            else { return }
+                        }
                     }
                 }
-                let refreshInterval = directory.configuration.groupPolicyRefreshInterval
                 group.addTask {
                     while !Task.isCancelled {
-                        guard (try? await Task.sleep(for: refreshInterval)) != nil else { return }
-                        await directory.refreshAssignments()
+                        let due = await directory.nextRefreshDue()
+                        if ContinuousClock.now >= due {
+                            await directory.refreshAssignments(trigger: .groupPolicyRefresh)
+                        } else {
+                            guard (try? await Task.sleep(until: min(due, .now + .seconds(60)), clock: .continuous)) != nil
+                            else { return }
+                        }
                     }
                 }
             }

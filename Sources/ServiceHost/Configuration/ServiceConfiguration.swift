@@ -89,6 +89,10 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     /// connections besides the point-to-point links the kernel reports (PPP, SLIP, ISDN, WWAN), for
     /// the connection type of rules.
     public var dialupInterfaces: [String] = []
+    /// `directory`: where directory policy comes from; `nil`: a snapshot when `computer_dn` is set, else none.
+    public var directoryMode: DirectoryMode?
+    /// The live directory (`directory = ldap`), docs/policy-sources.md §4.
+    public var ldap = LDAPSettings()
     /// `ike`: IKE through strongSwan, or none.
     public var ike: KeyingMode = .strongswan
     /// `ike_vici_socket`: charon's vici socket.
@@ -259,6 +263,11 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
                     throw bad("shell patterns of interface names separated by spaces (no '/')")
                 }
                 dialupInterfaces = patterns
+            case "directory":
+                guard let mode = DirectoryMode(rawValue: entry.value) else { throw bad("ldap, snapshot or none") }
+                directoryMode = mode
+            case _ where LDAPSettings.keys.contains(entry.key):
+                try ldap.apply(entry.key, entry.value, bad: bad, path: path, integer: integer)
             case "ike":
                 guard let mode = KeyingMode(rawValue: entry.value) else { throw bad("strongswan or none") }
                 ike = mode
@@ -281,6 +290,7 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
                 throw ConfigurationError(path: file.path, line: entry.line, message: "unknown key '\(entry.key)'")
             }
         }
+        try checkDirectory(file)
     }
 
     /// Whether service control goes through systemctl.

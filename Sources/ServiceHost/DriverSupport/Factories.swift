@@ -1,5 +1,6 @@
 public import Driver
 public import Keying
+import PolicyFormats
 import PolicyModel
 public import Providers
 
@@ -69,8 +70,8 @@ public struct JournalDriverEventSink: DriverEventSink {
     }
 }
 
-/// Builds the policy sources engine (Providers) of the `run` process on the state
-/// directory, with the directory source when `computer_dn` is configured. Swap the engine here (one
+/// Builds the policy sources engine (Providers) of the `run` process on the state directory, with the
+/// directory source that `directory` (or `computer_dn`) configures. Swap the engine here (one
 /// place) for tests or another implementation.
 public enum PolicyEngineFactory {
     /// The engine's configuration: stores in the state directory, the directory from ipsecsvc.conf.
@@ -80,20 +81,7 @@ public enum PolicyEngineFactory {
         runsTimers: Bool = true,
         readOnly: Bool = false
     ) -> SourcesConfiguration {
-        let directory = configuration.computerDN.map { computerDN in
-            DirectoryConfiguration(
-                snapshotPath: configuration.directorySnapshot
-                    ?? StateDirectory(path: configuration.stateDirectory)
-                    .directorySnapshot,
-                computerDN: computerDN,
-                site: configuration.site,
-                pollingInterval: configuration.directoryPollingMinutes.map { .seconds($0 * 60) },
-                groupPolicyRefreshInterval: .seconds(configuration.groupPolicyRefreshMinutes * 60),
-                reachability: configuration.directoryCheck.map {
-                    CommandReachabilityCheck(program: $0, timeout: .seconds(configuration.directoryCheckTimeoutSeconds))
-                }
-            )
-        }
+        let directory = directoryConfiguration(configuration)
         return SourcesConfiguration(
             state: StateDirectory(path: configuration.stateDirectory),
             directory: directory,
@@ -101,6 +89,54 @@ public enum PolicyEngineFactory {
             runsTimers: runsTimers,
             readOnly: readOnly,
             firstLocalStore: readOnly ? .leaveMissing : configuration.examples ? .examples : .empty
+        )
+    }
+
+    /// The directory source's configuration: a domain controller over LDAP, a snapshot file, or `nil`.
+    public static func directoryConfiguration(_ configuration: ServiceConfiguration) -> DirectoryConfiguration? {
+        let ldap: LDAPDirectoryConfiguration?
+        let snapshot: String?
+        switch configuration.effectiveDirectoryMode {
+        case .none:
+            return nil
+        case .snapshot:
+            ldap = nil
+            snapshot =
+                configuration.directorySnapshot ?? StateDirectory(path: configuration.stateDirectory).directorySnapshot
+        case .ldap:
+            let settings = configuration.ldap
+            let bind: LDAPDirectoryConfiguration.Bind =
+                switch settings.bind {
+                case .gssapi: .gssapi(keytab: settings.keytab)
+                case .simple: .simple(dn: settings.bindDN ?? "", passwordFile: settings.bindPasswordFile ?? "")
+                }
+            let transport: LDAPDirectoryConfiguration.Transport =
+                switch settings.tls {
+                case .none: .plain
+                case .starttls: .startTLS
+                case .ldaps: .ldaps
+                }
+            ldap = LDAPDirectoryConfiguration(
+                domain: settings.domain ?? "",
+                domainControllers: settings.domainControllers,
+                bind: bind,
+                transport: transport,
+                tlsCAFile: settings.tlsCAFile,
+                timeout: .seconds(settings.timeoutSeconds),
+                pageSize: settings.pageSize
+            )
+            snapshot = nil
+        }
+        return DirectoryConfiguration(
+            snapshotPath: snapshot,
+            ldap: ldap,
+            computerDN: configuration.computerDN,
+            site: configuration.site,
+            pollingInterval: configuration.directoryPollingMinutes.map { .seconds($0 * 60) },
+            groupPolicyRefreshInterval: .seconds(configuration.groupPolicyRefreshMinutes * 60),
+            reachability: configuration.directoryCheck.map {
+                CommandReachabilityCheck(program: $0, timeout: .seconds(configuration.directoryCheckTimeoutSeconds))
+            }
         )
     }
 
@@ -114,6 +150,8 @@ public enum PolicyEngineFactory {
 
     /// Whether any persistent, local or directory policy is assigned: decides the default `bootmode`
     /// (stateful if so, permit otherwise). Reads the sources without applying or journaling anything.
+    /// The live directory is not asked: computer startup runs before the network, so its cached copy
+    /// stands for it.
     public static func anyPolicyAssigned(_ configuration: ServiceConfiguration) async throws -> Bool {
         await storedSources(configuration).contains { status in
             [.persistent, .directory, .directoryCache, .local].contains(status.kind) && status.policyName != nil
@@ -136,8 +174,33 @@ public enum PolicyEngineFactory {
             readOnly: true
         )
         if !checkingDirectory { readOnly.directory?.reachability = nil }
+        // Neither computer startup nor `status` waits for a domain controller: the LDAP source reports
+        // itself as not read, and the cache (a file) stands in for it.
+        if configuration.effectiveDirectoryMode == .ldap { readOnly.directoryReader = NotReadAtStartup() }
         let engine = SourcesPolicyEngine(configuration: readOnly)
         return await engine.sourceStatuses()
+    }
+}
+
+/// The live directory at computer startup: not read (no network yet); the cached copy counts instead.
+private struct NotReadAtStartup: DirectoryReader {
+    var sourceDescription: String { "LDAP (not read at computer startup)" }
+    var lastServer: String? { nil }
+
+    func read(
+        assignedPolicy: @escaping @Sendable (DirectoryRead) -> String?
+    ) async throws(DirectoryReadError)
+        -> DirectoryRead
+    {
+        throw DirectoryReadError(.unavailable, "the directory is not read at computer startup")
+    }
+
+    func readPolicyObjects(_ policyDN: String) async throws(DirectoryReadError) -> [DirectoryEntry] {
+        throw DirectoryReadError(.unavailable, "the directory is not read at computer startup")
+    }
+
+    func changeStamps(of dns: [String]) async throws(DirectoryReadError) -> [String: String] {
+        throw DirectoryReadError(.unavailable, "the directory is not read at computer startup")
     }
 }
 
@@ -191,6 +254,15 @@ public struct JournalPolicyEventSink: PolicyEventSink {
         case .sourceFailed(let name, _):
             kind = .policySourceFailed
             fields = ["IPSECSVC_SOURCE": name]
+        case .directoryDecision(let decision):
+            kind = .directoryRead
+            fields = [
+                "IPSECSVC_SOURCE": "directory", "IPSECSVC_DECISION": decision.outcome.rawValue,
+                "IPSECSVC_TRIGGER": decision.trigger.rawValue, "IPSECSVC_REASON": decision.reason,
+            ]
+            if let server = decision.server { fields["IPSECSVC_DC"] = server }
+            if let gpo = decision.gpo { fields["IPSECSVC_GPO"] = gpo }
+            if let policy = decision.policy { fields["IPSECSVC_POLICY"] = policy }
         }
         return JournalEntry(kind, priority: priority, event.message, fields: fields)
     }

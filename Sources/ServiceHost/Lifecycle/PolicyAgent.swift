@@ -198,6 +198,8 @@ public actor PolicyAgent {
         guard lifecycle.state == .running else { return }
         if let sourcesReloader { await sourcesReloader() }
         await engine.refresh()
+        // Cancelled: the service stops, and the sources were not read to the end.
+        guard !Task.isCancelled else { return }
         await applyEffectivePolicy(reason: "refresh")
         journal.record(JournalEntry(.policyRefreshed, "The IPSec policy was refreshed; \(await summary())."))
     }

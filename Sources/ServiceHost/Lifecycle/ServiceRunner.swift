@@ -248,7 +248,8 @@ private struct ReloadService: Service {
             // A SIGHUP before the service is RUNNING has nothing to refresh yet.
             guard await agent.state == .running else { continue }
             notifier.reloading()
-            await agent.refresh()
+            // A stop cuts the refresh short: a silent domain controller must not hold the stop.
+            await cancelWhenGracefulShutdown { await agent.refresh() }
             notifier.ready(status: await agent.summary())
         }
     }
