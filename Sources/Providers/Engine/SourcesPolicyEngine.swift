@@ -234,8 +234,8 @@ public actor SourcesPolicyEngine {
                         if ContinuousClock.now >= due {
                             await directory.pollPolicy()
                         } else {
-                            guard (try? await Task.sleep(until: min(due, .now + .seconds(60)), clock: .continuous)) != nil
-                            else { return }
+                            let wake = min(due, .now + .seconds(60))
+                            guard (try? await Task.sleep(until: wake, clock: .continuous)) != nil else { return }
                         }
                     }
                 }
@@ -245,8 +245,8 @@ public actor SourcesPolicyEngine {
                         if ContinuousClock.now >= due {
                             await directory.refreshAssignments(trigger: .groupPolicyRefresh)
                         } else {
-                            guard (try? await Task.sleep(until: min(due, .now + .seconds(60)), clock: .continuous)) != nil
-                            else { return }
+                            let wake = min(due, .now + .seconds(60))
+                            guard (try? await Task.sleep(until: wake, clock: .continuous)) != nil else { return }
                         }
                     }
                 }
