@@ -18,6 +18,12 @@ let package = Package(
         .library(name: "IPsecPluginKit", targets: ["IPsecPluginKit"]),
         // The Swift example plugin (Examples/swift-inventory); the plugin tests load it.
         .library(name: "InventoryPlugin", type: .dynamic, targets: ["InventoryPlugin"]),
+        // For the package-benchmark suite in Benchmarks/Suite, a package of its own that depends on
+        // this one by path (so that `swift build` and `swift test` here never build the benchmark tool).
+        .library(
+            name: "IPsecBenchmarkTargets",
+            targets: ["PolicyModel", "PolicyFormats", "Providers", "DecisionCore", "IPsecTestKit"]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -101,22 +107,29 @@ let package = Package(
             dependencies: ["DecisionCore", "Driver", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/Harness"
         ),
+        // The mis-verdict checker: the real driver under load while policies change (Benchmarks/misverdict).
+        .executableTarget(
+            name: "ipsecsvc-misverdict",
+            dependencies: ["DecisionCore", "Driver", "IPsecTestKit", "PolicyModel"],
+            path: "Benchmarks/misverdict/checker"
+        ),
         // Classifier cost at 1k/10k/100k filters; not part of `swift test`.
         .executableTarget(
             name: "ipsecsvc-driver-bench",
             dependencies: ["DecisionCore", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/ClassifierBench"
         ),
-        // Providers: the crash-safety test's store writer (killed at random by ProvidersTests) and the benchmark.
+        // The table hand-over from the agent to the driver process; not part of `swift test`.
+        .executableTarget(
+            name: "ipsecsvc-link-bench",
+            dependencies: ["ServiceHost", "IPsecSystem", "IPsecTestKit", "PolicyModel"],
+            path: "Benchmarks/driver/LinkBench"
+        ),
+        // Providers: the crash-safety test's store writer (killed at random by ProvidersTests).
         .executableTarget(
             name: "ProvidersStoreWriter",
             dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
             path: "Tests/ProvidersStoreWriter"
-        ),
-        .executableTarget(
-            name: "ProvidersBenchmark",
-            dependencies: ["Providers", "PolicyFormats", "PolicyModel"],
-            path: "Benchmarks/providers"
         ),
         // The live directory against a Samba DC: reads vs ldapsearch, poll to table (Benchmarks/ldap/run.sh).
         .executableTarget(
@@ -151,7 +164,7 @@ let package = Package(
         // by the test suite's short slice; the tool runs under libFuzzer or as a bounded mutation loop.
         .target(
             name: "FormatFuzzing",
-            dependencies: ["PolicyFormats", "PolicyModel", "DecisionCore", "Netsh", "ServiceHost"],
+            dependencies: ["PolicyFormats", "PolicyModel", "DecisionCore", "IPsecTestKit", "Netsh", "ServiceHost"],
             path: "Fuzz/FormatFuzzing"
         ),
         .executableTarget(name: "ipsecsvc-fuzz", dependencies: ["FormatFuzzing"], path: "Fuzz/ipsecsvc-fuzz"),

@@ -152,6 +152,7 @@ doc=$P/usr/share/doc/ipsecsvc
 install -d -m 0755 "$doc"
 install -m 0644 README.md docs/*.md "$doc/"
 install -m 0644 packaging/debian/copyright "$doc/copyright"
+install -D -m 0644 packaging/debian/ipsecsvc.lintian-overrides "$P/usr/share/lintian/overrides/ipsecsvc"
 {
     printf 'ipsecsvc (%s) unstable; urgency=medium\n\n' "$version"
     printf '  * Built from commit %s.\n\n' "$(git rev-parse HEAD 2>/dev/null || echo unknown)"

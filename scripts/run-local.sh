@@ -41,6 +41,8 @@ DEPENDENCIES=(
     # live-directory tests (Samba AD DC, LDAP, Kerberos)
     samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools ldap-utils libldap-dev
     libsasl2-modules-gssapi-mit python3-samba bind9-dnsutils
+    # the benchmarks' smoke run (Benchmarks/smoke.sh: nfq-bench's C consumers, /usr/bin/time)
+    gcc time
 )
 
 STATE="${IPSECSVC_STATE_DIR:-$PWD/.state}"

@@ -10,8 +10,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-swift build -c release --product reader-bench >/dev/null
-bench="$(swift build -c release --show-bin-path)/reader-bench"
+if [ -z "${READERBENCH:-}" ]; then  # READERBENCH=path/to/reader-bench skips the build
+    swift build -c release --product reader-bench >/dev/null
+    READERBENCH="$(swift build -c release --show-bin-path)/reader-bench"
+fi
+bench=$READERBENCH
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

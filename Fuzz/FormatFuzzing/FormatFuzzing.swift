@@ -4,6 +4,10 @@ import PolicyModel
 /// The parsers under fuzzing: the `ipsecData` blob decoder, the `.reg` reader, the LDIF reader, netsh
 /// scripts, the driver's packet entry and the control protocol's request decoder.
 public enum FuzzTarget: String, CaseIterable, Sendable {
+    /// `netsh -f` scripts through the whole shell, and the driver's IPv4 path with tables from the input.
+    case netshShell = "netsh-shell"
+    case ipv4
+
     case blob
     case reg
     case ldif
@@ -21,6 +25,9 @@ public enum FormatFuzzing {
     @discardableResult
     public static func run(_ target: FuzzTarget, _ bytes: [UInt8]) -> Bool {
         switch target {
+        case .netshShell: NetshShellFuzzing.run(bytes)
+        case .ipv4: IPv4Fuzzing.run(bytes)
+
         case .blob: blob(bytes)
         case .reg: registry(bytes)
         case .ldif: ldif(bytes)

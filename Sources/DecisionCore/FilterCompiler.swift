@@ -15,69 +15,101 @@ public enum FilterCompiler {
         var compiled: [CompiledFilter] = []
         compiled.reserveCapacity(policy.filters.count * 2)
         var unresolved: [Int] = []
-        for (index, effective) in policy.filters.enumerated() {
-            if effective.inboundAction.type == .defaultResponse || effective.outboundAction.type == .defaultResponse {
-                continue
+        // `me` and the special servers, resolved once for the whole policy.
+        let me = host.addresses.map { (address: $0.value, mask: UInt32.max) }
+        let servers = Dictionary(
+            uniqueKeysWithValues: SpecialServer.allCases.map { kind in
+                (kind, host.servers(kind).map { (address: $0.value, mask: UInt32.max) })
             }
-            let filter = effective.filter
-            let sources = resolve(filter.source, host)
-            let destinations = resolve(filter.destination, host)
-            if sources.isEmpty || destinations.isEmpty {
-                unresolved.append(index)
-                continue
-            }
-            let portsApply =
-                filter.ipProtocol == IPProtocol.any || filter.ipProtocol == IPProtocol.tcp
-                || filter.ipProtocol == IPProtocol.udp
-            let sourcePort = portsApply ? filter.sourcePort : 0
-            let destinationPort = portsApply ? filter.destinationPort : 0
-            let weight = FilterWeight(filter)
-            let inbound = ActionSpec(effective.inboundAction)
-            let outbound = ActionSpec(effective.outboundAction)
-            for source in sources {
-                for destination in destinations {
-                    let forward = CompiledFilter(
-                        source: source.address & source.mask,
-                        sourceMask: source.mask,
-                        destination: destination.address & destination.mask,
-                        destinationMask: destination.mask,
-                        ipProtocol: filter.ipProtocol,
-                        sourcePort: sourcePort,
-                        destinationPort: destinationPort,
-                        weight: weight,
-                        inbound: inbound,
-                        outbound: outbound,
-                        policyIndex: index,
-                        isMirror: false,
-                        interfaceType: effective.interfaceType
-                    )
-                    compiled.append(forward)
-                    guard filter.mirrored else { continue }
-                    var mirror = forward
-                    mirror.source = forward.destination
-                    mirror.sourceMask = forward.destinationMask
-                    mirror.destination = forward.source
-                    mirror.destinationMask = forward.sourceMask
-                    mirror.sourcePort = forward.destinationPort
-                    mirror.destinationPort = forward.sourcePort
-                    mirror.isMirror = true
-                    var same = mirror
-                    same.isMirror = false
-                    if same != forward { compiled.append(mirror) }
+        )
+        var sources: [(address: UInt32, mask: UInt32)] = []
+        var destinations: [(address: UInt32, mask: UInt32)] = []
+        policy.filters.withUnsafeBufferPointer { filters in
+            for index in filters.indices {
+                if filters[index].inboundAction.type == .defaultResponse
+                    || filters[index].outboundAction.type == .defaultResponse
+                {
+                    continue
+                }
+                resolve(filters[index].filter.source, me, servers, into: &sources)
+                resolve(filters[index].filter.destination, me, servers, into: &destinations)
+                if sources.isEmpty || destinations.isEmpty {
+                    unresolved.append(index)
+                    continue
+                }
+                let ipProtocol = filters[index].filter.ipProtocol
+                let portsApply =
+                    ipProtocol == IPProtocol.any || ipProtocol == IPProtocol.tcp || ipProtocol == IPProtocol.udp
+                let sourcePort = portsApply ? filters[index].filter.sourcePort : 0
+                let destinationPort = portsApply ? filters[index].filter.destinationPort : 0
+                let mirrored = filters[index].filter.mirrored
+                let weight = FilterWeight(filters[index].filter)
+                let inbound = ActionSpec(filters[index].inboundAction)
+                let outbound = ActionSpec(filters[index].outboundAction)
+                let interfaceType = filters[index].interfaceType
+                for source in sources {
+                    for destination in destinations {
+                        let forward = CompiledFilter(
+                            source: source.address & source.mask,
+                            sourceMask: source.mask,
+                            destination: destination.address & destination.mask,
+                            destinationMask: destination.mask,
+                            ipProtocol: ipProtocol,
+                            sourcePort: sourcePort,
+                            destinationPort: destinationPort,
+                            weight: weight,
+                            inbound: inbound,
+                            outbound: outbound,
+                            policyIndex: index,
+                            isMirror: false,
+                            interfaceType: interfaceType
+                        )
+                        compiled.append(forward)
+                        guard mirrored else { continue }
+                        var mirror = forward
+                        mirror.source = forward.destination
+                        mirror.sourceMask = forward.destinationMask
+                        mirror.destination = forward.source
+                        mirror.destinationMask = forward.sourceMask
+                        mirror.sourcePort = forward.destinationPort
+                        mirror.destinationPort = forward.sourcePort
+                        // A filter that is its own mirror adds nothing.
+                        if mirror.source != forward.source || mirror.sourceMask != forward.sourceMask
+                            || mirror.destination != forward.destination
+                            || mirror.destinationMask != forward.destinationMask
+                            || mirror.sourcePort != forward.sourcePort
+                        {
+                            mirror.isMirror = true
+                            compiled.append(mirror)
+                        }
+                    }
                 }
             }
         }
         return FilterTable(generation: policy.generation, policy: policy, filters: compiled, unresolved: unresolved)
     }
 
-    static func resolve(_ address: FilterAddress, _ host: HostInfo) -> [(address: UInt32, mask: UInt32)] {
+    /// The (address, mask) pairs of one side, into `result` (replaced).
+    static func resolve(
+        _ address: FilterAddress,
+        _ me: [(address: UInt32, mask: UInt32)],
+        _ servers: [SpecialServer: [(address: UInt32, mask: UInt32)]],
+        into result: inout [(address: UInt32, mask: UInt32)]
+    ) {
         switch address {
-        case .me: host.addresses.map { ($0.value, UInt32.max) }
-        case .any: [(0, 0)]
-        case .host(let ip): [(ip.value, UInt32.max)]
-        case .subnet(let ip, let mask): [(ip.value & mask.value, mask.value)]
-        case .dnsName(_, let ip): [(ip.value, UInt32.max)]
-        case .server(let kind): host.servers(kind).map { ($0.value, UInt32.max) }
+        case .me: result = me
+        case .any: one((0, 0), &result)
+        case .host(let ip): one((ip.value, UInt32.max), &result)
+        case .subnet(let ip, let mask): one((ip.value & mask.value, mask.value), &result)
+        case .dnsName(_, let ip): one((ip.value, UInt32.max), &result)
+        case .server(let kind): result = servers[kind] ?? []
         }
+    }
+
+    /// Replaces `result` with `value` without reallocating when it holds one element already.
+    @inline(__always)
+    private static func one(_ value: (address: UInt32, mask: UInt32), _ result: inout [(address: UInt32, mask: UInt32)])
+    {
+        if result.count == 1 { result[0] = value } else { result = [value] }
     }
 }

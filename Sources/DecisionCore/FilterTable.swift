@@ -15,7 +15,7 @@ public struct ActionSpec: Hashable, Sendable, CustomStringConvertible {
         self.allowFallbackToClear = allowFallbackToClear
     }
 
-    public init(_ action: FilterAction) {
+    public init(_ action: borrowing FilterAction) {
         self.init(
             kind: action.action,
             inboundPassThrough: action.inboundPassThrough,
@@ -94,11 +94,15 @@ public struct CompiledFilter: Hashable, Sendable {
 ///
 /// Lookup is a tuple-space search rather than a scan: the specific filters are grouped by their
 /// *shape* (source mask, destination mask, and whether protocol and each port are specific). All
-/// filters of a shape have the same weight, so shapes are visited from the heaviest down and the
-/// first weight level with a hit decides. Inside a shape an open-addressing hash table maps the
-/// masked packet fields to the best filter of that exact key for each direction. A lookup therefore
-/// costs one hash probe per shape visited — independent of the number of filters — and policies
-/// have few shapes (a handful to a few dozen).
+/// filters of a shape have the same weight. Inside a shape an open-addressing hash table maps the
+/// masked packet fields to the best filter of that exact key for each direction, behind a small
+/// bloom bitmap. A policy with few shapes (``ShapeSet/scanLimit``) is scanned from the heaviest
+/// shape down, the first weight level with a hit deciding. A policy collected over years has
+/// hundreds to thousands of shapes (every prefix length on both sides, ports, protocols): its
+/// shapes are pruned per packet by the prefix lengths that cover the packet's two addresses and
+/// by a table of the (prefix length pair, masked addresses) that filters have, visited by
+/// decreasing weight (``PairIndex``), so that a lookup probes a handful of shapes whatever the
+/// number of filters or shapes.
 ///
 /// Connection types: a rule applies only to packets on interfaces of its type, so the table holds
 /// one set of shapes for LAN interfaces (rules of type All and LAN) and one for remote access
@@ -118,12 +122,12 @@ public final class FilterTable: Sendable {
     public let hasNegotiate: Bool
 
     /// Per-shape masks and where its slots are, heaviest shapes first within each connection type's
-    /// range (trivial values only, so that a lookup does no reference counting).
+    /// set (trivial values only, so that a lookup does no reference counting).
     let shapes: [ShapeInfo]
-    /// The shapes (positions in ``shapes``) consulted for packets on LAN interfaces.
-    let lanShapes: Range<Int>
+    /// The shapes consulted for packets on LAN interfaces.
+    let lanShapes: ShapeSet
     /// The shapes consulted for packets on remote access interfaces.
-    let remoteAccessShapes: Range<Int>
+    let remoteAccessShapes: ShapeSet
     /// The hash slots of every shape, concatenated (24 bytes each: key and filters, one cache line).
     let slots: [Slot]
     /// One small bitmap per shape (8 bits per slot) that rules most misses out before a probe
@@ -145,23 +149,29 @@ public final class FilterTable: Sendable {
         var builder = ShapeBuilder(filters: filters)
         let everywhere = filters.allSatisfy { $0.interfaceType == .all }
         if everywhere {
-            lanShapes = builder.add(members: filters.indices)
+            lanShapes = builder.add(members: filters.indices.map { Int32($0) })
             remoteAccessShapes = lanShapes
         } else {
-            lanShapes = builder.add(members: filters.indices.filter { filters[$0].applies(to: .lan) })
-            remoteAccessShapes = builder.add(members: filters.indices.filter { filters[$0].applies(to: .remoteAccess) })
+            lanShapes = builder.add(members: filters.indices.filter { filters[$0].applies(to: .lan) }.map { Int32($0) })
+            remoteAccessShapes = builder.add(
+                members: filters.indices.filter { filters[$0].applies(to: .remoteAccess) }.map { Int32($0) }
+            )
         }
         self.shapes = builder.shapes
         self.slots = builder.slots
         self.bloom = builder.bloom
         var tieKeys: [UInt64] = []
+        var actions: [ActionSpec] = []
         tieKeys.reserveCapacity(filters.count * 2)
+        actions.reserveCapacity(filters.count * 2)
         for filter in filters {
             tieKeys.append(filter.tieKey(.inbound))
             tieKeys.append(filter.tieKey(.outbound))
+            actions.append(filter.inbound)
+            actions.append(filter.outbound)
         }
         self.tieKeys = tieKeys
-        self.actions = filters.flatMap { [$0.inbound, $0.outbound] }
+        self.actions = actions
     }
 
     /// The action of filter `index` for `direction` (from the compact array).
@@ -177,7 +187,7 @@ public final class FilterTable: Sendable {
 
     /// Whether LAN and remote access packets consult different shapes (some rule is LAN- or remote
     /// access-only).
-    public var isConnectionSpecific: Bool { lanShapes != remoteAccessShapes }
+    public var isConnectionSpecific: Bool { lanShapes.shapes != remoteAccessShapes.shapes }
 
     /// Number of distinct filter shapes of one connection type: the number of hash probes a lookup
     /// costs at most.
@@ -186,26 +196,26 @@ public final class FilterTable: Sendable {
     /// The filter that decides a packet travelling in `direction` on an interface of `kind`, or `nil`
     /// when none matches (permit). Returns an index into ``filters``.
     public func lookup(_ key: PacketKey, _ direction: TrafficDirection, on kind: InterfaceKind = .lan) -> Int? {
+        let set = kind == .remoteAccess ? remoteAccessShapes : lanShapes
         let inbound = direction == .inbound
-        let tieOffset = inbound ? 0 : 1
-        let range = kind == .remoteAccess ? remoteAccessShapes : lanShapes
-        return shapes.withUnsafeBufferPointer { all in
-            ShapeStorage.with(slots, bloom) { storage in
-                tieKeys.withUnsafeBufferPointer { ties -> Int? in
-                    var best: Int32 = -1
-                    for shape in UnsafeBufferPointer(rebasing: all[range]) {
-                        let candidate = shape.find(key, inbound: inbound, storage)
-                        if candidate >= 0
-                            && (best < 0 || ties[Int(candidate) &* 2 &+ tieOffset] < ties[Int(best) &* 2 &+ tieOffset])
-                        {
-                            best = candidate
-                        }
-                        if shape.lastInLevel && best >= 0 { return Int(best) }
+        let found = shapes.withUnsafeBufferPointer { shapes in
+            slots.withUnsafeBufferPointer { slots in
+                bloom.withUnsafeBufferPointer { bloom in
+                    tieKeys.withUnsafeBufferPointer { ties in
+                        let probe = Probe(
+                            key: key,
+                            inbound: inbound,
+                            shapes: shapes,
+                            storage: ShapeStorage(slots: slots, bloom: bloom),
+                            ties: ties
+                        )
+                        if let index = set.index { return probe.pruned(index) }
+                        return probe.scan(set.shapes)
                     }
-                    return nil
                 }
             }
         }
+        return found < 0 ? nil : Int(found)
     }
 
     /// The reference classifier: a linear scan over every specific filter. For tests only.
@@ -223,192 +233,5 @@ public final class FilterTable: Sendable {
             filters[first].precedes(filters[second], direction)
                 || (!filters[second].precedes(filters[first], direction) && first < second)
         }
-    }
-}
-
-/// Builds the concatenated shape, slot and bloom arrays of a table, one range of shapes per
-/// connection type.
-struct ShapeBuilder {
-    let filters: [CompiledFilter]
-    var shapes: [ShapeInfo] = []
-    var slots: [Slot] = []
-    var bloom: [UInt64] = []
-
-    init(filters: [CompiledFilter]) { self.filters = filters }
-
-    /// Adds the shapes of the filters `members`, heaviest first; returns their positions.
-    mutating func add(members: some Sequence<Int>) -> Range<Int> {
-        let start = shapes.count
-        var shapeIndex: [ShapeSignature: Int] = [:]
-        var groups: [[Int32]] = []
-        var signatures: [ShapeSignature] = []
-        for index in members {
-            let signature = ShapeSignature(filters[index])
-            if let existing = shapeIndex[signature] {
-                groups[existing].append(Int32(index))
-            } else {
-                shapeIndex[signature] = groups.count
-                groups.append([Int32(index)])
-                signatures.append(signature)
-            }
-        }
-        let order = signatures.indices.sorted { signatures[$0].weightValue > signatures[$1].weightValue }
-        for (position, shape) in order.enumerated() {
-            let signature = signatures[shape]
-            let table = Shape.build(members: groups[shape], filters: filters)
-            let bloomBits = table.count * 8
-            let lastInLevel =
-                position == order.count - 1 || signatures[order[position + 1]].weightValue != signature.weightValue
-            shapes.append(
-                ShapeInfo(
-                    sourceMask: signature.sourceMask,
-                    destinationMask: signature.destinationMask,
-                    protocolMask: signature.protocolMask,
-                    sourcePortMask: signature.sourcePortMask,
-                    destinationPortMask: signature.destinationPortMask,
-                    lastInLevel: lastInLevel,
-                    slotOffset: slots.count,
-                    slotMask: table.count - 1,
-                    bloomOffset: bloom.count,
-                    bloomMask: UInt64(bloomBits - 1)
-                )
-            )
-            var words = [UInt64](repeating: 0, count: max(1, bloomBits / 64))
-            for key in table where key.rest != 0 {
-                let bit = Int(truncatingIfNeeded: Shape.hash(key.addresses, key.rest) >> 32 & UInt64(bloomBits - 1))
-                words[bit >> 6] |= 1 << UInt64(bit & 63)
-            }
-            bloom += words
-            slots += table
-        }
-        return start..<shapes.count
-    }
-}
-
-/// The fields a shape masks: equal signatures mean equal weight and one hash table.
-struct ShapeSignature: Hashable {
-    var sourceMask: UInt32
-    var destinationMask: UInt32
-    var protocolMask: UInt8
-    var sourcePortMask: UInt16
-    var destinationPortMask: UInt16
-    var weightValue: Int
-
-    init(_ filter: CompiledFilter) {
-        sourceMask = filter.sourceMask
-        destinationMask = filter.destinationMask
-        protocolMask = filter.ipProtocol == 0 ? 0 : 0xFF
-        sourcePortMask = filter.sourcePort == 0 ? 0 : 0xFFFF
-        destinationPortMask = filter.destinationPort == 0 ? 0 : 0xFFFF
-        weightValue = filter.weight.value
-    }
-}
-
-/// One slot of a shape's hash table: the packed masked key and the best filter per direction.
-struct Slot {
-    /// Source and destination address.
-    var addresses: UInt64
-    /// Bit 63 marks a used slot; then protocol and the two ports.
-    var rest: UInt64
-    var inbound: Int32
-    var outbound: Int32
-}
-
-/// The arrays a probe reads, as buffers.
-struct ShapeStorage {
-    let slots: UnsafeBufferPointer<Slot>
-    let bloom: UnsafeBufferPointer<UInt64>
-
-    @inline(__always)
-    static func with<R>(_ slots: [Slot], _ bloom: [UInt64], _ body: (ShapeStorage) -> R) -> R {
-        slots.withUnsafeBufferPointer { slots in
-            bloom.withUnsafeBufferPointer { bloom in body(ShapeStorage(slots: slots, bloom: bloom)) }
-        }
-    }
-}
-
-/// One shape at lookup time: its masks and its part of ``FilterTable/slots``.
-struct ShapeInfo {
-    let sourceMask: UInt32
-    let destinationMask: UInt32
-    let protocolMask: UInt8
-    let sourcePortMask: UInt16
-    let destinationPortMask: UInt16
-    /// The next shape has a smaller weight: a hit so far decides.
-    let lastInLevel: Bool
-    let slotOffset: Int
-    let slotMask: Int
-    let bloomOffset: Int
-    let bloomMask: UInt64
-
-    /// The best filter of this shape for `key`, or -1.
-    @inline(__always)
-    func find(_ key: PacketKey, inbound: Bool, _ storage: ShapeStorage) -> Int32 {
-        let addresses = UInt64(key.source & sourceMask) << 32 | UInt64(key.destination & destinationMask)
-        let rest = Shape.pack(
-            key.ipProtocol & protocolMask,
-            key.sourcePort & sourcePortMask,
-            key.destinationPort & destinationPortMask
-        )
-        let hash = Shape.hash(addresses, rest)
-        let bit = Int(truncatingIfNeeded: hash >> 32 & bloomMask)
-        if storage.bloom[bloomOffset &+ bit >> 6] & (1 << UInt64(bit & 63)) == 0 { return -1 }
-        var slot = Int(truncatingIfNeeded: hash) & slotMask
-        while true {
-            let entry = storage.slots[slotOffset &+ slot]
-            if entry.rest == 0 { return -1 }
-            if entry.rest == rest && entry.addresses == addresses {
-                return inbound ? entry.inbound : entry.outbound
-            }
-            slot = (slot &+ 1) & slotMask
-        }
-    }
-}
-
-/// Building a shape's open-addressing (linear probing) hash table.
-enum Shape {
-    /// The slots (a power of two, at most half full) for the filters `members` of one shape.
-    static func build(members: [Int32], filters: [CompiledFilter]) -> [Slot] {
-        var capacity = 4
-        while capacity < members.count * 2 { capacity <<= 1 }
-        let slotMask = capacity - 1
-        var slots = [Slot](repeating: Slot(addresses: 0, rest: 0, inbound: -1, outbound: -1), count: capacity)
-        for member in members {
-            let filter = filters[Int(member)]
-            let addresses = UInt64(filter.source) << 32 | UInt64(filter.destination)
-            let rest = pack(filter.ipProtocol, filter.sourcePort, filter.destinationPort)
-            var slot = Int(truncatingIfNeeded: hash(addresses, rest)) & slotMask
-            while slots[slot].rest != 0 && (slots[slot].addresses != addresses || slots[slot].rest != rest) {
-                slot = (slot + 1) & slotMask
-            }
-            if slots[slot].rest == 0 {
-                slots[slot] = Slot(addresses: addresses, rest: rest, inbound: member, outbound: member)
-            } else {
-                // Same key, same weight: keep the one that wins the tie for each direction.
-                let current = slots[slot]
-                if filter.tieKey(.inbound) < filters[Int(current.inbound)].tieKey(.inbound) {
-                    slots[slot].inbound = member
-                }
-                if filter.tieKey(.outbound) < filters[Int(current.outbound)].tieKey(.outbound) {
-                    slots[slot].outbound = member
-                }
-            }
-        }
-        return slots
-    }
-
-    @inline(__always)
-    static func pack(_ ipProtocol: UInt8, _ sourcePort: UInt16, _ destinationPort: UInt16) -> UInt64 {
-        1 << 63 | UInt64(ipProtocol) << 32 | UInt64(sourcePort) << 16 | UInt64(destinationPort)
-    }
-
-    @inline(__always)
-    static func hash(_ addresses: UInt64, _ rest: UInt64) -> UInt64 {
-        // Multiply-xorshift mixing: cheap, and good enough for masked addresses and ports.
-        var h = addresses &* 0x9E37_79B9_7F4A_7C15 ^ rest &* 0xC2B2_AE3D_27D4_EB4F
-        h ^= h >> 29
-        h = h &* 0xBF58_476D_1CE4_E5B9
-        h ^= h >> 32
-        return h
     }
 }

@@ -45,31 +45,38 @@ public struct KernelHookInstaller: Sendable {
 
     /// Moves both families to `state`. IPv6 first when blocking (so that nothing slips through
     /// while IPv4 changes), IPv4 first otherwise.
-    public func apply(_ state: HookState) async throws {
+    /// - Returns: what each family held before (its drop counters restart at 0 with the new rules).
+    @discardableResult
+    public func apply(_ state: HookState, dropLogging: DropLogging = .none) async throws -> [IPFamily: ExistingHooks] {
         let families: [IPFamily] =
             switch state {
             case .startupBlock, .operationalBlock: [.ipv6, .ipv4]
             default: [.ipv4, .ipv6]
             }
+        var before: [IPFamily: ExistingHooks] = [:]
         for family in families {
-            try await apply(state, family: family)
+            before[family] = try await apply(state, family: family, dropLogging: dropLogging)
         }
+        return before
     }
 
     /// Moves one family to `state` in one `*-restore` transaction.
-    public func apply(_ state: HookState, family: IPFamily) async throws {
-        let saved = try await Self.run([family.saveCommand])
-        guard saved.status.succeeded else {
-            throw HookCommandError(command: family.saveCommand, status: saved.status, standardError: saved.errorText)
-        }
-        let existing = ExistingHooks.parse(saved.outputText, configuration)
+    /// - Returns: what the family held before.
+    @discardableResult
+    public func apply(
+        _ state: HookState,
+        family: IPFamily,
+        dropLogging: DropLogging = .none
+    ) async throws -> ExistingHooks {
+        let existing = try await inspect(family)
         let script = KernelHookScript.script(
             for: state,
             family: family,
             configuration: configuration,
-            existing: existing
+            existing: existing,
+            dropLogging: dropLogging
         )
-        guard !script.isEmpty else { return }
+        guard !script.isEmpty else { return existing }
         let result = try await Self.run([family.restoreCommand, "-w", "--noflush"], input: script)
         guard result.status.succeeded else {
             throw HookCommandError(
@@ -78,5 +85,15 @@ public struct KernelHookInstaller: Sendable {
                 standardError: result.errorText + "\n" + script
             )
         }
+        return existing
+    }
+
+    /// What of the driver's hooks `family`'s ruleset holds now, with rule counters (`*-save -c`).
+    public func inspect(_ family: IPFamily) async throws -> ExistingHooks {
+        let saved = try await Self.run([family.saveCommand, "-c"])
+        guard saved.status.succeeded else {
+            throw HookCommandError(command: family.saveCommand, status: saved.status, standardError: saved.errorText)
+        }
+        return ExistingHooks.parse(saved.outputText, configuration)
     }
 }

@@ -71,17 +71,55 @@ public struct DriverStatus: Hashable, Sendable, Codable {
     public var filterCount: Int
     /// Named counters (packets and drops per action, reason, ...).
     public var counters: [String: UInt64]
+    /// The driver process, when the driver runs in one of its own (`ipsecsvc driver`).
+    public var process: DriverProcessInfo?
+    /// Why the driver cannot be reached or did not do what it was last asked, when that is so.
+    public var problem: String?
 
     public init(
         mode: DriverMode? = nil,
         tableGeneration: UInt64 = 0,
         filterCount: Int = 0,
-        counters: [String: UInt64] = [:]
+        counters: [String: UInt64] = [:],
+        process: DriverProcessInfo? = nil
     ) {
         self.mode = mode
         self.tableGeneration = tableGeneration
         self.filterCount = filterCount
         self.counters = counters
+        self.process = process
+    }
+}
+
+/// The driver process (`ipsecsvc driver`) as `status` shows it beside the agent.
+public struct DriverProcessInfo: Hashable, Sendable, Codable {
+    public var pid: Int32
+    /// Seconds since 1970 UTC when it started.
+    public var startedAt: Int64
+    /// Its private socket.
+    public var socket: String
+    /// Whether it found the last accepted table in the runtime directory at start (a restart after a
+    /// crash) and enforced it before any agent spoke to it.
+    public var restored: Bool
+    /// Milliseconds from its start until the restored table was enforced (queues bound).
+    public var restoreMilliseconds: Int?
+    /// Whether it exits after the service's graceful stop (started by the service, without systemd).
+    public var exitsWithService: Bool
+
+    public init(
+        pid: Int32,
+        startedAt: Int64,
+        socket: String,
+        restored: Bool = false,
+        restoreMilliseconds: Int? = nil,
+        exitsWithService: Bool = false
+    ) {
+        self.pid = pid
+        self.startedAt = startedAt
+        self.socket = socket
+        self.restored = restored
+        self.restoreMilliseconds = restoreMilliseconds
+        self.exitsWithService = exitsWithService
     }
 }
 

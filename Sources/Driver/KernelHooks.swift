@@ -15,6 +15,17 @@ public enum HookState: Hashable, Sendable {
     /// IPv4 goes to the queue except flows whose conntrack mark carries `epoch` (the fast path).
     /// IPv6 is not filtered.
     case secure(epoch: UInt32)
+
+    /// The name of a mode whose drops the kernel does alone (no queue): `startup-stateful`,
+    /// `startup-block`, `block`; `nil` for the others.
+    public var kernelDropMode: String? {
+        switch self {
+        case .startupStateful: "startup-stateful"
+        case .startupBlock: "startup-block"
+        case .operationalBlock: "block"
+        case .removed, .secure: nil
+        }
+    }
 }
 
 /// IP version of a ruleset (`iptables-restore` or `ip6tables-restore`).
@@ -58,54 +69,11 @@ public struct HookConfiguration: Hashable, Sendable {
     public var inboundChain: String { "\(chainPrefix)-IN" }
     public var outboundChain: String { "\(chainPrefix)-OUT" }
     public var saveChain: String { "\(chainPrefix)-SAVE" }
+    /// The NFLOG group the kernel-only drop modes log to (the queue base: groups are another number space).
+    public var logGroup: UInt16 { queueBase }
 
     /// The queue numbers the readers bind.
     public var queues: [UInt16] { (0..<queueCount).map { queueBase + UInt16($0) } }
-}
-
-/// What of the driver's hooks a ruleset already holds (parsed from `iptables-save`).
-public struct ExistingHooks: Hashable, Sendable {
-    /// `table/CHAIN` of the driver's chains that exist.
-    public var chains: Set<String>
-    /// `table/BUILTIN/CHAIN` of the jumps into them that exist.
-    public var jumps: Set<String>
-
-    public init(chains: Set<String> = [], jumps: Set<String> = []) {
-        self.chains = chains
-        self.jumps = jumps
-    }
-
-    /// Reads `iptables-save` output, keeping only what belongs to `configuration`.
-    public static func parse(_ saveOutput: String, _ configuration: HookConfiguration) -> ExistingHooks {
-        var result = ExistingHooks()
-        var table = ""
-        let ours = "\(configuration.chainPrefix)-"
-        for raw in saveOutput.split(separator: "\n") {
-            let line = String(raw).trimmed(" \t\r")
-            if line.hasPrefix("*") {
-                table = String(line.dropFirst())
-            } else if line.hasPrefix(":\(ours)") {
-                let name = line.dropFirst().split(separator: " ").first.map(String.init) ?? ""
-                result.chains.insert("\(table)/\(name)")
-            } else if line.hasPrefix("-A ") {
-                let words = line.split(separator: " ").map(String.init)
-                // Only the exact jumps the driver writes: "-A INPUT -j IPSECSVC-IN".
-                if words.count == 4, words[2] == "-j", words[3].hasPrefix(ours) {
-                    result.jumps.insert("\(table)/\(words[1])/\(words[3])")
-                }
-            }
-        }
-        return result
-    }
-}
-
-extension String {
-    fileprivate func trimmed(_ set: String) -> String {
-        var text = Substring(self)
-        while let first = text.first, set.contains(first) { text = text.dropFirst() }
-        while let last = text.last, set.contains(last) { text = text.dropLast() }
-        return String(text)
-    }
 }
 
 /// Generates the `iptables-restore --noflush` input that moves the driver's hooks to a state.
@@ -113,32 +81,77 @@ extension String {
 /// Pure: the text depends only on its arguments. It declares (and so flushes) only the driver's own
 /// chains, inserts the jumps into `INPUT`/`OUTPUT` only when missing, and never names another chain.
 public enum KernelHookScript {
+    /// One chain of the driver as a state wants it: `rules` `nil` means the chain and its jump go away.
+    public struct ChainPlan: Hashable, Sendable {
+        public var table: String
+        public var chain: String
+        /// The built-in chain that jumps to it (`INPUT`, `OUTPUT`).
+        public var builtin: String
+        public var rules: [String]?
+    }
+
     public static func script(
         for state: HookState,
         family: IPFamily,
         configuration: HookConfiguration,
-        existing: ExistingHooks
+        existing: ExistingHooks,
+        dropLogging: DropLogging = .none
     ) -> String {
-        let c = configuration
-        let (inbound, outbound) = rules(for: state, family: family, configuration: c)
+        let plan = plan(for: state, family: family, configuration: configuration, dropLogging: dropLogging)
+        var text = ""
+        for table in ["mangle", "filter"] {
+            text += block(
+                table: table,
+                chains: plan.filter { $0.table == table }.map { ($0.chain, $0.builtin, $0.rules) },
+                existing: existing
+            )
+        }
+        return text
+    }
+
+    /// Every chain the driver owns in `family`, with the rules `state` puts in it.
+    public static func plan(
+        for state: HookState,
+        family: IPFamily,
+        configuration c: HookConfiguration,
+        dropLogging: DropLogging = .none
+    ) -> [ChainPlan] {
+        var (inbound, outbound) = rules(for: state, family: family, configuration: c)
+        if let mode = state.kernelDropMode {
+            inbound = inbound.map { logged($0, mode, .inbound, dropLogging.inbound, dropLogging, c) }
+            outbound = outbound.map { logged($0, mode, .outbound, dropLogging.outbound, dropLogging, c) }
+        }
         var save: [String]? = nil
         if family == .ipv4, case .secure(let epoch) = state, epoch != 0 {
             let mark = hex(c.marks.flowMark(epoch: epoch))
             let mask = hex(c.marks.flowMask)
             save = ["-m mark --mark \(mark)/\(mask) -j CONNMARK --save-mark --nfmask \(mask) --ctmask \(mask)"]
         }
-        var text = ""
-        text += block(
-            table: "mangle",
-            chains: [(c.inboundChain, "INPUT", inbound), (c.outboundChain, "OUTPUT", outbound)],
-            existing: existing
-        )
-        text += block(
-            table: "filter",
-            chains: [(c.saveChain, "INPUT", save), (c.saveChain, "OUTPUT", save)],
-            existing: existing
-        )
-        return text
+        return [
+            ChainPlan(table: "mangle", chain: c.inboundChain, builtin: "INPUT", rules: inbound),
+            ChainPlan(table: "mangle", chain: c.outboundChain, builtin: "OUTPUT", rules: outbound),
+            ChainPlan(table: "filter", chain: c.saveChain, builtin: "INPUT", rules: save),
+            ChainPlan(table: "filter", chain: c.saveChain, builtin: "OUTPUT", rules: save),
+        ]
+    }
+
+    /// `rules` with an NFLOG rule before its final `-j DROP` when `enabled`: the kernel passes at most
+    /// ``DropLogging/perSecond`` dropped packets a second to the driver's log group, each with the
+    /// prefix `ipsecsvc:<mode>:<in|out>` (``DropLogPrefix``).
+    static func logged(
+        _ rules: [String],
+        _ mode: String,
+        _ side: TrafficDirection,
+        _ enabled: Bool,
+        _ logging: DropLogging,
+        _ c: HookConfiguration
+    ) -> [String] {
+        guard enabled, rules.last == "-j DROP" else { return rules }
+        let prefix = DropLogPrefix(mode: mode, direction: side).text
+        let log =
+            "-m limit --limit \(logging.perSecond)/sec --limit-burst \(logging.perSecond) -j NFLOG "
+            + "--nflog-group \(c.logGroup) --nflog-prefix \(prefix) --nflog-size 128"
+        return rules.dropLast() + [log, "-j DROP"]
     }
 
     /// One table's section. A chain with rules `nil` is removed (jump deleted, chain flushed and

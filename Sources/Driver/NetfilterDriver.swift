@@ -1,6 +1,7 @@
 public import DecisionCore
 import IPsecSystem
 public import PolicyModel
+import Synchronization
 
 /// How a ``NetfilterDriver`` is wired to the host.
 public struct NetfilterDriverConfiguration: Sendable {
@@ -10,6 +11,12 @@ public struct NetfilterDriverConfiguration: Sendable {
     public var hostInfo: any HostInfoSource
     /// How often the host's addresses and servers are re-read (`me`, DNS, gateway, DHCP).
     public var hostCheckInterval: Duration
+    /// How often the kernel rules are compared with what the mode needs (rules removed by another
+    /// program are restored at the next check: within two intervals).
+    public var hookCheckInterval: Duration
+    /// The fast-path epoch used last (the driver process keeps it across restarts); the first table
+    /// gets the one after it.
+    public var lastEpoch: UInt32
     public var eventSink: any DriverEventSink
     /// Whether the driver installs its own kernel hooks (off when another tool, such as nfq-bench,
     /// installs the queue rules).
@@ -28,6 +35,8 @@ public struct NetfilterDriverConfiguration: Sendable {
         securityAssociations: any SecurityAssociations = KernelSecurityAssociations(),
         hostInfo: any HostInfoSource = LinuxHostInfoSource(),
         hostCheckInterval: Duration = .seconds(2),
+        hookCheckInterval: Duration = .seconds(1),
+        lastEpoch: UInt32 = 0,
         eventSink: any DriverEventSink = StandardErrorEventSink(),
         installsHooks: Bool = true,
         fastPath: Bool = true,
@@ -39,6 +48,8 @@ public struct NetfilterDriverConfiguration: Sendable {
         self.securityAssociations = securityAssociations
         self.hostInfo = hostInfo
         self.hostCheckInterval = hostCheckInterval
+        self.hookCheckInterval = hookCheckInterval
+        self.lastEpoch = lastEpoch
         self.eventSink = eventSink
         self.installsHooks = installsHooks
         self.fastPath = fastPath
@@ -53,26 +64,32 @@ public struct NetfilterDriverConfiguration: Sendable {
 /// The real IPsec driver: kernel hooks through `iptables-restore`, packet decisions through
 /// NFQUEUE reader threads, the connmark fast path, drop events and counters (docs/driver.md).
 ///
-/// Control calls (the ``IPsecDriver`` requirements and the host monitor's re-check) run one at a time,
-/// each to its end, in the order they arrive: the actor alone would let a stop interleave with a policy
-/// change at its `iptables-restore`, and the change could then put the hooks back after the stop.
-/// Packets are decided on the reader threads against an immutable decision context that each control
-/// call replaces as a whole.
+/// Control calls (the ``IPsecDriver`` requirements and the monitor's host and hook checks) run one at
+/// a time, each to its end, in the order they arrive: the actor alone would let a stop interleave with
+/// a policy change at its `iptables-restore`, and the change could then put the hooks back after the
+/// stop, or restore a table over a newer one. Packets are decided on the reader threads against an
+/// immutable decision context that each control call replaces as a whole.
 public actor NetfilterDriver: IPsecDriver {
-    private let configuration: NetfilterDriverConfiguration
-    private let installer: KernelHookInstaller
-    private let statistics = DriverStatistics()
-    private let cell: ContextCell
-    private var mode: DriverMode?
-    private var policy: EffectivePolicy = .empty
-    private var settings = DriverSettings()
-    private var bootExemptions: [BootExemption] = []
-    private var host: HostInfo
-    private var table: FilterTable
-    private var epoch: UInt32 = 0
-    private var readers: [QueueReader] = []
-    private var monitor: Task<Void, Never>?
-    private var summary: Task<Void, Never>?
+    let configuration: NetfilterDriverConfiguration
+    let installer: KernelHookInstaller
+    let statistics = DriverStatistics()
+    let cell: ContextCell
+    var mode: DriverMode?
+    var policy: EffectivePolicy = .empty
+    var settings = DriverSettings()
+    var bootExemptions: [BootExemption] = []
+    var host: HostInfo
+    var table: FilterTable
+    var epoch: UInt32
+    var operationalMode: OperationalMode?
+    var readers: [QueueReader] = []
+    var dropLog: DropLogReader?
+    /// What the kernel-only modes dropped (rule counters) and how often the hooks were restored.
+    var kernel = KernelRuleCounters()
+    let loggedDrops = DropLogCount()
+    var monitor: Task<Void, Never>?
+    var summary: Task<Void, Never>?
+    var lastSummary: [String: UInt64] = [:]
     /// Whether a control call is running, and the calls waiting for their turn (oldest first).
     private var controlBusy = false
     private var controlWaiting: [CheckedContinuation<Void, Never>] = []
@@ -82,6 +99,7 @@ public actor NetfilterDriver: IPsecDriver {
         installer = KernelHookInstaller(configuration: configuration.hooks)
         host = configuration.hostInfo.current()
         table = FilterCompiler.compile(.empty, host: host)
+        epoch = configuration.lastEpoch
         cell = ContextCell(
             ReaderContext(
                 decision: DecisionContext(
@@ -120,7 +138,7 @@ public actor NetfilterDriver: IPsecDriver {
     }
 
     /// Runs `body` once no other control call runs, in arrival order.
-    private func oneAtATime<T>(_ body: () async throws -> T) async throws -> T {
+    func oneAtATime<T>(_ body: () async throws -> T) async throws -> T {
         if controlBusy {
             await withCheckedContinuation { controlWaiting.append($0) }
         }
@@ -143,34 +161,45 @@ public actor NetfilterDriver: IPsecDriver {
             case .stateful: .startupStateful(exemptions)
             case .block: .startupBlock(exemptions)
             }
-        if configuration.installsHooks { try await installer.apply(state) }
+        try await installHooks(state)
         self.mode = .startup(mode)
         bootExemptions = exemptions
         await stopReaders()
+        try await followDropLogging()
+        startTasks()
     }
 
     private func setOperationalMode(_ mode: OperationalMode) async throws {
+        // Idempotent: a restarted agent confirms the mode the driver already enforces, without a gap
+        // or a new epoch.
+        guard self.mode != .operational(mode) else { return }
         switch mode {
         case .secure:
-            try await startReaders()
-            startTasks()
-            let old = publish(mode: .secure)
+            // The context first (its epoch's old marks forgotten), then the queues: the readers never
+            // decide with an epoch whose marks were not cleared. Then the rules that queue.
+            let previousMode = operationalMode
+            let old = try await publish(mode: .secure)
             do {
-                if configuration.installsHooks { try await installer.apply(.secure(epoch: currentEpoch)) }
+                try await startReaders()
+                try await installHooks(.secure(epoch: currentEpoch))
             } catch {
+                operationalMode = previousMode
                 _ = cell.swap(old)
+                if self.mode != .operational(.secure) { await stopReaders() }
                 throw error
             }
         case .permit:
-            if configuration.installsHooks { try await installer.apply(.removed) }
-            _ = publish(mode: .permit)
+            try await installHooks(.removed)
+            _ = try await publish(mode: .permit)
             await stopReaders()
         case .block:
-            if configuration.installsHooks { try await installer.apply(.operationalBlock) }
-            _ = publish(mode: .block)
+            try await installHooks(.operationalBlock)
+            _ = try await publish(mode: .block)
             await stopReaders()
         }
         self.mode = .operational(mode)
+        try await followDropLogging()
+        startTasks()
     }
 
     private func install(_ policy: EffectivePolicy) async throws {
@@ -184,7 +213,7 @@ public actor NetfilterDriver: IPsecDriver {
         } catch {
             self.policy = previousPolicy
             table = previousTable
-            _ = publishContext()
+            _ = try? await publishContext()
             throw error
         }
     }
@@ -194,9 +223,16 @@ public actor NetfilterDriver: IPsecDriver {
         self.settings = settings
         do {
             try await republish()
+            if DropLogging(DiagnosticsLevel(previous.diagnosticsLevel))
+                != DropLogging(DiagnosticsLevel(settings.diagnosticsLevel)),
+                let state = hookState, state.kernelDropMode != nil
+            {
+                try await installHooks(state)
+                try await followDropLogging()
+            }
         } catch {
             self.settings = previous
-            _ = publishContext()
+            _ = try? await publishContext()
             throw error
         }
         if previous.logIntervalSeconds != settings.logIntervalSeconds, summary != nil {
@@ -218,6 +254,9 @@ public actor NetfilterDriver: IPsecDriver {
         counters["table.shapes"] = UInt64(table.shapeCount)
         counters["table.unresolved-filters"] = UInt64(table.unresolved.count)
         counters["host.addresses"] = UInt64(host.addresses.count)
+        kernel.add(to: &counters)
+        let logged = loggedDrops.value.load(ordering: .relaxed)
+        if logged != 0 { counters["events.kernel-drops"] = logged }
         return DriverStatus(
             mode: mode,
             tableGeneration: table.generation,
@@ -246,29 +285,78 @@ public actor NetfilterDriver: IPsecDriver {
         summary?.cancel()
         monitor = nil
         summary = nil
-        if configuration.installsHooks { try await installer.apply(.removed) }
-        _ = publish(mode: .permit)
+        try await installHooks(.removed)
+        _ = try? await publish(mode: .permit)
         mode = .operational(.permit)
         await stopReaders()
+        try await followDropLogging()
     }
+
+    /// The fast-path epoch used last (the driver process saves it, so that a restart goes on from it).
+    public var fastPathEpoch: UInt32 { epoch }
 
     // MARK: - Internals
 
-    private var currentEpoch: UInt32 { cell.current.epoch }
+    var currentEpoch: UInt32 { cell.current.epoch }
 
-    /// Builds and installs a context with a new epoch (so that every fast-path flow is decided again).
-    @discardableResult
-    private func publish(mode: OperationalMode?) -> ReaderContext {
-        operationalMode = mode
-        return publishContext()
+    /// The kernel rules the current mode needs; `nil` before any mode (the driver has installed nothing).
+    var hookState: HookState? {
+        switch mode {
+        case nil: nil
+        case .startup(.permit), .operational(.permit): .removed
+        case .startup(.stateful): .startupStateful(bootExemptions)
+        case .startup(.block): .startupBlock(bootExemptions)
+        case .operational(.block): .operationalBlock
+        case .operational(.secure): .secure(epoch: currentEpoch)
+        }
     }
 
-    private var operationalMode: OperationalMode?
+    /// What the kernel-only drop modes log, from `ipsecdiagnostics`.
+    var dropLogging: DropLogging {
+        DropLogging(DiagnosticsLevel(settings.diagnosticsLevel), perSecond: Int(configuration.reader.eventsPerSecond))
+    }
 
+    /// Moves the kernel rules to `state`; the drop counters of the rules it replaces are kept.
+    func installHooks(_ state: HookState) async throws {
+        guard configuration.installsHooks else { return }
+        do {
+            let before = try await installer.apply(state, dropLogging: dropLogging)
+            kernel.replaced(before, mode: hookState?.kernelDropMode, configuration: configuration.hooks)
+        } catch let error as HookCommandError {
+            throw DriverError(.rulesRejected, error.description)
+        }
+    }
+
+    /// Builds and installs a context with a new epoch (so that every fast-path flow is decided again).
+    func publish(mode: OperationalMode?) async throws -> ReaderContext {
+        operationalMode = mode
+        return try await publishContext()
+    }
+
+    /// A context for the current table, settings and host with the next epoch. Connections still
+    /// marked with that epoch (from before a wrap or a restart) are forgotten first
+    /// (``FlowMarkReset``), so that a mark never names a table other than the one that set it; when that
+    /// fails the fast path stays off for this context.
     @discardableResult
-    private func publishContext() -> ReaderContext {
+    func publishContext() async throws -> ReaderContext {
         let modulus = configuration.hooks.marks.epochModulus
-        epoch = configuration.fastPath && modulus > 0 ? epoch % modulus + 1 : 0
+        var next: UInt32 = configuration.fastPath && modulus > 0 ? epoch % modulus + 1 : 0
+        if next != 0, configuration.installsHooks, operationalMode == .secure {
+            let marks = configuration.hooks.marks
+            let candidate = next
+            do {
+                try await BlockingPool.shared.run { () throws(SystemError) in
+                    try FlowMarkReset.forget(mark: marks.flowMark(epoch: candidate), mask: marks.flowMask)
+                }
+            } catch {
+                configuration.eventSink.event(
+                    "fast path off for table generation \(table.generation): \(error)",
+                    priority: 3
+                )
+                next = 0
+            }
+        }
+        if next != 0 { epoch = next }
         let context = ReaderContext(
             decision: DecisionContext(
                 table: table,
@@ -279,9 +367,9 @@ public actor NetfilterDriver: IPsecDriver {
                 ),
                 host: host,
                 securityAssociations: configuration.securityAssociations,
-                fastPath: epoch != 0
+                fastPath: next != 0
             ),
-            epoch: epoch,
+            epoch: next,
             marks: configuration.hooks.marks,
             diagnosticsLevel: settings.diagnosticsLevel
         )
@@ -293,14 +381,14 @@ public actor NetfilterDriver: IPsecDriver {
     /// A new context for the current policy, settings and host; rewrites the fast-path rule when
     /// the queue is in use. The table is swapped first, then the rule: a flow marked by an older
     /// table is queued again at the latest once the rule names the new epoch.
-    private func republish() async throws {
-        let old = publishContext()
+    func republish() async throws {
+        let old = try await publishContext()
         guard mode == .operational(.secure), configuration.installsHooks else { return }
         do {
             try await installer.apply(.secure(epoch: currentEpoch), family: .ipv4)
         } catch {
             _ = cell.swap(old)
-            throw error
+            throw DriverError(.rulesRejected, "\(error)")
         }
     }
 
@@ -322,7 +410,7 @@ public actor NetfilterDriver: IPsecDriver {
             } catch {
                 // Close what was opened (never started): the queues stay unbound.
                 for reader in started { reader.closeUnstarted() }
-                throw error
+                throw DriverError.queue(queue, error)
             }
         }
         for (index, reader) in started.enumerated() {
@@ -343,64 +431,27 @@ public actor NetfilterDriver: IPsecDriver {
         for reader in current { await reader.stop() }
     }
 
-    private func startTasks() {
-        if monitor == nil {
-            let interval = configuration.hostCheckInterval
-            monitor = Task { [weak self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
-                    guard let self else { return }
-                    await self.checkHost()
-                }
+    /// Reads the NFLOG group while a kernel-only mode logs its drops; stops reading otherwise.
+    private func followDropLogging() async throws {
+        let wanted = configuration.installsHooks && hookState?.kernelDropMode != nil && dropLogging.isEnabled
+        if wanted, dropLog == nil {
+            do {
+                let reader = try DropLogReader(
+                    group: configuration.hooks.logGroup,
+                    sink: configuration.eventSink,
+                    logged: loggedDrops
+                )
+                try reader.start()
+                dropLog = reader
+            } catch {
+                throw DriverError(
+                    .logGroupBusy,
+                    "the drop log (NFLOG group \(configuration.hooks.logGroup)) cannot be read: \(error)"
+                )
             }
+        } else if !wanted, let reader = dropLog {
+            dropLog = nil
+            await reader.stop()
         }
-        if summary == nil {
-            let seconds = max(1, settings.logIntervalSeconds)
-            summary = Task { [weak self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(seconds))
-                    guard !Task.isCancelled, let self else { return }
-                    await self.emitSummary()
-                }
-            }
-        }
-    }
-
-    /// Re-resolves `me` and special servers; recompiles when the host's configuration changed.
-    func checkHost() async {
-        try? await oneAtATime { await recheckHost() }
-    }
-
-    private func recheckHost() async {
-        // The reader blocks on files: off the actor, so that packets' control calls are not held up.
-        let source = configuration.hostInfo
-        let current = await BlockingPool.shared.run { source.current() }
-        guard current != host else { return }
-        host = current
-        table = FilterCompiler.compile(policy, host: host)
-        do {
-            try await republish()
-        } catch {
-            configuration.eventSink.event(
-                "could not update the fast-path rule after an address change: \(error)",
-                priority: 3
-            )
-        }
-    }
-
-    private var lastSummary: [String: UInt64] = [:]
-
-    /// The periodic summary event (`ipsecloginterval`).
-    func emitSummary() async {
-        let counters = await status().counters
-        func delta(_ name: String) -> UInt64 { (counters[name] ?? 0) &- (lastSummary[name] ?? 0) }
-        let text =
-            "summary: \(delta("packets")) packets decided, \(delta("drops")) dropped "
-            + "(blocked \(delta("drops.blocked")), negotiation required \(delta("drops.negotiation-required")), "
-            + "malformed \(delta("drops.malformed"))), queue drops \(delta("queue.dropped.full") &+ delta("queue.dropped.socket")), "
-            + "suppressed events \(delta("events.suppressed")); table generation \(table.generation), "
-            + "\(table.filters.count) specific filters"
-        lastSummary = counters
-        configuration.eventSink.event(text, priority: 6)
     }
 }

@@ -124,10 +124,12 @@ extension NetshDynamicSession {
         renderConfig(spd.settingsState)
     }
 
+    /// The dynamic main-mode policies and the main-mode (ISAKMP) settings of the static policies in
+    /// force from the other sources, each with where it comes from.
     func showMainModePolicies(_ arguments: NetshArguments) throws(NetshError) -> String {
-        let state = spd.policy
-        let indices = try selected(arguments, state.mainModePolicies.map(\.name), kind: "Main mode policy")
-        return indices.map { renderMainMode(state.mainModePolicies[$0]) }.joined(separator: "\n")
+        let policies = mainModePoliciesInForce()
+        let indices = try selected(arguments, policies.map(\.name), kind: "Main mode policy")
+        return indices.map { renderMainMode(policies[$0]) }.joined(separator: "\n")
     }
 
     /// The dynamic quick-mode policies and the negotiating filter actions in force from the other
@@ -165,7 +167,7 @@ extension NetshDynamicSession {
 
     func showAll(_ arguments: NetshArguments) throws(NetshError) -> String {
         var parts = [renderConfig(spd.settingsState)]
-        parts += spd.policy.mainModePolicies.map(renderMainMode)
+        parts += mainModePoliciesInForce().map(renderMainMode)
         parts += quickModePoliciesInForce().map(renderQuickMode)
         parts.append(modeNote() + (try showFilters(NetshArguments(command: "show mmfilter"), quickMode: false)))
         parts.append(try showFilters(NetshArguments(command: "show qmfilter"), quickMode: true))
@@ -212,22 +214,71 @@ extension NetshDynamicSession {
         return result
     }
 
+    /// A main-mode policy as `show mmpolicy` lists it, with the source it comes from: a dynamic
+    /// `mmpolicy`, or the main-mode settings of a static policy whose negotiating rules are in force.
+    struct MainModePolicyInForce {
+        var name: String
+        var softSAExpirationSeconds: UInt32
+        var lifetimeSeconds: UInt32
+        var quickModeLimit: UInt32
+        var securityMethods: [MainModeSecurityMethod]
+        var source: String
+    }
+
+    private func mainModePoliciesInForce() -> [MainModePolicyInForce] {
+        var result = spd.policy.mainModePolicies.map { policy in
+            MainModePolicyInForce(
+                name: policy.name,
+                softSAExpirationSeconds: policy.softSAExpirationSeconds,
+                lifetimeSeconds: policy.lifetimeMinutes * 60,
+                quickModeLimit: policy.quickModeLimit,
+                securityMethods: policy.securityMethods,
+                source: "dynamic"
+            )
+        }
+        // One entry per policy and source: every negotiating rule of a policy carries its main mode.
+        var seen: Set<String> = []
+        for filter in NetshFiltersInForce(spd).policy.filters where filter.provenance.kind != .dynamic {
+            guard filter.inboundAction.action == .negotiate || filter.outboundAction.action == .negotiate else {
+                continue
+            }
+            // No settings: Windows' default main mode, as IKE negotiates it (the keying planner's rule).
+            let mainMode = filter.negotiation?.mainMode ?? MainModeSettings(id: .zero)
+            let source = filter.provenance.sourceDescription
+            guard seen.insert("\(source)\u{0}\(mainMode.id)").inserted else { continue }
+            result.append(
+                MainModePolicyInForce(
+                    name: mainMode.name ?? filter.provenance.policyName,
+                    softSAExpirationSeconds: filter.negotiation?.softAssociationIdleSeconds ?? 300,
+                    lifetimeSeconds: mainMode.lifetimeSeconds == 0
+                        ? MainModeSettings.defaultLifetimeSeconds : mainMode.lifetimeSeconds,
+                    // Master key PFS allows one quick mode per main mode.
+                    quickModeLimit: mainMode.masterKeyPFS ? 1 : mainMode.quickModeLimit,
+                    securityMethods: mainMode.securityMethods,
+                    source: source
+                )
+            )
+        }
+        return result
+    }
+
     /// When the driver is not in secure mode, the filters decide nothing: say so first.
     func modeNote() -> String {
         guard let mode = spd.driverMode, mode != .operational(.secure) else { return "" }
         return "Note: the IPsec driver is in \(mode) mode; the filters below take effect in secure mode only.\n\n"
     }
 
-    private func renderMainMode(_ policy: DynamicMainModePolicy) -> String {
+    private func renderMainMode(_ policy: MainModePolicyInForce) -> String {
         var text = NetshText()
         text.heading("Main Mode Policy")
         text.field("Policy Name", policy.name)
+        text.field("Policy Source", policy.source)
         text.field("Soft SA Expiration Time", "\(policy.softSAExpirationSeconds)")
         text.field("No. of Security Methods", "\(policy.securityMethods.count)")
         let rows = policy.securityMethods.map { method in
             [
                 method.encryption.rawValue, method.hash.rawValue, String(method.group.netshNumber),
-                "\(method.lifetimeKilobytes)/\(policy.lifetimeMinutes * 60)", "\(policy.quickModeLimit)",
+                "\(method.lifetimeKilobytes)/\(policy.lifetimeSeconds)", "\(policy.quickModeLimit)",
             ]
         }
         text.table(

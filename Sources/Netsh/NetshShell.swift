@@ -76,7 +76,8 @@ public final class NetshShell {
         pendingDynamic = []
         var pieces: [ScriptOutput] = []
         scriptLine = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Swift reads CR LF as one character, which is not "\n": Windows scripts end their lines in it.
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             scriptLine += 1
             let queued = pendingDynamic?.count ?? 0
             do {
@@ -274,7 +275,7 @@ public final class NetshShell {
 extension StringProtocol {
     /// The text without leading and trailing spaces, tabs and line ends.
     var trimmingWhitespace: String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
         guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else {
             return ""
         }

@@ -53,7 +53,7 @@ package enum NetshTokenizer {
                 current.started = true
             case "=" where current.tag == nil && current.isTagCandidate:
                 current.splitTag()
-            case " ", "\t", "\r", "\n":
+            case " ", "\t", "\r", "\n", "\r\n":  // CR LF is one Character in Swift.
                 if let token = current.finish() { tokens.append(token) }
                 current = TokenBuilder()
             default:

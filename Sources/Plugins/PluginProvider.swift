@@ -1,5 +1,6 @@
 public import PolicyModel
 public import Providers
+import Synchronization
 
 /// A supervised plugin as a ``PolicyProvider``: it takes part in the merge, in provenance
 /// (`plugin:<name>` in `policy show --effective` and `explain`) and in `status` like a built-in source.
@@ -163,6 +164,51 @@ extension PluginManager {
         return running
     }
 
+    /// Waits until every plugin started so far has reported once — delivered its first document or
+    /// failed — and is registered with the engine, each for at most three times its own `timeout` (load,
+    /// open, fetch); the waits run side by side. The service's start calls this before it enforces the
+    /// effective policy, so that a plugin's rules are in force from the first table on. A plugin that is
+    /// still starting afterwards counts as unavailable (it contributes nothing) until it reports.
+    /// - Returns: the sources that did not report in time.
+    public func firstReports() async -> [String] {
+        let waits = running.map { supervisor in
+            (supervisor, registrations[ObjectIdentifier(supervisor)], supervisor.configuration.timeout * 3)
+        }
+        return await withTaskGroup(of: String?.self) { group in
+            for (supervisor, registration, limit) in waits {
+                group.addTask {
+                    let reported = await Self.within(limit) {
+                        await registration?.value
+                        for await state in await supervisor.updates() where state.health != .starting { return }
+                    }
+                    return reported ? nil : supervisor.configuration.sourceName
+                }
+            }
+            var late: [String] = []
+            for await name in group { if let name { late.append(name) } }
+            return late.sorted()
+        }
+    }
+
+    /// Whether `body` finished within `limit`. Returns at the limit without waiting for `body` (which is
+    /// cancelled then): what it waits for may not notice cancellation.
+    static func within(_ limit: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+        let decided = FirstClaim()
+        return await withCheckedContinuation { continuation in
+            let worker = Task {
+                await body()
+                if decided.claim() { continuation.resume(returning: true) }
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                if decided.claim() {
+                    worker.cancel()
+                    continuation.resume(returning: false)
+                }
+            }
+        }
+    }
+
     /// The first state that says whether the plugin loaded: with its table, failed, or stopped.
     static func firstLoadedState(of supervisor: PluginSupervisor) async -> PluginSourceState {
         var last = await supervisor.state
@@ -175,6 +221,19 @@ extension PluginManager {
             }
         }
         return last
+    }
+}
+
+/// Lets exactly one of several racing tasks through.
+private final class FirstClaim: Sendable {
+    private let claimed = Mutex(false)
+
+    /// True for the first caller only.
+    func claim() -> Bool {
+        claimed.withLock { done in
+            defer { done = true }
+            return !done
+        }
     }
 }
 

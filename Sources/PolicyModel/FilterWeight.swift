@@ -26,7 +26,7 @@ public struct FilterWeight: Hashable, Sendable, Comparable, Codable, CustomStrin
     }
 
     /// The weight of a filter as configured (mirroring does not change it).
-    public init(_ filter: Filter) {
+    public init(_ filter: borrowing Filter) {
         self.init(
             prefixBits: filter.source.prefixLength + filter.destination.prefixLength,
             specificProtocol: filter.ipProtocol != IPProtocol.any,

@@ -14,6 +14,10 @@ struct BootSubcommand: AsyncParsableCommand {
             a persistent, local or directory policy is assigned and permit otherwise; bootexemptions and DHCP \
             pass in the stateful and block modes.
 
+            It reads the stores without CAP_NET_ADMIN and hands the mode to the driver process (ipsecsvc \
+            driver, started first when none answers and systemd does not run the machine); the kernel \
+            enforces the startup mode until the service has applied its whole policy.
+
             Examples:
               ipsecsvc boot
               ipsecsvc boot --config /etc/ipsecsvc/ipsecsvc.conf
@@ -31,7 +35,7 @@ struct BootSubcommand: AsyncParsableCommand {
                 startType: try store.effectiveStartType(configuration),
                 settings: try store.dynamicSettings(),
                 policyAssigned: try await PolicyEngineFactory.anyPolicyAssigned(configuration),
-                driver: try DriverFactory.make(configuration, journal: journal),
+                driver: try DriverFactory.make(configuration, journal: journal, role: "boot"),
                 journal: journal,
                 record: store
             )

@@ -11,6 +11,7 @@ struct IPsecSvc: AsyncParsableCommand {
             PolicyCommand.self,
             RunSubcommand.self,
             BootSubcommand.self,
+            DriverSubcommand.self,
             ServiceSubcommand.self,
             StatusSubcommand.self,
             ExplainSubcommand.self,

@@ -29,7 +29,7 @@ struct ServiceSubcommand: AsyncParsableCommand {
 
         func run() async throws {
             let report = await reportingFailures("QueryServiceStatus") {
-                try await ServiceController(configuration: try options.load()).query()
+                try await ServiceController(configuration: try options.load()).report()
             }
             standardOutput(json ? StatusFormatting.json(report) : StatusFormatting.query(report))
         }

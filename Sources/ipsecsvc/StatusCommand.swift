@@ -1,4 +1,5 @@
 import ArgumentParser
+import Driver
 import Foundation
 import IPsecSystem
 import Keying
@@ -27,7 +28,7 @@ struct StatusSubcommand: AsyncParsableCommand {
 
     func run() async throws {
         let report = await reportingFailures("QueryServiceStatus") {
-            try await ServiceController(configuration: try options.load()).query()
+            try await ServiceController(configuration: try options.load()).report()
         }
         standardOutput(json ? StatusFormatting.json(report) : StatusFormatting.status(report))
     }
@@ -55,7 +56,27 @@ enum StatusFormatting {
         if report.persistentPolicyFailed {
             lines.append("        PERSISTENT_POLICY  : FAILED (driver in block mode)")
         }
+        if let process = report.driverProcess {
+            lines.append("        DRIVER_PID         : \(process.pid)")
+        }
+        if let problem = report.driverProblem {
+            lines.append("        DRIVER_ERROR       : \(problem.terminalEscaped())")
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// The driver process: `pid N since T (restored its table in X ms)`, or where the driver runs.
+    static func driverProcess(_ report: ServiceStatusReport) -> String {
+        guard let process = report.driverProcess else {
+            return report.state == .stopped ? "-" : "inside the service (memory driver)"
+        }
+        var text = "process \(process.pid) since \(formatTime(process.startedAt)), socket \(process.socket)"
+        if process.restored {
+            text +=
+                "; restarted, enforced its last table \(process.restoreMilliseconds.map { "\($0) ms" } ?? "") after its start"
+        }
+        if process.exitsWithService { text += "; started by the service" }
+        return text
     }
 
     /// The longer `status` form. Names, policy names and reasons come from stores, plugins and
@@ -67,9 +88,11 @@ enum StatusFormatting {
             "  State:        \(report.state.rawValue)\(report.stateSince.map { " since \(formatTime($0))" } ?? "")",
             "  PID:          \(report.pid.map(String.init) ?? "-")",
             "  Driver mode:  \(report.driverMode ?? "unknown")\(report.driverModeSince.map { " since \(formatTime($0))" } ?? "")",
+            "  Driver:       \(Self.driverProcess(report).terminalEscaped())",
             "  Filters:      \(report.filterCount) (table generation \(report.tableGeneration))",
             "  Summary:      \(report.summary.terminalEscaped())",
         ]
+        if let problem = report.driverProblem { lines.append("  Driver error: \(problem.terminalEscaped())") }
         if report.sources.isEmpty {
             lines.append("  Sources:      none configured")
         } else {

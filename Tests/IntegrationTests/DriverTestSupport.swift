@@ -47,22 +47,26 @@ struct Outcome {
 /// process blocks, so `timeout`, `kill` and job control inside it behave as in a terminal.
 @discardableResult
 func sh(_ command: String) async -> Outcome {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
-        let thread = Thread {
-            let shell = Command(
-                "/bin/bash",
-                ["-c", command],
-                standardOutput: .capture,
-                standardError: .sameAsOutput
-            )
+    let shell = Command(
+        "/bin/bash",
+        ["-c", command],
+        standardOutput: .capture,
+        standardError: .sameAsOutput,
+        // Its own process group, as Foundation's Process gave it: a script's `kill 0` or
+        // `trap 'kill 0' EXIT` must not reach the test process.
+        grouping: .newGroup
+    )
+    do {
+        return try await DedicatedThread.run(name: "test-sh") {
             do {
                 let result = try ChildProcess.runBlocking(shell, timeout: .seconds(3600), outputLimit: 64 << 20)
-                continuation.resume(returning: Outcome(status: result.status.shellStatus, output: result.outputText))
+                return Outcome(status: result.status.shellStatus, output: result.outputText)
             } catch {
-                continuation.resume(returning: Outcome(status: -1, output: "\(error)"))
+                return Outcome(status: -1, output: "\(error)")
             }
         }
-        thread.start()
+    } catch {
+        return Outcome(status: -1, output: "\(error)")
     }
 }
 

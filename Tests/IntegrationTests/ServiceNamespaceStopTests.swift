@@ -11,7 +11,7 @@ import Glibc
 /// down, as in early boot or a fresh container: it reaches READY (a `NOTIFY_SOCKET` the test owns), and
 /// SIGTERM during the start or during a policy change ends it cleanly — exit 0, no crash report,
 /// within 5 seconds, the kernel hooks gone. Root only.
-@Suite(.serialized, .enabled(if: DriverTestEnvironment.available, "needs root, iproute2, iptables, nc and the harness"))
+@Suite(.serialized, .requires(DriverTestEnvironment.requirement))
 struct ServiceNamespaceStopTests {
     /// How long a stop may take.
     static let stopLimit = 5.0

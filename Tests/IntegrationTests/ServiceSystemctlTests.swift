@@ -63,7 +63,7 @@ import Testing
         #expect(try await sandbox.run(["service", "config", "start=", "disabled"]) == 0)
         #expect(
             sandbox.calls() == [
-                "enable --quiet ipsecsvc.service ipsecsvc-boot.service",
+                "enable --quiet ipsecsvc.service ipsecsvc-boot.service ipsecsvc-driver.service",
                 "disable --quiet ipsecsvc.service",
                 "disable --quiet ipsecsvc.service",
             ]

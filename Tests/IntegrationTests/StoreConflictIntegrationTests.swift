@@ -177,8 +177,9 @@ import Testing
         )
         #expect(longResult.output.count < 2_000)
 
-        // What was in force is what the service starts with.
-        running.service.terminate()
+        // What was in force is what the service starts with. (Killed and reaped first: a new `run` that
+        // still finds the old one listening refuses to start, 1056.)
+        _ = await running.service.terminateAndWait()
         let again = try running.sandbox.startRun()
         defer { again.terminate() }
         #expect(await running.sandbox.waitForRunning(), "log:\n\(again.output)")

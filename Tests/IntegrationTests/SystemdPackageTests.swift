@@ -143,8 +143,8 @@ struct SystemdPackageTests {
             try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
             "\(json)"
         )
-        // CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_CHOWN (bits 12, 13, 0).
-        #expect(results["CapBnd"] as? String == "0000000000003001")
+        // CapabilityBoundingSet=CAP_CHOWN (bit 0): netfilter is the driver process's (ipsecsvc-driver.service).
+        #expect(results["CapBnd"] as? String == "0000000000000001")
         #expect(results["CapAmb"] as? String == "0000000000000000")
         #expect(results["NoNewPrivs"] as? String == "1")
         #expect(
@@ -181,7 +181,7 @@ struct SystemdPackageTests {
             """
         )
         #expect(
-            own.contains("CapBnd:\t0000000000003001") && own.contains("NoNewPrivs:\t1") && own.contains("Seccomp:\t2"),
+            own.contains("CapBnd:\t0000000000000001") && own.contains("NoNewPrivs:\t1") && own.contains("Seccomp:\t2"),
             "\(own)"
         )
         #expect(own.contains("/usr ro,") && own.contains("/ ro,"), "\(own)")

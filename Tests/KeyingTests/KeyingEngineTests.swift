@@ -127,9 +127,15 @@ let patience: Duration = .seconds(120)
         let two = [
             F.filter(auth: [.preSharedKey("a")], rule: 1), F.filter(.me, .host(IPv4Address("198.18.9.3")!), rule: 2),
         ]
+        // Under load a change may reach charon after `apply` returns (a call that timed out is replayed
+        // on the reconnect): each step waits for what it expects.
         await engine.apply(Self.policy(two))
-        #expect(charon.server.commands.filter { $0 == "load-conn" }.count == 2)
-        #expect(charon.server.commands.filter { $0 == "load-shared" }.count == 2)
+        #expect(
+            await eventually {
+                charon.server.commands.filter { $0 == "load-conn" }.count == 2
+                    && charon.server.commands.filter { $0 == "load-shared" }.count == 2
+            }
+        )
         // Secrets go before the connections that need them.
         let order = charon.server.commands.filter { $0.hasPrefix("load-") }
         #expect((order.firstIndex(of: "load-shared") ?? .max) < (order.firstIndex(of: "load-conn") ?? .max))
@@ -137,16 +143,21 @@ let patience: Duration = .seconds(120)
 
         // One rule's key changes: only its secret is loaded again, no connection is touched.
         let changed = [two[0], F.filter(.me, .host(IPv4Address("198.18.9.3")!), auth: [.preSharedKey("new")], rule: 2)]
+        try #require(await Self.connected(engine))
         await engine.apply(Self.policy(changed, generation: 2))
-        #expect(charon.server.commands == ["load-shared"])
+        #expect(await eventually { charon.server.commands == ["load-shared"] }, "\(charon.server.commands)")
         charon.server.received.withLock { $0.removeAll() }
 
         // One rule's filter changes: its connection's SAs go, the connection is replaced.
         let ported = [
             two[0], F.filter(.me, .host(IPv4Address("198.18.9.3")!), auth: [.preSharedKey("new")], proto: 6, rule: 2),
         ]
+        try #require(await Self.connected(engine))
         await engine.apply(Self.policy(ported, generation: 3))
-        #expect(charon.server.commands == ["terminate", "load-conn"])
+        #expect(
+            await eventually { charon.server.commands == ["terminate", "load-conn"] },
+            "\(charon.server.commands)"
+        )
         let replaced = charon.server.arguments(of: "load-conn").first?.names.first
         #expect(replaced?.hasSuffix("-198.18.9.3") == true)
         // The counters the load benchmark reads say the same.
@@ -155,8 +166,12 @@ let patience: Duration = .seconds(120)
         charon.server.received.withLock { $0.removeAll() }
 
         // A rule goes: its SAs, its connection and its secret go.
+        try #require(await Self.connected(engine))
         await engine.apply(Self.policy([two[0]], generation: 4))
-        #expect(charon.server.commands == ["terminate", "unload-conn", "unload-shared"])
+        #expect(
+            await eventually { charon.server.commands == ["terminate", "unload-conn", "unload-shared"] },
+            "\(charon.server.commands)"
+        )
         #expect(await engine.status().connections == 1)
         await engine.stop()
     }

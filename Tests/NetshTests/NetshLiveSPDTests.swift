@@ -184,6 +184,50 @@ import Testing
         #expect(try netsh.d("show qmpolicy name=\"Require Security\"").contains("ESP[3DES,SHA1]"))
     }
 
+    @Test func mainModePoliciesComeFromEverySourceWithTheirSource() throws {
+        // A persistent policy negotiating with its own main mode, beside the local one on defaults.
+        var persistent = Self.staticFilter(
+            .persistent,
+            policy: "Branch",
+            rule: "Tunnel",
+            list: "Branch net",
+            action: Self.require,
+            Filter(id: Self.guid(15), mirrored: true, source: .me, destination: .host(IPv4Address(198, 18, 8, 8)))
+        )
+        persistent.negotiation = NegotiationSettings(
+            authenticationMethods: [.kerberos],
+            mainMode: MainModeSettings(
+                id: Self.guid(20),
+                masterKeyPFS: true,
+                lifetimeSeconds: 3_600,
+                securityMethods: [MainModeSecurityMethod(encryption: .des, hash: .md5, group: .group1)]
+            ),
+            softAssociationIdleSeconds: 60
+        )
+        var inForce = Self.inForce
+        inForce.filters.insert(persistent, at: 1)
+        let netsh = NetshHarness(
+            dynamic: InMemoryNetshDynamicBackend(spd: NetshSPD(inForce: inForce, host: HostInfo(addresses: [Self.me])))
+        )
+        try netsh.d("add mmpolicy MM")
+        let text = try netsh.d("show mmpolicy all")
+        #expect(text.components(separatedBy: "Main Mode Policy").count - 1 == 3, "\(text)")
+        #expect(text.contains("Policy Name             : MM"))
+        #expect(text.contains("Policy Source           : dynamic"))
+        // The local policy's rules share one main mode: listed once.
+        #expect(text.components(separatedBy: "Policy Source           : local policy \"Web\"").count - 1 == 1)
+        let branch = try netsh.d("show mmpolicy name=Branch")
+        #expect(branch.contains("Policy Source           : persistent policy \"Branch\""), "\(branch)")
+        #expect(branch.contains("Soft SA Expiration Time : 60"))
+        #expect(branch.contains("No. of Security Methods : 1"))
+        #expect(branch.contains("DES"))
+        #expect(branch.contains("MD5"))
+        #expect(branch.contains("0/3600"))
+        let web = try netsh.d("show mmpolicy name=Web")
+        #expect(web.contains("No. of Security Methods : \(MainModeSecurityMethod.windowsDefaults.count)"), "\(web)")
+        #expect(web.contains("0/28800"))
+    }
+
     @Test func filtersAreFoundByNameAddressAndAction() throws {
         let netsh = try Self.harness()
         #expect(try netsh.d("show qmfilter name=Telnet").contains("No. of Filters          : 1"))

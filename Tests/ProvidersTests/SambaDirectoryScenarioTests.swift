@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import PolicyFormats
 import PolicyModel
 import Providers
@@ -63,6 +64,10 @@ import Testing
         let effective = await engine.effectivePolicy()
         #expect(effective.filters.contains { $0.provenance.policyName == "Server (Request Security)" })
         #expect(!events.events.contains { if case .sourceFailed = $0 { true } else { false } }, "\(events.events)")
+        // The cache is written beside the apply; on a loaded machine a moment later.
+        _ = await eventually {
+            if case .loaded = StoreFile(path: dir.state.directoryCache).load() { true } else { false }
+        }
         guard case .loaded(let cached, _) = StoreFile(path: dir.state.directoryCache).load() else {
             Issue.record("no directory cache was written")
             return

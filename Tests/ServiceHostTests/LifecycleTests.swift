@@ -145,18 +145,18 @@ import Testing
         return (agent, driver, journal)
     }
 
-    @Test func startAppliesPersistentThenSecureThenOthersAndStopPermits() async throws {
+    /// Fail-closed: one table with every source, then secure mode — never a table of the persistent
+    /// policy alone in secure mode.
+    @Test func startAppliesTheWholePolicyOnceThenSecureAndStopPermits() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let (agent, driver, journal) = makeAgent(in: directory)
         try await agent.start()
         #expect(await agent.state == .running)
         let events = await driver.events
-        #expect(events.count == 4)
-        #expect(events.first == .configured(DriverSettings()))
-        #expect(events.dropFirst().first == .applied(generation: 0, filters: 0))
-        #expect(events.dropFirst(2).first == .operationalMode(.secure))
-        #expect(events.last == .applied(generation: 0, filters: 0))
+        #expect(
+            events == [.configured(DriverSettings()), .applied(generation: 0, filters: 0), .operationalMode(.secure)]
+        )
         let report = await agent.status(pid: 42)
         #expect(report.state == .running)
         #expect(report.driverMode == "secure")

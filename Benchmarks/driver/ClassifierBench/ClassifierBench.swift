@@ -1,5 +1,6 @@
 // ipsecsvc-driver-bench: classifier cost per packet at 1,000 / 10,000 / 100,000 filters.
-// Run: swift run -c release ipsecsvc-driver-bench [--json]
+// Run: swift run -c release ipsecsvc-driver-bench [--diverse] [--size N] [REPETITIONS]
+//      (Benchmarks/README.md; --compile-only N [synthetic] times one compile)
 import DecisionCore
 import Foundation
 import IPsecTestKit
@@ -7,7 +8,7 @@ import PolicyModel
 
 func now() -> UInt64 {
     var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
     return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
@@ -47,8 +48,30 @@ func packets(for table: FilterTable, count: Int) -> [(PacketKey, TrafficDirectio
 }
 
 let host = HostInfo(addresses: [IPv4Address(198, 18, 0, 2)])
-let sizes = [1_000, 10_000, 100_000]
-let repetitions = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 25 : 25
+var arguments = Array(CommandLine.arguments.dropFirst())
+// `--size N`: that size alone (for instruction counts under valgrind, one size per process).
+var sizes = [1_000, 10_000, 100_000]
+if let flag = arguments.firstIndex(of: "--size"), flag + 1 < arguments.count, let size = Int(arguments[flag + 1]) {
+    sizes = [size]
+    arguments.removeSubrange(flag...flag + 1)
+}
+if arguments.first == "--compile-only", arguments.count > 1, let count = Int(arguments[1]) {
+    let policy = arguments.count > 2 ? SyntheticPolicy.make(count: count) : DiversePolicy.make(count: count)
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let faults = usage.ru_minflt
+    let start = now()
+    let table = FilterCompiler.compile(policy, host: host)
+    let elapsed = now() - start
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    print(
+        "\(count) filters, \(table.shapeCount) shapes, compiled in \(Double(elapsed) / 1e6) ms, \(usage.ru_minflt - faults) page faults"
+    )
+    exit(0)
+}
+let diverse = arguments.first == "--diverse"
+if diverse { arguments.removeFirst() }
+let repetitions = arguments.first.flatMap { Int($0) } ?? 25
 struct Case {
     let size: Int
     let table: FilterTable
@@ -58,7 +81,10 @@ struct Case {
     var decide = Double.infinity
 }
 var cases: [Case] = sizes.map { size in
-    let table = FilterCompiler.compile(SyntheticPolicy.make(count: size), host: host)
+    let policy = diverse ? DiversePolicy.make(count: size) : SyntheticPolicy.make(count: size)
+    let start = now()
+    let table = FilterCompiler.compile(policy, host: host)
+    print("compiled \(size) filters in \(Double(now() - start) / 1e6) ms")
     return Case(
         size: size,
         table: table,

@@ -23,6 +23,7 @@ struct HarnessOptions {
     var protectedPeers: [IPv4Address] = []
     var statusFile: String?
     var chainPrefix = "IPSECSVC"
+    var flowMask = DriverMarks.default.flowMask
 }
 
 func usage() -> Never {
@@ -33,7 +34,12 @@ func usage() -> Never {
                    [--boot-exemptions 'tcp:0:22:inbound ...'] [--exempt 0-3] [--diagnostics 0-7] [--log-interval S]
                    [--queue N (one queue, hooks left to the caller)] [--queue-base N] [--queues N] [--hooks] [--no-hooks]
                    [--no-fast-path] [--flow-mark 0x1] [--filters N] [--fake-protected A,B] [--status-file F]
-                   [--chain-prefix P]
+                   [--chain-prefix P] [--flow-mask 0x0fff0000 (the fast-path epoch field; small: early wraps)]
+                   ipsecsvc-driver-harness ping ADDRESS [COUNT] [TIMEOUT_MS]
+                   ipsecsvc-driver-harness probe --permitted A:P --blocked A:P [--stream A:P] [--interval-ms 10]
+                   ipsecsvc-driver-harness echo PORT
+                   ipsecsvc-driver-harness stream A:P
+                   ipsecsvc-driver-harness exec-clean PROGRAM ARGS...
             Signals: HUP re-reads the policy file, USR1 writes the status file, TERM/INT stop gracefully
             (hooks removed: permit). Boot modes install their rules and exit.
 
@@ -85,6 +91,7 @@ func parseOptions() -> HarnessOptions {
             options.protectedPeers = value().split(separator: ",").compactMap { IPv4Address($0) }
         case "--status-file": options.statusFile = value()
         case "--chain-prefix": options.chainPrefix = value()
+        case "--flow-mask": options.flowMask = parseNumber(value()).map { UInt32(truncatingIfNeeded: $0) } ?? 0
         default: usage()
         }
     }
@@ -140,8 +147,16 @@ func signals(_ numbers: [Int32]) -> (AsyncStream<Int32>, [any DispatchSourceSign
 @main
 struct Harness {
     static func main() async {
-        if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "ping" {
-            exit(runPing(Array(CommandLine.arguments.dropFirst(2))))
+        if CommandLine.arguments.count > 1 {
+            let rest = Array(CommandLine.arguments.dropFirst(2))
+            switch CommandLine.arguments[1] {
+            case "ping": exit(runPing(rest))
+            case "probe": exit(runProbe(rest))
+            case "echo": exit(runEcho(rest))
+            case "stream": exit(runStream(rest))
+            case "exec-clean": exit(runExecClean(rest))
+            default: break
+            }
         }
         let options = parseOptions()
         var reader = QueueReaderSettings()
@@ -153,7 +168,8 @@ struct Harness {
             hooks: HookConfiguration(
                 chainPrefix: options.chainPrefix,
                 queueBase: options.queueBase,
-                queueCount: options.queueCount
+                queueCount: options.queueCount,
+                marks: DriverMarks(protected: DriverMarks.default.protected, flowMask: options.flowMask)
             ),
             reader: reader,
             securityAssociations: securityAssociations,

@@ -51,6 +51,9 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     public var adminGroup: String = "ipsecadm"
     /// Where `run` records its PID (used by `service stop` without systemd).
     public var pidFile: String?
+    /// The driver process's private socket (`driver_socket`); default `driver.sock` beside the control
+    /// socket. Its directory also holds the driver's last accepted table (`driver-table`).
+    public var driverSocket: String?
     public var driver: DriverKind = .netfilter
     public var pluginDirectory: String = "/usr/lib/ipsecsvc/plugins"
     public var pluginConfigDirectory: String = "/etc/ipsecsvc/plugins.d"
@@ -75,6 +78,7 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     /// The systemd unit names.
     public var serviceUnit: String = "ipsecsvc.service"
     public var bootUnit: String = "ipsecsvc-boot.service"
+    public var driverUnit: String = "ipsecsvc-driver.service"
     /// A program whose non-zero exit means the directory is unreachable (`directory_check`): the cached
     /// copy of the directory policy then applies.
     public var directoryCheck: String?
@@ -127,6 +131,19 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
     public var effectivePIDFile: String {
         pidFile ?? FileSystem.directory(of: socketPath) + "/ipsecsvc.pid"
     }
+
+    /// The driver process's socket: the configured one, or `driver.sock` beside the control socket.
+    public var driverSocketPath: String {
+        driverSocket ?? FileSystem.directory(of: socketPath) + "/driver.sock"
+    }
+
+    /// The driver's last accepted table and mode, beside its socket: in `/run` by default, so it survives
+    /// a crash of the driver process (restart: the table is enforced at once) but not a reboot (computer
+    /// startup: the startup mode applies until the service has applied its policy).
+    public var driverTablePath: String { FileSystem.directory(of: driverSocketPath) + "/driver-table" }
+
+    /// The driver process's output when the service starts it itself (without systemd).
+    public var driverLogFile: String { stateDirectory + "/ipsecsvc-driver.log" }
 
     /// The service's own log when `service start` runs it without systemd.
     public var detachedLogFile: String { stateDirectory + "/ipsecsvc.log" }
@@ -227,6 +244,7 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
                 guard !entry.value.isEmpty, !entry.value.contains(" ") else { throw bad("a group name") }
                 adminGroup = entry.value
             case "pid_file": pidFile = try path()
+            case "driver_socket": driverSocket = try path()
             case "driver":
                 guard let kind = DriverKind(rawValue: entry.value) else { throw bad("memory or netfilter") }
                 driver = kind
@@ -247,6 +265,7 @@ public struct ServiceConfiguration: Hashable, Sendable, Codable {
             case "group_policy_refresh_minutes": groupPolicyRefreshMinutes = try integer(1...43_200)
             case "service_unit": serviceUnit = entry.value
             case "boot_unit": bootUnit = entry.value
+            case "driver_unit": driverUnit = entry.value
             case "directory_check": directoryCheck = try path()
             case "directory_check_timeout": directoryCheckTimeoutSeconds = try integer(1...3600)
             case "examples":

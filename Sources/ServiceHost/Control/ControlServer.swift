@@ -57,21 +57,13 @@ public final class ControlServer: Sendable {
         // accept must not leave the loop waiting.
         let fd = try UnixSocket.make(nonBlocking: true)
         do {
-            // The socket is bound in a private directory and moved into place once its group and mode
-            // are set, so it never exists with wider permissions. (Not a umask: that is process-wide
-            // and would narrow every file and child process other threads create meanwhile.)
-            let staging = try FileSystem.makePrivateDirectory(in: FileSystem.directory(of: path), prefix: ".bind.")
-            defer { try? FileSystem.removeDirectory(staging) }
-            let staged = staging + "/s"
-            defer { try? FileSystem.remove(staged) }
-            let bound = try UnixSocket.withAddress(staged) { address, length in bind(fd, address, length) }
-            guard bound == 0 else { throw SystemError("bind", path: path) }
-            if let gid = authorizer.groupID {
-                try SystemCall.check("chown", path: path) { chown(staged, uid_t.max, gid) }
+            // The socket reaches `path` only once its group and mode are set.
+            let gid = authorizer.groupID
+            let mode = mode_t(configuration.socketMode)
+            try UnixSocket.bindAndListen(fd, at: path, backlog: 64) { staged in
+                if let gid { try SystemCall.check("chown", path: path) { chown(staged, uid_t.max, gid) } }
+                try SystemCall.check("chmod", path: path) { chmod(staged, mode) }
             }
-            try SystemCall.check("chmod", path: path) { chmod(staged, mode_t(configuration.socketMode)) }
-            try SystemCall.check("listen", path: path) { listen(fd, 64) }
-            try FileSystem.rename(staged, to: path)
         } catch {
             close(fd)
             throw error

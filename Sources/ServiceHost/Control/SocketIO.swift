@@ -28,10 +28,62 @@ enum UnixSocket {
         }
     }
 
+    /// Makes a `sockaddr_un` for the abstract name `name` (Linux: no file, scoped to the network
+    /// namespace, gone with the last socket bound to it) and calls `body` with it.
+    static func withAbstractAddress<R>(_ name: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(name.utf8.prefix(MemoryLayout.size(ofValue: address.sun_path) - 1))
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw[0] = 0
+            raw.baseAddress!.advanced(by: 1).copyMemory(from: bytes, byteCount: bytes.count)
+        }
+        let length = MemoryLayout<sa_family_t>.size + 1 + bytes.count
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(length)) }
+        }
+    }
+
     /// A new `AF_UNIX` stream socket (close-on-exec; non-blocking when asked, for the server's loop).
     static func make(nonBlocking: Bool = false) throws(SystemError) -> Int32 {
         let flags = Int32(SOCK_CLOEXEC.rawValue) | (nonBlocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
         return try SystemCall.check("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | flags, 0) }
+    }
+
+    /// A new socket connected to `path` (close-on-exec).
+    /// - Throws: ``SystemError`` (`connect`): `ENOENT`/`ECONNREFUSED` when nothing listens.
+    static func connect(_ path: String) throws(SystemError) -> Int32 {
+        let fd = try make()
+        do throws(SystemError) {
+            let result = try withAddress(path) { address, length in Glibc.connect(fd, address, length) }
+            guard result == 0 else { throw SystemError("connect", path: path) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Binds the new socket `fd` to `path` and listens, without the socket ever existing at `path` with
+    /// wider permissions than `prepare` gives it: it is bound in a private directory beside `path`,
+    /// `prepare` sets its owner and mode there (given the staged path), and it is moved into place.
+    /// (Not a umask: that is process-wide and would narrow every file and child process other threads
+    /// create meanwhile.) On failure `fd` is left open for the caller to close.
+    static func bindAndListen(
+        _ fd: Int32,
+        at path: String,
+        backlog: Int32,
+        prepare: (String) throws -> Void
+    ) throws {
+        let staging = try FileSystem.makePrivateDirectory(in: FileSystem.directory(of: path), prefix: ".bind.")
+        defer { try? FileSystem.removeDirectory(staging) }
+        let staged = staging + "/s"
+        defer { try? FileSystem.remove(staged) }
+        let bound = try withAddress(staged) { address, length in bind(fd, address, length) }
+        guard bound == 0 else { throw SystemError("bind", path: path) }
+        try prepare(staged)
+        try SystemCall.check("listen", path: path) { listen(fd, backlog) }
+        try FileSystem.rename(staged, to: path)
     }
 
     /// Sets the send and receive timeouts of `fd`.

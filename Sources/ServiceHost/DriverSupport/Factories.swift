@@ -1,3 +1,4 @@
+import DecisionCore
 public import Driver
 public import Keying
 import PolicyFormats
@@ -13,36 +14,63 @@ public enum DriverFactory {
         configuration.stateDirectory + "/driver-state"
     }
 
-    /// Makes the driver for `configuration`; the driver's own events go to `journal`. With `keying`,
-    /// the netfilter driver reports negotiation needs to it and follows its soft associations; with
-    /// `ike_datapath = libipsec` the TUN device's traffic counts as protected.
+    /// Makes the driver for `configuration`; the driver's own events go to `journal`.
+    ///
+    /// `memory` runs in this process. `netfilter` is the driver process (`ipsecsvc driver`), reached over
+    /// its socket (``RemoteDriver``): under systemd its unit runs it; otherwise the first command that
+    /// needs it (`run`, `boot`) starts it (``DriverLauncher``). With `keying`, the driver process's
+    /// negotiation needs reach it (link notices) and its soft associations reach the driver.
+    /// - Parameter role: who asks (`run`, `boot`), for the driver's logs.
     public static func make(
         _ configuration: ServiceConfiguration,
         journal: any Journal = makeDefaultJournal(),
-        keying: (any Keying)? = nil
+        keying: (any Keying)? = nil,
+        role: String = "run"
     ) throws -> any IPsecDriver {
         switch configuration.driver {
         case .memory:
             return FileBackedDriver(path: statePath(configuration), hostInfo: hostInfo(configuration))
         case .netfilter:
-            var driver = NetfilterDriverConfiguration(
-                hostInfo: hostInfo(configuration),
-                eventSink: JournalDriverEventSink(journal: journal)
-            )
-            if let keying {
-                let peers = PeerAssociationsCell()
-                driver.keyingRequests = keying
-                driver.peerAssociations = peers
-                driver.securityAssociations = KernelSecurityAssociations(
-                    protectedMark: driver.hooks.marks.protected,
-                    peers: peers
+            return FileBackedDriver(
+                path: statePath(configuration),
+                inner: RemoteDriver(
+                    socketPath: configuration.driverSocketPath,
+                    launcher: configuration.usesSystemd ? nil : DriverLauncher(configuration: configuration),
+                    role: role,
+                    keyingRequests: keying
                 )
-                if configuration.ikeDatapath == .libipsec {
-                    driver.hooks.protectedInterface = configuration.ikeLibipsecInterface
-                }
-            }
-            return FileBackedDriver(path: statePath(configuration), inner: NetfilterDriver(configuration: driver))
+            )
         }
+    }
+
+    /// The netfilter driver of the driver process (`ipsecsvc driver`). Unless `ike = none`, its
+    /// negotiation needs go to `keyingRequests` (the agents, as link notices) and it follows the soft
+    /// associations the agent hands it; with `ike_datapath = libipsec` the TUN device's traffic counts as
+    /// protected.
+    static func netfilterDriver(
+        _ configuration: ServiceConfiguration,
+        journal: any Journal,
+        lastEpoch: UInt32,
+        keyingRequests: any KeyingRequestSink
+    ) -> NetfilterDriver {
+        var driver = NetfilterDriverConfiguration(
+            hostInfo: hostInfo(configuration),
+            lastEpoch: lastEpoch,
+            eventSink: JournalDriverEventSink(journal: journal)
+        )
+        if configuration.ike == .strongswan {
+            let peers = PeerAssociationsCell()
+            driver.keyingRequests = keyingRequests
+            driver.peerAssociations = peers
+            driver.securityAssociations = KernelSecurityAssociations(
+                protectedMark: driver.hooks.marks.protected,
+                peers: peers
+            )
+            if configuration.ikeDatapath == .libipsec {
+                driver.hooks.protectedInterface = configuration.ikeLibipsecInterface
+            }
+        }
+        return NetfilterDriver(configuration: driver)
     }
 
     /// The one reader of this computer's addresses, servers and interfaces, with the configured

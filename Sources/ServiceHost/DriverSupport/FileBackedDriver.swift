@@ -24,6 +24,9 @@ public struct DriverStateRecord: Hashable, Sendable, Codable {
     public var modeSince: Int64?
     /// The latest transitions, oldest first (bounded).
     public var history: [Transition] = []
+    /// The last call the driver refused, and why (`nil` once a call succeeded again): what `status`
+    /// shows after a failed start.
+    public var failure: String?
 
     public init() {}
 }
@@ -61,7 +64,9 @@ public actor FileBackedDriver: IPsecDriver {
     public var current: DriverStateRecord { record }
 
     public func enterStartupMode(_ mode: StartupMode, exemptions: [BootExemption]) async throws {
-        try await inner?.enterStartupMode(mode, exemptions: exemptions)
+        try await recordingFailure("startup \(mode.rawValue)") {
+            try await inner?.enterStartupMode(mode, exemptions: exemptions)
+        }
         var next = record
         next.mode = .startup(mode)
         next.exemptions = exemptions
@@ -71,7 +76,7 @@ public actor FileBackedDriver: IPsecDriver {
     }
 
     public func enterOperationalMode(_ mode: OperationalMode) async throws {
-        try await inner?.enterOperationalMode(mode)
+        try await recordingFailure(mode.rawValue) { try await inner?.enterOperationalMode(mode) }
         var next = record
         next.mode = .operational(mode)
         next.exemptions = []
@@ -80,7 +85,7 @@ public actor FileBackedDriver: IPsecDriver {
     }
 
     public func apply(_ policy: EffectivePolicy) async throws {
-        try await inner?.apply(policy)
+        try await recordingFailure("apply generation \(policy.generation)") { try await inner?.apply(policy) }
         var next = record
         next.tableGeneration = policy.generation
         next.filterCount = policy.filters.count
@@ -88,7 +93,7 @@ public actor FileBackedDriver: IPsecDriver {
     }
 
     public func configure(_ settings: DriverSettings) async throws {
-        try await inner?.configure(settings)
+        try await recordingFailure("configure") { try await inner?.configure(settings) }
         var next = record
         next.settings = settings
         try await commit(
@@ -96,6 +101,18 @@ public actor FileBackedDriver: IPsecDriver {
             event:
                 "configure ipsecexempt=\(settings.exemptionLevel) ipsecdiagnostics=\(settings.diagnosticsLevel) ipsecloginterval=\(settings.logIntervalSeconds)"
         )
+    }
+
+    /// The service's graceful stop: permit mode (the driver process started by the service then exits).
+    public func shutdown() async throws {
+        try await recordingFailure("permit") {
+            if let inner { try await inner.shutdown() }
+        }
+        var next = record
+        next.mode = .operational(.permit)
+        next.exemptions = []
+        next.modeSince = SystemClock.secondsSince1970()
+        try await commit(next, event: "permit (stop)")
     }
 
     public func updatePeerAssociations(_ peers: PeerAssociations) async {
@@ -118,6 +135,24 @@ public actor FileBackedDriver: IPsecDriver {
         // Reads files and lists interfaces: off the cooperative pool.
         let host = await BlockingPool.shared.run { hostInfo.current() }
         return DriverDecisionState(settings: settings, host: host)
+    }
+
+    /// Runs a call of the inner driver; when it fails, `driver-state` keeps why (for `status` of a
+    /// service that could not start), and the error goes on.
+    private func recordingFailure(_ what: String, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+            if record.failure != nil {
+                var next = record
+                next.failure = nil
+                try? await write(next, event: "\(what) (driver recovered)")
+            }
+        } catch {
+            var next = record
+            next.failure = "\(what): \(error)"
+            try? await write(next, event: "\(what) failed: \(error)")
+            throw error
+        }
     }
 
     /// Writes `next` durably, then makes it current: a failed write leaves the previous state. With an

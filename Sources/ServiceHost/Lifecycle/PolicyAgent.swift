@@ -22,6 +22,10 @@ public struct ServiceStatusReport: Hashable, Sendable, Codable {
     public var filterCount: Int = 0
     /// True when the persistent policy failed to apply and the driver was put in block mode.
     public var persistentPolicyFailed = false
+    /// The driver process (`ipsecsvc driver`) beside this one; `nil` for the memory driver.
+    public var driverProcess: DriverProcessInfo?
+    /// Why the driver is not reachable or not in the wanted mode, when so.
+    public var driverProblem: String?
     public var sources: [SourceStatus] = []
     /// IKE: the daemon connection, counters, soft associations (`nil` with `ike = none`).
     public var keying: KeyingStatus?
@@ -53,6 +57,8 @@ public actor PolicyAgent {
     private var stateSince: Int64 = SystemClock.secondsSince1970()
     private var modeSince: Int64?
     private var persistentFailed = false
+    /// Why the driver is not in the mode the service wanted (it could not enter secure mode).
+    private var driverFailure: String?
     private var lastMode: DriverMode?
     public private(set) var startType: StartupType
     /// The `set config` settings in force: the boot-time ones (``DynamicSettings/bootTimeProperties``)
@@ -95,17 +101,27 @@ public actor PolicyAgent {
     public var state: ServiceState { lifecycle.state }
 
     /// STOPPED → START_PENDING → RUNNING, applying the policy.
+    ///
+    /// Fail-closed: the driver keeps deciding by what it had — the startup mode after computer startup,
+    /// the last table after a restart of the agent — until the whole effective policy is in force. Every
+    /// source reports once first (the persistent store, the directory with its bounded
+    /// `directory_check`, its cache, the local store, and through `awaitingSources` the plugins, each
+    /// bounded by its own timeout); one table with all of it is handed over, and only then does secure
+    /// mode begin. A source that has not reported in time counts as failed by its own rules until it
+    /// does.
+    /// - Parameter awaitingSources: waits for the sources that report late (the plugins) to report once.
     /// - Throws: ``WindowsError`` when the control is refused (1058 for a Disabled service), or the
     ///   driver's error when it cannot even enter block mode (the service then stays STOPPED).
-    public func start() async throws {
+    public func start(awaitingSources: (@Sendable () async -> Void)? = nil) async throws {
         try transition(.start)
         await startKeying()
         do {
-            try await applyPolicyAtStart()
+            try await applyPolicyAtStart(awaitingSources: awaitingSources)
         } catch {
             try? transition(.startFailed)
             // Cancelled: the service is being stopped while it starts (``stopDuringStart()`` follows).
             if !(error is CancellationError) {
+                if error is DriverError { journal.record(Self.driverFailure("could not start", error)) }
                 journal.record(
                     JournalEntry(
                         .serviceStartFailed,
@@ -126,16 +142,14 @@ public actor PolicyAgent {
         )
     }
 
-    /// The driver's settings, the persistent policy and secure mode (block mode without the persistent
-    /// filters when the persistent policy fails), then the other sources. Never inlined: Swift 6.3.1
-    /// crashes compiling `start()` with -O (LLVM CoroSplit, "While splitting coroutine") when this
-    /// nested do/catch ends up in it.
-    @inline(never) private func applyPolicyAtStart() async throws {
+    /// The driver's settings; every source's first report; one table with the whole effective policy;
+    /// then secure mode (block mode when the persistent policy failed, or when the driver cannot enter
+    /// secure mode). Never inlined: Swift 6.3.1 crashes compiling `start()` with -O (LLVM CoroSplit,
+    /// "While splitting coroutine") when this nested do/catch ends up in it.
+    @inline(never) private func applyPolicyAtStart(awaitingSources: (@Sendable () async -> Void)?) async throws {
         try await driver.configure(settings.driverSettings)
         do {
-            let persistent = try await engine.startPersistent()
-            try await driver.apply(persistent)
-            try await setMode(.secure)
+            _ = try await engine.startPersistent()
             persistentFailed = false
         } catch  where !(error is CancellationError) {
             persistentFailed = true
@@ -149,10 +163,50 @@ public actor PolicyAgent {
                     )
                 )
             }
-            try await driver.apply(.empty)
+        }
+        if let awaitingSources { await awaitingSources() }
+        try Task.checkCancellation()
+        // One table with every source, handed over while the driver still decides by its previous
+        // state; then the mode.
+        let policy = await engine.effectivePolicy()
+        try await driver.apply(policy)
+        // IKE follows the filters the driver enforces (as for every later change).
+        await keying?.apply(policy)
+        if persistentFailed {
+            try await setMode(.block)
+        } else {
+            try await enterSecureOrBlock()
+        }
+        await journalSources(of: policy)
+    }
+
+    /// Secure mode; when the driver cannot enter it (its queue held by another process, its rules
+    /// refused), block mode as a precaution, saying why. Throws only when block mode fails too.
+    @inline(never) private func enterSecureOrBlock() async throws {
+        do {
+            try await setMode(.secure)
+            driverFailure = nil
+        } catch  where !(error is CancellationError) {
+            driverFailure = "\(error)"
+            journal.record(
+                Self.driverFailure(
+                    "could not enter secure mode",
+                    error,
+                    consequence: " As a precaution it has entered block mode."
+                )
+            )
             try await setMode(.block)
         }
-        await applyEffectivePolicy(reason: "start")
+    }
+
+    /// The journal entry of a driver failure, with the driver's own words.
+    static func driverFailure(_ what: String, _ error: any Error, consequence: String = "") -> JournalEntry {
+        JournalEntry(
+            .driverFailed,
+            priority: .error,
+            "The IPSec driver \(what): \(error).\(consequence)",
+            fields: ["IPSECSVC_DRIVER_ERROR": (error as? DriverError)?.kind.rawValue ?? "failed"]
+        )
     }
 
     /// RUNNING → STOP_PENDING → STOPPED; the driver goes to permit mode (a manually stopped service
@@ -244,6 +298,8 @@ public actor PolicyAgent {
         report.tableGeneration = driverStatus.tableGeneration
         report.filterCount = driverStatus.filterCount
         report.counters = driverStatus.counters
+        report.driverProcess = driverStatus.process
+        report.driverProblem = driverStatus.problem ?? driverFailure
         report.persistentPolicyFailed = persistentFailed
         if lifecycle.state != .startPending { report.sources = await engine.sourceStatuses() }
         report.keying = await keying?.status()
@@ -265,7 +321,8 @@ public actor PolicyAgent {
             inEffect.isEmpty
             ? "no policy assigned, nothing is filtered"
             : inEffect.map { "\($0.name): \($0.policyName ?? "in effect")" }.joined(separator: ", ")
-        let failed = persistentFailed ? " (persistent policy failed)" : ""
+        var failed = persistentFailed ? " (persistent policy failed)" : ""
+        if let driverFailure { failed += " (driver: \(driverFailure))" }
         return "driver in \(mode) mode\(failed); \(sources)"
     }
 
@@ -286,6 +343,11 @@ public actor PolicyAgent {
             )
             return
         }
+        await journalSources(of: policy)
+    }
+
+    /// One event per source, when the agent journals them (not the engine).
+    private func journalSources(of policy: EffectivePolicy) async {
         guard journalsSources else { return }
         for source in await engine.sourceStatuses() {
             journalSource(source, filters: policy.filters.filter { $0.provenance.source == source.name }.count)
@@ -343,7 +405,9 @@ public actor PolicyAgent {
     /// the stop goes on).
     private func enterPermitModeForStop() async {
         do {
-            try await setMode(.permit)
+            // The driver's graceful stop: permit mode, and a driver process the service started exits.
+            try await driver.shutdown()
+            recordMode(.permit)
         } catch {
             journal.record(
                 JournalEntry(
@@ -358,6 +422,11 @@ public actor PolicyAgent {
 
     private func setMode(_ mode: OperationalMode) async throws {
         try await driver.enterOperationalMode(mode)
+        recordMode(mode)
+    }
+
+    /// Journals a new mode the driver is in.
+    private func recordMode(_ mode: OperationalMode) {
         let next = DriverMode.operational(mode)
         if next != lastMode {
             modeSince = SystemClock.secondsSince1970()

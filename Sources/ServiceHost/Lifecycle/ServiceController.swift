@@ -38,6 +38,24 @@ public struct ServiceController: Sendable {
         }
     }
 
+    /// ``query()``, and for a stopped service with the netfilter driver what the driver process says of
+    /// itself when it runs (after `boot`, or after a crash of the service): its mode, table and counters.
+    public func report() async throws -> ServiceStatusReport {
+        var report = try await query()
+        guard report.state == .stopped, configuration.driver == .netfilter,
+            let driver = await RemoteDriver.probeStatus(socketPath: configuration.driverSocketPath)
+        else { return report }
+        report.driverMode = driver.mode?.description ?? report.driverMode
+        report.driverProcess = driver.process
+        report.tableGeneration = driver.tableGeneration
+        report.filterCount = driver.filterCount
+        report.counters = driver.counters
+        report.summary =
+            "the service is stopped; the driver process \(driver.process.map { "\($0.pid) " } ?? "")enforces "
+            + "\(report.driverMode ?? "an unknown") mode; \(Self.assignments(report.sources))"
+        return report
+    }
+
     /// The status of a service that does not answer on its socket: the start type, the driver's mode
     /// as the last process recorded it, and the sources as stored (what a start would apply), read
     /// without writing anything.
@@ -55,18 +73,22 @@ public struct ServiceController: Sendable {
                 report.driverModeSince = record.modeSince
                 report.tableGeneration = record.tableGeneration
                 report.filterCount = record.filterCount
+                report.driverProblem = record.failure
             }
             return report
         }
         // Only the files: a `directory_check` that hangs must not hang `status`.
         report.sources = await PolicyEngineFactory.storedSources(configuration, checkingDirectory: false)
-        let assigned = report.sources.filter { $0.state == .inEffect }
-        let policies =
-            assigned.isEmpty
-            ? "no policy assigned"
-            : "assigned: " + assigned.map { "\($0.name): \($0.policyName ?? "in effect")" }.joined(separator: ", ")
-        report.summary = "the service is stopped; driver in \(report.driverMode ?? "an unknown") mode; \(policies)"
+        report.summary =
+            "the service is stopped; driver in \(report.driverMode ?? "an unknown") mode; \(Self.assignments(report.sources))"
         return report
+    }
+
+    /// The stored assignments of a stopped service, for its summary.
+    private static func assignments(_ sources: [SourceStatus]) -> String {
+        let assigned = sources.filter { $0.state == .inEffect }
+        guard !assigned.isEmpty else { return "no policy assigned" }
+        return "assigned: " + assigned.map { "\($0.name): \($0.policyName ?? "in effect")" }.joined(separator: ", ")
     }
 
     /// Records the startup type (authoritative) and, under systemd, enables or disables the unit.
@@ -84,10 +106,13 @@ public struct ServiceController: Sendable {
             )
         )
         guard configuration.usesSystemd else { return }
-        // The boot unit stays enabled for every type: Manual and Disabled still need permit mode at boot.
+        // The boot and driver units stay enabled for every type: Manual and Disabled still need permit mode
+        // at boot, which the boot step hands to the driver.
         let verb = type == .automatic ? "enable" : "disable"
         let units =
-            type == .automatic ? [configuration.serviceUnit, configuration.bootUnit] : [configuration.serviceUnit]
+            type == .automatic
+            ? [configuration.serviceUnit, configuration.bootUnit, configuration.driverUnit]
+            : [configuration.serviceUnit]
         let status = await Self.systemctl([verb, "--quiet"] + units)
         if status != 0 { warn("systemctl \(verb) \(units.joined(separator: " ")) exited with status \(status)") }
     }

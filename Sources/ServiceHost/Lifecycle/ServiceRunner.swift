@@ -34,8 +34,9 @@ public struct ServiceRunner: Sendable {
         journal: any Journal = makeDefaultJournal(),
         notifier: any ServiceNotifier = SystemdNotifier(),
         registry: ControlRegistry = .standard(),
-        makeDriver: @escaping @Sendable (ServiceConfiguration, any Journal, (any Keying)?) throws -> any IPsecDriver =
-            DriverFactory.make,
+        makeDriver: @escaping @Sendable (ServiceConfiguration, any Journal, (any Keying)?) throws -> any IPsecDriver = {
+            try DriverFactory.make($0, journal: $1, keying: $2)
+        },
         makeEngine: @escaping @Sendable (ServiceConfiguration, any Journal) throws -> SourcesPolicyEngine =
             PolicyEngineFactory.make,
         makeKeying: @escaping @Sendable (ServiceConfiguration, any Journal) -> (any Keying)? = KeyingFactory.make,
@@ -98,12 +99,14 @@ public struct ServiceRunner: Sendable {
         )
         let shutdown = GroupShutdown()
         let started = StartGate()
+        let plugins = PluginService(configuration: configuration, agent: agent, journal: journal, started: started)
         let host = HostService(
             configuration: configuration,
             agent: agent,
             journal: journal,
             notifier: notifier,
             registry: registry,
+            plugins: plugins,
             started: started,
             requestStop: { shutdown.trigger() }
         )
@@ -115,15 +118,7 @@ public struct ServiceRunner: Sendable {
             services: [
                 .init(service: WatchdogService(notifier: notifier, agent: agent), successTerminationBehavior: .ignore),
                 .init(service: PolicySourcesService(engine: agent.engine), successTerminationBehavior: .ignore),
-                .init(
-                    service: PluginService(
-                        configuration: configuration,
-                        agent: agent,
-                        journal: journal,
-                        started: started
-                    ),
-                    successTerminationBehavior: .ignore
-                ),
+                .init(service: plugins, successTerminationBehavior: .ignore),
                 .init(
                     service: PolicyChangeService(agent: agent, notifier: notifier),
                     successTerminationBehavior: .ignore
@@ -161,6 +156,8 @@ private struct HostService: Service {
     var journal: any Journal
     var notifier: any ServiceNotifier
     var registry: ControlRegistry
+    /// Registered by the start, which waits for their first reports; stopped by their own service.
+    var plugins: PluginService
     /// Released when the agent's start has completed (successfully or not): control commands other
     /// than status and stop, and the plugins, wait for it.
     var started: StartGate
@@ -200,9 +197,15 @@ private struct HostService: Service {
             try? DurableFile.write(Array("\(CurrentProcess.pid)\n".utf8), to: pidFile, permissions: 0o644)
         }
         notifier.status("Starting: applying the persistent policy")
+        // Plugins start with the service: the first table the driver enforces holds their rules (each
+        // waited for within its own timeout), so that the start is fail-closed (docs/plugins.md).
+        let plugins = self.plugins
+        await plugins.register()
         do {
             // A stop during the start cancels it instead of waiting for it to end.
-            try await cancelWhenGracefulShutdown { try await agent.start() }
+            try await cancelWhenGracefulShutdown {
+                try await agent.start(awaitingSources: { await plugins.firstReports() })
+            }
         } catch {
             await gate.release()
             await server.stop()
@@ -217,7 +220,8 @@ private struct HostService: Service {
         }
         await gate.release()
         // A stop that came while a source was being read (its check was killed, the source counted as
-        // unavailable) lets the start end normally: stop now, without READY and without plugins.
+        // unavailable) lets the start end normally: stop now, without READY (the plugins are stopped
+        // at their own service's turn).
         guard !Task.isShuttingDownGracefully else {
             notifier.stopping(status: "Stopping: the IPSec driver returns to permit mode")
             await server.stop()
@@ -225,7 +229,6 @@ private struct HostService: Service {
             await BlockingPool.shared.run { try? FileSystem.remove(pidFile) }
             return
         }
-        // The plugins start now (``PluginService``), so that none can delay the start (docs/plugins.md).
         notifier.ready(status: await agent.summary())
 
         try? await gracefulShutdown()

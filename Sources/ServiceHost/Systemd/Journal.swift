@@ -23,6 +23,7 @@ public enum JournalEventKind: String, Hashable, Sendable, Codable, CaseIterable 
     case noStaticPolicy = "0b972a9ce5e6408b8d4bb333f69495a3"
     case persistentPendingRestart = "ce46cea326c948bb8e31fe1a886012b0"
     case driverEvent = "4cfe5d06756849378cff44ff83f6512b"
+    case driverFailed = "35322efa7a35466e8e99d9328ff2f898"
     case directoryRead = "d4e322b138b64995be9fcfdcf97ed345"
     case ikeDaemonConnected = "835c82b217614f34a017b5f61b289ed7"
     case ikeDaemonLost = "13304292c7f84244a1c0bb8120b01506"

@@ -20,6 +20,8 @@
  *               by option "state" (a helper the plugin leaves running)
  *   storm       like good, and signals changes from its own thread every 50 us for one second, each
  *               document with another address (198.18.7.1/.2); the last one uses 198.18.7.9
+ *   slow        like good, after sleeping option "delay-ms" milliseconds in every fetch (a source that
+ *               reports late)
  *
  * `hang` creates the file named by option "state" (if given) when its fetch starts hanging.
  *
@@ -50,6 +52,7 @@ struct fixture {
     char mode[32];
     char address[32];
     char state[1024];
+    char delay[16];
     char *document;
     int fetches;
     ipsec_plugin_changed_fn changed;
@@ -159,6 +162,7 @@ static int32_t fixture_open(const char *configuration, ipsec_plugin_changed_fn c
     copy_option(configuration, "mode", self->mode, sizeof self->mode);
     copy_option(configuration, "address", self->address, sizeof self->address);
     copy_option(configuration, "state", self->state, sizeof self->state);
+    copy_option(configuration, "delay-ms", self->delay, sizeof self->delay);
     self->changed = changed;
     self->host_context = host_context;
     if (strcmp(self->mode, "open-error") == 0) {
@@ -197,6 +201,7 @@ static int32_t fixture_fetch(void *instance, const char **document, size_t *leng
         volatile int *nothing = NULL;
         *nothing = 42;
     }
+    if (strcmp(mode, "slow") == 0) usleep((useconds_t)atoi(self->delay) * 1000);
     if (strcmp(mode, "abort") == 0) abort();
     if (strcmp(mode, "hang") == 0) {
         if (self->state[0]) close(open(self->state, O_CREAT | O_WRONLY, 0600));

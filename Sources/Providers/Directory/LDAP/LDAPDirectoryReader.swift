@@ -321,30 +321,60 @@ struct LDAPRead {
 
     // MARK: - The policy's objects
 
-    /// The policy and every object it references, layer by layer (policy; its ISAKMP object and rules;
-    /// their filter lists and filter actions).
-    /// - Throws: `invalid` naming the first object that came back without `ipsecData` (the account may not
-    ///   read it).
+    /// The policy and every object it references, as the one resolver
+    /// (``IPsecObjectReferences/closure(of:lookup:)``) walks them over what has been read so far.
+    ///
+    /// The policy is read first. When it references more than ``batch`` objects (a policy of many rules),
+    /// its container (`CN=IP Security`) is fetched in one paged search and the references are resolved in
+    /// memory: one search is what `ldapsearch` makes, where reading by class layer by layer took two
+    /// (Samba, 2,004 objects: 1.23-1.55 x ldapsearch). A small policy is read layer by layer by name, so a
+    /// container of many policies costs it nothing. Objects the search did not return (another container,
+    /// a class the account may not read) are read by name, layer by layer, so that errors name them.
+    /// - Throws: `invalid` naming the first object of the policy (in reading order) that came back without
+    ///   `ipsecData` (the account may not read it).
     func policyObjects(_ policyDN: String) throws(DirectoryReadError) -> [DirectoryEntry] {
-        var entries: [DirectoryEntry] = []
-        var seen: Set<String> = []
-        var layer = [policyDN]
-        while !layer.isEmpty {
-            let wanted = layer.filter { seen.insert(DN.normalize($0)).inserted }
-            let found = try objects(wanted, attributes: IPsecObjectReferences.attributes)
-            for entry in found where entry.attribute("ipsecData") == nil {
-                throw DirectoryReadError(
-                    .invalid,
-                    server: server,
-                    "\(entry.dn) was read from \(server) without its ipsecData: the computer account may not "
-                        + "read the IP Security objects (Windows grants Authenticated Users read on "
-                        + "CN=IP Security,CN=System; see docs/policy-sources.md)"
-                )
+        var known: [String: DirectoryEntry] = [:]
+        var tried: Set<String> = []
+        var searchedContainer = false
+        while true {
+            let order = IPsecObjectReferences.closure(of: policyDN) { known[DN.normalize($0)] }
+            let missing = order.filter {
+                let key = DN.normalize($0)
+                return known[key] == nil && tried.insert(key).inserted
             }
-            entries += found
-            layer = found.flatMap(IPsecObjectReferences.references)
+            if missing.isEmpty {
+                let entries = order.compactMap { known[DN.normalize($0)] }
+                if let unreadable = entries.first(where: { $0.attribute("ipsecData") == nil }) {
+                    throw DirectoryReadError(
+                        .invalid,
+                        server: server,
+                        "\(unreadable.dn) was read from \(server) without its ipsecData: the computer account may "
+                            + "not read the IP Security objects (Windows grants Authenticated Users read on "
+                            + "CN=IP Security,CN=System; see docs/policy-sources.md)"
+                    )
+                }
+                return entries
+            }
+            // `missing` holds more than the policy only once the policy has been read.
+            if !searchedContainer, missing.count > Self.batch, let container = DN.parent(policyDN) {
+                searchedContainer = true
+                let all = try search(
+                    container,
+                    filter: "(objectClass=ipsecBase)",
+                    attributes: IPsecObjectReferences.attributes
+                )
+                for entry in all {
+                    let key = DN.normalize(entry.dn)
+                    if known[key] == nil { known[key] = entry }
+                }
+                // What the search did not return is read by name at the next turn.
+                tried.subtract(missing.map(DN.normalize))
+                continue
+            }
+            for entry in try objects(missing, attributes: IPsecObjectReferences.attributes) {
+                known[DN.normalize(entry.dn)] = entry
+            }
         }
-        return entries
     }
 
     /// The objects at `dns` that exist: a base read each for a few, otherwise searches of their

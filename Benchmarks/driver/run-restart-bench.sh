@@ -1,0 +1,102 @@
+#!/bin/bash
+# The driver process's restart to enforcing (issue 14: ≤ 200 ms with a release build), in a network
+# namespace of its own. Root only; nothing outside the namespace and the temporary directory changes.
+#
+#   sudo Benchmarks/driver/run-restart-bench.sh [BUILD_DIR] [ROUNDS] [FILTERS]
+#   BUILD_DIR  where `ipsecsvc` is (default .build/release; `swift build -c release --product ipsecsvc`)
+#   ROUNDS     kill -9 + restart rounds (default 10)
+#   FILTERS    filters of the assigned local policy, each a rule of its own (default 1000)
+#
+# The service runs with a policy assigned and the driver in secure mode; then, with the agent stopped
+# (SIGSTOP: nobody but the saved state tells the driver anything), the driver is killed and started
+# again ROUNDS times. Per round it prints the driver's own figure (from the start of its `run` to the
+# saved table enforced: queues bound with the table, rules rewritten) and the wall time from the spawn
+# of the process to the queue bound in the kernel (polled; includes exec and loading the runtime).
+set -euo pipefail
+[ -n "${BENCH_TRACE:-}" ] && set -x
+
+build=${1:-.build/release}
+rounds=${2:-10}
+filters=${3:-1000}
+bin=$(realpath "$build/ipsecsvc")
+[ -x "$bin" ] || { echo "no $bin: swift build -c release --product ipsecsvc" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "root only (network namespace, NFQUEUE)" >&2; exit 1; }
+
+ns=ipsbench-$$
+dir=$(mktemp -d /tmp/ipsecsvc-restart-bench.XXXXXX)
+agent=
+cleanup() {
+    [ -n "$agent" ] && kill -CONT "$agent" 2>/dev/null && kill -TERM "$agent" 2>/dev/null && sleep 2
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+in_ns() { ip netns exec "$ns" "$@"; }
+mkdir -p "$dir/state" "$dir/run"
+cat > "$dir/ipsecsvc.conf" <<EOF
+state_dir = $dir/state
+socket = $dir/run/control.sock
+driver = netfilter
+systemd = no
+examples = no
+EOF
+
+# A local policy with FILTERS block rules (one filter list of one filter each), assigned.
+{
+    echo "pushd ipsec static"
+    echo "add policy name=Bench assign=no"
+    echo "add filteraction name=Block action=block"
+    for ((i = 0; i < filters; i++)); do
+        echo "add filterlist name=L$i"
+        echo "add filter filterlist=L$i srcaddr=198.18.$((i / 250 % 250)).$((i % 250 + 1)) dstaddr=me protocol=TCP dstport=$((1000 + i % 60000))"
+        echo "add rule name=R$i policy=Bench filterlist=L$i filteraction=Block"
+    done
+    echo "set policy name=Bench assign=yes"
+    echo "popd"
+} > "$dir/policy.netsh"
+"$bin" netsh --state-dir "$dir/state" -f "$dir/policy.netsh" > /dev/null
+
+# Not through in_ns (a function: `&` would fork a subshell): `ip netns exec` execs, so $! is the program.
+ip netns exec "$ns" "$bin" run --config "$dir/ipsecsvc.conf" > "$dir/agent.log" 2>&1 &
+agent=$!
+mode=
+for _ in $(seq 600); do
+    mode=$(in_ns "$bin" status --json --socket "$dir/run/control.sock" 2>/dev/null \
+        | sed -n 's/^ *"driverMode" *: *"\([a-z]*\)".*/\1/p') || true
+    [ "$mode" = secure ] && break
+    sleep 0.1
+done
+[ "$mode" = secure ] || { echo "the service did not reach secure mode:" >&2; cat "$dir/agent.log" >&2; exit 1; }
+
+# Running (not gone, not a zombie of the stopped agent, which cannot reap it).
+alive() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null; }
+queue_bound() { in_ns cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null | grep -q '^ *4200 '; }
+# The driver the agent started (status --json: driverProcess.pid); later the one this script started.
+pid=$(in_ns "$bin" status --json --socket "$dir/run/control.sock" \
+    | tr -d '\n ' | sed -n 's/.*"driverProcess":{[^}]*"pid":\([0-9]*\).*/\1/p')
+
+kill -STOP "$agent"
+echo "restart to enforcing, $filters filters ($(basename "$(dirname "$bin")") build):"
+printf '%-6s %-14s %s\n' round "driver's own" "spawn → queue bound"
+for ((round = 1; round <= rounds; round++)); do
+    [ -n "$pid" ] || { echo "no driver process" >&2; exit 1; }
+    kill -KILL "$pid"
+    { wait "$pid"; } 2>/dev/null || true  # reaps a driver this script started (a zombie passes kill -0)
+    while alive "$pid" || queue_bound; do sleep 0.005; done
+    log="$dir/driver-$round.log"
+    start=$(date +%s%N)
+    ip netns exec "$ns" "$bin" driver --exit-with-service --config "$dir/ipsecsvc.conf" > "$log" 2>&1 &
+    pid=$!
+    until queue_bound; do
+        alive "$pid" || { echo "the driver exited:" >&2; cat "$log" >&2; exit 1; }
+    done
+    wall=$((($(date +%s%N) - start) / 1000000))
+    for _ in $(seq 200); do grep -q "after its start" "$log" && break; sleep 0.01; done
+    own=$(sed -n 's/.* \([0-9]*\) ms after its start.*/\1/p' "$log" | head -1)
+    printf '%-6s %-14s %s\n' "$round" "${own:-?} ms" "≤ $wall ms"
+done
+kill -CONT "$agent"

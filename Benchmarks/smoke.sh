@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# CI's smoke run of every benchmark (Benchmarks/README.md): each runs once and briefly, so that none can
+# rot; nothing is timed or compared. Needs root (the packet-level ones use network namespaces).
+#   sudo Benchmarks/smoke.sh          SCRATCH=.build-x for the release build's scratch path
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCRATCH=${SCRATCH:-.build}
+echo "== classifier (ipsecsvc-driver-bench)"
+swift build -c release --scratch-path "$SCRATCH" --product ipsecsvc-driver-bench >/dev/null
+bin=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
+"$bin/ipsecsvc-driver-bench" 1
+"$bin/ipsecsvc-driver-bench" --diverse 1
+echo "== XML against xmllint"
+swift build -c release --scratch-path "$SCRATCH" --product xml-bench >/dev/null
+XMLBENCH=$bin/xml-bench RULES=100 FILTERS=1000 Benchmarks/xml/run.sh
+echo "== policy file readers"
+swift build -c release --scratch-path "$SCRATCH" --product reader-bench >/dev/null
+READERBENCH=$bin/reader-bench SIZES=200 Benchmarks/readers/run.sh
+echo "== package-benchmark suite (IPSECSVC_BENCHMARK_SMOKE=1: one iteration each)"
+(cd Benchmarks/Suite && IPSECSVC_BENCHMARK_SMOKE=1 swift package benchmark --no-progress)
+echo "== packet level (run-packet.sh --smoke)"
+SCRATCH=$SCRATCH Benchmarks/run-packet.sh --smoke -o "$(mktemp -d)/packet-summary.json" >/dev/null
+echo "== every benchmark ran"
