@@ -131,21 +131,13 @@ import Glibc
     /// While the start waits for a `directory_check` that hangs, `status` answers START_PENDING and
     /// `service stop` stops the service (before, both waited for the start).
     @Test(.timeLimit(.minutes(2))) func statusAndStopAreAnsweredWhileTheServiceStarts() async throws {
-        let check = TemporaryDirectory(prefix: "ipsecsvc-check")
+        let check = HangingDirectoryCheck(seconds: 120)
         defer { check.remove() }
-        let script = check.write("check", "#!/bin/sh\necho $$ > \(check.file("pid"))\nexec sleep 120\n")
-        chmod(script, 0o755)
-        let sandbox = try ServiceSandbox(
-            extraConfig: """
-                computer_dn = CN=HOST1,OU=Servers,DC=example,DC=com
-                directory_check = \(script)
-                directory_check_timeout = 300
-                """
-        )
+        let sandbox = try ServiceSandbox(extraConfig: check.config)
         defer { sandbox.remove() }
         let service = try sandbox.startRun()
         defer { service.terminate() }
-        #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: check.file("pid")) })
+        #expect(await eventually(timeout: .seconds(60)) { check.pid() != nil })
 
         let status = try await sandbox.execute(["status"] + sandbox.commonArguments)
         #expect(status.status == 0, "\(status.output)")
