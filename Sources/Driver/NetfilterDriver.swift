@@ -90,6 +90,9 @@ public actor NetfilterDriver: IPsecDriver {
     var monitor: Task<Void, Never>?
     var summary: Task<Void, Never>?
     var lastSummary: [String: UInt64] = [:]
+    /// The secure rules were taken over from the previous driver process by moving their epoch; the
+    /// monitor's next check writes them whole.
+    var hooksInheritedFromPredecessor = false
     /// Whether a control call is running, and the calls waiting for their turn (oldest first).
     private var controlBusy = false
     private var controlWaiting: [CheckedContinuation<Void, Never>] = []
@@ -182,11 +185,16 @@ public actor NetfilterDriver: IPsecDriver {
             do {
                 try await startReaders()
                 // A restarted driver process (no mode yet) finds the secure rules its predecessor left
-                // (fail-closed): it only moves their epoch, no process; the monitor's next check still
-                // compares the whole chains. Anything else writes the chains.
+                // (fail-closed): it only moves their epoch, no process, and writes the chains whole at
+                // the monitor's first check, off the restart's path (the predecessor may have been an
+                // older version, or configured otherwise). Anything else writes the chains now.
                 var moved = false
                 if self.mode == nil, configuration.installsHooks { moved = await moveFastPathRule(from: nil) }
-                if !moved { try await installHooks(.secure(epoch: currentEpoch)) }
+                if moved {
+                    hooksInheritedFromPredecessor = true
+                } else {
+                    try await installHooks(.secure(epoch: currentEpoch))
+                }
             } catch {
                 operationalMode = previousMode
                 _ = cell.swap(old)
