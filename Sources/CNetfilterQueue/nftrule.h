@@ -184,14 +184,9 @@ static inline size_t cnft_batch_mark(char *at, uint16_t type, uint32_t seq) {
  */
 static inline int cnft_rewrite_connmark(const char *table, const char *chain1, const char *chain2, uint32_t mask,
                                         uint32_t old_mark, int any_old, uint32_t new_mark) {
-    struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+    struct mnl_socket *nl = cnfq_open();
     if (nl == NULL) {
         return -errno;
-    }
-    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-        int saved = errno;
-        mnl_socket_close(nl);
-        return -saved;
     }
     struct timeval timeout = {.tv_sec = 2, .tv_usec = 0};
     setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);

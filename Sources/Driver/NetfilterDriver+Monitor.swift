@@ -72,7 +72,10 @@ extension NetfilterDriver {
             do {
                 try await installHooks(state)
             } catch {
-                configuration.eventSink.event("could not rewrite the kernel rules after the restart: \(error)", priority: 3)
+                configuration.eventSink.event(
+                    "could not rewrite the kernel rules after the restart: \(error)",
+                    priority: 3
+                )
             }
         }
         for family in IPFamily.allCases {

@@ -114,7 +114,10 @@ extension FastPathEpochTests {
             let mark = "--mark 0x\(String(next << 16, radix: 16))/0xfff0000 -j ACCEPT"
             #expect(rules.components(separatedBy: mark).count == 3, "\(rules)")
             #expect(try await Self.queueRuleCounter(net) >= before)
-            #expect(driver.logText().components(separatedBy: "written whole").count == wholeAtStart, "\(driver.logText())")
+            #expect(
+                driver.logText().components(separatedBy: "written whole").count == wholeAtStart,
+                "\(driver.logText())"
+            )
             try await Task.sleep(for: .milliseconds(500))
             #expect(stream.last == "flowing", "\(stream.text)")
             try await driver.stop()
