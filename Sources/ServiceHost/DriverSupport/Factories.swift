@@ -180,7 +180,16 @@ public enum PolicyEngineFactory {
     /// (stateful if so, permit otherwise). Reads the sources without applying or journaling anything.
     /// The live directory is not asked: computer startup runs before the network, so its cached copy
     /// stands for it.
+    ///
+    /// Computer startup waits for this answer: a persistent or local store whose root element names
+    /// an assigned policy answers it from the file's first bytes
+    /// (`NativePolicyXML.declaresAssignedPolicy(contentsOf:)`); only otherwise are the sources read.
     public static func anyPolicyAssigned(_ configuration: ServiceConfiguration) async throws -> Bool {
+        let state = StateDirectory(path: configuration.stateDirectory)
+        for store in [state.persistentStore, state.localStore]
+        where NativePolicyXML.declaresAssignedPolicy(contentsOf: store) == true {
+            return true
+        }
         // Read-only: computer startup must not write or drop the directory cache.
         var sources = sourcesConfiguration(
             configuration,
