@@ -46,108 +46,84 @@ struct Probe {
                 }
             }
         }
-        let sourceRecord = index.sources.lookup(key.source)
-        let destinationRecord = index.destinations.lookup(key.destination)
-        return index.sources.records.withUnsafeBufferPointer { sourceRecords in
-            index.destinations.records.withUnsafeBufferPointer { destinationRecords in
-                index.sums.withUnsafeBufferPointer { sums in
-                    index.pairStart.withUnsafeBufferPointer { pairStart in
-                        index.pairShapes.withUnsafeBufferPointer { pairShapes in
-                            index.pairSlots.withUnsafeBufferPointer { pairSlots in
-                                index.pairBloom.withUnsafeBufferPointer { pairBloom in
-                                    let sources = sourceRecords[sourceRecord]
-                                    let destinations = destinationRecords[destinationRecord]
-                                    if sources == 0 || destinations == 0 { return best }
-                                    // Bit 63 − d of `reversed` is bit d of `destinations`: `reversed >> (63 − σ)`
-                                    // has bit s set exactly when σ − s is a destination length.
-                                    let reversed = Self.bitReversed(destinations)
-                                    // The sums that have a candidate pair, as a 65-bit set: per covering
-                                    // source prefix, the destination lengths it is paired with that also
-                                    // cover the packet.
-                                    var low: UInt64 = 0
-                                    var high: UInt64 = 0
-                                    var lengths = sources
-                                    var rank = sourceRecord &+ 1
-                                    while lengths != 0 {
-                                        let s = lengths.trailingZeroBitCount
-                                        lengths &= lengths &- 1
-                                        let ds = sourceRecords[rank] & destinations
-                                        rank &+= 1
-                                        low |= ds << UInt64(s)
-                                        if s > 0 { high |= ds >> UInt64(64 &- s) }
-                                    }
-                                    while low != 0 || high != 0 {
-                                        let sum =
-                                            high != 0 ? 127 &- high.leadingZeroBitCount : 63 &- low.leadingZeroBitCount
-                                        if sum >= 64 {
-                                            high &= ~(1 << UInt64(sum &- 64))
-                                        } else {
-                                            low &= ~(1 << UInt64(sum))
-                                        }
-                                        // Nothing of this sum or below can beat a hit above it.
-                                        if Int(bestWeight) >= sum &* 8 &+ 8 { return best }
-                                        let shifted = sum == 64 ? reversed << 1 : reversed >> UInt64(63 &- sum)
-                                        var candidates = sources & sums[sum] & shifted
-                                        while candidates != 0 {
-                                            let s = candidates.trailingZeroBitCount
-                                            candidates &= candidates &- 1
-                                            let d = sum &- s
-                                            // Both covering prefixes must be paired with the other's length.
-                                            if PrefixCover.partners(sourceRecords, sourceRecord, sources, s)
-                                                & 1 << UInt64(d) == 0
-                                                || PrefixCover.partners(
-                                                    destinationRecords,
-                                                    destinationRecord,
-                                                    destinations,
-                                                    d
-                                                )
-                                                    & 1 << UInt64(s) == 0
-                                            {
-                                                continue
-                                            }
-                                            let pair = s &* 33 &+ d
-                                            let addresses =
-                                                UInt64(key.source & (UInt32.max << UInt32(32 &- s))) << 32
-                                                | UInt64(key.destination & (UInt32.max << UInt32(32 &- d)))
-                                            guard let slot = index.slot(pair, addresses, pairSlots, pairBloom) else {
-                                                continue
-                                            }
-                                            let first = Int(pairStart[pair])
-                                            if slot.isSingle {
-                                                let shape = shapes[Int(pairShapes[first &+ slot.variant])]
-                                                let rest =
-                                                    ShapeHash.pack(
-                                                        key.ipProtocol & shape.protocolMask,
-                                                        key.sourcePort & shape.sourcePortMask,
-                                                        key.destinationPort & shape.destinationPortMask
-                                                    ) & PairSlot.restMask
-                                                let candidate = inbound ? slot.inbound : slot.outbound
-                                                if rest == slot.rest && beats(candidate, shape.weight, best, bestWeight)
-                                                {
-                                                    best = candidate
-                                                    bestWeight = shape.weight
-                                                }
-                                                continue
-                                            }
-                                            // A pair's shapes are heaviest first: stop at one lighter than the best hit.
-                                            var variants = slot.variants
-                                            while variants != 0 {
-                                                let shape = shapes[
-                                                    Int(pairShapes[first &+ variants.trailingZeroBitCount])
-                                                ]
-                                                variants &= variants &- 1
-                                                if shape.weight < bestWeight { break }
-                                                let candidate = shape.find(key, inbound: inbound, storage)
-                                                if candidate >= 0 && beats(candidate, shape.weight, best, bestWeight) {
-                                                    best = candidate
-                                                    bestWeight = shape.weight
-                                                }
-                                            }
-                                        }
-                                        if best >= 0 && Int(bestWeight) >= sum &* 8 { return best }
-                                    }
-                                    return best
+        let sources = index.sources.lookup(key.source)
+        let destinations = index.destinations.lookup(key.destination)
+        if sources == 0 || destinations == 0 { return best }
+        // Bit 63 − d of `reversed` is bit d of `destinations`: `reversed >> (63 − σ)` has bit s set
+        // exactly when σ − s is a destination length.
+        let reversed = Self.bitReversed(destinations)
+        return index.sums.withUnsafeBufferPointer { sums in
+            index.pairsOf.withUnsafeBufferPointer { pairsOf in
+                index.pairStart.withUnsafeBufferPointer { pairStart in
+                    index.pairShapes.withUnsafeBufferPointer { pairShapes in
+                        index.pairSlots.withUnsafeBufferPointer { pairSlots in
+                            index.pairBloom.withUnsafeBufferPointer { pairBloom in
+                                // The sums that have a candidate pair, as a 65-bit set.
+                                var low: UInt64 = 0
+                                var high: UInt64 = 0
+                                var lengths = sources
+                                while lengths != 0 {
+                                    let s = lengths.trailingZeroBitCount
+                                    lengths &= lengths &- 1
+                                    let ds = pairsOf[s] & destinations
+                                    low |= ds << UInt64(s)
+                                    if s > 0 { high |= ds >> UInt64(64 &- s) }
                                 }
+                                while low != 0 || high != 0 {
+                                    let sum =
+                                        high != 0 ? 127 &- high.leadingZeroBitCount : 63 &- low.leadingZeroBitCount
+                                    if sum >= 64 {
+                                        high &= ~(1 << UInt64(sum &- 64))
+                                    } else {
+                                        low &= ~(1 << UInt64(sum))
+                                    }
+                                    // Nothing of this sum or below can beat a hit above it.
+                                    if Int(bestWeight) >= sum &* 8 &+ 8 { return best }
+                                    let shifted = sum == 64 ? reversed << 1 : reversed >> UInt64(63 &- sum)
+                                    var candidates = sources & sums[sum] & shifted
+                                    while candidates != 0 {
+                                        let s = candidates.trailingZeroBitCount
+                                        candidates &= candidates &- 1
+                                        let d = sum &- s
+                                        let pair = s &* 33 &+ d
+                                        let addresses =
+                                            UInt64(key.source & (UInt32.max << UInt32(32 &- s))) << 32
+                                            | UInt64(key.destination & (UInt32.max << UInt32(32 &- d)))
+                                        guard let slot = index.slot(pair, addresses, pairSlots, pairBloom) else {
+                                            continue
+                                        }
+                                        let first = Int(pairStart[pair])
+                                        if slot.isSingle {
+                                            let shape = shapes[Int(pairShapes[first &+ slot.variant])]
+                                            let rest =
+                                                ShapeHash.pack(
+                                                    key.ipProtocol & shape.protocolMask,
+                                                    key.sourcePort & shape.sourcePortMask,
+                                                    key.destinationPort & shape.destinationPortMask
+                                                ) & PairSlot.restMask
+                                            let candidate = inbound ? slot.inbound : slot.outbound
+                                            if rest == slot.rest && beats(candidate, shape.weight, best, bestWeight) {
+                                                best = candidate
+                                                bestWeight = shape.weight
+                                            }
+                                            continue
+                                        }
+                                        // A pair's shapes are heaviest first: stop at one lighter than the best hit.
+                                        var variants = slot.variants
+                                        while variants != 0 {
+                                            let shape = shapes[Int(pairShapes[first &+ variants.trailingZeroBitCount])]
+                                            variants &= variants &- 1
+                                            if shape.weight < bestWeight { break }
+                                            let candidate = shape.find(key, inbound: inbound, storage)
+                                            if candidate >= 0 && beats(candidate, shape.weight, best, bestWeight) {
+                                                best = candidate
+                                                bestWeight = shape.weight
+                                            }
+                                        }
+                                    }
+                                    if best >= 0 && Int(bestWeight) >= sum &* 8 { return best }
+                                }
+                                return best
                             }
                         }
                     }

@@ -4,11 +4,10 @@ import PolicyModel
 ///
 /// A small set (``scanLimit`` shapes or fewer, the usual hand-written policy) is scanned from the
 /// heaviest shape down, stopping at the first weight level with a hit. A larger set gets a
-/// ``PairIndex``: the packet's source and destination addresses each give the filter prefixes that
-/// cover them (``PrefixCover``), and only the pairs of lengths (s, d) whose two covering prefixes
-/// filters pair with each other are probed, by decreasing sum of the two lengths (the weight's major
-/// part), stopping at the first sum with a hit. A policy with hundreds of shapes then costs a handful
-/// of probes per packet.
+/// ``PairIndex``: the packet's source and destination addresses each give the prefix lengths that
+/// some filter covers them with (``PrefixCover``), and only shapes with both lengths among those are
+/// probed, by decreasing sum of the two lengths (the weight's major part), stopping at the first sum
+/// with a hit. A policy with hundreds of shapes then costs a handful of probes per packet.
 struct ShapeSet {
     /// Positions in ``FilterTable``'s shape array, heaviest first.
     let shapes: Range<Int>
@@ -24,6 +23,8 @@ struct ShapeSet {
 final class PairIndex: Sendable {
     let sources: PrefixCover
     let destinations: PrefixCover
+    /// Per source prefix length `s` (0…32): bit `d` is set when the pair (s, d) has shapes.
+    let pairsOf: [UInt64]
     /// Per sum `σ` of the two lengths (0…64): bit `s` is set when the pair (s, σ − s) has shapes.
     let sums: [UInt64]
     /// Per pair `s * 33 + d`: where its shapes start in ``pairShapes`` (one more entry at the end).
@@ -57,6 +58,7 @@ final class PairIndex: Sendable {
     ) {
         var byPair = [[Int32]](repeating: [], count: 33 * 33)
         var residual: [Int32] = []
+        var pairsOf = [UInt64](repeating: 0, count: 33)
         var sums = [UInt64](repeating: 0, count: 65)
         // Pair and variant within the pair of each indexable shape, by offset in `range` (-1: residual).
         var placement = [(pair: Int, variant: Int)](repeating: (-1, 0), count: range.count)
@@ -72,6 +74,7 @@ final class PairIndex: Sendable {
             }
             placement[offset] = (s * 33 + d, byPair[s * 33 + d].count)
             byPair[s * 33 + d].append(Int32(position))
+            pairsOf[s] |= 1 << UInt64(d)
             sums[s + d] |= 1 << UInt64(s)
             keyCount += memberStart[offset + 1] - memberStart[offset]
         }
@@ -83,13 +86,8 @@ final class PairIndex: Sendable {
         let bloomMask = UInt64(capacity * 8 - 1)
         var sourceKeys: [UInt64] = []
         var destinationKeys: [UInt64] = []
-        // Per key: the length on the other field it is paired with.
-        var sourcePartners: [UInt64] = []
-        var destinationPartners: [UInt64] = []
         sourceKeys.reserveCapacity(keyCount)
         destinationKeys.reserveCapacity(keyCount)
-        sourcePartners.reserveCapacity(keyCount)
-        destinationPartners.reserveCapacity(keyCount)
         // The slot of each indexed member, to flag the members of multiple-key slots at the end.
         var slotOf = [Int32](repeating: -1, count: members.count)
         filters.withUnsafeBufferPointer { filters in
@@ -125,8 +123,6 @@ final class PairIndex: Sendable {
                             bloom[bit >> 6] |= 1 << UInt64(bit & 63)
                             sourceKeys.append(PrefixCover.key(filter.source, pair / 33))
                             destinationKeys.append(PrefixCover.key(filter.destination, pair % 33))
-                            sourcePartners.append(1 << UInt64(pair % 33))
-                            destinationPartners.append(1 << UInt64(pair / 33))
                         } else if current.isSingle && current.variant == variant && current.rest == rest {
                             // Same shape and key: keep the filter that wins the tie for each direction.
                             var inbound = current.inbound
@@ -153,8 +149,9 @@ final class PairIndex: Sendable {
         pairSlotMask = capacity - 1
         pairBloom = bloom
         pairBloomMask = bloomMask
-        sources = PrefixCover(keys: sourceKeys, partners: sourcePartners)
-        destinations = PrefixCover(keys: destinationKeys, partners: destinationPartners)
+        sources = PrefixCover(keys: sourceKeys)
+        destinations = PrefixCover(keys: destinationKeys)
+        self.pairsOf = pairsOf
         self.sums = sums
         var pairStart: [UInt32] = [0]
         var pairShapes: [Int32] = []
