@@ -87,8 +87,10 @@ public actor NetfilterDriver: IPsecDriver {
     /// What the kernel-only modes dropped (rule counters) and how often the hooks were restored.
     var kernel = KernelRuleCounters()
     let loggedDrops = DropLogCount()
-    var monitor: Task<Void, Never>?
-    var summary: Task<Void, Never>?
+    /// Whether ``monitor()`` checks the host and the hooks (a mode was set and the driver not stopped).
+    var monitoring = false
+    /// The `ipsecloginterval` in force and when the next summary is due (`nil`: no summaries).
+    var summarySchedule: (seconds: Int, due: ContinuousClock.Instant)?
     var lastSummary: [String: UInt64] = [:]
     /// Whether a control call is running, and the calls waiting for their turn (oldest first).
     private var controlBusy = false
@@ -166,7 +168,7 @@ public actor NetfilterDriver: IPsecDriver {
         bootExemptions = exemptions
         await stopReaders()
         try await followDropLogging()
-        startTasks()
+        resumeMonitoring()
     }
 
     private func setOperationalMode(_ mode: OperationalMode) async throws {
@@ -199,7 +201,7 @@ public actor NetfilterDriver: IPsecDriver {
         }
         self.mode = .operational(mode)
         try await followDropLogging()
-        startTasks()
+        resumeMonitoring()
     }
 
     private func install(_ policy: EffectivePolicy) async throws {
@@ -235,10 +237,8 @@ public actor NetfilterDriver: IPsecDriver {
             _ = try? await publishContext()
             throw error
         }
-        if previous.logIntervalSeconds != settings.logIntervalSeconds, summary != nil {
-            summary?.cancel()
-            summary = nil
-            startTasks()
+        if previous.logIntervalSeconds != settings.logIntervalSeconds, summarySchedule != nil {
+            rescheduleSummary()
         }
     }
 
@@ -281,10 +281,7 @@ public actor NetfilterDriver: IPsecDriver {
     }
 
     private func stop() async throws {
-        monitor?.cancel()
-        summary?.cancel()
-        monitor = nil
-        summary = nil
+        pauseMonitoring()
         try await installHooks(.removed)
         _ = try? await publish(mode: .permit)
         mode = .operational(.permit)

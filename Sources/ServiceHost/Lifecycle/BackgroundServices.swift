@@ -84,6 +84,17 @@ struct PolicySourcesService: Service {
     }
 }
 
+/// Keying's peer view handed to the driver (``PolicyAgent/forwardPeerAssociations()``); ends by itself
+/// when the agent's stop stops keying, or at its turn in the group's shutdown.
+struct PeerAssociationsService: Service {
+    let agent: PolicyAgent
+
+    func run() async throws {
+        let agent = agent
+        await cancelWhenGracefulShutdown { await agent.forwardPeerAssociations() }
+    }
+}
+
 extension JournalEntry {
     /// A plugin's event: a failure is a failed policy source, anything else (loaded, delivered a
     /// document, restarted) a policy event of that source.
