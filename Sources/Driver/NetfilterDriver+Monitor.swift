@@ -132,12 +132,14 @@ extension NetfilterDriver {
     /// The periodic summary event (`ipsecloginterval`).
     func emitSummary() async {
         let counters = await status().counters
-        func delta(_ name: String) -> UInt64 { (counters[name] ?? 0) &- (lastSummary[name] ?? 0) }
+        let now = counters.decisions ?? DriverCounters.Decisions()
+        let last = lastSummary.decisions ?? DriverCounters.Decisions()
+        func delta(_ value: (DriverCounters.Decisions) -> UInt64) -> UInt64 { value(now) &- value(last) }
         let text =
-            "summary: \(delta("packets")) packets decided, \(delta("drops")) dropped "
-            + "(blocked \(delta("drops.blocked")), negotiation required \(delta("drops.negotiation-required")), "
-            + "malformed \(delta("drops.malformed"))), queue drops \(delta("queue.dropped.full") &+ delta("queue.dropped.socket")), "
-            + "suppressed events \(delta("events.suppressed")); table generation \(table.generation), "
+            "summary: \(delta(\.packets)) packets decided, \(delta(\.drops)) dropped "
+            + "(blocked \(delta { $0.drops(.blocked) }), negotiation required \(delta { $0.drops(.negotiationRequired) }), "
+            + "malformed \(delta { $0.drops(.malformed) })), queue drops \(counters.queueDrops &- lastSummary.queueDrops), "
+            + "suppressed events \(delta(\.suppressedEvents)); table generation \(table.generation), "
             + "\(table.filters.count) specific filters"
         lastSummary = counters
         configuration.eventSink.event(text, priority: 6)

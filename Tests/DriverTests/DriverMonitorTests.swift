@@ -48,12 +48,12 @@ import Testing
         let host = ChangingHost()
         let driver = driver(host: host, events: RecordingEvents())
         try await driver.enterStartupMode(.block, exemptions: [])
-        let before = await driver.status().counters["host.addresses"]
+        let before = await driver.status().counters.table?.hostAddresses
         host.add(IPv4Address("198.18.7.7")!)
         let followed = await withTaskGroup(of: Void.self) { group in
             group.addTask { await driver.monitor() }
             let followed = await eventually(timeout: .seconds(20)) {
-                await driver.status().counters["host.addresses"] == (before ?? 0) + 1
+                await driver.status().counters.table?.hostAddresses == (before ?? 0) + 1
             }
             // Cancelling the owner's task ends the monitor: the group returns only once it has.
             group.cancelAll()

@@ -31,7 +31,8 @@ public struct ServiceStatusReport: Hashable, Sendable, Codable {
     public var keying: KeyingStatus?
     /// The one-line summary also sent as systemd `STATUS=`.
     public var summary: String
-    public var counters: [String: UInt64] = [:]
+    /// The driver's counters, under their contract names in JSON (``DriverCounters``).
+    public var counters = DriverCounters()
     /// The `set config` settings as configured and in force (boot-time ones may wait); running service only.
     public var settings: DynamicSettingsState?
 
