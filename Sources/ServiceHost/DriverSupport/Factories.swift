@@ -197,7 +197,7 @@ public enum PolicyEngineFactory {
     ) async -> [SourceStatus] {
         var readOnly = sourcesConfiguration(
             configuration,
-            events: RecordingEventSink(),
+            events: DiscardingEventSink(),
             runsTimers: false,
             readOnly: true
         )
