@@ -1,5 +1,5 @@
-import Synchronization
 public import ServiceHost
+import Synchronization
 
 /// Keeps entries in memory: the test double.
 public final class RecordingJournal: Journal {

@@ -1,5 +1,5 @@
-import Synchronization
 public import ServiceHost
+import Synchronization
 
 /// Records notifications in memory: the test double.
 public final class RecordingNotifier: ServiceNotifier {
