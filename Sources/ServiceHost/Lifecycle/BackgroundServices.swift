@@ -84,14 +84,17 @@ struct PolicySourcesService: Service {
     }
 }
 
-/// Keying's peer view handed to the driver (``PolicyAgent/forwardPeerAssociations()``); ends by itself
-/// when the agent's stop stops keying, or at its turn in the group's shutdown.
+/// Keying's peer view handed to the driver (``PolicyAgent/forwardPeerAssociations()``) until the agent's
+/// stop stops keying (or, without keying, nothing), or this service's turn in the group's shutdown.
 struct PeerAssociationsService: Service {
     let agent: PolicyAgent
 
     func run() async throws {
         let agent = agent
         await cancelWhenGracefulShutdown { await agent.forwardPeerAssociations() }
+        // The forwarding ends with the agent's stop, which runs during the group's shutdown: this service
+        // still waits for its own turn (the group counts an earlier end then as a failure).
+        try? await gracefulShutdown()
     }
 }
 
