@@ -105,14 +105,9 @@ static inline int cnful_parse_message(const struct nlmsghdr *nlh, cnful_packet *
  * filtered flush, one request. Opens and closes its own socket.
  */
 static inline int cnct_flush_mark(uint32_t mark, uint32_t mask) {
-    struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+    struct mnl_socket *nl = cnfq_open();
     if (nl == NULL) {
         return -errno;
-    }
-    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-        int saved = errno;
-        mnl_socket_close(nl);
-        return -saved;
     }
     char buf[512];
     struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);

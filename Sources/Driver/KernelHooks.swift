@@ -123,9 +123,11 @@ public enum KernelHookScript {
         }
         var save: [String]? = nil
         if family == .ipv4, case .secure(let epoch) = state, epoch != 0 {
-            let mark = hex(c.marks.flowMark(epoch: epoch))
+            // Any epoch, not only the current one: the rule stays the same when the epoch moves
+            // (``FastPathRule``). An older epoch saved by a verdict of the old table never matches the
+            // fast-path rule, which names the current one.
             let mask = hex(c.marks.flowMask)
-            save = ["-m mark --mark \(mark)/\(mask) -j CONNMARK --save-mark --nfmask \(mask) --ctmask \(mask)"]
+            save = ["-m mark ! --mark 0x0/\(mask) -j CONNMARK --save-mark --nfmask \(mask) --ctmask \(mask)"]
         }
         return [
             ChainPlan(table: "mangle", chain: c.inboundChain, builtin: "INPUT", rules: inbound),

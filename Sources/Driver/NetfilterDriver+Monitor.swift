@@ -93,6 +93,17 @@ extension NetfilterDriver {
 
     private func recheckHooks() async {
         guard configuration.installsHooks, let state = hookState, state != .removed else { return }
+        if hooksInheritedFromPredecessor {
+            hooksInheritedFromPredecessor = false
+            do {
+                try await installHooks(state)
+            } catch {
+                configuration.eventSink.event(
+                    "could not rewrite the kernel rules after the restart: \(error)",
+                    priority: 3
+                )
+            }
+        }
         for family in IPFamily.allCases {
             let existing: ExistingHooks
             do {

@@ -92,6 +92,9 @@ public actor NetfilterDriver: IPsecDriver {
     /// The `ipsecloginterval` in force and when the next summary is due (`nil`: no summaries).
     var summarySchedule: (seconds: Int, due: ContinuousClock.Instant)?
     var lastSummary = DriverCounters()
+    /// The secure rules were taken over from the previous driver process by moving their epoch; the
+    /// monitor's next check writes them whole.
+    var hooksInheritedFromPredecessor = false
     /// Whether a control call is running, and the calls waiting for their turn (oldest first).
     private var controlBusy = false
     private var controlWaiting: [CheckedContinuation<Void, Never>] = []
@@ -183,7 +186,17 @@ public actor NetfilterDriver: IPsecDriver {
             let old = try await publish(mode: .secure)
             do {
                 try await startReaders()
-                try await installHooks(.secure(epoch: currentEpoch))
+                // A restarted driver process (no mode yet) finds the secure rules its predecessor left
+                // (fail-closed): it only moves their epoch, no process, and writes the chains whole at
+                // the monitor's first check, off the restart's path (the predecessor may have been an
+                // older version, or configured otherwise). Anything else writes the chains now.
+                var moved = false
+                if self.mode == nil, configuration.installsHooks { moved = await moveFastPathRule(from: nil) }
+                if moved {
+                    hooksInheritedFromPredecessor = true
+                } else {
+                    try await installHooks(.secure(epoch: currentEpoch))
+                }
             } catch {
                 operationalMode = previousMode
                 _ = cell.swap(old)
@@ -218,6 +231,14 @@ public actor NetfilterDriver: IPsecDriver {
             _ = try? await publishContext()
             throw error
         }
+        Self.releaseLater((previousPolicy, previousTable))
+    }
+
+    /// Drops the last references to a replaced policy, table or context on a blocking-pool thread:
+    /// freeing a 100,000-filter table takes tens of milliseconds that a change need not wait for.
+    static func releaseLater(_ garbage: sending any Sendable) {
+        let box = Mutex<(any Sendable)?>(garbage)
+        Task.detached { await BlockingPool.shared.run { box.withLock { $0 = nil } } }
     }
 
     private func reconfigure(_ settings: DriverSettings) async throws {
@@ -378,15 +399,49 @@ public actor NetfilterDriver: IPsecDriver {
 
     /// A new context for the current policy, settings and host; rewrites the fast-path rule when
     /// the queue is in use. The table is swapped first, then the rule: a flow marked by an older
-    /// table is queued again at the latest once the rule names the new epoch.
+    /// table is queued again at the latest once the rule names the new epoch. The rule moves in place
+    /// (``FastPathRule``, no process); when it cannot (no such rule: the fast path was off, or the
+    /// rules were changed from outside) the chains are written whole.
     func republish() async throws {
         let old = try await publishContext()
-        guard mode == .operational(.secure), configuration.installsHooks else { return }
+        guard mode == .operational(.secure), configuration.installsHooks else {
+            Self.releaseLater(old)
+            return
+        }
+        let next = currentEpoch
+        if old.epoch != 0, await moveFastPathRule(from: old.epoch) {
+            Self.releaseLater(old)
+            return
+        }
         do {
-            try await installer.apply(.secure(epoch: currentEpoch), family: .ipv4)
+            try await installer.apply(.secure(epoch: next), family: .ipv4)
         } catch {
             _ = cell.swap(old)
             throw DriverError(.rulesRejected, "\(error)")
+        }
+        Self.releaseLater(old)
+    }
+
+    /// Moves the fast-path rules of the kernel from epoch `old` (`nil`: any) to the current epoch in
+    /// place (``FastPathRule``); `false` when they are not there to move (the caller writes the chains).
+    func moveFastPathRule(from old: UInt32?) async -> Bool {
+        let next = currentEpoch
+        guard next != 0 else { return false }
+        let hooks = configuration.hooks
+        do {
+            try await BlockingPool.shared.run { () throws(SystemError) in
+                try FastPathRule.move(
+                    inbound: hooks.inboundChain,
+                    outbound: hooks.outboundChain,
+                    mask: hooks.marks.flowMask,
+                    from: old.map { hooks.marks.flowMark(epoch: $0) },
+                    to: hooks.marks.flowMark(epoch: next)
+                )
+            }
+            return true
+        } catch {
+            configuration.eventSink.event("fast-path rule written whole: \(error)", priority: 7)
+            return false
         }
     }
 

@@ -30,7 +30,7 @@ import Testing
                 COMMIT
                 *filter
                 :IPSECSVC-SAVE - [0:0]
-                -A IPSECSVC-SAVE -m mark --mark 0x50000/0xfff0000 -j CONNMARK --save-mark --nfmask 0xfff0000 --ctmask 0xfff0000
+                -A IPSECSVC-SAVE -m mark ! --mark 0x0/0xfff0000 -j CONNMARK --save-mark --nfmask 0xfff0000 --ctmask 0xfff0000
                 -I INPUT 1 -j IPSECSVC-SAVE
                 -I OUTPUT 1 -j IPSECSVC-SAVE
                 COMMIT

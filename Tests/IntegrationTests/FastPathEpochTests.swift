@@ -87,6 +87,55 @@ struct FastPathEpochTests {
     }
 }
 
+extension FastPathEpochTests {
+    /// Issue 16 item 2: a policy change moves the fast-path rules to the new epoch in place (one
+    /// nf_tables transaction, no `iptables-restore`): both chains name the new epoch, the other rules of
+    /// the chains keep their packet counters (writing the chains whole starts them again from 0), and
+    /// the running connection is decided again by the new table and goes on.
+    @Test(.timeLimit(.minutes(5))) func aPolicyChangeMovesTheFastPathRuleInPlace() async throws {
+        try await DriverNetwork.withNetwork { net in
+            try net.echo(23)
+            // Blocked echo requests: each one is queued (and counted by the queue rule), none fast-pathed.
+            let blockPing = TestPolicy.rule(2, .any, .me, TestPolicy.action(.block), proto: 1)
+            let driver = try await RunningDriver.start(net, policy: TestPolicy.policy([blockPing]))
+            let stream = try StreamWatch(net, port: 23)
+            try await stream.wait(for: "flowing", seconds: 20)
+            #expect(await !net.pings(from: net.peer, to: net.hostAddress, count: 6, timeoutMs: 100))
+            let before = try await Self.queueRuleCounter(net)
+            #expect(before >= 6)
+            let epoch = try await driver.counters()["table.epoch"] ?? 0
+            // The start wrote the chains whole (there were none to move); the change must not.
+            let wholeAtStart = driver.logText().components(separatedBy: "written whole").count
+            let permit = TestPolicy.rule(1, .any, .me, TestPolicy.action(.permit), proto: 6, dport: 23)
+            _ = try await driver.change(to: TestPolicy.policy([blockPing, permit], generation: 2), generation: 2)
+            let next = try await driver.counters()["table.epoch"] ?? 0
+            #expect(next == epoch + 1)
+            let rules = await sh("ip netns exec \(net.host) iptables-save -t mangle").output
+            let mark = "--mark 0x\(String(next << 16, radix: 16))/0xfff0000 -j ACCEPT"
+            #expect(rules.components(separatedBy: mark).count == 3, "\(rules)")
+            #expect(try await Self.queueRuleCounter(net) >= before)
+            #expect(
+                driver.logText().components(separatedBy: "written whole").count == wholeAtStart,
+                "\(driver.logText())"
+            )
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(stream.last == "flowing", "\(stream.text)")
+            try await driver.stop()
+        }
+    }
+
+    /// Packets the inbound queue rule has counted.
+    static func queueRuleCounter(_ net: DriverNetwork) async throws -> UInt64 {
+        let saved = await sh("ip netns exec \(net.host) iptables-save -c -t mangle").output
+        let line = try #require(
+            saved.split(separator: "\n").first { $0.contains("-A IPSECSVC-IN") && $0.contains("NFQUEUE") },
+            "\(saved)"
+        )
+        let counters = line.dropFirst().prefix { $0 != "]" }.split(separator: ":")
+        return UInt64(counters.first ?? "") ?? 0
+    }
+}
+
 /// The harness's `stream` in the peer namespace: one TCP connection that is never replaced.
 final class StreamWatch {
     private let output: String
