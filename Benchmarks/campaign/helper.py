@@ -141,14 +141,17 @@ def send(options):
                     counts[str(port)]["udp_sent"] += 1
                 except OSError:
                     pass
+            if rounds == 1:
+                print("send: sending", flush=True)
             # A round late under load is not made up with a burst.
             next_round = max(next_round + interval, now)
         settle(min(next_round - time.monotonic(), 0.01))
+    probing = time.monotonic() - started
     while pending:
         settle(0.05)
     write_json(
         options["out"],
-        {"ports": counts, "rounds": rounds, "seconds": round(time.monotonic() - started, 3)},
+        {"ports": counts, "rounds": rounds, "seconds": round(probing, 3)},
     )
 
 
@@ -225,9 +228,9 @@ def summary(facts_path, out_path):
         }
 
     for part, title in (
-        ("a", "20 x kill -9 of the agent + restart"),
-        ("b", "20 x kill -9 of agent and driver + restart"),
-        ("c", "5 x ipsecsvc boot + start"),
+        ("a", "kill -9 of the agent + restart"),
+        ("b", "kill -9 of agent and driver + restart"),
+        ("c", "ipsecsvc boot + start"),
     ):
         names = lists.get(f"{part}.probe", [])
         if not names:
@@ -242,11 +245,12 @@ def summary(facts_path, out_path):
         sent = entry["permitted_tcp_sent"] + entry["permitted_udp_sent"]
         rows.append(
             (
-                f"({part}) {title} ({entry['rounds']} rounds)",
+                f"({part}) {entry['rounds']} x {title}",
                 f"blocked leaked {entry['blocked_leaked']} of "
                 f"{entry['blocked_tcp_sent'] + entry['blocked_udp_sent']} (target 0); "
                 f"permitted lost {entry['permitted_lost']} of {sent}; "
-                f"restart to READY p50 {entry['ready_ms_p50']} ms, max {entry['ready_ms_max']} ms"
+                f"restart to READY p50 {entry['ready_ms_p50']} ms, max {entry['ready_ms_max']} ms; "
+                f"{entry['probe_rounds']} probe rounds in {entry['probe_seconds']} s"
                 + (f"; FAILED rounds {entry['failed_rounds']}" if entry["failed_rounds"] else ""),
             )
         )

@@ -203,6 +203,8 @@ start_probes() {
         --out "$dir/$name.sent.json" >"$dir/$name.send.log" 2>&1 &
     sender=$!
     helpers+=("$sender")
+    for _ in $(seq 1000); do grep -q sending "$dir/$name.send.log" && break; sleep 0.01; done
+    grep -q sending "$dir/$name.send.log" || fail "the sender did not start: $(cat "$dir/$name.send.log")"
     fact "$part.probe[] $name"
 }
 
