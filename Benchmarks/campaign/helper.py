@@ -5,7 +5,7 @@
                                                 accepted and UDP datagrams received on each port
   helper.py send --to ADDRESS --ports P,B --out FILE [--interval-ms 10] [--timeout-ms 900]
                                                 in the peer namespace: every interval, one TCP connect
-                                                and one UDP datagram to each port
+                                                and one UDP datagram to each port, each a new flow
   helper.py notify SOCKET LOG                   a NOTIFY_SOCKET: each datagram as one line
                                                 "<unix time> <fields>" in LOG
   helper.py summary FACTS OUT.json              the campaign's JSON summary and table
@@ -101,8 +101,6 @@ def send(options):
     stop = Stop()
     selector = selectors.DefaultSelector()
     counts = {str(port): {"tcp_sent": 0, "tcp_established": 0, "udp_sent": 0} for port in ports}
-    datagrams = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    datagrams.setblocking(False)
     pending = {}  # socket -> (port, deadline)
     sequence = 0
     started = time.monotonic()
@@ -136,11 +134,15 @@ def send(options):
                 selector.register(connection, selectors.EVENT_WRITE)
                 counts[str(port)]["tcp_sent"] += 1
                 sequence += 1
+                # A socket of its own, so a source port of its own: every datagram is a new flow that the
+                # driver decides (one socket's datagrams would be one flow, fast-pathed after the first).
+                datagram = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 try:
-                    datagrams.sendto(b"%d" % sequence, (address, port))
+                    datagram.sendto(b"%d" % sequence, (address, port))
                     counts[str(port)]["udp_sent"] += 1
                 except OSError:
                     pass
+                datagram.close()
             if rounds == 1:
                 print("send: sending", flush=True)
             # A round late under load is not made up with a burst.
