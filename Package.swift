@@ -83,7 +83,7 @@ let package = Package(
         // Test doubles and helpers shared by every test target; never a dependency of production code.
         .target(
             name: "IPsecTestKit",
-            dependencies: ["DecisionCore", "Driver", "IPsecSystem", "Keying", "Netsh", "PolicyModel"]
+            dependencies: ["DecisionCore", "Driver", "IPsecSystem", "Keying", "Netsh", "PolicyModel", "Providers"]
         ),
         .target(
             name: "ServiceHost",
@@ -164,7 +164,7 @@ let package = Package(
         // by the test suite's short slice; the tool runs under libFuzzer or as a bounded mutation loop.
         .target(
             name: "FormatFuzzing",
-            dependencies: ["PolicyFormats", "PolicyModel", "DecisionCore", "IPsecTestKit", "Netsh"],
+            dependencies: ["PolicyFormats", "PolicyModel", "DecisionCore", "IPsecTestKit", "Netsh", "ServiceHost"],
             path: "Fuzz/FormatFuzzing"
         ),
         .executableTarget(name: "ipsecsvc-fuzz", dependencies: ["FormatFuzzing"], path: "Fuzz/ipsecsvc-fuzz"),
@@ -219,8 +219,7 @@ let package = Package(
             name: "ServiceHostTests",
             dependencies: [
                 "IPsecTestKit", "ServiceHost", "DecisionCore", "Driver", "Keying", "Providers", "Netsh",
-                "PolicyFormats",
-                "PolicyModel", "IPsecSystem",
+                "PolicyFormats", "PolicyModel", "IPsecSystem", logging,
             ]
         ),
         // Runs the built `ipsecsvc` executable; the root-only cases use network namespaces they create.

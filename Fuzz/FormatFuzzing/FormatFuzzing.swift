@@ -1,7 +1,8 @@
 import PolicyFormats
 import PolicyModel
 
-/// The parsers under fuzzing: the `ipsecData` blob decoder, the `.reg` reader and the LDIF reader.
+/// The parsers under fuzzing: the `ipsecData` blob decoder, the `.reg` reader, the LDIF reader, netsh
+/// scripts, the driver's packet entry and the control protocol's request decoder.
 public enum FuzzTarget: String, CaseIterable, Sendable {
     /// `netsh -f` scripts through the whole shell, and the driver's IPv4 path with tables from the input.
     case netshShell = "netsh-shell"
@@ -10,6 +11,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case blob
     case reg
     case ldif
+    case netsh
+    case packet
+    case control
 }
 
 /// One fuzz input run through a parser, with round-trip oracles: whatever a reader accepts must write
@@ -27,6 +31,9 @@ public enum FormatFuzzing {
         case .blob: blob(bytes)
         case .reg: registry(bytes)
         case .ldif: ldif(bytes)
+        case .netsh: NetshFuzzing.run(bytes)
+        case .packet: PacketFuzzing.run(bytes)
+        case .control: ControlFuzzing.run(bytes)
         }
     }
 

@@ -47,7 +47,8 @@ struct FuzzTool {
         let arguments = CommandLine.arguments
         guard arguments.count >= 3, let target = FuzzTarget(rawValue: arguments[1]), let iterations = Int(arguments[2])
         else {
-            print("usage: ipsecsvc-fuzz blob|reg|ldif ITERATIONS [CORPUS_DIR (default Fuzz/corpus/TARGET)] [SEED]")
+            let targets = FuzzTarget.allCases.map(\.rawValue).joined(separator: "|")
+            print("usage: ipsecsvc-fuzz \(targets) ITERATIONS [CORPUS_DIR (default Fuzz/corpus/TARGET)] [SEED]")
             exit(2)
         }
         let directory = arguments.count > 3 ? arguments[3] : "Fuzz/corpus/\(target.rawValue)"

@@ -85,8 +85,8 @@ int cipsec_wait_exited_nowait(pid_t pid, int block) {
 
 int cipsec_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) != 0 ? -errno : 0; }
 
-int cipsec_accept_cloexec(int fd) {
-    int connection = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+int cipsec_accept_cloexec(int fd, int nonblocking) {
+    int connection = accept4(fd, NULL, NULL, SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0));
     return connection < 0 ? -errno : connection;
 }
 
@@ -98,6 +98,22 @@ int cipsec_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) 
     *uid = credentials.uid;
     *gid = credentials.gid;
     return 0;
+}
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
+_Static_assert(sizeof(gid_t) == sizeof(uint32_t), "gid_t is 32 bits");
+
+int cipsec_peer_groups(int fd, uint32_t *groups, int32_t capacity, int32_t *needed) {
+    socklen_t length = (socklen_t)(capacity > 0 ? capacity : 0) * sizeof(gid_t);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &length) != 0) {
+        int error = errno;
+        if (error == ERANGE) *needed = (int32_t)(length / sizeof(gid_t));
+        return -error;
+    }
+    return (int)(length / sizeof(gid_t));
 }
 
 int cipsec_wait_exited(int status) { return WIFEXITED(status); }

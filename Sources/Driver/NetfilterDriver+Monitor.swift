@@ -1,4 +1,5 @@
 import DecisionCore
+import IPsecSystem
 import PolicyModel
 
 /// The driver's own periodic work: re-reading the host (`me`, servers, interfaces), comparing the kernel
@@ -41,7 +42,9 @@ extension NetfilterDriver {
     }
 
     private func recheckHost() async {
-        let current = configuration.hostInfo.current()
+        // The reader blocks on files: off the actor, so that packets' control calls are not held up.
+        let source = configuration.hostInfo
+        let current = await BlockingPool.shared.run { source.current() }
         guard current != host else { return }
         host = current
         table = FilterCompiler.compile(policy, host: host)

@@ -149,6 +149,14 @@ public final class ChildProcess: Sendable {
         }
     }
 
+    /// Waits at most `timeout` for the child to exit, without reaping it: its PID (and its group's) stay
+    /// reserved until ``wait()``, so that ``signal(_:)`` still reaches what it left running in its group
+    /// (``Command/Grouping/newGroup``). Whether it exited.
+    public func waitUntilExited(timeout: Duration) -> Bool {
+        if outcome.withLock({ $0 != nil }) { return true }
+        return waitForExit(until: ContinuousClock.now.advanced(by: timeout))
+    }
+
     /// Reaps the child if it has exited; `nil` while it runs. Never blocks.
     public func waitIfExited() -> ExitStatus? {
         outcome.withLock { outcome -> ExitStatus? in

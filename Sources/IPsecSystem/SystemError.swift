@@ -43,6 +43,12 @@ public struct Errno: RawRepresentable, Hashable, Sendable, CustomStringConvertib
     public static let notImplemented = Errno(rawValue: ENOSYS)
     /// `ENAMETOOLONG`: a path longer than the call accepts.
     public static let nameTooLong = Errno(rawValue: ENAMETOOLONG)
+    /// `ERANGE`: a buffer too small for the result.
+    public static let outOfRange = Errno(rawValue: ERANGE)
+    /// `ENOPROTOOPT`: the kernel does not know the socket option.
+    public static let noProtocolOption = Errno(rawValue: ENOPROTOOPT)
+    /// `EMFILE`: this process has no descriptor left.
+    public static let tooManyOpenFiles = Errno(rawValue: EMFILE)
 
     /// `strerror`'s text, lower-cased so that it reads inside a sentence ("no such file or directory").
     public var description: String {

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecSystem
 
 /// A private directory under `/tmp` for one test; the test removes it with `defer { directory.remove() }`.
 ///
@@ -21,7 +22,17 @@ public struct TemporaryDirectory: Sendable {
     @discardableResult
     public func write(_ name: String, _ text: String) -> String {
         let file = file(name)
-        _ = FileManager.default.createFile(atPath: file, contents: Data(text.utf8))
+        // Close-on-exec: a child that another test spawns at this moment must not inherit the
+        // descriptor, or a script written here cannot be executed while that child lives (ETXTBSY,
+        // "text file busy", seen under load).
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        precondition(fd >= 0, "cannot create \(file): errno \(errno)")
+        defer { close(fd) }
+        do {
+            try FileSystem.writeAll(Array(text.utf8), to: fd, name: file)
+        } catch {
+            preconditionFailure("\(error)")
+        }
         return file
     }
 

@@ -66,7 +66,9 @@ final class PluginConnection: Sendable {
     var hasEnded: Bool { closed.withLock { $0 } }
 
     /// Starts `executable arguments…` with the socket as fd 3, stdin from /dev/null and stdout joined
-    /// to stderr (so a plugin's printf cannot corrupt the protocol).
+    /// to stderr (so a plugin's printf cannot corrupt the protocol), in a process group of its own: every
+    /// process the plugin starts dies with its host (when it fails, is restarted or stopped, and when
+    /// the service stops).
     static func spawn(
         executable: String,
         arguments: [String],
@@ -94,7 +96,8 @@ final class PluginConnection: Sendable {
                     environment: environment,
                     standardOutput: .descriptor(2),
                     standardError: .inherit,
-                    passedDescriptors: [hostEnd]
+                    passedDescriptors: [hostEnd],
+                    grouping: .newGroup
                 )
             )
         } catch {
@@ -196,14 +199,13 @@ final class PluginConnection: Sendable {
     }
 
     /// Waits for the child after its socket closed: it usually exits at once; one that closed the socket
-    /// but keeps running gets 2 seconds, then SIGKILL.
+    /// but keeps running gets 2 seconds. Then its group is killed — the host if it still runs, and
+    /// whatever the plugin started — before the host is reaped (until then the group's id cannot be
+    /// reused, so the signal reaches no one else).
     private static func reap(_ child: ChildProcess) -> PluginExit {
-        let status =
-            child.wait(timeout: .seconds(2))
-            ?? {
-                child.signal(SIGKILL)
-                return child.wait()
-            }()
+        _ = child.waitUntilExited(timeout: .seconds(2))
+        child.signal(SIGKILL)
+        let status = child.wait()
         return PluginExit(status, peakMemoryKiB: child.peakMemoryKiB)
     }
 }

@@ -22,6 +22,8 @@ public enum PluginHostServer {
     /// - Returns: the exit code for the plugin-host process: 0 after a clean close, 2 when the plugin
     ///   could not be loaded, 3 on a broken connection.
     public static func serve(fd: Int32, pluginPath: String, maxDocumentSize: Int) -> Int32 {
+        // A program the plugin runs must not inherit the connection to the service.
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         let plugin: LoadedPlugin
         do {
             plugin = try LoadedPlugin.load(path: pluginPath)

@@ -129,6 +129,10 @@ public actor PluginSupervisor {
     private var timeoutTask: Task<Void, Never>?
     private var pollTask: Task<Void, Never>?
     private var restartTask: Task<Void, Never>?
+    /// The fetch a change signal asked for while the last one was too recent (see
+    /// ``minimumFetchInterval``); one at most, whatever the number of signals.
+    private var deferredFetch: Task<Void, Never>?
+    private var lastFetch: ContinuousClock.Instant?
     private var subscribers: [Int: AsyncStream<PluginSourceState>.Continuation] = [:]
     private var nextSubscriber = 0
 
@@ -139,6 +143,12 @@ public actor PluginSupervisor {
         case ready
         case fetching = "fetch"
     }
+
+    /// The least time between two fetches that change signals, the poll interval or a refresh ask for:
+    /// the signals in between are coalesced into one fetch at the end of it, so a plugin that signals
+    /// in a loop costs at most two fetches (and policy changes) a second, and its last change still
+    /// applies.
+    public static let minimumFetchInterval: Duration = .milliseconds(500)
 
     /// - Parameters:
     ///   - configuration: the plugin's plugins.d file.
@@ -202,7 +212,8 @@ public actor PluginSupervisor {
     /// Closes the plugin and ends its host: a `close` request, then SIGKILL after 2 seconds.
     public func stop() async {
         wanted = false
-        for task in [timeoutTask, pollTask, restartTask] { task?.cancel() }
+        for task in [timeoutTask, pollTask, restartTask, deferredFetch] { task?.cancel() }
+        deferredFetch = nil
         generation &+= 1
         phase = .idle
         if let host = connection {
@@ -285,7 +296,7 @@ public actor PluginSupervisor {
             accept(frame.payload)
             if phase == .ready, fetchAgain {
                 fetchAgain = false
-                fetch()
+                fetchSoon()
             }
         case (.loading, .error):
             fail("cannot load: " + frame.text)
@@ -302,15 +313,37 @@ public actor PluginSupervisor {
 
     private func changeSignalled() {
         switch phase {
-        case .ready: fetch()
+        case .ready: fetchSoon()
         case .fetching: fetchAgain = true
         default: break
         }
     }
 
+    /// Fetches now, or once ``minimumFetchInterval`` has passed since the last fetch.
+    private func fetchSoon() {
+        guard deferredFetch == nil else { return }
+        guard let last = lastFetch, ContinuousClock.now < last + Self.minimumFetchInterval else {
+            fetch()
+            return
+        }
+        let generation = generation
+        deferredFetch = Task {
+            try? await Task.sleep(until: last + Self.minimumFetchInterval)
+            guard !Task.isCancelled else { return }
+            self.deferredFetchDue(generation: generation)
+        }
+    }
+
+    private func deferredFetchDue(generation: Int) {
+        deferredFetch = nil
+        guard generation == self.generation else { return }
+        changeSignalled()
+    }
+
     private func fetch() {
         guard phase == .ready, let connection else { return }
         phase = .fetching
+        lastFetch = ContinuousClock.now
         connection.send(PluginFrame(.fetch))
         armTimeout()
     }
@@ -361,6 +394,8 @@ public actor PluginSupervisor {
         phase = .idle
         timeoutTask?.cancel()
         pollTask?.cancel()
+        deferredFetch?.cancel()
+        deferredFetch = nil
         host?.terminate()
         setHealth(.failed(reason: reason))
         log(

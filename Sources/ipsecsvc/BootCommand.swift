@@ -39,7 +39,7 @@ struct BootSubcommand: AsyncParsableCommand {
                 journal: journal,
                 record: store
             )
-            print("The IPSec driver is in \(decision.mode.rawValue) startup mode (\(decision.reason)).")
+            standardOutput("The IPSec driver is in \(decision.mode.rawValue) startup mode (\(decision.reason)).")
         }
     }
 }

@@ -76,13 +76,13 @@ struct ExplainSubcommand: AsyncParsableCommand {
             let configuration = try options.load()
             let client = ControlClient(configuration: configuration)
             let explanation: Explanation
-            if client.isListening() {
+            if try client.isListening() {
                 explanation = try client.send(ExplainPacketCommand.self, query)
             } else {
                 let environment = try await ExplainEnvironment.offline(configuration: configuration)
                 explanation = await OfflineEngine.make(configuration).explain(query, environment: environment)
             }
-            print(json ? JSONOutput.text(explanation) : ExplainText.text(explanation), terminator: "")
+            standardOutput(json ? JSONOutput.text(explanation) : ExplainText.text(explanation), terminator: "")
         }
     }
 }

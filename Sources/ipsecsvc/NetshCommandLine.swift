@@ -47,7 +47,7 @@ enum NetshCommandLine {
             case "-f": scriptPath = value
             case "-c": context = value
             case "-r", "-u", "-p":
-                printError(
+                standardError(
                     "ipsecsvc netsh: remote computers (\(first)) are not supported; run netsh on the computer itself."
                 )
                 return 1
@@ -55,11 +55,11 @@ enum NetshCommandLine {
                 emit(usage + "\n")
                 return 0
             default:
-                printError("ipsecsvc netsh: the option '\(first)' is not valid.\n\(usage)")
+                standardError("ipsecsvc netsh: the option '\(first)' is not valid.\n\(usage)")
                 return 1
             }
             if value == nil {
-                printError("ipsecsvc netsh: the option '\(first)' needs a value.")
+                standardError("ipsecsvc netsh: the option '\(first)' needs a value.")
                 return 1
             }
         }
@@ -71,7 +71,7 @@ enum NetshCommandLine {
                 socketPath: socketPath
             )
         } catch {
-            printError("ipsecsvc netsh: \(error)")
+            standardError("ipsecsvc netsh: \(error)")
             return 1
         }
         let shell = makeShell(configuration)
@@ -84,7 +84,7 @@ enum NetshCommandLine {
             emit(output)
             return 0
         } catch {
-            printError(error.description)
+            standardError(error.description)
             return 1
         }
     }
@@ -132,7 +132,7 @@ enum NetshCommandLine {
                 : try FileSystem.read(path, limit: PolicyFile.maximumSize)
             text = String(decoding: bytes, as: UTF8.self)
         } catch {
-            printError("ipsecsvc netsh: the file \(path) cannot be read: \(error)")
+            standardError("ipsecsvc netsh: the file \(path) cannot be read: \(error)")
             return 1
         }
         do {
@@ -141,8 +141,8 @@ enum NetshCommandLine {
             emit(output)
             return 0
         } catch {
-            printError(error.description)
-            printError("No change was made: the script runs as one transaction.")
+            standardError(error.description)
+            standardError("No change was made: the script runs as one transaction.")
             return 1
         }
     }
@@ -159,29 +159,22 @@ enum NetshCommandLine {
             do {
                 emit(try shell.execute(line))
             } catch {
-                printError(error.description)
+                standardError(error.description)
                 failed = true
             }
         }
         do {
             try shell.finish()
         } catch {
-            printError(error.description)
+            standardError(error.description)
             return 1
         }
         return failed && !isTerminal ? 1 : 0
     }
 
-    /// Writes to standard output unbuffered, so that output and prompts keep their order.
-    static func emit(_ text: String) {
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
-            if written <= 0 { return }
-            offset += written
-        }
-    }
+    /// Writes to standard output unbuffered, so that output and prompts keep their order; names and
+    /// texts from the stores are shown with their control characters escaped.
+    static func emit(_ text: String) { standardOutput(text, terminator: "") }
 
     static let usage = """
         Usage: netsh [--state-dir D] [--socket S] [-c context] [-f script | command]

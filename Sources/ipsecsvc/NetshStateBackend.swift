@@ -1,4 +1,3 @@
-import Foundation
 import Netsh
 import PolicyFormats
 import PolicyModel
@@ -57,13 +56,13 @@ final class StateDirectoryNetshStoreBackend: NetshStoreBackend {
         // The store is saved either way; a service that is not running applies it when it starts. The
         // refresh answers only once the new effective policy is applied, so the change is in effect
         // when netsh returns; a refresh that fails is said, not swallowed.
-        guard location == .local, client.isListening() else { return }
+        guard location == .local else { return }
         do {
             _ = try client.send(RefreshCommand.self)
         } catch  where error.code != .notRunning {
-            let message =
-                "Warning: the local store was saved, but the running service did not apply it: \(error.message)\n"
-            FileHandle.standardError.write(Data(message.utf8))
+            standardError(
+                "Warning: the local store was saved, but the running service did not apply it: \(error.message)"
+            )
         } catch {}
     }
 

@@ -140,8 +140,8 @@ struct PluginHostCommand: AsyncParsableCommand {
         }
         report(outcome, configuration: configuration)
         if printDocument, let bytes = lastDocument.withLock({ $0 }) {
-            print("--- document (\(bytes.count) bytes) ---")
-            print(String(decoding: bytes, as: UTF8.self))
+            standardOutput("--- document (\(bytes.count) bytes) ---")
+            standardOutput(String(decoding: bytes, as: UTF8.self))
         }
         if let reason = outcome.failureReason {
             printError("\(configuration.path): \(reason)")
@@ -150,30 +150,32 @@ struct PluginHostCommand: AsyncParsableCommand {
     }
 
     private func report(_ state: PluginSourceState, configuration: PluginConfiguration) {
-        print("plugin:    \(configuration.path)")
-        print("source:    \(configuration.sourceName)")
-        print("host ABI:  \(PluginInfo.hostABIVersion), \(PluginInfo.hostSwiftToolchain)")
+        standardOutput("plugin:    \(configuration.path)")
+        standardOutput("source:    \(configuration.sourceName)")
+        standardOutput("host ABI:  \(PluginInfo.hostABIVersion), \(PluginInfo.hostSwiftToolchain)")
         if let info = state.info {
-            print("name:      \(info.name) \(info.version)")
-            print(
+            standardOutput("name:      \(info.name) \(info.version)")
+            standardOutput(
                 "kind:      \(info.kind.rawValue), rank \(state.rank ?? info.defaultRank) (default \(info.defaultRank))"
             )
             let poll =
                 configuration.pollInterval.map { "\($0)" }
                 ?? (info.pollIntervalSeconds == 0 ? "change callback only" : "every \(info.pollIntervalSeconds) s")
-            print("polling:   \(poll)")
-            if let toolchain = info.swiftToolchain { print("toolchain: \(toolchain)") }
+            standardOutput("polling:   \(poll)")
+            if let toolchain = info.swiftToolchain { standardOutput("toolchain: \(toolchain)") }
         }
         if let store = state.store, state.failureReason == nil {
-            print("document:  \(state.documentSize ?? 0) bytes, valid")
+            standardOutput("document:  \(state.documentSize ?? 0) bytes, valid")
             for policy in store.policies {
                 let assigned = policy.id == store.assignedPolicyID ? " (assigned)" : ""
-                print("policy:    \"\(policy.name)\" \(policy.id)\(assigned), \(policy.rules.count) rules")
+                standardOutput("policy:    \"\(policy.name)\" \(policy.id)\(assigned), \(policy.rules.count) rules")
             }
-            print("lists:     \(store.filterLists.count) filter lists, \(store.filterActions.count) filter actions")
-            print("result:    OK")
+            standardOutput(
+                "lists:     \(store.filterLists.count) filter lists, \(store.filterActions.count) filter actions"
+            )
+            standardOutput("result:    OK")
         } else {
-            print("result:    FAILED: \(state.failureReason ?? "unknown")")
+            standardOutput("result:    FAILED: \(state.failureReason ?? "unknown")")
         }
     }
 
@@ -195,7 +197,6 @@ struct PluginHostCommand: AsyncParsableCommand {
     }
 
     private func printError(_ message: String) {
-        var line = "ipsecsvc plugin-host: " + message + "\n"
-        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        standardError("ipsecsvc plugin-host: " + message)
     }
 }

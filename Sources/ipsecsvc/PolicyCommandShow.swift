@@ -60,6 +60,6 @@ struct PolicyShowCommand: AsyncParsableCommand {
         else {
             throw CommandExit.invalidInput
         }
-        print(json ? PolicyListingJSON.text(store) : PolicyListing.text(store), terminator: "")
+        standardOutput(json ? PolicyListingJSON.text(store) : PolicyListing.text(store), terminator: "")
     }
 }

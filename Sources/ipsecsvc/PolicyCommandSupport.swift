@@ -23,13 +23,6 @@ enum CommandExit {
     }
 }
 
-/// One line (or a block of lines) to standard error; standard output stays for results.
-func standardError(_ text: String) {
-    // write(2) on the descriptor: the C `stderr` global is not concurrency-safe in Swift 6.
-    let bytes = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
-    _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-}
-
 /// The policy file formats this program reads and writes: PolicyFormats' own and netsh scripts.
 enum PolicyFiles {
     static let all = PolicyFile.builtIn.adding(NetshScriptCodec())

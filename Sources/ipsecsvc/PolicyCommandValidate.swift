@@ -40,7 +40,7 @@ struct PolicyValidateCommand: AsyncParsableCommand {
             }
             let name = file == "-" ? "<stdin>" : file
             if reportProblems(store, file: name) {
-                print("\(name): valid (\(store.countSummary))")
+                standardOutput("\(name): valid (\(store.countSummary))")
             } else {
                 allValid = false
             }

@@ -11,14 +11,14 @@ enum EffectivePolicyDisplay {
         await reportingFailures("ShowEffectivePolicy") {
             let configuration = try options.load()
             let client = ControlClient(configuration: configuration)
-            let running = client.isListening()
+            let running = try client.isListening()
             let report: EffectiveReport
             if running {
                 report = try client.send(EffectivePolicyCommand.self)
             } else {
                 report = await OfflineEngine.make(configuration).report()
             }
-            print(json ? JSONOutput.text(report) : text(report, running: running), terminator: "")
+            standardOutput(json ? JSONOutput.text(report) : text(report, running: running), terminator: "")
         }
     }
 

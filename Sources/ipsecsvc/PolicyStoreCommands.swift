@@ -77,13 +77,13 @@ struct PolicyImportSubcommand: AsyncParsableCommand {
                 do throws(StoreOperations.OperationError) {
                     let state = StateDirectory(path: configuration.stateDirectory)
                     if let aside = try StoreOperations.reset(store, state: state) {
-                        print("Moved the old \(store.rawValue) store to \(aside).")
+                        standardOutput("Moved the old \(store.rawValue) store to \(aside).")
                     }
                 } catch {
                     throw CommandFailure.message("ipsecsvc: \(error.description)")
                 }
             }
-            if client.isListening() {
+            if try client.isListening() {
                 let request = PolicyImportCommand.Request(store: store, policies: imported, assign: assign)
                 written = try client.send(PolicyImportCommand.self, request).store
             } else {
@@ -102,7 +102,7 @@ struct PolicyImportSubcommand: AsyncParsableCommand {
             var lines = ["Imported \(imported.countSummary) into the \(store.rawValue) store."]
             if let assigned = written.assignedPolicy { lines.append("Assigned policy: \(assigned.name).") }
             if store == .persistent { lines.append("Persistent policy takes effect at the next service start.") }
-            print(lines.joined(separator: "\n"))
+            standardOutput(lines.joined(separator: "\n"))
         }
     }
 }
@@ -158,7 +158,7 @@ struct PolicyExportSubcommand: AsyncParsableCommand {
             let configuration = try options.load()
             let client = ControlClient(configuration: configuration)
             let content: PolicyStore
-            if client.isListening() {
+            if try client.isListening() {
                 content = try client.send(PolicyExportCommand.self, PolicyExportCommand.Request(store: store))
             } else {
                 do throws(StoreOperations.OperationError) {

@@ -29,10 +29,9 @@ struct ServiceSubcommand: AsyncParsableCommand {
 
         func run() async throws {
             let report = await reportingFailures("QueryServiceStatus") {
-                let controller = ServiceController(configuration: try options.load())
-                return try await controller.report()
+                try await ServiceController(configuration: try options.load()).report()
             }
-            print(json ? StatusFormatting.json(report) : StatusFormatting.query(report))
+            standardOutput(json ? StatusFormatting.json(report) : StatusFormatting.query(report))
         }
     }
 
@@ -44,7 +43,7 @@ struct ServiceSubcommand: AsyncParsableCommand {
         @OptionGroup var options: HostOptions
 
         func run() async throws {
-            await options.controlAndPrintStatus("StartService") { controller in try controller.start() }
+            await options.controlAndPrintStatus("StartService") { controller in try await controller.start() }
         }
     }
 
@@ -57,7 +56,7 @@ struct ServiceSubcommand: AsyncParsableCommand {
         @OptionGroup var options: HostOptions
 
         func run() async throws {
-            await options.controlAndPrintStatus("ControlService") { controller in try controller.stop() }
+            await options.controlAndPrintStatus("ControlService") { controller in try await controller.stop() }
         }
     }
 
@@ -71,11 +70,11 @@ struct ServiceSubcommand: AsyncParsableCommand {
         func run() async throws {
             await options.controlAndPrintStatus("StartService") { controller in
                 do {
-                    _ = try controller.stop()
+                    _ = try await controller.stop()
                 } catch let error as WindowsError where error == .notActive {
                     // Not running: restart is a start.
                 }
-                return try controller.start()
+                return try await controller.start()
             }
         }
     }
@@ -89,10 +88,9 @@ struct ServiceSubcommand: AsyncParsableCommand {
 
         func run() async throws {
             let report = await reportingFailures("ControlService") {
-                let controller = ServiceController(configuration: try options.load())
-                return try await BlockingPool.shared.run { try controller.refresh() }
+                try await ServiceController(configuration: try options.load()).refresh()
             }
-            print(report.summary)
+            standardOutput(report.summary)
         }
     }
 
@@ -127,9 +125,9 @@ struct ServiceSubcommand: AsyncParsableCommand {
                         exitCode: 2
                     )
                 }
-                let controller = ServiceController(configuration: try options.load(), warn: printError)
-                try await BlockingPool.shared.run { try controller.setStartType(type) }
-                print("[SC] ChangeServiceConfig SUCCESS (start type \(type.rawValue), \(type.scName))")
+                try await ServiceController(configuration: try options.load(), warn: { standardError($0) })
+                    .setStartType(type)
+                standardOutput("[SC] ChangeServiceConfig SUCCESS (start type \(type.rawValue), \(type.scName))")
             }
         }
 
@@ -152,17 +150,16 @@ struct ServiceSubcommand: AsyncParsableCommand {
 
 extension HostOptions {
     /// What `service start`, `stop` and `restart` share: runs `control` on a service controller that
-    /// prints its warnings, on a dedicated thread (it blocks), reports a failure as `operation` the
-    /// way sc.exe does, and prints the resulting status as `sc query` does.
+    /// prints its warnings, reports a failure as `operation` the way sc.exe does, and prints the
+    /// resulting status as `sc query` does.
     fileprivate func controlAndPrintStatus(
         _ operation: String,
-        _ control: @escaping @Sendable (ServiceController) throws -> ServiceStatusReport
+        _ control: (ServiceController) async throws -> ServiceStatusReport
     ) async {
         let report = await reportingFailures(operation) {
-            let controller = ServiceController(configuration: try load(), warn: printError)
-            return try await BlockingPool.shared.run { try control(controller) }
+            try await control(ServiceController(configuration: try load(), warn: { standardError($0) }))
         }
-        print(StatusFormatting.query(report))
+        standardOutput(StatusFormatting.query(report))
     }
 }
 

@@ -49,7 +49,7 @@ extension CommandFailure {
     func exit() -> Never {
         switch self {
         case .message(let text, let code):
-            printError(text)
+            standardError(text)
             Glibc.exit(code)
         }
     }
@@ -71,11 +71,6 @@ func reportingFailures<T>(_ operation: String, _ body: () async throws -> T) asy
     } catch {
         CommandFailure.message("ipsecsvc: \(error)").exit()
     }
-}
-
-func printError(_ text: String) {
-    let bytes = Array((text + "\n").utf8)
-    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
 /// `2026-11-29 12:00:00 UTC` for seconds since 1970.

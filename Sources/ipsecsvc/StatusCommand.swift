@@ -28,10 +28,9 @@ struct StatusSubcommand: AsyncParsableCommand {
 
     func run() async throws {
         let report = await reportingFailures("QueryServiceStatus") {
-            let controller = ServiceController(configuration: try options.load())
-            return try await controller.report()
+            try await ServiceController(configuration: try options.load()).report()
         }
-        print(json ? StatusFormatting.json(report) : StatusFormatting.status(report))
+        standardOutput(json ? StatusFormatting.json(report) : StatusFormatting.status(report))
     }
 }
 
@@ -61,7 +60,7 @@ enum StatusFormatting {
             lines.append("        DRIVER_PID         : \(process.pid)")
         }
         if let problem = report.driverProblem {
-            lines.append("        DRIVER_ERROR       : \(problem)")
+            lines.append("        DRIVER_ERROR       : \(problem.terminalEscaped())")
         }
         return lines.joined(separator: "\n")
     }
@@ -80,7 +79,8 @@ enum StatusFormatting {
         return text
     }
 
-    /// The longer `status` form.
+    /// The longer `status` form. Names, policy names and reasons come from stores, plugins and
+    /// configuration files: each is one line, its control characters (line breaks too) escaped.
     static func status(_ report: ServiceStatusReport) -> String {
         var lines = [
             "\(report.displayName) (\(report.serviceName))",
@@ -88,20 +88,23 @@ enum StatusFormatting {
             "  State:        \(report.state.rawValue)\(report.stateSince.map { " since \(formatTime($0))" } ?? "")",
             "  PID:          \(report.pid.map(String.init) ?? "-")",
             "  Driver mode:  \(report.driverMode ?? "unknown")\(report.driverModeSince.map { " since \(formatTime($0))" } ?? "")",
-            "  Driver:       \(Self.driverProcess(report))",
+            "  Driver:       \(Self.driverProcess(report).terminalEscaped())",
             "  Filters:      \(report.filterCount) (table generation \(report.tableGeneration))",
-            "  Summary:      \(report.summary)",
+            "  Summary:      \(report.summary.terminalEscaped())",
         ]
-        if let problem = report.driverProblem { lines.append("  Driver error: \(problem)") }
+        if let problem = report.driverProblem { lines.append("  Driver error: \(problem.terminalEscaped())") }
         if report.sources.isEmpty {
             lines.append("  Sources:      none configured")
         } else {
-            lines.append("  Sources:")
+            // A stopped service applies nothing: these are the stores as they are, for its next start.
+            lines.append(
+                report.state == .stopped ? "  Sources (as stored; applied when the service starts):" : "  Sources:"
+            )
             for source in report.sources {
-                var line = "    \(source.name) (\(source.kind.rawValue)): \(source.state.rawValue)"
-                if let policy = source.policyName { line += " '\(policy)'" }
+                var line = "    \(source.name.terminalEscaped()) (\(source.kind.rawValue)): \(source.state.rawValue)"
+                if let policy = source.policyName { line += " '\(policy.terminalEscaped())'" }
                 line += " since \(formatTime(source.since))"
-                if let reason = source.reason { line += " — \(reason)" }
+                if let reason = source.reason { line += " — \(reason.terminalEscaped())" }
                 if source.pendingRestart { line += " (changed; applies at the next service start)" }
                 lines.append(line)
                 if let directory = source.directory { lines += directoryLines(directory) }
@@ -122,7 +125,7 @@ enum StatusFormatting {
         }
         lines += ike(report.keying)
         for (name, value) in report.counters.sorted(by: { $0.key < $1.key }) {
-            lines.append("  \(name): \(value)")
+            lines.append("  \(name.terminalEscaped()): \(value)")
         }
         return lines.joined(separator: "\n")
     }

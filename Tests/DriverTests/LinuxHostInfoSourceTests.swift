@@ -1,9 +1,11 @@
 import DecisionCore
-import Driver
 import Glibc
 import IPsecTestKit
 import PolicyModel
 import Testing
+
+@testable import Driver
+@testable import IPsecSystem
 
 /// The driver's one reader of the host's state (the text parsers are tested in DecisionCoreTests).
 @Suite struct LinuxHostInfoSourceTests {
@@ -24,6 +26,58 @@ import Testing
             #expect(interface.index == if_nametoindex(interface.name))
             #expect(interface.kind == .remoteAccess, "\(interface)")
         }
+    }
+
+    /// `me` is the IPv4 addresses of the interfaces that are up, loopback excluded; the broadcast
+    /// addresses follow from address and mask (glibc's "broadcast" that is the address itself is not one).
+    @Test func addressesAndBroadcastsFromTheKernelsEntries() {
+        func entry(
+            _ name: String,
+            _ address: [UInt8],
+            mask: [UInt8]? = nil,
+            broadcast: [UInt8]? = nil,
+            up: Bool = true,
+            loopback: Bool = false
+        ) -> InterfaceAddress {
+            InterfaceAddress(
+                interface: name,
+                family: .ipv4,
+                address: address,
+                netmask: mask,
+                broadcast: broadcast,
+                isUp: up,
+                isRunning: up,
+                isLoopback: loopback,
+                supportsBroadcast: broadcast != nil
+            )
+        }
+        var link = InterfaceAddress(
+            interface: "veth0",
+            family: .link,
+            address: [],
+            isUp: true,
+            isRunning: true,
+            isLoopback: false,
+            supportsBroadcast: true
+        )
+        link.linkIndex = 7
+        link.hardwareType = 1
+        var loopbackLink = link
+        loopbackLink.interface = "lo"
+        loopbackLink.linkIndex = 1
+        loopbackLink.hardwareType = 772
+        loopbackLink.isLoopback = true
+        let links = LinuxHostInfoSource.links([
+            link,
+            entry("lo", [127, 0, 0, 1], mask: [255, 0, 0, 0], loopback: true),
+            entry("veth0", [198, 18, 0, 2], mask: [255, 255, 255, 0], broadcast: [198, 18, 0, 2]),
+            entry("veth1", [198, 18, 1, 2], mask: [255, 255, 255, 0], broadcast: [198, 18, 1, 255], up: false),
+            loopbackLink,
+        ])
+        #expect(links.interfaces.map(\.name) == ["lo", "veth0"])
+        #expect(links.interfaces.map(\.isLoopback) == [true, false])
+        #expect(links.addresses == [IPv4Address(198, 18, 0, 2)])
+        #expect(links.broadcasts == [IPv4Address(198, 18, 0, 255)])
     }
 
     @Test func readsServersFromTheConfiguredFiles() {

@@ -65,31 +65,17 @@ struct ServiceNamespaceStopTests {
     @Test(.timeLimit(.minutes(3))) func sigtermWhileADirectoryCheckHangsStopsCleanly() async throws {
         let space = try await BareNamespace()
         defer { space.teardown() }
-        let check = TemporaryDirectory(prefix: "ipsecsvc-check")
+        let check = HangingDirectoryCheck(seconds: 600)
         defer { check.remove() }
-        let script = check.write("check", "#!/bin/sh\necho $$ > \(check.file("pid"))\nexec sleep 600\n")
-        chmod(script, 0o755)
-        let sandbox = try ServiceSandbox(
-            extraConfig: """
-                computer_dn = CN=HOST1,OU=Servers,DC=example,DC=com
-                directory_check = \(script)
-                directory_check_timeout = 600
-                """,
-            driver: "netfilter"
-        )
+        let sandbox = try ServiceSandbox(extraConfig: check.config, driver: "netfilter")
         defer { sandbox.remove() }
         let listener = try NotifyListener(path: sandbox.root + "/notify.sock")
         let service = try space.run(sandbox, notify: listener.path)
         defer { service.terminate() }
 
-        // The shell creates the file before `echo` writes into it: wait for a whole line.
-        let pidLine = { () -> Int32? in
-            let text = (try? String(contentsOfFile: check.file("pid"), encoding: .utf8)) ?? ""
-            return text.hasSuffix("\n") ? Int32(text.dropLast()) : nil
-        }
-        let ran = await eventually(timeout: .seconds(60)) { pidLine() != nil }
+        let ran = await eventually(timeout: .seconds(60)) { check.pid() != nil }
         #expect(ran, "the check never ran; log:\n\(service.output)")
-        let checkPID = try #require(pidLine(), "no pid line from the check")
+        let checkPID = try #require(check.pid(), "no pid line from the check")
 
         try await stopsCleanly(service, space: space, within: Self.stopLimit)
         #expect(await eventually(timeout: .seconds(10)) { kill(checkPID, 0) != 0 }, "the check still runs")

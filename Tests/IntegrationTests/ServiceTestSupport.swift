@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Synchronization
 import Testing
 
@@ -412,4 +413,29 @@ enum RawControl {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+}
+
+/// A `directory_check` that writes its PID and then hangs for `seconds` (a domain controller that never
+/// answers); ``config`` is the configuration that makes a service run it.
+struct HangingDirectoryCheck {
+    let directory = TemporaryDirectory(prefix: "ipsecsvc-check")
+    let config: String
+
+    init(seconds: Int) {
+        let script = directory.write("check", "#!/bin/sh\necho $$ > \(directory.file("pid"))\nexec sleep \(seconds)\n")
+        chmod(script, 0o755)
+        config = """
+            computer_dn = CN=HOST1,OU=Servers,DC=example,DC=com
+            directory_check = \(script)
+            directory_check_timeout = \(seconds * 5 / 2)
+            """
+    }
+
+    /// The check's PID once it runs (the shell creates the file before `echo` writes: a whole line).
+    func pid() -> Int32? {
+        let text = (try? String(contentsOfFile: directory.file("pid"), encoding: .utf8)) ?? ""
+        return text.hasSuffix("\n") ? Int32(text.dropLast()) : nil
+    }
+
+    func remove() { directory.remove() }
 }

@@ -1,5 +1,6 @@
 import DecisionCore
 import Foundation
+import IPsecTestKit
 import PolicyFormats
 import PolicyModel
 import Providers
@@ -62,31 +63,34 @@ import Testing
         )
         _ = try await engine.startPersistent()
         _ = try await engine.importPolicies(try Self.localStore(), into: .local, assign: "Local policy")
-        let manager = PluginManager(
-            configurationDirectory: pluginsD,
-            launcher: PluginLauncher(executable: PluginFixtures.ipsecsvc)
-        )
-        await manager.register(with: engine)
+        // The plugins register while the engine's background work runs, as in the service.
+        let (statuses, policy, explanation) = try await TestEngine.running(engine) {
+            let manager = PluginManager(
+                configurationDirectory: pluginsD,
+                launcher: PluginLauncher(executable: PluginFixtures.ipsecsvc)
+            )
+            await manager.register(with: engine)
 
-        // Bounded wait for the four plugins to settle into the engine.
-        let deadline = ContinuousClock.now + .seconds(60)
-        var statuses: [String: SourceStatus] = [:]
-        while ContinuousClock.now < deadline {
-            statuses = Dictionary(uniqueKeysWithValues: await engine.sourceStatuses().map { ($0.name, $0) })
-            let names = ["plugin:good", "plugin:inventory", "plugin:xmldir", "plugin:crashing", "plugin:invalid"]
-            let settled = names.allSatisfy {
-                statuses[$0].map { $0.state == .inEffect || $0.state == .failed } ?? false
+            // Bounded wait for the four plugins to settle into the engine.
+            let deadline = ContinuousClock.now + .seconds(60)
+            var statuses: [String: SourceStatus] = [:]
+            while ContinuousClock.now < deadline {
+                statuses = Dictionary(uniqueKeysWithValues: await engine.sourceStatuses().map { ($0.name, $0) })
+                let names = ["plugin:good", "plugin:inventory", "plugin:xmldir", "plugin:crashing", "plugin:invalid"]
+                let settled = names.allSatisfy {
+                    statuses[$0].map { $0.state == .inEffect || $0.state == .failed } ?? false
+                }
+                if settled { break }
+                try await Task.sleep(for: .milliseconds(100))
             }
-            if settled { break }
-            try await Task.sleep(for: .milliseconds(100))
+            let policy = await engine.effectivePolicy()
+            let explanation = await engine.explain(
+                PacketQuery(source: me, destination: IPv4Address(198, 18, 7, 1)),
+                environment: ExplainEnvironment(host: HostInfo(addresses: [me]))
+            )
+            await manager.stop()
+            return (statuses, policy, explanation)
         }
-        let policy = await engine.effectivePolicy()
-        let explanation = await engine.explain(
-            PacketQuery(source: me, destination: IPv4Address(198, 18, 7, 1)),
-            environment: ExplainEnvironment(host: HostInfo(addresses: [me]))
-        )
-        await manager.stop()
-        await engine.shutdown()
 
         // Status: the broken plugins are failed with their reasons; the rest is in effect.
         #expect(statuses["local"]?.state == .standby)

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import PolicyModel
 import Providers
 import Testing
@@ -147,7 +148,6 @@ import Testing
                 #expect(restarted.restarts >= 1)
             }
         }
-        await engine.shutdown()
     }
 
     @Test func aRestartedPluginComesBack() async throws {
@@ -216,15 +216,22 @@ import Testing
 
     @Test func stopEndsAHungPluginHost() async throws {
         let fixtures = try await PluginFixtures.require()
-        let configuration = testConfiguration(path: fixtures.fixture, options: ["mode": "hang"], timeout: .seconds(60))
+        let scratch = TemporaryDirectory(prefix: "ipsecsvc-hang")
+        defer { scratch.remove() }
+        let hanging = scratch.file("hanging")
+        let configuration = testConfiguration(
+            path: fixtures.fixture,
+            options: ["mode": "hang", "state": hanging],
+            timeout: .seconds(60)
+        )
         let supervisor = PluginSupervisor(
             configuration: configuration,
             launcher: PluginLauncher(executable: PluginFixtures.ipsecsvc),
             validator: PluginFixtures.validator
         )
         await supervisor.start()
-        _ = await waitFor(supervisor, seconds: 5) { $0.info != nil }
-        try await Task.sleep(for: .milliseconds(300))
+        // The plugin's fetch has started to hang.
+        #expect(await eventually { FileManager.default.fileExists(atPath: hanging) })
         let before = ContinuousClock.now
         await supervisor.stop()
         #expect(ContinuousClock.now - before < .seconds(8))
@@ -314,7 +321,7 @@ import Testing
 }
 
 /// This test process's children that host the plugin at `path` (its last argument), from /proc.
-private func pluginHostPIDs(serving path: String) throws -> [pid_t] {
+func pluginHostPIDs(serving path: String) throws -> [pid_t] {
     try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap { entry in
         guard let pid = pid_t(entry), isPluginHost(pid, serving: path) else { return nil }
         return pid

@@ -1,4 +1,5 @@
 import FormatFuzzing
+import Foundation
 import IPsecTestKit
 import PolicyFormats
 import PolicyModel
@@ -37,5 +38,23 @@ import Testing
         }
         #expect(statistics.accepted > 0)
         #expect(statistics.slowestSeconds < 1)
+    }
+
+    @Test(arguments: [FuzzTarget.netsh, .packet, .control])
+    func corpusTargets(_ target: FuzzTarget) async throws {
+        let seeds = try Self.corpus(target)
+        let statistics = try await offThePool {
+            FormatFuzzing.loop(target, seeds: seeds, iterations: Self.iterations, seed: 7)
+        }
+        #expect(statistics.accepted > 0)
+        #expect(statistics.slowestSeconds < 1)
+    }
+
+    /// The seeds of `Fuzz/corpus/TARGET`.
+    static func corpus(_ target: FuzzTarget) throws -> [[UInt8]] {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/\(target.rawValue)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        return try names.map { Array(try Data(contentsOf: directory.appendingPathComponent($0))) }
     }
 }

@@ -60,7 +60,6 @@ import Testing
         _ = try await engine.startPersistent()
         try await rig.importLocal(engine)
         let policy = await engine.effectivePolicy()
-        await engine.shutdown()
         return policy
     }
 
@@ -130,7 +129,6 @@ import Testing
         rig.dir.write("dn: broken\nnot ldif at all", to: "snapshot")
         await engine.refresh()
         #expect(await engine.effectivePolicy().filters.first?.provenance.kind == .directoryCache)
-        await engine.shutdown()
     }
 
     @Test func deletedGPOAppliesTheCache() async throws {
@@ -148,7 +146,6 @@ import Testing
         let policy = await engine.effectivePolicy()
         #expect(policyNames(policy) == ["Web Policy"])
         #expect(policy.filters[0].provenance.kind == .directoryCache)
-        await engine.shutdown()
     }
 
     @Test func explicitUnassignAppliesLocal() async throws {
@@ -165,7 +162,6 @@ import Testing
         #expect(policyNames(await engine.effectivePolicy()) == ["Local Policy"])
         #expect(!FileManager.default.fileExists(atPath: rig.dir.state.directoryCache))
         #expect(rig.events.events.contains(.appliedLocal(policy: "Local Policy", store: rig.dir.state.localStore)))
-        await engine.shutdown()
     }
 
     @Test func changedPolicyPickedUpAtTheNextPoll() async throws {
@@ -183,7 +179,6 @@ import Testing
         try rig.use(.base)
         await engine.refresh()
         #expect(await engine.effectivePolicy().filters.first?.filter.destination == .host(IPv4Address(198, 18, 3, 1)))
-        await engine.shutdown()
     }
 
     @Test func failingReachabilityCheckAppliesTheCache() async throws {
@@ -203,7 +198,6 @@ import Testing
         let status = await engine.sourceStatuses().first { $0.kind == .directory }
         #expect(status?.state == .unavailable)
         #expect(status?.reason?.contains("exited with status 1") == true)
-        await engine.shutdown()
     }
 
     /// A check that hangs is killed after its timeout, with what it started, and the cache applies.
@@ -223,6 +217,5 @@ import Testing
         #expect(await engine.effectivePolicy().filters.first?.provenance.kind == .directoryCache)
         let status = await engine.sourceStatuses().first { $0.kind == .directory }
         #expect(status?.reason?.contains("\(script): run: did not finish within 3 s and was killed") == true)
-        await engine.shutdown()
     }
 }

@@ -161,6 +161,5 @@ import Testing
         let statuses = await engine.sourceStatuses()
         #expect(statuses.first { $0.name == "local" }?.state == .standby)
         #expect(statuses.first { $0.name == "plugin:cmdb" }?.state == .inEffect)
-        await engine.shutdown()
     }
 }

@@ -85,7 +85,6 @@ import Testing
         #expect(decision.outcome == .applied && decision.trigger == .poll)
         #expect(decision.reason.contains("ipsecFilter"), "\(decision.reason)")
         #expect(decision.server == "ldap://dc.test" && decision.gpo == "Web IPsec")
-        await engine.shutdown()
     }
 
     @Test func readsNeverOverlapAndWaitingRefreshesShareOneRead() async throws {
@@ -107,7 +106,6 @@ import Testing
             rig.reader.release()
         }
         #expect(rig.reader.counts.reads == 3, "\(rig.reader.counts)")
-        await engine.shutdown()
     }
 
     /// A stop (the refresh's task cancelled) while a silent DC holds the read on the blocking pool: the
@@ -131,7 +129,6 @@ import Testing
         #expect(rig.reader.holding == 1, "the read is still held")
         rig.reader.release()
         await refresh.value
-        await engine.shutdown()
     }
 
     /// A stop while the `directory_check` runs cancels the check (the command's process is killed), and
@@ -159,7 +156,6 @@ import Testing
         #expect(rig.decisions.count == decisions + 1, "\(rig.decisions)")
         #expect(rig.decisions.last?.outcome == .unchanged)
         #expect(await directory.status().failure == nil)
-        await engine.shutdown()
     }
 
     /// A reachability check that waits until it is cancelled (or a minute, so that a test of a
@@ -207,7 +203,6 @@ import Testing
         #expect(await directory.pollPolicy())
         #expect(await engine.effectivePolicy().filters.first?.provenance.kind == .directory)
         #expect(await directory.status().failure == nil)
-        await engine.shutdown()
     }
 
     @Test func aMovedComputerGetsItsNewOUsPolicyAtTheNextRefresh() async throws {
@@ -225,7 +220,6 @@ import Testing
         #expect(status.computerDN == Computer.two.rawValue)
         #expect(status.appliedGPOs == ["Two A", "Two B", "Default Domain IPsec"])
         #expect(rig.decisions.last?.trigger == .groupPolicyRefresh)
-        await engine.shutdown()
     }
 
     @Test func everyDecisionIsAnEventNamingTheServerTheGPOAndTheReason() async throws {
@@ -253,6 +247,5 @@ import Testing
         let failed = try #require(rig.decisions.last)
         #expect(failed.outcome == .failed && failed.reason == "CN=x has no ipsecData")
         #expect(PolicyEvent.directoryDecision(failed).priority == 4)
-        await engine.shutdown()
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import IPsecSystem
+import IPsecTestKit
 import PolicyModel
 import Providers
 import Testing
@@ -65,7 +66,6 @@ import Testing
         #expect(policy.filters[0].provenance.kind == .local)
         #expect(policy.filters[0].provenance.store == rig.dir.state.localStore)
         #expect(rig.events.events.contains(.appliedLocal(policy: "Local", store: rig.dir.state.localStore)))
-        await engine.shutdown()
     }
 
     @Test func directoryOverridesLocalThenCacheThenLocalOnUnassign() async throws {
@@ -108,14 +108,12 @@ import Testing
         let restarted = rig.engine()
         _ = try await restarted.startPersistent()
         #expect(await restarted.effectivePolicy().filters.first?.provenance.kind == .directoryCache)
-        await restarted.shutdown()
 
         // Explicitly unassigned: the cache is dropped and the local policy applies.
         rig.snapshots.set(rig.webTree(assigned: false).tree, at: Self.snapshot)
         await engine.refresh()
         #expect(names(await engine.effectivePolicy()) == ["Local"])
         #expect(!FileManager.default.fileExists(atPath: rig.dir.state.directoryCache))
-        await engine.shutdown()
     }
 
     @Test func deletedGPOKeepsTheCache() async throws {
@@ -133,7 +131,6 @@ import Testing
         let policy = await engine.effectivePolicy()
         #expect(names(policy) == ["W"])
         #expect(policy.filters[0].provenance.kind == .directoryCache)
-        await engine.shutdown()
     }
 
     @Test func policyChangePickedUpAtNextPollOrRefresh() async throws {
@@ -164,7 +161,6 @@ import Testing
         rig.snapshots.set(again.tree, at: Self.snapshot)
         await engine.refresh()
         #expect(await engine.effectivePolicy().filters[0].filter.destination == Fixtures.host(1, net: 9))
-        await engine.shutdown()
     }
 
     @Test func persistentChangeIsPendingUntilRestart() async throws {
@@ -185,12 +181,10 @@ import Testing
         #expect(names(await engine.effectivePolicy()) == ["P1"])
         #expect(await engine.sourceStatuses().first { $0.kind == .persistent }?.pendingRestart == true)
         #expect(rig.events.events.contains(.persistentPendingRestart(store: rig.dir.state.persistentStore)))
-        await engine.shutdown()
 
         let restarted = rig.engine(directory: false)
         #expect(names(try await restarted.startPersistent()) == ["P2"])
         #expect(await restarted.sourceStatuses().first { $0.kind == .persistent }?.pendingRestart == false)
-        await restarted.shutdown()
     }
 
     @Test func brokenPersistentStoreBlocksAndKeepsTheOthers() async throws {
@@ -206,7 +200,6 @@ import Testing
         #expect(rig.events.events.contains { if case .persistentFailed = $0 { true } else { false } })
         // The broken file itself is not a change waiting for a restart.
         #expect(report.sources.first { $0.kind == .persistent }?.pendingRestart == false)
-        await engine.shutdown()
     }
 
     @Test func dynamicRulesGoneAfterRestartSettingsKept() async throws {
@@ -230,7 +223,6 @@ import Testing
         #expect(policy.filters.map(\.provenance.kind) == [.dynamic])
         #expect(policy.filters[0].provenance.ruleName == rule.id.braced)
         #expect(policy.filters[0].inboundAction.action == .block)
-        await engine.shutdown()
 
         let restarted = rig.engine(directory: false)
         _ = try await restarted.startPersistent()
@@ -240,7 +232,6 @@ import Testing
             FileManager.default.contents(atPath: rig.dir.state.dynamicSettings)
                 == Data("ipsecexempt = 3\nbootmode=block\n".utf8)
         )
-        await restarted.shutdown()
     }
 
     @Test func pluginProvidersAddOnTop() async throws {
@@ -263,7 +254,6 @@ import Testing
         #expect(names(policy) == ["Local", "CMDB"])
         #expect(policy.filters[1].provenance.kind == .plugin)
         #expect(policy.filters[1].provenance.source == "plugin:cmdb")
-        await engine.shutdown()
     }
 }
 
@@ -291,19 +281,20 @@ import Testing
         )
         _ = try await engine.startPersistent()
         #expect(await engine.effectivePolicy().filters.isEmpty)
-        var changes = engine.changes().makeAsyncIterator()
-        var tree = TreeBuilder()
-        tree.gpo(3, name: "Web IPsec", assigns: "W")
-        tree.link(EngineScenarioTests.web, 3)
-        snapshots.set(tree.tree, at: "/snap")
-        await changes.next()
-        #expect(await engine.effectivePolicy().filters.first?.provenance.policyName == "W")
-        // A new change time on the policy: the polling timer applies the new content.
-        tree.policy("W", space: 0x31, whenChanged: "20261129140000.0Z")
-        snapshots.set(tree.tree, at: "/snap")
-        while await engine.effectivePolicy().filters.first?.filter.destination != Fixtures.host(1, net: 0x31) {
+        try await TestEngine.running(engine) {
+            var changes = engine.changes().makeAsyncIterator()
+            var tree = TreeBuilder()
+            tree.gpo(3, name: "Web IPsec", assigns: "W")
+            tree.link(EngineScenarioTests.web, 3)
+            snapshots.set(tree.tree, at: "/snap")
             await changes.next()
+            #expect(await engine.effectivePolicy().filters.first?.provenance.policyName == "W")
+            // A new change time on the policy: the polling timer applies the new content.
+            tree.policy("W", space: 0x31, whenChanged: "20261129140000.0Z")
+            snapshots.set(tree.tree, at: "/snap")
+            while await engine.effectivePolicy().filters.first?.filter.destination != Fixtures.host(1, net: 0x31) {
+                await changes.next()
+            }
         }
-        await engine.shutdown()
     }
 }

@@ -65,7 +65,6 @@ import Testing
         // Nothing assigned: the local source has no policy to apply.
         let local = await engine.sourceStatuses().first { $0.kind == .local }
         #expect(local?.policyName == nil)
-        await engine.shutdown()
     }
 
     @Test func withoutExamplesTheFirstStartCreatesAnEmptyStoreThatNetshLeavesAlone() async throws {
@@ -75,7 +74,6 @@ import Testing
             configuration: SourcesConfiguration(state: dir.state, runsTimers: false, firstLocalStore: .empty)
         )
         _ = try await engine.startPersistent()
-        await engine.shutdown()
         #expect(StoreFile(path: dir.state.localStore).load().store == PolicyStore())
         // The choice is recorded: a later netsh or import with the default setting adds nothing.
         try StoreOperations.createLocalStoreWithExamplesIfMissing(state: dir.state)
@@ -92,7 +90,6 @@ import Testing
             configuration: SourcesConfiguration(state: dir.state, runsTimers: false, firstLocalStore: .examples)
         )
         _ = try await engine.startPersistent()
-        await engine.shutdown()
         try StoreOperations.createLocalStoreWithExamplesIfMissing(state: dir.state)
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.state.localStore)) == before)
     }

@@ -70,11 +70,9 @@ import Testing
         }
         guard case .loaded(let cached, _) = StoreFile(path: dir.state.directoryCache).load() else {
             Issue.record("no directory cache was written")
-            await engine.shutdown()
             return
         }
         #expect(cached.assignedPolicy?.name == "Server (Request Security)")
         #expect(Set(cached.filterLists.map(\.name)) == ["All IP Traffic", "All ICMP Traffic"])
-        await engine.shutdown()
     }
 }

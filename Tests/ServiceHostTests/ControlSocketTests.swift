@@ -38,7 +38,7 @@ enum EchoCommand: ControlCommand {
         configuration.adminGroup = "ipsecsvc-test-no-such-group"
         let agent = PolicyAgent(
             driver: FileBackedDriver(path: directory.path + "/driver-state", inner: driver),
-            engine: StaticPolicyEngine(),
+            engine: TestEngine.make(in: directory),
             journal: RecordingJournal(),
             startType: .manual,
             settings: DynamicSettings()
@@ -63,9 +63,16 @@ enum EchoCommand: ControlCommand {
         #expect(!FileManager.default.fileExists(atPath: configuration.socketPath))
     }
 
+    /// A client that waits long for its answers: these tests check what the server answers, not how
+    /// fast. Status reads the stores on the process's `BlockingPool`, which every suite of this test
+    /// process shares; on a loaded machine (load 30+) a first answer took over 30 s.
+    static func client(_ configuration: ServiceConfiguration) -> ControlClient {
+        ControlClient(socketPath: configuration.socketPath, timeoutSeconds: 180)
+    }
+
     @Test func registeredCommandsRoundTrip() async throws {
         try await withServer { configuration, agent in
-            let client = ControlClient(configuration: configuration)
+            let client = Self.client(configuration)
             let echo = try await client.request(EchoCommand.self, .init(text: "hello"))
             #expect(echo.text == "hello")
             #expect(echo.uid == geteuid())
@@ -91,7 +98,7 @@ enum EchoCommand: ControlCommand {
     @Test func dynamicSettingsHaveOneCopyTheFile() async throws {
         try await withServer { configuration, agent in
             try await agent.start()
-            let client = ControlClient(configuration: configuration)
+            let client = Self.client(configuration)
             _ = try await client.request(SetDynamicConfigCommand.self, .init(property: "ipsecdiagnostics", value: "5"))
             let store = ServiceStateStore(directory: configuration.stateDirectory)
             _ = try await BlockingPool.shared.run {
@@ -124,7 +131,7 @@ enum EchoCommand: ControlCommand {
         await driver.setCounter("packets", 1234)
         try await withServer(driver: driver) { configuration, agent in
             try await agent.start()
-            let client = ControlClient(configuration: configuration)
+            let client = Self.client(configuration)
             let stats = try await client.request(NetshStatisticsCommand.self, ControlEmpty())
             let ipsec = Dictionary(stats.ipsec.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
             #expect(ipsec["Packets Blocked"] == 42)
@@ -148,7 +155,7 @@ enum EchoCommand: ControlCommand {
         let driver = InMemoryDriver()
         let agent = PolicyAgent(
             driver: driver,
-            engine: StaticPolicyEngine(),
+            engine: TestEngine.make(in: directory),
             journal: RecordingJournal(),
             startType: .manual,
             settings: DynamicSettings()
@@ -168,7 +175,7 @@ enum EchoCommand: ControlCommand {
     @Test func concurrentSettingsChangesAllLand() async throws {
         try await withServer { configuration, agent in
             try await agent.start()
-            let client = ControlClient(configuration: configuration)
+            let client = Self.client(configuration)
             let changes = [
                 ("ipsecdiagnostics", "4"), ("ikelogging", "1"), ("strongcrlcheck", "2"), ("ipsecloginterval", "600"),
                 ("ipsecexempt", "0"), ("bootmode", "block"), ("bootexemptions", "TCP:0:22:inbound"),
@@ -193,7 +200,7 @@ enum EchoCommand: ControlCommand {
 
     @Test func oversizedAndMalformedRequests() async throws {
         try await withServer(maxRequestBytes: 2048) { configuration, _ in
-            let client = ControlClient(configuration: configuration)
+            let client = Self.client(configuration)
             let big = String(repeating: "x", count: 100_000)
             await #expect {
                 _ = try await client.request(EchoCommand.self, .init(text: big))
@@ -209,8 +216,8 @@ enum EchoCommand: ControlCommand {
 
     @Test func commandsWaitForTheStartWhileStatusAnswersAtOnce() async throws {
         let gate = StartGate()
-        try await withServer(gate: gate) { configuration, _ in
-            let client = ControlClient(configuration: configuration)
+        try await withServer(gate: gate) { (configuration: ServiceConfiguration, _: PolicyAgent) async throws in
+            let client = Self.client(configuration)
             let order = EventOrder()
             let echo = Task {
                 let answer = try await client.request(EchoCommand.self, .init(text: "after start"))
@@ -219,7 +226,9 @@ enum EchoCommand: ControlCommand {
             }
             // Status is answered while the start is pending.
             #expect(try await client.request(StatusCommand.self, ControlEmpty()).state == .stopped)
-            try await Task.sleep(for: .milliseconds(300))
+            // The echo request has reached the gate and waits there.
+            let held = await eventually { () async -> Bool in await gate.heldCommands == 1 }
+            #expect(held)
             await order.append("start completed")
             await gate.release()
             #expect(try await echo.value.text == "after start")
@@ -227,9 +236,9 @@ enum EchoCommand: ControlCommand {
         }
     }
 
-    @Test func absentSocketMeansNotRunning() {
+    @Test func absentSocketMeansNotRunning() throws {
         let client = ControlClient(socketPath: "/tmp/ipsecsvc-no-such-dir/control.sock")
-        #expect(!client.isListening())
+        #expect(try !client.isListening())
         #expect {
             _ = try client.send(StatusCommand.self)
         } throws: { error in

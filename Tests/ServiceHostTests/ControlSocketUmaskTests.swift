@@ -35,7 +35,7 @@ import Testing
         let fixed = configuration
         let agent = PolicyAgent(
             driver: FileBackedDriver(path: directory.path + "/driver-state", inner: nil),
-            engine: StaticPolicyEngine(),
+            engine: TestEngine.make(in: directory),
             journal: RecordingJournal(),
             startType: .manual,
             settings: DynamicSettings()

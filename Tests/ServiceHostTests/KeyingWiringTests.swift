@@ -8,11 +8,13 @@ import Testing
 
 @Suite struct KeyingWiringTests {
     @Test func agentDrivesKeyingAndForwardsItsPeerViewToTheDriver() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
         let driver = InMemoryDriver()
         let keying = RecordingKeying()
         let agent = PolicyAgent(
             driver: driver,
-            engine: StaticPolicyEngine(),
+            engine: TestEngine.make(in: directory),
             keying: keying,
             journal: RecordingJournal(),
             startType: .automatic,

@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct StateMachineTests {
     @Test func normalLifecycle() throws {
-        var machine = ServiceLifecycle()
+        var machine = ServiceStateMachine()
         #expect(machine.state == .stopped)
         #expect(try machine.handle(.start, startType: .manual) == .startPending)
         #expect(try machine.handle(.started, startType: .manual) == .running)
@@ -17,13 +17,13 @@ import Testing
     }
 
     @Test func startFailureReturnsToStopped() throws {
-        var machine = ServiceLifecycle()
+        var machine = ServiceStateMachine()
         try machine.handle(.start, startType: .automatic)
         #expect(try machine.handle(.startFailed, startType: .automatic) == .stopped)
     }
 
     @Test func refusedControls() throws {
-        var machine = ServiceLifecycle()
+        var machine = ServiceStateMachine()
         #expect(throws: WindowsError.serviceDisabled) { try machine.handle(.start, startType: .disabled) }
         #expect(machine.state == .stopped)
         #expect(throws: WindowsError.notActive) { try machine.handle(.stop, startType: .automatic) }
@@ -127,15 +127,17 @@ import Testing
         var description: String { "persistent store is corrupt" }
     }
 
+    /// An agent with the in-memory driver and the real engine on `directory` (empty stores unless the
+    /// test writes some first).
     func makeAgent(
-        engine: any PolicyEngine = StaticPolicyEngine(),
+        in directory: TemporaryDirectory,
         startType: StartupType = .automatic
     ) -> (PolicyAgent, InMemoryDriver, RecordingJournal) {
         let driver = InMemoryDriver()
         let journal = RecordingJournal()
         let agent = PolicyAgent(
             driver: driver,
-            engine: engine,
+            engine: TestEngine.make(in: directory),
             journal: journal,
             startType: startType,
             settings: DynamicSettings()
@@ -146,7 +148,9 @@ import Testing
     /// Fail-closed: one table with every source, then secure mode — never a table of the persistent
     /// policy alone in secure mode.
     @Test func startAppliesTheWholePolicyOnceThenSecureAndStopPermits() async throws {
-        let (agent, driver, journal) = makeAgent()
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let (agent, driver, journal) = makeAgent(in: directory)
         try await agent.start()
         #expect(await agent.state == .running)
         let events = await driver.events
@@ -167,14 +171,17 @@ import Testing
     }
 
     @Test func persistentFailureEntersBlockMode() async throws {
-        let (agent, driver, journal) = makeAgent(engine: StaticPolicyEngine(persistentError: Broken()))
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        TestEngine.breakPersistentStore(in: directory)
+        let (agent, driver, journal) = makeAgent(in: directory)
         try await agent.start()
         #expect(await driver.mode == .operational(.block))
         let report = await agent.status(pid: nil)
         #expect(report.persistentPolicyFailed)
         let failure = try #require(journal.entries.first { $0.kind == .persistentPolicyFailed })
         #expect(failure.priority == .error)
-        #expect(failure.message.contains("persistent store is corrupt"))
+        #expect(failure.message.contains("persistent.xml"))
         #expect(failure.fields["IPSECSVC_SOURCE"] == "persistent")
         #expect(
             journal.entries.contains { $0.kind == .driverModeChanged && $0.fields["IPSECSVC_DRIVER_MODE"] == "block" }
@@ -182,26 +189,31 @@ import Testing
     }
 
     @Test func disabledServiceRefusesToStart() async throws {
-        let (agent, driver, _) = makeAgent(startType: .disabled)
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let (agent, driver, _) = makeAgent(in: directory, startType: .disabled)
         await #expect(throws: WindowsError.serviceDisabled) { try await agent.start() }
         #expect(await agent.state == .stopped)
         #expect(await driver.events.isEmpty)
     }
 
     @Test func stopWhenStoppedIsRefused() async throws {
-        let (agent, _, _) = makeAgent()
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let (agent, _, _) = makeAgent(in: directory)
         await #expect(throws: WindowsError.notActive) { try await agent.stop() }
     }
 
     @Test func sourcesAreJournaledWithFields() async throws {
-        let (agent, _, journal) = makeAgent(engine: SourcesEngine())
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        try TestEngine.assignExample("Secure Server (Require Security)", in: directory)
+        let (agent, _, journal) = makeAgent(in: directory)
         try await agent.start()
         let applied = try #require(journal.entries.first { $0.kind == .policyApplied })
         #expect(applied.fields["IPSECSVC_SOURCE"] == "local")
-        #expect(applied.fields["IPSECSVC_POLICY"] == "Secure Server")
-        let cached = try #require(journal.entries.first { $0.kind == .cachedDirectoryPolicyApplied })
-        #expect(cached.message.contains("locally cached copy"))
-        #expect(await agent.summary().contains("local: Secure Server"))
+        #expect(applied.fields["IPSECSVC_POLICY"] == "Secure Server (Require Security)")
+        #expect(await agent.summary().contains("local: Secure Server (Require Security)"))
     }
 
     @Test func messageIDsAreStableAndDistinct() {
@@ -210,26 +222,4 @@ import Testing
         #expect(ids.allSatisfy { $0.count == 32 && $0.allSatisfy(\.isHexDigit) })
         #expect(JournalEventKind.accessRefused.messageID == "540e0118f1d54a608fb55d33a4cfc578")
     }
-}
-
-/// An engine with a local policy in effect and a cached directory policy.
-actor SourcesEngine: PolicyEngine {
-    nonisolated let dynamic = DynamicStore()
-    func startPersistent() async throws -> EffectivePolicy { .empty }
-    func effectivePolicy() async -> EffectivePolicy { EffectivePolicy(generation: 2) }
-    func refresh() async {}
-    func sourceStatuses() async -> [SourceStatus] {
-        [
-            SourceStatus(name: "local", kind: .local, state: .inEffect, policyName: "Secure Server", since: 1),
-            SourceStatus(
-                name: "directory-cache",
-                kind: .directoryCache,
-                state: .inEffect,
-                reason: "the directory cannot be reached",
-                policyName: "Domain Policy",
-                since: 1
-            ),
-        ]
-    }
-    nonisolated func changes() -> AsyncStream<Void> { AsyncStream { $0.finish() } }
 }

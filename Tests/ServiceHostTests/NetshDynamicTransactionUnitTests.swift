@@ -21,7 +21,7 @@ import Testing
     func agent(_ directory: TemporaryDirectory) -> PolicyAgent {
         PolicyAgent(
             driver: InMemoryDriver(),
-            engine: StaticPolicyEngine(),
+            engine: TestEngine.make(in: directory),
             journal: RecordingJournal(),
             startType: .manual,
             settings: DynamicSettings()

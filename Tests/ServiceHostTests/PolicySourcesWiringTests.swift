@@ -121,8 +121,7 @@ import Testing
         let environment = await ExplainEnvironment.running(agent: agent, configuration: configuration)
         #expect(environment.settings.mode == .operational(.block))
         #expect(environment.host.addresses == [me])
-        let engine = try #require(agent.engine as? SourcesPolicyEngine)
-        let explained = await engine.explain(
+        let explained = await agent.engine.explain(
             PacketQuery(source: IPv4Address(198, 18, 1, 1), destination: me, ipProtocol: 6, destinationPort: 22),
             environment: environment
         )

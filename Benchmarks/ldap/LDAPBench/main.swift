@@ -98,7 +98,6 @@ case "poll":
         _ = table
         print("poll \(seconds(end - start)) \(policy.filters.count)")
     }
-    await engine.shutdown()
 
 default:
     BenchmarkSupport.fail(tool, "unknown mode \(arguments[1])")

@@ -44,11 +44,17 @@ int cipsec_wait_exited_nowait(pid_t pid, int block);
 /* pipe2(fds, O_CLOEXEC). */
 int cipsec_pipe_cloexec(int fds[2]);
 
-/* accept4(fd, NULL, NULL, SOCK_CLOEXEC): the connection is never inherited by a child. */
-int cipsec_accept_cloexec(int fd);
+/* accept4(fd, NULL, NULL, SOCK_CLOEXEC [| SOCK_NONBLOCK when `nonblocking`]): the connection is never
+   inherited by a child. */
+int cipsec_accept_cloexec(int fd, int nonblocking);
 
 /* The peer of a connected Unix socket (SO_PEERCRED). */
 int cipsec_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+
+/* The supplementary groups of the peer of a connected Unix socket as the kernel recorded them at
+   connect time (SO_PEERGROUPS, Linux 4.13): their count (at most `capacity` are stored), or a negative
+   errno; -ERANGE with `*needed` set when `capacity` is too small. */
+int cipsec_peer_groups(int fd, uint32_t *groups, int32_t capacity, int32_t *needed);
 
 /* The wait-status macros of <sys/wait.h>. */
 int cipsec_wait_exited(int status);

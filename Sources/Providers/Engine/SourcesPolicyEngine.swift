@@ -3,9 +3,18 @@ public import PolicyModel
 
 /// The Policy Agent's policy side: the built-in providers (persistent, directory, directory cache, local,
 /// dynamic) and any plugins in one ``ProviderRegistry``, merged by ``SourceSelector`` and
-/// ``PolicyMerger`` into one effective policy with provenance. Implements ``PolicyEngine`` for the
-/// service host; the control commands (import, export, show, explain, refresh) call the methods below.
-public actor SourcesPolicyEngine: PolicyEngine {
+/// ``PolicyMerger`` into one effective policy with provenance.
+///
+/// Who calls it: the service host's agent, one call at a time, in this order at service start:
+/// ``startPersistent()`` (the persistent policy alone; if it throws, the host removes the persistent
+/// filters and puts the driver in block mode), then ``effectivePolicy()`` for the whole merge (persistent
+/// + directory, else its cache, else local + dynamic + additive plugins). After that the host calls
+/// ``effectivePolicy()`` again whenever ``changes()`` yields, and ``refresh()`` on SIGHUP or `service
+/// refresh`. The control commands (import, export, show, explain), the plugins (``register(_:)``) and
+/// netsh's dynamic rules (``dynamic``) call the rest, from any task. ``run()`` is the engine's background
+/// work, a `Service` of the service's group; the CLI's read-only engines never run it. No call returns a
+/// partially merged policy, and none blocks its task on I/O (files are read on the ``BlockingPool``).
+public actor SourcesPolicyEngine {
     public nonisolated let configuration: SourcesConfiguration
     public nonisolated let registry = ProviderRegistry()
     public nonisolated let persistent: StoreProvider
@@ -24,7 +33,6 @@ public actor SourcesPolicyEngine: PolicyEngine {
     private var appliedKeys: [String: String] = [:]
     private var lastCached: SourcePolicy?
     private var pendingReported = false
-    private var background: [Task<Void, Never>] = []
     private let signal = ChangeSignal()
 
     public init(configuration: SourcesConfiguration) {
@@ -47,8 +55,10 @@ public actor SourcesPolicyEngine: PolicyEngine {
         dynamic = DynamicStore()
     }
 
-    // MARK: - PolicyEngine
+    // MARK: - The agent's calls
 
+    /// Reads and merges the persistent store alone.
+    /// - Throws: ``PersistentPolicyError`` when the persistent store cannot be read or applied.
     public func startPersistent() async throws -> EffectivePolicy {
         await createLocalStoreOnFirstStart()
         await registerBuiltIns()
@@ -69,6 +79,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
         }
     }
 
+    /// The whole effective policy with provenance, merged from every source now available.
     public func effectivePolicy() async -> EffectivePolicy {
         await recompute()
         return current
@@ -103,6 +114,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
         }
     }
 
+    /// Re-reads the directory (assignments and policy), the local store and the plugins now.
     public func refresh() async {
         await registerBuiltIns()
         for provider in await registry.providers where provider.kind != .persistent {
@@ -112,6 +124,7 @@ public actor SourcesPolicyEngine: PolicyEngine {
         await recomputeAndSignal()
     }
 
+    /// Where each source stands, for `status` and `STATUS=` lines.
     public func sourceStatuses() async -> [SourceStatus] {
         if selection == nil { await recompute() }
         let pending = await persistent.pendingRestart()
@@ -125,6 +138,8 @@ public actor SourcesPolicyEngine: PolicyEngine {
         }
     }
 
+    /// Yields once for every change of the effective policy that the host must apply: a refresh, an
+    /// import, a plugin registered or gone, and — while ``run()`` runs — any provider's own change.
     public nonisolated func changes() -> AsyncStream<Void> { signal.stream() }
 
     // MARK: - Control commands
@@ -194,10 +209,50 @@ public actor SourcesPolicyEngine: PolicyEngine {
         await recomputeAndSignal()
     }
 
-    /// Stops the timers and change forwarding (service stop). Dynamic rules die with the engine.
-    public func shutdown() async {
-        for task in background { task.cancel() }
-        background.removeAll()
+    // MARK: - Background work
+
+    /// The engine's background work, until the calling task is cancelled: a merge whenever a provider
+    /// signals a change (``changes()`` yields when the filters changed), and the directory's policy
+    /// polling and group-policy refresh timers. Cancelling it ends the timers and what they wait for (a
+    /// running `directory_check` is killed) and stops forwarding provider changes; ``changes()`` then
+    /// finishes. The service runs it as a `Service` of its group, shut down after the agent has stopped.
+    public func run() async {
+        await registerBuiltIns()
+        let changes = registry.changes
+        let directory = configuration.runsTimers ? directory : nil
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in changes { await self.recomputeAndSignal() }
+            }
+            // The directory's two timers. Each sleeps until its due time, at most a minute at a time, so a
+            // changed interval (a new policy's, a failure's retry schedule) applies without restarting them.
+            if let directory {
+                group.addTask {
+                    await directory.timersStarted()
+                    while !Task.isCancelled {
+                        let due = await directory.nextPollDue()
+                        if ContinuousClock.now >= due {
+                            await directory.pollPolicy()
+                        } else {
+                            let wake = min(due, .now + .seconds(60))
+                            guard (try? await Task.sleep(until: wake, clock: .continuous)) != nil else { return }
+                        }
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        let due = await directory.nextRefreshDue()
+                        if ContinuousClock.now >= due {
+                            await directory.refreshAssignments(trigger: .groupPolicyRefresh)
+                        } else {
+                            let wake = min(due, .now + .seconds(60))
+                            guard (try? await Task.sleep(until: wake, clock: .continuous)) != nil else { return }
+                        }
+                    }
+                }
+            }
+            await group.waitForAll()
+        }
         await registry.removeAll()
         signal.finish()
     }
@@ -210,46 +265,6 @@ public actor SourcesPolicyEngine: PolicyEngine {
         var builtIns: [any PolicyProvider] = [persistent, cache, local, dynamic]
         if let directory { builtIns.append(directory) }
         for provider in builtIns { try? await registry.register(provider) }
-        let changes = registry.changes
-        background.append(
-            Task { [weak self] in
-                for await _ in changes {
-                    guard let self else { return }
-                    await self.recomputeAndSignal()
-                }
-            }
-        )
-        if configuration.runsTimers, let directory { startTimers(directory) }
-    }
-
-    /// The directory's two timers. Each sleeps until its due time, at most a minute at a time, so a
-    /// changed interval (a new policy's, a failure's retry schedule) applies without restarting them.
-    private func startTimers(_ directory: DirectoryProvider) {
-        background.append(
-            Task {
-                await directory.timersStarted()
-                while !Task.isCancelled {
-                    let due = await directory.nextPollDue()
-                    if ContinuousClock.now >= due {
-                        await directory.pollPolicy()
-                    } else {
-                        try? await Task.sleep(until: min(due, .now + .seconds(60)), clock: .continuous)
-                    }
-                }
-            }
-        )
-        background.append(
-            Task {
-                while !Task.isCancelled {
-                    let due = await directory.nextRefreshDue()
-                    if ContinuousClock.now >= due {
-                        await directory.refreshAssignments(trigger: .groupPolicyRefresh)
-                    } else {
-                        try? await Task.sleep(until: min(due, .now + .seconds(60)), clock: .continuous)
-                    }
-                }
-            }
-        )
     }
 
     private func recomputeAndSignal() async {

@@ -19,9 +19,16 @@ public struct ControlClient: Sendable {
         self.init(socketPath: configuration.socketPath)
     }
 
-    /// Whether a service accepts connections on the socket.
-    public func isListening() -> Bool {
-        guard let fd = try? connect() else { return false }
+    /// Whether a service accepts connections on the socket: `false` only when none runs.
+    /// - Throws: ``ControlError`` `access-denied` when this user may not connect, `transport` when the
+    ///   socket cannot be used: a command must then fail, not act as if the service were stopped.
+    public func isListening() throws(ControlError) -> Bool {
+        let fd: Int32
+        do {
+            fd = try connect()
+        } catch  where error.code == .notRunning {
+            return false
+        }
         close(fd)
         return true
     }

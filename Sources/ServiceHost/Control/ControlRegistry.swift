@@ -5,7 +5,7 @@ import Keying
 import Netsh
 import PolicyFormats
 import PolicyModel
-public import Providers
+import Providers
 
 /// What a handler knows about the request it serves.
 public struct ControlContext: Sendable {
@@ -35,24 +35,18 @@ public struct ControlContext: Sendable {
     }
 }
 
-extension ControlContext {
-    /// The policy sources engine, for the store commands (import, export, show, explain); `nil` when
-    /// the service runs another engine (tests).
-    public var sourcesEngine: SourcesPolicyEngine? { agent.engine as? SourcesPolicyEngine }
-}
-
 /// The handlers of the control socket, by command name. Build it before the server starts (it is a
 /// value); other modules add their commands with ``register(_:handler:)``.
 public struct ControlRegistry: Sendable {
-    /// A handler on raw bytes: the whole request line in, the whole response line out.
-    typealias RawHandler = @Sendable ([UInt8], ControlContext) async -> [UInt8]
+    /// One registered command: how its request line is decoded, and how a decoded request is served.
+    private struct Entry: Sendable {
+        var decode: @Sendable ([UInt8]) throws(ControlError) -> any Sendable
+        var serve: @Sendable (any Sendable, ControlContext) async -> [UInt8]
+    }
 
-    private var handlers: [String: RawHandler] = [:]
+    private var entries: [String: Entry] = [:]
 
     public init() {}
-
-    /// The registered command names.
-    public var commandNames: [String] { handlers.keys.sorted() }
 
     /// Registers `handler` for `command`. A handler throws ``ControlError`` (or ``WindowsError``) to
     /// answer with an error; any other error becomes ``ControlError/Code/failed`` with its description.
@@ -60,63 +54,81 @@ public struct ControlRegistry: Sendable {
         _ command: C.Type,
         handler: @escaping @Sendable (C.Request, ControlContext) async throws -> C.Response
     ) {
-        handlers[C.name] = { bytes, context in
-            let request: C.Request
-            do {
-                let envelope = try JSONDecoder().decode(ControlRequest<C.Request>.self, from: Data(bytes))
-                if let body = envelope.body {
-                    request = body
-                } else {
-                    request = try JSONDecoder().decode(C.Request.self, from: Data("{}".utf8))
+        entries[C.name] = Entry(
+            decode: { bytes throws(ControlError) in
+                do {
+                    let envelope = try JSONDecoder().decode(ControlRequest<C.Request>.self, from: Data(bytes))
+                    if let body = envelope.body { return body }
+                    return try JSONDecoder().decode(C.Request.self, from: Data("{}".utf8))
+                } catch {
+                    throw ControlError(.invalidArguments, "The request body does not fit '\(C.name)': \(error)")
                 }
-            } catch {
-                return encodeLine(
-                    ControlResponse<ControlEmpty>(
-                        error: ControlError(.invalidArguments, "The request body does not fit '\(C.name)': \(error)")
-                    )
-                )
+            },
+            serve: { request, context in
+                do {
+                    // `decode` made it: the cast cannot fail.
+                    return encodeLine(ControlResponse(body: try await handler(request as! C.Request, context)))
+                } catch let error as ControlError {
+                    return encodeLine(ControlResponse<ControlEmpty>(error: error))
+                } catch let error as WindowsError {
+                    return encodeLine(ControlResponse<ControlEmpty>(error: ControlError(error)))
+                } catch {
+                    return encodeLine(ControlResponse<ControlEmpty>(error: ControlError(.failed, "\(error)")))
+                }
             }
-            do {
-                return encodeLine(ControlResponse(body: try await handler(request, context)))
-            } catch let error as ControlError {
-                return encodeLine(ControlResponse<ControlEmpty>(error: error))
-            } catch let error as WindowsError {
-                return encodeLine(ControlResponse<ControlEmpty>(error: ControlError(error)))
-            } catch {
-                return encodeLine(ControlResponse<ControlEmpty>(error: ControlError(.failed, "\(error)")))
-            }
-        }
+        )
     }
 
-    /// Answers one request line.
-    func handle(_ bytes: [UInt8], context: ControlContext) async -> [UInt8] {
+    /// A request line as the server read it, before any handler ran.
+    public struct DecodedRequest: Sendable {
+        /// The registered command it names.
+        public var command: String
+        /// Its typed request body.
+        public var body: any Sendable
+    }
+
+    /// Decodes one request line as the server does — the JSON envelope, the protocol version, the
+    /// command, its typed body — without running anything: the one decoder of the protocol (the fuzz
+    /// target `control` runs it on hostile input, Fuzz/README.md).
+    /// - Returns: the request, or the error the client is answered with.
+    public func decode(_ line: [UInt8]) -> Result<DecodedRequest, ControlError> {
         struct Header: Decodable {
             var version: Int
             var command: String
         }
         let header: Header
         do {
-            header = try JSONDecoder().decode(Header.self, from: Data(bytes))
+            header = try JSONDecoder().decode(Header.self, from: Data(line))
         } catch {
-            return Self.errorLine(
-                ControlError(.malformed, "The request is not a JSON object with 'version' and 'command'.")
-            )
+            return .failure(ControlError(.malformed, "The request is not a JSON object with 'version' and 'command'."))
         }
         guard header.version == controlProtocolVersion else {
-            return Self.errorLine(
+            return .failure(
                 ControlError(
                     .unsupportedVersion,
                     "Protocol version \(header.version) is not supported; this service speaks version \(controlProtocolVersion)."
                 )
             )
         }
-        guard let handler = handlers[header.command] else {
-            return Self.errorLine(ControlError(.unknownCommand, "Unknown command '\(header.command)'."))
+        guard let entry = entries[header.command] else {
+            return .failure(ControlError(.unknownCommand, "Unknown command '\(header.command.terminalEscaped())'."))
         }
-        if let gate = context.startGate, !Self.availableWhileStarting.contains(header.command) {
+        return Result { () throws(ControlError) in
+            DecodedRequest(command: header.command, body: try entry.decode(line))
+        }
+    }
+
+    /// Answers one request line.
+    func handle(_ bytes: [UInt8], context: ControlContext) async -> [UInt8] {
+        let request: DecodedRequest
+        switch decode(bytes) {
+        case .success(let decoded): request = decoded
+        case .failure(let error): return Self.errorLine(error)
+        }
+        if let gate = context.startGate, !Self.availableWhileStarting.contains(request.command) {
             await gate.wait()
         }
-        return await handler(bytes, context)
+        return await entries[request.command]!.serve(request.body, context)
     }
 
     /// Commands answered at once even while the service is START_PENDING.
@@ -139,7 +151,10 @@ public struct ControlRegistry: Sendable {
         }
         registry.register(StopCommand.self) { _, context in
             var report = await context.agent.status(pid: CurrentProcess.pid)
-            guard report.state == .running else { throw WindowsError.cannotAcceptControl }
+            // A start that waits (for a hung directory_check, say) is cancelled, as SIGTERM cancels it.
+            guard report.state == .running || report.state == .startPending else {
+                throw WindowsError.cannotAcceptControl
+            }
             context.requestStop()
             report.state = .stopPending
             return report
@@ -189,6 +204,9 @@ public actor StartGate {
         if released { return }
         await withCheckedContinuation { waiters.append($0) }
     }
+
+    /// How many commands wait for the start now.
+    public var heldCommands: Int { waiters.count }
 
     /// Lets every waiting and future command through.
     public func release() {

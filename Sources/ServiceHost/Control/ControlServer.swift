@@ -1,34 +1,38 @@
 public import IPsecSystem
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The control socket server: a listening Unix stream socket served by a dedicated accept thread and
-/// short-lived threads per connection, so that no socket call ever blocks the cooperative pool.
-/// Each connection carries one request line and gets one response line; requests are bounded in size
-/// and time, and every request is checked against the peer's credentials first.
+/// The control socket server: a listening Unix stream socket whose connections are all served by one
+/// dedicated thread that polls them, so that no socket call ever blocks the cooperative pool and no
+/// client can hold a thread. Each connection carries one request line and gets one response line.
 ///
-/// Threads (DESIGN.md §7): the accept loop owns a ``DedicatedThread`` for the server's life. Each
-/// connection gets a thread that reads and authorizes its request (bounded by the request timeout),
-/// hands it to a task that runs the handler, and ends; the answer is sent from a second short thread,
-/// since a slow reader may take up to the timeout per chunk. Neither kind ever waits for a task.
+/// What a client cannot do (docs/control-protocol.md, "Guarantees"):
+/// - be served or even read without being root or in the admin group: the peer's credentials and
+///   groups, as the kernel recorded them at `connect`, are checked when the connection is accepted,
+///   and a refused peer gets its answer before the service reads a byte;
+/// - keep a connection longer than `request_timeout` without sending a whole request: the deadline is
+///   counted from the accept, not from the last byte;
+/// - hold more than ``maxConnectionsPerUser`` connections as one user other than root, or more than
+///   ``maxUnprivilegedConnections`` together with the other users; root is limited only by
+///   ``maxConnections``, so a crowd of other users never locks root out.
+///
+/// Threads (DESIGN.md §7): the loop owns a ``DedicatedThread`` for the server's life; a complete
+/// request goes to a `Task` that runs the handler, whose answer comes back to the loop through a
+/// queue and a wake-up pipe. The loop never waits for a task.
 public final class ControlServer: Sendable {
-    /// The most connections served at once; more get a `busy` answer.
-    public static let maxConnections = 32
+    /// The most connections open at once, root's included.
+    public static let maxConnections = 256
+    /// The most connections of users other than root open at once.
+    public static let maxUnprivilegedConnections = 64
+    /// The most connections of one user other than root open at once.
+    public static let maxConnectionsPerUser = 16
 
     public let path: String
     private let listener: Int32
-    private let registry: ControlRegistry
-    private let makeContext: @Sendable (PeerCredentials) -> ControlContext
-    private let authorizer: PeerAuthorizer
-    private let journal: any Journal
-    private let timeoutSeconds: Int
-    private let maxRequestBytes: Int
-    private let stopping = Atomic<Bool>(false)
-    private let active = Atomic<Int>(0)
-    /// Ends when the accept thread has closed and removed the socket.
+    private let loop: ControlConnectionLoop
+    /// Ends when the loop's thread has closed and removed the socket.
     private let finished = LoopEnd()
 
     /// Binds and listens on `configuration.socketPath` (mode and group from the configuration).
@@ -42,19 +46,16 @@ public final class ControlServer: Sendable {
     ) throws {
         let path = configuration.socketPath
         self.path = path
-        self.registry = registry
-        self.makeContext = makeContext
-        self.authorizer = PeerAuthorizer(groupName: configuration.adminGroup)
-        self.journal = journal
-        self.timeoutSeconds = configuration.requestTimeoutSeconds
-        self.maxRequestBytes = configuration.maxRequestBytes
+        let authorizer = PeerAuthorizer(groupName: configuration.adminGroup)
 
         try FileSystem.makeDirectories(FileSystem.directory(of: path), mode: 0o755)
         if FileSystem.exists(path) {
-            if ControlClient(socketPath: path).isListening() { throw WindowsError.alreadyRunning }
+            if try ControlClient(socketPath: path).isListening() { throw WindowsError.alreadyRunning }
             unlink(path)  // stale socket of a crashed process
         }
-        let fd = try UnixSocket.make()
+        // Non-blocking: the loop accepts until EAGAIN, and a client that gave up between poll and
+        // accept must not leave the loop waiting.
+        let fd = try UnixSocket.make(nonBlocking: true)
         do {
             // The socket reaches `path` only once its group and mode are set.
             let gid = authorizer.groupID
@@ -68,23 +69,40 @@ public final class ControlServer: Sendable {
             throw error
         }
         self.listener = fd
+        self.loop = try ControlConnectionLoop(
+            limits: ControlConnectionLoop.Limits(
+                requestTimeout: .seconds(configuration.requestTimeoutSeconds),
+                maxRequestBytes: configuration.maxRequestBytes,
+                total: Self.maxConnections,
+                unprivileged: Self.maxUnprivilegedConnections,
+                perUser: Self.maxConnectionsPerUser
+            ),
+            registry: registry,
+            authorizer: authorizer,
+            journal: journal,
+            makeContext: makeContext
+        )
     }
 
-    /// Starts the accept thread.
+    /// Starts the loop's thread.
     /// - Throws: ``SystemError`` when no thread can be created (the socket is then closed and removed).
     public func start() throws(SystemError) {
         do {
-            try DedicatedThread.start(name: "ipsecsvc-control") { [self] in acceptLoop() }
+            try DedicatedThread.start(name: "ipsecsvc-control") { [self] in
+                loop.run(listener: listener)
+                closeListener()
+            }
         } catch {
             closeListener()
+            loop.close()
             throw error
         }
     }
 
-    /// Stops accepting, closes and removes the socket; returns when the accept thread has ended.
-    /// Connections being served finish on their own threads.
+    /// Stops accepting, closes and removes the socket; returns when the loop's thread has ended, seen
+    /// within 200 ms. Answers of handlers still running are sent when they are ready.
     public func stop() async {
-        stopping.store(true, ordering: .releasing)
+        loop.stop()
         await finished.wait()
     }
 
@@ -92,121 +110,5 @@ public final class ControlServer: Sendable {
         close(listener)
         unlink(path)
         finished.finish()
-    }
-
-    private func acceptLoop() {
-        defer { closeListener() }
-        while !stopping.load(ordering: .acquiring) {
-            var descriptor = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, 200)
-            if ready <= 0 { continue }
-            // Close-on-exec from the start: the service spawns children (hook tools, plugin hosts).
-            guard let connection = try? SocketAccept.connection(on: listener) else { continue }
-            UnixSocket.setTimeouts(connection, seconds: timeoutSeconds)
-            if active.add(1, ordering: .acquiringAndReleasing).newValue > Self.maxConnections {
-                active.subtract(1, ordering: .acquiringAndReleasing)
-                try? UnixSocket.sendAll(
-                    connection,
-                    ControlRegistry.errorLine(ControlError(.busy, "The service is busy; try again."))
-                )
-                close(connection)
-                continue
-            }
-            do {
-                try DedicatedThread.start(name: "ipsecsvc-ctl-in") { [self] in serve(connection) }
-            } catch {
-                done(connection)
-            }
-        }
-    }
-
-    /// The end of a connection: closes it and frees its place.
-    private func done(_ fd: Int32) {
-        close(fd)
-        active.subtract(1, ordering: .acquiringAndReleasing)
-    }
-
-    /// Serves one connection: authorize and read one bounded line on this thread, then answer (later,
-    /// from ``respond(_:_:)``) or refuse.
-    private func serve(_ fd: Int32) {
-        let peer: PeerCredentials
-        do {
-            peer = try PeerCredentials.of(socket: fd)
-        } catch {
-            done(fd)
-            return
-        }
-        let request = UnixSocket.readLine(fd, limit: maxRequestBytes)
-        guard authorizer.isAuthorized(peer) else {
-            journal.record(
-                JournalEntry(
-                    .accessRefused,
-                    priority: .warning,
-                    "Access to the IPSec Services control socket was refused to \(peer.withUserName): only root and members of '\(authorizer.groupName)' may use it.",
-                    fields: [
-                        "IPSECSVC_PEER_UID": String(peer.uid), "IPSECSVC_PEER_PID": String(peer.pid),
-                        "IPSECSVC_PEER_GID": String(peer.gid),
-                    ]
-                )
-            )
-            finish(
-                fd,
-                ControlRegistry.errorLine(
-                    ControlError(
-                        .accessDenied,
-                        "Access is denied: only root and members of the '\(authorizer.groupName)' group may control the IPsec Services service.",
-                        windowsError: WindowsError.accessDenied.code
-                    )
-                )
-            )
-            done(fd)
-            return
-        }
-        switch request {
-        case .closed:
-            done(fd)
-        case .timedOut:
-            finish(
-                fd,
-                ControlRegistry.errorLine(
-                    ControlError(.timeout, "No complete request arrived within \(timeoutSeconds) seconds.")
-                )
-            )
-            done(fd)
-        case .tooLarge:
-            finish(
-                fd,
-                ControlRegistry.errorLine(
-                    ControlError(.tooLarge, "The request exceeds the limit of \(maxRequestBytes) bytes.")
-                )
-            )
-            done(fd)
-        case .line(let bytes):
-            let context = makeContext(peer)
-            let registry = self.registry
-            // The handler may wait (for the start gate, a store lock, the driver): this thread does not.
-            Task { respond(fd, await registry.handle(bytes, context: context)) }
-        }
-    }
-
-    /// Sends a handler's answer from a thread of its own: the peer may read it slowly.
-    private func respond(_ fd: Int32, _ response: [UInt8]) {
-        do {
-            try DedicatedThread.start(name: "ipsecsvc-ctl-out") { [self] in
-                finish(fd, response)
-                done(fd)
-            }
-        } catch {
-            done(fd)
-        }
-    }
-
-    /// Sends `response`, then reads what the peer still sends (so that closing does not reset the
-    /// connection before the peer has read the answer).
-    private func finish(_ fd: Int32, _ response: [UInt8]) {
-        try? UnixSocket.sendAll(fd, response)
-        shutdown(fd, Int32(SHUT_WR))
-        // Bounded in bytes here and in time by the socket's receive timeout.
-        UnixSocket.drain(fd, limit: max(4 * maxRequestBytes, 1 << 20))
     }
 }

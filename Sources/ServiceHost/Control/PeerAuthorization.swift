@@ -21,27 +21,17 @@ public struct PeerAuthorizer: Sendable {
     /// The admin group's id, if the group exists.
     public var groupID: UInt32? { UserDatabase.lookupGroup(named: groupName)?.gid }
 
-    /// Whether `peer` may use the socket: root, or the admin group as its primary group, as a
-    /// supplementary group of the process (`/proc/<pid>/status`), or as a listed member of the group.
+    /// Whether `peer` may use the socket: root, or the admin group as its primary or supplementary group
+    /// at connect time (``PeerCredentials/groups``), or its user as a listed member of the group.
+    ///
+    /// Decided from what the kernel recorded at `connect`, never from `/proc/<pid>`: the peer may have
+    /// exited by now and its PID may belong to another process.
     public func isAuthorized(_ peer: PeerCredentials) -> Bool {
         if peer.uid == 0 { return true }
-        guard let gid = groupID else { return false }
-        if peer.gid == gid { return true }
-        if Self.supplementaryGroups(of: peer.pid).contains(gid) { return true }
-        if let user = peer.userName, UserDatabase.lookupGroup(named: groupName)?.members.contains(user) == true {
-            return true
-        }
+        guard let group = UserDatabase.lookupGroup(named: groupName) else { return false }
+        if peer.gid == group.gid || peer.groups.contains(group.gid) { return true }
+        if let user = peer.userName, group.members.contains(user) { return true }
         return false
-    }
-
-    /// The supplementary groups of a live process, from `/proc/<pid>/status`.
-    static func supplementaryGroups(of pid: Int32) -> [UInt32] {
-        guard let text = try? FileSystem.readTextIfPresent("/proc/\(pid)/status", limit: 1 << 16) else { return [] }
-        for line in text.split(separator: "\n") where line.hasPrefix("Groups:") {
-            return line.dropFirst("Groups:".count).split(whereSeparator: { $0 == " " || $0 == "\t" })
-                .compactMap { UInt32($0) }
-        }
-        return []
     }
 }
 

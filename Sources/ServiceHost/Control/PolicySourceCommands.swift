@@ -52,10 +52,10 @@ public enum ExplainPacketCommand: ControlCommand {
 }
 
 extension ControlRegistry {
-    /// The policy-source commands; they need the service's engine to be a ``SourcesPolicyEngine``.
+    /// The policy-source commands, on the service's engine.
     public mutating func registerPolicySources() {
         register(PolicyImportCommand.self) { request, context in
-            let engine = try Self.sourcesEngine(context)
+            let engine = context.agent.engine
             do throws(StoreOperations.OperationError) {
                 let store = try await engine.importPolicies(
                     request.policies,
@@ -68,7 +68,7 @@ extension ControlRegistry {
             }
         }
         register(PolicyExportCommand.self) { request, context in
-            let engine = try Self.sourcesEngine(context)
+            let engine = context.agent.engine
             do throws(StoreOperations.OperationError) {
                 return try await engine.exportPolicies(from: request.store)
             } catch {
@@ -76,10 +76,10 @@ extension ControlRegistry {
             }
         }
         register(EffectivePolicyCommand.self) { _, context in
-            await (try Self.sourcesEngine(context)).report()
+            await context.agent.engine.report()
         }
         register(ExplainPacketCommand.self) { request, context in
-            let engine = try Self.sourcesEngine(context)
+            let engine = context.agent.engine
             let environment = await ExplainEnvironment.running(
                 agent: context.agent,
                 configuration: context.configuration
@@ -91,12 +91,5 @@ extension ControlRegistry {
             }
             return explanation
         }
-    }
-
-    private static func sourcesEngine(_ context: ControlContext) throws(ControlError) -> SourcesPolicyEngine {
-        guard let engine = context.agent.engine as? SourcesPolicyEngine else {
-            throw ControlError(.failed, "This service runs without policy sources.")
-        }
-        return engine
     }
 }

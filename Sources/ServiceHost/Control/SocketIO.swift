@@ -4,7 +4,8 @@ import IPsecSystem
 import Glibc
 #endif
 
-/// Unix stream socket plumbing shared by the control server and client.
+/// Unix stream socket plumbing shared by the control server and client (the client blocks, with
+/// timeouts; the server's loop uses non-blocking calls of its own).
 enum UnixSocket {
     /// Makes a `sockaddr_un` for `path` and calls `body` with it.
     static func withAddress<R>(
@@ -43,11 +44,10 @@ enum UnixSocket {
         }
     }
 
-    /// A new `AF_UNIX` stream socket (close-on-exec).
-    static func make() throws(SystemError) -> Int32 {
-        try SystemCall.check("socket") {
-            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        }
+    /// A new `AF_UNIX` stream socket (close-on-exec; non-blocking when asked, for the server's loop).
+    static func make(nonBlocking: Bool = false) throws(SystemError) -> Int32 {
+        let flags = Int32(SOCK_CLOEXEC.rawValue) | (nonBlocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
+        return try SystemCall.check("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | flags, 0) }
     }
 
     /// A new socket connected to `path` (close-on-exec).
@@ -132,19 +132,6 @@ enum UnixSocket {
             }
             bytes.append(contentsOf: chunk[0..<count])
             if bytes.count > limit { return .tooLarge }
-        }
-    }
-
-    /// Reads and discards what the peer still sends (bounded), so that closing does not reset the
-    /// connection before the peer has read our answer.
-    static func drain(_ fd: Int32, limit: Int) {
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        var total = 0
-        while total < limit {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 && Errno.current == .interrupted { continue }
-            if count <= 0 { return }
-            total += count
         }
     }
 }

@@ -98,8 +98,8 @@ public struct JournalDriverEventSink: DriverEventSink {
     }
 }
 
-/// Builds the `PolicyEngine` of the `run` process: the policy sources engine (Providers) on the state
-/// directory, with the directory source that `directory` (or `computer_dn`) configures. Swap the engine here (one
+/// Builds the policy sources engine (Providers) of the `run` process on the state directory, with the
+/// directory source that `directory` (or `computer_dn`) configures. Swap the engine here (one
 /// place) for tests or another implementation.
 public enum PolicyEngineFactory {
     /// The engine's configuration: stores in the state directory, the directory from ipsecsvc.conf.
@@ -170,7 +170,7 @@ public enum PolicyEngineFactory {
 
     /// The engine of the `run` process; its events (policy applied per source, cached directory policy,
     /// failures) go to `journal`.
-    public static func make(_ configuration: ServiceConfiguration, journal: any Journal) throws -> any PolicyEngine {
+    public static func make(_ configuration: ServiceConfiguration, journal: any Journal) throws -> SourcesPolicyEngine {
         SourcesPolicyEngine(
             configuration: sourcesConfiguration(configuration, events: JournalPolicyEventSink(journal: journal))
         )
@@ -181,19 +181,32 @@ public enum PolicyEngineFactory {
     /// The live directory is not asked: computer startup runs before the network, so its cached copy
     /// stands for it.
     public static func anyPolicyAssigned(_ configuration: ServiceConfiguration) async throws -> Bool {
-        // Read-only: computer startup must not write or drop the directory cache.
-        var sources = sourcesConfiguration(
+        await storedSources(configuration).contains { status in
+            [.persistent, .directory, .directoryCache, .local].contains(status.kind) && status.policyName != nil
+        }
+    }
+
+    /// The built-in sources as stored, with the policy each would contribute when the service starts
+    /// (`status` of a stopped service, the boot step). Read-only: nothing is written, dropped or
+    /// journaled, and the directory cache stays as it is.
+    /// - Parameter checkingDirectory: whether `directory_check` runs before the snapshot is read (the
+    ///   boot step asks whether the directory is reachable; `status` only reads the files, at once).
+    public static func storedSources(
+        _ configuration: ServiceConfiguration,
+        checkingDirectory: Bool = true
+    ) async -> [SourceStatus] {
+        var readOnly = sourcesConfiguration(
             configuration,
             events: RecordingEventSink(),
             runsTimers: false,
             readOnly: true
         )
-        if configuration.effectiveDirectoryMode == .ldap { sources.directoryReader = NotReadAtStartup() }
-        let engine = SourcesPolicyEngine(configuration: sources)
-        defer { Task { await engine.shutdown() } }
-        return await engine.sourceStatuses().contains { status in
-            [.persistent, .directory, .directoryCache, .local].contains(status.kind) && status.policyName != nil
-        }
+        if !checkingDirectory { readOnly.directory?.reachability = nil }
+        // Neither computer startup nor `status` waits for a domain controller: the LDAP source reports
+        // itself as not read, and the cache (a file) stands in for it.
+        if configuration.effectiveDirectoryMode == .ldap { readOnly.directoryReader = NotReadAtStartup() }
+        let engine = SourcesPolicyEngine(configuration: readOnly)
+        return await engine.sourceStatuses()
     }
 }
 

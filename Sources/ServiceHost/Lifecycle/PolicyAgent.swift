@@ -48,12 +48,12 @@ public struct ServiceStatusReport: Hashable, Sendable, Codable {
 /// the other sources. Stop: permit mode. Every change is journaled; one call runs at a time.
 public actor PolicyAgent {
     public nonisolated let driver: any IPsecDriver
-    public nonisolated let engine: any PolicyEngine
+    public nonisolated let engine: SourcesPolicyEngine
     /// IKE keying (`nil` with `ike = none`): follows the effective policy; its peer view goes to the driver.
     public nonisolated let keying: (any Keying)?
     private let journal: any Journal
     private var peerForwarding: Task<Void, Never>?
-    private var lifecycle = ServiceLifecycle()
+    private var lifecycle = ServiceStateMachine()
     private var stateSince: Int64 = SystemClock.secondsSince1970()
     private var modeSince: Int64?
     private var persistentFailed = false
@@ -72,14 +72,14 @@ public actor PolicyAgent {
     /// Whether the agent journals each source's result itself; `false` when the engine sends its own
     /// events to the journal (``JournalPolicyEventSink``), so that nothing is logged twice.
     private let journalsSources: Bool
-    /// Runs first on every refresh: the plugins follow their plugins.d directory (``PluginWiring``).
+    /// Runs first on every refresh: the plugins follow their plugins.d directory (``PluginService``).
     private var sourcesReloader: (@Sendable () async -> Void)?
     /// Serialises the netsh dynamic transactions (``runNetshDynamic(_:dryRun:store:)``).
     let dynamicTransactions = TransactionLock()
 
     public init(
         driver: any IPsecDriver,
-        engine: any PolicyEngine,
+        engine: SourcesPolicyEngine,
         keying: (any Keying)? = nil,
         journal: any Journal,
         startType: StartupType,
@@ -286,7 +286,8 @@ public actor PolicyAgent {
         if lifecycle.state == .running { try await driver.configure(self.settings.driverSettings) }
     }
 
-    /// The status report of this process.
+    /// The status report of this process. While the service starts, the sources are not asked (the
+    /// start may be waiting for one of them): `status` answers at once in every state.
     public func status(pid: Int32?) async -> ServiceStatusReport {
         let driverStatus = await driver.status()
         var report = ServiceStatusReport(startType: startType, state: lifecycle.state, summary: await summary())
@@ -300,7 +301,7 @@ public actor PolicyAgent {
         report.driverProcess = driverStatus.process
         report.driverProblem = driverStatus.problem ?? driverFailure
         report.persistentPolicyFailed = persistentFailed
-        report.sources = await engine.sourceStatuses()
+        if lifecycle.state != .startPending { report.sources = await engine.sourceStatuses() }
         report.keying = await keying?.status()
         report.settings = settingsState
         return report
@@ -314,6 +315,7 @@ public actor PolicyAgent {
     /// One line for `STATUS=` and the journal: the driver mode and the sources in effect.
     public func summary() async -> String {
         let mode = lastMode?.description ?? "unknown"
+        if lifecycle.state == .startPending { return "starting; driver in \(mode) mode" }
         let inEffect = await engine.sourceStatuses().filter { $0.state == .inEffect }
         let sources =
             inEffect.isEmpty
@@ -440,7 +442,7 @@ public actor PolicyAgent {
         lastMode = next
     }
 
-    private func transition(_ event: ServiceLifecycle.Event) throws(WindowsError) {
+    private func transition(_ event: ServiceStateMachine.Event) throws(WindowsError) {
         let before = lifecycle.state
         try lifecycle.handle(event, startType: startType)
         if lifecycle.state != before { stateSince = SystemClock.secondsSince1970() }

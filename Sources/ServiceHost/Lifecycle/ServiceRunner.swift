@@ -4,6 +4,7 @@ public import Keying
 import Logging
 public import Providers
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 #if canImport(Glibc)
@@ -22,7 +23,7 @@ public struct ServiceRunner: Sendable {
     public var notifier: any ServiceNotifier
     public var registry: ControlRegistry
     public var makeDriver: @Sendable (ServiceConfiguration, any Journal, (any Keying)?) throws -> any IPsecDriver
-    public var makeEngine: @Sendable (ServiceConfiguration, any Journal) throws -> any PolicyEngine
+    public var makeEngine: @Sendable (ServiceConfiguration, any Journal) throws -> SourcesPolicyEngine
     /// IKE keying (`nil`: none), made before the driver, which reports to it.
     public var makeKeying: @Sendable (ServiceConfiguration, any Journal) -> (any Keying)?
     /// Whether the engine journals its own per-source events (the default engine does).
@@ -36,7 +37,7 @@ public struct ServiceRunner: Sendable {
         makeDriver: @escaping @Sendable (ServiceConfiguration, any Journal, (any Keying)?) throws -> any IPsecDriver = {
             try DriverFactory.make($0, journal: $1, keying: $2)
         },
-        makeEngine: @escaping @Sendable (ServiceConfiguration, any Journal) throws -> any PolicyEngine =
+        makeEngine: @escaping @Sendable (ServiceConfiguration, any Journal) throws -> SourcesPolicyEngine =
             PolicyEngineFactory.make,
         makeKeying: @escaping @Sendable (ServiceConfiguration, any Journal) -> (any Keying)? = KeyingFactory.make,
         engineJournalsSources: Bool = true
@@ -64,7 +65,7 @@ public struct ServiceRunner: Sendable {
                 try store.effectiveStartType(configuration), try store.dynamicSettings(),
                 // Informational only: an unreadable record must not keep the service from starting.
                 (try? store.bootSettings()) ?? nil,
-                ControlClient(socketPath: configuration.socketPath).isListening()
+                try ControlClient(socketPath: configuration.socketPath).isListening()
             )
         }
         if startType == .disabled {
@@ -96,21 +97,28 @@ public struct ServiceRunner: Sendable {
             bootSettings: bootSettings,
             journalsSources: !engineJournalsSources
         )
-        let (stopRequests, stopContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let shutdown = GroupShutdown()
+        let started = StartGate()
+        let plugins = PluginService(configuration: configuration, agent: agent, journal: journal, started: started)
         let host = HostService(
             configuration: configuration,
             agent: agent,
             journal: journal,
             notifier: notifier,
             registry: registry,
-            stopRequests: stopRequests,
-            requestStop: { stopContinuation.yield() }
+            plugins: plugins,
+            started: started,
+            requestStop: { shutdown.trigger() }
         )
-        var logger = Logger(label: "ipsecsvc")
-        logger.logLevel = .warning
+        // swift-service-lifecycle's own warnings go to the journal through the service's one log handler.
+        let logger = Logger.journal(label: "ipsecsvc.lifecycle", level: .warning)
+        // Started together; shut down in reverse order: the agent first (permit mode), the plugins and the
+        // engine's background work after it, the watchdog last.
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: WatchdogService(notifier: notifier, agent: agent), successTerminationBehavior: .ignore),
+                .init(service: PolicySourcesService(engine: agent.engine), successTerminationBehavior: .ignore),
+                .init(service: plugins, successTerminationBehavior: .ignore),
                 .init(
                     service: PolicyChangeService(agent: agent, notifier: notifier),
                     successTerminationBehavior: .ignore
@@ -130,21 +138,16 @@ public struct ServiceRunner: Sendable {
         )
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.stopTimeoutSeconds)
         groupConfiguration.maximumCancellationDuration = .seconds(5)
-        // Last, once every service has ended: the engine's timers and what they wait for (a hung
-        // directory_check is killed) must not outlive the process.
-        do {
-            try await ServiceGroup(configuration: groupConfiguration).run()
-        } catch {
-            await agent.engine.shutdown()
-            throw error
-        }
-        await agent.engine.shutdown()
+        let group = ServiceGroup(configuration: groupConfiguration)
+        shutdown.attach(group)
+        try await group.run()
     }
 }
 
 /// The agent's lifetime: socket, start, READY, wait for a stop, STOPPING, stop.
 ///
-/// A stop (SIGTERM, SIGINT, `service stop`) may come at any moment, also while the agent is starting:
+/// A stop (SIGTERM, SIGINT, `service stop`: each the group's graceful shutdown) may come at any moment,
+/// also while the agent is starting:
 /// the start is then cancelled (a hook tool or `directory_check` it waits for is killed), the driver
 /// goes to permit mode as for any stop, and the process exits 0 well within the group's limits.
 private struct HostService: Service {
@@ -153,14 +156,30 @@ private struct HostService: Service {
     var journal: any Journal
     var notifier: any ServiceNotifier
     var registry: ControlRegistry
-    var stopRequests: AsyncStream<Void>
+    /// Registered by the start, which waits for their first reports; stopped by their own service.
+    var plugins: PluginService
+    /// Released when the agent's start has completed (successfully or not): control commands other
+    /// than status and stop, and the plugins, wait for it.
+    var started: StartGate
+    /// `service stop`: the group's graceful shutdown, as for SIGTERM.
     var requestStop: @Sendable () -> Void
 
     func run() async throws {
+        // The plugins wait for the gate: it opens on every way out, also when the socket cannot be opened.
+        do {
+            try await serve()
+        } catch {
+            await started.release()
+            throw error
+        }
+        await started.release()
+    }
+
+    private func serve() async throws {
         let configuration = self.configuration
         let agent = self.agent
         let requestStop = self.requestStop
-        let gate = StartGate()
+        let gate = started
         let server = try ControlServer(configuration: configuration, registry: registry, journal: journal) { peer in
             ControlContext(
                 peer: peer,
@@ -180,16 +199,16 @@ private struct HostService: Service {
         notifier.status("Starting: applying the persistent policy")
         // Plugins start with the service: the first table the driver enforces holds their rules (each
         // waited for within its own timeout), so that the start is fail-closed (docs/plugins.md).
-        let plugins = await PluginWiring.start(configuration: configuration, engine: agent.engine, journal: journal)
+        let plugins = self.plugins
+        await plugins.register()
         do {
             // A stop during the start cancels it instead of waiting for it to end.
             try await cancelWhenGracefulShutdown {
-                try await agent.start(awaitingSources: { await plugins?.firstReports() })
+                try await agent.start(awaitingSources: { await plugins.firstReports() })
             }
         } catch {
             await gate.release()
             await server.stop()
-            await plugins?.stop()
             if Task.isShuttingDownGracefully {
                 notifier.stopping(status: "Stopping: the IPSec driver returns to permit mode")
                 await agent.stopDuringStart()
@@ -200,17 +219,23 @@ private struct HostService: Service {
             throw error
         }
         await gate.release()
+        // A stop that came while a source was being read (its check was killed, the source counted as
+        // unavailable) lets the start end normally: stop now, without READY (the plugins are stopped
+        // at their own service's turn).
+        guard !Task.isShuttingDownGracefully else {
+            notifier.stopping(status: "Stopping: the IPSec driver returns to permit mode")
+            await server.stop()
+            try? await agent.stop()
+            await BlockingPool.shared.run { try? FileSystem.remove(pidFile) }
+            return
+        }
         notifier.ready(status: await agent.summary())
-        // A refresh (SIGHUP, `service refresh`) makes the plugins follow plugins.d again.
-        if let plugins { await agent.setSourcesReloader { await plugins.reload() } }
 
-        for await _ in stopRequests.cancelOnGracefulShutdown() { break }
+        try? await gracefulShutdown()
 
         notifier.stopping(status: "Stopping: the IPSec driver returns to permit mode")
         await server.stop()
         try? await agent.stop()
-        await agent.setSourcesReloader(nil)
-        await plugins?.stop()
         await BlockingPool.shared.run { try? FileSystem.remove(pidFile) }
     }
 }
@@ -260,5 +285,29 @@ private struct WatchdogService: Service {
             notifier.watchdog()
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
         }
+    }
+}
+
+/// `service stop` over the control socket: starts the group's graceful shutdown, exactly as SIGTERM
+/// does, also when it arrives before the group runs.
+final class GroupShutdown: Sendable {
+    private let state = Mutex<(group: ServiceGroup?, requested: Bool)>((nil, false))
+
+    /// Called once the group exists; a stop requested before then is carried out now.
+    func attach(_ group: ServiceGroup) {
+        let requested = state.withLock { state in
+            state.group = group
+            return state.requested
+        }
+        if requested { trigger() }
+    }
+
+    func trigger() {
+        let group = state.withLock { state in
+            state.requested = true
+            return state.group
+        }
+        guard let group else { return }
+        Task { await group.triggerGracefulShutdown() }
     }
 }

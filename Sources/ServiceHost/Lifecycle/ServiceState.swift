@@ -57,13 +57,15 @@ public enum ServiceState: String, Hashable, Sendable, Codable, CaseIterable, Cus
     public var description: String { rawValue }
 }
 
-/// The lifecycle state machine: which control is allowed in which state, and where it leads.
+/// The service control manager's state machine (Windows' SCM: `sc start`, `sc stop`): which control is
+/// allowed in which state, and where it leads. Not the swift-service-lifecycle package, which runs the
+/// process's services (``ServiceRunner``).
 ///
 /// STOPPED → START_PENDING (start; refused with 1058 when Disabled, 1056 when already started)
 /// START_PENDING → RUNNING (started) or STOPPED (start failed)
-/// RUNNING → STOP_PENDING (stop; 1061 while a transition is pending, 1062 when not started)
+/// RUNNING → STOP_PENDING (stop; 1061 while a stop is pending, 1062 when not started)
 /// STOP_PENDING → STOPPED (stopped). A pure value: the agent keeps one and journals its changes.
-public struct ServiceLifecycle: Hashable, Sendable {
+public struct ServiceStateMachine: Hashable, Sendable {
     /// A control request or a completion.
     public enum Event: String, Hashable, Sendable {
         case start

@@ -1,5 +1,4 @@
-internal import CSystemd
-import IPsecSystem
+public import Logging
 import Synchronization
 
 #if canImport(Glibc)
@@ -68,21 +67,39 @@ public struct JournalEntry: Hashable, Sendable, Codable {
         self.fields = fields
     }
 
-    /// `FIELD=value` strings in a stable order, as journald receives them.
-    public var journalFields: [String] {
-        var result = [
-            "MESSAGE=\(message)", "PRIORITY=\(priority.rawValue)", "MESSAGE_ID=\(kind.messageID)",
-            "SYSLOG_IDENTIFIER=ipsecsvc",
-        ]
-        for key in fields.keys.sorted() { result.append("\(key)=\(fields[key]!)") }
-        return result
+    /// The entry as swift-log metadata: `MESSAGE_ID` and the extra fields.
+    public var metadata: Logger.Metadata {
+        var metadata: Logger.Metadata = ["MESSAGE_ID": .string(kind.messageID)]
+        for (key, value) in fields { metadata[key] = .string(value) }
+        return metadata
     }
 
-    /// One line for standard error: the message, then the id and fields.
+    /// `FIELD=value` strings in a stable order, as journald receives them (``JournaldLogHandler``).
+    public var journalFields: [String] {
+        JournaldLogHandler.journalFields(
+            level: priority.level,
+            message: message,
+            fields: JournaldLogHandler.fields(metadata)
+        )
+    }
+
+    /// One line for standard error, as ``JournaldLogHandler`` writes it without journald.
     public var line: String {
-        var extras = ["MESSAGE_ID=\(kind.messageID)"]
-        for key in fields.keys.sorted() { extras.append("\(key)=\(fields[key]!)") }
-        return "ipsecsvc[\(getpid())]: <\(priority.rawValue)> \(message) (\(extras.joined(separator: " ")))"
+        JournaldLogHandler.line(level: priority.level, message: message, fields: JournaldLogHandler.fields(metadata))
+    }
+}
+
+extension JournalPriority {
+    /// The swift-log level of the same syslog priority.
+    public var level: Logger.Level {
+        switch self {
+        case .critical: .critical
+        case .error: .error
+        case .warning: .warning
+        case .notice: .notice
+        case .info: .info
+        case .debug: .debug
+        }
     }
 }
 
@@ -92,37 +109,22 @@ public protocol Journal: Sendable {
     func record(_ entry: JournalEntry)
 }
 
-/// Writes each entry as one line to standard error (no journal, or journald unreachable).
-public struct StandardErrorJournal: Journal {
-    public init() {}
+/// The service's events as swift-log messages: each entry is one message at its priority's level, with
+/// `MESSAGE_ID` and its fields as metadata. The service's logger has a ``JournaldLogHandler``, so every
+/// event reaches journald (or standard error) through the one log handler.
+public struct LoggingJournal: Journal {
+    public var logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
 
     public func record(_ entry: JournalEntry) {
-        // One write(2) per entry so that lines from several threads never interleave.
-        let bytes = Array((entry.line + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        logger.log(level: entry.priority.level, "\(entry.message)", metadata: entry.metadata)
     }
 }
 
-/// Sends entries to journald with `sd_journal_sendv`, falling back to standard error when journald
-/// cannot be reached.
-public struct SystemdJournal: Journal {
-    public init() {}
-
-    public func record(_ entry: JournalEntry) {
-        let fields = entry.journalFields
-        let result = withIOVectors(fields) { vectors in
-            sd_journal_sendv(vectors.baseAddress, Int32(vectors.count))
-        }
-        if result < 0 { StandardErrorJournal().record(entry) }
-    }
-
-    /// Whether journald's socket exists on this machine.
-    public static var isAvailable: Bool { FileSystem.exists("/run/systemd/journal/socket") }
-}
-
-/// Journald when it runs, standard error otherwise.
+/// The service's journal: every event, into journald when it runs, standard error otherwise.
 public func makeDefaultJournal() -> any Journal {
-    SystemdJournal.isAvailable ? SystemdJournal() : StandardErrorJournal()
+    LoggingJournal(logger: .journal(label: "ipsecsvc", level: .trace))
 }
 
 /// Keeps entries in memory: the test double.
@@ -144,19 +146,4 @@ public struct CompositeJournal: Journal {
     public init(_ journals: [any Journal]) { self.journals = journals }
 
     public func record(_ entry: JournalEntry) { for journal in journals { journal.record(entry) } }
-}
-
-/// Calls `body` with an iovec array pointing at NUL-free copies of `strings`.
-private func withIOVectors<R>(_ strings: [String], _ body: (UnsafeMutableBufferPointer<iovec>) -> R) -> R {
-    let buffers = strings.map { Array($0.utf8) }
-    var storage: [UnsafeMutableRawPointer] = []
-    var vectors: [iovec] = []
-    for buffer in buffers {
-        let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(buffer.count, 1), alignment: 1)
-        buffer.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        storage.append(pointer)
-        vectors.append(iovec(iov_base: pointer, iov_len: buffer.count))
-    }
-    defer { for pointer in storage { pointer.deallocate() } }
-    return vectors.withUnsafeMutableBufferPointer { body($0) }
 }

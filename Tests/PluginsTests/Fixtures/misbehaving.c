@@ -16,8 +16,14 @@
  *   chatty      like good, after printing to stdout (which must not reach the protocol)
  *   notify      like good, and signals a change from its own thread 300 ms after open; the second
  *               and later documents use the address 198.18.7.2
+ *   fork        like good, after starting `sleep 300` at open that writes its pid to the file named
+ *               by option "state" (a helper the plugin leaves running)
+ *   storm       like good, and signals changes from its own thread every 50 us for one second, each
+ *               document with another address (198.18.7.1/.2); the last one uses 198.18.7.9
  *   slow        like good, after sleeping option "delay-ms" milliseconds in every fetch (a source that
  *               reports late)
+ *
+ * `hang` creates the file named by option "state" (if given) when its fetch starts hanging.
  *
  * Build variants (-D): FIXTURE_ABI=N puts N into abi_version; FIXTURE_ENTRY_V2 exports only
  * ipsec_plugin_entry_v2; FIXTURE_OPEN_MARKER="path" makes open create that file (to prove that a
@@ -25,10 +31,12 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipsec_plugin.h"
@@ -51,6 +59,10 @@ struct fixture {
     void *host_context;
     pthread_t notifier;
     int notifying;
+    /* storm: how many changes were signalled, and whether the storm is over. */
+    atomic_int signalled;
+    atomic_int calm;
+    atomic_int closing;
 };
 
 static const char good_format[] =
@@ -102,6 +114,43 @@ static void *notify_later(void *argument) {
     return NULL;
 }
 
+/* Monotonic milliseconds. */
+static long long monotonic_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void *storm(void *argument) {
+    struct fixture *self = argument;
+    /* One second of signals whatever the load: on a busy machine each usleep takes far longer than
+       50 us, and a storm bounded by its count alone would outlast the test's wait. */
+    long long end = monotonic_ms() + 1000;
+    for (int i = 0; i < 20000 && monotonic_ms() < end && !atomic_load(&self->closing); i++) {
+        atomic_fetch_add(&self->signalled, 1);
+        self->changed(self->host_context);
+        usleep(50);
+    }
+    atomic_store(&self->calm, 1);
+    self->changed(self->host_context);
+    return NULL;
+}
+
+/* Starts `sleep 300` in the plugin host's process group; the child writes its pid to `path` first. */
+static void start_helper(const char *path) {
+    pid_t child = fork();
+    if (child != 0) return;
+    char text[32];
+    int length = snprintf(text, sizeof text, "%d\n", (int)getpid());
+    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    if (fd >= 0) {
+        (void)!write(fd, text, (size_t)length);
+        close(fd);
+    }
+    execlp("sleep", "sleep", "300", (char *)NULL);
+    _exit(127);
+}
+
 static int32_t fixture_open(const char *configuration, ipsec_plugin_changed_fn changed, void *host_context,
                             void **instance, char *error, size_t error_capacity) {
 #ifdef FIXTURE_OPEN_MARKER
@@ -123,6 +172,10 @@ static int32_t fixture_open(const char *configuration, ipsec_plugin_changed_fn c
     if (strcmp(self->mode, "notify") == 0) {
         self->notifying = pthread_create(&self->notifier, NULL, notify_later, self) == 0;
     }
+    if (strcmp(self->mode, "storm") == 0) {
+        self->notifying = pthread_create(&self->notifier, NULL, storm, self) == 0;
+    }
+    if (strcmp(self->mode, "fork") == 0 && self->state[0]) start_helper(self->state);
     *instance = self;
     return IPSEC_PLUGIN_OK;
 }
@@ -151,6 +204,7 @@ static int32_t fixture_fetch(void *instance, const char **document, size_t *leng
     if (strcmp(mode, "slow") == 0) usleep((useconds_t)atoi(self->delay) * 1000);
     if (strcmp(mode, "abort") == 0) abort();
     if (strcmp(mode, "hang") == 0) {
+        if (self->state[0]) close(open(self->state, O_CREAT | O_WRONLY, 0600));
         for (;;) pause();
     }
     if (strcmp(mode, "leak") == 0) {
@@ -185,6 +239,9 @@ static int32_t fixture_fetch(void *instance, const char **document, size_t *leng
     }
     const char *address = self->address;
     if (strcmp(mode, "invalid") == 0) address = "999.1.1.1";
+    if (strcmp(mode, "storm") == 0) {
+        address = atomic_load(&self->calm) ? "198.18.7.9" : (self->fetches % 2 ? "198.18.7.1" : "198.18.7.2");
+    }
     if (asprintf(&self->document, good_format, address) < 0) return fail(error, error_capacity, "out of memory");
     *document = self->document;
     *length = strlen(self->document);
@@ -194,6 +251,7 @@ static int32_t fixture_fetch(void *instance, const char **document, size_t *leng
 static void fixture_close(void *instance) {
     struct fixture *self = instance;
     if (!self) return;
+    atomic_store(&self->closing, 1);
     if (self->notifying) pthread_join(self->notifier, NULL);
     free(self->document);
     free(self);

@@ -1,0 +1,220 @@
+import Foundation
+import IPsecTestKit
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The control socket cannot be starved (issue 17): peers are checked when they connect, before a byte
+/// is read; each request has one deadline, however slowly it trickles in; one user holds at most a few
+/// connections; and `status` and `stop` are answered while the service starts.
+@Suite(.serialized) struct ControlSocketStarvationTests {
+    /// 40 connections that each send one byte at a time (the old server gave each its own thread and
+    /// restarted its timeout at every byte, so 32 of them locked everyone out): root's `status` still
+    /// answers at once.
+    @Test(.timeLimit(.minutes(2))) func tricklingConnectionsDoNotLockOutOthers() async throws {
+        let sandbox = try ServiceSandbox(extraConfig: "request_timeout = 30\n")
+        defer { sandbox.remove() }
+        let service = try sandbox.startRun()
+        defer { service.terminate() }
+        #expect(await sandbox.waitForRunning(), "log:\n\(service.output)")
+
+        let trickle = try Trickle(socket: sandbox.socket, connections: 40)
+        defer { trickle.close() }
+        let ticker = Task { await trickle.run(every: .milliseconds(300)) }
+        defer { ticker.cancel() }
+        try await Task.sleep(for: .milliseconds(600))
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        let status = try await sandbox.execute(["status"] + sandbox.commonArguments)
+        let elapsed = clock.now - started
+        #expect(status.status == 0, "\(status.output)")
+        #expect(status.output.contains("RUNNING"), "\(status.output)")
+        // The campaign's figure (< 1 s) is measured by Benchmarks/control-socket; this bound only
+        // separates "answered" from "waited for a trickling connection's 30 s".
+        #expect(elapsed < .seconds(10), "status took \(elapsed)")
+    }
+
+    /// A request that trickles in one byte every 300 ms meets one deadline, counted from the connect.
+    @Test(.timeLimit(.minutes(2))) func aRequestHasOneDeadlineHoweverSlowlyItArrives() async throws {
+        let sandbox = try ServiceSandbox(extraConfig: "request_timeout = 2\n")
+        defer { sandbox.remove() }
+        let service = try sandbox.startRun()
+        defer { service.terminate() }
+        #expect(await sandbox.waitForRunning(), "log:\n\(service.output)")
+
+        let trickle = try Trickle(socket: sandbox.socket, connections: 1)
+        defer { trickle.close() }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let ticker = Task { await trickle.run(every: .milliseconds(300)) }
+        defer { ticker.cancel() }
+        let answered = await eventually(timeout: .seconds(20)) { trickle.answers().first?.isEmpty == false }
+        let elapsed = clock.now - started
+        #expect(answered)
+        #expect(trickle.answers().first?.contains(#""code":"timeout""#) == true, "\(trickle.answers())")
+        #expect(elapsed < .seconds(8), "the deadline moved with the bytes: answered after \(elapsed)")
+    }
+
+    /// A peer that may not use the socket is refused as soon as it connects: the service reads
+    /// nothing from it (before, it waited for its request first, up to the request timeout).
+    @Test(.enabled(if: ServiceHarness.isRoot, "needs root: setpriv"), .timeLimit(.minutes(2)))
+    func unauthorizedPeersAreRefusedBeforeTheyWrite() async throws {
+        // Mode 0666 lets everyone connect, so the service's own check decides.
+        let sandbox = try ServiceSandbox(
+            extraConfig: "admin_group = ipsecsvc-no-such-group\nsocket_mode = 0666\nrequest_timeout = 30\n"
+        )
+        defer { sandbox.remove() }
+        let service = try sandbox.startRun()
+        defer { service.terminate() }
+        #expect(await sandbox.waitForRunning(), "log:\n\(service.output)")
+
+        // A silent client: nc waits on a stdin that sends nothing for 8 s.
+        let answer = sandbox.root + "/silent.out"
+        let client = try ServiceProcess(
+            Self.nobody + ["sh", "-c", "sleep 8 | nc -U \(sandbox.socket)"],
+            output: answer
+        )
+        defer { client.terminate() }
+        let refused = await eventually(timeout: .seconds(5)) {
+            ((try? String(contentsOfFile: answer, encoding: .utf8)) ?? "").contains("access-denied")
+        }
+        #expect(refused, "answer: \((try? String(contentsOfFile: answer, encoding: .utf8)) ?? "")")
+    }
+
+    /// One user (not root) holds at most 16 connections; more get `busy` at once, and others
+    /// (root here) are served meanwhile.
+    @Test(.enabled(if: ServiceHarness.isRoot, "needs root: setpriv and a temporary group"), .timeLimit(.minutes(2)))
+    func oneUserHoldsAFewConnectionsAtMost() async throws {
+        let group = "ipsecst\(getpid() % 100_000)"
+        let added = try await ServiceSandbox.tool(["groupadd", "--system", group])
+        try #require(added == 0, "groupadd failed")
+        defer { _ = ServiceSandbox.toolBlocking(["groupdel", group]) }
+        let gid = try #require(getgrnam(group)?.pointee.gr_gid)
+        let sandbox = try ServiceSandbox(
+            extraConfig: "admin_group = \(group)\nsocket_mode = 0666\nrequest_timeout = 3\n"
+        )
+        defer { sandbox.remove() }
+        let service = try sandbox.startRun()
+        defer { service.terminate() }
+        #expect(await sandbox.waitForRunning(), "log:\n\(service.output)")
+
+        // The clients run as nobody: their answers go to a directory nobody may write.
+        let answers = sandbox.root + "/answers"
+        mkdir(answers, 0o777)
+        chmod(answers, 0o1777)
+        let outputs = (1...24).map { answers + "/member-\($0).out" }
+        let script = outputs.map { "sleep 4 | nc -U \(sandbox.socket) > \($0) &" }.joined(separator: "\n") + "\nwait\n"
+        let member = try ServiceProcess(
+            ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--groups", "\(gid)", "sh", "-c", script],
+            output: sandbox.root + "/member.log"
+        )
+        defer { member.terminate() }
+        func busyCount() -> Int {
+            outputs.filter { ((try? String(contentsOfFile: $0, encoding: .utf8)) ?? "").contains(#""code":"busy""#) }
+                .count
+        }
+        #expect(await eventually(timeout: .seconds(5)) { busyCount() >= 8 }, "busy answers: \(busyCount())")
+        let status = try await sandbox.execute(["status"] + sandbox.commonArguments)
+        #expect(status.status == 0, "\(status.output)")
+        #expect(status.output.contains("RUNNING"))
+        // The connections that were admitted get the timeout answer at their deadline.
+        let timedOut = await eventually(timeout: .seconds(15)) {
+            outputs.filter { ((try? String(contentsOfFile: $0, encoding: .utf8)) ?? "").contains(#""code":"timeout""#) }
+                .count + busyCount() == outputs.count
+        }
+        #expect(timedOut, "busy answers: \(busyCount())")
+    }
+
+    /// While the start waits for a `directory_check` that hangs, `status` answers START_PENDING and
+    /// `service stop` stops the service (before, both waited for the start).
+    @Test(.timeLimit(.minutes(2))) func statusAndStopAreAnsweredWhileTheServiceStarts() async throws {
+        let check = HangingDirectoryCheck(seconds: 120)
+        defer { check.remove() }
+        let sandbox = try ServiceSandbox(extraConfig: check.config)
+        defer { sandbox.remove() }
+        let service = try sandbox.startRun()
+        defer { service.terminate() }
+        #expect(await eventually(timeout: .seconds(60)) { check.pid() != nil })
+
+        let status = try await sandbox.execute(["status"] + sandbox.commonArguments)
+        #expect(status.status == 0, "\(status.output)")
+        #expect(status.output.contains("START_PENDING"), "\(status.output)")
+
+        let stop = try await sandbox.execute(["service", "stop"] + sandbox.commonArguments)
+        #expect(stop.status == 0, "\(stop.output)\nlog:\n\(service.output)")
+        #expect(stop.output.contains("STOPPED"), "\(stop.output)")
+        #expect(await service.exited(timeout: 10) == 0, "log:\n\(service.output)")
+    }
+
+    /// Denied access is an error with a non-zero exit, never an answer from the state directory that
+    /// claims the service is not running.
+    @Test(.enabled(if: ServiceHarness.isRoot, "needs root: setpriv"), .timeLimit(.minutes(2)))
+    func deniedAccessIsAnErrorNotAnOfflineAnswer() async throws {
+        let sandbox = try ServiceSandbox(extraConfig: "admin_group = ipsecsvc-no-such-group\n")
+        defer { sandbox.remove() }
+        // Readable state, so that an offline fall-back would "work" and hide the refusal.
+        chmod(sandbox.root, 0o755)
+        let service = try sandbox.startRun()
+        defer { service.terminate() }
+        #expect(await sandbox.waitForRunning(), "log:\n\(service.output)")
+        chmod(sandbox.stateDirectory, 0o755)
+        for name in ["local.xml", "driver-state"] { chmod(sandbox.stateDirectory + "/" + name, 0o644) }
+        chmod(sandbox.configPath, 0o644)
+
+        for command in [
+            ["policy", "show", "--effective"], ["policy", "export", "-"], ["status"], ["service", "query"],
+            ["explain", "--src", "198.18.0.1", "--dst", "198.18.0.2"],
+        ] {
+            let result = try await sandbox.execute(command + sandbox.commonArguments, prefix: Self.nobody)
+            #expect(result.status != 0, "\(command): \(result.output)")
+            #expect(result.output.contains("Access is denied"), "\(command): \(result.output)")
+            #expect(!result.output.contains("not running"), "\(command): \(result.output)")
+        }
+    }
+
+    static let nobody = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
+}
+
+/// Connections of this test process that send one byte of a request at a time, never a newline.
+final class Trickle: Sendable {
+    private let descriptors: [Int32]
+
+    init(socket: String, connections: Int) throws {
+        var opened: [Int32] = []
+        for _ in 0..<connections {
+            guard let fd = RawControl.connect(socket) else {
+                for fd in opened { Glibc.close(fd) }
+                throw POSIXError(.ECONNREFUSED)
+            }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            opened.append(fd)
+        }
+        descriptors = opened
+    }
+
+    /// Sends one byte on every connection each `interval`, until cancelled.
+    func run(every interval: Duration) async {
+        var byte: UInt8 = UInt8(ascii: "{")
+        while !Task.isCancelled {
+            for fd in descriptors { _ = send(fd, &byte, 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            byte = UInt8(ascii: " ")
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// What each connection has received so far (non-blocking; empty while nothing came).
+    func answers() -> [String] {
+        descriptors.map { fd in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = buffer.withUnsafeMutableBytes {
+                recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK | MSG_DONTWAIT))
+            }
+            return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+        }
+    }
+
+    func close() { for fd in descriptors { Glibc.close(fd) } }
+}
