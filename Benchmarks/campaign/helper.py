@@ -193,6 +193,7 @@ def traffic(directory, name, permitted, blocked):
         result[f"{label}_udp_sent"] = out["udp_sent"]
         result[f"{label}_tcp_received"] = into["tcp_accepted"]
         result[f"{label}_udp_received"] = into["udp_received"]
+        result[f"{label}_tcp_established_at_sender"] = out["tcp_established"]
     result["blocked_leaked"] = result["blocked_tcp_received"] + result["blocked_udp_received"]
     result["permitted_lost"] = (
         result["permitted_tcp_sent"] - result["permitted_tcp_received"]
@@ -243,6 +244,11 @@ def summary(facts_path, out_path):
             for key, value in traffic(directory, name, permitted, blocked).items():
                 totals[key] = round(totals.get(key, 0) + value, 3)
         entry.update(totals)
+        boots = [int(value) for value in lists.get(f"{part}.boot_ms", [])]
+        if boots:
+            entry["boot_ms_p50"] = percentile(boots, 0.5)
+            entry["boot_ms_max"] = max(boots)
+            entry["boot_modes"] = sorted(set(lists.get(f"{part}.boot_output", [])))
         result[part] = entry
         sent = entry["permitted_tcp_sent"] + entry["permitted_udp_sent"]
         rows.append(
@@ -253,6 +259,7 @@ def summary(facts_path, out_path):
                 f"permitted lost {entry['permitted_lost']} of {sent}; "
                 f"restart to READY p50 {entry['ready_ms_p50']} ms, max {entry['ready_ms_max']} ms; "
                 f"{entry['probe_rounds']} probe rounds in {entry['probe_seconds']} s"
+                + (f"; ipsecsvc boot p50 {entry['boot_ms_p50']} ms" if "boot_ms_p50" in entry else "")
                 + (f"; FAILED rounds {entry['failed_rounds']}" if entry["failed_rounds"] else ""),
             )
         )

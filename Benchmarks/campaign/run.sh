@@ -292,7 +292,7 @@ for round in $(seq "$boots"); do
     start=$(now_ms)
     service_command boot >"$dir/boot-$round.log" 2>&1 || fail "ipsecsvc boot: $(cat "$dir/boot-$round.log")"
     fact "c.boot_ms[] $(($(now_ms) - start))"
-    fact "c.boot_output[] $(head -n 1 "$dir/boot-$round.log")"
+    fact "c.boot_output[] $(tail -n 1 "$dir/boot-$round.log")"
     start_probes c "c$round"
     start_agent c
     sleep 0.3
