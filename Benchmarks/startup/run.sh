@@ -5,7 +5,9 @@
 #   enforced_ms       exec → the queue bound and the secure-mode hooks in place (every packet from then on
 #                     is decided by the policy), polled every 2 ms
 #   boot_ms           `ipsecsvc boot` (Automatic start type, stateful startup mode), best of 5
-#   peak_rss_kib      the service's VmHWM with the policy in force
+#   peak_rss_kib      the service's (the agent's) VmHWM with the policy in force
+#   driver_peak_rss_kib  the driver process's VmHWM (`ipsecsvc driver`, which the service starts)
+#   rss_kib, driver_rss_kib  their VmRSS at the same moment (what stays once the peak has passed)
 #   ready_cpu_ms, boot_cpu_ms   CPU time (user + system, with reaped children such as iptables-restore)
 #                     up to READY and of the best `ipsecsvc boot`: what load on a shared machine does not
 #                     inflate, unlike the wall-clock figures (load_average is the 1-minute one at the end)
@@ -90,11 +92,34 @@ while time.monotonic() < deadline and (ready is None or enforced is None):
         break
 time.sleep(1)
 # The service runs in the namespace as a child of `ip netns exec` (which execs it): same PID.
-hwm = 0
-with open(f"/proc/{proc.pid}/status") as status:
-    for line in status:
-        if line.startswith("VmHWM:"):
-            hwm = int(line.split()[1])
+def peak_rss(pid, field="VmHWM:"):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+hwm = peak_rss(proc.pid)
+rss = peak_rss(proc.pid, "VmRSS:")
+# The driver process the service started (`ipsecsvc driver --exit-with-service --state-dir <ours>`):
+# it holds the table; the agent compiles it and hands it over.
+def our_drivers():
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                argv = cmdline.read().split(b"\0")
+        except OSError:
+            continue
+        if b"driver" in argv and f"{work}/state".encode() in argv:
+            found.append(int(entry))
+    return found
+driver_hwm = max([peak_rss(pid) for pid in our_drivers()] + [0])
+driver_rss = max([peak_rss(pid, "VmRSS:") for pid in our_drivers()] + [0])
 proc.terminate()
 proc.wait(timeout=20)
 # ipsecsvc boot: Automatic start type, stateful startup mode (writes the startup rules and exits).
@@ -110,6 +135,12 @@ for _ in range(5):
     if result.returncode != 0:
         sys.stderr.write(result.stderr)
     boots.append(time.monotonic() - t)
+# `boot` started a driver of its own (no service to exit with): ours, by PID.
+for pid in our_drivers():
+    try:
+        os.kill(pid, 15)
+    except OSError:
+        pass
 print(json.dumps({
     "filters": int(os.environ.get("FILTERS", "0")) or None,
     "ready_ms": round(ready * 1000, 1) if ready else None,
@@ -119,5 +150,8 @@ print(json.dumps({
     "ready_cpu_ms": round(ready_cpu * 1000, 1) if ready_cpu is not None else None,
     "load_average": os.getloadavg()[0],
     "peak_rss_kib": hwm,
+    "driver_peak_rss_kib": driver_hwm,
+    "rss_kib": rss,
+    "driver_rss_kib": driver_rss,
 }, sort_keys=True))
 PY

@@ -43,6 +43,36 @@ public enum FileSystem {
         }
     }
 
+    /// At most the first `count` bytes of the regular file `path` (fewer when the file is shorter), or
+    /// `nil` when it does not exist: for a look at a file's head without reading the rest of it.
+    /// - Throws: ``SystemError`` naming `path` (`open`, `read`; ``Errno/invalidArgument`` when it is
+    ///   not a regular file).
+    public static func readPrefixIfPresent(_ path: String, count: Int) throws(SystemError) -> [UInt8]? {
+        let fd: Int32
+        do {
+            fd = try SystemCall.check("open", path: path) { open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) }
+        } catch  where error.errno == .noSuchFile {
+            return nil
+        }
+        defer { close(fd) }
+        var status = stat()
+        try SystemCall.check("stat", path: path) { fstat(fd, &status) }
+        if status.st_mode & S_IFMT != S_IFREG {
+            throw SystemError("read", path: path, errno: .invalidArgument, detail: "not a regular file")
+        }
+        var bytes = [UInt8](repeating: 0, count: max(0, count))
+        var filled = 0
+        while filled < bytes.count {
+            let got = try SystemCall.check("read", path: path) {
+                bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            }
+            if got == 0 { break }
+            filled += got
+        }
+        bytes.removeLast(bytes.count - filled)
+        return bytes
+    }
+
     /// ``read(_:limit:accept:)`` decoded as UTF-8 (invalid sequences become U+FFFD).
     public static func readText(_ path: String, limit: Int) throws(SystemError) -> String {
         String(decoding: try read(path, limit: limit), as: UTF8.self)

@@ -68,12 +68,12 @@ final class LibXMLSAXParser {
     private let validation: xmlSchemaValidCtxtPtr
     private let input: InputCursor
     /// Set during ``parse(handler:)`` only.
-    private var handler: (any LibXMLSAXHandler)?
+    @exclusivity(unchecked) private var handler: (any LibXMLSAXHandler)?
 
     /// Reads the caller's buffer in pieces without copying it whole.
     private final class InputCursor {
         let bytes: UnsafeBufferPointer<UInt8>
-        var offset = 0
+        @exclusivity(unchecked) var offset = 0
         init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
     }
 
@@ -203,16 +203,30 @@ final class LibXMLSAXParser {
 /// Maps libxml2's interned name pointers to an enumeration without building a `String` per node.
 ///
 /// The parser's dictionary interns element and attribute names, so the same name arrives as the same
-/// pointer; only names the parser confirms as interned are remembered. The table stops learning after
-/// a few hundred entries, so a document full of made-up names cannot grow it without bound.
+/// pointer; only names the parser confirms as interned are remembered, in a small open-addressing table
+/// keyed by the pointer itself (one or two probes, no hashing of the name). The table stops learning
+/// at half its size, so a document full of made-up names cannot grow it.
 final class LibXMLNameTable<Name: RawRepresentable> where Name.RawValue == String {
-    private var known: [UnsafeRawPointer: Name?] = [:]
+    private static var capacity: Int { 1024 }
+    /// Used by the parsing thread only (see ``NativeXMLDecoder``): no runtime exclusivity checks.
+    @exclusivity(unchecked) private var keys = [UnsafeRawPointer?](repeating: nil, count: capacity)
+    @exclusivity(unchecked) private var names = [Name?](repeating: nil, count: capacity)
+    @exclusivity(unchecked) private var count = 0
 
     func lookup(_ pointer: UnsafePointer<xmlChar>, in parser: LibXMLSAXParser) -> Name? {
         let key = UnsafeRawPointer(pointer)
-        if let hit = known[key] { return hit }
+        let mask = Self.capacity - 1
+        var slot = Int(bitPattern: UInt(bitPattern: key) >> 3 ^ UInt(bitPattern: key) >> 13) & mask
+        while let known = keys[slot] {
+            if known == key { return names[slot] }
+            slot = (slot + 1) & mask
+        }
         let name = Name(rawValue: String(cString: pointer))
-        if known.count < 512, parser.isInterned(pointer) { known[key] = name }
+        if count < Self.capacity / 2, parser.isInterned(pointer) {
+            keys[slot] = key
+            names[slot] = name
+            count += 1
+        }
         return name
     }
 }

@@ -94,6 +94,25 @@ import Testing
         #expect(await driver.mode == .operational(.permit))
     }
 
+    /// Computer startup reads only the root start tag of a store that names its assigned policy (the
+    /// rest here would not even parse), and reads the sources when no head names one.
+    @Test func bootAnswersFromTheStoreHead() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let state = StateDirectory(path: directory.path)
+        let head =
+            #"<policyStore xmlns="urn:ipsecsvc:policy:1" version="1" assignedPolicy="{00000000-0000-4000-8000-000000000001}">"#
+        try DurableFile.write(Array((head + "<not the rest of a store").utf8), to: state.persistentStore)
+        #expect(try await PolicyEngineFactory.anyPolicyAssigned(configuration(directory)))
+
+        var unassigned = Self.store(named: "Lab lockdown")
+        unassigned.assignedPolicyID = nil
+        try DurableFile.write(NativeXMLStoreCodec().encode(unassigned), to: state.persistentStore)
+        #expect(try await !PolicyEngineFactory.anyPolicyAssigned(configuration(directory)))
+        try DurableFile.write(NativeXMLStoreCodec().encode(Self.store(named: "Lab lockdown")), to: state.localStore)
+        #expect(try await PolicyEngineFactory.anyPolicyAssigned(configuration(directory)))
+    }
+
     @Test func brokenPersistentStoreEntersBlockModeOnce() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

@@ -4,6 +4,10 @@ import PolicyModel
 ///
 /// The schema checks structure, types, keys and references while libxml2 parses; this type builds the
 /// model, resolves `<include>`s (refusing cycles) and gives every problem a line and column.
+///
+/// Its state is touched only from the parser's callbacks, on the one thread that parses: the stored
+/// properties opt out of the runtime exclusivity checks, which cost more than the decoding itself on
+/// every element and attribute.
 final class NativeXMLDecoder: LibXMLSAXHandler {
     let source: NativeXMLSource
     let parser: LibXMLSAXParser
@@ -12,30 +16,36 @@ final class NativeXMLDecoder: LibXMLSAXHandler {
     let elements = LibXMLNameTable<NativeXMLElement>()
     let attributes = LibXMLNameTable<NativeXMLAttribute>()
     /// Open elements with the line their start tag ends on.
-    var open: [(element: NativeXMLElement, line: Int)] = []
-    var lastClosed: (element: NativeXMLElement, line: Int)?
-    var sawRoot = false
+    @exclusivity(unchecked) var open: [(element: NativeXMLElement, line: Int)] = []
+    @exclusivity(unchecked) var lastClosed: (element: NativeXMLElement, line: Int)?
+    @exclusivity(unchecked) var sawRoot = false
     /// The start tag being handled.
-    var current: LibXMLSAXElement?
+    @exclusivity(unchecked) var current: LibXMLSAXElement?
     /// Our own first problem; the schema validator still sees the element before we stop, so that
     /// its (usually more precise) message wins when it has one.
-    var failure: PolicyFormatError?
-    var outcome: PolicyFormatError?
+    @exclusivity(unchecked) var failure: PolicyFormatError? {
+        didSet { if failure != nil { failing = true } }
+    }
+    @exclusivity(unchecked) var outcome: PolicyFormatError? {
+        didSet { if outcome != nil { failing = true } }
+    }
+    /// Whether ``failure`` or ``outcome`` is set: tested on every event without copying either.
+    @exclusivity(unchecked) private var failing = false
 
-    var lists: [NativeXMLFilterListDraft] = []
-    var filterActions: [FilterAction] = []
-    var policies: [IPsecPolicy] = []
-    var assignedPolicyID: IPsecGUID?
-    var references: [NativeXMLReference] = []
+    @exclusivity(unchecked) var lists: [NativeXMLFilterListDraft] = []
+    @exclusivity(unchecked) var filterActions: [FilterAction] = []
+    @exclusivity(unchecked) var policies: [IPsecPolicy] = []
+    @exclusivity(unchecked) var assignedPolicyID: IPsecGUID?
+    @exclusivity(unchecked) var references: [NativeXMLReference] = []
 
     // The objects being read, innermost last.
-    var list: NativeXMLFilterListDraft?
-    var filter: Filter?
-    var side: NativeXMLElement = .source
-    var action: FilterAction?
-    var offer: SecurityOffer?
-    var policy: IPsecPolicy?
-    var rule: Rule?
+    @exclusivity(unchecked) var list: NativeXMLFilterListDraft?
+    @exclusivity(unchecked) var filter: Filter?
+    @exclusivity(unchecked) var side: NativeXMLElement = .source
+    @exclusivity(unchecked) var action: FilterAction?
+    @exclusivity(unchecked) var offer: SecurityOffer?
+    @exclusivity(unchecked) var policy: IPsecPolicy?
+    @exclusivity(unchecked) var rule: Rule?
 
     init(source: NativeXMLSource, parser: LibXMLSAXParser, limits: NativePolicyXML.Limits) {
         self.source = source
@@ -96,6 +106,7 @@ final class NativeXMLDecoder: LibXMLSAXHandler {
     /// After our own failure, the next event decides between it and the validator's message for the
     /// same element, then stops the parser. - Returns: whether to go on.
     private func settleFailure() -> Bool {
+        if !failing { return true }
         guard let failure else { return outcome == nil }
         if outcome == nil { outcome = parser.errors.first.map(error(from:)) ?? failure }
         parser.stop()

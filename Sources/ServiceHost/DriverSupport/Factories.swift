@@ -180,8 +180,17 @@ public enum PolicyEngineFactory {
     /// (stateful if so, permit otherwise). Reads the sources without applying or journaling anything.
     /// The live directory is not asked: computer startup runs before the network, so its cached copy
     /// stands for it.
+    ///
+    /// Computer startup waits for this answer: a persistent or local store whose root element names
+    /// an assigned policy answers it from the file's first bytes
+    /// (`NativePolicyXML.declaresAssignedPolicy(contentsOf:)`); only otherwise are the sources read.
     public static func anyPolicyAssigned(_ configuration: ServiceConfiguration) async throws -> Bool {
-        await storedSources(configuration).contains { status in
+        let state = StateDirectory(path: configuration.stateDirectory)
+        for store in [state.persistentStore, state.localStore]
+        where NativePolicyXML.declaresAssignedPolicy(contentsOf: store) == true {
+            return true
+        }
+        return await storedSources(configuration).contains { status in
             [.persistent, .directory, .directoryCache, .local].contains(status.kind) && status.policyName != nil
         }
     }
@@ -197,7 +206,7 @@ public enum PolicyEngineFactory {
     ) async -> [SourceStatus] {
         var readOnly = sourcesConfiguration(
             configuration,
-            events: RecordingEventSink(),
+            events: DiscardingEventSink(),
             runsTimers: false,
             readOnly: true
         )
