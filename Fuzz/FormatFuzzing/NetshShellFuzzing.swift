@@ -80,7 +80,8 @@ enum NetshShellFuzzing {
     /// read back to the same tokens. (A value can hold a quote only inside parentheses, which the
     /// quoting does not reproduce: those lines are skipped.)
     private static func tokenizerRoundTrip(_ line: String) {
-        guard let tokens = try? NetshTokenizer.tokenize(line), !tokens.contains(where: { $0.value.contains("\"") })
+        guard let tokens = try? NetshTokenizer.tokenize(line),
+            !tokens.contains(where: { $0.value.unicodeScalars.contains("\"") })
         else { return }
         let rendered = tokens.map { token in
             let value = NetshTokenizer.quote(token.value)

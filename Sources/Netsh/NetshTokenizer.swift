@@ -20,31 +20,36 @@ public struct NetshToken: Hashable, Sendable, Codable, CustomStringConvertible {
 /// spaces (and `=`) inside a value; a value that starts with `(` runs to the matching `)`, so lists
 /// can be written `mmsecmethods=(3DES-SHA1-2 DES-MD5-1)` as well as in quotes; the first `=` of an
 /// unquoted word separates the tag from the value.
+///
+/// It reads Unicode scalars, not Swift `Character`s: a quote, space, `=` or parenthesis followed by a
+/// combining mark is one `Character` (one grapheme cluster) in Swift, but still that delimiter to netsh,
+/// which reads UTF-16 code units; and a value quoted by ``quote(_:)`` must read back the same even
+/// when it starts with a combining mark (found by the netsh-shell fuzz target).
 package enum NetshTokenizer {
     package static func tokenize(_ line: String) throws(NetshError) -> [NetshToken] {
         var tokens: [NetshToken] = []
         var current = TokenBuilder()
         var inQuotes = false
         var parenDepth = 0
-        for character in line {
+        for scalar in line.unicodeScalars {
             if inQuotes {
-                if character == "\"" {
+                if scalar == "\"" {
                     inQuotes = false
                 } else {
-                    current.append(character)
+                    current.append(scalar)
                 }
                 continue
             }
             if parenDepth > 0 {
-                if character == "(" { parenDepth += 1 }
-                if character == ")" {
+                if scalar == "(" { parenDepth += 1 }
+                if scalar == ")" {
                     parenDepth -= 1
                     if parenDepth == 0 { continue }
                 }
-                current.append(character)
+                current.append(scalar)
                 continue
             }
-            switch character {
+            switch scalar {
             case "\"":
                 inQuotes = true
                 current.started = true
@@ -53,11 +58,11 @@ package enum NetshTokenizer {
                 current.started = true
             case "=" where current.tag == nil && current.isTagCandidate:
                 current.splitTag()
-            case " ", "\t", "\r", "\n", "\r\n":  // CR LF is one Character in Swift.
+            case " ", "\t", "\r", "\n":
                 if let token = current.finish() { tokens.append(token) }
                 current = TokenBuilder()
             default:
-                current.append(character)
+                current.append(scalar)
             }
         }
         if inQuotes { throw NetshError("A closing quotation mark (\") is missing.") }
@@ -68,7 +73,7 @@ package enum NetshTokenizer {
 
     /// Puts a value in quotes when netsh would need them to read it back as one value.
     package static func quote(_ value: String) -> String {
-        let plain = !value.isEmpty && value.allSatisfy { !" \t\"=()".contains($0) }
+        let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { !" \t\"=()".unicodeScalars.contains($0) }
         return plain ? value : "\"" + value + "\""
     }
 }
@@ -87,8 +92,8 @@ private struct TokenBuilder {
         !text.isEmpty && !started && text.allSatisfy { $0.isLetter || $0.isNumber }
     }
 
-    mutating func append(_ character: Character) {
-        text.append(character)
+    mutating func append(_ scalar: Unicode.Scalar) {
+        text.unicodeScalars.append(scalar)
     }
 
     mutating func splitTag() {
