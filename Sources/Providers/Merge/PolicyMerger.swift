@@ -120,19 +120,18 @@ public enum PolicyMerger {
                     gpo: source.gpo,
                     linkedThrough: source.linkedThrough
                 )
-                for filter in list.filters {
-                    result.append(
-                        EffectiveFilter(
-                            filter: filter,
-                            inboundAction: action,
-                            outboundAction: action,
-                            interfaceType: rule.interfaceType,
-                            tunnelEndpoint: rule.tunnelEndpoint,
-                            provenance: provenance,
-                            negotiation: negotiation
-                        )
-                    )
-                }
+                // One context for the whole list, shared by its filters (``EffectiveFilter``).
+                guard let first = list.filters.first else { continue }
+                let template = EffectiveFilter(
+                    filter: first,
+                    inboundAction: action,
+                    outboundAction: action,
+                    interfaceType: rule.interfaceType,
+                    tunnelEndpoint: rule.tunnelEndpoint,
+                    provenance: provenance,
+                    negotiation: negotiation
+                )
+                for filter in list.filters { result.append(template.with(filter: filter)) }
             }
         }
     }
