@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -126,4 +127,8 @@ void cipsec_set_thread_name(pthread_t thread, const char *name) {
     strncpy(shortened, name, sizeof(shortened) - 1);
     shortened[sizeof(shortened) - 1] = 0;
     (void)pthread_setname_np(thread, shortened);
+}
+
+int cipsec_release_free_heap(void) {
+    return malloc_trim(0);
 }

@@ -32,20 +32,48 @@ public struct EffectivePolicy: Hashable, Sendable, Codable {
 }
 
 /// One filter in effect.
+///
+/// Everything but ``filter`` is the filter's *context*: its rule's actions, connection type, tunnel,
+/// keying settings and provenance, the same for every filter of a filter list. It is kept in one shared,
+/// immutable box, so that the filters of one list (copies of one value with only ``filter`` changed, as
+/// the merger and the driver's hand-over build them) hold it once: inline, the context made each filter
+/// about 375 bytes, 37 MiB per copy of a 100,000-filter policy. Value semantics are unchanged: setting a
+/// context property gives this filter a box of its own; equality, hashing and coding are those of the
+/// fields, as before.
 public struct EffectiveFilter: Hashable, Sendable, Codable {
     public var filter: Filter
+    private var shared: SharedContext
+
     /// The action for packets that arrive at this computer and match.
-    public var inboundAction: FilterAction
+    public var inboundAction: FilterAction {
+        get { shared.context.inboundAction }
+        set { modifyContext { $0.inboundAction = newValue } }
+    }
     /// The action for packets this computer sends that match. Equal to ``inboundAction`` for
     /// static rules; dynamic rules may differ (`actioninbound` / `actionoutbound`).
-    public var outboundAction: FilterAction
-    public var interfaceType: InterfaceType
+    public var outboundAction: FilterAction {
+        get { shared.context.outboundAction }
+        set { modifyContext { $0.outboundAction = newValue } }
+    }
+    public var interfaceType: InterfaceType {
+        get { shared.context.interfaceType }
+        set { modifyContext { $0.interfaceType = newValue } }
+    }
     /// Tunnel endpoint of the rule, `nil` for transport mode.
-    public var tunnelEndpoint: IPv4Address?
-    public var provenance: Provenance
+    public var tunnelEndpoint: IPv4Address? {
+        get { shared.context.tunnelEndpoint }
+        set { modifyContext { $0.tunnelEndpoint = newValue } }
+    }
+    public var provenance: Provenance {
+        get { shared.context.provenance }
+        set { modifyContext { $0.provenance = newValue } }
+    }
     /// How IKE negotiates for this filter (its rule's authentication methods and its policy's main
     /// mode); `nil` means Windows' defaults (Kerberos, the default main-mode offers).
-    public var negotiation: NegotiationSettings?
+    public var negotiation: NegotiationSettings? {
+        get { shared.context.negotiation }
+        set { modifyContext { $0.negotiation = newValue } }
+    }
 
     public init(
         filter: Filter,
@@ -57,12 +85,82 @@ public struct EffectiveFilter: Hashable, Sendable, Codable {
         negotiation: NegotiationSettings? = nil
     ) {
         self.filter = filter
-        self.inboundAction = inboundAction
-        self.outboundAction = outboundAction ?? inboundAction
-        self.interfaceType = interfaceType
-        self.tunnelEndpoint = tunnelEndpoint
-        self.provenance = provenance
-        self.negotiation = negotiation
+        self.shared = SharedContext(
+            Context(
+                inboundAction: inboundAction,
+                outboundAction: outboundAction ?? inboundAction,
+                interfaceType: interfaceType,
+                tunnelEndpoint: tunnelEndpoint,
+                provenance: provenance,
+                negotiation: negotiation
+            )
+        )
+    }
+
+    /// The same context (shared, not copied) with another filter.
+    public func with(filter: Filter) -> EffectiveFilter {
+        var copy = self
+        copy.filter = filter
+        return copy
+    }
+
+    private mutating func modifyContext(_ change: (inout Context) -> Void) {
+        var context = shared.context
+        change(&context)
+        shared = SharedContext(context)
+    }
+
+    public static func == (lhs: EffectiveFilter, rhs: EffectiveFilter) -> Bool {
+        lhs.filter == rhs.filter && (lhs.shared === rhs.shared || lhs.shared.context == rhs.shared.context)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(filter)
+        hasher.combine(shared.context)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case filter, inboundAction, outboundAction, interfaceType, tunnelEndpoint, provenance, negotiation
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            filter: try container.decode(Filter.self, forKey: .filter),
+            inboundAction: try container.decode(FilterAction.self, forKey: .inboundAction),
+            outboundAction: try container.decode(FilterAction.self, forKey: .outboundAction),
+            interfaceType: try container.decode(InterfaceType.self, forKey: .interfaceType),
+            tunnelEndpoint: try container.decodeIfPresent(IPv4Address.self, forKey: .tunnelEndpoint),
+            provenance: try container.decode(Provenance.self, forKey: .provenance),
+            negotiation: try container.decodeIfPresent(NegotiationSettings.self, forKey: .negotiation)
+        )
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        let context = shared.context
+        try container.encode(filter, forKey: .filter)
+        try container.encode(context.inboundAction, forKey: .inboundAction)
+        try container.encode(context.outboundAction, forKey: .outboundAction)
+        try container.encode(context.interfaceType, forKey: .interfaceType)
+        try container.encodeIfPresent(context.tunnelEndpoint, forKey: .tunnelEndpoint)
+        try container.encode(context.provenance, forKey: .provenance)
+        try container.encodeIfPresent(context.negotiation, forKey: .negotiation)
+    }
+
+    private struct Context: Hashable, Sendable {
+        var inboundAction: FilterAction
+        var outboundAction: FilterAction
+        var interfaceType: InterfaceType
+        var tunnelEndpoint: IPv4Address?
+        var provenance: Provenance
+        var negotiation: NegotiationSettings?
+    }
+
+    /// Immutable, hence `Sendable`; replaced, never changed, when a context property is set.
+    private final class SharedContext: Sendable {
+        let context: Context
+        init(_ context: Context) { self.context = context }
     }
 }
 

@@ -65,4 +65,8 @@ int cipsec_wait_signal(int status);
 /* Sets `thread`'s name (at most 15 bytes are kept); errors are ignored. */
 void cipsec_set_thread_name(pthread_t thread, const char *name);
 
+/* malloc_trim(0): hands the heap's free pages back to the kernel, in every arena. Returns 1 when some
+   memory was released, 0 when none could be. */
+int cipsec_release_free_heap(void);
+
 #endif

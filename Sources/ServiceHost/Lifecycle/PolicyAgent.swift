@@ -178,6 +178,13 @@ public actor PolicyAgent {
             try await enterSecureOrBlock()
         }
         await journalSources(of: policy)
+        await releaseFreedMemory()
+    }
+
+    /// After a policy is applied: the parse, merge and hand-over freed most of what they used, but glibc
+    /// keeps it (about half the agent's memory at 100,000 filters, Benchmarks/README.md §4).
+    private func releaseFreedMemory() async {
+        _ = await BlockingPool.shared.run { CurrentProcess.releaseFreeHeapMemory() }
     }
 
     /// Secure mode; when the driver cannot enter it (its queue held by another process, its rules
@@ -349,6 +356,7 @@ public actor PolicyAgent {
             return
         }
         await journalSources(of: policy)
+        await releaseFreedMemory()
     }
 
     /// One event per source, when the agent journals them (not the engine).
