@@ -83,7 +83,9 @@ let package = Package(
         // Test doubles and helpers shared by every test target; never a dependency of production code.
         .target(
             name: "IPsecTestKit",
-            dependencies: ["DecisionCore", "Driver", "IPsecSystem", "Keying", "Netsh", "PolicyModel", "Providers"]
+            dependencies: [
+                "DecisionCore", "Driver", "IPsecSystem", "Keying", "Netsh", "PolicyModel", "Providers", "ServiceHost",
+            ]
         ),
         .target(
             name: "ServiceHost",

@@ -1,11 +1,13 @@
 import DecisionCore
+import PolicyModel
 
 extension DriverStatus {
     /// The counters in the order and under the names of the IPsec section of Windows Server 2003's
     /// `netsh ipsec dynamic show stats`, then the emulator's own decision counters. SA counters are
     /// the kernel's business and read 0 here (this driver does not negotiate).
     public var netshStatistics: [(name: String, value: UInt64)] {
-        func value(_ key: String) -> UInt64 { counters[key] ?? 0 }
+        let decisions = counters.decisions ?? DriverCounters.Decisions()
+        func packets(_ reason: DecisionReason) -> UInt64 { decisions.byReason[reason]?.packets ?? 0 }
         return [
             ("Active Associations", 0),
             ("Offload Associations", 0),
@@ -28,23 +30,23 @@ extension DriverStatus {
             ("Bytes Received In Tunnels", 0),
             ("Offloaded Bytes Sent", 0),
             ("Offloaded Bytes Received", 0),
-            ("Packets Filtered", value("packets")),
-            ("Packets Permitted", value("action.permit.packets")),
-            ("Packets Blocked", value("drops.blocked")),
-            ("Packets Protected", value("decision.protected.packets")),
-            ("Packets Dropped (Negotiation Required)", value("drops.negotiation-required")),
+            ("Packets Filtered", decisions.packets),
+            ("Packets Permitted", decisions.byAction[.permit]?.packets ?? 0),
+            ("Packets Blocked", decisions.drops(.blocked)),
+            ("Packets Protected", packets(.protected)),
+            ("Packets Dropped (Negotiation Required)", decisions.drops(.negotiationRequired)),
             (
                 "Packets Accepted In Clear (inpass/soft)",
-                value("decision.clear-inpass.packets") &+ value("decision.clear-soft.packets")
+                packets(.clearInboundPassThrough) &+ packets(.clearFallback)
             ),
             (
                 "Packets Exempt",
                 DecisionReason.allCases.filter { "\($0)".hasPrefix("exempt-") }
-                    .reduce(0) { $0 &+ value("decision.\($1).packets") }
+                    .reduce(0) { $0 &+ packets($1) }
             ),
-            ("Packets Malformed", value("drops.malformed")),
-            ("Queue Drops", value("queue.dropped.full") &+ value("queue.dropped.socket")),
-            ("Fast-Path Flows", value("fastpath.marked")),
+            ("Packets Malformed", decisions.drops(.malformed)),
+            ("Queue Drops", counters.queueDrops),
+            ("Fast-Path Flows", decisions.fastPathMarked),
         ]
     }
 }

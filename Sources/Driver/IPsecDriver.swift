@@ -69,8 +69,8 @@ public struct DriverStatus: Hashable, Sendable, Codable {
     /// Generation of the filter table in force (of the ``EffectivePolicy`` it was compiled from).
     public var tableGeneration: UInt64
     public var filterCount: Int
-    /// Named counters (packets and drops per action, reason, ...).
-    public var counters: [String: UInt64]
+    /// The counters (packets and drops per action, reason, ...), encoded under their contract names.
+    public var counters: DriverCounters
     /// The driver process, when the driver runs in one of its own (`ipsecsvc driver`).
     public var process: DriverProcessInfo?
     /// Why the driver cannot be reached or did not do what it was last asked, when that is so.
@@ -80,7 +80,7 @@ public struct DriverStatus: Hashable, Sendable, Codable {
         mode: DriverMode? = nil,
         tableGeneration: UInt64 = 0,
         filterCount: Int = 0,
-        counters: [String: UInt64] = [:],
+        counters: DriverCounters = DriverCounters(),
         process: DriverProcessInfo? = nil
     ) {
         self.mode = mode

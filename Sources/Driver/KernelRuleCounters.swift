@@ -37,8 +37,8 @@ struct KernelRuleCounters: Sendable {
         live = [:]
     }
 
-    /// Adds `drops.mode.<mode>.<direction>` and `hooks.restored` to `status` counters.
-    func add(to counters: inout [String: UInt64]) {
+    /// Adds the kernel drop counters (`drops.mode.<mode>.<direction>`) and `hooks.restored` to `status`'s.
+    func add(to counters: inout DriverCounters) {
         var totals = folded
         for (key, value) in live {
             let parts = key.split(separator: "/")
@@ -46,8 +46,9 @@ struct KernelRuleCounters: Sendable {
         }
         for (key, value) in totals where value != 0 {
             let parts = key.split(separator: "/")
-            counters["drops.mode.\(parts[0]).\(parts[1])"] = value
+            counters.kernelDrops[DriverCounters.KernelDropKey(mode: String(parts[0]), direction: String(parts[1]))] =
+                value
         }
-        if restored != 0 { counters["hooks.restored"] = restored }
+        counters.hooksRestored = restored
     }
 }

@@ -5,35 +5,61 @@ import PolicyModel
 /// The driver's own periodic work: re-reading the host (`me`, servers, interfaces), comparing the kernel
 /// rules with the mode, and the `ipsecloginterval` summary. Each check is a control call of its own,
 /// taking its turn with the agent's (``NetfilterDriver/oneAtATime(_:)``).
+///
+/// The work runs in ``NetfilterDriver/monitor()``, which its owner runs as long as it owns the driver
+/// (the driver process: a `Service` of its `ServiceGroup`): it is structured, never a task the driver
+/// starts and cancels itself. The checks run only while the driver is in a mode it was given (from the
+/// first mode until ``NetfilterDriver/shutdown()``).
 extension NetfilterDriver {
-    func startTasks() {
-        if monitor == nil {
-            let hostInterval = configuration.hostCheckInterval
-            let hookInterval = configuration.hookCheckInterval
-            monitor = Task { [weak self] in
-                let clock = ContinuousClock()
-                var nextHostCheck = clock.now + hostInterval
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: min(hookInterval, hostInterval))
-                    guard let self else { return }
-                    await self.checkHooks()
-                    if clock.now >= nextHostCheck {
-                        nextHostCheck = clock.now + hostInterval
-                        await self.checkHost()
-                    }
-                }
+    /// Runs the periodic checks and the summary until the calling task is cancelled.
+    public func monitor() async {
+        let clock = ContinuousClock()
+        let hookInterval = configuration.hookCheckInterval
+        let hostInterval = configuration.hostCheckInterval
+        var nextHookCheck = clock.now + min(hookInterval, hostInterval)
+        var nextHostCheck = clock.now + hostInterval
+        while !Task.isCancelled {
+            // A summary that became due (or was rescheduled) meanwhile is seen within one hook interval.
+            var wake = min(nextHookCheck, nextHostCheck)
+            if let due = summarySchedule?.due { wake = min(wake, due) }
+            do {
+                try await Task.sleep(until: wake, clock: clock)
+            } catch {
+                return
+            }
+            let now = clock.now
+            if now >= nextHookCheck {
+                nextHookCheck = now + min(hookInterval, hostInterval)
+                if monitoring { await checkHooks() }
+            }
+            if now >= nextHostCheck {
+                nextHostCheck = now + hostInterval
+                if monitoring { await checkHost() }
+            }
+            if let schedule = summarySchedule, clock.now >= schedule.due, monitoring {
+                summarySchedule = (schedule.seconds, clock.now + .seconds(schedule.seconds))
+                await emitSummary()
             }
         }
-        if summary == nil {
-            let seconds = max(1, settings.logIntervalSeconds)
-            summary = Task { [weak self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(seconds))
-                    guard !Task.isCancelled, let self else { return }
-                    await self.emitSummary()
-                }
-            }
-        }
+    }
+
+    /// The checks and the summary take part from now on (a mode was set); the first summary comes one
+    /// `ipsecloginterval` after the first mode.
+    func resumeMonitoring() {
+        monitoring = true
+        if summarySchedule == nil { rescheduleSummary() }
+    }
+
+    /// The next summary one `ipsecloginterval` from now (the interval was set or changed).
+    func rescheduleSummary() {
+        let seconds = max(1, settings.logIntervalSeconds)
+        summarySchedule = (seconds, ContinuousClock.now + .seconds(seconds))
+    }
+
+    /// After the service's stop: no checks, no summaries until a mode is set again.
+    func pauseMonitoring() {
+        monitoring = false
+        summarySchedule = nil
     }
 
     /// Re-resolves `me` and special servers; recompiles when the host's configuration changed.
@@ -106,12 +132,14 @@ extension NetfilterDriver {
     /// The periodic summary event (`ipsecloginterval`).
     func emitSummary() async {
         let counters = await status().counters
-        func delta(_ name: String) -> UInt64 { (counters[name] ?? 0) &- (lastSummary[name] ?? 0) }
+        let now = counters.decisions ?? DriverCounters.Decisions()
+        let last = lastSummary.decisions ?? DriverCounters.Decisions()
+        func delta(_ value: (DriverCounters.Decisions) -> UInt64) -> UInt64 { value(now) &- value(last) }
         let text =
-            "summary: \(delta("packets")) packets decided, \(delta("drops")) dropped "
-            + "(blocked \(delta("drops.blocked")), negotiation required \(delta("drops.negotiation-required")), "
-            + "malformed \(delta("drops.malformed"))), queue drops \(delta("queue.dropped.full") &+ delta("queue.dropped.socket")), "
-            + "suppressed events \(delta("events.suppressed")); table generation \(table.generation), "
+            "summary: \(delta(\.packets)) packets decided, \(delta(\.drops)) dropped "
+            + "(blocked \(delta { $0.drops(.blocked) }), negotiation required \(delta { $0.drops(.negotiationRequired) }), "
+            + "malformed \(delta { $0.drops(.malformed) })), queue drops \(counters.queueDrops &- lastSummary.queueDrops), "
+            + "suppressed events \(delta(\.suppressedEvents)); table generation \(table.generation), "
             + "\(table.filters.count) specific filters"
         lastSummary = counters
         configuration.eventSink.event(text, priority: 6)

@@ -87,9 +87,11 @@ public actor NetfilterDriver: IPsecDriver {
     /// What the kernel-only modes dropped (rule counters) and how often the hooks were restored.
     var kernel = KernelRuleCounters()
     let loggedDrops = DropLogCount()
-    var monitor: Task<Void, Never>?
-    var summary: Task<Void, Never>?
-    var lastSummary: [String: UInt64] = [:]
+    /// Whether ``monitor()`` checks the host and the hooks (a mode was set and the driver not stopped).
+    var monitoring = false
+    /// The `ipsecloginterval` in force and when the next summary is due (`nil`: no summaries).
+    var summarySchedule: (seconds: Int, due: ContinuousClock.Instant)?
+    var lastSummary = DriverCounters()
     /// Whether a control call is running, and the calls waiting for their turn (oldest first).
     private var controlBusy = false
     private var controlWaiting: [CheckedContinuation<Void, Never>] = []
@@ -166,7 +168,7 @@ public actor NetfilterDriver: IPsecDriver {
         bootExemptions = exemptions
         await stopReaders()
         try await followDropLogging()
-        startTasks()
+        resumeMonitoring()
     }
 
     private func setOperationalMode(_ mode: OperationalMode) async throws {
@@ -199,7 +201,7 @@ public actor NetfilterDriver: IPsecDriver {
         }
         self.mode = .operational(mode)
         try await followDropLogging()
-        startTasks()
+        resumeMonitoring()
     }
 
     private func install(_ policy: EffectivePolicy) async throws {
@@ -235,28 +237,27 @@ public actor NetfilterDriver: IPsecDriver {
             _ = try? await publishContext()
             throw error
         }
-        if previous.logIntervalSeconds != settings.logIntervalSeconds, summary != nil {
-            summary?.cancel()
-            summary = nil
-            startTasks()
+        if previous.logIntervalSeconds != settings.logIntervalSeconds, summarySchedule != nil {
+            rescheduleSummary()
         }
     }
 
     public func status() async -> DriverStatus {
         let context = cell.current
-        var counters = statistics.snapshot(current: context.table, context.counters)
+        var counters = DriverCounters(decisions: statistics.snapshot(current: context.table, context.counters))
         let drops = readQueueDrops(queues: configuration.hooks.queues)
-        counters["queue.dropped.full"] = drops.queueFull
-        counters["queue.dropped.socket"] = drops.socketFull
-        counters["queues.bound"] = UInt64(readers.count)
-        counters["table.epoch"] = UInt64(context.epoch)
-        counters["table.specific-filters"] = UInt64(table.filters.count)
-        counters["table.shapes"] = UInt64(table.shapeCount)
-        counters["table.unresolved-filters"] = UInt64(table.unresolved.count)
-        counters["host.addresses"] = UInt64(host.addresses.count)
+        var state = DriverCounters.Table()
+        state.queueDroppedFull = drops.queueFull
+        state.queueDroppedSocket = drops.socketFull
+        state.queuesBound = UInt64(readers.count)
+        state.epoch = UInt64(context.epoch)
+        state.specificFilters = UInt64(table.filters.count)
+        state.shapes = UInt64(table.shapeCount)
+        state.unresolvedFilters = UInt64(table.unresolved.count)
+        state.hostAddresses = UInt64(host.addresses.count)
+        counters.table = state
         kernel.add(to: &counters)
-        let logged = loggedDrops.value.load(ordering: .relaxed)
-        if logged != 0 { counters["events.kernel-drops"] = logged }
+        counters.loggedKernelDrops = loggedDrops.value.load(ordering: .relaxed)
         return DriverStatus(
             mode: mode,
             tableGeneration: table.generation,
@@ -281,10 +282,7 @@ public actor NetfilterDriver: IPsecDriver {
     }
 
     private func stop() async throws {
-        monitor?.cancel()
-        summary?.cancel()
-        monitor = nil
-        summary = nil
+        pauseMonitoring()
         try await installHooks(.removed)
         _ = try? await publish(mode: .permit)
         mode = .operational(.permit)

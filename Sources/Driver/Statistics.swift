@@ -73,7 +73,7 @@ final class DriverStatistics: Sendable {
         var perMode: [UInt64] = [0, 0, 0, 0]
     }
 
-    static let modeNames = ["none", "secure", "permit", "block"]
+    static let modes: [OperationalMode?] = [nil, .secure, .permit, .block]
 
     static func modeIndex(_ mode: OperationalMode?) -> Int {
         switch mode {
@@ -126,7 +126,7 @@ final class DriverStatistics: Sendable {
     }
 
     /// The counters as `status` shows them, the current table's per-filter counters included.
-    func snapshot(current table: FilterTable, _ counters: TableCounters) -> [String: UInt64] {
+    func snapshot(current table: FilterTable, _ counters: TableCounters) -> DriverCounters.Decisions {
         var perFilter = state.withLock { $0.perFilter }
         let totals = state.withLock { $0.totals }
         let perMode = state.withLock { $0.perMode }
@@ -138,57 +138,31 @@ final class DriverStatistics: Sendable {
                 current.0 &+ values.packets[index], current.1 &+ values.bytes[index], current.2 &+ values.drops[index]
             )
         }
-        var result: [String: UInt64] = [:]
-        var packets: UInt64 = 0
-        var bytes: UInt64 = 0
-        var dropped: UInt64 = 0
-        var perAction: [String: UInt64] = [:]
-        for reason in DecisionReason.allCases {
-            let count = totals.reasonPackets[reason.rawValue]
-            let size = totals.reasonBytes[reason.rawValue]
-            packets &+= count
-            bytes &+= size
-            guard count != 0 else { continue }
-            result["decision.\(reason).packets"] = count
-            result["decision.\(reason).bytes"] = size
-            if !reason.accepts {
-                dropped &+= count
-                result["drops.\(reason)"] = count
-            }
-            if let action = reason.action {
-                perAction["action.\(action.rawValue).packets", default: 0] &+= count
-                perAction["action.\(action.rawValue).bytes", default: 0] &+= size
-            }
+        var result = DriverCounters.Decisions()
+        for reason in DecisionReason.allCases where totals.reasonPackets[reason.rawValue] != 0 {
+            result.byReason[reason] = DriverCounters.Volume(
+                packets: totals.reasonPackets[reason.rawValue],
+                bytes: totals.reasonBytes[reason.rawValue]
+            )
         }
-        result.merge(perAction) { $1 }
-        result["packets"] = packets
-        result["bytes"] = bytes
-        result["drops"] = dropped
-        result["packets.inbound"] = totals.inboundPackets
-        result["packets.outbound"] = totals.outboundPackets
-        result["fragments"] = totals.fragments
-        result["fastpath.marked"] = totals.fastPathMarked
-        result["verdict.messages"] = totals.verdictMessages
-        result["verdict.send-errors"] = totals.sendErrors
-        result["netlink.errors"] = totals.netlinkErrors
-        result["receive.errors"] = totals.receiveErrors
-        result["events.suppressed"] = totals.suppressedEvents
+        result.inboundPackets = totals.inboundPackets
+        result.outboundPackets = totals.outboundPackets
+        result.fragments = totals.fragments
+        result.fastPathMarked = totals.fastPathMarked
+        result.verdictMessages = totals.verdictMessages
+        result.verdictSendErrors = totals.sendErrors
+        result.netlinkErrors = totals.netlinkErrors
+        result.receiveErrors = totals.receiveErrors
+        result.suppressedEvents = totals.suppressedEvents
         for (index, count) in perMode.enumerated() where count != 0 {
-            result["mode.\(Self.modeNames[index]).packets"] = count
+            result.byMode[Self.modes[index]] = count
         }
-        var perSource: [String: (UInt64, UInt64, UInt64)] = [:]
         for (key, value) in perFilter {
-            let name = "filter.\(key.source).\(key.filterID)"
-            result["\(name).packets"] = value.packets
-            result["\(name).bytes"] = value.bytes
-            result["\(name).drops"] = value.drops
-            let current = perSource[key.source] ?? (0, 0, 0)
-            perSource[key.source] = (current.0 &+ value.packets, current.1 &+ value.bytes, current.2 &+ value.drops)
-        }
-        for (source, value) in perSource {
-            result["source.\(source).packets"] = value.0
-            result["source.\(source).bytes"] = value.1
-            result["source.\(source).drops"] = value.2
+            let volume = DriverCounters.FilterVolume(packets: value.packets, bytes: value.bytes, drops: value.drops)
+            result.byFilter[DriverCounters.FilterKey(source: key.source, filterID: key.filterID)] = volume
+            result.bySource[key.source, default: DriverCounters.FilterVolume()].packets &+= value.packets
+            result.bySource[key.source, default: DriverCounters.FilterVolume()].bytes &+= value.bytes
+            result.bySource[key.source, default: DriverCounters.FilterVolume()].drops &+= value.drops
         }
         return result
     }

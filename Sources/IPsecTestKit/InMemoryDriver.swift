@@ -17,8 +17,8 @@ public actor InMemoryDriver: IPsecDriver {
     public private(set) var mode: DriverMode?
     public private(set) var policy: EffectivePolicy = .empty
     public private(set) var settings = DriverSettings()
-    /// The counters ``status()`` reports (tests set them with ``setCounter(_:_:)``).
-    public private(set) var counters: [String: UInt64] = [:]
+    /// The counters ``status()`` reports (tests set them with ``setCounters(_:)``).
+    public private(set) var counters = DriverCounters()
     /// The last peer view keying sent (``updatePeerAssociations(_:)``).
     public private(set) var peerAssociations = PeerAssociations.none
     /// When set, ``apply(_:)`` throws it (to test the block-mode fallback).
@@ -78,8 +78,8 @@ public actor InMemoryDriver: IPsecDriver {
         )
     }
 
-    /// Sets one of the counters ``status()`` reports (the names `NetfilterDriver` uses).
-    public func setCounter(_ name: String, _ value: UInt64) { counters[name] = value }
+    /// Sets the counters ``status()`` reports.
+    public func setCounters(_ counters: DriverCounters) { self.counters = counters }
 
     public func setFailNextApply(_ error: (any Error)?) { failNextApply = error }
 }

@@ -165,14 +165,15 @@ extension PluginManager {
     }
 
     /// Waits until every plugin started so far has reported once — delivered its first document or
-    /// failed — and is registered with the engine, each for at most three times its own `timeout` (load,
-    /// open, fetch); the waits run side by side. The service's start calls this before it enforces the
-    /// effective policy, so that a plugin's rules are in force from the first table on. A plugin that is
-    /// still starting afterwards counts as unavailable (it contributes nothing) until it reports.
+    /// failed — and is registered with the engine, each for at most its own `timeout`
+    /// (``firstReportWait(_:)``); the waits run side by side. The service's start calls this before it
+    /// enforces the effective policy, so that a plugin's rules are in force from the first table on. A
+    /// plugin that is still starting afterwards counts as unavailable (it contributes nothing) until it
+    /// reports.
     /// - Returns: the sources that did not report in time.
     public func firstReports() async -> [String] {
         let waits = running.map { supervisor in
-            (supervisor, registrations[ObjectIdentifier(supervisor)], supervisor.configuration.timeout * 3)
+            (supervisor, registrations[ObjectIdentifier(supervisor)], Self.firstReportWait(supervisor.configuration))
         }
         return await withTaskGroup(of: String?.self) { group in
             for (supervisor, registration, limit) in waits {
@@ -189,6 +190,11 @@ extension PluginManager {
             return late.sorted()
         }
     }
+
+    /// How long the service's start waits for a plugin's first report: the plugin's `timeout`, one bounded
+    /// wait per source (docs/plugins.md). A first fetch never takes longer (it is timed out then, and the
+    /// plugin reports a failure); only a plugin host that is slow to start and load can miss it.
+    public static func firstReportWait(_ configuration: PluginConfiguration) -> Duration { configuration.timeout }
 
     /// Whether `body` finished within `limit`. Returns at the limit without waiting for `body` (which is
     /// cancelled then): what it waits for may not notice cancellation.

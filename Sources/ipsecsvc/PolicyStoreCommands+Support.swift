@@ -42,7 +42,7 @@ enum OfflineEngine {
     static func make(_ configuration: ServiceConfiguration) async -> SourcesPolicyEngine {
         let sources = PolicyEngineFactory.sourcesConfiguration(
             configuration,
-            events: RecordingEventSink(),
+            events: DiscardingEventSink(),
             runsTimers: false,
             readOnly: true
         )

@@ -124,7 +124,7 @@ enum StatusFormatting {
             }
         }
         lines += ike(report.keying)
-        for (name, value) in report.counters.sorted(by: { $0.key < $1.key }) {
+        for (name, value) in report.counters.byKey.sorted(by: { $0.key < $1.key }) {
             lines.append("  \(name.terminalEscaped()): \(value)")
         }
         return lines.joined(separator: "\n")

@@ -42,10 +42,11 @@ import Testing
 @Suite struct DriverStatusTests {
     @Test func netshStatisticsNameTheDriverCounters() {
         let status = DriverStatus(
-            counters: [
-                "packets": 10, "drops.blocked": 3, "decision.exempt-ike.packets": 2,
-                "decision.exempt-kerberos.packets": 1, "queue.dropped.full": 4,
-            ]
+            counters: DriverCounters(byKey: [
+                "packets": 10, "decision.permitted.packets": 4, "decision.blocked.packets": 3,
+                "drops.blocked": 3, "decision.exempt-ike.packets": 2, "decision.exempt-kerberos.packets": 1,
+                "queue.dropped.full": 4,
+            ])
         )
         let stats = Dictionary(uniqueKeysWithValues: status.netshStatistics.map { ($0.name, $0.value) })
         #expect(stats["Packets Filtered"] == 10)
@@ -86,9 +87,10 @@ import Testing
         #expect(status.tableGeneration == 9)
         #expect(status.filterCount == 2)
         // `me` has two addresses, mirrored: four specific filters; WINS resolves to nothing.
-        #expect(status.counters["table.specific-filters"] == 4)
-        #expect(status.counters["table.unresolved-filters"] == 1)
-        #expect((status.counters["table.epoch"] ?? 0) > 0)
-        #expect(status.counters["queues.bound"] == 0)
+        let table = try #require(status.counters.table)
+        #expect(table.specificFilters == 4)
+        #expect(table.unresolvedFilters == 1)
+        #expect(table.epoch > 0)
+        #expect(table.queuesBound == 0)
     }
 }

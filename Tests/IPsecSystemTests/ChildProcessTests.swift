@@ -79,12 +79,26 @@ struct ChildProcessTests {
     }
 
     @Test(.timeLimit(.minutes(2))) func cancellingTheTaskKillsTheChild() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let started = directory.file("started")
+        // The child says when it runs (its PID in a file), so the cancel reaches a running child.
         let task = Task {
-            try await ChildProcess.run(Command("/bin/sleep", ["600"]), timeout: .seconds(900))
+            try await ChildProcess.run(
+                Command(
+                    "/bin/sh",
+                    ["-c", "echo $$ > \(started).tmp && mv \(started).tmp \(started) && exec sleep 600"]
+                ),
+                timeout: .seconds(900)
+            )
         }
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(await eventually { (try? FileSystem.readTextIfPresent(started, limit: 64)) != nil })
+        let text = try #require(try FileSystem.readTextIfPresent(started, limit: 64))
+        let pid = try #require(pid_t(text.split(separator: "\n").first ?? ""))
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
+        // The child is gone (killed and reaped), not left running.
+        #expect(kill(pid, 0) == -1 && errno == ESRCH)
     }
 
     @Test func theChildStartsWithACleanSignalMaskAndDefaultDispositions() async throws {

@@ -193,7 +193,8 @@ struct DriverIntegrationTests {
             driver = try await RunningDriver.start(net, policy: policy, name: "second")
             #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
             driver.process.signalIfRunning(SIGKILL)
-            try await Task.sleep(for: .milliseconds(300))
+            let killed = driver.process
+            #expect(await eventually(timeout: .seconds(20)) { !killed.isRunning }, "the driver did not die")
             #expect(await net.blocked(from: net.peer, to: net.hostAddress, port: 22))
             #expect(!(await net.pings(from: net.peer, to: net.hostAddress, count: 1, timeoutMs: 500)))
             // Start again: traffic passes within a second of readiness.

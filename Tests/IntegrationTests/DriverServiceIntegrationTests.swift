@@ -52,7 +52,7 @@ struct DriverServiceIntegrationTests {
         #expect(status.output.contains("decision.no-match.packets"), "\(status.output)")
         // SIGKILL of the agent: the driver process goes on enforcing its table (here: nothing to block).
         service.signalIfRunning(SIGKILL)
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(await eventually(timeout: .seconds(20)) { !service.isRunning }, "the agent did not die")
         #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
         // Started again, the agent takes the driver over. (The rules and the queue are the driver's and
         // were there all along: wait for the new agent itself, so that the stop below is its graceful

@@ -181,7 +181,9 @@ final class SambaDomain: Sendable {
 
 /// Runs `command` with bash to completion (at most `timeout`), output and error together. Through
 /// IPsecSystem's `ChildProcess`: a command that leaves a daemon behind (samba) must not keep the test
-/// waiting, and the pool is never blocked.
+/// waiting. On a thread of its own, like the driver tests' `sh`: a provisioning that takes minutes on a
+/// loaded machine must not hold one of the blocking pool's few threads, which every suite's file reads
+/// and directory reads share.
 @discardableResult
 func shell(_ command: String, timeout: Duration = .seconds(180)) async -> Outcome {
     let run = Command(
@@ -192,8 +194,14 @@ func shell(_ command: String, timeout: Duration = .seconds(180)) async -> Outcom
         grouping: .newGroup
     )
     do {
-        let result = try await ChildProcess.run(run, timeout: timeout)
-        return Outcome(status: result.status.shellStatus, output: result.outputText)
+        return try await DedicatedThread.run(name: "test-bash") {
+            do {
+                let result = try ChildProcess.runBlocking(run, timeout: timeout)
+                return Outcome(status: result.status.shellStatus, output: result.outputText)
+            } catch {
+                return Outcome(status: -1, output: "\(command): \(error)")
+            }
+        }
     } catch {
         return Outcome(status: -1, output: "\(command): \(error)")
     }

@@ -152,7 +152,8 @@ import Testing
         }
         let client = ViciClient(socketPath: server.path)
         async let slow = client.call("initiate", timeout: .seconds(20))
-        try await Task.sleep(for: .milliseconds(50))
+        // The slow command is with the server (which holds its answer) before the other one is sent.
+        #expect(await eventually(timeout: patience) { server.commands.contains("initiate") })
         #expect(try await client.call("version", timeout: .seconds(20)).string("version") == "5.9.8")
         #expect(try await slow.succeeded)
         await client.closeIdleConnections()

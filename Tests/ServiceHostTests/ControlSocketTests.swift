@@ -127,8 +127,9 @@ enum EchoCommand: ControlCommand {
     /// `netsh ipsec dynamic show stats` shows the running driver's counters (`netsh.dynamic.stats`).
     @Test func netshStatisticsAreTheDriversCounters() async throws {
         let driver = InMemoryDriver()
-        await driver.setCounter("drops.blocked", 42)
-        await driver.setCounter("packets", 1234)
+        await driver.setCounters(
+            DriverCounters(byKey: ["decision.blocked.packets": 42, "decision.permitted.packets": 1192])
+        )
         try await withServer(driver: driver) { configuration, agent in
             try await agent.start()
             let client = Self.client(configuration)
@@ -136,11 +137,13 @@ enum EchoCommand: ControlCommand {
             let ipsec = Dictionary(stats.ipsec.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
             #expect(ipsec["Packets Blocked"] == 42)
             #expect(ipsec["Packets Filtered"] == 1234)
-            #expect(stats.ipsec.map(\.name) == DriverStatus(counters: [:]).netshStatistics.map(\.name))
+            #expect(stats.ipsec.map(\.name) == DriverStatus().netshStatistics.map(\.name))
             #expect(stats.ike.map(\.name).contains("Main Modes"))
             #expect(stats.ike.allSatisfy { $0.value == 0 })
             #expect(stats.ikeNote?.contains("IKE keying is off") == true)
-            await driver.setCounter("drops.blocked", 43)
+            await driver.setCounters(
+                DriverCounters(byKey: ["decision.blocked.packets": 43, "decision.permitted.packets": 1192])
+            )
             let again = try await client.request(NetshStatisticsCommand.self, ControlEmpty())
             #expect(again.ipsec.first { $0.name == "Packets Blocked" }?.value == 43)
         }

@@ -20,16 +20,22 @@ import Testing
             startType: .automatic,
             settings: DynamicSettings()
         )
-        try await agent.start()
-        #expect(await keying.started)
-        #expect(await keying.applied == [0])
-        let peer = IPv4Address("198.18.9.2")!
-        await keying.publish(PeerAssociations(softPeers: [peer]))
-        #expect(await eventually { await driver.peerAssociations.softPeers == [peer] })
-        let report = await agent.status(pid: 1)
-        #expect(report.keying?.viciSocket == "/test/charon.vici")
-        try await agent.stop()
-        #expect(await keying.stopped)
+        // The forwarding is structured work of its caller (the `run` process's group runs it as a
+        // `Service`): it ends by itself when the agent's stop stops keying, nobody cancels it.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await agent.forwardPeerAssociations() }
+            try await agent.start()
+            #expect(await keying.started)
+            #expect(await keying.applied == [0])
+            let peer = IPv4Address("198.18.9.2")!
+            await keying.publish(PeerAssociations(softPeers: [peer]))
+            #expect(await eventually { await driver.peerAssociations.softPeers == [peer] })
+            let report = await agent.status(pid: 1)
+            #expect(report.keying?.viciSocket == "/test/charon.vici")
+            try await agent.stop()
+            #expect(await keying.stopped)
+            try await group.waitForAll()
+        }
     }
 
     @Test func configurationKeys() throws {

@@ -178,6 +178,8 @@ struct Harness {
             fastPath: options.fastPath || options.flowMark != nil
         )
         let driver = NetfilterDriver(configuration: configuration)
+        // The driver's periodic checks and summaries while this runs, as in the driver process's group.
+        async let _ = driver.monitor()
         let (stream, sources) = signals([SIGHUP, SIGUSR1, SIGTERM, SIGINT])
         defer { _ = sources }
         var generation: UInt64 = 1

@@ -135,6 +135,8 @@ func runDriver(_ options: Options) async {
             hostCheckInterval: .seconds(1)
         )
     )
+    // The driver's periodic checks and summaries while this runs, as in the driver process's group.
+    async let _ = driver.monitor()
     var swaps: [Swap] = []
     var rss: [Int] = []
     var compiles: [Double] = []

@@ -55,7 +55,7 @@ public actor DirectoryProvider: PolicyProvider {
         configuration: DirectoryConfiguration,
         reader: (any DirectoryReader)?,
         decoder: any DirectoryPolicyDecoder,
-        events: any PolicyEventSink = RecordingEventSink()
+        events: any PolicyEventSink = DiscardingEventSink()
     ) {
         self.configuration = configuration
         self.reader = reader

@@ -68,14 +68,10 @@ public protocol PolicyEventSink: Sendable {
     func record(_ event: PolicyEvent)
 }
 
-/// Keeps events in memory: the test double, and the fallback when nothing else is configured.
-public final class RecordingEventSink: PolicyEventSink {
-    private let storage = Locked<[PolicyEvent]>([])
-
+/// Drops every event: the default where nothing is configured, and the read-only snapshots of a stopped
+/// service (`status`, the boot step), which journal nothing.
+public struct DiscardingEventSink: PolicyEventSink {
     public init() {}
 
-    public func record(_ event: PolicyEvent) { storage.update { $0.append(event) } }
-
-    /// Every event so far, oldest first.
-    public var events: [PolicyEvent] { storage.value }
+    public func record(_ event: PolicyEvent) {}
 }

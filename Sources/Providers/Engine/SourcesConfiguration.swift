@@ -26,7 +26,7 @@ public struct SourcesConfiguration: Sendable {
         snapshotReader: any DirectorySnapshotReader = FormatsSnapshotReader(),
         directoryReader: (any DirectoryReader)? = nil,
         policyDecoder: any DirectoryPolicyDecoder = FormatsPolicyDecoder(),
-        events: any PolicyEventSink = RecordingEventSink(),
+        events: any PolicyEventSink = DiscardingEventSink(),
         runsTimers: Bool = true,
         readOnly: Bool = false,
         firstLocalStore: FirstLocalStore = .leaveMissing

@@ -1,5 +1,7 @@
 import Driver
 import IPsecSystem
+import Logging
+import ServiceLifecycle
 import UnixSignals
 
 /// `ipsecsvc driver`: the IPSec driver as a process of its own (unit `ipsecsvc-driver.service`), as
@@ -100,23 +102,35 @@ public struct DriverProcess: Sendable {
             await host.handle(request, tail: tail)
         }
         try server.start()
-        let forwarding = Task { await keyingRequests.forward(to: server) }
-        defer {
-            keyingRequests.finish()
-            forwarding.cancel()
-        }
         notifier.ready(status: "IPSec driver ready on \(configuration.driverSocketPath)")
 
-        // Until a signal, or the service's stop for a driver the service started.
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { for await _ in signals { return } }
-            group.addTask { for await _ in host.exitRequests { return } }
-            await group.next()
-            group.cancelAll()
-        }
-        notifier.stopping(status: "IPSec driver stopping")
-        if exitsWithService { await server.broadcast(.exiting) }
-        await server.stop()
+        // Started together, shut down in reverse order once the socket's service ends (a signal, or the
+        // service's stop for a driver the service started): the socket, then the keying requests, then
+        // the monitor. No task of the driver is cancelled by hand.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: DriverMonitorService(driver: driver), successTerminationBehavior: .ignore),
+                    .init(
+                        service: KeyingRequestService(requests: keyingRequests, server: server),
+                        successTerminationBehavior: .ignore
+                    ),
+                    .init(
+                        service: DriverSocketService(
+                            server: server,
+                            host: host,
+                            signals: signals,
+                            notifier: notifier,
+                            exitsWithService: exitsWithService
+                        ),
+                        successTerminationBehavior: .gracefullyShutdownGroup,
+                        failureTerminationBehavior: .gracefullyShutdownGroup
+                    ),
+                ],
+                logger: Logger.journal(label: "ipsecsvc.driver.lifecycle", level: .warning)
+            )
+        )
+        try await group.run()
     }
 
     /// The journal entry of a driver that cannot do its job.
@@ -127,5 +141,53 @@ public struct DriverProcess: Sendable {
             "The IPSec driver \(what): \(error).",
             fields: ["IPSECSVC_DRIVER_ERROR": (error as? DriverError)?.kind.rawValue ?? "failed"]
         )
+    }
+}
+
+/// The driver's periodic checks and summaries (``NetfilterDriver/monitor()``) for as long as the process
+/// runs.
+struct DriverMonitorService: Service {
+    let driver: NetfilterDriver
+
+    func run() async throws {
+        let driver = driver
+        await cancelWhenGracefulShutdown { await driver.monitor() }
+    }
+}
+
+/// The packet path's keying requests, sent to every connected agent as link notices.
+struct KeyingRequestService: Service {
+    let requests: LinkKeyingRequests
+    let server: DriverLinkServer
+
+    func run() async throws {
+        let requests = requests
+        let server = server
+        await cancelWhenGracefulShutdown { await requests.forward(to: server) }
+        requests.finish()
+    }
+}
+
+/// The driver socket until SIGTERM or SIGINT, or (a driver the service started) the service's stop;
+/// its end shuts the group down.
+struct DriverSocketService: Service {
+    let server: DriverLinkServer
+    let host: DriverHost
+    let signals: UnixSignalsSequence
+    let notifier: any ServiceNotifier
+    let exitsWithService: Bool
+
+    func run() async throws {
+        let signals = signals
+        let host = host
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for await _ in signals { return } }
+            group.addTask { for await _ in host.exitRequests { return } }
+            await group.next()
+            group.cancelAll()
+        }
+        notifier.stopping(status: "IPSec driver stopping")
+        if exitsWithService { await server.broadcast(.exiting) }
+        await server.stop()
     }
 }

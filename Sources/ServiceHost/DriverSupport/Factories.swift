@@ -206,7 +206,7 @@ public enum PolicyEngineFactory {
     ) async -> [SourceStatus] {
         var readOnly = sourcesConfiguration(
             configuration,
-            events: RecordingEventSink(),
+            events: DiscardingEventSink(),
             runsTimers: false,
             readOnly: true
         )

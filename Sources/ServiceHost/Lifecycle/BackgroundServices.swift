@@ -84,6 +84,20 @@ struct PolicySourcesService: Service {
     }
 }
 
+/// Keying's peer view handed to the driver (``PolicyAgent/forwardPeerAssociations()``) until the agent's
+/// stop stops keying (or, without keying, nothing), or this service's turn in the group's shutdown.
+struct PeerAssociationsService: Service {
+    let agent: PolicyAgent
+
+    func run() async throws {
+        let agent = agent
+        await cancelWhenGracefulShutdown { await agent.forwardPeerAssociations() }
+        // The forwarding ends with the agent's stop, which runs during the group's shutdown: this service
+        // still waits for its own turn (the group counts an earlier end then as a failure).
+        try? await gracefulShutdown()
+    }
+}
+
 extension JournalEntry {
     /// A plugin's event: a failure is a failed policy source, anything else (loaded, delivered a
     /// document, restarted) a policy event of that source.

@@ -31,7 +31,8 @@ public struct ServiceStatusReport: Hashable, Sendable, Codable {
     public var keying: KeyingStatus?
     /// The one-line summary also sent as systemd `STATUS=`.
     public var summary: String
-    public var counters: [String: UInt64] = [:]
+    /// The driver's counters, under their contract names in JSON (``DriverCounters``).
+    public var counters = DriverCounters()
     /// The `set config` settings as configured and in force (boot-time ones may wait); running service only.
     public var settings: DynamicSettingsState?
 
@@ -52,7 +53,6 @@ public actor PolicyAgent {
     /// IKE keying (`nil` with `ike = none`): follows the effective policy; its peer view goes to the driver.
     public nonisolated let keying: (any Keying)?
     private let journal: any Journal
-    private var peerForwarding: Task<Void, Never>?
     private var lifecycle = ServiceStateMachine()
     private var stateSince: Int64 = SystemClock.secondsSince1970()
     private var modeSince: Int64?
@@ -218,21 +218,26 @@ public actor PolicyAgent {
         journal.record(JournalEntry(.serviceStopped, "The IPSEC Services service entered the stopped state."))
     }
 
-    /// Connects keying to the IKE daemon and forwards its peer view to the driver.
+    /// Connects keying to the IKE daemon (its peer view reaches the driver through
+    /// ``forwardPeerAssociations()``).
     private func startKeying() async {
-        guard let keying, peerForwarding == nil else { return }
-        await keying.start()
-        let views = await keying.peerAssociations()
+        await keying?.start()
+    }
+
+    /// Hands keying's peer view to the driver each time it changes, until keying stops (its stream ends)
+    /// or the calling task is cancelled. The `run` process runs it as a `Service` of its group; it is
+    /// structured work of the caller, never a task the agent cancels by hand.
+    public nonisolated func forwardPeerAssociations() async {
+        guard let keying else { return }
         let driver = driver
-        peerForwarding = Task {
-            for await view in views { await driver.updatePeerAssociations(view) }
+        for await view in await keying.peerAssociations() {
+            await driver.updatePeerAssociations(view)
         }
     }
 
-    /// Unloads what keying loaded into the IKE daemon (its SAs go with the service, as on Windows).
+    /// Unloads what keying loaded into the IKE daemon (its SAs go with the service, as on Windows); the
+    /// peer view's stream ends with it.
     private func stopKeying() async {
-        peerForwarding?.cancel()
-        peerForwarding = nil
         await keying?.stop()
     }
 

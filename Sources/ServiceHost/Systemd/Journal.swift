@@ -1,5 +1,4 @@
 public import Logging
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -125,18 +124,6 @@ public struct LoggingJournal: Journal {
 /// The service's journal: every event, into journald when it runs, standard error otherwise.
 public func makeDefaultJournal() -> any Journal {
     LoggingJournal(logger: .journal(label: "ipsecsvc", level: .trace))
-}
-
-/// Keeps entries in memory: the test double.
-public final class RecordingJournal: Journal {
-    private let storage = Mutex<[JournalEntry]>([])
-
-    public init() {}
-
-    public func record(_ entry: JournalEntry) { storage.withLock { $0.append(entry) } }
-
-    /// Everything recorded so far.
-    public var entries: [JournalEntry] { storage.withLock { $0 } }
 }
 
 /// Sends to several journals (e.g. journald and a recording double).

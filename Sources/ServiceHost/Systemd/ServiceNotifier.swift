@@ -1,6 +1,5 @@
 internal import CSystemd
 import IPsecSystem
-import Synchronization
 
 /// The service manager notification channel (`sd_notify`). The agent calls it on readiness, reload,
 /// stop and for each watchdog ping; implementations must not block.
@@ -38,17 +37,4 @@ public struct SystemdNotifier: ServiceNotifier {
         guard sd_watchdog_enabled(0, &microseconds) > 0, microseconds > 0 else { return nil }
         return .microseconds(Int64(microseconds))
     }
-}
-
-/// Records notifications in memory: the test double.
-public final class RecordingNotifier: ServiceNotifier {
-    private let storage = Mutex<[String]>([])
-    public let watchdogInterval: Duration?
-
-    public init(watchdogInterval: Duration? = nil) { self.watchdogInterval = watchdogInterval }
-
-    public func notify(_ fields: [String]) { storage.withLock { $0.append(fields.joined(separator: "\n")) } }
-
-    /// Each notification, its lines joined by newlines.
-    public var messages: [String] { storage.withLock { $0 } }
 }
