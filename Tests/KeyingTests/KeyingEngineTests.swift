@@ -1,4 +1,5 @@
 import DecisionCore
+import Glibc
 import IPsecTestKit
 import Keying
 import PolicyModel
@@ -27,6 +28,8 @@ final class ScriptedCharon: Sendable {
     let server: FakeViciServer
     let directory: TemporaryDirectory
     let initiate = Mutex<InitiateAnswer>(.success)
+    /// How long `initiate` takes to answer (the fake's connection thread waits, never the pool).
+    let initiateDelay = Mutex<Duration>(.zero)
     /// What `list-sas` streams.
     let sas = Mutex<[ViciMessage]>([])
 
@@ -44,6 +47,8 @@ final class ScriptedCharon: Sendable {
         case "list-sas":
             return sas.withLock { $0 }.map { .event("list-sa", $0) } + [.response(ViciMessage())]
         case "initiate":
+            let delay = initiateDelay.withLock { $0 }
+            if delay > .zero { usleep(useconds_t(delay.components.attoseconds / 1_000_000_000_000)) }
             switch initiate.withLock({ $0 }) {
             case .success: return [.response(["success": "yes"])]
             case .silent: return []
@@ -304,6 +309,9 @@ let patience: Duration = .seconds(120)
                 "giving up after 3 retransmits",
             ])
         }
+        // The answer comes after the soft delay, when charon no longer lists the failed IKE SA: no SA
+        // is no evidence that the peer never answered.
+        charon.initiateDelay.withLock { $0 = .milliseconds(600) }
         let events = RecordingKeyingEvents()
         let engine = try await Self.started(charon, events)
         await engine.apply(Self.policy([F.filter(action: F.action(soft: true))]))

@@ -127,22 +127,28 @@ extension KeyingEngine {
         return true
     }
 
-    /// The soft delay passed while negotiating under a soft rule: when the peer never answered (its
-    /// responder cookie is still zero), give up on IKE with it and let its traffic go in the clear. A
-    /// peer that answered is never a soft peer, whatever happens next.
+    /// The soft delay passed while negotiating under a soft rule: when the peer never answered (charon
+    /// lists its IKE SA with a responder cookie that is still zero), give up on IKE with it and let its
+    /// traffic go in the clear. A peer that answered is never a soft peer, whatever happens next.
+    ///
+    /// No IKE SA with the peer is no evidence: charon may not have made it yet, or it is gone because
+    /// the negotiation just ended (an answered one that failed authentication too) and `initiate`'s
+    /// answer is still on its way. ``finish(_:_:_:)`` then decides from that answer and its log lines.
     func checkSoft(_ key: String) async {
         guard let negotiation = negotiations[key], negotiation.failedAt == nil, !negotiation.becameSoft else { return }
-        let answered: Bool
+        let unanswered: Bool
         do {
             let items = try await client.stream("list-sas", ["ike": .text(negotiation.connection)], event: "list-sa")
                 .items
             let live = KeyingAssociations.parse(items, rules: [:])
             let withPeer = live.mainModes.filter { $0.remote == negotiation.peer.description }
-            answered = withPeer.contains { $0.state == "ESTABLISHED" || !Self.isZero($0.responderCookie) }
+            unanswered =
+                !withPeer.isEmpty
+                && !withPeer.contains { $0.state == "ESTABLISHED" || !Self.isZero($0.responderCookie) }
         } catch {
             return
         }
-        guard !answered, negotiations[key]?.failedAt == nil, negotiations[key]?.becameSoft == false else { return }
+        guard unanswered, negotiations[key]?.failedAt == nil, negotiations[key]?.becameSoft == false else { return }
         negotiations[key]?.becameSoft = true
         declareSoft(key, negotiation)
         publish()
