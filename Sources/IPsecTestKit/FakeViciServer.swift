@@ -63,26 +63,38 @@ public final class FakeViciServer: Sendable {
             throw FakeServerError("bind/listen \(path): errno \(errno)")
         }
         listener.withLock { $0 = fd }
-        try DedicatedThread.start(name: "fake-vici") { [self] in acceptLoop(fd) }
+        do {
+            try DedicatedThread.start(name: "fake-vici") { [self] in acceptLoop(fd) }
+        } catch {
+            listener.withLock { $0 = -1 }
+            close(fd)
+            throw error
+        }
     }
 
     /// Stops listening and closes every connection (charon stopped).
+    ///
+    /// Only shuts the listener down: its accept thread closes it once `accept` returned. Closed here,
+    /// its number could be reused (by another test's listener) before the thread calls `accept`
+    /// again, which would then take that test's connections and answer them with this script.
     public func stop() {
         let fd = listener.withLock { fd in
             defer { fd = -1 }
             return fd
         }
-        if fd >= 0 {
-            shutdown(fd, Int32(SHUT_RDWR))
-            close(fd)
-        }
+        if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
         unlink(path)
         dropConnections()
     }
 
     /// Closes every open connection, as a restarting charon does.
+    ///
+    /// Under the lock of ``clients``: a connection thread closes its descriptor under it too, so no
+    /// shutdown or send can hit a descriptor that was closed and reused meanwhile.
     public func dropConnections() {
-        for client in clients.withLock({ Array($0.values) }) { shutdown(client.fd, Int32(SHUT_RDWR)) }
+        clients.withLock { clients in
+            for client in clients.values { shutdown(client.fd, Int32(SHUT_RDWR)) }
+        }
     }
 
     /// How many connections are open.
@@ -90,8 +102,11 @@ public final class FakeViciServer: Sendable {
 
     /// Sends an event to every connection registered for `name`.
     public func broadcast(_ name: String, _ message: ViciMessage) {
-        let targets = clients.withLock { $0.values.filter { $0.registered.contains(name) }.map(\.fd) }
-        for fd in targets { send(fd, [.event(name, message)]) }
+        clients.withLock { clients in
+            for client in clients.values where client.registered.contains(name) {
+                send(client.fd, [.event(name, message)])
+            }
+        }
     }
 
     /// The commands received, in order.
@@ -113,6 +128,7 @@ public final class FakeViciServer: Sendable {
     }
 
     private func acceptLoop(_ fd: Int32) {
+        defer { close(fd) }
         while true {
             guard let client = try? SocketAccept.connection(on: fd) else { return }
             let id = nextID.add(1, ordering: .relaxed).newValue
@@ -130,8 +146,10 @@ public final class FakeViciServer: Sendable {
         var reader = ViciFrameReader()
         var buffer = [UInt8](repeating: 0, count: 65536)
         defer {
-            clients.withLock { _ = $0.removeValue(forKey: id) }
-            close(fd)
+            clients.withLock { clients in
+                clients[id] = nil
+                close(fd)
+            }
         }
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
@@ -153,7 +171,8 @@ public final class FakeViciServer: Sendable {
                     default: answer = []
                     }
                 }
-                send(fd, answer ?? [])
+                // Under the lock, like ``broadcast(_:_:)``: two writers would interleave frames.
+                clients.withLock { _ in send(fd, answer ?? []) }
             }
         }
     }
