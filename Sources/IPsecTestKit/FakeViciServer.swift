@@ -72,17 +72,20 @@ public final class FakeViciServer: Sendable {
             defer { fd = -1 }
             return fd
         }
-        if fd >= 0 {
-            shutdown(fd, Int32(SHUT_RDWR))
-            close(fd)
-        }
+        // Only shut down: the accept thread closes the listener when its accept fails. Closing it here
+        // would free the number while that thread may still call accept on it, and every suite runs in
+        // this process: it would then accept, answer and record another test's connections.
+        if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
         unlink(path)
         dropConnections()
     }
 
     /// Closes every open connection, as a restarting charon does.
     public func dropConnections() {
-        for client in clients.withLock({ Array($0.values) }) { shutdown(client.fd, Int32(SHUT_RDWR)) }
+        // Under the lock, which the serving thread takes to close its descriptor: never a reused number.
+        clients.withLock { clients in
+            for client in clients.values { shutdown(client.fd, Int32(SHUT_RDWR)) }
+        }
     }
 
     /// How many connections are open.
@@ -90,8 +93,11 @@ public final class FakeViciServer: Sendable {
 
     /// Sends an event to every connection registered for `name`.
     public func broadcast(_ name: String, _ message: ViciMessage) {
-        let targets = clients.withLock { $0.values.filter { $0.registered.contains(name) }.map(\.fd) }
-        for fd in targets { send(fd, [.event(name, message)]) }
+        clients.withLock { clients in
+            for client in clients.values where client.registered.contains(name) {
+                send(client.fd, [.event(name, message)])
+            }
+        }
     }
 
     /// The commands received, in order.
@@ -113,6 +119,7 @@ public final class FakeViciServer: Sendable {
     }
 
     private func acceptLoop(_ fd: Int32) {
+        defer { close(fd) }
         while true {
             guard let client = try? SocketAccept.connection(on: fd) else { return }
             let id = nextID.add(1, ordering: .relaxed).newValue
@@ -130,8 +137,10 @@ public final class FakeViciServer: Sendable {
         var reader = ViciFrameReader()
         var buffer = [UInt8](repeating: 0, count: 65536)
         defer {
-            clients.withLock { _ = $0.removeValue(forKey: id) }
-            close(fd)
+            clients.withLock {
+                _ = $0.removeValue(forKey: id)
+                close(fd)
+            }
         }
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
