@@ -63,35 +63,26 @@ public final class FakeViciServer: Sendable {
             throw FakeServerError("bind/listen \(path): errno \(errno)")
         }
         listener.withLock { $0 = fd }
-        do {
-            try DedicatedThread.start(name: "fake-vici") { [self] in acceptLoop(fd) }
-        } catch {
-            listener.withLock { $0 = -1 }
-            close(fd)
-            throw error
-        }
+        try DedicatedThread.start(name: "fake-vici") { [self] in acceptLoop(fd) }
     }
 
     /// Stops listening and closes every connection (charon stopped).
-    ///
-    /// Only shuts the listener down: its accept thread closes it once `accept` returned. Closed here,
-    /// its number could be reused (by another test's listener) before the thread calls `accept`
-    /// again, which would then take that test's connections and answer them with this script.
     public func stop() {
         let fd = listener.withLock { fd in
             defer { fd = -1 }
             return fd
         }
+        // Only shut down: the accept thread closes the listener when its accept fails. Closing it here
+        // would free the number while that thread may still call accept on it, and every suite runs in
+        // this process: it would then accept, answer and record another test's connections.
         if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
         unlink(path)
         dropConnections()
     }
 
     /// Closes every open connection, as a restarting charon does.
-    ///
-    /// Under the lock of ``clients``: a connection thread closes its descriptor under it too, so no
-    /// shutdown or send can hit a descriptor that was closed and reused meanwhile.
     public func dropConnections() {
+        // Under the lock, which the serving thread takes to close its descriptor: never a reused number.
         clients.withLock { clients in
             for client in clients.values { shutdown(client.fd, Int32(SHUT_RDWR)) }
         }
@@ -146,8 +137,8 @@ public final class FakeViciServer: Sendable {
         var reader = ViciFrameReader()
         var buffer = [UInt8](repeating: 0, count: 65536)
         defer {
-            clients.withLock { clients in
-                clients[id] = nil
+            clients.withLock {
+                _ = $0.removeValue(forKey: id)
                 close(fd)
             }
         }
@@ -171,8 +162,7 @@ public final class FakeViciServer: Sendable {
                     default: answer = []
                     }
                 }
-                // Under the lock, like ``broadcast(_:_:)``: two writers would interleave frames.
-                clients.withLock { _ in send(fd, answer ?? []) }
+                send(fd, answer ?? [])
             }
         }
     }

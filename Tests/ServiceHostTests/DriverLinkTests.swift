@@ -98,7 +98,13 @@ import Glibc
     /// The encoder compares contexts field by field (``PolicyWire/sameContext(_:_:)``) and the decoder
     /// builds filters from the same fields: a field added to ``EffectiveFilter`` must be added there too.
     @Test func contextFieldsAreKnown() {
-        let fields = Mirror(reflecting: Self.varied.filters[0]).children.compactMap(\.label)
+        // The context lives in a shared box (`shared.context`): list the box's fields in its place.
+        let filter = Mirror(reflecting: Self.varied.filters[0])
+        let fields = filter.children.flatMap { child -> [String] in
+            guard child.label == "shared" else { return [child.label ?? ""] }
+            let context = Mirror(reflecting: child.value).children.first { $0.label == "context" }
+            return context.map { Mirror(reflecting: $0.value).children.compactMap(\.label) } ?? ["shared"]
+        }
         #expect(
             fields == [
                 "filter", "inboundAction", "outboundAction", "interfaceType", "tunnelEndpoint", "provenance",
