@@ -252,6 +252,28 @@ let patience: Duration = .seconds(120)
         await engine.stop()
     }
 
+    /// A call that breaks (a timeout while the test process stalls, here an answer nobody asked for)
+    /// leaves charon's state unknown while the subscription stays registered, so charon sends no new
+    /// `connected`: the engine reads its state again by itself, and a negotiation asked for meanwhile
+    /// still reaches charon.
+    @Test func aBrokenCallIsFollowedByAResynchronization() async throws {
+        let charon = try ScriptedCharon()
+        defer { charon.stop() }
+        let engine = try await Self.started(charon, RecordingKeyingEvents())
+        charon.server.setHandler { [charon] packet, _ in
+            if case .request("load-conn", _) = packet, charon.server.commands.filter({ $0 == "load-conn" }).count == 1 {
+                return [.confirm]
+            }
+            return charon.answer(packet)
+        }
+        await engine.apply(Self.policy([F.filter()]))
+        engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 1)))
+        #expect(await eventually(timeout: patience) { await engine.status().counters["negotiations.succeeded"] == 1 })
+        #expect(charon.server.commands.filter { $0 == "load-conn" }.count == 2, "\(charon.server.commands)")
+        #expect(await engine.status().connected)
+        await engine.stop()
+    }
+
     @Test func aPeerThatNeverAnswersASoftRuleBecomesASoftPeerAndAgesOut() async throws {
         let charon = try ScriptedCharon()
         defer { charon.stop() }

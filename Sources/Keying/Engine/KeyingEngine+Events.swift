@@ -5,14 +5,43 @@ extension KeyingEngine {
     func handle(_ event: ViciSubscriptionEvent) async {
         switch event {
         case .connected:
-            await connectedToDaemon()
+            subscribed = true
+            await synchronize()
         case .disconnected(let error):
+            subscribed = false
             lost(error)
             // Negotiations in flight cannot finish: their `initiate` calls fail on their own.
             publish()
         case .event(let name, let message):
             observe(name, message)
         }
+    }
+
+    /// Runs ``connectedToDaemon()``, or waits for the run in progress to end.
+    func synchronize() async {
+        await synchronization().value
+    }
+
+    /// The run of ``connectedToDaemon()`` in progress, started if none is. Set before this returns, so
+    /// a request handled next already sees it.
+    private func synchronization() -> Task<Void, Never> {
+        if let running = synchronizing { return running }
+        let run = Task {
+            await connectedToDaemon()
+            synchronizing = nil
+        }
+        synchronizing = run
+        return run
+    }
+
+    /// A command's connection broke or timed out (``lost(_:)``: charon's state is unknown now), or
+    /// the calls after the subscription's `connected` failed, while the subscription stayed
+    /// registered: charon sends no new `connected` then, so without this the engine would stay
+    /// disconnected for good, load nothing and fail every negotiation without a word to charon.
+    /// Called on every loss and every tick; runs on a task of its own.
+    func startSynchronizing() {
+        guard subscribed, !connected else { return }
+        _ = synchronization()
     }
 
     /// charon answers (again): whatever it held from an earlier run of this service is replaced,

@@ -9,6 +9,9 @@ extension KeyingEngine {
         case .softAssociationUsed(let peer):
             soft[peer]?.lastUsed = .now
         case .negotiate(let request):
+            // charon is there but its state is being read again after a broken call: the request
+            // waits for that instead of failing at once.
+            if !connected, subscribed, let running = synchronizing { await running.value }
             await negotiate(request)
         }
     }
@@ -285,6 +288,7 @@ extension KeyingEngine {
             }
         }
         if changed { publish() }
+        startSynchronizing()
         guard lastHostCheck.duration(to: now) >= hostCheckInterval else { return }
         lastHostCheck = now
         let current = hostSource()

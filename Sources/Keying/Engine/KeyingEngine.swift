@@ -51,6 +51,10 @@ public actor KeyingEngine: Keying {
     /// Per-peer connections made from range rules, by name, with their template's name.
     var specialized: [String: (template: String, connection: IKEConnection, secrets: [IKESecret])] = [:]
     var connected = false
+    /// The event subscription is registered: charon is there even while a command connection broke.
+    var subscribed = false
+    /// The (re)synchronisation with charon that runs now (``synchronize()``).
+    var synchronizing: Task<Void, Never>?
     var daemon: String?
     var lastError: String?
     var negotiations: [String: Negotiation] = [:]
@@ -209,6 +213,8 @@ public actor KeyingEngine: Keying {
     }
 
     public func stop() async {
+        // A call that breaks while unloading must not start a synchronisation that loads it all again.
+        subscribed = false
         for task in tasks { task.cancel() }
         tasks = []
         await beginChange()
@@ -452,6 +458,7 @@ public actor KeyingEngine: Keying {
         connected = false
         lastError = "\(error)"
         if report { events.keyingEvent(.daemonLost(reason: "\(error)")) }
+        startSynchronizing()
     }
 
     // MARK: - Serialised changes
