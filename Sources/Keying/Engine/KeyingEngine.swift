@@ -217,6 +217,9 @@ public actor KeyingEngine: Keying {
         subscribed = false
         for task in tasks { task.cancel() }
         tasks = []
+        // A synchronisation already running would load after the unload below: let it end first (its
+        // calls are bounded by the vici call timeout).
+        await synchronizing?.value
         await beginChange()
         if connected {
             for name in loaded.keys.sorted() { await removeConnection(name) }
