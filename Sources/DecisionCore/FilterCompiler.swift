@@ -10,8 +10,14 @@ public import PolicyModel
 /// - Ports count only for TCP, UDP and any protocol, as in Windows.
 /// - Filters of the default response rule add nothing (windows-ipsec.md §4.6).
 /// - Each filter keeps its rule's connection type (``CompiledFilter/interfaceType``).
+///
+/// Incremental: given the table in force as `previous`, a policy whose specific filters differ from
+/// it only in their actions (the usual change of a rule's filter action, or of a filter's
+/// inbound/outbound action) reuses its shapes, slots and indexes and patches what the actions
+/// decide; any other change is compiled in full. Either way the result is the table a full compile
+/// gives (`IncrementalCompileTests`).
 public enum FilterCompiler {
-    public static func compile(_ policy: EffectivePolicy, host: HostInfo) -> FilterTable {
+    public static func compile(_ policy: EffectivePolicy, host: HostInfo, previous: FilterTable? = nil) -> FilterTable {
         var compiled: [CompiledFilter] = []
         compiled.reserveCapacity(policy.filters.count * 2)
         var unresolved: [Int] = []
@@ -86,7 +92,13 @@ public enum FilterCompiler {
                 }
             }
         }
-        return FilterTable(generation: policy.generation, policy: policy, filters: compiled, unresolved: unresolved)
+        return FilterTable(
+            generation: policy.generation,
+            policy: policy,
+            filters: compiled,
+            unresolved: unresolved,
+            previous: previous
+        )
     }
 
     /// The (address, mask) pairs of one side, into `result` (replaced).
