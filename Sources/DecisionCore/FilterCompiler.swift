@@ -32,11 +32,9 @@ public enum FilterCompiler {
         var destinations: [(address: UInt32, mask: UInt32)] = []
         policy.filters.withUnsafeBufferPointer { filters in
             for index in filters.indices {
-                if filters[index].inboundAction.type == .defaultResponse
-                    || filters[index].outboundAction.type == .defaultResponse
-                {
-                    continue
-                }
+                // The actions' fields in place, not the actions: no reference counting per filter.
+                let actions = filters[index].actionFields
+                if actions.inbound.type == .defaultResponse || actions.outbound.type == .defaultResponse { continue }
                 resolve(filters[index].filter.source, me, servers, into: &sources)
                 resolve(filters[index].filter.destination, me, servers, into: &destinations)
                 if sources.isEmpty || destinations.isEmpty {
@@ -50,8 +48,8 @@ public enum FilterCompiler {
                 let destinationPort = portsApply ? filters[index].filter.destinationPort : 0
                 let mirrored = filters[index].filter.mirrored
                 let weight = FilterWeight(filters[index].filter)
-                let inbound = ActionSpec(filters[index].inboundAction)
-                let outbound = ActionSpec(filters[index].outboundAction)
+                let inbound = ActionSpec(actions.inbound)
+                let outbound = ActionSpec(actions.outbound)
                 let interfaceType = filters[index].interfaceType
                 for source in sources {
                     for destination in destinations {

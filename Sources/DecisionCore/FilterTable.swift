@@ -23,6 +23,14 @@ public struct ActionSpec: Hashable, Sendable, CustomStringConvertible {
         )
     }
 
+    public init(_ fields: ActionFields) {
+        self.init(
+            kind: fields.kind,
+            inboundPassThrough: fields.inboundPassThrough,
+            allowFallbackToClear: fields.allowFallbackToClear
+        )
+    }
+
     public var description: String {
         var text = kind.rawValue
         if inboundPassThrough { text += "+inpass" }
