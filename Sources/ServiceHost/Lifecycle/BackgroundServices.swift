@@ -84,16 +84,23 @@ struct PolicySourcesService: Service {
     }
 }
 
-/// Keying's peer view handed to the driver (``PolicyAgent/forwardPeerAssociations()``) until the agent's
-/// stop stops keying (or, without keying, nothing), or this service's turn in the group's shutdown.
-struct PeerAssociationsService: Service {
+/// Keying (``PolicyAgent/runKeying()``: the driver's requests, charon's events, its timers; from the
+/// agent's start to its stop) and keying's peer view handed to the driver
+/// (``PolicyAgent/forwardPeerAssociations()``), both children of this service's run. Both end with the
+/// agent's stop, which stops keying, or at this service's turn in the group's shutdown.
+struct KeyingService: Service {
     let agent: PolicyAgent
 
     func run() async throws {
         let agent = agent
-        await cancelWhenGracefulShutdown { await agent.forwardPeerAssociations() }
-        // The forwarding ends with the agent's stop, which runs during the group's shutdown: this service
-        // still waits for its own turn (the group counts an earlier end then as a failure).
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await agent.runKeying() }
+                group.addTask { await agent.forwardPeerAssociations() }
+            }
+        }
+        // Keying ends with the agent's stop, which runs during the group's shutdown: this service still
+        // waits for its own turn (the group counts an earlier end then as a failure).
         try? await gracefulShutdown()
     }
 }
