@@ -266,7 +266,8 @@ public actor RemoteDriver: IPsecDriver {
         let clock = ContinuousClock()
         let deadline = clock.now + Self.connectTimeout
         var lastError = ""
-        while clock.now < deadline {
+        // Tried once more after the deadline: a task resumed late still finds a socket that came in time.
+        while true {
             do {
                 return try await BlockingPool.shared.run { () throws(SystemError) in try DriverLinkClient.connect(path)
                 }
@@ -274,6 +275,7 @@ public actor RemoteDriver: IPsecDriver {
                 lastError = "\(error)"
             }
             if let failure = try await launcher?.failure() { throw failure }
+            guard clock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(10))
         }
         throw DriverError(
