@@ -105,6 +105,20 @@ struct KeyingService: Service {
     }
 }
 
+/// The driver's background work (``PolicyAgent/runDriver()``: the driver process's link notices and the
+/// reconnection to a restarted driver) as a child of this service's run, until the agent's stop shuts the
+/// driver down or this service's turn in the group's shutdown, which comes after the agent's stop.
+struct DriverLinkService: Service {
+    let agent: PolicyAgent
+
+    func run() async throws {
+        let agent = agent
+        await cancelWhenGracefulShutdown { await agent.runDriver() }
+        // The link's work ends with the agent's stop: this service still waits for its own turn.
+        try? await gracefulShutdown()
+    }
+}
+
 extension JournalEntry {
     /// A plugin's event: a failure is a failed policy source, anything else (loaded, delivered a
     /// document, restarted) a policy event of that source.

@@ -231,6 +231,12 @@ public actor PolicyAgent {
         await keying?.start()
     }
 
+    /// The driver's background work (``IPsecDriver/run()``: the driver process's link) until the agent's
+    /// stop shuts the driver down; the `run` process runs it in a `Service` of its group.
+    public nonisolated func runDriver() async {
+        await driver.run()
+    }
+
     /// Keying's background work (``Keying/run()``) from the agent's start until its stop; the `run` process
     /// runs it in a `Service` of its group.
     public nonisolated func runKeying() async {
