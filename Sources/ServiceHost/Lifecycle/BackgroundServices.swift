@@ -53,6 +53,16 @@ struct PluginService: Service {
     }
 
     func run() async throws {
+        let manager = manager
+        // The supervisors' background work runs from the group's start (the agent's start registers the
+        // plugins and waits for their first reports) until the manager's stop below has stopped them.
+        await withDiscardingTaskGroup { group in
+            group.addTask { await manager.run() }
+            await serve()
+        }
+    }
+
+    private func serve() async {
         await started.wait()
         // A start that failed or was stopped keeps no plugin: they are stopped at this service's turn. A
         // service of the group must not end before that turn (the group counts that as a failure).
