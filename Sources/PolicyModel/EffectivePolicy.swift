@@ -104,6 +104,12 @@ public struct EffectiveFilter: Hashable, Sendable, Codable {
         return copy
     }
 
+    /// The identity of this filter's shared context box: filters with the same identity have equal
+    /// contexts (those with different ones may have equal contexts too). Lets the driver's wire
+    /// encoding group a list's filters in one comparison instead of comparing every field of the
+    /// context per filter (`PolicyWire`).
+    public var contextIdentity: ObjectIdentifier { ObjectIdentifier(shared) }
+
     private mutating func modifyContext(_ change: (inout Context) -> Void) {
         var context = shared.context
         change(&context)
