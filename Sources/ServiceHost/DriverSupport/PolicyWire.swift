@@ -60,17 +60,33 @@ public enum PolicyWire {
                 // By pointer and field: binding or subscripting a whole filter would copy it, retaining
                 // and releasing everything in it.
                 var last: (identity: ObjectIdentifier, group: UInt32)?
+                // The first filter of each of the last few groups found by value: filters built one by
+                // one (a box each; a rule's filters in a row) are compared with them before any table.
+                var recent: [(filter: Int, group: UInt32)] = []
                 for position in 0..<count {
                     let item = first + position
                     let identity = item.pointee.contextIdentity
-                    let group: UInt32
+                    var group = UInt32.max
                     if let last, last.identity == identity {
                         group = last.group
+                    } else if let known = tables.group(ofIdentity: identity) {
+                        group = known
                     } else {
-                        group = tables.group(of: item.pointee, identity: identity)
-                        last = (identity, group)
+                        for candidate in recent
+                        where item.pointee.hasSameContext(as: (first + candidate.filter).pointee) {
+                            group = candidate.group
+                            break
+                        }
+                        if group == UInt32.max {
+                            group = tables.group(of: item.pointee, identity: identity)
+                            if recent.count == 4 { recent.removeFirst() }
+                            recent.append((position, group))
+                        }
                     }
-                    tables.record(item.pointee.filter, group: group, into: out, at: position * recordSize)
+                    last = (identity, group)
+                    // Copied once (each field read through the pointer would copy the whole filter).
+                    let filter = item.pointee.filter
+                    tables.record(filter, group: group, into: out, at: position * recordSize)
                 }
             }
             initialized = count * recordSize
@@ -126,10 +142,12 @@ struct WireTables {
     private var groupByIdentity: [ObjectIdentifier: UInt32] = [:]
     private var lastText: (text: String, index: UInt32) = ("", 0)
 
-    /// The group of `filter`: by its context box when seen before, else by the values of its context
-    /// and provenance (filters built one by one have a box each).
+    /// The group of the filters with this context box, if one was seen.
+    func group(ofIdentity identity: ObjectIdentifier) -> UInt32? { groupByIdentity[identity] }
+
+    /// The group of `filter`, by the values of its context and provenance (a box not seen before: filters
+    /// built one by one have a box each); its box is remembered.
     mutating func group(of filter: EffectiveFilter, identity: ObjectIdentifier) -> UInt32 {
-        if let known = groupByIdentity[identity] { return known }
         let provenance = filter.provenance
         let provenanceNumber: UInt32
         if let known = provenanceIndex[provenance] {
