@@ -145,43 +145,38 @@ import Testing
     /// still loads.
     @Test func readsVersionOne() throws {
         let effective = Self.ownRules.filters[3]
-        var context = effective
-        context.filter = PolicyWire.placeholder
-        var writer = WireWriter(capacity: 1024)
-        writer.bytes(Array("IPSP".utf8))
-        writer.u16(1)
-        writer.blob(Array(#"{"generation":5,"filters":[]}"#.utf8))
-        writer.u32(1)
-        writer.blob(Array(try JSONEncoder().encode(context)))
+        var writer = try Self.olderTable(
+            version: 1,
+            generation: 5,
+            context: effective.with(filter: PolicyWire.placeholder)
+        )
         writer.u32(1)
         writer.u32(0)
-        writer.bytes(effective.filter.id.bytes)
-        writer.u8(effective.filter.mirrored ? 1 : 0)
-        writer.address(effective.filter.source)
-        writer.address(effective.filter.destination)
-        writer.u8(effective.filter.ipProtocol)
-        writer.u16(effective.filter.sourcePort)
-        writer.u16(effective.filter.destinationPort)
-        writer.string(effective.filter.description)
+        writer.filter(effective.filter)
         #expect(try PolicyWire.decode(writer.buffer) == EffectivePolicy(generation: 5, filters: [effective]))
         var future = writer.buffer
         future[4] = 4
         #expect(throws: PolicyWireError.self) { try PolicyWire.decode(future) }
     }
 
+    /// The start of a table of version 1 or 2: the policy without filters and one context.
+    static func olderTable(version: UInt16, generation: Int, context: EffectiveFilter) throws -> WireWriter {
+        var writer = WireWriter(capacity: 1024)
+        writer.bytes(Array("IPSP".utf8))
+        writer.u16(version)
+        writer.blob(Array(#"{"generation":\#(generation),"filters":[]}"#.utf8))
+        writer.u32(1)
+        writer.blob(Array(try JSONEncoder().encode(context)))
+        return writer
+    }
+
     /// A table of version 2 (variable-size filter records, provenances as records), as a driver saved
     /// it before version 3, still loads.
     @Test func readsVersionTwo() throws {
         let effective = Self.ownRules.filters[5]
-        var context = effective
-        context.filter = PolicyWire.placeholder
+        var context = effective.with(filter: PolicyWire.placeholder)
         context.provenance = PolicyWire.placeholderProvenance
-        var writer = WireWriter(capacity: 1024)
-        writer.bytes(Array("IPSP".utf8))
-        writer.u16(2)
-        writer.blob(Array(#"{"generation":6,"filters":[]}"#.utf8))
-        writer.u32(1)
-        writer.blob(Array(try JSONEncoder().encode(context)))
+        var writer = try Self.olderTable(version: 2, generation: 6, context: context)
         writer.u32(1)
         writer.provenance(effective.provenance)
         writer.u32(2)

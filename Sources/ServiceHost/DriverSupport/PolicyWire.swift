@@ -102,13 +102,13 @@ public enum PolicyWire {
         encoder.outputFormatting = .sortedKeys
         writer.blob(Array(try encoder.encode(shell)))
         writer.u32(UInt32(tables.contexts.count))
-        for context in tables.contexts { writer.blob(Array(try encoder.encode(context))) }
+        for context in tables.contexts.values { writer.blob(Array(try encoder.encode(context))) }
         writer.u32(UInt32(tables.provenances.count))
-        for provenance in tables.provenances { writer.provenance(provenance) }
+        for provenance in tables.provenances.values { writer.provenance(provenance) }
         writer.u32(UInt32(tables.strings.count))
-        for text in tables.strings { writer.string(text) }
+        for text in tables.strings.values { writer.string(text) }
         writer.u32(UInt32(tables.groups.count))
-        for group in tables.groups {
+        for group in tables.groups.values {
             writer.u32(group.context)
             writer.u32(group.provenance)
         }
@@ -129,18 +129,20 @@ public struct PolicyWireError: Error, Hashable, Sendable, CustomStringConvertibl
 /// The encoder's tables: contexts, provenances, texts and groups, each entry once, numbered in the
 /// order first seen.
 struct WireTables {
-    var contexts: [EffectiveFilter] = []
-    var provenances: [Provenance] = []
-    var strings: [String] = [""]
-    var groups: [(context: UInt32, provenance: UInt32)] = []
-    private var contextIndex: [EffectiveFilter: UInt32] = [:]
-    private var provenanceIndex: [Provenance: UInt32] = [:]
-    private var stringIndex: [String: UInt32] = ["": 0]
-    private var groupIndex: [UInt64: UInt32] = [:]
+    var contexts = Interned<EffectiveFilter>()
+    var provenances = Interned<Provenance>()
+    var strings = Interned<String>(first: "")
+    var groups = Interned<Group>()
     /// Groups by context box: the filters of one list share one box (the merger builds them so), and
     /// the box outlives the encoding (the policy holds it), so its identity is not reused meanwhile.
     private var groupByIdentity: [ObjectIdentifier: UInt32] = [:]
     private var lastText: (text: String, index: UInt32) = ("", 0)
+
+    /// A group: the numbers of its context and its provenance.
+    struct Group: Hashable {
+        var context: UInt32
+        var provenance: UInt32
+    }
 
     /// The group of the filters with this context box, if one was seen.
     func group(ofIdentity identity: ObjectIdentifier) -> UInt32? { groupByIdentity[identity] }
@@ -148,35 +150,12 @@ struct WireTables {
     /// The group of `filter`, by the values of its context and provenance (a box not seen before: filters
     /// built one by one have a box each); its box is remembered.
     mutating func group(of filter: EffectiveFilter, identity: ObjectIdentifier) -> UInt32 {
-        let provenance = filter.provenance
-        let provenanceNumber: UInt32
-        if let known = provenanceIndex[provenance] {
-            provenanceNumber = known
-        } else {
-            provenanceNumber = UInt32(provenances.count)
-            provenances.append(provenance)
-            provenanceIndex[provenance] = provenanceNumber
-        }
         var context = filter
         context.filter = PolicyWire.placeholder
         context.provenance = PolicyWire.placeholderProvenance
-        let contextNumber: UInt32
-        if let known = contextIndex[context] {
-            contextNumber = known
-        } else {
-            contextNumber = UInt32(contexts.count)
-            contexts.append(context)
-            contextIndex[context] = contextNumber
-        }
-        let key = UInt64(contextNumber) << 32 | UInt64(provenanceNumber)
-        let number: UInt32
-        if let known = groupIndex[key] {
-            number = known
-        } else {
-            number = UInt32(groups.count)
-            groups.append((contextNumber, provenanceNumber))
-            groupIndex[key] = number
-        }
+        let number = groups.number(
+            Group(context: contexts.number(context), provenance: provenances.number(filter.provenance))
+        )
         groupByIdentity[identity] = number
         return number
     }
@@ -185,14 +164,7 @@ struct WireTables {
     mutating func string(_ text: String) -> UInt32 {
         if text.isEmpty { return 0 }
         if text == lastText.text { return lastText.index }
-        let number: UInt32
-        if let known = stringIndex[text] {
-            number = known
-        } else {
-            number = UInt32(strings.count)
-            strings.append(text)
-            stringIndex[text] = number
-        }
+        let number = strings.number(text)
         lastText = (text, number)
         return number
     }
@@ -231,5 +203,27 @@ struct WireTables {
         case .dnsName(let name, let ip): (4, ip.value, string(name))
         case .server(let server): (5, UInt32(SpecialServer.allCases.firstIndex(of: server)!), 0)
         }
+    }
+}
+
+/// Values numbered in the order first seen, each once.
+struct Interned<Value: Hashable> {
+    private(set) var values: [Value] = []
+    private var numbers: [Value: UInt32] = [:]
+
+    init() {}
+
+    /// A table whose entry 0 is `first`.
+    init(first: Value) { _ = number(first) }
+
+    var count: Int { values.count }
+
+    /// The number of `value`, added at the end when new.
+    mutating func number(_ value: Value) -> UInt32 {
+        if let known = numbers[value] { return known }
+        let number = UInt32(values.count)
+        values.append(value)
+        numbers[value] = number
+        return number
     }
 }
