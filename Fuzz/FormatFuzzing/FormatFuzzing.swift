@@ -2,7 +2,8 @@ import PolicyFormats
 import PolicyModel
 
 /// The parsers under fuzzing: the `ipsecData` blob decoder, the `.reg` reader, the LDIF reader, netsh
-/// scripts, the driver's packet entry and the control protocol's request decoder.
+/// scripts, the driver's packet entry, the control protocol's request decoder and the driver's table
+/// reader.
 public enum FuzzTarget: String, CaseIterable, Sendable {
     /// `netsh -f` scripts through the whole shell, and the driver's IPv4 path with tables from the input.
     case netshShell = "netsh-shell"
@@ -14,6 +15,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case netsh
     case packet
     case control
+    case wire
 }
 
 /// One fuzz input run through a parser, with round-trip oracles: whatever a reader accepts must write
@@ -34,6 +36,7 @@ public enum FormatFuzzing {
         case .netsh: NetshFuzzing.run(bytes)
         case .packet: PacketFuzzing.run(bytes)
         case .control: ControlFuzzing.run(bytes)
+        case .wire: WireFuzzing.run(bytes)
         }
     }
 

@@ -42,7 +42,9 @@ public struct EffectivePolicy: Hashable, Sendable, Codable {
 /// fields, as before.
 public struct EffectiveFilter: Hashable, Sendable, Codable {
     public var filter: Filter
-    private var shared: SharedContext
+    /// Inlinable for ``contextIdentity``: the wire encoder asks it per filter, through a pointer, and a
+    /// call would copy the whole filter first.
+    @usableFromInline var shared: SharedContext
 
     /// The action for packets that arrive at this computer and match.
     public var inboundAction: FilterAction {
@@ -125,6 +127,22 @@ public struct EffectiveFilter: Hashable, Sendable, Codable {
         return copy
     }
 
+    /// The identity of this filter's shared context box: filters with the same identity have equal
+    /// contexts (those with different ones may have equal contexts too). Lets the driver's wire
+    /// encoding group a list's filters in one comparison instead of comparing every field of the
+    /// context per filter (`PolicyWire`).
+    @inlinable public var contextIdentity: ObjectIdentifier { ObjectIdentifier(shared) }
+
+    /// Whether this filter and `other` have equal contexts (everything but ``filter``): one comparison
+    /// when they share a box.
+    @inlinable public func hasSameContext(as other: EffectiveFilter) -> Bool {
+        shared === other.shared || sameContextValues(as: other)
+    }
+
+    @usableFromInline func sameContextValues(as other: EffectiveFilter) -> Bool {
+        shared.context == other.shared.context
+    }
+
     private mutating func modifyContext(_ change: (inout Context) -> Void) {
         var context = shared.context
         change(&context)
@@ -169,7 +187,7 @@ public struct EffectiveFilter: Hashable, Sendable, Codable {
         try container.encodeIfPresent(context.negotiation, forKey: .negotiation)
     }
 
-    private struct Context: Hashable, Sendable {
+    struct Context: Hashable, Sendable {
         var inboundAction: FilterAction
         var outboundAction: FilterAction
         var interfaceType: InterfaceType
@@ -179,7 +197,7 @@ public struct EffectiveFilter: Hashable, Sendable, Codable {
     }
 
     /// Immutable, hence `Sendable`; replaced, never changed, when a context property is set.
-    private final class SharedContext: Sendable {
+    @usableFromInline final class SharedContext: Sendable {
         let context: Context
         init(_ context: Context) { self.context = context }
     }

@@ -40,7 +40,7 @@ import Testing
         #expect(statistics.slowestSeconds < 1)
     }
 
-    @Test(arguments: [FuzzTarget.netsh, .packet, .control])
+    @Test(arguments: [FuzzTarget.netsh, .packet, .control, .wire])
     func corpusTargets(_ target: FuzzTarget) async throws {
         let seeds = try Self.corpus(target)
         let statistics = try await offThePool {

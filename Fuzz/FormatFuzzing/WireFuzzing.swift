@@ -1,0 +1,24 @@
+import PolicyModel
+import ServiceHost
+
+/// The driver's table reader, `PolicyWire.decode`: the bytes an agent hands the privileged driver, and
+/// the table the driver reloads from its runtime directory. Oracles: an accepted table encodes to
+/// bytes that decode to the same policy, and encoding that again gives the same bytes (the encoding is
+/// canonical).
+enum WireFuzzing {
+    static func run(_ bytes: [UInt8]) -> Bool {
+        guard let policy = try? PolicyWire.decode(bytes) else { return false }
+        guard let encoded = try? PolicyWire.encode(policy) else {
+            check(false, "an accepted table does not encode")
+            return true
+        }
+        let again = try? PolicyWire.decode(encoded)
+        check(again == policy, "an accepted table does not round-trip")
+        check(again.flatMap { try? PolicyWire.encode($0) } == encoded, "the encoding is not canonical")
+        return true
+    }
+
+    private static func check(_ condition: Bool, _ what: String) {
+        if !condition { preconditionFailure("policy table: \(what)") }
+    }
+}
