@@ -1,3 +1,5 @@
+internal import CIPsecSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
