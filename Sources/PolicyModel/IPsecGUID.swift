@@ -22,7 +22,14 @@ public struct IPsecGUID: Hashable, Sendable, Comparable, Codable, CustomStringCo
     }
 
     /// The 16 bytes in text order: `00112233-4455-6677-8899-aabbccddeeff` is `[0x00, 0x11, ...]`.
-    public var bytes: [UInt8] { (0..<16).map { self[byte: $0] } }
+    public var bytes: [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: 16) { buffer, count in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            raw.storeBytes(of: high.bigEndian, toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
+            count = 16
+        }
+    }
 
     /// Byte `index` (0–15) in text order.
     public subscript(byte index: Int) -> UInt8 {
@@ -32,14 +39,15 @@ public struct IPsecGUID: Hashable, Sendable, Comparable, Codable, CustomStringCo
     }
 
     /// Creates a GUID from 16 bytes in text order; `nil` for any other length.
-    public init?(bytes: some Collection<UInt8>) {
+    public init?(bytes: [UInt8]) {
         guard bytes.count == 16 else { return nil }
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        for (index, byte) in bytes.enumerated() {
-            if index < 8 { high = high << 8 | UInt64(byte) } else { low = low << 8 | UInt64(byte) }
+        let halves = bytes.withUnsafeBytes { raw in
+            (
+                UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            )
         }
-        self.init(high: high, low: low)
+        self.init(high: halves.0, low: halves.1)
     }
 
     /// Parses `{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}`, with or without braces, in any letter case.
