@@ -12,6 +12,8 @@
 #                     up to READY and of the best `ipsecsvc boot`: what load on a shared machine does not
 #                     inflate, unlike the wall-clock figures (load_average is the 1-minute one at the end)
 #   usage: sudo Benchmarks/startup/run.sh [FILTERS]     (default 10000)
+#   IKE=none: the service without keying (`ike = none`), to see the agent's part apart from the plan
+#   keying makes of the policy (the default, `ike = strongswan`, plans even with no charon to load into)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FILTERS=${1:-10000}
@@ -49,6 +51,7 @@ systemd = no
 driver = netfilter
 examples = no
 CONF
+if [ -n "${IKE:-}" ]; then echo "ike = $IKE" >>"$work/ipsecsvc.conf"; fi
 
 FILTERS=$FILTERS python3 - "$IPSECSVC" "$work" "$ns" <<'PY'
 import json, os, resource, socket, subprocess, sys, time

@@ -1,3 +1,5 @@
+internal import CIPsecSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -141,6 +143,34 @@ public enum FileSystem {
     public static func isDirectory(_ path: String) -> Bool {
         var status = stat()
         return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// One version of a file as `stat` sees it: device, inode, size, modification and change times.
+    /// A write through ``DurableFile`` (a new inode) or in place (new times) gives another value.
+    public struct Version: Hashable, Sendable {
+        public var device: UInt64
+        public var inode: UInt64
+        public var size: Int64
+        public var modified: Int64
+        public var modifiedNanoseconds: Int64
+        public var changed: Int64
+        public var changedNanoseconds: Int64
+    }
+
+    /// The version of the file at `path` (symbolic links followed), `nil` when it cannot be stat'ed:
+    /// tells whether a file changed without reading it.
+    public static func version(_ path: String) -> Version? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return Version(
+            device: UInt64(status.st_dev),
+            inode: UInt64(status.st_ino),
+            size: Int64(status.st_size),
+            modified: Int64(status.st_mtim.tv_sec),
+            modifiedNanoseconds: Int64(status.st_mtim.tv_nsec),
+            changed: Int64(status.st_ctim.tv_sec),
+            changedNanoseconds: Int64(status.st_ctim.tv_nsec)
+        )
     }
 
     /// Removes a file; a missing file is not an error.

@@ -187,6 +187,38 @@ import Testing
         #expect(await restarted.sourceStatuses().first { $0.kind == .persistent }?.pendingRestart == false)
     }
 
+    @Test func persistentRewrittenWithTheSameBytesIsNotPendingAndOtherBytesAre() async throws {
+        let rig = Rig()
+        defer { rig.dir.remove() }
+        try StoreOperations.importPolicies(
+            Fixtures.simple("P1", space: 1),
+            into: .persistent,
+            assign: "P1",
+            state: rig.dir.state,
+            codec: JSONStoreCodec()
+        )
+        let engine = rig.engine(directory: false)
+        // The service's start: the persistent store is read (not merged alone), then everything merges.
+        #expect(try await engine.loadPersistent()?.policyName == "P1")
+        #expect(names(await engine.effectivePolicy()) == ["P1"])
+        func pending() async -> Bool? {
+            await engine.sourceStatuses().first { $0.kind == .persistent }?.pendingRestart
+        }
+        #expect(await pending() == false)
+        #expect(await pending() == false)
+        let path = rig.dir.state.persistentStore
+        let bytes = try FileSystem.read(path, limit: 1 << 20)
+        // The same bytes in a new file (another inode, other times): not a change, asked twice.
+        try DurableFile.write(bytes, to: path)
+        #expect(await pending() == false)
+        #expect(await pending() == false)
+        // One more byte: a change; the first bytes again: none.
+        try DurableFile.write(bytes + Array(" ".utf8), to: path)
+        #expect(await pending() == true)
+        try DurableFile.write(bytes, to: path)
+        #expect(await pending() == false)
+    }
+
     @Test func brokenPersistentStoreBlocksAndKeepsTheOthers() async throws {
         let rig = Rig()
         defer { rig.dir.remove() }

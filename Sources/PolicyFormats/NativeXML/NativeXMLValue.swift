@@ -12,8 +12,9 @@ struct NativeXMLValue {
     /// `{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}` in either letter case.
     var guid: IPsecGUID? {
         guard bytes.count == 38, bytes[0] == UInt8(ascii: "{"), bytes[37] == UInt8(ascii: "}") else { return nil }
-        var result = [UInt8](repeating: 0, count: 16)
-        var out = 0
+        // Straight into the two halves: no array per GUID (a 100,000-filter store has one per filter).
+        var halves: (high: UInt64, low: UInt64) = (0, 0)
+        var digits = 0
         var index = 1
         while index < 37 {
             if index == 9 || index == 14 || index == 19 || index == 24 {
@@ -21,13 +22,16 @@ struct NativeXMLValue {
                 index += 1
                 continue
             }
-            guard let high = IPsecGUID.hexDigitValue(bytes[index]), let low = IPsecGUID.hexDigitValue(bytes[index + 1])
-            else { return nil }
-            result[out] = high << 4 | low
-            out += 1
-            index += 2
+            guard let value = IPsecGUID.hexDigitValue(bytes[index]) else { return nil }
+            if digits < 16 {
+                halves.high = halves.high << 4 | UInt64(value)
+            } else {
+                halves.low = halves.low << 4 | UInt64(value)
+            }
+            digits += 1
+            index += 1
         }
-        return IPsecGUID(bytes: result)
+        return IPsecGUID(high: halves.high, low: halves.low)
     }
 
     /// `xs:boolean`: true, false, 1, 0, with surrounding white space.

@@ -268,16 +268,13 @@ struct NativeXMLWriter {
     /// `{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}` in lower case, as `IPsecGUID.braced` spells it.
     private mutating func guid(_ guid: IPsecGUID) {
         out.append(UInt8(ascii: "{"))
-        for (index, byte) in guid.bytes.enumerated() {
+        for index in 0..<16 {
             if index == 4 || index == 6 || index == 8 || index == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(Self.hexDigit(byte >> 4))
-            out.append(Self.hexDigit(byte & 0x0F))
+            let byte = guid[byte: index]
+            out.append(IPsecGUID.hexDigit(byte >> 4))
+            out.append(IPsecGUID.hexDigit(byte & 0x0F))
         }
         out.append(UInt8(ascii: "}"))
-    }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 
     private mutating func address(_ address: IPv4Address) {

@@ -6,9 +6,10 @@ public import PolicyModel
 /// ``PolicyMerger`` into one effective policy with provenance.
 ///
 /// Who calls it: the service host's agent, one call at a time, in this order at service start:
-/// ``startPersistent()`` (the persistent policy alone; if it throws, the host removes the persistent
-/// filters and puts the driver in block mode), then ``effectivePolicy()`` for the whole merge (persistent
-/// + directory, else its cache, else local + dynamic + additive plugins). After that the host calls
+/// ``loadPersistent()`` (the persistent policy alone, or ``startPersistent()`` to have it merged; if it
+/// throws, the host leaves the persistent filters out and puts the driver in block mode), then
+/// ``effectivePolicy()`` for the whole merge (persistent + directory, else its cache, else local +
+/// dynamic + additive plugins). After that the host calls
 /// ``effectivePolicy()`` again whenever ``changes()`` yields, and ``refresh()`` on SIGHUP or `service
 /// refresh`. The control commands (import, export, show, explain), the plugins (``register(_:)``) and
 /// netsh's dynamic rules (``dynamic``) call the rest, from any task. ``run()`` is the engine's background
@@ -59,7 +60,23 @@ public actor SourcesPolicyEngine {
 
     /// Reads and merges the persistent store alone.
     /// - Throws: ``PersistentPolicyError`` when the persistent store cannot be read or applied.
+    @discardableResult
     public func startPersistent() async throws -> EffectivePolicy {
+        guard let policy = try await loadPersistent() else { return EffectivePolicy(generation: generation) }
+        return PolicyMerger.merge(
+            [Contribution(kind: .persistent, sourceName: persistent.name, policy: policy)],
+            generation: generation
+        )
+    }
+
+    /// Reads the persistent store (and records whether it applies) without merging it: the service's
+    /// start hands the driver one table with every source (``effectivePolicy()``), so a merge of the
+    /// persistent policy alone would be built and thrown away (at 100,000 filters, an array of them
+    /// that outlives the parse's temporaries: Benchmarks/README.md §4).
+    /// - Returns: the persistent policy, or `nil` when none is assigned.
+    /// - Throws: ``PersistentPolicyError`` when the persistent store cannot be read or applied.
+    @discardableResult
+    public func loadPersistent() async throws -> SourcePolicy? {
         await createLocalStoreOnFirstStart()
         await registerBuiltIns()
         let report = await persistent.load()
@@ -67,12 +84,9 @@ public actor SourcesPolicyEngine {
         case .policy(let policy):
             configuration.events.record(.appliedPersistent(policy: policy.policyName, store: policy.store))
             generation += 1
-            return PolicyMerger.merge(
-                [Contribution(kind: .persistent, sourceName: persistent.name, policy: policy)],
-                generation: generation
-            )
+            return policy
         case .notConfigured:
-            return EffectivePolicy(generation: generation)
+            return nil
         case .failed(let reason), .unavailable(let reason):
             configuration.events.record(.persistentFailed(reason: reason))
             throw PersistentPolicyError(reason: reason)

@@ -16,7 +16,17 @@ public actor StoreProvider: PolicyProvider {
     /// The bytes' fingerprint at ``load()``, also for a broken file, so that an untouched broken store is
     /// not mistaken for a change.
     private var loadedFingerprint: UInt64 = 0
+    /// The file's version when it had ``loadedFingerprint``: while `stat` shows the same version,
+    /// ``pendingRestart()`` knows the answer without reading the file (`status`, the `STATUS=` line and
+    /// every journaled summary ask, and a 100,000-filter store is 21 MB read and hashed each time).
+    private var loadedVersion: FileSystem.Version?
     private let signal = ChangeSignal()
+    /// Reads under way, and who waits for one to end: a merge that asks for the policy while the
+    /// first read is still running (the engine's change stream fires as soon as the providers
+    /// register, while the service's start reads the persistent store) waits for it instead of
+    /// reading and parsing the whole store a second time, side by side.
+    private var readsInFlight = 0
+    private var waitingForRead: [CheckedContinuation<Void, Never>] = []
 
     public init(kind: SourceKind, file: StoreFile, name: String? = nil) {
         self.kind = kind
@@ -29,16 +39,25 @@ public actor StoreProvider: PolicyProvider {
     @discardableResult
     public func load() async -> ProviderReport {
         let file = self.file
-        let (result, fingerprint) = await BlockingPool.shared.run { file.loadWithFingerprint() }
+        readsInFlight += 1
+        let (result, fingerprint, version) = await BlockingPool.shared.run { file.loadWithVersion() }
+        readsInFlight -= 1
         loadedFingerprint = fingerprint
+        loadedVersion = version
         if result != loaded {
             loaded = result
             signal.signal()
         }
+        let waiting = waitingForRead
+        waitingForRead = []
+        for waiter in waiting { waiter.resume() }
         return report(result)
     }
 
     public func currentPolicy() async -> ProviderReport {
+        if loaded == nil, readsInFlight > 0 {
+            await withCheckedContinuation { waitingForRead.append($0) }
+        }
         if let loaded { return report(loaded) }
         return await load()
     }
@@ -54,7 +73,16 @@ public actor StoreProvider: PolicyProvider {
     public func pendingRestart() async -> Bool {
         guard loaded != nil else { return false }
         let file = self.file
-        let now = await BlockingPool.shared.run { file.currentFingerprint() }
+        let loadedVersion = self.loadedVersion
+        let (now, version) = await BlockingPool.shared.run { () -> (UInt64?, FileSystem.Version?) in
+            let version = FileSystem.version(file.path)
+            if let version, version == loadedVersion { return (nil, version) }
+            return (file.currentFingerprint(), version)
+        }
+        guard let now else { return false }
+        // Rewritten with the same bytes (a touch, an import of the same policy): not a change; the new
+        // version is remembered so that the next question is answered by `stat` again.
+        if now == loadedFingerprint, self.loadedVersion == loadedVersion { self.loadedVersion = version }
         return now != loadedFingerprint
     }
 

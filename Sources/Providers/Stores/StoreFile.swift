@@ -78,20 +78,29 @@ public struct StoreFile: Sendable {
     /// ``load()`` and the fingerprint of the bytes it read (as ``currentFingerprint()`` would give, also
     /// for a file that does not decode), from a single read.
     func loadWithFingerprint() -> (loaded: Loaded, fingerprint: UInt64) {
+        let read = loadWithVersion()
+        return (read.loaded, read.fingerprint)
+    }
+
+    /// ``loadWithFingerprint()`` and the file's version as `stat` saw it just before the read (`nil`
+    /// when missing): as long as the version is the same, the file holds the bytes that were read.
+    func loadWithVersion() -> (loaded: Loaded, fingerprint: UInt64, version: FileSystem.Version?) {
         DurableFile.removeStaleTemporaries(of: path)
+        // Before the read: a write between the two shows as another version, never as the old one.
+        let version = FileSystem.version(path)
         let bytes: [UInt8]?
         do {
             bytes = try FileSystem.readIfPresent(path, limit: Self.maximumSize, accept: .regularFiles)
         } catch {
-            return (.broken(.unreadable(path: path, reason: error.description)), 0)
+            return (.broken(.unreadable(path: path, reason: error.description)), 0, version)
         }
-        guard let bytes else { return (.missing, 0) }
+        guard let bytes else { return (.missing, 0, nil) }
         let fingerprint = Self.fingerprint(bytes)
         do {
             let store = try codec.decode(bytes, file: path)
-            return (.loaded(store, fingerprint: fingerprint), fingerprint)
+            return (.loaded(store, fingerprint: fingerprint), fingerprint, version)
         } catch {
-            return (.broken(.invalid(error)), fingerprint)
+            return (.broken(.invalid(error)), fingerprint, version)
         }
     }
 
@@ -106,12 +115,23 @@ public struct StoreFile: Sendable {
     /// The largest store file read: the native XML reader's own limit.
     public static let maximumSize = NativePolicyXML.Limits.default.maxBytes
 
-    /// FNV-1a over the bytes: tells whether a store file changed since it was loaded.
+    /// Tells whether a store file changed since it was loaded (compared in this process only, never
+    /// stored): FNV-1a's step over eight bytes at a time, each step followed by a shift-xor, then the
+    /// last bytes one by one. Every step is a bijection of the running value, so a file that differs
+    /// in a single word always gets another fingerprint. (Byte by byte, it showed in the profile of a
+    /// service start with a 10,000-filter store.)
     static func fingerprint(_ bytes: [UInt8]) -> UInt64 {
+        let prime: UInt64 = 0x100_0000_01b3
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash &*= 0x100_0000_01b3
+        bytes.withUnsafeBytes { raw in
+            let words = raw.count / 8
+            for index in 0..<words {
+                hash = (hash ^ raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)) &* prime
+                hash ^= hash >> 29
+            }
+            for index in (words * 8)..<raw.count {
+                hash = (hash ^ UInt64(raw[index])) &* prime
+            }
         }
         return hash
     }

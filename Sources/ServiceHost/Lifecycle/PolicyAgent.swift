@@ -149,7 +149,7 @@ public actor PolicyAgent {
     @inline(never) private func applyPolicyAtStart(awaitingSources: (@Sendable () async -> Void)?) async throws {
         try await driver.configure(settings.driverSettings)
         do {
-            _ = try await engine.startPersistent()
+            try await engine.loadPersistent()
             persistentFailed = false
         } catch  where !(error is CancellationError) {
             persistentFailed = true

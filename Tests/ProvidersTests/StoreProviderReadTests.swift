@@ -1,0 +1,57 @@
+import Foundation
+import IPsecTestKit
+import PolicyFormats
+import PolicyModel
+import Providers
+import Synchronization
+import Testing
+
+/// The store provider reads its file once for everyone who asks while that read runs.
+@Suite struct StoreProviderReadTests {
+    /// ``JSONStoreCodec`` that counts its decodes, each held (on the blocking pool's thread, at most
+    /// ten seconds) until the test releases it.
+    final class GatedCodec: PolicyStoreCodec {
+        private let state = Mutex<(decodes: Int, released: Bool)>((0, false))
+
+        var decodes: Int { state.withLock { $0.decodes } }
+        func release() { state.withLock { $0.released = true } }
+
+        func decode(_ bytes: [UInt8], file: String) throws(PolicyFormatError) -> PolicyStore {
+            state.withLock { $0.decodes += 1 }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !state.withLock({ $0.released }) && ContinuousClock.now < deadline { usleep(1000) }
+            return try JSONStoreCodec().decode(bytes, file: file)
+        }
+
+        func encode(_ store: PolicyStore) -> [UInt8] { JSONStoreCodec().encode(store) }
+    }
+
+    /// At service start the engine's change stream fires while the persistent store is being read: the
+    /// merge it runs must wait for that read, not parse the whole store a second time beside it.
+    @Test func aMergeDuringTheFirstReadWaitsForItInsteadOfReadingAgain() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try StoreOperations.importPolicies(
+            Fixtures.simple("P1", space: 1),
+            into: .persistent,
+            assign: "P1",
+            state: dir.state,
+            codec: JSONStoreCodec()
+        )
+        let codec = GatedCodec()
+        let provider = StoreProvider(kind: .persistent, file: StoreFile(path: dir.state.persistentStore, codec: codec))
+        async let first = provider.load()
+        #expect(await eventually { codec.decodes == 1 })
+        async let second = provider.currentPolicy()
+        // Time for the second caller to reach the provider while the first read is held.
+        try await Task.sleep(for: .milliseconds(200))
+        codec.release()
+        let (loaded, asked) = await (first, second)
+        #expect(loaded.policy?.policyName == "P1")
+        #expect(asked == loaded)
+        #expect(codec.decodes == 1)
+        // A later explicit load reads again (refresh semantics are unchanged).
+        await provider.load()
+        #expect(codec.decodes == 2)
+    }
+}
