@@ -10,6 +10,8 @@
 #   OLD, NEW   two ipsecsvc-driver-harness binaries (release builds); the same one twice shows the noise
 #   -r REPS    repetitions (default 6; each is one nfq-bench run of all rows, about 2.5 minutes at -d 5)
 #   -o DIR     where the runs and summary.txt go (default: mktemp -d)
+#   --queued-only  only the 10k rows (with bench.sh's --no-baseline: plain, c-verdict1, OLD, NEW), for
+#              more repetitions of the CPU-per-packet comparison in the same time
 #   --smoke    one short repetition (about 30 s), nothing compared (CI, Benchmarks/smoke.sh)
 #   other options go to nfq-bench's bench.sh (default -d 5; -n is always 1 per repetition)
 #
@@ -20,12 +22,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . Benchmarks/driver/nfq-bench-env.sh  # BENCH, nfq_ping_shim, nfq_temporary
 
-reps=6 out="" smoke=0 options=()
+reps=6 out="" smoke=0 fast=1 options=()
 while [ $# -gt 2 ]; do
     case "$1" in
     -r) reps=$2; shift 2 ;;
     -o) out=$2; shift 2 ;;
     --smoke) smoke=1; shift ;;
+    --queued-only) fast=0; shift ;;
     -n) echo "compare-nfq.sh: -n is one per repetition; use -r REPS" >&2; exit 2 ;;
     -d | -s | -f | -F | -k | -R | -L | -t | --tx-cpu | --rx-cpu) options+=("$1" "$2"); shift 2 ;;
     *) options+=("$1"); shift ;;
@@ -57,12 +60,15 @@ for ((rep = 1; rep <= reps; rep++)); do
         rows+=("$which-10k=$binary --queue {q} --filters 10000 --no-fast-path")
     done
     for which in "${order[@]}"; do
+        [ "$fast" = 1 ] || break
         binary=$old
         [ "$which" = new ] && binary=$new
         rows+=("connmark:$which-10k-fast=$binary --queue {q} --filters 10000 --flow-mark 0x1")
     done
     echo "== repetition $rep of $reps (${order[*]}), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    bash "$BENCH" --connmark -n 1 "${options[@]}" -o "$out/rep$rep" "${rows[@]}" >"$out/rep$rep.log" 2>&1 ||
+    connmark=(--connmark)  # the c-connmark row, beside the fast-path rows
+    [ "$fast" = 1 ] || connmark=()
+    bash "$BENCH" "${connmark[@]}" -n 1 "${options[@]}" -o "$out/rep$rep" "${rows[@]}" >"$out/rep$rep.log" 2>&1 ||
         { cat "$out/rep$rep.log" >&2; exit 1; }
     grep '^  run' "$out/rep$rep.log" || true
 done

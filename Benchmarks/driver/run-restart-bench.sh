@@ -156,7 +156,7 @@ for ((round = 1; round <= rounds; round++)); do
     done
     now=${EPOCHREALTIME/./}
     if [ -n "${STRACE:-}" ]; then  # the driver is strace's child
-        read -r pid _ <"/proc/$spawned/task/$spawned/children"
+        read -r pid _ <"/proc/$spawned/task/$spawned/children" || true  # no newline at its end
         execed=
     fi
     read -r cpu queued slices <<<"$(sched_of "$pid")"
