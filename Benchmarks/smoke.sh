@@ -10,6 +10,7 @@ swift build -c release --scratch-path "$SCRATCH" --product ipsecsvc-driver-bench
 bin=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
 "$bin/ipsecsvc-driver-bench" 1
 "$bin/ipsecsvc-driver-bench" --diverse 1
+"$bin/ipsecsvc-driver-bench" --compile --diverse --size 1000 1
 echo "== XML against xmllint"
 swift build -c release --scratch-path "$SCRATCH" --product xml-bench >/dev/null
 XMLBENCH=$bin/xml-bench RULES=100 FILTERS=1000 Benchmarks/xml/run.sh

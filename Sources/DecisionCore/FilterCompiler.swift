@@ -10,8 +10,14 @@ public import PolicyModel
 /// - Ports count only for TCP, UDP and any protocol, as in Windows.
 /// - Filters of the default response rule add nothing (windows-ipsec.md §4.6).
 /// - Each filter keeps its rule's connection type (``CompiledFilter/interfaceType``).
+///
+/// Incremental: given the table in force as `previous`, a policy whose specific filters differ from
+/// it only in their actions (the usual change of a rule's filter action, or of a filter's
+/// inbound/outbound action) reuses its shapes, slots and indexes and patches what the actions
+/// decide; any other change is compiled in full. Either way the result is the table a full compile
+/// gives (`IncrementalCompileTests`).
 public enum FilterCompiler {
-    public static func compile(_ policy: EffectivePolicy, host: HostInfo) -> FilterTable {
+    public static func compile(_ policy: EffectivePolicy, host: HostInfo, previous: FilterTable? = nil) -> FilterTable {
         var compiled: [CompiledFilter] = []
         compiled.reserveCapacity(policy.filters.count * 2)
         var unresolved: [Int] = []
@@ -24,13 +30,14 @@ public enum FilterCompiler {
         )
         var sources: [(address: UInt32, mask: UInt32)] = []
         var destinations: [(address: UInt32, mask: UInt32)] = []
+        // Each filter's actions and connection type live in its context box, one heap object per rule
+        // or filter: read them all first in a tight loop, whose cache misses overlap, and the actions'
+        // fields in place rather than the actions (no reference counting per filter).
+        let contexts = policy.filters.map { (actions: $0.actionFields, interfaceType: $0.interfaceType) }
         policy.filters.withUnsafeBufferPointer { filters in
             for index in filters.indices {
-                if filters[index].inboundAction.type == .defaultResponse
-                    || filters[index].outboundAction.type == .defaultResponse
-                {
-                    continue
-                }
+                let actions = contexts[index].actions
+                if actions.inbound.type == .defaultResponse || actions.outbound.type == .defaultResponse { continue }
                 resolve(filters[index].filter.source, me, servers, into: &sources)
                 resolve(filters[index].filter.destination, me, servers, into: &destinations)
                 if sources.isEmpty || destinations.isEmpty {
@@ -44,9 +51,9 @@ public enum FilterCompiler {
                 let destinationPort = portsApply ? filters[index].filter.destinationPort : 0
                 let mirrored = filters[index].filter.mirrored
                 let weight = FilterWeight(filters[index].filter)
-                let inbound = ActionSpec(filters[index].inboundAction)
-                let outbound = ActionSpec(filters[index].outboundAction)
-                let interfaceType = filters[index].interfaceType
+                let inbound = ActionSpec(actions.inbound)
+                let outbound = ActionSpec(actions.outbound)
+                let interfaceType = contexts[index].interfaceType
                 for source in sources {
                     for destination in destinations {
                         let forward = CompiledFilter(
@@ -86,7 +93,13 @@ public enum FilterCompiler {
                 }
             }
         }
-        return FilterTable(generation: policy.generation, policy: policy, filters: compiled, unresolved: unresolved)
+        return FilterTable(
+            generation: policy.generation,
+            policy: policy,
+            filters: compiled,
+            unresolved: unresolved,
+            previous: previous
+        )
     }
 
     /// The (address, mask) pairs of one side, into `result` (replaced).

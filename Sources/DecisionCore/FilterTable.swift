@@ -23,6 +23,14 @@ public struct ActionSpec: Hashable, Sendable, CustomStringConvertible {
         )
     }
 
+    public init(_ fields: ActionFields) {
+        self.init(
+            kind: fields.kind,
+            inboundPassThrough: fields.inboundPassThrough,
+            allowFallbackToClear: fields.allowFallbackToClear
+        )
+    }
+
     public var description: String {
         var text = kind.rawValue
         if inboundPassThrough { text += "+inpass" }
@@ -139,39 +147,41 @@ public final class FilterTable: Sendable {
     /// ``CompiledFilter/inbound`` and ``CompiledFilter/outbound`` for the packet path.
     let actions: [ActionSpec]
 
-    init(generation: UInt64, policy: EffectivePolicy, filters: [CompiledFilter], unresolved: [Int]) {
+    /// Which filters share their exact key (shape and masked fields) with another filter of a shape
+    /// set: the only ones whose action change can change what a slot holds.
+    let sharedKeys: SharedKeys
+    /// Whether this table was patched from the previous one (an incremental compile) rather than
+    /// built: for tests, counters and benchmarks.
+    public let isPatched: Bool
+
+    /// The table of `filters`. With `previous`, a table compiled from filters of the same geometry
+    /// (every field but the actions, in the same order) is patched instead of built: its shapes,
+    /// slots and indexes are shared, only the actions, tie keys and the slots of changed filters
+    /// whose key another filter shares are new (``TableParts/init(patching:with:)``). The result is
+    /// the table a full build gives.
+    init(
+        generation: UInt64,
+        policy: EffectivePolicy,
+        filters: [CompiledFilter],
+        unresolved: [Int],
+        previous: FilterTable? = nil
+    ) {
         self.generation = generation
         self.policy = policy
         self.filters = filters
         self.unresolved = unresolved
-        self.hasNegotiate = filters.contains { $0.inbound.kind == .negotiate || $0.outbound.kind == .negotiate }
-
-        var builder = ShapeBuilder(filters: filters)
-        let everywhere = filters.allSatisfy { $0.interfaceType == .all }
-        if everywhere {
-            lanShapes = builder.add(members: filters.indices.map { Int32($0) })
-            remoteAccessShapes = lanShapes
-        } else {
-            lanShapes = builder.add(members: filters.indices.filter { filters[$0].applies(to: .lan) }.map { Int32($0) })
-            remoteAccessShapes = builder.add(
-                members: filters.indices.filter { filters[$0].applies(to: .remoteAccess) }.map { Int32($0) }
-            )
-        }
-        self.shapes = builder.shapes
-        self.slots = builder.slots
-        self.bloom = builder.bloom
-        var tieKeys: [UInt64] = []
-        var actions: [ActionSpec] = []
-        tieKeys.reserveCapacity(filters.count * 2)
-        actions.reserveCapacity(filters.count * 2)
-        for filter in filters {
-            tieKeys.append(filter.tieKey(.inbound))
-            tieKeys.append(filter.tieKey(.outbound))
-            actions.append(filter.inbound)
-            actions.append(filter.outbound)
-        }
-        self.tieKeys = tieKeys
-        self.actions = actions
+        let patched = previous.flatMap { TableParts(patching: $0, with: filters) }
+        isPatched = patched != nil
+        let parts = patched ?? TableParts(building: filters)
+        hasNegotiate = parts.hasNegotiate
+        shapes = parts.shapes
+        lanShapes = parts.lanShapes
+        remoteAccessShapes = parts.remoteAccessShapes
+        slots = parts.slots
+        bloom = parts.bloom
+        tieKeys = parts.tieKeys
+        actions = parts.actions
+        sharedKeys = parts.sharedKeys
     }
 
     /// The action of filter `index` for `direction` (from the compact array).

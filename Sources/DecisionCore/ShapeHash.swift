@@ -59,12 +59,14 @@ struct ShapeInfo {
 /// Building a shape's open-addressing (linear probing) hash table and its bloom bitmap.
 enum ShapeHash {
     /// Appends the slots (a power of two, at most half full) and the bloom bitmap (8 bits per slot)
-    /// for the filters `members` of one shape; returns where they start and their masks.
+    /// for the filters `members` of one shape; returns where they start and their masks. Sets the
+    /// bit (``SharedKeys``) of every member whose key another member has too.
     static func build(
         members: ArraySlice<Int32>,
         filters: [CompiledFilter],
         slots: inout [Slot],
-        bloom: inout [UInt64]
+        bloom: inout [UInt64],
+        sharedKeys: inout SharedKeys
     ) -> (slotOffset: Int, slotMask: Int, bloomOffset: Int, bloomMask: UInt64) {
         var capacity = 4
         while capacity < members.count * 2 { capacity <<= 1 }
@@ -97,6 +99,8 @@ enum ShapeHash {
                     } else {
                         // Same key, same weight: keep the one that wins the tie for each direction.
                         let current = slots[position]
+                        sharedKeys.insert(current.inbound)
+                        sharedKeys.insert(member)
                         if filter.tieKey(.inbound) < filters[Int(current.inbound)].tieKey(.inbound) {
                             slots[position].inbound = member
                         }

@@ -54,7 +54,8 @@ final class PairIndex: Sendable {
         members: [Int32],
         memberStart: [Int],
         filters: [CompiledFilter],
-        needsShapeTable: inout [Bool]
+        needsShapeTable: inout [Bool],
+        sharedKeys: inout SharedKeys
     ) {
         var byPair = [[Int32]](repeating: [], count: 33 * 33)
         var residual: [Int32] = []
@@ -125,6 +126,8 @@ final class PairIndex: Sendable {
                             destinationKeys.append(PrefixCover.key(filter.destination, pair % 33))
                         } else if current.isSingle && current.variant == variant && current.rest == rest {
                             // Same shape and key: keep the filter that wins the tie for each direction.
+                            sharedKeys.insert(current.inbound)
+                            sharedKeys.insert(member)
                             var inbound = current.inbound
                             var outbound = current.outbound
                             if filter.tieKey(.inbound) < filters[Int(inbound)].tieKey(.inbound) { inbound = member }
@@ -163,6 +166,35 @@ final class PairIndex: Sendable {
         self.pairStart = pairStart
         self.pairShapes = pairShapes
         self.residual = residual
+    }
+
+    /// The same index with other address-table entries (an incremental compile that changed which
+    /// filter of a single entry wins, ``TableParts/init(patching:with:)``): the rest is shared.
+    init(_ other: PairIndex, pairSlots: [PairSlot]) {
+        sources = other.sources
+        destinations = other.destinations
+        pairsOf = other.pairsOf
+        sums = other.sums
+        pairStart = other.pairStart
+        pairShapes = other.pairShapes
+        residual = other.residual
+        self.pairSlots = pairSlots
+        pairSlotMask = other.pairSlotMask
+        pairBloom = other.pairBloom
+        pairBloomMask = other.pairBloomMask
+    }
+
+    /// Where the entry of `pair` with exactly `addresses` is in ``pairSlots``, or nil (compile time).
+    func slotPosition(_ pair: Int, _ addresses: UInt64) -> Int? {
+        let tag = PairSlot.tag(pair)
+        var slot = Int(truncatingIfNeeded: ShapeHash.hash(addresses, tag)) & pairSlotMask
+        while pairSlots[slot].packed != 0 {
+            if pairSlots[slot].packed & PairSlot.tagMask == tag && pairSlots[slot].addresses == addresses {
+                return slot
+            }
+            slot = (slot + 1) & pairSlotMask
+        }
+        return nil
     }
 
     /// The slot of `pair` with exactly `addresses` (masked source << 32 | masked destination), or
@@ -253,8 +285,12 @@ struct ShapeBuilder {
     var shapes: [ShapeInfo] = []
     var slots: [Slot] = []
     var bloom: [UInt64] = []
+    var sharedKeys: SharedKeys
 
-    init(filters: [CompiledFilter]) { self.filters = filters }
+    init(filters: [CompiledFilter]) {
+        self.filters = filters
+        sharedKeys = SharedKeys(count: filters.count)
+    }
 
     /// Adds the shapes of the filters `members` (indices into ``filters``), heaviest first.
     mutating func add(members: [Int32]) -> ShapeSet {
@@ -329,7 +365,8 @@ struct ShapeBuilder {
                 members: grouped,
                 memberStart: memberStart,
                 filters: filters,
-                needsShapeTable: &needsShapeTable
+                needsShapeTable: &needsShapeTable,
+                sharedKeys: &sharedKeys
             )
         var tableMembers: [Int32] = []
         for (position, signature) in ordered.enumerated() {
@@ -337,7 +374,13 @@ struct ShapeBuilder {
             for index in memberStart[position]..<memberStart[position + 1] where needsShapeTable[index] {
                 tableMembers.append(grouped[index])
             }
-            let storage = ShapeHash.build(members: tableMembers[...], filters: filters, slots: &slots, bloom: &bloom)
+            let storage = ShapeHash.build(
+                members: tableMembers[...],
+                filters: filters,
+                slots: &slots,
+                bloom: &bloom,
+                sharedKeys: &sharedKeys
+            )
             let lastInLevel =
                 position == ordered.count - 1 || ordered[position + 1].weightValue != signature.weightValue
             shapes.append(

@@ -218,7 +218,8 @@ public actor NetfilterDriver: IPsecDriver {
     }
 
     private func install(_ policy: EffectivePolicy) async throws {
-        let newTable = FilterCompiler.compile(policy, host: host)
+        // Patched from the table in force when only actions changed (DecisionCore's incremental compile).
+        let newTable = FilterCompiler.compile(policy, host: host, previous: table)
         let previousPolicy = self.policy
         let previousTable = table
         self.policy = policy

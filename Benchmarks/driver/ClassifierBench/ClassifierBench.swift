@@ -1,6 +1,7 @@
 // ipsecsvc-driver-bench: classifier cost per packet at 1,000 / 10,000 / 100,000 filters.
 // Run: swift run -c release ipsecsvc-driver-bench [--diverse] [--size N] [REPETITIONS]
-//      (Benchmarks/README.md; --compile-only N [synthetic] times one compile)
+//      (Benchmarks/README.md; --compile-only N [synthetic] times one compile; --compile [--diverse]
+//      [REPETITIONS] full against incremental compile)
 import DecisionCore
 import Foundation
 import IPsecTestKit
@@ -67,6 +68,73 @@ if arguments.first == "--compile-only", arguments.count > 1, let count = Int(arg
     print(
         "\(count) filters, \(table.shapeCount) shapes, compiled in \(Double(elapsed) / 1e6) ms, \(usage.ru_minflt - faults) page faults"
     )
+    exit(0)
+}
+// `--compile [--diverse] [REPETITIONS]`: full against incremental compile at each size, a policy
+// change that sets new actions on 256 filters (what the mis-verdict checker's swaps do).
+if arguments.first == "--compile" {
+    arguments.removeFirst()
+    let diverse = arguments.first == "--diverse"
+    if diverse { arguments.removeFirst() }
+    let repetitions = arguments.first.flatMap { Int($0) } ?? 7
+    struct CompileCase {
+        let size: Int
+        let policies: [EffectivePolicy]
+        var full: [Double] = []
+        var incremental: [Double] = []
+        var specific = 0
+        var patched = true
+    }
+    var cases: [CompileCase] = sizes.map { size in
+        var policy = diverse ? DiversePolicy.make(count: size) : SyntheticPolicy.make(count: size)
+        let block = FilterAction(id: IPsecGUID("{00000000-0000-0000-0000-00000000b10c}")!, name: "b", action: .block)
+        let permit = FilterAction(id: IPsecGUID("{00000000-0000-0000-0000-00000000a11f}")!, name: "p", action: .permit)
+        var policies: [EffectivePolicy] = []
+        var state: UInt64 = 7
+        for round in 0..<2 {
+            policy.generation = UInt64(round + 1)
+            for _ in 0..<256 {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let index = Int(state >> 33) % policy.filters.count
+                policy.filters[index].inboundAction = round == 0 ? block : permit
+                policy.filters[index].outboundAction = policy.filters[index].inboundAction
+            }
+            policies.append(policy)
+        }
+        return CompileCase(size: size, policies: policies)
+    }
+    func milliseconds(_ body: () -> FilterTable) -> (Double, FilterTable) {
+        let start = now()
+        let table = body()
+        return (Double(now() - start) / 1e6, table)
+    }
+    for _ in 0..<repetitions {
+        for index in cases.indices {
+            let (first, second) = (cases[index].policies[0], cases[index].policies[1])
+            let (full, previous) = milliseconds { FilterCompiler.compile(first, host: host) }
+            let (incremental, table) = milliseconds { FilterCompiler.compile(second, host: host, previous: previous) }
+            cases[index].full.append(full)
+            cases[index].incremental.append(incremental)
+            cases[index].specific = table.filters.count
+            cases[index].patched = cases[index].patched && table.isPatched
+        }
+    }
+    print("filters   specific  full ms (min / median)  incremental ms (min / median)  patched")
+    for entry in cases {
+        let full = entry.full.sorted()
+        let incremental = entry.incremental.sorted()
+        print(
+            String(
+                format: "%7d  %9d  %9.2f / %9.2f       %9.2f / %9.2f          ",
+                entry.size,
+                entry.specific,
+                full[0],
+                full[full.count / 2],
+                incremental[0],
+                incremental[incremental.count / 2]
+            ) + (entry.patched ? "yes" : "no")
+        )
+    }
     exit(0)
 }
 let diverse = arguments.first == "--diverse"
