@@ -37,6 +37,10 @@ public protocol IPsecDriver: Sendable {
     /// A graceful stop of the service: leave the host in permit mode (no hooks) and release the
     /// queues. Called once, last. The default puts the driver in operational permit mode.
     func shutdown() async throws
+
+    /// The driver's background work as children of this call, until ``shutdown()`` or the calling task's
+    /// cancellation; the `run` process runs it as a `Service` of its group. The default has none.
+    func run() async
 }
 
 extension IPsecDriver {
@@ -45,6 +49,8 @@ extension IPsecDriver {
     }
 
     public func updatePeerAssociations(_ peers: PeerAssociations) async {}
+
+    public func run() async {}
 }
 
 /// The `netsh ipsec dynamic set config` settings the driver uses.

@@ -31,16 +31,11 @@ public enum DiversePolicy {
 
     public static func make(count: Int, seed: UInt64 = 1, generation: UInt64 = 1) -> EffectivePolicy {
         var random = SplitMix(seed: seed &* 0x9E37_79B9 &+ 11)
-        let actions: [FilterAction] = [
-            FilterAction(id: IPsecGUID(random.guid())!, name: "Permit", action: .permit),
-            FilterAction(id: IPsecGUID(random.guid())!, name: "Block", action: .block),
-            FilterAction(
-                id: IPsecGUID(random.guid())!,
-                name: "Require Security",
-                action: .negotiate,
-                inboundPassThrough: true
-            ),
-        ]
+        let actions = random.filterActions([
+            .init(name: "Permit", action: .permit),
+            .init(name: "Block", action: .block),
+            .init(name: "Require Security", action: .negotiate, inboundPassThrough: true),
+        ])
         var filters: [EffectiveFilter] = []
         filters.reserveCapacity(count)
         for index in 0..<count {

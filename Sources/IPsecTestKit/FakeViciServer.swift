@@ -123,6 +123,9 @@ public final class FakeViciServer: Sendable {
         while true {
             guard let client = try? SocketAccept.connection(on: fd) else { return }
             let id = nextID.add(1, ordering: .relaxed).newValue
+            // Sends happen under the clients' lock: a client that stops reading holds it 5 s at most.
+            var limit = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
             clients.withLock { $0[id] = Client(fd: client) }
             do {
                 try DedicatedThread.start(name: "fake-vici-\(id)") { [self] in serve(client, id) }
@@ -150,19 +153,21 @@ public final class FakeViciServer: Sendable {
             while let packet = try? reader.next() {
                 received.withLock { $0.append((id, packet)) }
                 let script = handler.withLock { $0 }
-                var answer = script(packet, id)
-                if answer == nil {
-                    switch packet {
-                    case .register(let name):
-                        clients.withLock { _ = $0[id]?.registered.insert(name) }
-                        answer = [.confirm]
-                    case .unregister(let name):
-                        clients.withLock { _ = $0[id]?.registered.remove(name) }
-                        answer = [.confirm]
-                    default: answer = []
+                let answer = script(packet, id)
+                // Sent under the lock under which ``broadcast(_:_:)`` sends: an event never lands inside
+                // an answer's frame (and a registration takes effect with its confirmation).
+                clients.withLock { clients in
+                    guard let answer else {
+                        switch packet {
+                        case .register(let name): clients[id]?.registered.insert(name)
+                        case .unregister(let name): clients[id]?.registered.remove(name)
+                        default: return
+                        }
+                        send(fd, [.confirm])
+                        return
                     }
+                    send(fd, answer)
                 }
-                send(fd, answer ?? [])
             }
         }
     }

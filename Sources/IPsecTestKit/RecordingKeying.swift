@@ -24,6 +24,9 @@ public actor RecordingKeying: Keying {
 
     public func start() async { started = true }
 
+    /// Nothing runs in the background.
+    public nonisolated func run() async {}
+
     public func apply(_ policy: EffectivePolicy) async { applied.append(policy.generation) }
 
     public func peerAssociations() async -> AsyncStream<PeerAssociations> {

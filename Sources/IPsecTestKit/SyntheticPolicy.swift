@@ -8,17 +8,11 @@ public enum SyntheticPolicy {
         var random = SplitMix(seed: seed)
         var filters: [EffectiveFilter] = []
         filters.reserveCapacity(count)
-        let actions: [FilterAction] = [
-            FilterAction(id: IPsecGUID(random.guid())!, name: "Block", action: .block),
-            FilterAction(id: IPsecGUID(random.guid())!, name: "Permit", action: .permit),
-            FilterAction(
-                id: IPsecGUID(random.guid())!,
-                name: "Request Security",
-                action: .negotiate,
-                inboundPassThrough: true,
-                allowFallbackToClear: true
-            ),
-        ]
+        let actions = random.filterActions([
+            .init(name: "Block", action: .block),
+            .init(name: "Permit", action: .permit),
+            .init(name: "Request Security", action: .negotiate, inboundPassThrough: true, allowFallbackToClear: true),
+        ])
         for index in 0..<count {
             let host = IPv4Address(value: 0x0A00_0000 | UInt32(truncatingIfNeeded: random.next()) & 0x00FF_FFFF)
             let peer = IPv4Address(value: 0xAC10_0000 | UInt32(truncatingIfNeeded: random.next()) & 0x000F_FFFF)
@@ -103,6 +97,21 @@ public struct SplitMix {
     /// One of `values`.
     public mutating func pick<T>(_ values: [T]) -> T { values[below(values.count)] }
 
+    /// One filter action per template, in the templates' order, each with an id drawn from this
+    /// generator: the generated policies (``SyntheticPolicy``, ``DiversePolicy``) draw their three
+    /// actions first, so a policy stays the same for its seed.
+    mutating func filterActions(_ templates: [FilterActionTemplate]) -> [FilterAction] {
+        templates.map { template in
+            FilterAction(
+                id: IPsecGUID(guid())!,
+                name: template.name,
+                action: template.action,
+                inboundPassThrough: template.inboundPassThrough,
+                allowFallbackToClear: template.allowFallbackToClear
+            )
+        }
+    }
+
     mutating func guid() -> String {
         let a = next()
         let b = next()
@@ -113,4 +122,12 @@ public struct SplitMix {
         return
             "{\(hex(a >> 32, 8))-\(hex(a >> 16 & 0xFFFF, 4))-\(hex(a & 0xFFFF, 4))-\(hex(b >> 48, 4))-\(hex(b & 0xFFFF_FFFF_FFFF, 12))}"
     }
+}
+
+/// A filter action of a generated policy, before its id is drawn (``SplitMix/filterActions(_:)``).
+struct FilterActionTemplate {
+    var name: String
+    var action: FilterActionKind
+    var inboundPassThrough = false
+    var allowFallbackToClear = false
 }

@@ -5,9 +5,10 @@ public import Providers
 /// Every plugin of a plugins.d directory: reads the files, supervises the enabled plugins, and reports
 /// them (and the files that could not be used) the way `status` shows sources.
 ///
-/// The service creates one at start (after the persistent policy applied), calls
-/// ``register(with:)``, calls ``reload(with:)`` on every refresh (SIGHUP, `service refresh`) so that
-/// the plugins follow the directory, and calls ``stop()`` when it stops.
+/// The service creates one at start (after the persistent policy applied), runs ``run()`` (each
+/// supervisor's background work) in a `Service` of its group, calls ``register(with:)``, calls
+/// ``reload(with:)`` on every refresh (SIGHUP, `service refresh`) so that the plugins follow the
+/// directory, and calls ``stop()`` when it stops.
 public actor PluginManager {
     public nonisolated let configurationDirectory: String
     public nonisolated let pluginDirectory: String
@@ -24,6 +25,9 @@ public actor PluginManager {
     var lastOperation: Task<Void, Never>?
     /// Set by ``stop()``: a later reload starts nothing.
     var stopped = false
+    /// The supervisors made, for ``run()``.
+    private nonisolated let made: AsyncStream<PluginSupervisor>
+    nonisolated let madeSink: AsyncStream<PluginSupervisor>.Continuation
 
     /// - Parameters:
     ///   - log: receives journal events of every plugin, and one error event per unusable file.
@@ -39,6 +43,16 @@ public actor PluginManager {
         self.launcher = launcher
         self.validator = validator
         self.log = log
+        (made, madeSink) = AsyncStream.makeStream()
+    }
+
+    /// Runs every supervisor's background work (``PluginSupervisor/run()``) as children of this call, until
+    /// ``stop()`` has stopped them all (or the calling task is cancelled). Call it once.
+    public nonisolated func run() async {
+        await withDiscardingTaskGroup { group in
+            for await supervisor in made { group.addTask { await supervisor.run() } }
+            group.cancelAll()
+        }
     }
 
     /// Reads the directory and starts every enabled plugin. Files with errors are skipped and reported.
@@ -63,6 +77,7 @@ public actor PluginManager {
                 validator: validator,
                 log: log
             )
+            madeSink.yield(supervisor)
             running.append(supervisor)
         }
         for supervisor in running { Task { await supervisor.start() } }
@@ -96,6 +111,8 @@ public actor PluginManager {
             manager.registrations = [:]
             for supervisor in manager.running { await supervisor.stop() }
             manager.running = []
+            // ``run()`` ends once every supervisor's has.
+            manager.madeSink.finish()
         }
     }
 

@@ -151,6 +151,7 @@ extension PluginManager {
                 log: log
             )
             kept.append(supervisor)
+            madeSink.yield(supervisor)
             registrations[ObjectIdentifier(supervisor)] = Task {
                 // Started here, so that a registration cancelled before it began starts nothing.
                 guard !Task.isCancelled else { return }

@@ -110,6 +110,10 @@ public struct PluginLauncher: Hashable, Sendable {
 /// What it guarantees: nothing a plugin does (crash, abort, hang, memory exhaustion, huge or invalid
 /// documents) reaches the service beyond a state change; ``state`` always holds the last valid policy
 /// or none. All waits are bounded by the configuration's `timeout`.
+///
+/// Its background work — the host's events, the call timeout, the poll, the coalesced fetch, the
+/// restart after a failure — runs as children of ``run()``; a timer that is no longer wanted is disarmed
+/// (its number is no longer the current one), and ``stop()`` ends them all.
 public actor PluginSupervisor {
     public nonisolated let configuration: PluginConfiguration
     private let launcher: PluginLauncher
@@ -126,12 +130,18 @@ public actor PluginSupervisor {
     private var wanted = false
     private var backoff: Duration
     private var lastDocument: [UInt8]?
-    private var timeoutTask: Task<Void, Never>?
-    private var pollTask: Task<Void, Never>?
-    private var restartTask: Task<Void, Never>?
-    /// The fetch a change signal asked for while the last one was too recent (see
-    /// ``minimumFetchInterval``); one at most, whatever the number of signals.
-    private var deferredFetch: Task<Void, Never>?
+    /// The armed call timeout, poll, restart and deferred fetch, by number: a timer whose number is no
+    /// longer the current one was disarmed and does nothing when it fires.
+    private var timeoutArm = 0
+    private var pollArm = 0
+    private var restartArm = 0
+    private var deferredArm = 0
+    /// A fetch a change signal asked for while the last one was too recent (see
+    /// ``minimumFetchInterval``) is pending; one at most, whatever the number of signals.
+    private var fetchDeferred = false
+    /// The work ``run()`` runs as its children.
+    private nonisolated let jobs: AsyncStream<@Sendable () async -> Void>
+    private nonisolated let jobSink: AsyncStream<@Sendable () async -> Void>.Continuation
     private var lastFetch: ContinuousClock.Instant?
     private var subscribers: [Int: AsyncStream<PluginSourceState>.Continuation] = [:]
     private var nextSubscriber = 0
@@ -173,6 +183,22 @@ public actor PluginSupervisor {
             since: Self.now(),
             restarts: 0
         )
+        (jobs, jobSink) = AsyncStream.makeStream()
+    }
+
+    /// Runs the supervisor's background work as children of this call, until ``stop()`` (or the
+    /// cancellation of the calling task). Whoever starts the supervisor runs this beside it (the plugin
+    /// manager, `ipsecsvc plugin-host --check`); the work of ``start()`` waits for it. Call it once.
+    public nonisolated func run() async {
+        await withDiscardingTaskGroup { group in
+            for await job in jobs { group.addTask { await job() } }
+            group.cancelAll()
+        }
+    }
+
+    /// Hands `job` to ``run()``.
+    private func spawn(_ job: @escaping @Sendable () async -> Void) {
+        jobSink.yield(job)
     }
 
     /// The current state: health, reason, and the last valid policy.
@@ -201,7 +227,7 @@ public actor PluginSupervisor {
     public func refresh() {
         guard wanted else { return }
         if connection == nil {
-            restartTask?.cancel()
+            restartArm &+= 1
             current.restarts += 1
             launch()
         } else {
@@ -209,11 +235,15 @@ public actor PluginSupervisor {
         }
     }
 
-    /// Closes the plugin and ends its host: a `close` request, then SIGKILL after 2 seconds.
+    /// Closes the plugin and ends its host: a `close` request, then SIGKILL after 2 seconds. ``run()``
+    /// ends; a stopped supervisor does not start again.
     public func stop() async {
         wanted = false
-        for task in [timeoutTask, pollTask, restartTask, deferredFetch] { task?.cancel() }
-        deferredFetch = nil
+        timeoutArm &+= 1
+        pollArm &+= 1
+        restartArm &+= 1
+        deferredArm &+= 1
+        fetchDeferred = false
         generation &+= 1
         phase = .idle
         if let host = connection {
@@ -227,6 +257,7 @@ public actor PluginSupervisor {
         setHealth(.stopped)
         for continuation in subscribers.values { continuation.finish() }
         subscribers = [:]
+        jobSink.finish()
     }
 
     // MARK: - Host lifecycle
@@ -244,9 +275,9 @@ public actor PluginSupervisor {
             return
         }
         connection = host
-        Task {
+        spawn { [self] in
             for await event in host.events {
-                self.handle(event, generation: generation)
+                await self.handle(event, generation: generation)
             }
         }
         armTimeout()
@@ -274,7 +305,7 @@ public actor PluginSupervisor {
     private func handle(_ frame: PluginFrame) {
         switch (phase, frame.kind) {
         case (.loading, .hello):
-            timeoutTask?.cancel()
+            timeoutArm &+= 1
             guard let info = PluginInfo(encoded: frame.payload) else {
                 fail("protocol error: unreadable hello from the plugin host")
                 return
@@ -286,12 +317,12 @@ public actor PluginSupervisor {
             connection?.send(PluginFrame(.open, text: configuration.configurationString))
             armTimeout()
         case (.opening, .opened):
-            timeoutTask?.cancel()
+            timeoutArm &+= 1
             phase = .ready
             startPolling()
             fetch()
         case (.fetching, .document):
-            timeoutTask?.cancel()
+            timeoutArm &+= 1
             phase = .ready
             accept(frame.payload)
             if phase == .ready, fetchAgain {
@@ -321,21 +352,25 @@ public actor PluginSupervisor {
 
     /// Fetches now, or once ``minimumFetchInterval`` has passed since the last fetch.
     private func fetchSoon() {
-        guard deferredFetch == nil else { return }
+        guard !fetchDeferred else { return }
         guard let last = lastFetch, ContinuousClock.now < last + Self.minimumFetchInterval else {
             fetch()
             return
         }
         let generation = generation
-        deferredFetch = Task {
-            try? await Task.sleep(until: last + Self.minimumFetchInterval)
-            guard !Task.isCancelled else { return }
-            self.deferredFetchDue(generation: generation)
+        fetchDeferred = true
+        deferredArm &+= 1
+        let arm = deferredArm
+        let due = last + Self.minimumFetchInterval
+        spawn { [self] in
+            guard (try? await Task.sleep(until: due)) != nil else { return }
+            await self.deferredFetchDue(arm: arm, generation: generation)
         }
     }
 
-    private func deferredFetchDue(generation: Int) {
-        deferredFetch = nil
+    private func deferredFetchDue(arm: Int, generation: Int) {
+        guard arm == deferredArm else { return }
+        fetchDeferred = false
         guard generation == self.generation else { return }
         changeSignalled()
     }
@@ -392,10 +427,10 @@ public actor PluginSupervisor {
         connection = nil
         generation &+= 1
         phase = .idle
-        timeoutTask?.cancel()
-        pollTask?.cancel()
-        deferredFetch?.cancel()
-        deferredFetch = nil
+        timeoutArm &+= 1
+        pollArm &+= 1
+        deferredArm &+= 1
+        fetchDeferred = false
         host?.terminate()
         setHealth(.failed(reason: reason))
         log(
@@ -414,53 +449,55 @@ public actor PluginSupervisor {
         let delay = backoff
         backoff = min(backoff * 2, configuration.restartDelayMax)
         let generation = generation
-        restartTask?.cancel()
-        restartTask = Task {
-            try? await Task.sleep(for: delay)
-            guard !Task.isCancelled else { return }
-            self.restart(generation: generation)
+        restartArm &+= 1
+        let arm = restartArm
+        spawn { [self] in
+            guard (try? await Task.sleep(for: delay)) != nil else { return }
+            await self.restart(arm: arm, generation: generation)
         }
     }
 
-    private func restart(generation: Int) {
-        guard wanted, generation == self.generation, connection == nil else { return }
+    private func restart(arm: Int, generation: Int) {
+        guard arm == restartArm, wanted, generation == self.generation, connection == nil else { return }
         current.restarts += 1
         launch()
     }
 
     private func armTimeout() {
-        timeoutTask?.cancel()
+        timeoutArm &+= 1
+        let arm = timeoutArm
         let generation = generation
         let timeout = configuration.timeout
-        timeoutTask = Task {
-            try? await Task.sleep(for: timeout)
-            guard !Task.isCancelled else { return }
-            self.timedOut(generation: generation)
+        spawn { [self] in
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            await self.timedOut(arm: arm, generation: generation)
         }
     }
 
-    private func timedOut(generation: Int) {
-        guard generation == self.generation, [.loading, .opening, .fetching].contains(phase) else { return }
+    private func timedOut(arm: Int, generation: Int) {
+        guard arm == timeoutArm, generation == self.generation, [.loading, .opening, .fetching].contains(phase)
+        else { return }
         fail("did not answer \(phase.rawValue) within \(Self.seconds(configuration.timeout)); plugin host killed")
     }
 
     private func startPolling() {
-        pollTask?.cancel()
+        pollArm &+= 1
         let interval = configuration.pollInterval ?? .seconds(Int64(current.info?.pollIntervalSeconds ?? 0))
         guard interval > .zero else { return }
+        let arm = pollArm
         let generation = generation
-        pollTask = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                guard !Task.isCancelled else { return }
-                self.pollElapsed(generation: generation)
+        spawn { [self] in
+            while (try? await Task.sleep(for: interval)) != nil {
+                guard await self.pollElapsed(arm: arm, generation: generation) else { return }
             }
         }
     }
 
-    private func pollElapsed(generation: Int) {
-        guard generation == self.generation else { return }
+    /// Whether the poll is still wanted (it asked for a fetch then).
+    private func pollElapsed(arm: Int, generation: Int) -> Bool {
+        guard arm == pollArm, generation == self.generation else { return false }
         changeSignalled()
+        return true
     }
 
     // MARK: - State

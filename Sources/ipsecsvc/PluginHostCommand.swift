@@ -121,6 +121,8 @@ struct PluginHostCommand: AsyncParsableCommand {
             return try PluginDocumentValidator.native.validate(bytes, source)
         }
         let supervisor = PluginSupervisor(configuration: configuration, validator: validator)
+        // Its background work, a child of this command until the stop below ends it.
+        async let supervising: Void = supervisor.run()
         let updates = await supervisor.updates()
         await supervisor.start()
         var outcome: PluginSourceState?
@@ -134,6 +136,7 @@ struct PluginHostCommand: AsyncParsableCommand {
             break
         }
         await supervisor.stop()
+        await supervising
         guard let outcome else {
             printError("\(configuration.path): the plugin host ended without an answer")
             throw ExitCode(1)

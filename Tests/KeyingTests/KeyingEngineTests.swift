@@ -88,7 +88,8 @@ let patience: Duration = .seconds(120)
     static func engine(
         _ charon: ScriptedCharon,
         _ events: RecordingKeyingEvents,
-        negotiationTimeout: Duration = .seconds(5)
+        negotiationTimeout: Duration = .seconds(5),
+        callTimeout: Duration = .seconds(10)
     ) -> KeyingEngine {
         KeyingEngine(
             settings: KeyingSettings(
@@ -100,7 +101,8 @@ let patience: Duration = .seconds(120)
             events: events,
             hostSource: { PlannerFixture.host },
             retryInterval: .milliseconds(200),
-            tickInterval: .milliseconds(50)
+            tickInterval: .milliseconds(50),
+            callTimeout: callTimeout
         )
     }
 
@@ -112,14 +114,22 @@ let patience: Duration = .seconds(120)
         await eventually(timeout: patience) { await engine.status().connected }
     }
 
+    /// Starts `engine` with its loops running as the service's group runs them (``KeyingEngine/run()``);
+    /// the test's `stop()` ends them.
+    static func start(_ engine: KeyingEngine) async {
+        Task { await engine.run() }
+        await engine.start()
+    }
+
     /// An engine on `charon`, started and connected.
     static func started(
         _ charon: ScriptedCharon,
         _ events: RecordingKeyingEvents,
-        negotiationTimeout: Duration = .seconds(5)
+        negotiationTimeout: Duration = .seconds(5),
+        callTimeout: Duration = .seconds(10)
     ) async throws -> KeyingEngine {
-        let engine = engine(charon, events, negotiationTimeout: negotiationTimeout)
-        await engine.start()
+        let engine = engine(charon, events, negotiationTimeout: negotiationTimeout, callTimeout: callTimeout)
+        await Self.start(engine)
         try #require(await connected(engine))
         return engine
     }
@@ -128,15 +138,17 @@ let patience: Duration = .seconds(120)
         let charon = try ScriptedCharon()
         defer { charon.stop() }
         let events = RecordingKeyingEvents()
-        let engine = try await Self.started(charon, events)
+        // Every step expects exactly the calls its change needs. A call that timed out would break its
+        // connection and make the engine read charon's state again and load everything (a
+        // resynchronisation, tested on its own), which a loaded machine did with the 10 s timeout: here
+        // a call may take as long as the test waits.
+        let engine = try await Self.started(charon, events, callTimeout: patience)
         let two = [
             F.filter(auth: [.preSharedKey("a")], rule: 1), F.filter(.me, .host(IPv4Address("198.18.9.3")!), rule: 2),
         ]
-        // Under load a change may reach charon after `apply` returns (a call that timed out is replayed
-        // on the reconnect): each step waits for what it expects.
         await engine.apply(Self.policy(two))
         #expect(
-            await eventually {
+            await eventually(timeout: patience) {
                 charon.server.commands.filter { $0 == "load-conn" }.count == 2
                     && charon.server.commands.filter { $0 == "load-shared" }.count == 2
             }
@@ -150,7 +162,10 @@ let patience: Duration = .seconds(120)
         let changed = [two[0], F.filter(.me, .host(IPv4Address("198.18.9.3")!), auth: [.preSharedKey("new")], rule: 2)]
         try #require(await Self.connected(engine))
         await engine.apply(Self.policy(changed, generation: 2))
-        #expect(await eventually { charon.server.commands == ["load-shared"] }, "\(charon.server.commands)")
+        #expect(
+            await eventually(timeout: patience) { charon.server.commands == ["load-shared"] },
+            "\(charon.server.commands)"
+        )
         charon.server.received.withLock { $0.removeAll() }
 
         // One rule's filter changes: its connection's SAs go, the connection is replaced.
@@ -160,7 +175,7 @@ let patience: Duration = .seconds(120)
         try #require(await Self.connected(engine))
         await engine.apply(Self.policy(ported, generation: 3))
         #expect(
-            await eventually { charon.server.commands == ["terminate", "load-conn"] },
+            await eventually(timeout: patience) { charon.server.commands == ["terminate", "load-conn"] },
             "\(charon.server.commands)"
         )
         let replaced = charon.server.arguments(of: "load-conn").first?.names.first
@@ -174,7 +189,9 @@ let patience: Duration = .seconds(120)
         try #require(await Self.connected(engine))
         await engine.apply(Self.policy([two[0]], generation: 4))
         #expect(
-            await eventually { charon.server.commands == ["terminate", "unload-conn", "unload-shared"] },
+            await eventually(timeout: patience) {
+                charon.server.commands == ["terminate", "unload-conn", "unload-shared"]
+            },
             "\(charon.server.commands)"
         )
         #expect(await engine.status().connections == 1)
@@ -406,7 +423,7 @@ let patience: Duration = .seconds(120)
         charon.server.stop()
         let events = RecordingKeyingEvents()
         let engine = Self.engine(charon, events)
-        await engine.start()
+        await Self.start(engine)
         await engine.apply(Self.policy([F.filter()]))
         engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 1)))
         #expect(
@@ -431,6 +448,70 @@ let patience: Duration = .seconds(120)
         charon.server.received.withLock { $0.removeAll() }
         await engine.stop()
         #expect(charon.server.commands == ["terminate", "unload-conn", "unload-shared"])
+    }
+
+    /// Keying's loops are children of `run()` (a `Service` of the `run` process's group): it waits for
+    /// `start()`, and `stop()` ends them and waits for that before it unloads, so `run()` has returned
+    /// and charon hears nothing more from this engine.
+    @Test func runHoldsTheLoopsFromStartToStop() async throws {
+        let charon = try ScriptedCharon()
+        defer { charon.stop() }
+        let engine = Self.engine(charon, RecordingKeyingEvents())
+        let ended = RunEnded()
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                await engine.run()
+                ended.flag.store(true, ordering: .relaxed)
+            }
+            // Nothing runs before the start: no subscription, no call.
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(charon.server.commands.isEmpty && charon.server.connectionCount == 0)
+            await engine.start()
+            try #require(await Self.connected(engine))
+            await engine.apply(Self.policy([F.filter()]))
+            await engine.stop()
+            #expect(await eventually(timeout: patience) { ended.flag.load(ordering: .relaxed) })
+            charon.server.received.withLock { $0.removeAll() }
+            // A charon restart after the stop: no loop is left to read its state again and load.
+            charon.server.dropConnections()
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(charon.server.commands.isEmpty, "\(charon.server.commands)")
+        }
+    }
+
+    /// Cancelling `run()` (the group's cancellation) ends the loops as well: the driver's requests are
+    /// no longer handled. `stop()` afterwards still unloads.
+    @Test func cancellingRunEndsTheLoops() async throws {
+        let charon = try ScriptedCharon()
+        defer { charon.stop() }
+        let engine = Self.engine(charon, RecordingKeyingEvents())
+        await withDiscardingTaskGroup { group in
+            group.addTask { await engine.run() }
+            await engine.start()
+            #expect(await Self.connected(engine))
+            await engine.apply(Self.policy([F.filter()]))
+            group.cancelAll()
+        }
+        engine.submit(.negotiate(NegotiationRequest(local: F.me, peer: F.peer, filterIndex: 0, generation: 1)))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(charon.server.arguments(of: "initiate").isEmpty)
+        charon.server.received.withLock { $0.removeAll() }
+        await engine.stop()
+        #expect(charon.server.commands == ["terminate", "unload-conn", "unload-shared"])
+    }
+
+    /// A stop before the start (a service start that failed): `run()` returns at once.
+    @Test func aStopBeforeTheStartEndsRunAtOnce() async throws {
+        let charon = try ScriptedCharon()
+        defer { charon.stop() }
+        let engine = Self.engine(charon, RecordingKeyingEvents())
+        await engine.stop()
+        await engine.run()
+        #expect(charon.server.commands.isEmpty)
+    }
+
+    final class RunEnded: Sendable {
+        let flag = Atomic<Bool>(false)
     }
 
     @Test(

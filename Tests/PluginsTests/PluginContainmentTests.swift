@@ -40,6 +40,7 @@ import Testing
             launcher: PluginLauncher(executable: PluginFixtures.ipsecsvc),
             validator: PluginFixtures.validator
         )
+        async let supervising: Void = supervisor.run()
         await supervisor.start()
         let running = await waitFor(supervisor) { $0.isRunning || $0.isFailed }
         #expect(running.isRunning, "\(running.health)")
@@ -49,6 +50,7 @@ import Testing
         try #require(started, "the plugin's helper did not start")
 
         await supervisor.stop()
+        await supervising
         let gone = await eventually(timeout: .seconds(10)) { !Self.helperRuns(helper!) }
         #expect(gone, "the plugin's helper \(helper!) outlived the plugin's stop")
     }

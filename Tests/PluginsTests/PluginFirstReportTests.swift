@@ -38,6 +38,8 @@ import Testing
                 launcher: PluginLauncher(executable: launcher),
                 validator: PluginFixtures.validator
             )
+            // The supervisors' background work, a child of this test until the manager's stop.
+            async let managing: Void = manager.run()
             _ = await manager.register(with: engine)
             let late = await manager.firstReports()
             #expect(late == ["plugin:slow"])
@@ -48,6 +50,7 @@ import Testing
                 }
             )
             await manager.stop()
+            await managing
         }
     }
 }

@@ -69,6 +69,8 @@ import Testing
                 configurationDirectory: pluginsD,
                 launcher: PluginLauncher(executable: PluginFixtures.ipsecsvc)
             )
+            // The supervisors' background work, a child of this test until the manager's stop.
+            async let managing: Void = manager.run()
             await manager.register(with: engine)
 
             // Bounded wait for the four plugins to settle into the engine.
@@ -89,6 +91,7 @@ import Testing
                 environment: ExplainEnvironment(host: HostInfo(addresses: [me]))
             )
             await manager.stop()
+            await managing
             return (statuses, policy, explanation)
         }
 

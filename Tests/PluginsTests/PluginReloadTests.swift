@@ -56,6 +56,8 @@ import Testing
                 launcher: PluginLauncher(executable: PluginFixtures.ipsecsvc),
                 validator: PluginFixtures.validator
             )
+            // The supervisors' background work, a child of this test until the manager's stop.
+            async let managing: Void = manager.run()
             let first = await manager.register(with: engine)
             #expect(first.map(\.configuration.name) == ["crashing"])
             let crashing = try #require(first.first)
@@ -118,6 +120,7 @@ import Testing
             #expect(await engine.registry.provider(named: "plugin:typo") == nil)
 
             await manager.stop()
+            await managing
             #expect(await crashing.state.health == .stopped)
             // After stop, a reload starts nothing.
             #expect(await manager.reload(with: engine).isEmpty)

@@ -100,7 +100,10 @@ import Testing
             name: "broken",
             path: fixtures.fixture,
             options: ["mode": mode],
-            timeout: .seconds(3),
+            // Only the hang is found by the timeout. Every other mode must fail for its own reason, however
+            // long a loaded machine takes to write 100 MiB (`huge`) or to fill the memory limit (`leak`):
+            // with 3 s for all, those were sometimes found hanging instead.
+            timeout: mode == "hang" ? .seconds(3) : .seconds(120),
             memoryLimit: mode == "leak" ? 256 << 20 : PluginConfiguration.defaultMemoryLimit
         )
         let healthy = testConfiguration(name: "healthy", path: fixtures.fixture, options: ["mode": "good"])
@@ -229,12 +232,36 @@ import Testing
             launcher: PluginLauncher(executable: PluginFixtures.ipsecsvc),
             validator: PluginFixtures.validator
         )
+        async let supervising: Void = supervisor.run()
         await supervisor.start()
         // The plugin's fetch has started to hang.
         #expect(await eventually { FileManager.default.fileExists(atPath: hanging) })
         let before = ContinuousClock.now
         await supervisor.stop()
         #expect(ContinuousClock.now - before < .seconds(8))
+        #expect(await supervisor.state.health == .stopped)
+        await supervising
+    }
+
+    /// The supervisor's background work (the host's events, its timers) runs as children of `run()`:
+    /// before `run()` runs the started plugin is not heard, and `stop()` ends `run()` (the task group
+    /// below ends only then).
+    @Test func theBackgroundWorkRunsAsChildrenOfRun() async throws {
+        let fixtures = try await PluginFixtures.require()
+        let supervisor = PluginSupervisor(
+            configuration: testConfiguration(name: "good", path: fixtures.fixture, options: ["mode": "good"]),
+            launcher: PluginLauncher(executable: PluginFixtures.ipsecsvc),
+            validator: PluginFixtures.validator
+        )
+        await supervisor.start()
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await supervisor.state.health == .starting)
+        await withDiscardingTaskGroup { group in
+            group.addTask { await supervisor.run() }
+            let running = await waitFor(supervisor) { $0.isRunning }
+            #expect(running.isRunning, "\(running.health)")
+            await supervisor.stop()
+        }
         #expect(await supervisor.state.health == .stopped)
     }
 
@@ -390,6 +417,7 @@ private func killPluginHost(_ pid: pid_t, serving path: String) -> Bool {
             validator: PluginFixtures.validator,
             log: log.sink
         )
+        async let managing: Void = manager.run()
         let supervisors = await manager.start()
         #expect(supervisors.map(\.configuration.name) == ["crashing", "good"])
         for supervisor in supervisors {
@@ -397,6 +425,7 @@ private func killPluginHost(_ pid: pid_t, serving path: String) -> Bool {
         }
         let statuses = await manager.statuses()
         await manager.stop()
+        await managing
 
         let byName = Dictionary(uniqueKeysWithValues: statuses.map { ($0.name, $0) })
         #expect(byName.keys.sorted() == ["plugin:crashing", "plugin:good", "plugin:typo"])

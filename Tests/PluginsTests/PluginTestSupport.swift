@@ -200,7 +200,8 @@ func testConfiguration(
     )
 }
 
-/// Runs `body` with a started supervisor and always stops it (killing its plugin host) afterwards.
+/// Runs `body` with a started supervisor (its ``PluginSupervisor/run()`` beside it) and always stops it
+/// (killing its plugin host) afterwards.
 func withSupervisor<T: Sendable>(
     _ configuration: PluginConfiguration,
     log: RecordingLog = RecordingLog(),
@@ -212,13 +213,17 @@ func withSupervisor<T: Sendable>(
         validator: PluginFixtures.validator,
         log: log.sink
     )
+    // Its background work, a child of this call until the stop ends it.
+    async let supervising: Void = supervisor.run()
     await supervisor.start()
     do {
         let result = try await body(supervisor)
         await supervisor.stop()
+        await supervising
         return result
     } catch {
         await supervisor.stop()
+        await supervising
         throw error
     }
 }

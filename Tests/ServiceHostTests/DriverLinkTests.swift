@@ -4,6 +4,7 @@ import Foundation
 import IPsecSystem
 import IPsecTestKit
 import PolicyModel
+import Synchronization
 import Testing
 
 @testable import ServiceHost
@@ -213,10 +214,16 @@ import Glibc
 @Suite struct DriverLinkTests {
     /// A driver process in this test process: a netfilter driver that installs nothing, its host and
     /// its socket.
+    final class HelloCount: Sendable {
+        let count = Atomic(0)
+    }
+
     final class LocalDriver: Sendable {
         let host: DriverHost
         let server: DriverLinkServer
         let driver: NetfilterDriver
+        /// How many agents said hello.
+        let hellos = HelloCount()
 
         init(socket: String, table: String) async throws {
             driver = NetfilterDriver(
@@ -240,8 +247,10 @@ import Glibc
                 )
             }
             let host = self.host
+            let hellos = self.hellos
             server = try DriverLinkServer(path: socket, journal: RecordingJournal()) { request, tail, _ in
-                await host.handle(request, tail: tail)
+                if case .hello = request { hellos.count.add(1, ordering: .relaxed) }
+                return await host.handle(request, tail: tail)
             }
             try server.start()
             // As `ipsecsvc driver --exit-with-service` does: the service's stop ends the process.
@@ -265,31 +274,39 @@ import Glibc
         #expect(stat(socket, &mode) == 0 && mode.st_mode & 0o777 == 0o600, "the driver socket is not 0600")
         #expect(try FileSystem.entries(of: directory.path).filter { $0.hasPrefix(".bind.") }.isEmpty)
         let remote = RemoteDriver(socketPath: socket, launcher: nil, role: "test")
+        // The link's background work runs as the `run` process's group runs it; it ends with the shutdown.
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await remote.run() }
 
-        try await remote.configure(DriverSettings(exemptionLevel: 1, diagnosticsLevel: 0, logIntervalSeconds: 600))
-        try await remote.apply(PolicyWireTests.varied)
-        try await remote.enterStartupMode(.stateful, exemptions: [])
-        var status = await remote.status()
-        #expect(status.mode == .startup(.stateful))
-        #expect(status.tableGeneration == 42)
-        #expect(status.filterCount == PolicyWireTests.varied.filters.count)
-        #expect(status.process?.pid == CurrentProcess.pid)
-        #expect(await remote.decisionState().settings.exemptionLevel == 1)
+            try await remote.configure(DriverSettings(exemptionLevel: 1, diagnosticsLevel: 0, logIntervalSeconds: 600))
+            try await remote.apply(PolicyWireTests.varied)
+            try await remote.enterStartupMode(.stateful, exemptions: [])
+            var status = await remote.status()
+            #expect(status.mode == .startup(.stateful))
+            #expect(status.tableGeneration == 42)
+            #expect(status.filterCount == PolicyWireTests.varied.filters.count)
+            #expect(status.process?.pid == CurrentProcess.pid)
+            #expect(await remote.decisionState().settings.exemptionLevel == 1)
 
-        // The driver "crashes" (its socket goes away) and a new one starts from its saved state; the
-        // agent reconnects by itself and hands over what it had sent, then goes on.
-        await local.server.stop()
-        local = try await LocalDriver(socket: socket, table: directory.file("driver-table"))
-        #expect(await local.driver.status().tableGeneration == 42, "the saved table was not restored")
-        try await remote.enterStartupMode(.block, exemptions: [])
-        status = await remote.status()
-        #expect(status.mode == .startup(.block))
-        #expect(status.filterCount == PolicyWireTests.varied.filters.count)
-        #expect(await local.driver.decisionState().settings.exemptionLevel == 1)
+            // The driver "crashes" (its socket goes away) and a new one starts from its saved state; the
+            // agent reconnects by itself (no call asks it to) and hands over what it had sent, then goes on.
+            await local.server.stop()
+            local = try await LocalDriver(socket: socket, table: directory.file("driver-table"))
+            #expect(await local.driver.status().tableGeneration == 42, "the saved table was not restored")
+            let restarted = local
+            #expect(await eventually(timeout: .seconds(120)) { restarted.hellos.count.load(ordering: .relaxed) == 1 })
+            // Said only once the hand-over is done (until then: reconnecting).
+            #expect(await eventually(timeout: .seconds(120)) { await remote.status().problem == nil })
+            #expect(await local.driver.decisionState().settings.exemptionLevel == 1)
+            try await remote.enterStartupMode(.block, exemptions: [])
+            status = await remote.status()
+            #expect(status.mode == .startup(.block))
+            #expect(status.filterCount == PolicyWireTests.varied.filters.count)
 
-        try await remote.shutdown()
-        #expect(await local.driver.status().mode == .operational(.permit))
-        #expect(!FileSystem.exists(socket), "the driver did not exit after the service's stop")
+            try await remote.shutdown()
+            #expect(await local.driver.status().mode == .operational(.permit))
+            #expect(!FileSystem.exists(socket), "the driver did not exit after the service's stop")
+        }
     }
 
     /// A status is answered while no driver exists (it does not wait for one, naming the socket); a
@@ -301,6 +318,12 @@ import Glibc
         let remote = RemoteDriver(socketPath: socket, launcher: nil, role: "test")
         let status = await remote.status()
         #expect(status.problem?.contains(socket) == true, "\(status)")
+        // The driver is made beforehand, on another path, and its socket renamed into place after the
+        // race: however long a loaded machine takes to make it, the change's wait for the socket
+        // (RemoteDriver.connectTimeout) only spans the race.
+        let staging = directory.file("staging.sock")
+        let local = try await LocalDriver(socket: staging, table: directory.file("driver-table"))
+        defer { Task { await local.server.stop() } }
 
         let change = Task {
             try await remote.configure(DriverSettings(exemptionLevel: 1, diagnosticsLevel: 0, logIntervalSeconds: 600))
@@ -312,11 +335,10 @@ import Glibc
             _ = await remote.status()
             try await Task.sleep(for: .milliseconds(5))
         }
-        let local = try await LocalDriver(socket: socket, table: directory.file("driver-table"))
+        #expect(rename(staging, socket) == 0, "rename: errno \(errno)")
         try await change.value
         #expect(await local.driver.decisionState().settings.exemptionLevel == 1)
         #expect(await remote.status().problem == nil)
-        await local.server.stop()
     }
 
     /// Frames of another protocol version or beyond the size limits end the connection; a hello of

@@ -4,14 +4,20 @@ public import PolicyModel
 /// IKE keying as the service host and the driver use it: one protocol, Sendable values both ways.
 ///
 /// The service host (the agent) calls ``start()``, ``apply(_:)``, ``status()``,
-/// ``associations()``, ``peerState(_:)`` and ``stop()`` from its tasks, one lifecycle call at a time.
+/// ``associations()``, ``peerState(_:)`` and ``stop()`` from its tasks, one lifecycle call at a time,
+/// and runs keying's background work in ``run()``, a `Service` of the `run` process's group.
 /// The driver reaches keying only through ``KeyingRequestSink/submit(_:)`` (from queue reader threads;
 /// it must return at once) and receives ``peerAssociations()`` snapshots, which the service host
 /// forwards with `IPsecDriver.updatePeerAssociations(_:)`. That keeps the driver's side small enough
 /// to cross a process boundary unchanged.
 public protocol Keying: KeyingRequestSink {
-    /// Connects to the IKE daemon and keeps reconnecting when it goes away.
+    /// Connects to the IKE daemon and keeps reconnecting when it goes away (through ``run()``).
     func start() async
+
+    /// Keying's background work (the driver's requests, the daemon's events, timers) as children of this
+    /// call, from ``start()`` until ``stop()`` or the cancellation of the calling task. Returns at once
+    /// when ``stop()`` came before ``start()``.
+    func run() async
 
     /// The effective policy changed: loads, replaces and unloads only the connections and secrets
     /// that differ from what the daemon holds. (Changes of the host's addresses are followed too.)

@@ -5,10 +5,10 @@ public import PolicyModel
 ///
 /// One actor owns what charon holds on the service's behalf: the configuration planned from the
 /// effective policy (``KeyingPlanner``), the per-peer connections made from range rules, the
-/// negotiations ipsecsvc started, the soft associations and the counters. Three tasks feed it:
-/// the driver's requests, charon's events (with reconnects: after a charon restart everything is
-/// loaded again), and a one-second tick that ages soft associations and retries. Changes to charon
-/// (load, replace, unload) run one at a time, in order.
+/// negotiations ipsecsvc started, the soft associations and the counters. Three loops feed it, children
+/// of ``run()`` from ``start()`` to ``stop()``: the driver's requests, charon's events (with reconnects:
+/// after a charon restart everything is loaded again), and a one-second tick that ages soft
+/// associations and retries. Changes to charon (load, replace, unload) run one at a time, in order.
 public actor KeyingEngine: Keying {
     struct Negotiation {
         var peer: IPv4Address
@@ -37,8 +37,16 @@ public actor KeyingEngine: Keying {
     private let loadCredentials: @Sendable () -> Credentials
     let hostSource: @Sendable () -> KeyingHost
     private nonisolated let requestSink: AsyncStream<KeyingRequest>.Continuation
-    private let requests: AsyncStream<KeyingRequest>
-    private var tasks: [Task<Void, Never>] = []
+    private nonisolated let requests: AsyncStream<KeyingRequest>
+    /// ``start()`` and ``stop()`` as ``run()`` hears them.
+    private enum Phase { case started, stopped }
+    private nonisolated let phases: AsyncStream<Phase>
+    private nonisolated let phaseSink: AsyncStream<Phase>.Continuation
+    private var started = false
+    private var stopped = false
+    /// ``run()``'s loops run: ``stop()`` waits for their end (``loopsEnded``).
+    private var looping = false
+    private var loopsEnded: [CheckedContinuation<Void, Never>] = []
     private var watchers: [Int: AsyncStream<PeerAssociations>.Continuation] = [:]
     private var nextWatcher = 0
 
@@ -82,22 +90,26 @@ public actor KeyingEngine: Keying {
     ///   - events: where failures, soft associations and daemon changes are reported.
     ///   - hostSource: this computer's addresses and special servers; read when a policy is applied and
     ///     every tick (a change re-plans). Must be cheap.
+    ///   - callTimeout: how long a vici call may take before its connection counts as broken (and
+    ///     charon's state is read again).
     public init(
         settings: KeyingSettings,
         events: any KeyingEventSink,
         hostSource: @escaping @Sendable () -> KeyingHost,
         retryInterval: Duration = .seconds(5),
-        tickInterval: Duration = .seconds(1)
+        tickInterval: Duration = .seconds(1),
+        callTimeout: Duration = .seconds(10)
     ) {
         self.settings = settings
         self.events = events
         self.hostSource = hostSource
         self.retryInterval = retryInterval
         self.tickInterval = tickInterval
-        client = ViciClient(socketPath: settings.viciSocket, defaultTimeout: .seconds(10))
+        client = ViciClient(socketPath: settings.viciSocket, defaultTimeout: callTimeout)
         let directories = (settings.caDirectory, settings.certificateDirectory)
         loadCredentials = { Credentials.load(caDirectory: directories.0, certificateDirectory: directories.1) }
         (requests, requestSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(4096))
+        (phases, phaseSink) = AsyncStream.makeStream()
     }
 
     // MARK: - Keying
@@ -107,35 +119,48 @@ public actor KeyingEngine: Keying {
     }
 
     public func start() async {
-        guard tasks.isEmpty else { return }
+        guard !started else { return }
+        started = true
+        phaseSink.yield(.started)
+    }
+
+    /// Runs the request, event and tick loops from ``start()`` until ``stop()`` (or until the calling task
+    /// is cancelled), as children of this call: the service host runs it as a `Service` of its group.
+    /// Returns at once when ``stop()`` came first. Call it once.
+    public nonisolated func run() async {
+        var phases = self.phases.makeAsyncIterator()
+        guard await phases.next() == .started, await beginLoops() else { return }
         let requests = requests
-        tasks.append(
-            Task { [weak self] in
-                for await request in requests {
-                    guard let self else { return }
-                    await self.handle(request)
-                }
-            }
-        )
         let subscription = client.subscribe(["ike-updown", "child-updown", "child-rekey"])
-        tasks.append(
-            Task { [weak self] in
-                for await event in subscription {
-                    guard let self else { return }
-                    await self.handle(event)
-                }
-            }
-        )
         let interval = tickInterval
-        tasks.append(
-            Task { [weak self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
-                    guard let self else { return }
-                    await self.tick()
-                }
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await request in requests { await self.handle(request) }
             }
-        )
+            group.addTask {
+                for await event in subscription { await self.handle(event) }
+            }
+            group.addTask {
+                while (try? await Task.sleep(for: interval)) != nil { await self.tick() }
+            }
+            // ``stop()``, or the cancellation of this call (then `nil`).
+            _ = await phases.next()
+            group.cancelAll()
+        }
+        await endLoops()
+    }
+
+    /// Whether the loops may begin: not when ``stop()`` came first.
+    private func beginLoops() -> Bool {
+        guard !stopped else { return false }
+        looping = true
+        return true
+    }
+
+    private func endLoops() {
+        looping = false
+        for waiter in loopsEnded { waiter.resume() }
+        loopsEnded = []
     }
 
     public func apply(_ policy: EffectivePolicy) async {
@@ -215,8 +240,11 @@ public actor KeyingEngine: Keying {
     public func stop() async {
         // A call that breaks while unloading must not start a synchronisation that loads it all again.
         subscribed = false
-        for task in tasks { task.cancel() }
-        tasks = []
+        stopped = true
+        phaseSink.yield(.stopped)
+        // The loops end (a request or event being handled finishes first: its calls are bounded by the
+        // vici call timeout), so nothing they do can follow the unload below.
+        if looping { await withCheckedContinuation { loopsEnded.append($0) } }
         // A synchronisation already running would load after the unload below: let it end first (its
         // calls are bounded by the vici call timeout).
         await synchronizing?.value
@@ -276,16 +304,16 @@ public actor KeyingEngine: Keying {
         // Each step runs its charon calls a few at a time (vici takes one command per connection):
         // loading a thousand rules is bound by round trips, not by charon.
         let secretsToLoad = wantedSecrets.values.filter { loadedSecrets[$0.id] != $0 }.sorted { $0.id < $1.id }
-        for (secret, error) in await run(secretsToLoad, { client, secret in await Self.load(secret, client) }) {
+        for (secret, error) in await inParallel(secretsToLoad, { client, secret in await Self.load(secret, client) }) {
             if let error { failed(error, loading: secret.id) } else { secretLoaded(secret) }
         }
         let gone = loaded.keys.filter { wantedConnections[$0] == nil }.sorted()
-        for (name, error) in await run(gone, { client, name in await Self.unload(name, client) }) {
+        for (name, error) in await inParallel(gone, { client, name in await Self.unload(name, client) }) {
             if let error { failed(error, loading: name) } else { connectionUnloaded(name) }
         }
         let changed = wantedConnections.values.filter { loaded[$0.name] != $0 }.sorted { $0.name < $1.name }
         let replaced = Set(changed.map(\.name).filter { loaded[$0] != nil })
-        let loads = await run(changed) { client, connection in
+        let loads = await inParallel(changed) { client, connection in
             await Self.load(connection, replacing: replaced.contains(connection.name), client)
         }
         for (connection, error) in loads {
@@ -308,7 +336,7 @@ public actor KeyingEngine: Keying {
 
     /// Runs `work` for every item with up to ``parallelCalls`` in flight and returns each item with the
     /// error its work met (`nil`: done). Stops starting new work once the daemon is lost.
-    func run<Item: Sendable>(
+    func inParallel<Item: Sendable>(
         _ items: [Item],
         _ work: @escaping @Sendable (ViciClient, Item) async -> ViciError?
     ) async -> [(Item, ViciError?)] {

@@ -115,6 +115,11 @@ public actor FileBackedDriver: IPsecDriver {
         try await commit(next, event: "permit (stop)")
     }
 
+    /// The inner driver's background work (the driver process's link).
+    public nonisolated func run() async {
+        await inner?.run()
+    }
+
     public func updatePeerAssociations(_ peers: PeerAssociations) async {
         await inner?.updatePeerAssociations(peers)
     }

@@ -10,7 +10,9 @@ public import PolicyModel
 /// connection — a driver restarted after a crash, or a new one — before the next call; a call that meets a
 /// broken connection is repeated once on a new one. When the connection ends unasked it reconnects at
 /// once in the background, and without systemd (``DriverLauncher``) starts a new driver first; under
-/// systemd the unit restarts the driver and this waits for its socket.
+/// systemd the unit restarts the driver and this waits for its socket. The background work (each link's
+/// notices, the reconnection) runs as children of ``run()``, which the `run` process's group runs until
+/// ``shutdown()``; without it (`boot`) the next call reconnects.
 public actor RemoteDriver: IPsecDriver {
     /// How long a call may take (a change runs `iptables-restore`, which may wait for the xtables lock).
     public static let callTimeout: Duration = .seconds(90)
@@ -24,7 +26,15 @@ public actor RemoteDriver: IPsecDriver {
     private var client: DriverLinkClient?
     /// The connection being made, and whether it waits for a driver (a status query's does not).
     private var connecting: (task: Task<DriverLinkClient, any Error>, waits: Bool)?
-    private var keeper: Task<Void, Never>?
+    /// The link ended unasked and ``run()`` reconnects in the background.
+    private var reconnecting = false
+    /// What ``run()`` does in the background: watch a link, reconnect.
+    private enum LinkWork: Sendable {
+        case watch(DriverLinkClient)
+        case reconnect
+    }
+    private nonisolated let linkWork: AsyncStream<LinkWork>
+    private nonisolated let linkWorkSink: AsyncStream<LinkWork>.Continuation
     private var info: DriverProcessInfo?
     /// Why the driver could not be reached, while it cannot.
     private var problem: String?
@@ -34,7 +44,7 @@ public actor RemoteDriver: IPsecDriver {
     private var table: (stamp: PolicyStamp, bytes: [UInt8])?
     private var peers: PeerAssociations?
     /// Where the driver's keying requests (link notices) go.
-    private let keyingRequests: (any KeyingRequestSink)?
+    private nonisolated let keyingRequests: (any KeyingRequestSink)?
 
     /// - Parameters:
     ///   - socketPath: the driver socket.
@@ -52,6 +62,22 @@ public actor RemoteDriver: IPsecDriver {
         self.role = role
         self.keyingRequests = keyingRequests
         agent = "\(CurrentProcess.pid)@\(SystemClock.monotonicNanoseconds())"
+        (linkWork, linkWorkSink) = AsyncStream.makeStream()
+    }
+
+    /// The link's background work as children of this call, until ``shutdown()`` or the cancellation of
+    /// the calling task: each connection's notices (keying's requests) and, when a connection ends
+    /// unasked, the reconnection. Call it once.
+    public nonisolated func run() async {
+        await withDiscardingTaskGroup { group in
+            for await work in linkWork {
+                switch work {
+                case .watch(let client): group.addTask { await self.watch(client) }
+                case .reconnect: group.addTask { await self.keepReconnecting() }
+                }
+            }
+            group.cancelAll()
+        }
     }
 
     // MARK: - IPsecDriver
@@ -88,7 +114,7 @@ public actor RemoteDriver: IPsecDriver {
 
     public func status() async -> DriverStatus {
         // While the link is being restored, say so at once instead of waiting for it.
-        if keeper != nil, client == nil {
+        if reconnecting, client == nil {
             return DriverStatus(problem: problem ?? "reconnecting to the IPSec driver process on \(socketPath)")
         }
         do {
@@ -103,7 +129,7 @@ public actor RemoteDriver: IPsecDriver {
     }
 
     public func decisionState() async -> DriverDecisionState {
-        if keeper == nil || client != nil, case .decisionState(let state)? = try? await call(.decisionState) {
+        if !reconnecting || client != nil, case .decisionState(let state)? = try? await call(.decisionState) {
             return state
         }
         return DriverDecisionState(settings: DecisionSettings(mode: nil), host: HostInfo())
@@ -113,8 +139,9 @@ public actor RemoteDriver: IPsecDriver {
     /// it has closed its socket (so that the next start finds the network namespace free).
     public func shutdown() async throws {
         stopping = true
-        keeper?.cancel()
-        keeper = nil
+        reconnecting = false
+        // ``run()`` ends: its reconnection and the link's watch are cancelled.
+        linkWorkSink.finish()
         let current = client
         do {
             try await call(.shutdown)
@@ -207,7 +234,8 @@ public actor RemoteDriver: IPsecDriver {
         let client = try await task.value
         self.client = client
         problem = nil
-        watch(client)
+        reconnecting = false
+        linkWorkSink.yield(.watch(client))
         return client
     }
 
@@ -266,7 +294,8 @@ public actor RemoteDriver: IPsecDriver {
         let clock = ContinuousClock()
         let deadline = clock.now + Self.connectTimeout
         var lastError = ""
-        while clock.now < deadline {
+        // Tried once more after the deadline: a task resumed late still finds a socket that came in time.
+        while true {
             do {
                 return try await BlockingPool.shared.run { () throws(SystemError) in try DriverLinkClient.connect(path)
                 }
@@ -274,6 +303,7 @@ public actor RemoteDriver: IPsecDriver {
                 lastError = "\(error)"
             }
             if let failure = try await launcher?.failure() { throw failure }
+            guard clock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(10))
         }
         throw DriverError(
@@ -283,44 +313,43 @@ public actor RemoteDriver: IPsecDriver {
         )
     }
 
-    /// When `client` ends without being asked to, connect again at once (a driver restarted by its unit,
-    /// or started anew) and hand it the current state.
-    private func watch(_ client: DriverLinkClient) {
-        let keyingRequests = self.keyingRequests
-        Task { [weak self] in
-            // The notices end with the connection.
-            for await notice in client.notices {
-                if case .keying(let request) = notice { keyingRequests?.submit(request) }
-            }
-            await client.closed()
-            await self?.linkEnded(client)
+    /// Hands the driver's keying requests on until `client` ends; when it ended without being asked to,
+    /// connects again at once (a driver restarted by its unit, or started anew) and hands it the current
+    /// state (``keepReconnecting()``).
+    private nonisolated func watch(_ client: DriverLinkClient) async {
+        // The notices end with the connection.
+        for await notice in client.notices {
+            if case .keying(let request) = notice { keyingRequests?.submit(request) }
         }
+        guard !Task.isCancelled else { return }
+        await client.closed()
+        await linkEnded(client)
     }
 
     private func linkEnded(_ ended: DriverLinkClient) {
         guard client === ended || client == nil else { return }
         client = nil
-        guard !stopping, keeper == nil else { return }
-        keeper = Task { [weak self] in
-            var delay: Duration = .milliseconds(5)
-            while !Task.isCancelled {
-                guard let self else { return }
-                if await self.reconnect() { return }
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(1))
-            }
+        guard !stopping, !reconnecting else { return }
+        reconnecting = true
+        linkWorkSink.yield(.reconnect)
+    }
+
+    /// Reconnects with a growing pause (5 ms to 1 s) until it succeeds, the service stops, or ``run()``
+    /// ends.
+    private nonisolated func keepReconnecting() async {
+        var delay: Duration = .milliseconds(5)
+        while !Task.isCancelled {
+            if await reconnect() { return }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(1))
         }
     }
 
-    /// One attempt of the background reconnection; whether it succeeded.
+    /// One attempt of the background reconnection; whether it is over (connected, or stopping).
     private func reconnect() async -> Bool {
-        guard !stopping else {
-            keeper = nil
-            return true
-        }
+        guard !stopping, reconnecting else { return true }
         do {
             _ = try await connected()
-            keeper = nil
             return true
         } catch {
             problem = "\(error)"

@@ -53,6 +53,16 @@ struct PluginService: Service {
     }
 
     func run() async throws {
+        let manager = manager
+        // The supervisors' background work runs from the group's start (the agent's start registers the
+        // plugins and waits for their first reports) until the manager's stop below has stopped them.
+        await withDiscardingTaskGroup { group in
+            group.addTask { await manager.run() }
+            await serve()
+        }
+    }
+
+    private func serve() async {
         await started.wait()
         // A start that failed or was stopped keeps no plugin: they are stopped at this service's turn. A
         // service of the group must not end before that turn (the group counts that as a failure).
@@ -84,16 +94,37 @@ struct PolicySourcesService: Service {
     }
 }
 
-/// Keying's peer view handed to the driver (``PolicyAgent/forwardPeerAssociations()``) until the agent's
-/// stop stops keying (or, without keying, nothing), or this service's turn in the group's shutdown.
-struct PeerAssociationsService: Service {
+/// Keying (``PolicyAgent/runKeying()``: the driver's requests, charon's events, its timers; from the
+/// agent's start to its stop) and keying's peer view handed to the driver
+/// (``PolicyAgent/forwardPeerAssociations()``), both children of this service's run. Both end with the
+/// agent's stop, which stops keying, or at this service's turn in the group's shutdown.
+struct KeyingService: Service {
     let agent: PolicyAgent
 
     func run() async throws {
         let agent = agent
-        await cancelWhenGracefulShutdown { await agent.forwardPeerAssociations() }
-        // The forwarding ends with the agent's stop, which runs during the group's shutdown: this service
-        // still waits for its own turn (the group counts an earlier end then as a failure).
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await agent.runKeying() }
+                group.addTask { await agent.forwardPeerAssociations() }
+            }
+        }
+        // Keying ends with the agent's stop, which runs during the group's shutdown: this service still
+        // waits for its own turn (the group counts an earlier end then as a failure).
+        try? await gracefulShutdown()
+    }
+}
+
+/// The driver's background work (``PolicyAgent/runDriver()``: the driver process's link notices and the
+/// reconnection to a restarted driver) as a child of this service's run, until the agent's stop shuts the
+/// driver down or this service's turn in the group's shutdown, which comes after the agent's stop.
+struct DriverLinkService: Service {
+    let agent: PolicyAgent
+
+    func run() async throws {
+        let agent = agent
+        await cancelWhenGracefulShutdown { await agent.runDriver() }
+        // The link's work ends with the agent's stop: this service still waits for its own turn.
         try? await gracefulShutdown()
     }
 }

@@ -231,6 +231,18 @@ public actor PolicyAgent {
         await keying?.start()
     }
 
+    /// The driver's background work (``IPsecDriver/run()``: the driver process's link) until the agent's
+    /// stop shuts the driver down; the `run` process runs it in a `Service` of its group.
+    public nonisolated func runDriver() async {
+        await driver.run()
+    }
+
+    /// Keying's background work (``Keying/run()``) from the agent's start until its stop; the `run` process
+    /// runs it in a `Service` of its group.
+    public nonisolated func runKeying() async {
+        await keying?.run()
+    }
+
     /// Hands keying's peer view to the driver each time it changes, until keying stops (its stream ends)
     /// or the calling task is cancelled. The `run` process runs it as a `Service` of its group; it is
     /// structured work of the caller, never a task the agent cancels by hand.

@@ -112,14 +112,15 @@ public struct ServiceRunner: Sendable {
         )
         // swift-service-lifecycle's own warnings go to the journal through the service's one log handler.
         let logger = Logger.journal(label: "ipsecsvc.lifecycle", level: .warning)
-        // Started together; shut down in reverse order: the agent first (permit mode), keying's peer view,
-        // the plugins and the engine's background work after it, the watchdog last.
+        // Started together; shut down in reverse order: the agent first (permit mode), keying,
+        // the plugins and the engine's background work after it, the driver link, the watchdog last.
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: WatchdogService(notifier: notifier, agent: agent), successTerminationBehavior: .ignore),
+                .init(service: DriverLinkService(agent: agent), successTerminationBehavior: .ignore),
                 .init(service: PolicySourcesService(engine: agent.engine), successTerminationBehavior: .ignore),
                 .init(service: plugins, successTerminationBehavior: .ignore),
-                .init(service: PeerAssociationsService(agent: agent), successTerminationBehavior: .ignore),
+                .init(service: KeyingService(agent: agent), successTerminationBehavior: .ignore),
                 .init(
                     service: PolicyChangeService(agent: agent, notifier: notifier),
                     successTerminationBehavior: .ignore
