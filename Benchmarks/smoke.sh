@@ -21,6 +21,9 @@ echo "== package-benchmark suite (IPSECSVC_BENCHMARK_SMOKE=1: one iteration each
 (cd Benchmarks/Suite && IPSECSVC_BENCHMARK_SMOKE=1 swift package benchmark --no-progress)
 echo "== packet level (run-packet.sh --smoke)"
 SCRATCH=$SCRATCH Benchmarks/run-packet.sh --smoke -o "$(mktemp -d)/packet-summary.json" >/dev/null
+echo "== driver nfq-bench rows, two builds interleaved (driver/compare-nfq.sh --smoke, the same build twice)"
+harness=$bin/ipsecsvc-driver-harness  # built by run-packet.sh
+Benchmarks/driver/compare-nfq.sh --smoke -o "$(mktemp -d)" "$harness" "$harness" >/dev/null
 echo "== issue 17 campaign (campaign/run.sh --smoke: every part once, briefly)"
 swift build -c release --scratch-path "$SCRATCH" --product ipsecsvc >/dev/null
 IPSECSVC=$bin/ipsecsvc READERBENCH=$bin/reader-bench \

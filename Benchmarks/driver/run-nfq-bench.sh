@@ -5,21 +5,12 @@
 #   usage: sudo [BALANCE=1] Benchmarks/driver/run-nfq-bench.sh [-n RUNS] [other bench.sh options]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BENCH=${NFQ_BENCH:-../shared/tools/nfq-bench/bench.sh}  # NFQ_BENCH=/path/to/a/fixed/copy (see README)
-[ -x "$BENCH" ] || BENCH=/work/shared/tools/nfq-bench/bench.sh
+. Benchmarks/driver/nfq-bench-env.sh  # BENCH (NFQ_BENCH=/path/to/a/fixed/copy), nfq_ping_shim
 if [ -z "${HARNESS:-}" ]; then  # HARNESS=path/to/ipsecsvc-driver-harness skips the build (run-packet.sh)
     swift build -c release --product ipsecsvc-driver-harness >/dev/null
     HARNESS=$(swift build -c release --show-bin-path)/ipsecsvc-driver-harness
 fi
-if ! command -v ping >/dev/null; then
-    # bench.sh checks the veth pair with `ping -q -c 1 -W 2 ADDRESS`; hosts without ping (CI) get the
-    # harness's ICMP echo under that name.
-    shim=$(mktemp -d)
-    trap 'rm -rf "$shim"' EXIT
-    printf '#!/bin/sh\nfor last; do :; done\nexec "%s" ping "$last" 1 2000\n' "$HARNESS" >"$shim/ping"
-    chmod +x "$shim/ping"
-    PATH=$shim:$PATH
-fi
+nfq_ping_shim "$HARNESS"
 if [ -n "${BALANCE:-}" ]; then
     # BALANCE=1: the harness over 2 queues (`--queue-balance Q:Q+1`, a reader thread per queue, as the
     # driver on a machine with more than one CPU; issue 16 item 3). nfq-bench's rules name one queue:
@@ -28,7 +19,7 @@ if [ -n "${BALANCE:-}" ]; then
     # queue: compare with the swift-10k rows of a run without BALANCE); not pinned (`--no-pin`: two
     # readers on one CPU cannot scale); `qdrop/s` counts the first queue only.
     copy=$(mktemp -d)
-    trap 'rm -rf "$copy" "${shim:-}"' EXIT
+    nfq_temporary+=("$copy")
     cp -r "$(dirname "$BENCH")"/. "$copy/"
     sed -i 's/--queue-num \$QNUM/--queue-balance $QNUM:$((QNUM + 1))/g' "$copy/bench.sh"
     grep -q -- '--queue-balance' "$copy/bench.sh" || { echo "no --queue-num \$QNUM rule in $BENCH" >&2; exit 1; }
