@@ -75,7 +75,7 @@ public enum SyntheticPolicy {
 }
 
 /// SplitMix64: a tiny deterministic generator for reproducible policies and random tests.
-public struct SplitMix {
+public struct SplitMix: RandomNumberGenerator {
     public var state: UInt64
 
     public init(seed: UInt64) { state = seed }

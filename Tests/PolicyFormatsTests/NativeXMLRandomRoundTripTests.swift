@@ -1,31 +1,20 @@
+import IPsecTestKit
 import PolicyFormats
 import PolicyModel
 import Testing
 
 /// Random stores, including awkward text, survive write → read unchanged and write deterministically.
 @Suite struct NativeXMLRandomRoundTripTests {
-    /// SplitMix64: small, seedable, the same on every platform.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let pieces = [
         "", " ", "  lead", "trail  ", "a\tb", "line\nbreak", "cr\rlf\r\n", "&", "&amp;", "<tag>", "\"q\"", "'s'",
         "ünï", "日本", "🔐", "]]>", "--", "&#38;", "=", "CN=Root, O=Example",
     ]
 
-    static func text(_ g: inout Generator) -> String {
+    static func text(_ g: inout SplitMix) -> String {
         (0..<Int.random(in: 0...3, using: &g)).map { _ in pieces.randomElement(using: &g)! }.joined()
     }
 
-    static func address(_ g: inout Generator) -> FilterAddress {
+    static func address(_ g: inout SplitMix) -> FilterAddress {
         let ip = IPv4Address(value: UInt32.random(in: 0...UInt32.max, using: &g))
         switch Int.random(in: 0...5, using: &g) {
         case 0: return .me
@@ -38,7 +27,7 @@ import Testing
     }
 
     static func store(seed: UInt64) -> PolicyStore {
-        var g = Generator(state: seed)
+        var g = SplitMix(seed: seed)
         func id() -> IPsecGUID { IPsecGUID.random(using: &g) }
         func when() -> Int64? { Bool.random(using: &g) ? Int64.random(in: .min ... .max, using: &g) : nil }
         let lists = (0..<Int.random(in: 0...4, using: &g)).map { index in

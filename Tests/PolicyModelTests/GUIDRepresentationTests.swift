@@ -1,20 +1,9 @@
+import IPsecTestKit
 import PolicyModel
 import Testing
 
 /// `IPsecGUID` is held inline (two 64-bit halves), not as a heap array: what it must keep doing.
 @Suite struct GUIDRepresentationTests {
-    /// A fixed generator: the same GUIDs on every run.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func aGUIDIsSixteenInlineBytesWithoutAHeapReference() {
         // An array per GUID was one heap allocation per filter of a store.
         #expect(MemoryLayout<IPsecGUID>.size == 16)
@@ -22,7 +11,7 @@ import Testing
     }
 
     @Test func bytesTextAndWindowsLayoutRoundTrip() throws {
-        var generator = SplitMix(state: 1)
+        var generator = SplitMix(seed: 1)
         for _ in 0..<500 {
             let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let guid = try #require(IPsecGUID(bytes: bytes))
@@ -49,7 +38,7 @@ import Testing
     }
 
     @Test func equalityHashingAndOrderAreThoseOfTheBytes() throws {
-        var generator = SplitMix(state: 2)
+        var generator = SplitMix(seed: 2)
         var guids: [IPsecGUID] = []
         for index in 0..<400 {
             var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -74,8 +63,8 @@ import Testing
     }
 
     @Test func randomGUIDsAreVersionFourOfTheVariantAndDeterministicWithASeed() {
-        var first = SplitMix(state: 3)
-        var second = SplitMix(state: 3)
+        var first = SplitMix(seed: 3)
+        var second = SplitMix(seed: 3)
         for _ in 0..<100 {
             let guid = IPsecGUID.random(using: &first)
             #expect(guid == IPsecGUID.random(using: &second))
