@@ -55,7 +55,7 @@ final class SystemdContainer {
         }
     }
 
-    /// The root directory: empty `/usr` (the overlay), a copy of `/etc` without the host's enabled units
+    /// The root directory: empty `/usr` (the overlay), a copy of `/etc` without the host's enabled units and namespaces
     /// and without anything of ipsecsvc, a copy of the dpkg database, apt's directories, a fresh `/var`.
     private static func buildScript(root: String, name: String) -> String {
         """
@@ -68,7 +68,8 @@ final class SystemdContainer {
             "$R"/../usr-upper
         chmod 1777 "$R/tmp" "$R/var/tmp"
         for l in bin sbin lib lib64; do ln -s "usr/$l" "$R/$l"; done
-        cp -a /etc/. "$R/etc/"
+        # Without /etc/netns: other suites of this process add and delete namespaces there while we copy.
+        find /etc -mindepth 1 -maxdepth 1 ! -name netns -exec cp -a -t "$R/etc/" {} +
         cp -a /var/lib/dpkg "$R/var/lib/dpkg"
         # Host-enabled units (databases, strongSwan, Samba, timers) must not start in the container, and
         # nothing of an ipsecsvc installed on the host may be there before the package is.
