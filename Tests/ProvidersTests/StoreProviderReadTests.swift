@@ -54,4 +54,60 @@ import Testing
         await provider.load()
         #expect(codec.decodes == 2)
     }
+
+    /// The other order: the merge's read starts first and the start's ``StoreProvider/load()`` comes
+    /// while it runs. It takes that read's result, as the file has not changed since.
+    @Test func aLoadDuringAMergesFirstReadTakesItsResult() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try StoreOperations.importPolicies(
+            Fixtures.simple("P1", space: 1),
+            into: .persistent,
+            assign: "P1",
+            state: dir.state,
+            codec: JSONStoreCodec()
+        )
+        let codec = GatedCodec()
+        let provider = StoreProvider(kind: .persistent, file: StoreFile(path: dir.state.persistentStore, codec: codec))
+        async let asked = provider.currentPolicy()
+        #expect(await eventually { codec.decodes == 1 })
+        async let loaded = provider.load()
+        try await Task.sleep(for: .milliseconds(200))
+        codec.release()
+        let (merge, start) = await (asked, loaded)
+        #expect(start.policy?.policyName == "P1")
+        #expect(merge == start)
+        #expect(codec.decodes == 1)
+    }
+
+    /// A load that waited for a read of an older version of the file reads the file again.
+    @Test func aLoadAfterAReadOfAnOlderVersionReadsAgain() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try StoreOperations.importPolicies(
+            Fixtures.simple("P1", space: 1),
+            into: .local,
+            assign: "P1",
+            state: dir.state,
+            codec: JSONStoreCodec()
+        )
+        let codec = GatedCodec()
+        let provider = StoreProvider(kind: .local, file: StoreFile(path: dir.state.localStore, codec: codec))
+        async let asked = provider.currentPolicy()
+        #expect(await eventually { codec.decodes == 1 })
+        // An import while the first read is held: the load that comes next must see it.
+        try StoreOperations.importPolicies(
+            Fixtures.simple("P2", space: 2),
+            into: .local,
+            assign: "P2",
+            state: dir.state,
+            codec: JSONStoreCodec()
+        )
+        async let loaded = provider.load()
+        try await Task.sleep(for: .milliseconds(200))
+        codec.release()
+        let (_, start) = await (asked, loaded)
+        #expect(start.policy?.policyName == "P2")
+        #expect(codec.decodes == 2)
+    }
 }
