@@ -129,7 +129,7 @@ for _ in $(seq 3000); do
 done
 [ "$mode" = secure ] || { echo "the service did not reach secure mode:" >&2; cat "$dir/agent.log" >&2; exit 1; }
 status=$(in_ns "$bin" status --json --socket "$dir/run/control.sock" | tr -d '\n ')
-specific=$(sed -n 's/.*"specificFilters":\([0-9]*\).*/\1/p' <<<"$status")
+specific=$(sed -n 's/.*"table.specific-filters":\([0-9]*\).*/\1/p' <<<"$status")
 
 # Queue 4200 bound in the network namespace of process $1, read without starting a process.
 bound_in() {
