@@ -26,6 +26,11 @@ import Testing
         func encode(_ store: PolicyStore) -> [UInt8] { JSONStoreCodec().encode(store) }
     }
 
+    /// How long a read may wait to start: it queues on the process's one `BlockingPool` (four
+    /// threads), which the whole test run shares, and at load 30+ the other suites' child processes
+    /// kept it busy for more than `eventually`'s default 30 s. A hang guard, not a timing check.
+    static let poolWait: Duration = .seconds(180)
+
     /// Imports policy `name` into `store` (assigned) and returns a provider of that store reading
     /// through a ``GatedCodec``.
     static func gatedProvider(
@@ -61,7 +66,7 @@ import Testing
         defer { dir.remove() }
         let (codec, provider) = try Self.gatedProvider(.persistent, assigning: "P1", in: dir)
         async let first = provider.load()
-        #expect(await eventually { codec.decodes == 1 })
+        #expect(await eventually(timeout: Self.poolWait) { codec.decodes == 1 })
         async let second = provider.currentPolicy()
         // Time for the second caller to reach the provider while the first read is held.
         try await Task.sleep(for: .milliseconds(200))
@@ -82,7 +87,7 @@ import Testing
         defer { dir.remove() }
         let (codec, provider) = try Self.gatedProvider(.persistent, assigning: "P1", in: dir)
         async let asked = provider.currentPolicy()
-        #expect(await eventually { codec.decodes == 1 })
+        #expect(await eventually(timeout: Self.poolWait) { codec.decodes == 1 })
         async let loaded = provider.load()
         try await Task.sleep(for: .milliseconds(200))
         codec.release()
@@ -98,7 +103,7 @@ import Testing
         defer { dir.remove() }
         let (codec, provider) = try Self.gatedProvider(.local, assigning: "P1", in: dir)
         async let asked = provider.currentPolicy()
-        #expect(await eventually { codec.decodes == 1 })
+        #expect(await eventually(timeout: Self.poolWait) { codec.decodes == 1 })
         // An import while the first read is held: the load that comes next must see it.
         try Self.importAssigned("P2", space: 2, into: .local, in: dir)
         async let loaded = provider.load()
