@@ -296,9 +296,11 @@ struct ShapeBuilder {
     mutating func add(members: [Int32]) -> ShapeSet {
         let start = shapes.count
         // Group by signature without hashing the common case: a filter whose masks are prefixes and
-        // whose weight is 8 × (sum of the lengths) + 0…7 has the dense id
-        // ((s × 33 + d) × 8 + masks of protocol and ports) × 8 + weight remainder.
-        var denseIDs = [Int32](repeating: -1, count: 33 * 33 * 64)
+        // whose weight is 8 × (sum of the lengths) + 0…7 has the variant (masks of protocol and
+        // ports) × 8 + weight remainder within its pair s × 33 + d. Each pair that occurs gets a
+        // block of 64 ids when first seen, rather than filling 33 × 33 × 64 ids for every compile.
+        var blockOfPair = [Int32](repeating: -1, count: 33 * 33)
+        var denseIDs: [Int32] = []
         var otherIDs: [ShapeSignature: Int32] = [:]
         var signatures: [ShapeSignature] = []
         var shapeOf = [Int32](repeating: 0, count: members.count)
@@ -315,7 +317,11 @@ struct ShapeBuilder {
                     let masks =
                         (filter.ipProtocol == 0 ? 0 : 4) | (filter.sourcePort == 0 ? 0 : 2)
                         | (filter.destinationPort == 0 ? 0 : 1)
-                    let dense = ((s * 33 + d) * 8 + masks) * 8 + (weight & 7)
+                    if blockOfPair[s * 33 + d] < 0 {
+                        blockOfPair[s * 33 + d] = Int32(denseIDs.count)
+                        denseIDs.append(contentsOf: repeatElement(-1, count: 64))
+                    }
+                    let dense = Int(blockOfPair[s * 33 + d]) + masks * 8 + (weight & 7)
                     if denseIDs[dense] < 0 {
                         denseIDs[dense] = Int32(signatures.count)
                         signatures.append(ShapeSignature(filter))
