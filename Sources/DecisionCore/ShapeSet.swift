@@ -116,6 +116,7 @@ final class PairIndex: Sendable {
                                 addresses: addresses,
                                 pair: pair,
                                 variant: variant,
+                                weightRemainder: signatures[offset].weightValue & 7,
                                 rest: rest,
                                 inbound: member,
                                 outbound: member
@@ -238,8 +239,9 @@ final class PairIndex: Sendable {
 struct PairSlot {
     /// Masked source << 32 | masked destination.
     var addresses: UInt64
-    /// ``used`` | ``multiple`` | the single shape << 51 | the pair `s * 33 + d` << 40 | the single
-    /// key (``ShapeHash/pack(_:_:_:)`` without its top bit).
+    /// ``used`` | ``multiple`` | the single shape's weight remainder (its weight is 8 × (s + d) + the
+    /// remainder) << 57 | the single shape << 51 | the pair `s * 33 + d` << 40 | the single key
+    /// (``ShapeHash/pack(_:_:_:)`` without its top bit).
     var packed: UInt64
     /// Single: inbound filter | outbound filter << 32. Multiple: the shapes to probe.
     var payload: UInt64
@@ -261,9 +263,18 @@ struct PairSlot {
     }
 
     /// A single entry.
-    init(addresses: UInt64, pair: Int, variant: Int, rest: UInt64, inbound: Int32, outbound: Int32) {
+    init(
+        addresses: UInt64,
+        pair: Int,
+        variant: Int,
+        weightRemainder: Int,
+        rest: UInt64,
+        inbound: Int32,
+        outbound: Int32
+    ) {
         self.addresses = addresses
-        packed = Self.tag(pair) | UInt64(variant) << 51 | rest & Self.restMask
+        packed =
+            Self.tag(pair) | UInt64(weightRemainder) << 57 | UInt64(variant) << 51 | rest & Self.restMask
         payload = UInt64(UInt32(bitPattern: inbound)) | UInt64(UInt32(bitPattern: outbound)) << 32
     }
 
@@ -272,6 +283,15 @@ struct PairSlot {
     var variant: Int { Int(truncatingIfNeeded: packed >> 51 & 63) }
     /// Single: the key without its top bit.
     var rest: UInt64 { packed & Self.restMask }
+    /// Single: the shape's weight less 8 × (s + d).
+    var weightRemainder: Int { Int(truncatingIfNeeded: packed >> 57 & 7) }
+    /// Single: which of protocol and ports the key has (its shape's masks): a filter's field is 0
+    /// exactly where it takes any value, so the key alone gives them and a lookup needs no shape.
+    var restFieldMask: UInt64 {
+        let rest = packed & Self.restMask
+        return (rest & 0xFF_0000_0000 == 0 ? 0 : 0xFF_0000_0000) | (rest & 0xFFFF_0000 == 0 ? 0 : 0xFFFF_0000)
+            | (rest & 0xFFFF == 0 ? 0 : 0xFFFF)
+    }
     var inbound: Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: payload)) }
     var outbound: Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: payload >> 32)) }
     /// Multiple: the shapes of the pair to probe.
