@@ -127,29 +127,12 @@ public final class FilterTable: Sendable {
     /// indices into ``EffectivePolicy/filters``. They match nothing.
     public let unresolved: [Int]
     /// Whether any filter negotiates: flows under a negotiate filter never take the fast path.
-    public let hasNegotiate: Bool
+    public var hasNegotiate: Bool { parts.hasNegotiate }
 
-    /// Per-shape masks and where its slots are, heaviest shapes first within each connection type's
-    /// set (trivial values only, so that a lookup does no reference counting).
-    let shapes: [ShapeInfo]
-    /// The shapes consulted for packets on LAN interfaces.
-    let lanShapes: ShapeSet
-    /// The shapes consulted for packets on remote access interfaces.
-    let remoteAccessShapes: ShapeSet
-    /// The hash slots of every shape, concatenated (24 bytes each: key and filters, one cache line).
-    let slots: [Slot]
-    /// One small bitmap per shape (8 bits per slot) that rules most misses out before a probe
-    /// touches the larger slot array: keeps the hot working set small at 100,000 filters.
-    let bloom: [UInt64]
-    /// Tie-break keys per filter: `[2 * index]` inbound, `[2 * index + 1]` outbound.
-    let tieKeys: [UInt64]
-    /// Actions per filter, `[2 * index]` inbound, `[2 * index + 1]` outbound: a compact copy of
-    /// ``CompiledFilter/inbound`` and ``CompiledFilter/outbound`` for the packet path.
-    let actions: [ActionSpec]
-
-    /// Which filters share their exact key (shape and masked fields) with another filter of a shape
-    /// set: the only ones whose action change can change what a slot holds.
-    let sharedKeys: SharedKeys
+    /// Shapes, hash slots, indexes, tie keys and actions: everything derived from ``filters``
+    /// (``TableParts``), held whole so that a patched table takes them over without copying field by
+    /// field.
+    let parts: TableParts
     /// Whether this table was patched from the previous one (an incremental compile) rather than
     /// built: for tests, counters and benchmarks.
     public let isPatched: Bool
@@ -172,22 +155,13 @@ public final class FilterTable: Sendable {
         self.unresolved = unresolved
         let patched = previous.flatMap { TableParts(patching: $0, with: filters) }
         isPatched = patched != nil
-        let parts = patched ?? TableParts(building: filters)
-        hasNegotiate = parts.hasNegotiate
-        shapes = parts.shapes
-        lanShapes = parts.lanShapes
-        remoteAccessShapes = parts.remoteAccessShapes
-        slots = parts.slots
-        bloom = parts.bloom
-        tieKeys = parts.tieKeys
-        actions = parts.actions
-        sharedKeys = parts.sharedKeys
+        parts = patched ?? TableParts(building: filters)
     }
 
     /// The action of filter `index` for `direction` (from the compact array).
     @inline(__always)
     public func action(_ index: Int, _ direction: TrafficDirection) -> ActionSpec {
-        actions.withUnsafeBufferPointer { $0[index &* 2 &+ (direction == .inbound ? 0 : 1)] }
+        parts.actions.withUnsafeBufferPointer { $0[index &* 2 &+ (direction == .inbound ? 0 : 1)] }
     }
 
     /// An empty table: no filters, every packet is permitted.
@@ -197,21 +171,21 @@ public final class FilterTable: Sendable {
 
     /// Whether LAN and remote access packets consult different shapes (some rule is LAN- or remote
     /// access-only).
-    public var isConnectionSpecific: Bool { lanShapes.shapes != remoteAccessShapes.shapes }
+    public var isConnectionSpecific: Bool { parts.lanShapes.shapes != parts.remoteAccessShapes.shapes }
 
     /// Number of distinct filter shapes of one connection type: the number of hash probes a lookup
     /// costs at most.
-    public var shapeCount: Int { max(lanShapes.count, remoteAccessShapes.count) }
+    public var shapeCount: Int { max(parts.lanShapes.count, parts.remoteAccessShapes.count) }
 
     /// The filter that decides a packet travelling in `direction` on an interface of `kind`, or `nil`
     /// when none matches (permit). Returns an index into ``filters``.
     public func lookup(_ key: PacketKey, _ direction: TrafficDirection, on kind: InterfaceKind = .lan) -> Int? {
-        let set = kind == .remoteAccess ? remoteAccessShapes : lanShapes
+        let set = kind == .remoteAccess ? parts.remoteAccessShapes : parts.lanShapes
         let inbound = direction == .inbound
-        let found = shapes.withUnsafeBufferPointer { shapes in
-            slots.withUnsafeBufferPointer { slots in
-                bloom.withUnsafeBufferPointer { bloom in
-                    tieKeys.withUnsafeBufferPointer { ties in
+        let found = parts.shapes.withUnsafeBufferPointer { shapes in
+            parts.slots.withUnsafeBufferPointer { slots in
+                parts.bloom.withUnsafeBufferPointer { bloom in
+                    parts.tieKeys.withUnsafeBufferPointer { ties in
                         let probe = Probe(
                             key: key,
                             inbound: inbound,

@@ -52,6 +52,7 @@ struct Probe {
         // Bit 63 − d of `reversed` is bit d of `destinations`: `reversed >> (63 − σ)` has bit s set
         // exactly when σ − s is a destination length.
         let reversed = Self.bitReversed(destinations)
+        let packetRest = ShapeHash.pack(key.ipProtocol, key.sourcePort, key.destinationPort) & PairSlot.restMask
         return index.sums.withUnsafeBufferPointer { sums in
             index.pairsOf.withUnsafeBufferPointer { pairsOf in
                 index.pairStart.withUnsafeBufferPointer { pairStart in
@@ -92,22 +93,20 @@ struct Probe {
                                         guard let slot = index.slot(pair, addresses, pairSlots, pairBloom) else {
                                             continue
                                         }
-                                        let first = Int(pairStart[pair])
                                         if slot.isSingle {
-                                            let shape = shapes[Int(pairShapes[first &+ slot.variant])]
-                                            let rest =
-                                                ShapeHash.pack(
-                                                    key.ipProtocol & shape.protocolMask,
-                                                    key.sourcePort & shape.sourcePortMask,
-                                                    key.destinationPort & shape.destinationPortMask
-                                                ) & PairSlot.restMask
+                                            // The entry carries its shape's masks (in its key) and weight:
+                                            // no dependent load of the shape.
+                                            let weight = Int32(truncatingIfNeeded: sum &<< 3 | slot.weightRemainder)
                                             let candidate = inbound ? slot.inbound : slot.outbound
-                                            if rest == slot.rest && beats(candidate, shape.weight, best, bestWeight) {
+                                            if packetRest & slot.restFieldMask == slot.rest
+                                                && beats(candidate, weight, best, bestWeight)
+                                            {
                                                 best = candidate
-                                                bestWeight = shape.weight
+                                                bestWeight = weight
                                             }
                                             continue
                                         }
+                                        let first = Int(pairStart[pair])
                                         // A pair's shapes are heaviest first: stop at one lighter than the best hit.
                                         var variants = slot.variants
                                         while variants != 0 {

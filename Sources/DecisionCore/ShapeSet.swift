@@ -116,6 +116,7 @@ final class PairIndex: Sendable {
                                 addresses: addresses,
                                 pair: pair,
                                 variant: variant,
+                                weightRemainder: signatures[offset].weightValue & 7,
                                 rest: rest,
                                 inbound: member,
                                 outbound: member
@@ -238,8 +239,9 @@ final class PairIndex: Sendable {
 struct PairSlot {
     /// Masked source << 32 | masked destination.
     var addresses: UInt64
-    /// ``used`` | ``multiple`` | the single shape << 51 | the pair `s * 33 + d` << 40 | the single
-    /// key (``ShapeHash/pack(_:_:_:)`` without its top bit).
+    /// ``used`` | ``multiple`` | the single shape's weight remainder (its weight is 8 × (s + d) + the
+    /// remainder) << 57 | the single shape << 51 | the pair `s * 33 + d` << 40 | the single key
+    /// (``ShapeHash/pack(_:_:_:)`` without its top bit).
     var packed: UInt64
     /// Single: inbound filter | outbound filter << 32. Multiple: the shapes to probe.
     var payload: UInt64
@@ -261,9 +263,18 @@ struct PairSlot {
     }
 
     /// A single entry.
-    init(addresses: UInt64, pair: Int, variant: Int, rest: UInt64, inbound: Int32, outbound: Int32) {
+    init(
+        addresses: UInt64,
+        pair: Int,
+        variant: Int,
+        weightRemainder: Int,
+        rest: UInt64,
+        inbound: Int32,
+        outbound: Int32
+    ) {
         self.addresses = addresses
-        packed = Self.tag(pair) | UInt64(variant) << 51 | rest & Self.restMask
+        packed =
+            Self.tag(pair) | UInt64(weightRemainder) << 57 | UInt64(variant) << 51 | rest & Self.restMask
         payload = UInt64(UInt32(bitPattern: inbound)) | UInt64(UInt32(bitPattern: outbound)) << 32
     }
 
@@ -272,6 +283,15 @@ struct PairSlot {
     var variant: Int { Int(truncatingIfNeeded: packed >> 51 & 63) }
     /// Single: the key without its top bit.
     var rest: UInt64 { packed & Self.restMask }
+    /// Single: the shape's weight less 8 × (s + d).
+    var weightRemainder: Int { Int(truncatingIfNeeded: packed >> 57 & 7) }
+    /// Single: which of protocol and ports the key has (its shape's masks): a filter's field is 0
+    /// exactly where it takes any value, so the key alone gives them and a lookup needs no shape.
+    var restFieldMask: UInt64 {
+        let rest = packed & Self.restMask
+        return (rest & 0xFF_0000_0000 == 0 ? 0 : 0xFF_0000_0000) | (rest & 0xFFFF_0000 == 0 ? 0 : 0xFFFF_0000)
+            | (rest & 0xFFFF == 0 ? 0 : 0xFFFF)
+    }
     var inbound: Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: payload)) }
     var outbound: Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: payload >> 32)) }
     /// Multiple: the shapes of the pair to probe.
@@ -296,9 +316,11 @@ struct ShapeBuilder {
     mutating func add(members: [Int32]) -> ShapeSet {
         let start = shapes.count
         // Group by signature without hashing the common case: a filter whose masks are prefixes and
-        // whose weight is 8 × (sum of the lengths) + 0…7 has the dense id
-        // ((s × 33 + d) × 8 + masks of protocol and ports) × 8 + weight remainder.
-        var denseIDs = [Int32](repeating: -1, count: 33 * 33 * 64)
+        // whose weight is 8 × (sum of the lengths) + 0…7 has the variant (masks of protocol and
+        // ports) × 8 + weight remainder within its pair s × 33 + d. Each pair that occurs gets a
+        // block of 64 ids when first seen, rather than filling 33 × 33 × 64 ids for every compile.
+        var blockOfPair = [Int32](repeating: -1, count: 33 * 33)
+        var denseIDs: [Int32] = []
         var otherIDs: [ShapeSignature: Int32] = [:]
         var signatures: [ShapeSignature] = []
         var shapeOf = [Int32](repeating: 0, count: members.count)
@@ -315,7 +337,11 @@ struct ShapeBuilder {
                     let masks =
                         (filter.ipProtocol == 0 ? 0 : 4) | (filter.sourcePort == 0 ? 0 : 2)
                         | (filter.destinationPort == 0 ? 0 : 1)
-                    let dense = ((s * 33 + d) * 8 + masks) * 8 + (weight & 7)
+                    if blockOfPair[s * 33 + d] < 0 {
+                        blockOfPair[s * 33 + d] = Int32(denseIDs.count)
+                        denseIDs.append(contentsOf: repeatElement(-1, count: 64))
+                    }
+                    let dense = Int(blockOfPair[s * 33 + d]) + masks * 8 + (weight & 7)
                     if denseIDs[dense] < 0 {
                         denseIDs[dense] = Int32(signatures.count)
                         signatures.append(ShapeSignature(filter))

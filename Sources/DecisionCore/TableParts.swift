@@ -2,15 +2,28 @@ import PolicyModel
 
 /// Everything of a ``FilterTable`` that is derived from its compiled filters: built whole, or patched
 /// from the previous table when only actions changed.
-struct TableParts {
+struct TableParts: Sendable {
+    /// Whether any filter negotiates: flows under a negotiate filter never take the fast path.
     var hasNegotiate: Bool
+    /// Per-shape masks and where its slots are, heaviest shapes first within each connection type's
+    /// set (trivial values only, so that a lookup does no reference counting).
     var shapes: [ShapeInfo]
+    /// The shapes consulted for packets on LAN interfaces.
     var lanShapes: ShapeSet
+    /// The shapes consulted for packets on remote access interfaces.
     var remoteAccessShapes: ShapeSet
+    /// The hash slots of every shape, concatenated (24 bytes each: key and filters).
     var slots: [Slot]
+    /// One small bitmap per shape (8 bits per slot) that rules most misses out before a probe
+    /// touches the larger slot array: keeps the hot working set small at 100,000 filters.
     var bloom: [UInt64]
+    /// Tie-break keys per filter: `[2 * index]` inbound, `[2 * index + 1]` outbound.
     var tieKeys: [UInt64]
+    /// Actions per filter, `[2 * index]` inbound, `[2 * index + 1]` outbound: a compact copy of
+    /// ``CompiledFilter/inbound`` and ``CompiledFilter/outbound`` for the packet path.
     var actions: [ActionSpec]
+    /// Which filters share their exact key (shape and masked fields) with another filter of a shape
+    /// set: the only ones whose action change can change what a slot holds.
     var sharedKeys: SharedKeys
 
     /// The full build: shapes, hash tables and indexes of every filter.
@@ -67,15 +80,7 @@ struct TableParts {
             }
         }
         guard sameGeometry else { return nil }
-        hasNegotiate = false
-        shapes = previous.shapes
-        lanShapes = previous.lanShapes
-        remoteAccessShapes = previous.remoteAccessShapes
-        slots = previous.slots
-        bloom = previous.bloom
-        tieKeys = previous.tieKeys
-        actions = previous.actions
-        sharedKeys = previous.sharedKeys
+        self = previous.parts
         for member in changed {
             let index = Int(member)
             tieKeys[2 * index] = filters[index].tieKey(.inbound)
@@ -89,8 +94,8 @@ struct TableParts {
         guard !shared.isEmpty else { return }
         let groups = Self.keyGroups(of: shared, in: filters)
         let sameSets =
-            previous.lanShapes.shapes == previous.remoteAccessShapes.shapes
-            && previous.lanShapes.index === previous.remoteAccessShapes.index
+            previous.parts.lanShapes.shapes == previous.parts.remoteAccessShapes.shapes
+            && previous.parts.lanShapes.index === previous.parts.remoteAccessShapes.index
         lanShapes = patch(lanShapes, .lan, groups, filters)
         remoteAccessShapes = sameSets ? lanShapes : patch(remoteAccessShapes, .remoteAccess, groups, filters)
     }
