@@ -28,4 +28,6 @@ echo "== issue 17 campaign (campaign/run.sh --smoke: every part once, briefly)"
 swift build -c release --scratch-path "$SCRATCH" --product ipsecsvc >/dev/null
 IPSECSVC=$bin/ipsecsvc READERBENCH=$bin/reader-bench \
     Benchmarks/campaign/run.sh --smoke -o "$(mktemp -d)/campaign-summary.json"
+echo "== netsh -f scaling (netsh/run.sh --smoke)"
+Benchmarks/netsh/run.sh --smoke "$bin/ipsecsvc"
 echo "== every benchmark ran"
