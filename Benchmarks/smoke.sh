@@ -32,4 +32,6 @@ echo "== the agent's memory over its start (startup/timeline.sh, 1,000 filters)"
 timeline=$(mktemp -d)
 IPSECSVC=$bin/ipsecsvc XMLBENCH=$bin/xml-bench Benchmarks/startup/timeline.sh "$timeline/timeline" 1000 >/dev/null
 test -s "$timeline/timeline"
+echo "== netsh -f scaling (netsh/run.sh --smoke)"
+Benchmarks/netsh/run.sh --smoke "$bin/ipsecsvc"
 echo "== every benchmark ran"

@@ -24,9 +24,11 @@ public enum NetshDump {
             lines += ["", "# Filter actions"]
             for action in actions { lines.append(filterAction(action)) }
         }
+        // Rules find their filter lists and actions in the index, not by a scan of the store.
+        let indexed = IndexedPolicyStore(store)
         for policy in store.policies {
             lines += ["", "# Policy \(policy.name)"]
-            lines += self.policy(policy, in: store)
+            lines += self.policy(policy, in: indexed)
         }
         lines += ["", "popd", "# End of IPsec configuration"]
         return lines.joined(separator: "\n") + "\n"
@@ -67,7 +69,7 @@ public enum NetshDump {
         return line
     }
 
-    static func policy(_ policy: IPsecPolicy, in store: PolicyStore) -> [String] {
+    static func policy(_ policy: IPsecPolicy, in store: IndexedPolicyStore) -> [String] {
         let main = policy.mainMode
         let lifetime = main.lifetimeSeconds == 0 ? MainModeSettings.defaultLifetimeSeconds : main.lifetimeSeconds
         let defaultRule = policy.defaultResponseRule
@@ -76,7 +78,7 @@ public enum NetshDump {
                 + " mmpfs=\(yesNo(main.masterKeyPFS)) qmpermm=\(main.quickModeLimit) mmlifetime=\(lifetime / 60)"
                 + " activatedefaultrule=\(yesNo(defaultRule?.isActive ?? true))"
                 + " pollinginterval=\(policy.effectivePollingIntervalSeconds / 60)"
-                + " assign=\(yesNo(store.assignedPolicyID == policy.id))"
+                + " assign=\(yesNo(store.store.assignedPolicyID == policy.id))"
                 + (main.securityMethods.isEmpty
                     ? "" : " mmsecmethods=\(q(NetshSecurityMethods.format(main.securityMethods)))")
         ]

@@ -60,9 +60,9 @@ extension NetshStaticSession {
         ),
     ]
 
-    func addFilterAction(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func addFilterAction(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         let name = arguments.string("name") ?? ""
-        guard store.namedFilterActionIndex(name) == nil else { throw .exists("Filter Action", name) }
+        guard store.filterActionNames.positions(named: name).isEmpty else { throw .exists("Filter Action", name) }
         var action = FilterAction(
             id: environment.newGUID(),
             name: name,
@@ -71,45 +71,50 @@ extension NetshStaticSession {
             offers: SecurityOffer.windowsDefaults
         )
         try applyFilterActionSettings(arguments, to: &action)
-        store.filterActions.append(action)
+        store.appendFilterAction(action)
         return ""
     }
 
-    func setFilterAction(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func setFilterAction(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         let index = try filterActionIndex(arguments, store)
-        var action = store.filterActions[index]
+        var action = store.store.filterActions[index]
         if let newName = arguments.string("newname"), !newName.caseInsensitiveEquals(action.name) {
-            guard store.namedFilterActionIndex(newName) == nil else { throw .exists("Filter Action", newName) }
+            guard store.filterActionNames.positions(named: newName).isEmpty else {
+                throw .exists("Filter Action", newName)
+            }
             action.name = newName
         }
         try applyFilterActionSettings(arguments, to: &action)
         action.whenChanged = now
-        store.filterActions[index] = action
+        store.modifyFilterAction(at: index) { $0 = action }
         return ""
     }
 
-    func deleteFilterAction(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func deleteFilterAction(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String
+    {
         if arguments.has("all") {
-            let used = Set(store.policies.flatMap(\.rules).compactMap(\.filterActionID))
-            let kept = store.filterActions.filter { used.contains($0.id) && $0.type == .standard }
-            store.filterActions.removeAll { !used.contains($0.id) && $0.type == .standard }
-            return kept.map { "Filter action \"\($0.name)\" is used by a rule and was not deleted.\n" }.joined()
+            return store.modify { store in
+                let used = Set(store.policies.flatMap(\.rules).compactMap(\.filterActionID))
+                let kept = store.filterActions.filter { used.contains($0.id) && $0.type == .standard }
+                store.filterActions.removeAll { !used.contains($0.id) && $0.type == .standard }
+                return kept.map { "Filter action \"\($0.name)\" is used by a rule and was not deleted.\n" }.joined()
+            }
         }
         let index = try filterActionIndex(arguments, store)
-        let action = store.filterActions[index]
-        if let (policy, rule) = store.firstRule(where: { $0.filterActionID == action.id }) {
+        let action = store.store.filterActions[index]
+        if let (policy, rule) = store.store.firstRule(where: { $0.filterActionID == action.id }) {
             throw NetshError(
                 "Filter action \"\(action.name)\" is used by rule \"\(rule.name)\" of policy \"\(policy.name)\" and cannot be deleted. Delete the rule or change its filter action first."
             )
         }
-        store.filterActions.remove(at: index)
+        store.removeFilterAction(at: index)
         return ""
     }
 
-    func filterActionIndex(_ arguments: NetshArguments, _ store: PolicyStore) throws(NetshError) -> Int {
+    func filterActionIndex(_ arguments: NetshArguments, _ store: IndexedPolicyStore) throws(NetshError) -> Int {
         if let text = arguments.string("guid") {
             guard let guid = IPsecGUID(text) else { throw .invalidValue("guid", text, accepted: "a GUID") }
-            guard let index = store.filterActions.firstIndex(where: { $0.id == guid && $0.type == .standard }) else {
+            guard let index = store.filterActionNames.firstEligiblePosition(id: guid) else {
                 throw NetshError("Filter action with GUID \(guid.braced) does not exist.")
             }
             return index
@@ -149,12 +154,5 @@ extension NetshStaticSession {
             action.inboundPassThrough = false
             action.allowFallbackToClear = false
         }
-    }
-}
-
-extension PolicyStore {
-    /// A standard (not default-response) filter action by name.
-    func namedFilterActionIndex(_ name: String) -> Int? {
-        filterActions.firstIndex { $0.type == .standard && $0.name.caseInsensitiveEquals(name) }
     }
 }

@@ -90,10 +90,10 @@ extension NetshStaticSession {
         ),
     ]
 
-    func addFilterList(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func addFilterList(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         let name = arguments.string("name") ?? ""
-        guard store.filterList(named: name) == nil else { throw .exists("Filter List", name) }
-        store.filterLists.append(
+        guard store.filterListNames.positions(named: name).isEmpty else { throw .exists("Filter List", name) }
+        store.appendFilterList(
             FilterList(
                 id: environment.newGUID(),
                 name: name,
@@ -104,81 +104,94 @@ extension NetshStaticSession {
         return ""
     }
 
-    func setFilterList(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func setFilterList(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         let index = try filterListIndex(arguments, store)
-        if let newName = arguments.string("newname"), !newName.caseInsensitiveEquals(store.filterLists[index].name) {
-            guard store.filterList(named: newName) == nil else { throw .exists("Filter List", newName) }
-            store.filterLists[index].name = newName
+        // A new name that differs only in letter case leaves the name as it is.
+        let newName = arguments.string("newname").flatMap { newName in
+            newName.caseInsensitiveEquals(store.store.filterLists[index].name) ? nil : newName
         }
-        if let description = arguments.string("description") { store.filterLists[index].description = description }
-        store.filterLists[index].whenChanged = now
+        if let newName, !store.filterListNames.positions(named: newName).isEmpty {
+            throw .exists("Filter List", newName)
+        }
+        store.modifyFilterList(at: index) { list in
+            if let newName { list.name = newName }
+            if let description = arguments.string("description") { list.description = description }
+            list.whenChanged = now
+        }
         return ""
     }
 
-    func deleteFilterList(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func deleteFilterList(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         if arguments.has("all") {
-            let used = Set(store.policies.flatMap(\.rules).flatMap(\.filterListIDs))
-            let kept = store.filterLists.filter { used.contains($0.id) }
-            store.filterLists.removeAll { !used.contains($0.id) }
-            return kept.map { "Filter list \"\($0.name)\" is used by a rule and was not deleted.\n" }.joined()
+            return store.modify { store in
+                let used = Set(store.policies.flatMap(\.rules).flatMap(\.filterListIDs))
+                let kept = store.filterLists.filter { used.contains($0.id) }
+                store.filterLists.removeAll { !used.contains($0.id) }
+                return kept.map { "Filter list \"\($0.name)\" is used by a rule and was not deleted.\n" }.joined()
+            }
         }
         let index = try filterListIndex(arguments, store)
-        let list = store.filterLists[index]
-        if let (policy, rule) = store.firstRule(where: { $0.filterListIDs.contains(list.id) }) {
+        let list = store.store.filterLists[index]
+        if let (policy, rule) = store.store.firstRule(where: { $0.filterListIDs.contains(list.id) }) {
             throw NetshError(
                 "Filter list \"\(list.name)\" is used by rule \"\(rule.name)\" of policy \"\(policy.name)\" and cannot be deleted. Delete the rule or change its filter list first."
             )
         }
-        store.filterLists.remove(at: index)
+        store.removeFilterList(at: index)
         return ""
     }
 
-    func addFilter(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func addFilter(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         let listName = arguments.string("filterlist") ?? ""
         let match = store.filterListMatch(listName)
         var index =
             match == .none
             ? nil : try match.required("Filter List", plural: "filter lists", name: listName, parameter: "filterlist")
         if index == nil {
-            store.filterLists.append(FilterList(id: environment.newGUID(), name: listName, whenChanged: now))
-            index = store.filterLists.count - 1
+            store.appendFilterList(FilterList(id: environment.newGUID(), name: listName, whenChanged: now))
+            index = store.store.filterLists.count - 1
         }
         guard let index else { return "" }
         let fields = try FilterFields(arguments, resolver: environment.resolver)
-        for source in fields.sources {
-            for destination in fields.destinations {
-                store.filterLists[index].filters.append(
-                    fields.filter(
-                        id: environment.newGUID(),
-                        description: arguments.string("description") ?? "",
-                        source: source,
-                        destination: destination
+        let description = arguments.string("description") ?? ""
+        store.modifyFilterList(at: index) { list in
+            for source in fields.sources {
+                for destination in fields.destinations {
+                    list.filters.append(
+                        fields.filter(
+                            id: environment.newGUID(),
+                            description: description,
+                            source: source,
+                            destination: destination
+                        )
                     )
-                )
+                }
             }
+            list.whenChanged = now
         }
-        store.filterLists[index].whenChanged = now
         return ""
     }
 
-    func deleteFilter(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func deleteFilter(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         let listName = arguments.string("filterlist") ?? ""
         let index = try store.filterListMatch(listName)
             .required("Filter List", plural: "filter lists", name: listName, parameter: "filterlist")
         let fields = try FilterFields(arguments, resolver: environment.resolver)
-        let before = store.filterLists[index].filters.count
-        store.filterLists[index].filters.removeAll(where: fields.matches)
-        guard store.filterLists[index].filters.count < before else {
-            throw NetshError("No filter of filter list \"\(listName)\" matches the given parameters.")
+        try store.modifyFilterList(at: index) { list throws(NetshError) in
+            let before = list.filters.count
+            list.filters.removeAll(where: fields.matches)
+            guard list.filters.count < before else {
+                throw NetshError("No filter of filter list \"\(listName)\" matches the given parameters.")
+            }
+            list.whenChanged = now
         }
-        store.filterLists[index].whenChanged = now
         return ""
     }
 
-    func filterListIndex(_ arguments: NetshArguments, _ store: PolicyStore) throws(NetshError) -> Int {
+    func filterListIndex(_ arguments: NetshArguments, _ store: IndexedPolicyStore) throws(NetshError) -> Int {
         if let text = arguments.string("guid") {
             guard let guid = IPsecGUID(text) else { throw .invalidValue("guid", text, accepted: "a GUID") }
-            guard let index = store.filterLists.firstIndex(where: { $0.id == guid }) else {
+            guard let index = store.filterListPosition(id: guid) else {
                 throw NetshError("Filter list with GUID \(guid.braced) does not exist.")
             }
             return index

@@ -73,9 +73,9 @@ extension NetshStaticSession {
         ),
     ]
 
-    func addPolicy(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func addPolicy(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         let name = arguments.string("name") ?? ""
-        guard store.policy(named: name) == nil else { throw .exists("Policy", name) }
+        guard store.policyNames.positions(named: name).isEmpty else { throw .exists("Policy", name) }
         let defaultAction = FilterAction(
             id: environment.newGUID(),
             name: "",
@@ -97,18 +97,19 @@ extension NetshStaticSession {
             mainMode: MainModeSettings(id: environment.newGUID(), whenChanged: now),
             rules: [defaultRule]
         )
-        try applyPolicySettings(arguments, to: &policy, store: &store)
-        store.filterActions.append(defaultAction)
-        store.policies.append(policy)
-        if try arguments.bool("assign") == true { store.assignedPolicyID = policy.id }
+        try applyPolicySettings(arguments, to: &policy)
+        let assign = try arguments.bool("assign") == true
+        store.appendFilterAction(defaultAction)
+        store.appendPolicy(policy)
+        if assign { store.assignedPolicyID = policy.id }
         return ""
     }
 
-    func setPolicy(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func setPolicy(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         let index = try policyIndex(arguments, store)
-        var policy = store.policies[index]
+        var policy = store.store.policies[index]
         if let newName = arguments.string("newname"), !newName.caseInsensitiveEquals(policy.name) {
-            guard store.policy(named: newName) == nil else { throw .exists("Policy", newName) }
+            guard store.policyNames.positions(named: newName).isEmpty else { throw .exists("Policy", newName) }
             policy.name = newName
         }
         if arguments.has("gponame") {
@@ -116,10 +117,11 @@ extension NetshStaticSession {
                 "The parameter 'gponame' is valid only with the domain store (set store location=domain), which ipsecsvc does not edit."
             )
         }
-        try applyPolicySettings(arguments, to: &policy, store: &store)
+        try applyPolicySettings(arguments, to: &policy)
         policy.whenChanged = now
-        store.policies[index] = policy
-        switch try arguments.bool("assign") {
+        let assign = try arguments.bool("assign")
+        store.modifyPolicy(at: index) { $0 = policy }
+        switch assign {
         case true?: store.assignedPolicyID = policy.id
         case false? where store.assignedPolicyID == policy.id: store.assignedPolicyID = nil
         default: break
@@ -127,19 +129,20 @@ extension NetshStaticSession {
         return ""
     }
 
-    func deletePolicy(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func deletePolicy(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         let doomed: [IPsecPolicy]
         if arguments.has("all") {
-            doomed = store.policies
+            doomed = store.store.policies
         } else {
-            doomed = [store.policies[try policyIndex(arguments, store)]]
+            doomed = [store.store.policies[try policyIndex(arguments, store)]]
         }
-        for policy in doomed {
-            // The default response rule's filter action belongs to its policy and goes with it.
-            let owned = Set(policy.rules.filter(\.isDefaultResponse).compactMap(\.filterActionID))
+        let doomedIDs = Set(doomed.map(\.id))
+        // The default response rule's filter action belongs to its policy and goes with it.
+        let owned = Set(doomed.flatMap(\.rules).filter(\.isDefaultResponse).compactMap(\.filterActionID))
+        store.modify { store in
             store.filterActions.removeAll { owned.contains($0.id) && $0.type == .defaultResponse }
-            store.policies.removeAll { $0.id == policy.id }
-            if store.assignedPolicyID == policy.id { store.assignedPolicyID = nil }
+            store.policies.removeAll { doomedIDs.contains($0.id) }
+            if let assigned = store.assignedPolicyID, doomedIDs.contains(assigned) { store.assignedPolicyID = nil }
         }
         return ""
     }
@@ -148,7 +151,7 @@ extension NetshStaticSession {
     /// commands) or by `guid=`.
     func policyIndex(
         _ arguments: NetshArguments,
-        _ store: PolicyStore,
+        _ store: IndexedPolicyStore,
         tag: String = "name"
     ) throws(NetshError)
         -> Int
@@ -157,7 +160,7 @@ extension NetshStaticSession {
             guard let guid = IPsecGUID(text) else {
                 throw .invalidValue("guid", text, accepted: "a GUID such as {11E6E97E-0031-49F5-AC7D-5F2FE99BABAF}")
             }
-            guard let index = store.policies.firstIndex(where: { $0.id == guid }) else {
+            guard let index = store.policyPosition(id: guid) else {
                 throw NetshError("Policy with GUID \(guid.braced) does not exist.")
             }
             return index
@@ -169,8 +172,7 @@ extension NetshStaticSession {
     /// The settings `add policy` and `set policy` share.
     private func applyPolicySettings(
         _ arguments: NetshArguments,
-        to policy: inout IPsecPolicy,
-        store: inout PolicyStore
+        to policy: inout IPsecPolicy
     ) throws(NetshError) {
         if let description = arguments.string("description") { policy.description = description }
         if let methods = arguments.string("mmsecmethods") {

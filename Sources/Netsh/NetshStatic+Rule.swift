@@ -99,17 +99,13 @@ extension NetshStaticSession {
         ),
     ]
 
-    func addRule(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func addRule(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         let policyIndex = try policyIndex(arguments, store, tag: "policy")
         let name = arguments.string("name") ?? ""
         // Rules made in the Windows console have no name; a dump of them adds them with `name=""`.
-        if !name.isEmpty,
-            store.policies[policyIndex].rules.contains(where: {
-                !$0.isDefaultResponse && $0.name.caseInsensitiveEquals(name)
-            })
-        {
+        if !name.isEmpty, store.rules(ofPolicyAt: policyIndex).firstPosition(named: name) != nil {
             throw NetshError(
-                "Rule with name \"\(name)\" already exists in policy \"\(store.policies[policyIndex].name)\"."
+                "Rule with name \"\(name)\" already exists in policy \"\(store.store.policies[policyIndex].name)\"."
             )
         }
         var rule = Rule(id: environment.newGUID(), name: name, whenChanged: now)
@@ -117,26 +113,34 @@ extension NetshStaticSession {
         rule.filterActionID = try namedFilterActionID(arguments, store)
         try applyRuleSettings(arguments, to: &rule)
         rule.authenticationMethods = try NetshSecurityMethods.authentication(arguments, current: nil)
-        // The default response rule stays last, where Windows keeps it.
-        let rules = store.policies[policyIndex].rules
-        let position =
-            rules.lastIndex(where: \.isDefaultResponse).map { $0 == rules.count - 1 ? $0 : rules.count } ?? rules.count
-        store.policies[policyIndex].rules.insert(rule, at: position)
-        store.policies[policyIndex].whenChanged = now
+        // The default response rule stays last, where Windows keeps it. (Found in the index: a copy of
+        // the rules held here would make the insertion copy them all.)
+        let rules = store.rules(ofPolicyAt: policyIndex)
+        let position = rules.defaultPositions.last == rules.count - 1 ? rules.count - 1 : rules.count
+        store.insertRule(rule, at: position, inPolicyAt: policyIndex)
+        store.modifyPolicy(at: policyIndex) { $0.whenChanged = now }
         return ""
     }
 
-    func setRule(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func setRule(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         let policyIndex = try policyIndex(arguments, store, tag: "policy")
-        let ruleIndex = try ruleIndex(arguments, store.policies[policyIndex])
-        var rule = store.policies[policyIndex].rules[ruleIndex]
-        if let newName = arguments.string("newname"), !newName.caseInsensitiveEquals(rule.name) {
-            if store.policies[policyIndex].rules.contains(where: { $0.name.caseInsensitiveEquals(newName) }) {
-                throw NetshError(
-                    "Rule with name \"\(newName)\" already exists in policy \"\(store.policies[policyIndex].name)\"."
-                )
+        let ruleIndex: Int
+        var rule: Rule
+        // In a scope of its own: the policy and the index held past it would be copied by the edit below.
+        do {
+            let policy = store.store.policies[policyIndex]
+            let names = store.rules(ofPolicyAt: policyIndex)
+            ruleIndex = try self.ruleIndex(arguments, names, policyName: policy.name)
+            rule = policy.rules[ruleIndex]
+            if let newName = arguments.string("newname"), !newName.caseInsensitiveEquals(rule.name) {
+                // Any rule's name, the default response rule's too.
+                if names.firstPosition(named: newName) != nil
+                    || names.defaultPositions.contains(where: { policy.rules[$0].name.caseInsensitiveEquals(newName) })
+                {
+                    throw NetshError("Rule with name \"\(newName)\" already exists in policy \"\(policy.name)\".")
+                }
+                rule.name = newName
             }
-            rule.name = newName
         }
         if arguments.has("filterlist") { rule.filterListIDs = [try filterListID(arguments, store)] }
         if arguments.has("filteraction") { rule.filterActionID = try namedFilterActionID(arguments, store) }
@@ -146,30 +150,38 @@ extension NetshStaticSession {
             current: rule.authenticationMethods
         )
         rule.whenChanged = now
-        store.policies[policyIndex].rules[ruleIndex] = rule
-        store.policies[policyIndex].whenChanged = now
+        store.modifyRule(at: ruleIndex, inPolicyAt: policyIndex) { $0 = rule }
+        store.modifyPolicy(at: policyIndex) { $0.whenChanged = now }
         return ""
     }
 
-    func deleteRule(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func deleteRule(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         let policyIndex = try policyIndex(arguments, store, tag: "policy")
-        if arguments.has("all") {
-            store.policies[policyIndex].rules.removeAll { !$0.isDefaultResponse }
-        } else {
-            let ruleIndex = try ruleIndex(arguments, store.policies[policyIndex])
-            store.policies[policyIndex].rules.remove(at: ruleIndex)
+        let ruleIndex =
+            arguments.has("all")
+            ? nil
+            : try self.ruleIndex(
+                arguments,
+                store.rules(ofPolicyAt: policyIndex),
+                policyName: store.store.policies[policyIndex].name
+            )
+        store.modifyPolicy(at: policyIndex) { policy in
+            if let ruleIndex {
+                policy.rules.remove(at: ruleIndex)
+            } else {
+                policy.rules.removeAll { !$0.isDefaultResponse }
+            }
+            policy.whenChanged = now
         }
-        store.policies[policyIndex].whenChanged = now
         return ""
     }
 
-    func setDefaultRule(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
+    func setDefaultRule(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
         let policyIndex = try policyIndex(arguments, store, tag: "policy")
-        let policy = store.policies[policyIndex]
-        guard let ruleIndex = policy.rules.firstIndex(where: \.isDefaultResponse) else {
-            throw NetshError("Policy \"\(policy.name)\" has no default response rule.")
+        guard let ruleIndex = store.rules(ofPolicyAt: policyIndex).defaultPositions.first else {
+            throw NetshError("Policy \"\(store.store.policies[policyIndex].name)\" has no default response rule.")
         }
-        var rule = policy.rules[ruleIndex]
+        var rule = store.store.policies[policyIndex].rules[ruleIndex]
         if let active = try arguments.bool("activate") { rule.isActive = active }
         rule.authenticationMethods = try NetshSecurityMethods.authentication(
             arguments,
@@ -177,19 +189,19 @@ extension NetshStaticSession {
         )
         rule.whenChanged = now
         if arguments.has("qmpfs") || arguments.has("qmsecmethods"),
-            let actionIndex = store.filterActions.firstIndex(where: { $0.id == rule.filterActionID })
+            let actionIndex = rule.filterActionID.flatMap(store.filterActionPosition(id:))
         {
-            var action = store.filterActions[actionIndex]
+            var action = store.store.filterActions[actionIndex]
             let pfs = try arguments.bool("qmpfs") ?? action.quickModePFS
             if let methods = arguments.string("qmsecmethods") {
                 action.offers = try NetshSecurityMethods.parseQuickMode(methods, pfs: pfs)
             }
             for index in action.offers.indices { action.offers[index].perfectForwardSecrecy = pfs }
             action.whenChanged = now
-            store.filterActions[actionIndex] = action
+            store.modifyFilterAction(at: actionIndex) { $0 = action }
         }
-        store.policies[policyIndex].rules[ruleIndex] = rule
-        store.policies[policyIndex].whenChanged = now
+        store.modifyRule(at: ruleIndex, inPolicyAt: policyIndex) { $0 = rule }
+        store.modifyPolicy(at: policyIndex) { $0.whenChanged = now }
         return ""
     }
 
@@ -197,34 +209,36 @@ extension NetshStaticSession {
 
     /// The rule named by `name=` or numbered by `id=` (the numbering of `show rule`: rules other than
     /// the default response rule, from 1, in stored order).
-    func ruleIndex(_ arguments: NetshArguments, _ policy: IPsecPolicy) throws(NetshError) -> Int {
-        let numbered = policy.rules.indices.filter { !policy.rules[$0].isDefaultResponse }
+    func ruleIndex(_ arguments: NetshArguments, _ rules: RuleNameIndex, policyName: String) throws(NetshError) -> Int {
         if let id = try arguments.integer("id", in: 1...Int(Int32.max)) {
-            guard id <= numbered.count else {
-                throw NetshError("Rule with ID \(id) does not exist in policy \"\(policy.name)\".")
+            guard let index = rules.position(number: id) else {
+                throw NetshError("Rule with ID \(id) does not exist in policy \"\(policyName)\".")
             }
-            return numbered[id - 1]
+            return index
         }
         let name = arguments.string("name") ?? ""
-        guard let index = numbered.first(where: { policy.rules[$0].name.caseInsensitiveEquals(name) }) else {
-            throw NetshError("Rule with name \"\(name)\" does not exist in policy \"\(policy.name)\".")
+        guard let index = rules.firstPosition(named: name) else {
+            throw NetshError("Rule with name \"\(name)\" does not exist in policy \"\(policyName)\".")
         }
         return index
     }
 
-    private func filterListID(_ arguments: NetshArguments, _ store: PolicyStore) throws(NetshError) -> IPsecGUID {
+    private func filterListID(_ arguments: NetshArguments, _ store: IndexedPolicyStore) throws(NetshError) -> IPsecGUID
+    {
         let name = arguments.string("filterlist") ?? ""
         let index = try store.filterListMatch(name)
             .required("Filter List", plural: "filter lists", name: name, parameter: "filterlist")
-        return store.filterLists[index].id
+        return store.store.filterLists[index].id
     }
 
-    private func namedFilterActionID(_ arguments: NetshArguments, _ store: PolicyStore) throws(NetshError) -> IPsecGUID
-    {
+    private func namedFilterActionID(
+        _ arguments: NetshArguments,
+        _ store: IndexedPolicyStore
+    ) throws(NetshError) -> IPsecGUID {
         let name = arguments.string("filteraction") ?? ""
         let index = try store.filterActionMatch(name)
             .required("Filter Action", plural: "filter actions", name: name, parameter: "filteraction")
-        return store.filterActions[index].id
+        return store.store.filterActions[index].id
     }
 
     private func applyRuleSettings(_ arguments: NetshArguments, to rule: inout Rule) throws(NetshError) {

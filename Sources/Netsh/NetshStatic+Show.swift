@@ -82,7 +82,12 @@ extension NetshStaticSession {
 
     func showPolicies(_ arguments: NetshArguments) throws(NetshError) -> String {
         let renderer = try renderer(arguments)
-        let policies = try select(arguments, renderer.store.policies, kind: "Policy", name: \.name)
+        let policies = try select(
+            arguments,
+            renderer.store.policies,
+            renderer.indexed.policyNames,
+            kind: "Policy"
+        )
         return policies.isEmpty ? nothing("policies") : renderer.policies(policies)
     }
 
@@ -90,12 +95,16 @@ extension NetshStaticSession {
         let renderer = try renderer(arguments)
         let lists: [FilterList]
         if let ruleName = arguments.string("rule") {
-            let ids = renderer.store.policies.flatMap(\.rules).filter { $0.name.caseInsensitiveEquals(ruleName) }
-                .flatMap(\.filterListIDs)
+            let ids = rules(named: ruleName, in: renderer.indexed).flatMap(\.filterListIDs)
             guard !ids.isEmpty else { throw NetshError("Rule with name \"\(ruleName)\" does not exist.") }
-            lists = ids.compactMap(renderer.store.filterList(id:))
+            lists = ids.compactMap(renderer.indexed.filterList(id:))
         } else {
-            lists = try select(arguments, renderer.store.filterLists, kind: "Filter List", name: \.name)
+            lists = try select(
+                arguments,
+                renderer.store.filterLists,
+                renderer.indexed.filterListNames,
+                kind: "Filter List"
+            )
         }
         return lists.isEmpty ? nothing("filter lists") : renderer.filterLists(lists)
     }
@@ -104,20 +113,39 @@ extension NetshStaticSession {
         let renderer = try renderer(arguments)
         let actions: [FilterAction]
         if let ruleName = arguments.string("rule") {
-            let ids = renderer.store.policies.flatMap(\.rules).filter { $0.name.caseInsensitiveEquals(ruleName) }
-                .compactMap(\.filterActionID)
+            let ids = rules(named: ruleName, in: renderer.indexed).compactMap(\.filterActionID)
             guard !ids.isEmpty else { throw NetshError("Rule with name \"\(ruleName)\" does not exist.") }
-            actions = ids.compactMap(renderer.store.filterAction(id:))
+            actions = ids.compactMap(renderer.indexed.filterAction(id:))
+        } else if arguments.has("all") {
+            actions = renderer.store.filterActions.filter { $0.type == .standard }
         } else {
-            let standard = renderer.store.filterActions.filter { $0.type == .standard }
-            actions = try select(arguments, standard, kind: "Filter Action", name: \.name)
+            actions = try select(
+                arguments,
+                renderer.store.filterActions,
+                renderer.indexed.filterActionNames,
+                kind: "Filter Action"
+            )
         }
         return actions.isEmpty ? nothing("filter actions") : renderer.filterActions(actions)
     }
 
+    /// Every rule named `name` in any letter case (the default response rule too), policy by policy.
+    private func rules(named name: String, in indexed: IndexedPolicyStore) -> [Rule] {
+        indexed.store.policies.indices.flatMap { position in
+            let policy = indexed.store.policies[position]
+            let names = indexed.rules(ofPolicyAt: position)
+            let defaults = names.defaultPositions.filter { policy.rules[$0].name.caseInsensitiveEquals(name) }
+            return (names.positions(named: name) + defaults).sorted().map { policy.rules[$0] }
+        }
+    }
+
     /// The renderer for the current store with the output options of `arguments`.
     private func renderer(_ arguments: NetshArguments) throws(NetshError) -> NetshStaticRenderer {
-        NetshStaticRenderer(store: try currentStore(), location: location, options: try NetshShowOptions(arguments))
+        NetshStaticRenderer(
+            indexed: try currentIndexedStore(),
+            location: location,
+            options: try NetshShowOptions(arguments)
+        )
     }
 
     /// `Store : Local Store` as `show store` prints it.
@@ -135,41 +163,46 @@ extension NetshStaticSession {
         "There are no \(what) in the \(location.displayName.lowercased()).\n"
     }
 
+    /// `all`, or every object `name=` names in any letter case (found in the index, not by a scan).
     private func select<T>(
         _ arguments: NetshArguments,
         _ objects: [T],
-        kind: String,
-        name: (T) -> String
+        _ names: ObjectNameIndex,
+        kind: String
     ) throws(NetshError) -> [T] {
         if arguments.has("all") { return objects }
         let wanted = arguments.string("name") ?? ""
-        let hits = objects.filter { name($0).caseInsensitiveEquals(wanted) }
+        let hits = names.positions(named: wanted).map { objects[$0] }
         guard !hits.isEmpty else { throw .notFound(kind, wanted) }
         return hits
     }
 
     func showRules(_ arguments: NetshArguments) throws(NetshError) -> String {
         let renderer = try renderer(arguments)
-        var policies = renderer.store.policies
+        let indexed = renderer.indexed
+        var positions = Array(indexed.store.policies.indices)
         if let policyName = arguments.string("policy") {
-            policies = policies.filter { $0.name.caseInsensitiveEquals(policyName) }
-            guard !policies.isEmpty else { throw .notFound("Policy", policyName) }
+            positions = indexed.policyNames.positions(named: policyName)
+            guard !positions.isEmpty else { throw .notFound("Policy", policyName) }
         } else if !arguments.has("all") {
             throw .missing(["policy"], command: "show rule")
         }
         let type = try arguments.choice("type", [("tunnel", true), ("transport", false)])
-        var selected: [(IPsecPolicy, Rule)] = []
-        for policy in policies {
-            var rules: [Rule]
+        var selected: [NetshStaticRenderer.RuleRow] = []
+        for position in positions {
+            let policy = indexed.store.policies[position]
+            var rows: [NetshStaticRenderer.RuleRow]
             if arguments.has("default") {
-                rules = policy.rules.filter(\.isDefaultResponse)
+                rows = policy.rules.filter(\.isDefaultResponse).map { (policy, $0, "Default") }
             } else if arguments.has("all") {
-                rules = policy.rules
+                rows = NetshStaticRenderer.numbered(policy)
             } else {
-                rules = [policy.rules[try ruleIndex(arguments, policy)]]
+                let names = indexed.rules(ofPolicyAt: position)
+                let ruleIndex = try self.ruleIndex(arguments, names, policyName: policy.name)
+                rows = [(policy, policy.rules[ruleIndex], names.number(at: ruleIndex).map { String($0) } ?? "Default")]
             }
-            if let type { rules = rules.filter { ($0.tunnelEndpoint != nil) == type } }
-            selected += rules.map { (policy, $0) }
+            if let type { rows = rows.filter { ($0.rule.tunnelEndpoint != nil) == type } }
+            selected += rows
         }
         return renderer.rules(selected)
     }

@@ -90,8 +90,8 @@ extension NetshStaticSession {
         return ""
     }
 
-    func deleteAll(_ arguments: NetshArguments, _ store: inout PolicyStore) throws(NetshError) -> String {
-        store = PolicyStore()
+    func deleteAll(_ arguments: NetshArguments, _ store: inout IndexedPolicyStore) throws(NetshError) -> String {
+        store = IndexedPolicyStore(PolicyStore())
         return ""
     }
 
@@ -107,7 +107,7 @@ extension NetshStaticSession {
     func importPolicy(_ arguments: NetshArguments) throws(NetshError) -> String {
         let imported = try backend.importStore(from: arguments.string("file") ?? "")
         return try edit { store throws(NetshError) in
-            store.merge(imported)
+            store.modify { $0.merge(imported) }
             return ""
         }
     }

@@ -3,9 +3,36 @@ import PolicyModel
 /// Renders stores in the layout of Windows Server 2003's `netsh ipsec static show`: label/value
 /// lists (`format=list`, the default) or tables (`format=table`), normal or verbose.
 struct NetshStaticRenderer {
-    var store: PolicyStore
+    /// The store with its objects indexed: a rule finds its filter lists and action without a scan.
+    var indexed: IndexedPolicyStore
     var location: NetshStoreLocation
     var options: NetshShowOptions
+
+    var store: PolicyStore { indexed.store }
+
+    init(indexed: IndexedPolicyStore, location: NetshStoreLocation, options: NetshShowOptions) {
+        self.indexed = indexed
+        self.location = location
+        self.options = options
+    }
+
+    init(store: PolicyStore, location: NetshStoreLocation, options: NetshShowOptions) {
+        self.init(indexed: IndexedPolicyStore(store), location: location, options: options)
+    }
+
+    /// A rule to show, with its policy and its number (``numbered(_:)``).
+    typealias RuleRow = (policy: IPsecPolicy, rule: Rule, number: String)
+
+    /// The rules of `policy` with the numbers `show rule` and `set rule id=` use: position among the
+    /// rules other than the default response rule, from 1; "Default" for the default response rule.
+    static func numbered(_ policy: IPsecPolicy) -> [RuleRow] {
+        var number = 0
+        return policy.rules.map { rule -> RuleRow in
+            guard !rule.isDefaultResponse else { return (policy, rule, "Default") }
+            number += 1
+            return (policy, rule, String(number))
+        }
+    }
 
     // MARK: - Policies
 
@@ -19,7 +46,7 @@ struct NetshStaticRenderer {
             if options.verbose {
                 for policy in policies {
                     text.line()
-                    text.append(rulesTable(policy.rules.map { (policy, $0) }))
+                    text.append(rulesTable(Self.numbered(policy)))
                 }
             }
             return text.text
@@ -53,30 +80,24 @@ struct NetshStaticRenderer {
         text.field("No. of Rules", "\(policy.rules.count)")
         text.line()
         text.heading("Rule Details")
-        for (index, rule) in policy.rules.enumerated() {
+        for row in Self.numbered(policy) {
             text.line()
-            text.append(ruleBlock(policy, rule, number: index))
+            text.append(ruleBlock(row))
         }
         return text
     }
 
     // MARK: - Rules
 
-    func rules(_ selected: [(IPsecPolicy, Rule)]) -> String {
+    func rules(_ selected: [RuleRow]) -> String {
         if options.table { return rulesTable(selected).text }
-        return selected.map { ruleBlock($0.0, $0.1, number: nil).text }.joined(separator: "\n")
+        return selected.map { ruleBlock($0).text }.joined(separator: "\n")
     }
 
-    /// The number `show rule` and `set rule id=` use: position among the rules other than the default response rule.
-    func ruleNumber(_ policy: IPsecPolicy, _ rule: Rule) -> String {
-        if rule.isDefaultResponse { return "Default" }
-        let numbered = policy.rules.filter { !$0.isDefaultResponse }
-        return String((numbered.firstIndex { $0.id == rule.id } ?? 0) + 1)
-    }
-
-    func ruleBlock(_ policy: IPsecPolicy, _ rule: Rule, number: Int?) -> NetshText {
+    func ruleBlock(_ row: RuleRow) -> NetshText {
+        let (policy, rule) = (row.policy, row.rule)
         var text = NetshText()
-        text.field("Rule ID", "\(ruleNumber(policy, rule)), GUID = \(rule.id.braced.uppercased())")
+        text.field("Rule ID", "\(row.number), GUID = \(rule.id.braced.uppercased())")
         text.field("Rule Name", rule.isDefaultResponse ? "<Default Response Rule>" : rule.name)
         text.field("Description", rule.description)
         text.field("Policy Name", policy.name)
@@ -91,8 +112,8 @@ struct NetshStaticRenderer {
         }
         text.line("Authentication Methods(\(rule.authenticationMethods.count))")
         for method in rule.authenticationMethods { text.line("  " + authentication(method)) }
-        let lists = rule.filterListIDs.compactMap(store.filterList(id:))
-        let action = rule.filterActionID.flatMap(store.filterAction(id:))
+        let lists = rule.filterListIDs.compactMap(indexed.filterList(id:))
+        let action = rule.filterActionID.flatMap(indexed.filterAction(id:))
         if rule.isDefaultResponse {
             text.field("Filter List Name", "<Dynamic>")
         } else {
@@ -112,17 +133,18 @@ struct NetshStaticRenderer {
         return text
     }
 
-    func rulesTable(_ selected: [(IPsecPolicy, Rule)]) -> NetshText {
+    func rulesTable(_ selected: [RuleRow]) -> NetshText {
         var text = NetshText()
-        let rows = selected.map { policy, rule in
+        let rows = selected.map { _, rule, number in
             let list =
                 rule.isDefaultResponse
-                ? "<Dynamic>" : rule.filterListIDs.compactMap(store.filterList(id:)).map(\.name).joined(separator: ", ")
+                ? "<Dynamic>"
+                : rule.filterListIDs.compactMap(indexed.filterList(id:)).map(\.name).joined(separator: ", ")
             let action =
                 rule.isDefaultResponse
-                ? "<Default Response>" : rule.filterActionID.flatMap(store.filterAction(id:))?.name ?? "<None>"
+                ? "<Default Response>" : rule.filterActionID.flatMap(indexed.filterAction(id:))?.name ?? "<None>"
             return [
-                ruleNumber(policy, rule), list, action, NetshText.yesNo(rule.isActive),
+                number, list, action, NetshText.yesNo(rule.isActive),
                 connectionType(rule.interfaceType), rule.tunnelEndpoint?.description ?? "<None>",
             ]
         }
@@ -293,10 +315,10 @@ struct NetshStaticRenderer {
         }
         if !store.policies.isEmpty { sections.append(verbose.policies(store.policies)) }
         let rules = store.policies.flatMap(\.rules)
-        let unusedLists = store.filterLists.filter { list in !rules.contains { $0.filterListIDs.contains(list.id) } }
-        let unusedActions = store.filterActions.filter { action in
-            action.type == .standard && !rules.contains { $0.filterActionID == action.id }
-        }
+        let usedLists = Set(rules.flatMap(\.filterListIDs))
+        let usedActions = Set(rules.compactMap(\.filterActionID))
+        let unusedLists = store.filterLists.filter { !usedLists.contains($0.id) }
+        let unusedActions = store.filterActions.filter { $0.type == .standard && !usedActions.contains($0.id) }
         if !unusedLists.isEmpty {
             var text = NetshText()
             text.heading("Filter lists not used by any rule")

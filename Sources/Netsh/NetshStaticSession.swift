@@ -14,7 +14,7 @@ public final class NetshStaticSession {
     public private(set) var domainName: String?
     public private(set) var batchMode = false
     private var inTransaction = false
-    private var working: [NetshStoreLocation: PolicyStore] = [:]
+    private var working: [NetshStoreLocation: IndexedPolicyStore] = [:]
     private var dirty: Set<NetshStoreLocation> = []
 
     public init(backend: any NetshStoreBackend, environment: NetshEnvironment = NetshEnvironment()) {
@@ -27,14 +27,20 @@ public final class NetshStaticSession {
 
     /// The current store as the commands see it, including unsaved edits.
     public func currentStore() throws(NetshError) -> PolicyStore {
+        try currentIndexedStore().store
+    }
+
+    /// The current store with its objects indexed by name and GUID: built once when the store is read,
+    /// then kept true by every edit, so that a command finds what it names without scanning the store.
+    func currentIndexedStore() throws(NetshError) -> IndexedPolicyStore {
         if let store = working[location] { return store }
-        let store = try backend.load(location)
+        let store = IndexedPolicyStore(try backend.load(location))
         working[location] = store
         return store
     }
 
     /// Runs `body` on a copy of the current store; keeps the copy only when `body` succeeds.
-    func edit(_ body: (inout PolicyStore) throws(NetshError) -> String) throws(NetshError) -> String {
+    func edit(_ body: (inout IndexedPolicyStore) throws(NetshError) -> String) throws(NetshError) -> String {
         if backend.isReadOnly(location) {
             throw NetshError(
                 "The \(location.displayName.lowercased()) is read-only: ipsecsvc shows the directory policy but does not change it. Edit the policy in its directory source, or use 'set store location=local' or 'location=persistent'."
@@ -44,13 +50,13 @@ public final class NetshStaticSession {
             // A script is one transaction, and any failure rolls all of it back (``rollback(location:
             // batchMode:)``): its commands edit the working store in place, since copying the store for
             // each command would make a script of n additions cost n².
-            var store = try currentStore()
+            var store = try currentIndexedStore()
             working[location] = nil
             defer { working[location] = store }
             dirty.insert(location)
             return try body(&store)
         }
-        let before = try currentStore()
+        let before = try currentIndexedStore()
         var copy = before
         let output = try body(&copy)
         working[location] = copy
@@ -77,14 +83,14 @@ public final class NetshStaticSession {
     /// a dangling reference, an over-long name), none is saved.
     public func flush() throws(NetshError) {
         for location in NetshStoreLocation.allCases where dirty.contains(location) {
-            guard let problems = working[location]?.storageProblems(), !problems.isEmpty else { continue }
+            guard let problems = working[location]?.store.storageProblems(), !problems.isEmpty else { continue }
             throw NetshError(
                 "The \(location.displayName.lowercased()) was not changed: \(ValidationProblem.summary(problems))"
             )
         }
         for location in NetshStoreLocation.allCases where dirty.contains(location) {
             guard let store = working[location] else { continue }
-            try backend.save(store, to: location)
+            try backend.save(store.store, to: location)
             dirty.remove(location)
         }
         if !isDeferring { working = [:] }
@@ -144,7 +150,8 @@ public final class NetshStaticSession {
     }
 
     /// A session method that edits the store a command works on.
-    typealias Edit = @Sendable (NetshStaticSession) -> (NetshArguments, inout PolicyStore) throws(NetshError) -> String
+    typealias Edit =
+        @Sendable (NetshStaticSession) -> (NetshArguments, inout IndexedPolicyStore) throws(NetshError) -> String
 
     /// A handler that edits the current store (``edit(_:)``: on a copy kept only when it succeeds).
     static func edit(_ body: @escaping Edit) -> NetshCommand<NetshStaticSession>.Handler {
