@@ -45,6 +45,7 @@
 #   STRACE=DIR  runs each restarted driver under `strace -f -tt -e trace=process,network,openat`, one
 #               file per round in DIR (a timeline of the restart; strace slows what it traces)
 set -euo pipefail
+. "$(dirname "$0")/bench-policy-netsh.sh"  # bench_policy_netsh, shared with ../netsh/run.sh
 [ -n "${BENCH_TRACE:-}" ] && set -x
 
 IFS=, read -r -a builds <<<"${1:-.build/release}"
@@ -98,19 +99,7 @@ examples = no
 CONF
 
 if [ "$setup" = netsh ]; then
-    # A local policy with FILTERS block rules (one filter list of one filter each), assigned.
-    {
-        echo "pushd ipsec static"
-        echo "add policy name=Bench assign=no"
-        echo "add filteraction name=Block action=block"
-        for ((i = 0; i < filters; i++)); do
-            echo "add filterlist name=L$i"
-            echo "add filter filterlist=L$i srcaddr=198.18.$((i / 250 % 250)).$((i % 250 + 1)) dstaddr=me protocol=TCP dstport=$((1000 + i % 60000))"
-            echo "add rule name=R$i policy=Bench filterlist=L$i filteraction=Block"
-        done
-        echo "set policy name=Bench assign=yes"
-        echo "popd"
-    } > "$dir/policy.netsh"
+    bench_policy_netsh "$filters" > "$dir/policy.netsh"  # FILTERS block rules, assigned
     "$bin" netsh --state-dir "$dir/state" -f "$dir/policy.netsh" > /dev/null
 else
     "$xmlbench" generate "$dir/policy.xml" 100 "$filters" > /dev/null

@@ -13,6 +13,7 @@
 # the best wall and CPU (user + system) seconds of ROUNDS runs, µs per script line, and the load
 # average when the size was done. A run past TIMEOUT seconds is stopped and shown as "> TIMEOUT".
 set -euo pipefail
+. "$(dirname "$0")/../driver/bench-policy-netsh.sh"  # bench_policy_netsh, the restart bench's script
 
 sizes=${SIZES:-1000 10000 100000}
 rounds=${ROUNDS:-3}
@@ -30,20 +31,6 @@ done
 work=$(mktemp -d /tmp/ipsecsvc-netsh-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-# The restart bench's policy script for $1 filter lists.
-script() {
-    local i
-    echo "pushd ipsec static"
-    echo "add policy name=Bench assign=no"
-    echo "add filteraction name=Block action=block"
-    for ((i = 0; i < $1; i++)); do
-        echo "add filterlist name=L$i"
-        echo "add filter filterlist=L$i srcaddr=198.18.$((i / 250 % 250)).$((i % 250 + 1)) dstaddr=me protocol=TCP dstport=$((1000 + i % 60000))"
-        echo "add rule name=R$i policy=Bench filterlist=L$i filteraction=Block"
-    done
-    echo "set policy name=Bench assign=yes"
-    echo "popd"
-}
 
 # One run of binary $1 on script $2: "wall cpu" in seconds, or "timeout".
 run_once() {
@@ -63,7 +50,7 @@ run_once() {
 printf '%8s %8s  %-9s %10s %10s %10s  %s\n' lists lines binary "wall s" "cpu s" "µs/line" load
 for size in $sizes; do
     file=$work/script-$size.netsh
-    script "$size" >"$file"
+    bench_policy_netsh "$size" >"$file"
     lines=$(wc -l <"$file")
     declare -A best_wall=() best_cpu=() timed_out=()
     for ((round = 1; round <= rounds; round++)); do
