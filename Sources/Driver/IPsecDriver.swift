@@ -139,3 +139,17 @@ public struct DriverDecisionState: Hashable, Sendable, Codable {
         self.host = host
     }
 }
+
+/// When a restarted driver had its saved table compiled and its queues bound
+/// (``NetfilterDriver/restore(settings:policy:mode:exemptions:epoch:)``), in monotonic µs
+/// (`SystemClock.monotonicMicroseconds()`): the driver process journals them as its restart's phases.
+public struct DriverRestoreTimes: Hashable, Sendable {
+    public var compiled: UInt64
+    /// `nil` when the mode binds no queue.
+    public var queuesBound: UInt64?
+
+    public init(compiled: UInt64, queuesBound: UInt64? = nil) {
+        self.compiled = compiled
+        self.queuesBound = queuesBound
+    }
+}

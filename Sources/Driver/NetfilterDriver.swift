@@ -14,8 +14,8 @@ public struct NetfilterDriverConfiguration: Sendable {
     /// How often the kernel rules are compared with what the mode needs (rules removed by another
     /// program are restored at the next check: within two intervals).
     public var hookCheckInterval: Duration
-    /// The fast-path epoch used last (the driver process keeps it across restarts); the first table
-    /// gets the one after it.
+    /// The fast-path epoch used last; the first table gets the one after it. (A driver process that
+    /// restarts from its saved state passes the saved one to `NetfilterDriver.restore`.)
     public var lastEpoch: UInt32
     public var eventSink: any DriverEventSink
     /// Whether the driver installs its own kernel hooks (off when another tool, such as nfq-bench,
@@ -83,6 +83,8 @@ public actor NetfilterDriver: IPsecDriver {
     var epoch: UInt32
     var operationalMode: OperationalMode?
     var readers: [QueueReader] = []
+    /// When the queue readers were last started (monotonic µs).
+    var readersBoundAt: UInt64?
     var dropLog: DropLogReader?
     /// What the kernel-only modes dropped (rule counters) and how often the hooks were restored.
     var kernel = KernelRuleCounters()
@@ -140,6 +142,40 @@ public actor NetfilterDriver: IPsecDriver {
 
     public func shutdown() async throws {
         try await oneAtATime { try await stop() }
+    }
+
+    /// Enforces a state that an earlier driver process saved (this process restarts after a crash), as
+    /// the first control call and in one: the settings, the table compiled once, then the mode, with one
+    /// context published (one epoch step after `epoch`, the saved one; one set of counters). In secure
+    /// mode the queues are bound with the table before the kernel rules move to the new epoch. Separate
+    /// `configure`, `apply` and mode calls would publish three contexts, each with its own counters.
+    /// - Returns: when the table was compiled and when the queues were bound.
+    public func restore(
+        settings: DriverSettings,
+        policy: EffectivePolicy,
+        mode: DriverMode?,
+        exemptions: [BootExemption],
+        epoch saved: UInt32
+    ) async throws -> DriverRestoreTimes {
+        try await oneAtATime {
+            epoch = saved
+            self.settings = settings
+            self.policy = policy
+            table = FilterCompiler.compile(policy, host: host)
+            var times = DriverRestoreTimes(compiled: SystemClock.monotonicMicroseconds())
+            switch mode {
+            case .operational(let operational)?:
+                // Publishes the context with the table (secure: then binds the queues).
+                try await setOperationalMode(operational)
+                if operational == .secure { times.queuesBound = readersBoundAt }
+            case .startup(let startup)?:
+                try await publishContext()
+                try await setStartupMode(startup, exemptions: exemptions)
+            case nil:
+                try await publishContext()
+            }
+            return times
+        }
     }
 
     /// Runs `body` once no other control call runs, in arrival order.
@@ -477,6 +513,7 @@ public actor NetfilterDriver: IPsecDriver {
             }
         }
         readers = started
+        readersBoundAt = SystemClock.monotonicMicroseconds()
     }
 
     private func stopReaders() async {

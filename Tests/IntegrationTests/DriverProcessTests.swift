@@ -93,6 +93,8 @@ struct DriverProcessTests {
             #expect(await net.blocked(from: net.peer, to: net.hostAddress, port: 23))
             let log = (try? String(contentsOfFile: "\(net.directory)/driver-restarted.log", encoding: .utf8)) ?? ""
             #expect(log.contains("enforces its last accepted state again"), "\(log)")
+            // With its phases: the table compiled before the queues were bound.
+            #expect(log.contains("compiled") && log.contains("queues bound"), "\(log)")
 
             service.agent.signalIfRunning(SIGCONT)
             var adopted = false

@@ -66,12 +66,8 @@ import Glibc
                 journal: RecordingJournal(),
                 info: DriverProcessInfo(pid: CurrentProcess.pid, startedAt: 0, socket: socket, exitsWithService: true)
             )
-            if let saved = try store.load() {
-                _ = try await host.restore(
-                    saved.record,
-                    table: saved.table,
-                    startedAt: SystemClock.monotonicMicroseconds()
-                )
+            if let saved = try store.loadDecoded() {
+                _ = try await host.restore(saved, startedAt: SystemClock.monotonicMicroseconds())
             }
             let host = self.host
             let hellos = self.hellos
@@ -134,6 +130,33 @@ import Glibc
             #expect(await local.driver.status().mode == .operational(.permit))
             #expect(!FileSystem.exists(socket), "the driver did not exit after the service's stop")
         }
+    }
+
+    /// A restarted driver enforces its saved state in one control call with one context published: the
+    /// fast-path epoch moves once from the saved one (separate configure, apply and mode calls published
+    /// a context, and moved it, once each), and that context is the one in force, with the saved table,
+    /// settings and mode.
+    @Test func aRestartEnforcesItsSavedStateAsOneContext() async throws {
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-link")
+        defer { directory.remove() }
+        var record = DriverRuntimeRecord()
+        record.mode = .startup(.block)
+        record.settings = DriverSettings(exemptionLevel: 1, diagnosticsLevel: 0, logIntervalSeconds: 600)
+        record.stamp = PolicyStamp(agent: "1@2", generation: 42)
+        record.epoch = 17
+        let table = try PolicyWire.encode(PolicyWireTests.varied)
+        try DriverRuntimeStore(path: directory.file("driver-table")).save(record, table: table)
+
+        let local = try await LocalDriver(socket: directory.file("driver.sock"), table: directory.file("driver-table"))
+        defer { Task { await local.server.stop() } }
+        #expect(await local.driver.fastPathEpoch == 18)
+        let status = await local.driver.status()
+        #expect(status.counters.table?.epoch == 18, "\(status.counters)")
+        #expect(status.mode == .startup(.block))
+        #expect(status.tableGeneration == PolicyWireTests.varied.generation)
+        #expect(status.filterCount == PolicyWireTests.varied.filters.count)
+        #expect(await local.driver.decisionState().settings.exemptionLevel == 1)
+        #expect(await local.host.info.restored)
     }
 
     /// A status is answered while no driver exists (it does not wait for one, naming the socket); a

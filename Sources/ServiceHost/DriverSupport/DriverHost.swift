@@ -31,23 +31,24 @@ actor DriverHost {
     }
 
     /// Enforces a state saved by an earlier driver process (this one restarts after a crash): settings,
-    /// the table, then the mode. In secure mode the queues are bound — the table enforced — before the
-    /// kernel rules are rewritten for the new epoch.
-    /// - Returns: milliseconds from `startedAt` (monotonic µs) until the table was enforced.
-    func restore(_ saved: DriverRuntimeRecord, table bytes: [UInt8], startedAt: UInt64) async throws -> Int {
-        record = saved
-        table = bytes
-        try await driver.configure(saved.settings)
-        if !bytes.isEmpty { try await driver.apply(try PolicyWire.decode(bytes)) }
-        switch saved.mode {
-        case .operational(let mode)?: try await driver.enterOperationalMode(mode)
-        case .startup(let mode)?: try await driver.enterStartupMode(mode, exemptions: saved.exemptions)
-        case nil: break
-        }
-        let milliseconds = Int((SystemClock.monotonicMicroseconds() - startedAt) / 1000)
+    /// the table and the mode in one control call of the driver
+    /// (``NetfilterDriver/restore(settings:policy:mode:exemptions:epoch:)``). In secure mode the queues are
+    /// bound — the table enforced — before the kernel rules are rewritten for the new epoch.
+    /// - Returns: when the table was compiled and the queues bound; ``info`` gets the milliseconds from
+    ///   `startedAt` (monotonic µs) until the mode was in force.
+    func restore(_ saved: SavedDriverState, startedAt: UInt64) async throws -> DriverRestoreTimes {
+        record = saved.record
+        table = saved.table
+        let times = try await driver.restore(
+            settings: saved.record.settings,
+            policy: saved.policy,
+            mode: saved.record.mode,
+            exemptions: saved.record.exemptions,
+            epoch: saved.record.epoch
+        )
         info.restored = true
-        info.restoreMilliseconds = milliseconds
-        return milliseconds
+        info.restoreMilliseconds = Int((SystemClock.monotonicMicroseconds() - startedAt) / 1000)
+        return times
     }
 
     /// Answers one request of an agent.

@@ -47,6 +47,22 @@ struct DriverRuntimeStore: Sendable {
         }
     }
 
+    /// The saved state with its table decoded, and when each was done (a restarting driver journals
+    /// them); `nil` when there is none. Blocks: run it on the `BlockingPool`.
+    /// - Throws: as ``load()``, and ``PolicyWireError`` when the table does not decode.
+    func loadDecoded() throws -> SavedDriverState? {
+        guard let saved = try load() else { return nil }
+        let read = SystemClock.monotonicMicroseconds()
+        let policy = saved.table.isEmpty ? EffectivePolicy.empty : try PolicyWire.decode(saved.table)
+        return SavedDriverState(
+            record: saved.record,
+            table: saved.table,
+            policy: policy,
+            read: read,
+            decoded: SystemClock.monotonicMicroseconds()
+        )
+    }
+
     /// Replaces the saved state (temporary file, fsync, rename).
     func save(_ record: DriverRuntimeRecord, table: [UInt8]) throws {
         var writer = WireWriter(capacity: table.count + 4096)
@@ -57,4 +73,14 @@ struct DriverRuntimeStore: Sendable {
         try FileSystem.makeDirectories(FileSystem.directory(of: path), mode: 0o755)
         try DurableFile.write(writer.buffer, to: path, permissions: 0o600)
     }
+}
+
+/// A saved state read back (``DriverRuntimeStore/loadDecoded()``): the table as saved and decoded, with
+/// when it was read and decoded (monotonic µs).
+struct SavedDriverState: Sendable {
+    var record: DriverRuntimeRecord
+    var table: [UInt8]
+    var policy: EffectivePolicy
+    var read: UInt64
+    var decoded: UInt64
 }

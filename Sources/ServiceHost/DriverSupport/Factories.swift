@@ -50,12 +50,10 @@ public enum DriverFactory {
     static func netfilterDriver(
         _ configuration: ServiceConfiguration,
         journal: any Journal,
-        lastEpoch: UInt32,
         keyingRequests: any KeyingRequestSink
     ) -> NetfilterDriver {
         var driver = NetfilterDriverConfiguration(
             hostInfo: hostInfo(configuration),
-            lastEpoch: lastEpoch,
             eventSink: JournalDriverEventSink(journal: journal)
         )
         if configuration.ike == .strongswan {
