@@ -28,4 +28,8 @@ echo "== issue 17 campaign (campaign/run.sh --smoke: every part once, briefly)"
 swift build -c release --scratch-path "$SCRATCH" --product ipsecsvc >/dev/null
 IPSECSVC=$bin/ipsecsvc READERBENCH=$bin/reader-bench \
     Benchmarks/campaign/run.sh --smoke -o "$(mktemp -d)/campaign-summary.json"
+echo "== the agent's memory over its start (startup/timeline.sh, 1,000 filters)"
+timeline=$(mktemp -d)
+IPSECSVC=$bin/ipsecsvc XMLBENCH=$bin/xml-bench Benchmarks/startup/timeline.sh "$timeline/timeline" 1000 >/dev/null
+test -s "$timeline/timeline"
 echo "== every benchmark ran"

@@ -1,51 +1,48 @@
 import PolicyModel
 
-/// Writes one connection's `load-conn` section (the swanctl.conf `connections.<name>` tree).
+/// Writes one connection's `load-conn` section (the swanctl.conf `connections.<name>` tree) from its
+/// values, when it is loaded or shown.
 enum ConnectionDefinition {
-    static func make(
-        _ plan: KeyingPlanner.ConnectionPlan,
-        _ authentication: KeyingPlanner.Authentication,
-        datapath: KeyingDatapath,
-        startsNegotiations: Bool
-    ) -> ViciMessage {
-        var connection = ViciMessage()
+    static func make(_ connection: IKEConnection) -> ViciMessage {
+        let settings = connection.settings
+        var definition = ViciMessage()
         // Windows Server 2003 speaks IKEv1 Main Mode only, and does no dead peer detection.
-        connection["version"] = "1"
-        connection["aggressive"] = "no"
-        connection["remote_addrs"] = .texts([plan.remoteAddress])
-        connection["proposals"] = .texts(mainModeProposals(plan.mainMode))
+        definition["version"] = "1"
+        definition["aggressive"] = "no"
+        definition["remote_addrs"] = .texts([connection.peer.remoteAddress])
+        definition["proposals"] = .texts(settings.mainModeProposals)
         // IKEv1 cannot rekey an IKE SA: the main-mode lifetime is a re-authentication interval.
-        let lifetime =
-            plan.mainMode.lifetimeSeconds == 0 ? MainModeSettings.defaultLifetimeSeconds : plan.mainMode.lifetimeSeconds
-        connection["rekey_time"] = "0"
-        connection["reauth_time"] = .text(String(lifetime))
-        connection["dpd_delay"] = "0"
+        definition["rekey_time"] = "0"
+        definition["reauth_time"] = .text(String(settings.reauthSeconds))
+        definition["dpd_delay"] = "0"
         // ipsecsvc decides when to try again (the next packet, soft fallback): one try each time.
-        connection["keyingtries"] = "1"
+        definition["keyingtries"] = "1"
         // Windows peers re-authenticate freely; never tear down an SA because a peer came back.
-        connection["unique"] = "never"
-        switch authentication {
+        definition["unique"] = "never"
+        switch settings.authentication {
         case .preSharedKey:
             // Identities are IP addresses (ID_IPV4_ADDR), as Windows sends them; charon's default.
-            connection["local-1"] = ["auth": "psk"]
+            definition["local-1"] = ["auth": "psk"]
             var remote: ViciMessage = ["auth": "psk"]
-            if case .host(let ip) = plan.peer { remote["id"] = .text(ip.description) }
-            connection["remote-1"] = .section(remote)
-        case .certificate(let authority, let host):
-            connection["send_certreq"] = plan.mainMode.omitCertificateRequest ? "no" : "yes"
+            if case .host(let ip) = connection.peer { remote["id"] = .text(ip.description) }
+            definition["remote-1"] = .section(remote)
+        case .certificate(let authority, let host, let sendsCertificateRequest):
+            definition["send_certreq"] = sendsCertificateRequest ? "yes" : "no"
             var local: ViciMessage = ["auth": "pubkey"]
-            local["certs"] = .list([host.der])
-            connection["local-1"] = .section(local)
+            local["certs"] = .list([host])
+            definition["local-1"] = .section(local)
             var remote: ViciMessage = ["auth": "pubkey", "id": "%any"]
-            remote["cacerts"] = .list([authority.der])
-            connection["remote-1"] = .section(remote)
+            remote["cacerts"] = .list([authority])
+            definition["remote-1"] = .section(remote)
         }
         var children = ViciMessage()
-        for child in plan.children {
-            children[child.name] = .section(childDefinition(child, startsNegotiations: startsNegotiations))
+        for child in connection.children {
+            children[child.name] = .section(
+                childDefinition(child, startsNegotiations: connection.startsNegotiations)
+            )
         }
-        connection["children"] = .section(children)
-        return connection
+        definition["children"] = .section(children)
+        return definition
     }
 
     /// The main-mode offers in order, without repeats.
@@ -60,18 +57,18 @@ enum ConnectionDefinition {
         return proposals
     }
 
-    static func childDefinition(_ child: KeyingPlanner.ChildPlan, startsNegotiations: Bool) -> ViciMessage {
+    static func childDefinition(_ child: IKEChild, startsNegotiations: Bool) -> ViciMessage {
         var definition = ViciMessage()
         // libipsec has tunnel mode only: host /32 selectors on both ends make it carry exactly the
         // traffic a transport-mode SA would.
         definition["mode"] = child.tunnel ? "tunnel" : "transport"
-        definition["local_ts"] = .texts(child.localSelectors)
-        definition["remote_ts"] = .texts(child.remoteSelectors)
-        if !child.espProposals.isEmpty { definition["esp_proposals"] = .texts(child.espProposals) }
-        if !child.ahProposals.isEmpty { definition["ah_proposals"] = .texts(child.ahProposals) }
-        let seconds = child.lifetimeSeconds == 0 ? KeyingPlanner.defaultQuickModeSeconds : child.lifetimeSeconds
-        let kilobytes =
-            child.lifetimeKilobytes == 0 ? KeyingPlanner.defaultQuickModeKilobytes : child.lifetimeKilobytes
+        definition["local_ts"] = .texts([child.local.text])
+        definition["remote_ts"] = .texts([child.remote.text])
+        let security = child.security
+        if !security.espProposals.isEmpty { definition["esp_proposals"] = .texts(security.espProposals) }
+        if !security.ahProposals.isEmpty { definition["ah_proposals"] = .texts(security.ahProposals) }
+        let seconds = security.lifetimeSeconds
+        let kilobytes = security.lifetimeKilobytes
         // The offer's lifetime is the hard limit charon proposes; rekey at 90 % of it.
         definition["life_time"] = .text(String(seconds))
         definition["rekey_time"] = .text(String(UInt64(seconds) * 9 / 10))

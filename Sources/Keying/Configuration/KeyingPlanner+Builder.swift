@@ -7,37 +7,46 @@ extension KeyingPlanner {
         case certificate(authority: CertificateFile, host: CertificateFile)
     }
 
-    /// What one filter needs from a connection: its child and the peer(s) it talks to.
-    struct ChildPlan {
-        var name: String
-        var localSelectors: [String]
-        var remoteSelectors: [String]
-        var espProposals: [String]
-        var ahProposals: [String]
-        var lifetimeSeconds: UInt32
-        var lifetimeKilobytes: UInt32
-        var tunnel: Bool
-        var trapped: Bool
-    }
-
     /// A connection being assembled: one rule and one peer scope.
     struct ConnectionPlan {
         var name: String
         var rule: RuleReference
         var peer: PeerScope
-        var remoteAddress: String
         var authentications: [Authentication]
+        /// Per authentication method, what the section says besides the peer and the children.
+        var settings: [ConnectionSettings]
         var mainMode: MainModeSettings
-        var children: [ChildPlan] = []
+        var children: [IKEChild] = []
         var respondsOnly = false
+    }
+
+    /// What every filter of one context (one rule's actions, keying settings and provenance, shared
+    /// by the filters of a list: ``EffectiveFilter/contextIdentity``) has in common, worked out once
+    /// for all of them: the rule, its authentication, its proposals, or why it cannot be negotiated.
+    struct RulePlan {
+        var rule: RuleReference
+        var negotiation: NegotiationSettings
+        var authentications: [Authentication] = []
+        var settings: [ConnectionSettings] = []
+        var security = ChildSecurity(espProposals: [], ahProposals: [], lifetimeSeconds: 0, lifetimeKilobytes: 0)
+        var soft = false
+        var inboundPassThrough = false
+        var refusal: String?
     }
 
     struct Builder {
         let host: KeyingHost
         let credentials: Credentials
         let datapath: KeyingDatapath
-        var plans: [String: ConnectionPlan] = [:]
-        var order: [String] = []
+        /// The connections in the order they were first needed, and their numbers by name.
+        var plans: [ConnectionPlan] = []
+        var planNumbers: [String: Int] = [:]
+        /// Per context box: the filters of a list share one, so each rule is planned once.
+        var rulePlans: [ObjectIdentifier: RulePlan] = [:]
+        /// Numbers of the refusals already in ``IKEConfiguration/unnegotiable``.
+        var refusalNumbers: [UnnegotiableRule: Int] = [:]
+        /// Notes already written: a rule's note is written once, however many filters it has.
+        var noted: Set<String> = []
         var configuration = IKEConfiguration()
 
         init(host: KeyingHost, credentials: Credentials, datapath: KeyingDatapath) {
@@ -49,96 +58,164 @@ extension KeyingPlanner {
         // MARK: - Filters
 
         mutating func add(_ effective: EffectiveFilter, index: Int) {
-            let outbound = effective.outboundAction.action == .negotiate
-            guard outbound || effective.inboundAction.action == .negotiate else { return }
-            let action = outbound ? effective.outboundAction : effective.inboundAction
-            let rule = KeyingPlanner.rule(effective.provenance)
-            let negotiation =
-                effective.negotiation
-                ?? NegotiationSettings(authenticationMethods: [.kerberos], mainMode: MainModeSettings(id: .zero))
-            func refuse(_ reason: String) {
-                configuration.unnegotiable[index] = UnnegotiableRule(rule: rule, reason: reason)
+            let actions = effective.actionFields
+            let outbound = actions.outbound.kind == .negotiate
+            guard outbound || actions.inbound.kind == .negotiate else { return }
+            let context = effective.contextIdentity
+            let rulePlan: RulePlan
+            if let known = rulePlans[context] {
+                rulePlan = known
+            } else {
+                rulePlan = plan(rule: effective, outbound: outbound)
+                rulePlans[context] = rulePlan
             }
-            let authentications: [Authentication]
-            switch authenticationPlan(negotiation.authenticationMethods, rule: rule) {
-            case .success(let plan): authentications = plan
-            case .failure(let reason):
-                refuse(reason.text)
-                return
-            }
-            let proposals = quickModeProposals(action, mainMode: negotiation.mainMode, rule: rule)
-            guard !proposals.esp.isEmpty || !proposals.ah.isEmpty else {
-                refuse(
-                    "none of the filter action's security methods can be negotiated with the \(datapath.rawValue) datapath"
-                )
+            if let refusal = rulePlan.refusal {
+                refuse(index, rulePlan.rule, refusal)
                 return
             }
             let sides: Sides
             switch self.sides(of: effective) {
             case .success(let found): sides = found
             case .failure(let reason):
-                refuse(reason.text)
+                refuse(index, rulePlan.rule, reason.text)
                 return
             }
-            let first = action.offers.first
-            let soft = action.allowFallbackToClear
-            let inpass = effective.inboundAction.action == .negotiate && effective.inboundAction.inboundPassThrough
+            let rule = rulePlan.rule
+            let soft = rulePlan.soft
+            let inpass = rulePlan.inboundPassThrough
             let childName = "f" + KeyingPlanner.shortHash("\(effective.filter.id.braced)|\(index)")
-            var hosts: [IPv4Address: String] = [:]
-            var template: String?
+            var hosts: [(IPv4Address, Int)] = []
+            var template: Int?
             for peer in sides.peers {
-                let (tag, scope, address) =
+                let (tag, scope) =
                     switch peer {
-                    case .host(let ip): (ip.description, PeerScope.host(ip), ip.description)
-                    case .range(let text):
-                        ("net" + KeyingPlanner.shortHash(text), PeerScope.range(text), text)
+                    case .host(let ip): (ip.description, PeerScope.host(ip))
+                    case .range(let text): ("net" + KeyingPlanner.shortHash(text), PeerScope.range(text))
                     }
                 let name = "\(KeyingPlanner.prefix)\(rule.key)-\(tag)"
-                if plans[name] == nil {
-                    plans[name] = ConnectionPlan(
-                        name: name,
-                        rule: rule,
-                        peer: scope,
-                        remoteAddress: address,
-                        authentications: authentications,
-                        mainMode: negotiation.mainMode
+                let number: Int
+                if let known = planNumbers[name] {
+                    number = known
+                } else {
+                    number = plans.count
+                    planNumbers[name] = number
+                    plans.append(
+                        ConnectionPlan(
+                            name: name,
+                            rule: rule,
+                            peer: scope,
+                            authentications: rulePlan.authentications,
+                            settings: rulePlan.settings,
+                            mainMode: rulePlan.negotiation.mainMode
+                        )
                     )
-                    order.append(name)
                 }
                 let isHost: Bool = if case .host = scope { true } else { false }
-                let remote: [String] =
+                let remote =
                     if case .host(let ip) = scope, !sides.tunnel {
-                        [selector("\(ip)/32", sides.protocolNumber, sides.remotePort)]
+                        TrafficSelector(
+                            .prefix(ip, length: 32),
+                            ipProtocol: sides.protocolNumber,
+                            port: sides.remotePort
+                        )
                     } else {
-                        sides.remoteSelectors
+                        sides.remoteSelector
                     }
                 let trapped = datapath == .kernel && isHost && !soft && !inpass && !sides.respondsOnly
-                plans[name]!.respondsOnly = sides.respondsOnly
-                plans[name]!.children.append(
-                    ChildPlan(
+                plans[number].respondsOnly = sides.respondsOnly
+                plans[number].children.append(
+                    IKEChild(
                         name: childName,
-                        localSelectors: sides.localSelectors,
-                        remoteSelectors: remote,
-                        espProposals: proposals.esp,
-                        ahProposals: proposals.ah,
-                        lifetimeSeconds: first.map { $0.lifetimeSeconds } ?? 0,
-                        lifetimeKilobytes: first.map { $0.lifetimeKilobytes } ?? 0,
+                        local: sides.localSelector,
+                        remote: remote,
+                        security: rulePlan.security,
                         tunnel: sides.tunnel || datapath == .libipsec,
                         trapped: trapped
                     )
                 )
-                if case .host(let ip) = scope { hosts[ip] = name } else { template = name }
+                if case .host(let ip) = scope { hosts.append((ip, number)) } else { template = number }
             }
             guard !sides.respondsOnly else { return }
-            configuration.targets[index] = NegotiationTarget(
-                connections: hosts,
-                rangeTemplate: template,
+            configuration.targets.append(
+                at: index,
+                hosts: hosts,
+                template: template,
                 child: childName,
                 soft: soft,
                 inboundPassThrough: inpass,
-                softIdleSeconds: negotiation.softAssociationIdleSeconds ?? 300,
+                softIdleSeconds: rulePlan.negotiation.softAssociationIdleSeconds ?? 300,
                 trapped: datapath == .kernel && !soft && !inpass && template == nil
             )
+        }
+
+        /// What the filters of `effective`'s context share: its rule, how it authenticates, what it
+        /// proposes; or why none of its filters can be negotiated.
+        mutating func plan(rule effective: EffectiveFilter, outbound: Bool) -> RulePlan {
+            let action = outbound ? effective.outboundAction : effective.inboundAction
+            let negotiation =
+                effective.negotiation
+                ?? NegotiationSettings(authenticationMethods: [.kerberos], mainMode: MainModeSettings(id: .zero))
+            var plan = RulePlan(rule: KeyingPlanner.rule(effective.provenance), negotiation: negotiation)
+            switch authenticationPlan(negotiation.authenticationMethods, rule: plan.rule) {
+            case .success(let authentications): plan.authentications = authentications
+            case .failure(let reason):
+                plan.refusal = reason.text
+                return plan
+            }
+            let proposals = quickModeProposals(action, mainMode: negotiation.mainMode, rule: plan.rule)
+            guard !proposals.esp.isEmpty || !proposals.ah.isEmpty else {
+                plan.refusal =
+                    "none of the filter action's security methods can be negotiated with the \(datapath.rawValue) datapath"
+                return plan
+            }
+            let first = action.offers.first
+            plan.security = ChildSecurity(
+                espProposals: proposals.esp,
+                ahProposals: proposals.ah,
+                lifetimeSeconds: first?.lifetimeSeconds ?? 0,
+                lifetimeKilobytes: first?.lifetimeKilobytes ?? 0
+            )
+            plan.settings = connectionSettings(plan.authentications, mainMode: negotiation.mainMode)
+            plan.soft = action.allowFallbackToClear
+            plan.inboundPassThrough =
+                effective.inboundAction.action == .negotiate && effective.inboundAction.inboundPassThrough
+            return plan
+        }
+
+        mutating func refuse(_ index: Int, _ rule: RuleReference, _ reason: String) {
+            let refusal = UnnegotiableRule(rule: rule, reason: reason)
+            refusalNumbers[refusal] = configuration.unnegotiable.append(
+                refusal,
+                at: index,
+                number: refusalNumbers[refusal]
+            )
+        }
+
+        /// Per authentication method, the section's settings (one set of arrays for every connection of
+        /// the rule).
+        func connectionSettings(_ authentications: [Authentication], mainMode: MainModeSettings) -> [ConnectionSettings]
+        {
+            let proposals = ConnectionDefinition.mainModeProposals(mainMode)
+            let reauth =
+                mainMode.lifetimeSeconds == 0 ? MainModeSettings.defaultLifetimeSeconds : mainMode.lifetimeSeconds
+            return authentications.map { authentication in
+                let kind: ConnectionSettings.Authentication =
+                    switch authentication {
+                    case .preSharedKey: .preSharedKey
+                    case .certificate(let authority, let host):
+                        .certificate(
+                            authority: authority.der,
+                            host: host.der,
+                            sendsCertificateRequest: !mainMode.omitCertificateRequest
+                        )
+                    }
+                return ConnectionSettings(mainModeProposals: proposals, reauthSeconds: reauth, authentication: kind)
+            }
+        }
+
+        /// Adds `note` unless it was written already.
+        mutating func note(_ note: String) {
+            if noted.insert(note).inserted { configuration.notes.append(note) }
         }
 
         mutating func addDefaultResponse(_ response: EffectiveDefaultResponse) {
@@ -149,7 +226,7 @@ extension KeyingPlanner {
                     rule: rule
                 )
             else {
-                configuration.notes.append(
+                note(
                     "\(rule.label): the default response rule has no authentication method strongSwan can use; it does not answer"
                 )
                 return
@@ -157,32 +234,34 @@ extension KeyingPlanner {
             let proposals = quickModeProposals(response.action, mainMode: response.negotiation.mainMode, rule: rule)
             guard !proposals.esp.isEmpty || !proposals.ah.isEmpty else { return }
             let name = "\(KeyingPlanner.prefix)\(rule.key)-default-response"
-            guard plans[name] == nil else { return }
+            guard planNumbers[name] == nil else { return }
             var plan = ConnectionPlan(
                 name: name,
                 rule: rule,
                 peer: .range("%any"),
-                remoteAddress: "%any",
                 authentications: authentications,
+                settings: connectionSettings(authentications, mainMode: response.negotiation.mainMode),
                 mainMode: response.negotiation.mainMode,
                 respondsOnly: true
             )
             let first = response.action.offers.first
             plan.children.append(
-                ChildPlan(
+                IKEChild(
                     name: "default-response",
-                    localSelectors: ["dynamic"],
-                    remoteSelectors: ["dynamic"],
-                    espProposals: proposals.esp,
-                    ahProposals: proposals.ah,
-                    lifetimeSeconds: first?.lifetimeSeconds ?? 0,
-                    lifetimeKilobytes: first?.lifetimeKilobytes ?? 0,
+                    local: TrafficSelector(.dynamic),
+                    remote: TrafficSelector(.dynamic),
+                    security: ChildSecurity(
+                        espProposals: proposals.esp,
+                        ahProposals: proposals.ah,
+                        lifetimeSeconds: first?.lifetimeSeconds ?? 0,
+                        lifetimeKilobytes: first?.lifetimeKilobytes ?? 0
+                    ),
                     tunnel: datapath == .libipsec,
                     trapped: false
                 )
             )
-            plans[name] = plan
-            order.append(name)
+            planNumbers[name] = plans.count
+            plans.append(plan)
         }
 
         // MARK: - Authentication
@@ -232,7 +311,7 @@ extension KeyingPlanner {
                     )
                 )
             }
-            for reason in skipped { configuration.notes.append("\(rule.label): skipped \(reason)") }
+            for reason in skipped { note("\(rule.label): skipped \(reason)") }
             return .success(plan)
         }
 
@@ -253,7 +332,7 @@ extension KeyingPlanner {
                 switch offer.transforms.count {
                 case 1: break
                 default:
-                    configuration.notes.append(
+                    note(
                         "\(rule.label): \(action.name): AH+ESP bundles cannot be negotiated by strongSwan; offer left out"
                     )
                     continue
@@ -261,7 +340,7 @@ extension KeyingPlanner {
                 switch offer.transforms[0] {
                 case .ah(let hash):
                     guard datapath == .kernel else {
-                        configuration.notes.append(
+                        note(
                             "\(rule.label): \(action.name): AH is not available with libipsec; offer left out"
                         )
                         continue
@@ -270,7 +349,7 @@ extension KeyingPlanner {
                     if !ah.contains(proposal) { ah.append(proposal) }
                 case .esp(let encryption, let integrity):
                     if encryption == .none && datapath == .libipsec {
-                        configuration.notes.append(
+                        note(
                             "\(rule.label): \(action.name): ESP without encryption is not available with libipsec; offer left out"
                         )
                         continue
@@ -282,7 +361,7 @@ extension KeyingPlanner {
                 }
             }
             if Set(action.offers.map { "\($0.lifetimeSeconds)/\($0.lifetimeKilobytes)" }).count > 1 {
-                configuration.notes.append(
+                note(
                     "\(rule.label): \(action.name): strongSwan has one lifetime per child; the first offer's applies to all"
                 )
             }
@@ -292,23 +371,19 @@ extension KeyingPlanner {
         // MARK: - Finish
 
         mutating func finish() -> IKEConfiguration {
-            for name in order {
-                let plan = plans[name]!
+            configuration.targets.names = plans.map(\.name)
+            for plan in plans {
                 // IKEv1 negotiates one authentication method per main mode: the first usable method
                 // initiates; each further one is a responder-only variant charon picks by the method
-                // the peer proposes.
+                // the peer proposes. The variants share the children.
                 for (number, authentication) in plan.authentications.enumerated() {
-                    let variant = number == 0 ? name : "\(name)~\(number + 1)"
+                    let variant = number == 0 ? plan.name : "\(plan.name)~\(number + 1)"
                     configuration.connections[variant] = IKEConnection(
                         name: variant,
-                        definition: ConnectionDefinition.make(
-                            plan,
-                            authentication,
-                            datapath: datapath,
-                            startsNegotiations: number == 0
-                        ),
                         peer: plan.peer,
-                        children: plan.children.map(\.name),
+                        settings: plan.settings[number],
+                        children: plan.children,
+                        startsNegotiations: number == 0,
                         rule: plan.rule,
                         respondsOnly: plan.respondsOnly || number > 0,
                         secrets: registerSecrets(authentication, connection: variant, peer: plan.peer),
@@ -316,6 +391,7 @@ extension KeyingPlanner {
                     )
                 }
             }
+            plans = []
             return configuration
         }
 
@@ -336,13 +412,6 @@ extension KeyingPlanner {
                     return id
                 }
             }
-        }
-
-        /// `proto` and `port` as a selector suffix: `198.18.9.2/32[tcp/80]`.
-        func selector(_ address: String, _ protocolNumber: UInt8, _ port: UInt16) -> String {
-            guard protocolNumber != 0 else { return address }
-            let name = StrongSwanNames.protocolName(protocolNumber)
-            return address + (port == 0 ? "[\(name)]" : "[\(name)/\(port)]")
         }
     }
 }

@@ -11,9 +11,9 @@ extension KeyingPlanner {
     /// A filter seen from this computer: its local and remote selectors and the peers to negotiate
     /// with.
     struct Sides {
-        var localSelectors: [String]
-        /// The remote selectors as the filter states them (narrowed to /32 per host peer later).
-        var remoteSelectors: [String]
+        var localSelector: TrafficSelector
+        /// The remote selector as the filter states it (narrowed to /32 per host peer later).
+        var remoteSelector: TrafficSelector
         var peers: [PeerSpec]
         var protocolNumber: UInt8
         var remotePort: UInt16
@@ -39,38 +39,43 @@ extension KeyingPlanner.Builder {
 
     /// A local side as a selector: this computer's own IKE address (`dynamic`) for `me`, `any` and
     /// ranges in transport mode, the address or subnet itself otherwise.
-    func localSelector(_ address: FilterAddress, tunnel: Bool) -> String? {
+    func localSelector(_ address: FilterAddress, tunnel: Bool) -> TrafficSelector.Range? {
         switch address {
-        case .me: "dynamic"
-        case .host(let ip), .dnsName(_, let ip): tunnel ? "\(ip)/32" : (host.addresses.contains(ip) ? "\(ip)/32" : nil)
-        case .any: tunnel ? "0.0.0.0/0" : "dynamic"
+        case .me: .dynamic
+        case .host(let ip), .dnsName(_, let ip):
+            tunnel || host.addresses.contains(ip) ? .prefix(ip, length: 32) : nil
+        case .any: tunnel ? .prefix(IPv4Address(value: 0), length: 0) : .dynamic
         case .subnet(let network, let mask):
-            mask.prefixLength.map { tunnel ? "\(network)/\($0)" : "dynamic" }
+            mask.prefixLength.map { length -> TrafficSelector.Range in
+                tunnel ? .prefix(network, length: UInt8(length)) : .dynamic
+            }
         case .server: nil
         }
     }
 
-    /// The peers of a remote side and its selector (empty for special servers: each peer is a host).
-    func remote(_ address: FilterAddress) -> Result<(peers: [KeyingPlanner.PeerSpec], selector: String), Refusal> {
+    /// The peers of a remote side and its range (`nil` for special servers: each peer is a host).
+    func remote(
+        _ address: FilterAddress
+    ) -> Result<(peers: [KeyingPlanner.PeerSpec], range: TrafficSelector.Range?), Refusal> {
         switch address {
         case .me:
             return .failure(Refusal(text: "both sides of the filter are this computer"))
         case .host(let ip), .dnsName(_, let ip):
-            return .success(([.host(ip)], "\(ip)/32"))
+            return .success(([.host(ip)], .prefix(ip, length: 32)))
         case .any:
-            return .success(([.range("%any")], "0.0.0.0/0"))
+            return .success(([.range("%any")], .prefix(IPv4Address(value: 0), length: 0)))
         case .subnet(let network, let mask):
             guard let prefix = mask.prefixLength else {
                 return .failure(Refusal(text: "the filter's remote mask is not contiguous"))
             }
-            let cidr = "\(IPv4Address(value: network.value & mask.value))/\(prefix)"
-            return .success(([.range(cidr)], cidr))
+            let base = IPv4Address(value: network.value & mask.value)
+            return .success(([.range("\(base)/\(prefix)")], .prefix(base, length: UInt8(prefix))))
         case .server(let kind):
             let addresses = host.servers[kind] ?? []
             guard !addresses.isEmpty else {
                 return .failure(Refusal(text: "the filter's \(kind.rawValue) server has no address on this computer"))
             }
-            return .success((addresses.map { .host($0) }, ""))
+            return .success((addresses.map { .host($0) }, nil))
         }
     }
 
@@ -92,15 +97,21 @@ extension KeyingPlanner.Builder {
             return .failure(Refusal(text: "the local side of the filter does not resolve to this computer"))
         }
         let peers: [KeyingPlanner.PeerSpec]
-        let remoteAddress: String
+        let remoteRange: TrafficSelector.Range?
         switch self.remote(remote) {
-        case .success(let found): (peers, remoteAddress) = found
+        case .success(let found): (peers, remoteRange) = found
         case .failure(let refusal): return .failure(refusal)
         }
+        // A special server's peers are hosts: each child gets the peer's /32 (the range is unused).
+        let remoteSelector = TrafficSelector(
+            remoteRange ?? .prefix(IPv4Address(value: 0), length: 0),
+            ipProtocol: filter.ipProtocol,
+            port: remotePort
+        )
         return .success(
             KeyingPlanner.Sides(
-                localSelectors: [selector(localAddress, filter.ipProtocol, localPort)],
-                remoteSelectors: [selector(remoteAddress, filter.ipProtocol, remotePort)],
+                localSelector: TrafficSelector(localAddress, ipProtocol: filter.ipProtocol, port: localPort),
+                remoteSelector: remoteSelector,
                 peers: peers,
                 protocolNumber: filter.ipProtocol,
                 remotePort: remotePort,
@@ -121,14 +132,13 @@ extension KeyingPlanner.Builder {
         guard let localAddress = localSelector(local, tunnel: true) else {
             return .failure(Refusal(text: "the tunnel filter's local network is not an address or subnet"))
         }
-        guard case .success(let found) = self.remote(remote), !found.selector.isEmpty else {
+        guard case .success(let found) = self.remote(remote), let remoteRange = found.range else {
             return .failure(Refusal(text: "the tunnel filter's remote network is not an address or subnet"))
         }
-        let remoteAddress = found.selector
         return .success(
             KeyingPlanner.Sides(
-                localSelectors: [selector(localAddress, filter.ipProtocol, localPort)],
-                remoteSelectors: [selector(remoteAddress, filter.ipProtocol, remotePort)],
+                localSelector: TrafficSelector(localAddress, ipProtocol: filter.ipProtocol, port: localPort),
+                remoteSelector: TrafficSelector(remoteRange, ipProtocol: filter.ipProtocol, port: remotePort),
                 peers: [inboundHalf ? .range("%any") : .host(endpoint)],
                 protocolNumber: filter.ipProtocol,
                 remotePort: remotePort,

@@ -51,24 +51,15 @@ public enum KeyingPlanner {
     ) -> (connection: IKEConnection, secrets: [IKESecret]) {
         var connection = template
         connection.name = template.name + "@" + peer.description
+        // The pre-shared key's remote identity follows the peer (``ConnectionDefinition``).
         connection.peer = .host(peer)
-        var definition = template.definition
-        definition["remote_addrs"] = .texts([peer.description])
-        for (name, section) in definition.sections where name.hasPrefix("remote") {
-            var remote = section
-            if remote.string("auth") == "psk" { remote["id"] = .text(peer.description) }
-            definition[name] = .section(remote)
+        connection.children = template.children.map { child in
+            var narrowed = child
+            narrowed.remote = child.remote.narrowed(to: peer)
+            return narrowed
         }
-        if var children = definition.section("children") {
-            for (name, section) in children.sections {
-                var child = section
-                child["remote_ts"] = .texts((child.strings("remote_ts") ?? []).map { narrow($0, to: peer) })
-                child["start_action"] = "none"
-                children[name] = .section(child)
-            }
-            definition["children"] = .section(children)
-        }
-        connection.definition = definition
+        // ipsecsvc initiates it for the packet that asked: no trap.
+        connection.startsNegotiations = false
         var needed: [IKESecret] = []
         connection.secrets = template.secrets.map { id in
             guard let secret = secrets[id] else { return id }
@@ -85,12 +76,6 @@ public enum KeyingPlanner {
             return owned.id
         }
         return (connection, needed)
-    }
-
-    /// `0.0.0.0/0[tcp/80]` → `198.18.9.2/32[tcp/80]`.
-    static func narrow(_ selector: String, to peer: IPv4Address) -> String {
-        let suffix = selector.firstIndex(of: "[").map { String(selector[$0...]) } ?? ""
-        return "\(peer)/32" + suffix
     }
 
     /// A short stable hash (FNV-1a, 48 bits) for names.

@@ -36,9 +36,20 @@ public actor StoreProvider: PolicyProvider {
     }
 
     /// Reads the store now (at service start for the persistent store).
+    ///
+    /// A read already under way (a merge asked first: the engine's change stream fires as soon as the
+    /// providers register, before the service's start asks for the persistent store) is waited for
+    /// instead of reading beside it, and its result taken when the file is still the version it read:
+    /// two reads of a 100,000-filter store side by side were two 21 MB buffers and two parses at
+    /// once, a third of the agent's peak (Benchmarks/README.md §4).
     @discardableResult
     public func load() async -> ProviderReport {
         let file = self.file
+        if readsInFlight > 0 {
+            await withCheckedContinuation { waitingForRead.append($0) }
+            let now = await BlockingPool.shared.run { FileSystem.version(file.path) }
+            if let loaded, let loadedVersion, now == loadedVersion { return report(loaded) }
+        }
         readsInFlight += 1
         let (result, fingerprint, version) = await BlockingPool.shared.run { file.loadWithVersion() }
         readsInFlight -= 1
