@@ -59,33 +59,63 @@ private final class ThreadBody: Sendable {
     init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }
 
-/// How tasks learn that a dedicated thread's loop has ended: the thread calls ``finish()`` once, and
-/// every ``wait()`` — before or after — returns from then on.
+/// How tasks learn that something that happens once has happened — a dedicated thread's loop ended, a
+/// plugin's registration settled: the owner calls ``finish()`` once, and every ``wait()`` — before or
+/// after — returns from then on.
 public final class LoopEnd: Sendable {
-    /// The tasks waiting; `nil` once the loop has ended.
-    private let waiters = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    private struct Waiters {
+        var list: [Int: CheckedContinuation<Void, Never>] = [:]
+        var next = 0
+        var finished = false
+    }
+
+    private let waiters = Mutex(Waiters())
 
     public init() {}
 
-    /// Called by the thread when its loop is over (its resources released).
+    /// Called by the owner when it is over (a thread: once its resources are released).
     public func finish() {
         let list = waiters.withLock { waiters in
-            let list = waiters ?? []
-            waiters = nil
-            return list
+            let list = waiters.list.values
+            waiters.list = [:]
+            waiters.finished = true
+            return Array(list)
         }
         for waiter in list { waiter.resume() }
     }
 
-    /// Returns once ``finish()`` has been called.
+    /// Returns once ``finish()`` has been called, whatever happens to the calling task.
     public func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ended = waiters.withLock { waiters -> Bool in
-                guard waiters != nil else { return true }
-                waiters!.append(continuation)
-                return false
+        _ = await wait(cancellable: false)
+    }
+
+    /// Returns `true` once ``finish()`` has been called, or `false` as soon as the calling task is
+    /// cancelled (a wait that is bounded by a race with a timer).
+    public func waitUnlessCancelled() async -> Bool {
+        await wait(cancellable: true)
+    }
+
+    private func wait(cancellable: Bool) async -> Bool {
+        let id = waiters.withLock { waiters in
+            defer { waiters.next += 1 }
+            return waiters.next
+        }
+        let leave: @Sendable () -> Void = { [self] in
+            waiters.withLock { $0.list.removeValue(forKey: id) }?.resume()
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = waiters.withLock { waiters -> Bool in
+                    if waiters.finished { return true }
+                    waiters.list[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+                if cancellable, Task.isCancelled { leave() }
             }
-            if ended { continuation.resume() }
+            return waiters.withLock { $0.finished }
+        } onCancel: {
+            if cancellable { leave() }
         }
     }
 }

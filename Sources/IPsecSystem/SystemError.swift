@@ -91,20 +91,13 @@ public enum SystemCall {
     /// Runs `body` until it returns a non-negative value, retrying on `EINTR` when `retryOnInterrupt`;
     /// any other failure throws ``SystemError`` naming `operation` and `path`.
     @discardableResult
-    @inline(never)  // nothing may run between the call and the read of errno
     public static func check<T: BinaryInteger>(
         _ operation: String,
         path: String? = nil,
         retryOnInterrupt: Bool = true,
         _ body: () -> T
     ) throws(SystemError) -> T {
-        while true {
-            let result = body()
-            if result >= 0 { return result }
-            let code = Errno.current
-            if code == .interrupted && retryOnInterrupt { continue }
-            throw SystemError(operation, path: path, errno: code)
-        }
+        try retrying(operation, path: path, retryOnInterrupt: retryOnInterrupt, body) { _ in Errno.current }
     }
 
     /// For the shim's convention (`CIPsecSystem`): the result, or a negative errno.
@@ -115,10 +108,25 @@ public enum SystemCall {
         retryOnInterrupt: Bool = true,
         _ body: () -> T
     ) throws(SystemError) -> T {
+        try retrying(operation, path: path, retryOnInterrupt: retryOnInterrupt, body) { result in
+            Errno(rawValue: Int32(truncatingIfNeeded: -Int64(result)))
+        }
+    }
+
+    /// Runs `body` until it returns a non-negative value, retrying on `EINTR` when `retryOnInterrupt`;
+    /// `errno` names the error of a negative result.
+    @inline(never)  // nothing may run between the call and the read of errno
+    private static func retrying<T: BinaryInteger>(
+        _ operation: String,
+        path: String?,
+        retryOnInterrupt: Bool,
+        _ body: () -> T,
+        errno: (T) -> Errno
+    ) throws(SystemError) -> T {
         while true {
             let result = body()
             if result >= 0 { return result }
-            let code = Errno(rawValue: Int32(truncatingIfNeeded: -Int64(result)))
+            let code = errno(result)
             if code == .interrupted && retryOnInterrupt { continue }
             throw SystemError(operation, path: path, errno: code)
         }

@@ -74,12 +74,7 @@ final class PluginConnection: Sendable {
         arguments: [String],
         frameLimit: Int
     ) throws(PluginCallError) -> PluginConnection {
-        let (serviceEnd, hostEnd): (Int32, Int32)
-        do {
-            (serviceEnd, hostEnd) = try Descriptors.socketPair()
-        } catch {
-            throw PluginCallError(message: "\(error)")
-        }
+        let (serviceEnd, hostEnd) = try socketPair()
         defer { close(hostEnd) }
         // The environment is the service's, except that Swift's crash backtracer stays off unless asked
         // for: symbolicating a crashed plugin host takes seconds of CPU and delays its restart.
@@ -113,12 +108,7 @@ final class PluginConnection: Sendable {
         maxDocumentSize: Int,
         frameLimit: Int
     ) throws(PluginCallError) -> PluginConnection {
-        let (serviceEnd, hostEnd): (Int32, Int32)
-        do {
-            (serviceEnd, hostEnd) = try Descriptors.socketPair()
-        } catch {
-            throw PluginCallError(message: "\(error)")
-        }
+        let (serviceEnd, hostEnd) = try socketPair()
         do {
             try DedicatedThread.start(name: "ipsecsvc-plugin") {
                 _ = PluginHostServer.serve(fd: hostEnd, pluginPath: pluginPath, maxDocumentSize: maxDocumentSize)
@@ -130,6 +120,15 @@ final class PluginConnection: Sendable {
             throw PluginCallError(message: "cannot start a thread for the in-process plugin: \(error.errno)")
         }
         return try start(fd: serviceEnd, child: nil, frameLimit: frameLimit)
+    }
+
+    /// The service's end and the host's end of a new connection.
+    private static func socketPair() throws(PluginCallError) -> (service: Int32, host: Int32) {
+        do {
+            return try Descriptors.socketPair()
+        } catch {
+            throw PluginCallError(message: "\(error)")
+        }
     }
 
     private static func start(

@@ -1,14 +1,15 @@
 import IPsecSystem
 import PolicyModel
 public import Providers
+import Synchronization
 
 /// Every plugin of a plugins.d directory: reads the files, supervises the enabled plugins, and reports
 /// them (and the files that could not be used) the way `status` shows sources.
 ///
-/// The service creates one at start (after the persistent policy applied), runs ``run()`` (each
-/// supervisor's background work) in a `Service` of its group, calls ``register(with:)``, calls
-/// ``reload(with:)`` on every refresh (SIGHUP, `service refresh`) so that the plugins follow the
-/// directory, and calls ``stop()`` when it stops.
+/// The service creates one at start (after the persistent policy applied), runs ``run()`` (every
+/// plugin's background work: its supervisor's, and its start and registration with the engine) in a
+/// `Service` of its group, calls ``register(with:)``, calls ``reload(with:)`` on every refresh (SIGHUP,
+/// `service refresh`) so that the plugins follow the directory, and calls ``stop()`` when it stops.
 public actor PluginManager {
     public nonisolated let configurationDirectory: String
     public nonisolated let pluginDirectory: String
@@ -17,17 +18,20 @@ public actor PluginManager {
     let log: @Sendable (PluginEvent) -> Void
     var running: [PluginSupervisor] = []
     var configurationErrors: [PluginConfigurationError] = []
-    /// Per running supervisor (by identity): the task that registers its provider once it loaded.
-    var registrations: [ObjectIdentifier: Task<Void, Never>] = [:]
+    /// Per running supervisor (by identity): ends when its start and registration with the engine (the
+    /// work ``run()`` runs beside the supervisor) have ended.
+    var settled: [ObjectIdentifier: LoopEnd] = [:]
     /// The unusable files registered with the engine as failed sources: name → reason.
     var unusableRegistered: [String: String] = [:]
     /// The last of the serialized engine operations (register, reload, stop).
     var lastOperation: Task<Void, Never>?
     /// Set by ``stop()``: a later reload starts nothing.
     var stopped = false
-    /// The supervisors made, for ``run()``.
-    private nonisolated let made: AsyncStream<PluginSupervisor>
-    nonisolated let madeSink: AsyncStream<PluginSupervisor>.Continuation
+    /// The plugins made, for ``run()``.
+    private nonisolated let made: AsyncStream<ManagedPlugin>
+    nonisolated let madeSink: AsyncStream<ManagedPlugin>.Continuation
+    /// How many plugins' work ``run()`` runs now (one child each).
+    private nonisolated let children = Atomic<Int>(0)
 
     /// - Parameters:
     ///   - log: receives journal events of every plugin, and one error event per unusable file.
@@ -46,13 +50,36 @@ public actor PluginManager {
         (made, madeSink) = AsyncStream.makeStream()
     }
 
-    /// Runs every supervisor's background work (``PluginSupervisor/run()``) as children of this call, until
-    /// ``stop()`` has stopped them all (or the calling task is cancelled). Call it once.
+    /// Runs every plugin's work as a child of this call: its supervisor's background work
+    /// (``PluginSupervisor/run()``) beside its start and, for the service, its registration with the engine
+    /// once loaded. A plugin's child ends when its supervisor has stopped (its file was removed, disabled
+    /// or changed) and its registration has ended; this call ends when ``stop()`` has stopped them all (or
+    /// the calling task is cancelled, which cancels every child). Call it once.
     public nonisolated func run() async {
         await withDiscardingTaskGroup { group in
-            for await supervisor in made { group.addTask { await supervisor.run() } }
+            for await plugin in made {
+                children.add(1, ordering: .relaxed)
+                group.addTask {
+                    await withDiscardingTaskGroup { own in
+                        own.addTask { await plugin.supervisor.run() }
+                        await plugin.work()
+                        plugin.settled.finish()
+                    }
+                    self.children.subtract(1, ordering: .relaxed)
+                }
+            }
             group.cancelAll()
         }
+    }
+
+    /// How many plugins have a child in ``run()`` now.
+    nonisolated var runningChildren: Int { children.load(ordering: .relaxed) }
+
+    /// Hands `supervisor` and `work` (which starts it) to ``run()``.
+    func manage(_ supervisor: PluginSupervisor, work: @escaping @Sendable () async -> Void) {
+        let plugin = ManagedPlugin(supervisor: supervisor, work: work)
+        settled[ObjectIdentifier(supervisor)] = plugin.settled
+        madeSink.yield(plugin)
     }
 
     /// Reads the directory and starts every enabled plugin. Files with errors are skipped and reported.
@@ -77,10 +104,9 @@ public actor PluginManager {
                 validator: validator,
                 log: log
             )
-            madeSink.yield(supervisor)
+            manage(supervisor) { await supervisor.start() }
             running.append(supervisor)
         }
-        for supervisor in running { Task { await supervisor.start() } }
         return running
     }
 
@@ -102,16 +128,14 @@ public actor PluginManager {
     public var supervisors: [PluginSupervisor] { running }
 
     /// Stops every plugin (each bounded: close, then SIGKILL after 2 seconds). Waits for a reload in
-    /// progress; a later reload starts nothing.
+    /// progress; a later reload starts nothing, and a registration that comes after it registers nothing.
     public func stop() async {
         stopped = true
         await serialized { manager in
-            for registration in manager.registrations.values { registration.cancel() }
-            for registration in manager.registrations.values { await registration.value }
-            manager.registrations = [:]
             for supervisor in manager.running { await supervisor.stop() }
             manager.running = []
-            // ``run()`` ends once every supervisor's has.
+            manager.settled = [:]
+            // ``run()`` ends once every plugin's child has.
             manager.madeSink.finish()
         }
     }
@@ -184,4 +208,13 @@ extension SourceStatus {
             self.init(name: state.source, kind: .plugin, state: .notConfigured, reason: "stopped", since: state.since)
         }
     }
+}
+
+/// One plugin as ``PluginManager/run()`` runs it: its supervisor, and the work beside it (its start, and
+/// in the service its registration with the engine).
+struct ManagedPlugin: Sendable {
+    let supervisor: PluginSupervisor
+    let work: @Sendable () async -> Void
+    /// Finished when `work` has ended.
+    let settled = LoopEnd()
 }

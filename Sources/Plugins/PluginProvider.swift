@@ -1,6 +1,6 @@
+import IPsecSystem
 public import PolicyModel
 public import Providers
-import Synchronization
 
 /// A supervised plugin as a ``PolicyProvider``: it takes part in the merge, in provenance
 /// (`plugin:<name>` in `policy show --effective` and `explain`) and in `status` like a built-in source.
@@ -37,18 +37,8 @@ public final class PluginProvider: PolicyProvider {
         await supervisor.refresh()
     }
 
-    public func changes() -> AsyncStream<Void> {
-        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let supervisor = supervisor
-        let forwarder = Task {
-            for await _ in await supervisor.updates() {
-                continuation.yield()
-            }
-            continuation.finish()
-        }
-        continuation.onTermination = { _ in forwarder.cancel() }
-        return stream
-    }
+    /// The supervisor's own change signal: it ends when the supervisor stops.
+    public func changes() -> AsyncStream<Void> { supervisor.changes() }
 
     /// The report for a supervisor state.
     public static func report(for state: PluginSourceState, location: String) -> ProviderReport {
@@ -108,12 +98,11 @@ extension PluginManager {
             }
         }
 
-        // Stop first: a changed file's new plugin takes the same source name.
+        // Stop first: a changed file's new plugin takes the same source name. Its registration, if still
+        // to come, registers nothing: it runs serialized after this reconciliation, which leaves the
+        // supervisor out of ``running``. Its child in ``run()`` ends with the stop.
         for supervisor in removed {
-            if let registration = registrations.removeValue(forKey: ObjectIdentifier(supervisor)) {
-                registration.cancel()
-                await registration.value
-            }
+            settled[ObjectIdentifier(supervisor)] = nil
             await supervisor.stop()
             await engine.unregister(named: supervisor.configuration.sourceName)
             log(
@@ -151,14 +140,16 @@ extension PluginManager {
                 log: log
             )
             kept.append(supervisor)
-            madeSink.yield(supervisor)
-            registrations[ObjectIdentifier(supervisor)] = Task {
-                // Started here, so that a registration cancelled before it began starts nothing.
-                guard !Task.isCancelled else { return }
+            manage(supervisor) { [self] in
+                // Started here, in ``run()``: a supervisor stopped before this starts nothing.
                 await supervisor.start()
                 let state = await Self.firstLoadedState(of: supervisor)
-                guard !Task.isCancelled else { return }
-                try? await engine.register(PluginProvider(supervisor: supervisor, state: state))
+                guard !Task.isCancelled, state.health != .stopped else { return }
+                await serialized { manager in
+                    // Not a plugin that a reload or the stop has removed meanwhile.
+                    guard manager.running.contains(where: { $0 === supervisor }) else { return }
+                    try? await engine.register(PluginProvider(supervisor: supervisor, state: state))
+                }
             }
         }
         running = kept.sorted { $0.configuration.file < $1.configuration.file }
@@ -174,13 +165,13 @@ extension PluginManager {
     /// - Returns: the sources that did not report in time.
     public func firstReports() async -> [String] {
         let waits = running.map { supervisor in
-            (supervisor, registrations[ObjectIdentifier(supervisor)], Self.firstReportWait(supervisor.configuration))
+            (supervisor, settled[ObjectIdentifier(supervisor)], Self.firstReportWait(supervisor.configuration))
         }
         return await withTaskGroup(of: String?.self) { group in
             for (supervisor, registration, limit) in waits {
                 group.addTask {
                     let reported = await Self.within(limit) {
-                        await registration?.value
+                        guard await registration?.waitUnlessCancelled() ?? true else { return }
                         for await state in await supervisor.updates() where state.health != .starting { return }
                     }
                     return reported ? nil : supervisor.configuration.sourceName
@@ -197,22 +188,21 @@ extension PluginManager {
     /// plugin reports a failure); only a plugin host that is slow to start and load can miss it.
     public static func firstReportWait(_ configuration: PluginConfiguration) -> Duration { configuration.timeout }
 
-    /// Whether `body` finished within `limit`. Returns at the limit without waiting for `body` (which is
-    /// cancelled then): what it waits for may not notice cancellation.
+    /// Whether `body` finished within `limit`: `body` races a timer, both children of this call, and the
+    /// loser is cancelled. `body` must end when cancelled (its waits are cancellable).
     static func within(_ limit: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
-        let decided = FirstClaim()
-        return await withCheckedContinuation { continuation in
-            let worker = Task {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
                 await body()
-                if decided.claim() { continuation.resume(returning: true) }
+                return !Task.isCancelled
             }
-            Task {
-                try? await Task.sleep(for: limit)
-                if decided.claim() {
-                    worker.cancel()
-                    continuation.resume(returning: false)
-                }
+            group.addTask {
+                _ = try? await Task.sleep(for: limit)
+                return false
             }
+            let finished = await group.next() ?? false
+            group.cancelAll()
+            return finished
         }
     }
 
@@ -228,19 +218,6 @@ extension PluginManager {
             }
         }
         return last
-    }
-}
-
-/// Lets exactly one of several racing tasks through.
-private final class FirstClaim: Sendable {
-    private let claimed = Mutex(false)
-
-    /// True for the first caller only.
-    func claim() -> Bool {
-        claimed.withLock { done in
-            defer { done = true }
-            return !done
-        }
     }
 }
 

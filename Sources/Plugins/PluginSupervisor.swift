@@ -1,5 +1,6 @@
 import IPsecSystem
 public import PolicyModel
+import Providers
 
 #if canImport(Glibc)
 import Glibc
@@ -128,6 +129,8 @@ public actor PluginSupervisor {
     /// A change arrived during a fetch: fetch again afterwards.
     private var fetchAgain = false
     private var wanted = false
+    /// Set by ``stop()``: a stopped supervisor does not start again.
+    private var ended = false
     private var backoff: Duration
     private var lastDocument: [UInt8]?
     /// The armed call timeout, poll, restart and deferred fetch, by number: a timer whose number is no
@@ -145,6 +148,8 @@ public actor PluginSupervisor {
     private var lastFetch: ContinuousClock.Instant?
     private var subscribers: [Int: AsyncStream<PluginSourceState>.Continuation] = [:]
     private var nextSubscriber = 0
+    /// Signals every change of ``state`` to ``changes()``, without the state.
+    private nonisolated let changed = ChangeSignal()
 
     private enum Phase: String {
         case idle
@@ -204,9 +209,14 @@ public actor PluginSupervisor {
     /// The current state: health, reason, and the last valid policy.
     public var state: PluginSourceState { current }
 
-    /// The current state now, then every change of it until ``stop()``.
+    /// The current state now, then every change of it until ``stop()`` (after it: the stopped state alone).
     public func updates() -> AsyncStream<PluginSourceState> {
         let (stream, continuation) = AsyncStream<PluginSourceState>.makeStream(bufferingPolicy: .bufferingNewest(16))
+        guard !ended else {
+            continuation.yield(current)
+            continuation.finish()
+            return stream
+        }
         let id = nextSubscriber
         nextSubscriber += 1
         subscribers[id] = continuation
@@ -215,9 +225,17 @@ public actor PluginSupervisor {
         return stream
     }
 
-    /// Starts the plugin host. Returns at once; watch ``updates()`` or ``state``.
+    /// Yields whenever ``state`` changed, until ``stop()``: what ``PluginProvider/changes()`` hands the
+    /// engine (no task of its own between the two).
+    public nonisolated func changes() -> AsyncStream<Void> { changed.stream() }
+
+    /// How many ``updates()`` streams are open (for tests: a waiter that ended has let go of its stream).
+    var subscriberCount: Int { subscribers.count }
+
+    /// Starts the plugin host. Returns at once; watch ``updates()`` or ``state``. Does nothing after
+    /// ``stop()``.
     public func start() {
-        guard !wanted else { return }
+        guard !wanted, !ended else { return }
         wanted = true
         setHealth(.starting)
         launch()
@@ -239,6 +257,7 @@ public actor PluginSupervisor {
     /// ends; a stopped supervisor does not start again.
     public func stop() async {
         wanted = false
+        ended = true
         timeoutArm &+= 1
         pollArm &+= 1
         restartArm &+= 1
@@ -257,6 +276,7 @@ public actor PluginSupervisor {
         setHealth(.stopped)
         for continuation in subscribers.values { continuation.finish() }
         subscribers = [:]
+        changed.finish()
         jobSink.finish()
     }
 
@@ -510,6 +530,7 @@ public actor PluginSupervisor {
 
     private func publish() {
         for continuation in subscribers.values { continuation.yield(current) }
+        changed.signal()
     }
 
     private func unsubscribe(_ id: Int) {

@@ -64,7 +64,9 @@ final class SambaDomain: Sendable {
     static func with(_ body: (SambaDomain) async throws -> Void) async throws {
         await removeStale()
         let domain = SambaDomain()
-        let up = await domain.script(["up"])
+        // Provisioning and the first start take minutes on a loaded machine (three at load 30): the
+        // script waits while samba lives; this bound only guards against a hang.
+        let up = await domain.script(["up"], timeout: .seconds(1200))
         guard up.status == 0 else {
             await domain.script(["down"])
             throw TestFailure("the Samba DC did not start: \(up.output)")
@@ -94,9 +96,12 @@ final class SambaDomain: Sendable {
 
     /// Runs `samba-dc.sh` for this domain.
     @discardableResult
-    func script(_ arguments: [String]) async -> Outcome {
+    func script(_ arguments: [String], timeout: Duration = .seconds(180)) async -> Outcome {
         let quoted = arguments.map { "'\($0)'" }.joined(separator: " ")
-        return await shell("W='\(work)' NS='\(namespace)' NET='\(net)' '\(Self.fixtures)/samba-dc.sh' \(quoted) 2>&1")
+        return await shell(
+            "W='\(work)' NS='\(namespace)' NET='\(net)' '\(Self.fixtures)/samba-dc.sh' \(quoted) 2>&1",
+            timeout: timeout
+        )
     }
 
     /// Runs administrator commands (`Fixtures/samba-admin.py`, one per line) on the DC's database.

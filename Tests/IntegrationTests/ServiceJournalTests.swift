@@ -122,7 +122,7 @@ import Glibc
         #expect(refusals.count == 1, "\(refusals)")
         #expect(refusals.first?["PRIORITY"] == "4")
         #expect(refusals.first?["IPSECSVC_PEER_UID"] == "65534", "\(refusals)")
-        #expect(refusals.first?["IPSECSVC_PEER_GID"] == String(getgrnam("nogroup")?.pointee.gr_gid ?? 65534))
+        #expect(refusals.first?["IPSECSVC_PEER_GID"] == String(GroupDatabase.gid(of: "nogroup") ?? 65534))
         #expect(Int(refusals.first?["IPSECSVC_PEER_PID"] ?? "") ?? 0 > 0)
 
         let refreshed = only(.policyRefreshed)

@@ -10,7 +10,8 @@ import Glibc
 /// The whole service (`ipsecsvc run`, `driver = netfilter`) in a network namespace whose loopback is
 /// down, as in early boot or a fresh container: it reaches READY (a `NOTIFY_SOCKET` the test owns), and
 /// SIGTERM during the start or during a policy change ends it cleanly — exit 0, no crash report,
-/// within 5 seconds, the kernel hooks gone. Root only.
+/// within 5 seconds of its own time (not counting what a loaded machine made it wait for a CPU), the
+/// kernel hooks gone. Root only.
 @Suite(.serialized, .requires(DriverTestEnvironment.requirement))
 struct ServiceNamespaceStopTests {
     /// How long a stop may take.
@@ -109,16 +110,18 @@ struct ServiceNamespaceStopTests {
         }
     }
 
-    /// SIGTERM, then: exit 0 within `seconds`, no crash report in the output, no hook left behind.
+    /// SIGTERM, then: exit 0 within `seconds` of the stop's own time, no crash report in the output, no
+    /// hook left behind. The stop's own time is its wall time from the signal to the exit, seen by a
+    /// thread that does nothing else, less the time the service and its children (the driver, hook tools)
+    /// were runnable but waited for a CPU: on a loaded two-core machine that wait alone can exceed the
+    /// limit, while a stop that waits for a timeout or hangs is not runnable then and keeps that time.
     private func stopsCleanly(_ service: ServiceProcess, space: BareNamespace, within seconds: Double) async throws {
-        let clock = ContinuousClock()
-        let start = clock.now
-        service.signal(SIGTERM)
-        let status = await service.exited(timeout: 60)
-        let elapsed = clock.now - start
+        let stop = await service.signalAndMeasure(SIGTERM, timeout: 120)
         let log = service.output
-        #expect(status == 0, "log:\n\(log)")
-        #expect(elapsed < .seconds(seconds), "the stop took \(elapsed); log:\n\(log)")
+        let measured = try #require(stop, "no exit within 120 s of SIGTERM; log:\n\(log)")
+        print("ServiceNamespaceStopTests: \(measured)")
+        #expect(measured.status == 0, "log:\n\(log)")
+        #expect(measured.own < .seconds(seconds), "the stop took \(measured); log:\n\(log)")
         for crash in ["Fatal error", "Program crashed", "Cancellation took longer"] {
             #expect(!log.contains(crash), "log:\n\(log)")
         }

@@ -61,7 +61,7 @@ import Glibc
         let added = try await ServiceSandbox.tool(["groupadd", "--system", group])
         try #require(added == 0, "groupadd failed")
         defer { _ = ServiceSandbox.toolBlocking(["groupdel", group]) }
-        let gid = try #require(getgrnam(group)?.pointee.gr_gid)
+        let gid = try #require(GroupDatabase.gid(of: group))
 
         // Mode 0666 lets everyone connect, so SO_PEERCRED alone decides.
         let sandbox = try ServiceSandbox(extraConfig: "admin_group = \(group)\nsocket_mode = 0666\n")

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecSystem
 import IPsecTestKit
 import Synchronization
 import Testing
@@ -252,13 +253,40 @@ final class ServiceProcess {
     }
 
     /// A non-blocking `waitpid`; the recorded status once reaped.
-    private func reap() -> Int32? {
+    private func reap() -> Int32? { Self.reap(pid, reaping) }
+
+    private static func reap(_ pid: pid_t, _ reaping: Reaping) -> Int32? {
         guard reaping.ownsPID else { return reaping.status }
         var status: Int32 = 0
         guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
-        let value = Self.decode(status)
+        let value = decode(status)
         reaping.record(value)
         return value
+    }
+
+    /// Sends `number` and watches the process until it exits (at most `timeout` seconds) from a thread of
+    /// its own — not the cooperative pool, which the other suites of this process keep busy, so the end is
+    /// seen when it happens — sampling every 10 ms what the process and its descendants (the driver it
+    /// started, hook tools) waited for a CPU.
+    /// - Returns: `nil` when it did not exit in time.
+    func signalAndMeasure(_ number: Int32, timeout: Double) async -> StopMeasurement? {
+        guard reaping.ownsPID else { return nil }
+        let pid = pid
+        let reaping = reaping
+        return try? await DedicatedThread.run(name: "test-stop-watch") { () -> StopMeasurement? in
+            let clock = ContinuousClock()
+            var waits = RunQueueWaits(root: pid)
+            let start = clock.now
+            kill(pid, number)
+            while clock.now - start < .seconds(timeout) {
+                waits.sample()
+                if let status = Self.reap(pid, reaping) {
+                    return StopMeasurement(status: status, wall: clock.now - start, runQueueWait: waits.total)
+                }
+                usleep(10_000)
+            }
+            return nil
+        }
     }
 
     private static func decode(_ status: Int32) -> Int32 {

@@ -185,25 +185,39 @@ import Testing
             directory.remove()
         }
         let client = ViciClient(socketPath: server.path)
-        let events = client.subscribe(["ike-updown", "child-updown"], retryInterval: .milliseconds(50))
-        var iterator = events.makeAsyncIterator()
-        #expect(await iterator.next() == .connected)
-        server.broadcast("ike-updown", ["up": "yes"])
-        #expect(await iterator.next() == .event("ike-updown", ["up": "yes"]))
-        // charon restarts: the connection drops, the subscription says so, reconnects, re-registers.
-        server.stop()
-        #expect(await iterator.next() == .disconnected(.disconnected))
-        try server.start()
-        var next = await iterator.next()
-        while case .disconnected = next { next = await iterator.next() }
-        #expect(next == .connected)
-        #expect(
-            await eventually(timeout: patience) {
-                server.received.withLock { $0.filter { $0.packet == .register("child-updown") }.count } == 2
+        let (events, sink) = AsyncStream<ViciSubscriptionEvent>.makeStream()
+        // The subscription is a child of this test's scope, as it is of the keying engine's run().
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                await client.receive(["ike-updown", "child-updown"], retryInterval: .milliseconds(50)) {
+                    sink.yield($0)
+                }
+                sink.finish()
             }
-        )
-        server.broadcast("child-updown", ["up": "yes"])
-        #expect(await iterator.next() == .event("child-updown", ["up": "yes"]))
+            var iterator = events.makeAsyncIterator()
+            #expect(await iterator.next() == .connected)
+            server.broadcast("ike-updown", ["up": "yes"])
+            #expect(await iterator.next() == .event("ike-updown", ["up": "yes"]))
+            // charon restarts: the connection drops, the subscription says so, reconnects, re-registers.
+            server.stop()
+            #expect(await iterator.next() == .disconnected(.disconnected))
+            try server.start()
+            var next = await iterator.next()
+            while case .disconnected = next { next = await iterator.next() }
+            #expect(next == .connected)
+            #expect(
+                await eventually(timeout: patience) {
+                    server.received.withLock { $0.filter { $0.packet == .register("child-updown") }.count } == 2
+                }
+            )
+            server.broadcast("child-updown", ["up": "yes"])
+            #expect(await iterator.next() == .event("child-updown", ["up": "yes"]))
+            // Cancelled with its scope: the subscription ends and hands nothing more.
+            group.cancelAll()
+        }
+        var rest: [ViciSubscriptionEvent] = []
+        for await event in events { rest.append(event) }
+        #expect(rest.isEmpty, "\(rest)")
     }
 
     @Test func unknownEventEndsTheSubscription() async throws {
@@ -215,9 +229,9 @@ import Testing
             directory.remove()
         }
         let client = ViciClient(socketPath: server.path)
-        var received: [ViciSubscriptionEvent] = []
-        for await event in client.subscribe(["no-such-event"]) { received.append(event) }
-        #expect(received == [.disconnected(.unknownEvent("no-such-event"))])
+        let received = Mutex<[ViciSubscriptionEvent]>([])
+        await client.receive(["no-such-event"]) { event in received.withLock { $0.append(event) } }
+        #expect(received.withLock { $0 } == [.disconnected(.unknownEvent("no-such-event"))])
     }
 
     @Test func missingSocketIsUnavailable() async {

@@ -11,7 +11,7 @@ import Glibc
 /// `/proc/<pid>` at serve time (the peer may be gone and its PID reused by another process).
 @Suite struct PeerAuthorizationTests {
     @Test func rootAndTheGroupsOfConnectTimeAreAuthorized() throws {
-        let group = try #require(getgrgid(0).map { String(cString: $0.pointee.gr_name) })
+        let group = try #require(GroupDatabase.name(of: 0))
         let authorizer = PeerAuthorizer(groupName: group)
         #expect(authorizer.isAuthorized(PeerCredentials(pid: 1, uid: 0, gid: 0)))
         #expect(authorizer.isAuthorized(PeerCredentials(pid: 1, uid: 65534, gid: 0)))
@@ -29,7 +29,7 @@ import Glibc
     @Test(.enabled(if: geteuid() == 0, "needs root: setpriv --groups"))
     func aPIDThatIsInTheGroupNowDoesNotAuthorizeAPeerThatWasNot() async throws {
         // `daemon` (gid 1) exists on every Debian system.
-        let group = try #require(getgrgid(1).map { String(cString: $0.pointee.gr_name) })
+        let group = try #require(GroupDatabase.name(of: 1))
         let member = try ChildProcess.spawn(
             Command("setpriv", ["--reuid", "65534", "--regid", "65534", "--groups", "1", "sleep", "30"])
         )

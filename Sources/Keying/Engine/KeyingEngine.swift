@@ -131,14 +131,14 @@ public actor KeyingEngine: Keying {
         var phases = self.phases.makeAsyncIterator()
         guard await phases.next() == .started, await beginLoops() else { return }
         let requests = requests
-        let subscription = client.subscribe(["ike-updown", "child-updown", "child-rekey"])
+        let client = client
         let interval = tickInterval
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await request in requests { await self.handle(request) }
             }
             group.addTask {
-                for await event in subscription { await self.handle(event) }
+                await client.receive(["ike-updown", "child-updown", "child-rekey"]) { await self.handle($0) }
             }
             group.addTask {
                 while (try? await Task.sleep(for: interval)) != nil { await self.tick() }

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// What a vici subscription reports.
 public enum ViciSubscriptionEvent: Sendable, Hashable {
     /// Connected and registered for every requested event (after a start or a charon restart).
@@ -16,7 +14,7 @@ public enum ViciSubscriptionEvent: Sendable, Hashable {
 /// sequence numbers); a long command (`initiate` with a timeout) therefore does not hold up the
 /// others. Every call has a timeout. A connection that timed out, broke or was closed by charon is
 /// dropped; the next call connects again, so the client follows a restarted charon by itself.
-/// Events are delivered by ``subscribe(_:retryInterval:)`` on a connection of their own, which
+/// Events are delivered by ``receive(_:retryInterval:_:)`` on a connection of their own, which
 /// re-registers after every reconnect.
 ///
 /// Callers: the keying engine, from any task. Nothing here blocks a thread of the cooperative pool.
@@ -86,57 +84,45 @@ public actor ViciClient {
 
     // MARK: - Subscription
 
-    /// Registers for `events` on a connection of its own and yields them; reconnects (and says so)
-    /// when charon goes away, every `retryInterval`, until the consumer stops iterating.
-    public nonisolated func subscribe(
+    /// Registers for `events` on a connection of its own and hands each to `handle`, in order; reconnects
+    /// (and says so) when charon goes away, every `retryInterval`, until the calling task is cancelled —
+    /// its consumer runs it as a child of its own work (``KeyingEngine/run()``), so nothing of it outlives
+    /// that. Returns after handing `.disconnected(.unknownEvent)` when charon does not know an event.
+    public nonisolated func receive(
         _ events: [String],
-        retryInterval: Duration = .seconds(1)
-    ) -> AsyncStream<ViciSubscriptionEvent> {
-        let (stream, continuation) = AsyncStream<ViciSubscriptionEvent>.makeStream(
-            bufferingPolicy: .bufferingNewest(4096)
-        )
-        let current = Mutex<ViciConnection?>(nil)
+        retryInterval: Duration = .seconds(1),
+        _ handle: @Sendable (ViciSubscriptionEvent) async -> Void
+    ) async {
         let path = socketPath
         let timeout = defaultTimeout
-        let task = Task {
-            var lastError: ViciError?
-            while !Task.isCancelled {
-                do throws(ViciError) {
-                    let connection = try ViciConnection(path: path)
-                    current.withLock { $0 = connection }
-                    for name in events {
-                        let reply = try await connection.exchange(.register(name), label: name, timeout: timeout)
-                        if reply.packet == .unknownEvent { throw .unknownEvent(name) }
-                    }
-                    lastError = nil
-                    continuation.yield(.connected)
-                    for await event in connection.events {
-                        continuation.yield(.event(event.name, event.message))
-                    }
-                    await connection.close()
-                    throw connection.endReason ?? .disconnected
-                } catch {
-                    if let connection = current.withLock({ $0 }) { await connection.close() }
-                    current.withLock { $0 = nil }
-                    // Report a loss once, not every retry while charon stays down.
-                    if lastError != error || error == .disconnected { continuation.yield(.disconnected(error)) }
-                    lastError = error
-                    if case .unknownEvent = error {
-                        continuation.finish()
-                        return
-                    }
+        var lastError: ViciError?
+        while !Task.isCancelled {
+            var current: ViciConnection?
+            do throws(ViciError) {
+                let connection = try ViciConnection(path: path)
+                current = connection
+                for name in events {
+                    let reply = try await connection.exchange(.register(name), label: name, timeout: timeout)
+                    if reply.packet == .unknownEvent { throw .unknownEvent(name) }
                 }
-                try? await Task.sleep(for: retryInterval)
+                lastError = nil
+                await handle(.connected)
+                for await event in connection.events {
+                    await handle(.event(event.name, event.message))
+                }
+                await connection.close()
+                guard !Task.isCancelled else { return }
+                throw connection.endReason ?? .disconnected
+            } catch {
+                if let current { await current.close() }
+                guard !Task.isCancelled else { return }
+                // Report a loss once, not every retry while charon stays down.
+                if lastError != error || error == .disconnected { await handle(.disconnected(error)) }
+                lastError = error
+                if case .unknownEvent = error { return }
             }
-            continuation.finish()
+            try? await Task.sleep(for: retryInterval)
         }
-        continuation.onTermination = { _ in
-            task.cancel()
-            if let connection = current.withLock({ $0 }) {
-                Task { await connection.close() }
-            }
-        }
-        return stream
     }
 
     // MARK: - Internals

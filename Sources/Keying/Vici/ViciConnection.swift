@@ -44,7 +44,8 @@ final class ViciConnection: Sendable {
     /// Events that no exchange streams: the registered kinds (`ike-updown`, ...).
     let events: AsyncStream<(name: String, message: ViciMessage)>
     private let eventSink: AsyncStream<(name: String, message: ViciMessage)>.Continuation
-    private let finished = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    /// Finished by the thread once it has released the socket.
+    private let finished = LoopEnd()
 
     /// Connects to `path` and starts the connection's thread.
     /// - Throws: ``ViciError/unavailable(_:)`` when charon does not listen there.
@@ -127,14 +128,7 @@ final class ViciConnection: Sendable {
             state.closing = true
             if state.ended == nil { UnixStreamClient.wake(wakeupWriter) }
         }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = finished.withLock { waiters -> Bool in
-                guard waiters != nil else { return true }
-                waiters!.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
+        await finished.wait()
     }
 
     // MARK: - The connection thread
@@ -271,11 +265,7 @@ final class ViciConnection: Sendable {
         }
         pending?.continuation.resume(returning: .failure(reason))
         eventSink.finish()
-        let waiters = finished.withLock { waiters in
-            defer { waiters = nil }
-            return waiters ?? []
-        }
-        for waiter in waiters { waiter.resume() }
+        finished.finish()
     }
 }
 

@@ -226,15 +226,19 @@ public actor SourcesPolicyEngine {
     // MARK: - Background work
 
     /// The engine's background work, until the calling task is cancelled: a merge whenever a provider
-    /// signals a change (``changes()`` yields when the filters changed), and the directory's policy
+    /// signals a change (``changes()`` yields when the filters changed; the registry's forwarding of each
+    /// provider's signals, ``ProviderRegistry/run()``, is a child of this call), and the directory's policy
     /// polling and group-policy refresh timers. Cancelling it ends the timers and what they wait for (a
-    /// running `directory_check` is killed) and stops forwarding provider changes; ``changes()`` then
+    /// running `directory_check` is killed) and every forwarding of provider changes; ``changes()`` then
     /// finishes. The service runs it as a `Service` of its group, shut down after the agent has stopped.
     public func run() async {
         await registerBuiltIns()
         let changes = registry.changes
         let directory = configuration.runsTimers ? directory : nil
+        let registry = registry
         await withTaskGroup(of: Void.self) { group in
+            // Every provider's change signals, forwarded by the registry's children of this call.
+            group.addTask { await registry.run() }
             group.addTask {
                 for await _ in changes { await self.recomputeAndSignal() }
             }
@@ -267,7 +271,6 @@ public actor SourcesPolicyEngine {
             }
             await group.waitForAll()
         }
-        await registry.removeAll()
         signal.finish()
     }
 

@@ -1,28 +1,34 @@
 import Synchronization
 
-/// A fan-out of "something changed" signals: every ``stream()`` gets every later ``signal()``.
-/// Shared by the providers and the engine; safe from any isolation.
-final class ChangeSignal: Sendable {
-    private let continuations = Mutex<[AsyncStream<Void>.Continuation]>([])
+/// A fan-out of "something changed" signals: every ``stream()`` gets every later ``signal()``, until
+/// ``finish()`` ends them all (a stream asked for afterwards is finished already). Shared by the
+/// providers, the engine and the plugin supervisors; safe from any isolation.
+public final class ChangeSignal: Sendable {
+    /// `nil` once finished.
+    private let continuations = Mutex<[AsyncStream<Void>.Continuation]?>([])
 
-    init() {}
+    public init() {}
 
     /// A new subscription; at most one undelivered signal is buffered (signals carry no data).
-    func stream() -> AsyncStream<Void> {
+    public func stream() -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        continuations.withLock { $0.append(continuation) }
+        let open = continuations.withLock { list -> Bool in
+            list?.append(continuation)
+            return list != nil
+        }
+        if !open { continuation.finish() }
         return stream
     }
 
-    func signal() {
-        let current = continuations.withLock { $0 }
+    public func signal() {
+        let current = continuations.withLock { $0 ?? [] }
         for continuation in current { continuation.yield() }
     }
 
-    func finish() {
+    public func finish() {
         let current = continuations.withLock { list in
-            defer { list.removeAll() }
-            return list
+            defer { list = nil }
+            return list ?? []
         }
         for continuation in current { continuation.finish() }
     }

@@ -110,13 +110,15 @@ cmd_start() {
         'mount -t tmpfs tmpfs /run/samba && hostname dc1 && exec samba -i -s "$1"' sh "$CONF" \
         >> "$W/samba.out" 2>&1 < /dev/null &
     echo $! > "$W/samba.pid"
-    local i
-    for i in $(seq 1 300); do
-        if dcx ldapsearch -LLL -x -H "ldap://$DC_IP" -o nettimeout=1 -b '' -s base dn >/dev/null 2>&1; then return 0; fi
+    # Until LDAP answers, as long as samba lives: on a loaded machine its start takes minutes, so the
+    # bound is a hang guard (START_LIMIT seconds, 900 by default), not a count of tries.
+    local deadline=$((SECONDS + ${START_LIMIT:-900}))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        if dcx ldapsearch -LLL -x -H "ldap://$DC_IP" -o nettimeout=5 -b '' -s base dn >/dev/null 2>&1; then return 0; fi
         kill -0 "$(cat "$W/samba.pid")" 2>/dev/null || { echo "samba died:"; tail -20 "$W/samba.out"; exit 1; }
-        sleep 0.1
+        sleep 0.2
     done
-    echo "LDAP never answered"; tail -20 "$W/samba.out"; exit 1
+    echo "LDAP never answered within ${START_LIMIT:-900} s"; tail -20 "$W/samba.out"; exit 1
 }
 
 cmd_stop() {

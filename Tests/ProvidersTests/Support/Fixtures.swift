@@ -133,7 +133,20 @@ struct TemporaryDirectory {
 
     func remove() { try? FileManager.default.removeItem(atPath: path) }
 
+    /// Opened close-on-exec, as the test kit's `TemporaryDirectory.write` does: written with `FileManager`,
+    /// a script could be held open for writing by a child another suite spawned meanwhile, and then not
+    /// run while that child lived (ETXTBSY: the hanging reachability check never ran beside service tests).
     func write(_ text: String, to name: String) {
-        _ = FileManager.default.createFile(atPath: path + "/" + name, contents: Data(text.utf8))
+        let file = path + "/" + name
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        precondition(fd >= 0, "cannot create \(file): errno \(errno)")
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            precondition(count > 0 || errno == EINTR, "cannot write \(file): errno \(errno)")
+            written += max(count, 0)
+        }
     }
 }
