@@ -147,4 +147,30 @@ import Testing
         for _ in 0..<5 { writer.u32(0) }
         Self.expectRefused(writer.buffer, at: writer.buffer.count - 20, "filters outside the records")
     }
+
+    /// A text is accepted exactly when its bytes are UTF-8, and then unchanged: random byte strings,
+    /// half of them valid texts (ASCII, accented, CJK, emoji) with a byte changed now and then.
+    @Test func textsAreAcceptedExactlyWhenTheyAreUTF8() {
+        var random = SplitMix(seed: 0x7E47)
+        let samples = ["Bench", "Régle é", "規則", "🔒 rule", "\u{10FFFF}"].map { Array($0.utf8) }
+        for _ in 0..<20_000 {
+            var bytes: [UInt8]
+            if random.chance(2) {
+                bytes = samples[random.below(samples.count)]
+                if random.chance(2) { bytes[random.below(bytes.count)] = UInt8(truncatingIfNeeded: random.next()) }
+            } else {
+                bytes = (0..<random.below(9)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            }
+            var writer = WireWriter(capacity: 4 + bytes.count)
+            writer.u32(UInt32(bytes.count))
+            writer.bytes(bytes)
+            let read = writer.buffer.withUnsafeBytes { raw in
+                var reader = WireReader(raw)
+                return try? reader.string()
+            }
+            let expected = String(validating: bytes, as: UTF8.self)
+            #expect(read == expected, "\(bytes)")
+            if let read { #expect(Array(read.utf8) == bytes) }
+        }
+    }
 }
