@@ -73,17 +73,12 @@ public struct StoreFile: Sendable {
     }
 
     /// Reads the store from disk (and removes temporaries that dead writers left beside it).
-    public func load() -> Loaded { loadWithFingerprint().loaded }
+    public func load() -> Loaded { loadWithVersion().loaded }
 
-    /// ``load()`` and the fingerprint of the bytes it read (as ``currentFingerprint()`` would give, also
-    /// for a file that does not decode), from a single read.
-    func loadWithFingerprint() -> (loaded: Loaded, fingerprint: UInt64) {
-        let read = loadWithVersion()
-        return (read.loaded, read.fingerprint)
-    }
-
-    /// ``loadWithFingerprint()`` and the file's version as `stat` saw it just before the read (`nil`
-    /// when missing): as long as the version is the same, the file holds the bytes that were read.
+    /// ``load()``, the fingerprint of the bytes it read (as ``currentFingerprint()`` would give, also
+    /// for a file that does not decode), from a single read, and the file's version as `stat` saw it
+    /// just before the read (`nil` when missing): as long as the version is the same, the file holds
+    /// the bytes that were read.
     func loadWithVersion() -> (loaded: Loaded, fingerprint: UInt64, version: FileSystem.Version?) {
         DurableFile.removeStaleTemporaries(of: path)
         // Before the read: a write between the two shows as another version, never as the old one.
