@@ -43,14 +43,14 @@ public struct ObjectNameIndex: Hashable, Sendable {
     ) {
         precondition(position < count, "position \(position) is not indexed")
         if old.id != new.id {
-            Self.remove(position, from: &byID, key: old.id)
-            Self.insert(position, into: &byID, key: new.id)
+            byID.remove(position, key: old.id)
+            byID.insert(position, key: new.id)
         }
         let oldKey = old.name.lowercased()
         let newKey = new.name.lowercased()
         if old.eligible != new.eligible || oldKey != newKey {
-            if old.eligible { Self.remove(position, from: &byName, key: oldKey) }
-            if new.eligible { Self.insert(position, into: &byName, key: newKey) }
+            if old.eligible { byName.remove(position, key: oldKey) }
+            if new.eligible { byName.insert(position, key: newKey) }
         }
         eligible[position] = new.eligible
     }
@@ -68,25 +68,12 @@ public struct ObjectNameIndex: Hashable, Sendable {
     /// linear ``PolicyStore/filterListMatch(_:)`` and its siblings do.
     /// - Parameter id: the GUID of the object at a position (for the ambiguity message).
     public func match(_ reference: String, id: (Int) -> IPsecGUID) -> ObjectMatch {
-        if reference.hasPrefix("{"), let guid = IPsecGUID(reference), let position = firstEligiblePosition(id: guid) {
-            return .one(position)
-        }
-        let hits = positions(named: reference)
-        switch hits.count {
-        case 0: return .none
-        case 1: return .one(hits[0])
-        default: return .ambiguous(hits.map(id))
-        }
-    }
-
-    private static func remove<Key>(_ position: Int, from map: inout [Key: [Int]], key: Key) {
-        guard var positions = map[key], let slot = positions.firstIndex(of: position) else { return }
-        positions.remove(at: slot)
-        map[key] = positions.isEmpty ? nil : positions
-    }
-
-    private static func insert<Key>(_ position: Int, into map: inout [Key: [Int]], key: Key) {
-        map[key, default: []].insertSorted(position)
+        ObjectMatch.resolve(
+            reference,
+            position: firstEligiblePosition(id:),
+            named: { byName[$0] ?? [] },
+            id: id
+        )
     }
 }
 
@@ -156,7 +143,7 @@ public struct RuleNameIndex: Hashable, Sendable {
         if rule.isDefaultResponse {
             defaultPositions.insertSorted(position)
         } else {
-            byName[rule.name.lowercased(), default: []].insertSorted(position)
+            byName.insert(position, key: rule.name.lowercased())
         }
     }
 
@@ -164,10 +151,7 @@ public struct RuleNameIndex: Hashable, Sendable {
         if rule.isDefaultResponse {
             defaultPositions.removeAll { $0 == position }
         } else {
-            let key = rule.name.lowercased()
-            guard var positions = byName[key] else { return }
-            positions.removeAll { $0 == position }
-            byName[key] = positions.isEmpty ? nil : positions
+            byName.remove(position, key: rule.name.lowercased())
         }
     }
 }
@@ -181,5 +165,20 @@ extension [Int] {
         } else {
             append(position)
         }
+    }
+}
+
+/// Ascending positions per key (a GUID, a lower-cased name), as both indexes keep them.
+extension Dictionary where Value == [Int] {
+    /// Adds `position` to `key`'s positions, keeping them ascending.
+    fileprivate mutating func insert(_ position: Int, key: Key) {
+        self[key, default: []].insertSorted(position)
+    }
+
+    /// Removes `position` from `key`'s positions, and the key when none are left.
+    fileprivate mutating func remove(_ position: Int, key: Key) {
+        guard var positions = self[key], let slot = positions.firstIndex(of: position) else { return }
+        positions.remove(at: slot)
+        self[key] = positions.isEmpty ? nil : positions
     }
 }

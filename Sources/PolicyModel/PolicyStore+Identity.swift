@@ -50,6 +50,29 @@ public enum ObjectMatch: Hashable, Sendable {
         return nil
     }
 
+    /// What `reference` picks, by the one rule every lookup follows: a GUID in braces that an eligible
+    /// object carries wins; otherwise the eligible objects with that name in any letter case.
+    /// - Parameters:
+    ///   - position: the first eligible object with a GUID.
+    ///   - named: the eligible objects named `reference` lower-cased, in store order.
+    ///   - id: the GUID of the object at a position (for the ambiguity message).
+    static func resolve(
+        _ reference: String,
+        position: (IPsecGUID) -> Int?,
+        named: (String) -> [Int],
+        id: (Int) -> IPsecGUID
+    ) -> ObjectMatch {
+        if reference.hasPrefix("{"), let guid = IPsecGUID(reference), let found = position(guid) {
+            return .one(found)
+        }
+        let hits = named(reference.lowercased())
+        switch hits.count {
+        case 0: return .none
+        case 1: return .one(hits[0])
+        default: return .ambiguous(hits.map(id))
+        }
+    }
+
     /// The sentence for an ambiguous name, e.g. `2 filter actions are named "Permit" ({…}, {…}); give
     /// the GUID instead of the name (filteraction={…})`; `nil` unless ambiguous.
     /// - Parameter kinds: the kind in the plural (`filter actions`).
@@ -85,17 +108,13 @@ extension PolicyStore {
         name: (T) -> String,
         where eligible: (T) -> Bool = { _ in true }
     ) -> ObjectMatch {
-        if reference.hasPrefix("{"), let guid = IPsecGUID(reference),
-            let index = objects.indices.first(where: { id(objects[$0]) == guid && eligible(objects[$0]) })
-        {
-            return .one(index)
-        }
-        let wanted = reference.lowercased()
-        let hits = objects.indices.filter { eligible(objects[$0]) && name(objects[$0]).lowercased() == wanted }
-        switch hits.count {
-        case 0: return .none
-        case 1: return .one(hits[0])
-        default: return .ambiguous(hits.map { id(objects[$0]) })
-        }
+        ObjectMatch.resolve(
+            reference,
+            position: { guid in objects.indices.first { id(objects[$0]) == guid && eligible(objects[$0]) } },
+            named: { wanted in
+                objects.indices.filter { eligible(objects[$0]) && name(objects[$0]).lowercased() == wanted }
+            },
+            id: { id(objects[$0]) }
+        )
     }
 }
