@@ -77,7 +77,11 @@ struct DriverFailureTests {
             )
             try #require(held.status == 0, "\(held.output)")
             let log = "\(net.directory)/driver.log"
-            let driver = try net.spawn(net.host, [ServiceUnderTest.executable, "driver", "--config", config], output: log)
+            let driver = try net.spawn(
+                net.host,
+                [ServiceUnderTest.executable, "driver", "--config", config],
+                output: log
+            )
             // Hang guard: the driver listens on its socket once the copy is closed, or exits.
             let socket = "\(net.directory)/driver.sock"
             let listening = await eventually(timeout: .seconds(120)) {

@@ -519,11 +519,14 @@ struct LiveDirectoryTests {
             ("starttls", "\(client.directory)/wrong-ca.pem", false),
         ] {
             if !works { try "not a certificate\n".write(toFile: ca, atomically: true, encoding: .utf8) }
-            try client.configure(timeout: SambaDomain.oneShotReadTimeout, extra: [
-                "ldap_bind = simple", "ldap_bind_dn = \(client.account)@\(SambaDomain.domain)",
-                "ldap_bind_password_file = \(password)", "ldap_tls = \(tls)", "ldap_tls_ca_file = \(ca)",
-                "domain_controllers = dc1.example.test",
-            ])
+            try client.configure(
+                timeout: SambaDomain.oneShotReadTimeout,
+                extra: [
+                    "ldap_bind = simple", "ldap_bind_dn = \(client.account)@\(SambaDomain.domain)",
+                    "ldap_bind_password_file = \(password)", "ldap_tls = \(tls)", "ldap_tls_ca_file = \(ca)",
+                    "domain_controllers = dc1.example.test",
+                ]
+            )
             let shown = await client.run(["policy", "show", "--effective"])
             if works {
                 #expect(
