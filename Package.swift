@@ -75,7 +75,10 @@ let package = Package(
         // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
         // shared by the driver and explain: no C targets, no Foundation.
         .target(name: "DecisionCore", dependencies: ["PolicyModel"]),
-        .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem", "CNetfilterQueue"]),
+        .target(
+            name: "Driver",
+            dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem", "CNetfilterQueue", logging]
+        ),
         // IKE through strongSwan's charon over vici (docs/keying.md).
         .target(name: "Keying", dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "IPsecSystem", "CIPsecPluginABI"]),
