@@ -207,7 +207,13 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "DecisionCoreTests", dependencies: ["IPsecTestKit", "DecisionCore", "PolicyModel"]),
-        .testTarget(name: "DriverTests", dependencies: ["IPsecTestKit", "DecisionCore", "Driver", "PolicyModel"]),
+        .testTarget(
+            name: "DriverTests",
+            dependencies: [
+                "IPsecTestKit", "DecisionCore", "Driver", "PolicyModel",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
+        ),
         // Fixtures/ holds vici frames recorded from charon 5.9.8 and a throw-away test CA.
         .testTarget(
             name: "KeyingTests",
