@@ -34,4 +34,6 @@ IPSECSVC=$bin/ipsecsvc XMLBENCH=$bin/xml-bench Benchmarks/startup/timeline.sh "$
 test -s "$timeline/timeline"
 echo "== netsh -f scaling (netsh/run.sh --smoke)"
 Benchmarks/netsh/run.sh --smoke "$bin/ipsecsvc"
-echo "== every benchmark ran"
+echo "== IKE keying through charon (keying/run.sh --smoke: debug build, 1 round, 20 peers)"
+Benchmarks/keying/run.sh --smoke
+echo "== every benchmark ran (the live directory one, ldap/run.sh at tiny sizes, runs from .ci/run)"
