@@ -11,6 +11,8 @@ bin=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
 "$bin/ipsecsvc-driver-bench" 1
 "$bin/ipsecsvc-driver-bench" --diverse 1
 "$bin/ipsecsvc-driver-bench" --compile --diverse --size 1000 1
+echo "== classifier, two revisions interleaved (driver/compare-classifier.sh: HEAD against the working tree, 1k)"
+SCRATCH=$(mktemp -d) Benchmarks/driver/compare-classifier.sh -r 1 HEAD --size 1000 1 >/dev/null
 echo "== XML against xmllint"
 swift build -c release --scratch-path "$SCRATCH" --product xml-bench >/dev/null
 XMLBENCH=$bin/xml-bench RULES=100 FILTERS=1000 Benchmarks/xml/run.sh
