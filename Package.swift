@@ -109,7 +109,7 @@ let package = Package(
         // The driver outside the service: root integration tests and nfq-bench (Benchmarks/driver).
         .executableTarget(
             name: "ipsecsvc-driver-harness",
-            dependencies: ["DecisionCore", "Driver", "IPsecTestKit", "PolicyModel"],
+            dependencies: ["DecisionCore", "Driver", "IPsecSystem", "IPsecTestKit", "PolicyModel"],
             path: "Benchmarks/driver/Harness"
         ),
         // The mis-verdict checker: the real driver under load while policies change (Benchmarks/misverdict).

@@ -101,6 +101,17 @@ int cipsec_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) 
     return 0;
 }
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+int cipsec_peer_pidfd(int fd) {
+    int pidfd = -1;
+    socklen_t length = sizeof(pidfd);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &length) != 0) return -errno;
+    return pidfd;
+}
+
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59
 #endif

@@ -1,5 +1,9 @@
 internal import CIPsecSystem
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The process at the other end of a Unix socket as the kernel recorded it at `connect` time
 /// (`SO_PEERCRED`, `SO_PEERGROUPS`): it cannot be forged by the peer, and it does not change when the
 /// peer later changes its groups or exits and its PID is reused.
@@ -48,6 +52,28 @@ public struct PeerCredentials: Hashable, Sendable, Codable, CustomStringConverti
     }
 
     public var description: String { "uid \(uid), gid \(gid), pid \(pid)" }
+
+    /// Whether the peer process of the connected socket `fd` has exited, all its threads, so that no
+    /// descriptor of its own is open any more (a zombie not yet reaped has): for a listening peer, the
+    /// process that called `listen`. Its socket can outlive it in a process that holds a copy (a child it
+    /// was starting: between `posix_spawn`'s clone and the child's exec, the child holds every
+    /// descriptor). `pid` is the peer's ``pid``, for kernels before 6.5 (no `SO_PEERPIDFD`), where only a
+    /// PID that is gone counts and a zombie does not.
+    public static func peerHasExited(socket fd: Int32, pid: Int32) -> Bool {
+        let pidfd = cipsec_peer_pidfd(fd)
+        if pidfd >= 0 {
+            defer { close(pidfd) }
+            // A pidfd is readable once the whole process has exited.
+            var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            var result: Int32
+            repeat { result = poll(&entry, 1, 0) } while result < 0 && Errno.current == .interrupted
+            return result > 0
+        }
+        // ESRCH: reaped (kernels that give no pidfd for it). Otherwise (ENOPROTOOPT before 6.5, EINVAL for
+        // a reaped peer before 6.16): whether its PID is gone.
+        if Errno(rawValue: -pidfd) == .noSuchProcess { return true }
+        return kill(pid, 0) != 0 && Errno.current == .noSuchProcess
+    }
 }
 
 /// The accept side of a listening socket.

@@ -181,7 +181,12 @@ public final class FakeViciServer: Sendable {
                     Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
                 }
                 if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return }
+                guard written > 0 else {
+                    // The client stopped reading (SO_SNDTIMEO) or left: the frame cannot be finished, and
+                    // anything sent after a part of it would be read as garbage. Closed, as charon would.
+                    shutdown(fd, Int32(SHUT_RDWR))
+                    return
+                }
                 offset += written
             }
         }

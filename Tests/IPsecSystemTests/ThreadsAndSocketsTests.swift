@@ -74,6 +74,8 @@ struct SocketAndInterfaceTests {
         #expect(peer == PeerCredentials(pid: getpid(), uid: getuid(), gid: getgid()))
         let error = #expect(throws: SystemError.self) { try PeerCredentials.of(socket: -1) }
         #expect(error?.description == "getsockopt(SO_PEERCRED): bad file descriptor")
+        // The peer (this process) runs. (An exited one: DriverFailureTests, through the driver's lock.)
+        #expect(!PeerCredentials.peerHasExited(socket: pair[0], pid: peer.pid))
     }
 
     @Test func interfaceAddressesIncludeLoopback() throws {

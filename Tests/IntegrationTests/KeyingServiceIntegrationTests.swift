@@ -269,15 +269,22 @@ struct KeyingServiceIntegrationTests {
         }
     }
 
+    /// The 5 s (issue 11; Windows waits 3 s for an answer) is judged by the service's own time, from the
+    /// keying engine's receipt of the first packet's request to the soft association: the test's wall clock
+    /// also holds the start of each `ping` (a shell, `ip netns exec`, the harness) and its 500 ms wait, one
+    /// to two seconds each at load 30, and once read 5.8 s for a fallback the service made in time. The
+    /// wall clock to the first answered ping is a hang guard.
     @Test func requestSecurityFallsBackToTheClearWithinFiveSeconds() async throws {
         try await Self.run(peerKey: nil) { lab in
             try await lab.assignPolicy(soft: true, authentication: #"psk="it-psk""#)
             try await lab.waitForConnections()
-            let elapsed = await lab.firstAnsweredPing(within: .seconds(30))
+            let elapsed = await lab.firstAnsweredPing(within: .seconds(120))
             let fallback = try #require(elapsed, "no fallback: \(lab.log())")
-            #expect(fallback <= .seconds(5), "fell back after \(fallback)")
             let softs = await lab.keying()["softAssociations"] as? [[String: Any]] ?? []
             #expect(softs.count == 1)
+            let own = (softs.first?["fallbackMilliseconds"] as? NSNumber)?.intValue
+            print("soft fallback: \(own.map { "\($0) ms" } ?? "?") the service's own, \(fallback) to an answered ping")
+            #expect(own.map { $0 >= 3000 && $0 <= 5000 } == true, "fell back after \(own ?? -1) ms: \(softs)")
             let qmsas = await lab.ipsecsvc("netsh", "ipsec dynamic show qmsas")
             #expect(qmsas.output.contains("Soft Association"), "\(qmsas.output)")
             #expect(lab.log().contains("did not answer; communication with it falls back to the clear"))

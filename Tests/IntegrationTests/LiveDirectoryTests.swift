@@ -84,8 +84,20 @@ struct LiveDirectoryTests {
                 await client.effectivePorts() == [2323]
             }
             #expect(polled, "\(client.serviceLog().suffix(2000))")
-            #expect(await client.eventuallyReachable(23))
-            #expect(await client.eventuallyBlocked(2323))
+            // Seen once (load 6): the service showed the polled policy and 20 s later the driver still
+            // enforced the old one. With both logs and the driver's status, the next failure says why.
+            let reachable = await client.eventuallyReachable(23)
+            let blocked = await client.eventuallyBlocked(2323)
+            if !reachable || !blocked {
+                let status = await client.status() ?? [:]
+                let driverLog = "\(client.directory)/state/ipsecsvc-driver.log"
+                let driver = (try? String(contentsOfFile: driverLog, encoding: .utf8)) ?? ""
+                let message =
+                    "the polled policy is not enforced (23 reachable: \(reachable), 2323 blocked: \(blocked)); "
+                    + "status: \(status)\nservice log:\n\(client.serviceLog().suffix(4000))\n"
+                    + "driver log:\n\(driver.suffix(4000))"
+                Issue.record(Comment(rawValue: message))
+            }
             #expect(client.serviceLog().contains("(policy poll)"))
             #expect(client.serviceLog().contains("\(policy.filterListDN) changed"))
         }
@@ -147,7 +159,7 @@ struct LiveDirectoryTests {
             directory = ldap
             domain = \(SambaDomain.domain)
             keytab = \(keytab)
-            ldap_timeout_seconds = \(SambaDomain.ldapTimeout)
+            ldap_timeout_seconds = \(SambaDomain.oneShotReadTimeout)
 
             """.write(toFile: config, atomically: true, encoding: .utf8)
             let shown = await client.run(["policy", "show", "--effective", "--json"], config: config)
@@ -414,7 +426,7 @@ struct LiveDirectoryTests {
         let policy = ManyRulePolicy(name: "Paged \(client.name)", rules: 100, firstPort: 5000)
         try await domain.upload(policy.xml)
         _ = try await assign(policy.dn, to: client, ou: "Paged")
-        try client.configure(extra: ["ldap_page_size = 25"])
+        try client.configure(timeout: SambaDomain.oneShotReadTimeout, extra: ["ldap_page_size = 25"])
         let shown = await client.run(["policy", "show", "--effective", "--json"])
         let report = try #require(
             try? JSONSerialization.jsonObject(with: Data(shown.output.utf8)) as? [String: Any],
@@ -476,7 +488,10 @@ struct LiveDirectoryTests {
         try await domain.upload(policy.xml)
         let (ou, _) = try await assign(policy.dn, to: client, ou: "Export")
         // Configured DCs are tried in order: nothing listens on the first one's port.
-        try client.configure(extra: ["domain_controllers = dc1.example.test:1389, dc1.example.test"])
+        try client.configure(
+            timeout: SambaDomain.oneShotReadTimeout,
+            extra: ["domain_controllers = dc1.example.test:1389, dc1.example.test"]
+        )
         let file = "\(client.directory)/case.ldif"
         let exported = await client.run(["policy", "export", "--from-directory", file])
         #expect(exported.status == 0, "\(exported.output)")
@@ -516,11 +531,14 @@ struct LiveDirectoryTests {
             ("starttls", "\(client.directory)/wrong-ca.pem", false),
         ] {
             if !works { try "not a certificate\n".write(toFile: ca, atomically: true, encoding: .utf8) }
-            try client.configure(extra: [
-                "ldap_bind = simple", "ldap_bind_dn = \(client.account)@\(SambaDomain.domain)",
-                "ldap_bind_password_file = \(password)", "ldap_tls = \(tls)", "ldap_tls_ca_file = \(ca)",
-                "domain_controllers = dc1.example.test",
-            ])
+            try client.configure(
+                timeout: SambaDomain.oneShotReadTimeout,
+                extra: [
+                    "ldap_bind = simple", "ldap_bind_dn = \(client.account)@\(SambaDomain.domain)",
+                    "ldap_bind_password_file = \(password)", "ldap_tls = \(tls)", "ldap_tls_ca_file = \(ca)",
+                    "domain_controllers = dc1.example.test",
+                ]
+            )
             let shown = await client.run(["policy", "show", "--effective"])
             if works {
                 #expect(

@@ -14,6 +14,13 @@ final class SambaDomain: Sendable {
     /// `ldap_timeout_seconds` of the clients, except in the tests of a silent or unreachable DC: long
     /// enough for a DC slowed down by a loaded 2-core machine (samba answers a dozen clients at once).
     static let ldapTimeout = 10
+    /// `ldap_timeout_seconds` of a one-shot read (`policy show --effective`, `policy export
+    /// --from-directory`): a hang guard. A running service reads again at its retry schedule when one
+    /// answer is late; a one-shot read fails for good. The one DC serves a dozen tests at once with two
+    /// prefork LDAP workers, while their set-up writes go straight into its sam.ldb (samba-admin.py): with
+    /// the whole suite starting at once at load 30, a bind was once not answered within 10 s
+    /// (simpleBindOverStartTLSAndLDAPS, a one-shot `policy show`).
+    static let oneShotReadTimeout = 60
 
     let work: String
     let namespace: String

@@ -314,6 +314,9 @@ let patience: Duration = .seconds(120)
         #expect(await engine.status().counters["negotiations.started"] == 1)
         #expect(events.all.contains { if case .softAssociationStarted(F.peer, _) = $0 { true } else { false } })
         #expect(await engine.status().softAssociations.map(\.peer) == [F.peer])
+        // Its own time from the request: at least the soft delay (300 ms here).
+        let fallback = await engine.status().softAssociations.first?.fallbackMilliseconds ?? 0
+        #expect(fallback >= 300, "fell back after \(fallback) ms")
         #expect(await eventually(timeout: patience) { charon.server.commands.contains("terminate") })
         // Used, it stays; idle for its lifetime (5 s here), it goes.
         engine.submit(.softAssociationUsed(F.peer))

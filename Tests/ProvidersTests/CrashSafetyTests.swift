@@ -1,5 +1,6 @@
 import Foundation
 import IPsecSystem
+import IPsecTestKit
 import Providers
 import Testing
 

@@ -127,7 +127,7 @@ import Testing
         let event = rig.events.events.first { if case .appliedCachedDirectory = $0 { true } else { false } }
         #expect(event?.message.contains("applied locally cached copy of Active Directory storage IPsec policy") == true)
         // An unreadable snapshot counts as unreachable too.
-        rig.dir.write("dn: broken\nnot ldif at all", to: "snapshot")
+        rig.dir.write("snapshot", "dn: broken\nnot ldif at all")
         await engine.refresh()
         #expect(await engine.effectivePolicy().filters.first?.provenance.kind == .directoryCache)
     }
@@ -187,12 +187,12 @@ import Testing
         defer { rig.dir.remove() }
         try rig.use(.base)
         let script = rig.dir.path + "/check"
-        rig.dir.write("#!/bin/sh\ntest ! -e \(rig.dir.path)/down\n", to: "check")
+        rig.dir.write("check", "#!/bin/sh\ntest ! -e \(rig.dir.path)/down\n")
         chmod(script, 0o755)
         let engine = rig.engine(.web, check: CommandReachabilityCheck(program: script))
         _ = try await engine.startPersistent()
         #expect(await engine.effectivePolicy().filters.first?.provenance.kind == .directory)
-        rig.dir.write("", to: "down")
+        rig.dir.write("down", "")
         await engine.refresh()
         let policy = await engine.effectivePolicy()
         #expect(policy.filters.first?.provenance.kind == .directoryCache)
@@ -207,7 +207,7 @@ import Testing
         defer { rig.dir.remove() }
         try rig.use(.base)
         let script = rig.dir.path + "/check"
-        rig.dir.write("#!/bin/sh\ntest -e \(rig.dir.path)/hang || exit 0\nsleep 600\n", to: "check")
+        rig.dir.write("check", "#!/bin/sh\ntest -e \(rig.dir.path)/hang || exit 0\nsleep 600\n")
         chmod(script, 0o755)
         let engine = rig.engine(.web, check: CommandReachabilityCheck(program: script, timeout: .seconds(3)))
         _ = try await engine.startPersistent()
@@ -219,7 +219,7 @@ import Testing
             applied = await engine.effectivePolicy().filters.first?.provenance.kind
         }
         #expect(applied == .directory)
-        rig.dir.write("", to: "hang")
+        rig.dir.write("hang", "")
         await engine.refresh()
         #expect(await engine.effectivePolicy().filters.first?.provenance.kind == .directoryCache)
         let status = await engine.sourceStatuses().first { $0.kind == .directory }

@@ -1,3 +1,4 @@
+import IPsecTestKit
 import PolicyModel
 import Providers
 import Testing

@@ -122,7 +122,10 @@ import Testing
             await directory.refresh()
             returned.store(true, ordering: .relaxed)
         }
-        #expect(await eventually(timeout: .seconds(30)) { rig.reader.holding == 1 })
+        // The held read runs on the process's shared four-thread blocking pool, where other suites' child
+        // processes each hold a thread for their life: at load 34 it once had not started after 30 s. A
+        // hang guard, as for StoreProviderReadTests' gated read.
+        #expect(await eventually(timeout: .seconds(180)) { rig.reader.holding == 1 })
         refresh.cancel()
         let stopped = await eventually(timeout: .seconds(30)) { returned.load(ordering: .relaxed) }
         #expect(stopped, "the cancelled refresh waited for the held read")

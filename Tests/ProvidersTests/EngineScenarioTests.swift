@@ -222,7 +222,7 @@ import Testing
     @Test func brokenPersistentStoreBlocksAndKeepsTheOthers() async throws {
         let rig = Rig()
         defer { rig.dir.remove() }
-        rig.dir.write("garbage", to: "persistent.xml")
+        rig.dir.write("persistent.xml", "garbage")
         let engine = rig.engine(directory: false)
         await #expect(throws: PersistentPolicyError.self) { try await engine.startPersistent() }
         try await rig.importLocal("Local", space: 4, engine: engine)

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import PolicyFormats
 import Testing
 
@@ -41,7 +42,7 @@ import Testing
     struct ListenFailure: Error {}
 
     func simpleReader(_ hosts: [String], timeout: Duration, dir: TemporaryDirectory) -> LDAPDirectoryReader {
-        dir.write("secret\n", to: "password")
+        dir.write("password", "secret\n")
         return LDAPDirectoryReader(
             configuration: LDAPDirectoryConfiguration(
                 domain: "example.test",

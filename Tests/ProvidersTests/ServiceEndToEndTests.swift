@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Testing
 
 #if canImport(Glibc)
@@ -57,6 +58,7 @@ import Glibc
         let snapshot = dir.path + "/snapshot.ldif"
         let log = dir.path + "/service.log"
         dir.write(
+            "ipsecsvc.conf",
             """
             state_dir = \(dir.path)/state
             socket = \(dir.path)/control.sock
@@ -65,8 +67,7 @@ import Glibc
             computer_dn = \(SnapshotFixtures.Computer.web.rawValue)
             directory_snapshot = \(snapshot)
 
-            """,
-            to: "ipsecsvc.conf"
+            """
         )
         let config = ["--config", dir.path + "/ipsecsvc.conf"]
         _ = FileManager.default.createFile(atPath: log, contents: nil)

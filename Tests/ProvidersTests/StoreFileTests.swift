@@ -1,5 +1,6 @@
 import Foundation
 import IPsecSystem
+import IPsecTestKit
 import PolicyModel
 import Providers
 import Testing
@@ -45,7 +46,7 @@ import Testing
         func present() -> Set<String> {
             Set((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.contains(".tmp") }
         }
-        func plant() { for file in stale + kept { dir.write("partial", to: file) } }
+        func plant() { for file in stale + kept { dir.write(file, "partial") } }
 
         plant()
         let file = StoreFile(path: store, codec: JSONStoreCodec())
@@ -64,7 +65,7 @@ import Testing
     @Test func brokenStoreIsReportedWithFileAndLineAndNeverOverwritten() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        dir.write("{ not json", to: "local.xml")
+        dir.write("local.xml", "{ not json")
         let file = StoreFile(path: dir.state.localStore, codec: JSONStoreCodec())
         guard case .broken(let error) = file.load() else {
             Issue.record("a broken store loaded")

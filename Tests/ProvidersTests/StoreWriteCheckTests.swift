@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import PolicyFormats
 import PolicyModel
 import Providers

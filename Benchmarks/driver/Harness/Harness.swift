@@ -40,6 +40,7 @@ func usage() -> Never {
                    ipsecsvc-driver-harness echo PORT
                    ipsecsvc-driver-harness stream A:P
                    ipsecsvc-driver-harness exec-clean PROGRAM ARGS...
+                   ipsecsvc-driver-harness outlived-lock NAME
             Signals: HUP re-reads the policy file, USR1 writes the status file, TERM/INT stop gracefully
             (hooks removed: permit). Boot modes install their rules and exit.
 
@@ -155,6 +156,8 @@ struct Harness {
             case "echo": exit(runEcho(rest))
             case "stream": exit(runStream(rest))
             case "exec-clean": exit(runExecClean(rest))
+            case "outlived-lock": exit(runOutlivedLock(rest))
+            case "hold-copy": exit(runHoldCopy())
             default: break
             }
         }

@@ -51,6 +51,11 @@ int cipsec_accept_cloexec(int fd, int nonblocking);
 /* The peer of a connected Unix socket (SO_PEERCRED). */
 int cipsec_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 
+/* A pidfd (close-on-exec) of the peer of a connected Unix socket as the kernel recorded it at connect
+   time, or for a listening peer at listen time (SO_PEERPIDFD, Linux 6.5); a negative errno: -ENOPROTOOPT
+   before 6.5, -ESRCH or -EINVAL on kernels that give no pidfd for a peer that has been reaped. */
+int cipsec_peer_pidfd(int fd);
+
 /* The supplementary groups of the peer of a connected Unix socket as the kernel recorded them at
    connect time (SO_PEERGROUPS, Linux 4.13): their count (at most `capacity` are stored), or a negative
    errno; -ERANGE with `*needed` set when `capacity` is too small. */

@@ -164,7 +164,8 @@ extension KeyingEngine {
             rule: negotiation.rule,
             since: Int64(time(nil)),
             idleLimit: .seconds(Int64(negotiation.softIdleSeconds)),
-            lastUsed: .now
+            lastUsed: .now,
+            fallback: negotiation.started.duration(to: .now)
         )
         count("soft-associations")
         events.keyingEvent(.softAssociationStarted(peer: negotiation.peer, rule: negotiation.rule))

@@ -29,6 +29,8 @@ public actor KeyingEngine: Keying {
         var since: Int64
         var idleLimit: Duration
         var lastUsed: ContinuousClock.Instant
+        /// From the negotiation's start (the first packet's request) to this association.
+        var fallback: Duration
     }
 
     public nonisolated let settings: KeyingSettings
@@ -528,7 +530,8 @@ public actor KeyingEngine: Keying {
                 rule: entry.rule,
                 since: entry.since,
                 idleLimitSeconds: UInt32(entry.idleLimit.components.seconds),
-                idleSeconds: entry.lastUsed.duration(to: now).components.seconds
+                idleSeconds: entry.lastUsed.duration(to: now).components.seconds,
+                fallbackMilliseconds: entry.fallback.wholeMilliseconds
             )
         }
     }

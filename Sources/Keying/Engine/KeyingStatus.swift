@@ -66,13 +66,25 @@ public struct SoftAssociationStatus: Hashable, Sendable, Codable {
     public var idleLimitSeconds: UInt32
     /// Seconds since traffic last used it.
     public var idleSeconds: Int64
+    /// The service's own time from the start of the negotiation (the keying engine's receipt of the first
+    /// packet's request) to this association: the soft delay (Windows: 3 s) and the check that the peer
+    /// never answered. `nil` from an agent that does not report it.
+    public var fallbackMilliseconds: Int64?
 
-    public init(peer: IPv4Address, rule: RuleReference, since: Int64, idleLimitSeconds: UInt32, idleSeconds: Int64) {
+    public init(
+        peer: IPv4Address,
+        rule: RuleReference,
+        since: Int64,
+        idleLimitSeconds: UInt32,
+        idleSeconds: Int64,
+        fallbackMilliseconds: Int64? = nil
+    ) {
         self.peer = peer
         self.rule = rule
         self.since = since
         self.idleLimitSeconds = idleLimitSeconds
         self.idleSeconds = idleSeconds
+        self.fallbackMilliseconds = fallbackMilliseconds
     }
 }
 

@@ -47,7 +47,17 @@ public struct DriverProcess: Sendable {
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let lock: DriverInstanceLock
         do {
-            lock = try DriverInstanceLock.acquire(chainPrefix: HookConfiguration().chainPrefix)
+            lock = try await DriverInstanceLock.acquire(chainPrefix: HookConfiguration().chainPrefix) { pid in
+                journal.record(
+                    JournalEntry(
+                        .driverEvent,
+                        priority: .notice,
+                        "The IPSec driver waits for the lock of this network namespace: the driver that held it "
+                            + "(pid \(pid)) has exited, but a process it was starting still holds a copy of its "
+                            + "socket (until that process's exec; at most \(DriverInstanceLock.inheritedCopyLimit))."
+                    )
+                )
+            }
         } catch {
             journal.record(JournalEntry.driverFailure("could not start", error))
             throw error

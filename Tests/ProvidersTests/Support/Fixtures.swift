@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import PolicyFormats
 import PolicyModel
 import Providers
@@ -119,34 +120,7 @@ enum Fixtures {
     }
 }
 
-/// A fresh temporary state directory, removed by ``remove()``.
-struct TemporaryDirectory {
-    let path: String
-
-    init() {
-        let base = FileManager.default.temporaryDirectory.path + "/providers-tests-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        path = base
-    }
-
+extension TemporaryDirectory {
+    /// The directory as the service's state directory.
     var state: StateDirectory { StateDirectory(path: path) }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Opened close-on-exec, as the test kit's `TemporaryDirectory.write` does: written with `FileManager`,
-    /// a script could be held open for writing by a child another suite spawned meanwhile, and then not
-    /// run while that child lived (ETXTBSY: the hanging reachability check never ran beside service tests).
-    func write(_ text: String, to name: String) {
-        let file = path + "/" + name
-        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        precondition(fd >= 0, "cannot create \(file): errno \(errno)")
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let count = bytes[written...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-            precondition(count > 0 || errno == EINTR, "cannot write \(file): errno \(errno)")
-            written += max(count, 0)
-        }
-    }
 }
