@@ -16,13 +16,18 @@ extension PolicyWire {
         }
         let found = try reader.u16()
         switch found {
-        case version: return try decodeVersion3(&reader)
+        case 3, 4: return try decodeVersion3or4(&reader, version: found)
         case 1, 2: return try decodeVersion1or2(&reader, version: found)
         default: throw reader.error("policy table version \(found), expected \(version)", back: 2)
         }
     }
 
-    private static func decodeVersion3(_ reader: inout WireReader) throws(PolicyWireError) -> EffectivePolicy {
+    /// Versions 3 and 4 differ in their provenances only: version 3 wrote them before the string table,
+    /// as records with texts of their own.
+    private static func decodeVersion3or4(
+        _ reader: inout WireReader,
+        version: UInt16
+    ) throws(PolicyWireError) -> EffectivePolicy {
         let decoder = JSONDecoder()
         var policy: EffectivePolicy = try reader.json(decoder, "the policy")
         guard policy.filters.isEmpty else { throw reader.error("the policy carries filters outside the records") }
@@ -32,15 +37,30 @@ extension PolicyWire {
         contexts.reserveCapacity(contextCount)
         for _ in 0..<contextCount { contexts.append(try reader.json(decoder, "a filter context")) }
 
-        let provenanceCount = try reader.count("provenances", bytesEach: WireReader.minimumProvenanceSize)
         var provenances: [Provenance] = []
-        provenances.reserveCapacity(provenanceCount)
-        for _ in 0..<provenanceCount { provenances.append(try reader.provenance()) }
+        if version == 3 {
+            let provenanceCount = try reader.count("provenances", bytesEach: WireReader.minimumProvenanceSize)
+            provenances.reserveCapacity(provenanceCount)
+            for _ in 0..<provenanceCount { provenances.append(try reader.provenance()) }
+        }
 
         let stringCount = try reader.count("strings", bytesEach: 4)
         var strings: [String] = []
         strings.reserveCapacity(stringCount)
-        for _ in 0..<stringCount { strings.append(try reader.string()) }
+        if version == 3 {
+            for _ in 0..<stringCount { strings.append(try reader.string()) }
+        } else {
+            strings = try reader.stringTable(count: stringCount)
+            let provenanceCount = try reader.count("provenances", bytesEach: provenanceSize)
+            let records = try reader.bytes(provenanceCount * provenanceSize)
+            let provenanceReader = ProvenanceReader(
+                raw: UnsafeRawBufferPointer(rebasing: records),
+                base: records.startIndex,
+                strings: strings
+            )
+            provenances.reserveCapacity(provenanceCount)
+            for number in 0..<provenanceCount { provenances.append(try provenanceReader.provenance(number)) }
+        }
 
         // One shared context per group: each filter then holds its group's box, nothing of its own.
         let groupCount = try reader.count("groups", bytesEach: 8)
@@ -83,6 +103,64 @@ extension PolicyWire {
         }
         policy.filters = filters
         return policy
+    }
+}
+
+/// Reads the fixed provenance records of version 4 (layout: ``PolicyWire``), checking every field.
+private struct ProvenanceReader {
+    let raw: UnsafeRawBufferPointer
+    /// The offset of the first record in the table, for errors.
+    let base: Int
+    let strings: [String]
+
+    func provenance(_ number: Int) throws(PolicyWireError) -> Provenance {
+        let offset = number * PolicyWire.provenanceSize
+        func load<T: FixedWidthInteger>(_ field: Int, as: T.Type) -> T {
+            T(littleEndian: raw.loadUnaligned(fromByteOffset: offset + field, as: T.self))
+        }
+        func failure(_ field: Int, _ message: String) -> PolicyWireError {
+            PolicyWireError(offset: base + offset + field, message: "provenance \(number): \(message)")
+        }
+        let presence = load(1, as: UInt8.self)
+        func text(_ field: Int, _ what: String) throws(PolicyWireError) -> String {
+            let index = Int(load(field, as: UInt32.self))
+            guard index < strings.count else { throw failure(field, "\(what) string \(index) of \(strings.count)") }
+            return strings[index]
+        }
+        func text(_ field: Int, _ what: String, bit: UInt8) throws(PolicyWireError) -> String? {
+            if presence & 1 << bit != 0 { return try text(field, what) }
+            let index = load(field, as: UInt32.self)
+            guard index == 0 else { throw failure(field, "\(what) string \(index) where it is absent") }
+            return nil
+        }
+        func guid(_ field: Int, _ what: String, bit: UInt8) throws(PolicyWireError) -> IPsecGUID? {
+            let id = IPsecGUID(
+                high: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + field, as: UInt64.self)),
+                low: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + field + 8, as: UInt64.self))
+            )
+            if presence & 1 << bit != 0 { return id }
+            guard id == .zero else { throw failure(field, "\(what) GUID where it is absent") }
+            return nil
+        }
+        let kind = Int(load(0, as: UInt8.self))
+        guard kind < SourceKind.allCases.count else { throw failure(0, "source kind \(kind)") }
+        guard presence & ~0x3F == 0 else { throw failure(1, "presence bits \(presence) (only bits 0–5 are defined)") }
+        let reserved = load(2, as: UInt16.self)
+        guard reserved == 0 else { throw failure(2, "reserved field \(reserved)") }
+        return Provenance(
+            kind: SourceKind.allCases[kind],
+            source: try text(4, "source"),
+            store: try text(8, "store", bit: 0),
+            policyName: try text(12, "policy name"),
+            policyID: try guid(36, "policy", bit: 1),
+            ruleName: try text(16, "rule name"),
+            ruleID: try guid(52, "rule", bit: 2),
+            filterListName: try text(20, "filter list name"),
+            filterListID: try guid(68, "filter list", bit: 3),
+            filterActionName: try text(24, "filter action name"),
+            gpo: try text(28, "GPO", bit: 4),
+            linkedThrough: try text(32, "linked through", bit: 5)
+        )
     }
 }
 

@@ -162,6 +162,26 @@ struct WireReader {
         return text
     }
 
+    /// The string table of version 4: `count` texts, the first one empty and none twice (each distinct
+    /// text is written once; a table that repeats one is not one this encoder wrote).
+    mutating func stringTable(count: Int) throws(PolicyWireError) -> [String] {
+        var strings: [String] = []
+        strings.reserveCapacity(count)
+        var seen = Set<String>(minimumCapacity: count)
+        for number in 0..<count {
+            let start = offset
+            let text = try string()
+            if number == 0 {
+                guard text.isEmpty else { throw PolicyWireError(offset: start, message: "string 0 is not empty") }
+            }
+            guard seen.insert(text).inserted else {
+                throw PolicyWireError(offset: start, message: "string \(number) repeats an earlier one")
+            }
+            strings.append(text)
+        }
+        return strings
+    }
+
     mutating func optionalString() throws(PolicyWireError) -> String? {
         try present() ? try string() : nil
     }
