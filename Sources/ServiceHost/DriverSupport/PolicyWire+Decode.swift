@@ -46,8 +46,8 @@ extension PolicyWire {
 
         let stringCount = try reader.count("strings", bytesEach: 4)
         var strings: [String] = []
-        strings.reserveCapacity(stringCount)
         if version == 3 {
+            strings.reserveCapacity(stringCount)
             for _ in 0..<stringCount { strings.append(try reader.string()) }
         } else {
             strings = try reader.stringTable(count: stringCount)
