@@ -187,6 +187,36 @@ import Testing
         Self.expectRefused(Self.with(byte: 1, at: record + 3, in: bytes), at: record + 2, "reserved field 256")
     }
 
+    /// Repeats are found among many texts (the table's hash slots: colliding texts, equal lengths, a
+    /// repeat of the first, the last and one in the middle), and a table without one is read in order.
+    @Test func repeatsAreFoundAmongManyTexts() throws {
+        let texts = [""] + (1..<5000).map { "R\($0)" }
+        func table(_ texts: [String]) -> [UInt8] {
+            var writer = WireWriter(capacity: texts.count * 12)
+            for text in texts { writer.string(text) }
+            return writer.buffer
+        }
+        func read(_ texts: [String]) -> Result<[String], PolicyWireError> {
+            table(texts).withUnsafeBytes { raw in
+                var reader = WireReader(raw)
+                return Result { () throws(PolicyWireError) in try reader.stringTable(count: texts.count) }
+            }
+        }
+        #expect(try read(texts).get() == texts)
+        for (repeated, at) in [(1, 4999), (4999, 2500), (2500, 2501), (0, 17)] {
+            var changed = texts
+            changed[at] = texts[repeated]
+            // The later of the two is refused, at its length field.
+            let later = max(at, repeated)
+            switch read(changed) {
+            case .success: Issue.record("text \(at) repeats \(repeated) and was accepted")
+            case .failure(let error):
+                #expect(error.offset == table(Array(changed[0..<later])).count, "\(error)")
+                #expect(error.message.contains("string \(later) repeats"), "\(error)")
+            }
+        }
+    }
+
     /// The string table holds each text once, the empty one first: a repeated text or a first one that
     /// is not empty is not a table this encoder wrote.
     @Test func aStringTableWithARepeatIsRefused() throws {
@@ -243,6 +273,13 @@ import Testing
             let expected = String(validating: bytes, as: UTF8.self)
             #expect(read == expected, "\(bytes)")
             if let read { #expect(Array(read.utf8) == bytes) }
+            // The same through version 4's string table (its ASCII texts skip the check), after "".
+            guard !bytes.isEmpty else { continue }
+            let table = ([0, 0, 0, 0] + writer.buffer).withUnsafeBytes { raw in
+                var reader = WireReader(raw)
+                return try? reader.stringTable(count: 2)
+            }
+            #expect(table == expected.map { ["", $0] }, "\(bytes)")
         }
     }
 }
