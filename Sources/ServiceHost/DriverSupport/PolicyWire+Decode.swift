@@ -9,6 +9,12 @@ extension PolicyWire {
         try bytes.withUnsafeBytes { raw in Result { () throws(PolicyWireError) in try decode(raw) } }.get()
     }
 
+    /// The policy in `bytes` (a table inside a larger buffer, such as the driver's saved state); byte
+    /// offsets in errors count from the slice's start.
+    public static func decode(_ bytes: ArraySlice<UInt8>) throws(PolicyWireError) -> EffectivePolicy {
+        try bytes.withUnsafeBytes { raw in Result { () throws(PolicyWireError) in try decode(raw) } }.get()
+    }
+
     private static func decode(_ raw: UnsafeRawBufferPointer) throws(PolicyWireError) -> EffectivePolicy {
         var reader = WireReader(raw)
         guard Array(try reader.bytes(4)) == magic else {

@@ -174,10 +174,11 @@ struct WireReader {
         // Each text's bytes: offset << 32 | length (a table is under 4 GiB: DriverLink's limit).
         var spans: [UInt64] = []
         spans.reserveCapacity(count)
-        // Open addressing: number + 1 of a text, 0 for a free slot; at most half full.
+        // Open addressing, at most half full: a slot holds the high half of a text's hash and its
+        // number + 1 (0: free), so that texts of other hashes are passed over without reading their bytes.
         var size = 16
         while size < count * 2 { size <<= 1 }
-        var slots = [UInt32](repeating: 0, count: size)
+        var slots = [UInt64](repeating: 0, count: size)
         let mask = slots.count - 1
         for number in 0..<count {
             let start = offset
@@ -190,19 +191,21 @@ struct WireReader {
                 hash = (hash ^ UInt64(unit)) &* 0x0000_0100_0000_01b3
                 high |= unit
             }
+            let tag = hash & 0xFFFF_FFFF_0000_0000
             var slot = Int(truncatingIfNeeded: hash ^ hash >> 29) & mask
             while slots[slot] != 0 {
-                let other = spans[Int(slots[slot]) - 1]
-                let otherStart = Int(other >> 32)
-                let otherLength = Int(other & 0xFFFF_FFFF)
-                if otherLength == length,
-                    raw[otherStart..<otherStart + length].elementsEqual(raw[(offset - length)..<offset])
-                {
-                    throw PolicyWireError(offset: start, message: "string \(number) repeats an earlier one")
+                if slots[slot] & 0xFFFF_FFFF_0000_0000 == tag {
+                    let other = spans[Int(slots[slot] & 0xFFFF_FFFF) - 1]
+                    let otherStart = Int(other >> 32)
+                    if Int(other & 0xFFFF_FFFF) == length,
+                        raw[otherStart..<otherStart + length].elementsEqual(raw[(offset - length)..<offset])
+                    {
+                        throw PolicyWireError(offset: start, message: "string \(number) repeats an earlier one")
+                    }
                 }
                 slot = (slot + 1) & mask
             }
-            slots[slot] = UInt32(number + 1)
+            slots[slot] = tag | UInt64(number + 1)
             spans.append(UInt64(offset - length) << 32 | UInt64(length))
             if number == 0 {
                 guard length == 0 else { throw PolicyWireError(offset: start, message: "string 0 is not empty") }
