@@ -155,4 +155,80 @@ import Testing
         #expect(table.lookup(toSubnet, .outbound) == table.linearLookup(toSubnet, .outbound))
         #expect(table.lookup(toOther, .outbound) == table.linearLookup(toOther, .outbound))
     }
+
+    /// Adversarial nesting: one source and one destination address each inside prefixes of every
+    /// length 0…32, and filters on most of the 33 × 33 pairs of those lengths, some with the
+    /// packet's own prefixes and more with the sibling prefix of the same length (which holds the
+    /// other half of the parent). A lookup then meets up to 65 sums of lengths and up to 33 pairs in a
+    /// sum, most of them empty for the packet, and the weights of several pairs tie on the same sum.
+    /// Some pairs hold several filters on the same two prefixes (protocol and port shapes behind
+    /// one address entry, equal keys).
+    @Test func deepNestingOnBothSidesAgreesWithLinearScan() async throws {
+        let (shapes, mismatches) = try await offThePool { Self.deepNestingMismatches() }
+        #expect(shapes > 300)
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5).joined(separator: "\n"))")
+    }
+
+    static func deepNestingMismatches() -> (shapes: Int, mismatches: [String]) {
+        let source: UInt32 = 0x0A2B_3C4D  // 10.43.60.77
+        let destination: UInt32 = 0xAC10_5E6F  // 172.16.94.111
+        var random = SplitMix(seed: 33)
+        /// The prefix of `length` that holds `address`, or its sibling of the same length.
+        func prefix(_ address: UInt32, _ length: Int, sibling: Bool) -> FilterAddress {
+            guard length > 0 else { return .any }
+            let mask = IPv4Address.mask(prefixLength: length)
+            let value = address & mask.value ^ (sibling ? 1 << UInt32(32 - length) : 0)
+            return length == 32 ? .host(IPv4Address(value: value)) : .subnet(IPv4Address(value: value), mask: mask)
+        }
+        let actions: [FilterActionKind] = [.permit, .block, .negotiate]
+        var filters: [EffectiveFilter] = []
+        for s in 0...32 {
+            for d in 0...32 {
+                let roll = random.below(8)
+                guard roll < 6 else { continue }
+                // One to three filters on the same two prefixes: several protocol and port shapes
+                // behind one address entry, and equal keys that the action and order break.
+                for _ in 0...random.below(3) {
+                    let ipProtocol: UInt8 = [0, 6, 17, 1][random.below(4)]
+                    let ports = ipProtocol == 0 || ipProtocol == 6 || ipProtocol == 17
+                    filters.append(
+                        DecisionFixture.effective(
+                            DecisionFixture.filter(
+                                filters.count + 1,
+                                prefix(source, s, sibling: roll == 2 || roll >= 4),
+                                prefix(destination, d, sibling: roll == 3 || roll == 5),
+                                proto: ipProtocol,
+                                dport: ports && random.chance(2) ? [80, 443][random.below(2)] : 0,
+                                mirrored: random.chance(3)
+                            ),
+                            DecisionFixture.action(random.pick(actions))
+                        )
+                    )
+                }
+            }
+        }
+        let table = FilterCompiler.compile(EffectivePolicy(filters: filters), host: Self.host)
+        var mismatches: [String] = []
+        for _ in 0..<3000 {
+            // The nest's own addresses with one bit flipped (or none): every depth of the nest, on
+            // either side, and the mirrored direction.
+            let sourceBit = random.below(34)
+            let destinationBit = random.below(34)
+            var key = PacketKey(
+                source: source ^ (sourceBit < 32 ? 1 << UInt32(sourceBit) : 0),
+                destination: destination ^ (destinationBit < 32 ? 1 << UInt32(destinationBit) : 0),
+                ipProtocol: [0, 1, 6, 17][random.below(4)],
+                sourcePort: UInt16(truncatingIfNeeded: random.next()),
+                destinationPort: [22, 80, 443][random.below(3)]
+            )
+            if random.chance(4) { swap(&key.source, &key.destination) }
+            for direction in TrafficDirection.allCases
+            where table.lookup(key, direction) != table.linearLookup(key, direction) {
+                mismatches.append(
+                    "\(key) \(direction): index \(String(describing: table.lookup(key, direction))), linear \(String(describing: table.linearLookup(key, direction)))"
+                )
+            }
+        }
+        return (table.shapeCount, mismatches)
+    }
 }

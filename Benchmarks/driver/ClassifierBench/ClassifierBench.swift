@@ -1,5 +1,6 @@
 // ipsecsvc-driver-bench: classifier cost per packet at 1,000 / 10,000 / 100,000 filters.
-// Run: swift run -c release ipsecsvc-driver-bench [--diverse] [--size N] [REPETITIONS]
+// Run: swift run -c release ipsecsvc-driver-bench [--diverse] [--size N] [--split] [REPETITIONS]
+//      (--split also times the mix's two halves apart: the packets that hit a filter, those that hit none)
 //      (Benchmarks/README.md; --compile-only N [synthetic] times one compile; --compile [--diverse]
 //      [REPETITIONS] full against incremental compile)
 import DecisionCore
@@ -137,6 +138,8 @@ if arguments.first == "--compile" {
     }
     exit(0)
 }
+let split = arguments.contains("--split")
+arguments.removeAll { $0 == "--split" }
 let diverse = arguments.first == "--diverse"
 if diverse { arguments.removeFirst() }
 let repetitions = arguments.first.flatMap { Int($0) } ?? 25
@@ -147,6 +150,8 @@ struct Case {
     let mix: [(PacketKey, TrafficDirection)]
     var lookup = Double.infinity
     var decide = Double.infinity
+    /// Lookup ns of the mix's hits and of its misses, each timed alone (`--split`).
+    var halves = (hits: Double.infinity, misses: Double.infinity)
 }
 var cases: [Case] = sizes.map { size in
     let policy = diverse ? DiversePolicy.make(count: size) : SyntheticPolicy.make(count: size)
@@ -179,11 +184,39 @@ for _ in 0..<repetitions {
             for (key, direction) in mix { sink &+= context.decide(key, direction: direction, mark: 0).reason.rawValue }
         }
         cases[index].decide = min(cases[index].decide, Double(now() - startDecide) / Double(rounds * mix.count))
+        guard split else { continue }
+        // The mix alternates hit, miss: each half alone, so that the ratio can be told apart.
+        for half in 0..<2 {
+            let start = now()
+            for _ in 0..<rounds {
+                for position in stride(from: half, to: mix.count, by: 2) {
+                    sink &+= table.lookup(mix[position].0, mix[position].1) ?? -1
+                }
+            }
+            let perPacket = Double(now() - start) / Double(rounds * mix.count / 2)
+            if half == 0 {
+                cases[index].halves.hits = min(cases[index].halves.hits, perPacket)
+            } else {
+                cases[index].halves.misses = min(cases[index].halves.misses, perPacket)
+            }
+        }
     }
 }
 if sink == 42 { print("") }
-print("filters   specific  shapes  lookup ns/pkt  ratio  decide ns/pkt  ratio")
+print(
+    "filters   specific  shapes  lookup ns/pkt  ratio  decide ns/pkt  ratio"
+        + (split ? "  hits ns  ratio  misses ns  ratio" : "")
+)
 for entry in cases {
+    let halves =
+        split
+        ? String(
+            format: "  %7.1f  %5.2f  %9.1f  %5.2f",
+            entry.halves.hits,
+            entry.halves.hits / cases[0].halves.hits,
+            entry.halves.misses,
+            entry.halves.misses / cases[0].halves.misses
+        ) : ""
     print(
         String(
             format: "%7d  %9d  %6d  %13.1f  %5.2f  %13.1f  %5.2f",
@@ -194,6 +227,6 @@ for entry in cases {
             entry.lookup / cases[0].lookup,
             entry.decide,
             entry.decide / cases[0].decide
-        )
+        ) + halves
     )
 }
