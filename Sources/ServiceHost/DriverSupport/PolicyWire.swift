@@ -167,10 +167,6 @@ struct WireTables {
     /// the box outlives the encoding (the policy holds it), so its identity is not reused meanwhile.
     private var groupByIdentity: [ObjectIdentifier: UInt32] = [:]
     private var lastText: (text: String, index: UInt32) = ("", 0)
-    /// The last text of each provenance text field and its number: the source, store, policy and action
-    /// of consecutive rules are mostly the same, and comparing with the last one (one comparison of the
-    /// same storage) spares a hash of each (~15 % of encoding 100,000 rules).
-    private var lastField = [(text: String, index: UInt32)](repeating: ("", 0), count: 8)
 
     /// A group: the numbers of its context and its provenance.
     struct Group: Hashable {
@@ -208,13 +204,7 @@ struct WireTables {
     mutating func record(_ provenance: Provenance, into out: UnsafeMutableRawBufferPointer, at offset: Int) {
         var presence: UInt8 = 0
         func put(_ text: String, _ field: Int) {
-            let slot = field / 4 - 1
-            var index = lastField[slot].index
-            if text != lastField[slot].text {
-                index = string(text)
-                lastField[slot] = (text, index)
-            }
-            out.storeBytes(of: index.littleEndian, toByteOffset: offset + field, as: UInt32.self)
+            out.storeBytes(of: string(text).littleEndian, toByteOffset: offset + field, as: UInt32.self)
         }
         func put(_ text: String?, _ field: Int, bit: UInt8) {
             guard let text else { return }
