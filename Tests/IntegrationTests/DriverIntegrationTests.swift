@@ -34,8 +34,9 @@ struct DriverIntegrationTests {
             #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
             #expect(await net.blocked(from: net.peer, to: net.hostAddress, port: 23))
             #expect(await net.pings(from: net.peer, to: net.hostAddress))
-            try await driver.waitFor("<4>ipsecsvc-driver: dropped inbound TCP", seconds: 10)
-            try await driver.waitFor("<6>ipsecsvc-driver: summary:", seconds: 10)
+            // The harness's events go through swift-log (`LoggingDriverEventSink`): level, label, source.
+            try await driver.waitFor("warning ipsecsvc-driver: [Driver] dropped inbound TCP", seconds: 10)
+            try await driver.waitFor("info ipsecsvc-driver: [Driver] summary:", seconds: 10)
             #expect(driver.logText().contains("rule 'rule 1', policy 'Integration', source local"))
             let counters = try await driver.counters()
             #expect((counters["drops.blocked"] ?? 0) >= 1)
