@@ -6,7 +6,8 @@
 #   BUILD_DIR  where `ipsecsvc` is (default .build/release; `swift build -c release --product ipsecsvc`).
 #              Two directories, comma-separated: the restarted driver alternates between the two builds
 #              round by round (A B A B ...; the agent and the set-up are the first's), so that two builds are
-#              compared in one run under the same load. Both must read the same saved table format.
+#              compared in one run under the same load. Each build restarts with a table its own agent
+#              saved (so a build with a newer `PolicyWire` version is measured with its own version).
 #   ROUNDS     kill -9 + restart rounds (default 10)
 #   FILTERS    filters of the assigned local policy (default 1000)
 #
@@ -42,6 +43,8 @@
 #               time is shared between sessions first, so a process's own nice value only counts
 #               against its own session; the autogroup's nice counts against everybody's.
 #   THREADS=1   also prints each thread's CPU and run-queue time per round
+#   PERF=DIR    runs each restarted driver under `perf record -g -e cpu-clock` (software clock: this
+#               machine has no hardware counters), one file per round in DIR (`perf report -i`)
 #   STRACE=DIR  runs each restarted driver under `strace -f -tt -e trace=process,network,openat`, one
 #               file per round in DIR (a timeline of the restart; strace slows what it traces)
 set -euo pipefail
@@ -106,18 +109,47 @@ else
     "$bin" policy import "$dir/policy.xml" --format xml --assign "Policy 0" --config "$dir/ipsecsvc.conf" > /dev/null
 fi
 
-# Not through in_ns (a function: `&` would fork a subshell): `ip netns exec` execs, so $! is the program.
-ip netns exec "$ns" "$bin" run --config "$dir/ipsecsvc.conf" > "$dir/agent.log" 2>&1 &
-agent=$!
-mode=
-for _ in $(seq 3000); do
-    mode=$(in_ns "$bin" status --json --socket "$dir/run/control.sock" 2>/dev/null \
-        | sed -n 's/^ *"driverMode" *: *"\([a-z]*\)".*/\1/p') || true
-    [ "$mode" = secure ] && break
-    sleep 0.1
+# Starts build $1's agent (which starts its driver) and waits for secure mode; sets agent and status.
+start_agent() {
+    # Not through in_ns (a function: `&` would fork a subshell): `ip netns exec` execs, so $! is the program.
+    ip netns exec "$ns" "$1" run --config "$dir/ipsecsvc.conf" > "$dir/agent.log" 2>&1 &
+    agent=$!
+    local mode=
+    for _ in $(seq 3000); do
+        mode=$(in_ns "$1" status --json --socket "$dir/run/control.sock" 2>/dev/null \
+            | sed -n 's/^ *"driverMode" *: *"\([a-z]*\)".*/\1/p') || true
+        [ "$mode" = secure ] && break
+        sleep 0.1
+    done
+    [ "$mode" = secure ] || { echo "the service did not reach secure mode:" >&2; cat "$dir/agent.log" >&2; exit 1; }
+    status=$(in_ns "$1" status --json --socket "$dir/run/control.sock" | tr -d '\n ')
+}
+driver_of() { sed -n 's/.*"driverProcess":{[^}]*"pid":\([0-9]*\).*/\1/p' <<<"$status"; }
+
+# Two builds may save the table in different `PolicyWire` versions (a newer driver reads the older ones,
+# not the reverse): each build's agent saves its own first (the later builds', then killed with their
+# driver), and before each round the saved state gets the table of the build about to start, behind the
+# state record the last driver wrote (`DriverRuntimeStore`: IPSR, u16, u32 + JSON record, u32 + table).
+for ((b = ${#bins[@]} - 1; b >= 1; b--)); do
+    start_agent "${bins[b]}"
+    cp "$dir/run/driver-table" "$dir/table-$b"
+    other=$(driver_of)
+    kill -KILL "$agent" "$other"
+    wait "$agent" 2>/dev/null || true
+    while [ -e "/proc/$other" ]; do sleep 0.01; done
+    rm -f "$dir/run/driver-table"
 done
-[ "$mode" = secure ] || { echo "the service did not reach secure mode:" >&2; cat "$dir/agent.log" >&2; exit 1; }
-status=$(in_ns "$bin" status --json --socket "$dir/run/control.sock" | tr -d '\n ')
+start_agent "$bin"
+cp "$dir/run/driver-table" "$dir/table-0"
+# The offset of the table (its u32 length) in saved state $1.
+table_offset() { echo $((10 + $(od -An -t u4 -j 6 -N 4 "$1"))); }
+# Puts build $1's table behind the current saved state record.
+saved_table_of() {
+    local state="$dir/run/driver-table" table="$dir/table-$1"
+    { head -c "$(table_offset "$state")" "$state"; tail -c "+$(($(table_offset "$table") + 1))" "$table"; } \
+        > "$dir/driver-table.new"
+    mv "$dir/driver-table.new" "$state"
+}
 specific=$(sed -n 's/.*"table.specific-filters":\([0-9]*\).*/\1/p' <<<"$status")
 
 # Queue 4200 bound in the network namespace of process $1, read without starting a process.
@@ -134,7 +166,7 @@ exec {nap}<> <(:)  # a descriptor that never has data: `read -t` on it naps with
 alive() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null; }
 queue_bound() { in_ns cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null | grep -q '^ *4200 '; }
 # The driver the agent started (status --json: driverProcess.pid); later the one this script started.
-pid=$(sed -n 's/.*"driverProcess":{[^}]*"pid":\([0-9]*\).*/\1/p' <<<"$status")
+pid=$(driver_of)
 
 # CPU time, run-queue wait (runnable, no CPU) and time slices of process $1 so far, summed over its
 # threads, in ms (/proc/PID/task/*/schedstat: run ns, wait ns, slices; with `ip netns exec`'s part, which
@@ -173,10 +205,12 @@ for ((round = 1; round <= rounds; round++)); do
     { wait "${spawned:-$pid}"; } 2>/dev/null || true
     while alive "$pid" || alive "${spawned:-$pid}" || queue_bound; do sleep 0.005; done
     b=$(((round - 1) % ${#bins[@]}))
+    [ ${#bins[@]} = 1 ] || saved_table_of "$b"
     log="$dir/driver-$round.log"
     start=${EPOCHREALTIME/./}
     wrap=()
     [ -n "${STRACE:-}" ] && wrap=(strace -f -tt -e "trace=process,network,openat" -o "$STRACE/round-$round.txt" --)
+    [ -n "${PERF:-}" ] && wrap=(perf record -q -g -F 4000 -e cpu-clock -o "$PERF/round-$round.data" --)
     session=${sessions[(round - 1) % ${#sessions[@]}]}
     own_session=()  # setsid does not fork here: a background job of a script leads no process group
     [ "$session" = script ] || own_session=(setsid bash -c 'echo "$0" >/proc/self/autogroup; exec "$@"' "$session")
@@ -195,7 +229,7 @@ for ((round = 1; round <= rounds; round++)); do
         read -r -t 0.002 -u "$nap" _ || true
     done
     now=${EPOCHREALTIME/./}
-    if [ -n "${STRACE:-}" ]; then  # the driver is strace's child
+    if [ -n "${STRACE:-}${PERF:-}" ]; then  # the driver is strace's (perf's) child
         read -r pid _ <"/proc/$spawned/task/$spawned/children" || true  # no newline at its end
         execed=
     fi

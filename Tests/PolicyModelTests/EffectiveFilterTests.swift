@@ -1,6 +1,7 @@
 import Foundation
-import PolicyModel
 import Testing
+
+@testable import PolicyModel
 
 /// ``EffectiveFilter`` keeps its context (actions, provenance, …) in a shared box: it must still behave
 /// as a plain value, and equality, hashing and coding must be those of its fields.
@@ -49,6 +50,27 @@ import Testing
         changed.negotiation = NegotiationSettings(authenticationMethods: [], mainMode: mainMode)
         #expect(changed != built)
         #expect(Self.effective(1) != Self.effective(2))
+    }
+
+    /// A context made from another by setting its provenance (the driver's table decoder: a group per
+    /// rule of one action) shares the other's rule part — actions, tunnel, keying — in one box, not a
+    /// copy; changing a rule field then gives the filter a rule part of its own.
+    @Test func anotherProvenanceSharesTheRulePart() {
+        let original = Self.effective(1)
+        var other = original.with(filter: Self.filter(2))
+        other.provenance.ruleName = "R2"
+        #expect(other.contextIdentity != original.contextIdentity)
+        #expect(other.shared.context.rule === original.shared.context.rule)
+        var changed = other
+        changed.outboundAction = Self.block
+        #expect(changed.shared.context.rule !== original.shared.context.rule)
+        #expect(original.outboundAction == Self.permit && other.outboundAction == Self.permit)
+        // Equal values in rule parts of their own are equal, with equal hashes.
+        var rebuilt = Self.effective(2)
+        rebuilt.provenance.ruleName = "R2"
+        #expect(rebuilt.shared.context.rule !== other.shared.context.rule)
+        #expect(rebuilt == other)
+        #expect(rebuilt.hashValue == other.hashValue)
     }
 
     @Test func codingKeepsTheFieldsAndTheirNames() throws {

@@ -89,59 +89,161 @@ import Testing
         }
         Self.expectRefused(Self.bytes + [0], at: Self.records, "1 bytes after the last filter")
         Self.expectRefused(Array("IPSX".utf8) + Self.bytes.dropFirst(4), at: 0, "no IPSP mark")
-        Self.expectRefused(Self.with(byte: 4, at: 4), at: 4, "version 4")
+        Self.expectRefused(Self.with(byte: 5, at: 4), at: 4, "version 5")
     }
 
     /// A count the remaining bytes cannot hold is refused before anything is allocated for it: each
-    /// table's count in turn, the others empty.
+    /// table's count in turn, the others empty, in version 4's order and in version 3's.
     @Test func everyOversizeCountIsRefused() {
-        for table in 0..<5 {
-            var writer = WireWriter(capacity: 64)
-            writer.bytes(Array("IPSP".utf8))
-            writer.u16(3)
-            writer.blob(Array(#"{"generation":1,"filters":[]}"#.utf8))
-            for _ in 0..<table { writer.u32(0) }
-            let offset = writer.buffer.count
-            writer.u32(0x7FFF_FFFF)
-            writer.bytes([UInt8](repeating: 0, count: 64))
-            let name = ["contexts", "provenances", "strings", "groups", "filters of 48 bytes"][table]
-            Self.expectRefused(writer.buffer, at: offset, "2147483647 \(name) in")
+        let tables: [UInt16: [String]] = [
+            4: ["contexts", "strings", "provenances", "groups", "filters of 48 bytes"],
+            3: ["contexts", "provenances", "strings", "groups", "filters of 48 bytes"],
+        ]
+        for (version, names) in tables {
+            for (table, name) in names.enumerated() {
+                var writer = WireWriter(capacity: 64)
+                writer.bytes(Array("IPSP".utf8))
+                writer.u16(version)
+                writer.blob(Array(#"{"generation":1,"filters":[]}"#.utf8))
+                for _ in 0..<table { writer.u32(0) }
+                let offset = writer.buffer.count
+                writer.u32(0x7FFF_FFFF)
+                writer.bytes([UInt8](repeating: 0, count: 64))
+                Self.expectRefused(writer.buffer, at: offset, "2147483647 \(name) in")
+            }
+        }
+    }
+
+    /// A one-filter, one-group table, its parts found from the end: the filter record (48 bytes) after
+    /// its count, the group (8 bytes) after its count, the provenance record (84 bytes) after its
+    /// count, the string table before: "", "x" (the description), then the provenance's "s", "p", "r".
+    struct OneRule {
+        let bytes: [UInt8]
+        var group: Int { bytes.count - 48 - 4 - 8 }
+        var provenance: Int { group - 4 - 84 }
+        /// The start (length field) of string `number` (1–4): each is 4 + 1 bytes, the last one ends
+        /// before the provenance count.
+        func string(_ number: Int) -> Int { provenance - 4 - (5 - number) * 5 }
+
+        init() throws {
+            var filter = DecisionFixture.filter(1, .any, .me)
+            filter.description = "x"
+            var effective = DecisionFixture.effective(filter, DecisionFixture.action(.block))
+            effective.provenance = Provenance(kind: .local, source: "s", policyName: "p", ruleName: "r")
+            bytes = try PolicyWire.encode(EffectivePolicy(generation: 1, filters: [effective]))
         }
     }
 
     @Test func badTablesBeforeTheRecordsAreRefused() throws {
-        // The tables of a one-filter, one-group table, found from the end: the group (8 bytes) and the
-        // filter count precede the record; the string table ("", the description) precedes the group.
-        var filter = DecisionFixture.filter(1, .any, .me)
-        filter.description = "x"
-        var effective = DecisionFixture.effective(filter, DecisionFixture.action(.block))
-        effective.provenance = Provenance(kind: .local, source: "s", policyName: "p", ruleName: "r")
-        let bytes = try PolicyWire.encode(EffectivePolicy(generation: 1, filters: [effective]))
-        let group = bytes.count - 48 - 4 - 8
+        let table = try OneRule()
+        let bytes = table.bytes
+        let group = table.group
         Self.expectRefused(Self.with(1, at: group, in: bytes), at: group, "group 0: context 1 of 1")
         Self.expectRefused(Self.with(1, at: group + 4, in: bytes), at: group + 4, "group 0: provenance 1 of 1")
-        let text = group - 4 - 1
+        let text = table.string(4) + 4
         var notUTF8 = bytes
         notUTF8[text] = 0xFF
         Self.expectRefused(notUTF8, at: text, "not UTF-8")
-        // The provenance record ends with its GPO and linked-through presence flags (absent here).
-        let provenanceEnd = group - 4 - (4 + 4) - (4 + 1)
+    }
+
+    /// Every field of a provenance record: each text within the string table (naming the field), an
+    /// absent optional 0 (text and GUID), the kind, the presence bits and the reserved field.
+    @Test func everyProvenanceFieldOutOfRangeIsRefused() throws {
+        let table = try OneRule()
+        let (bytes, record) = (table.bytes, table.provenance)
+        let texts = [
+            (4, "source"), (12, "policy name"), (16, "rule name"), (20, "filter list name"),
+            (24, "filter action name"),
+        ]
+        for (field, name) in texts {
+            Self.expectRefused(
+                Self.with(5, at: record + field, in: bytes),
+                at: record + field,
+                "provenance 0: \(name) string 5 of 5"
+            )
+        }
+        // Present (its bit set) but out of range, and absent but not 0.
+        var withStore = Self.with(byte: 1, at: record + 1, in: bytes)
+        Self.expectRefused(Self.with(9, at: record + 8, in: withStore), at: record + 8, "store string 9 of 5")
+        withStore = Self.with(2, at: record + 8, in: withStore)
+        #expect(try PolicyWire.decode(withStore).filters[0].provenance.store == "s")
+        let absent = [(8, "store string 2"), (28, "GPO string 2"), (32, "linked through string 2")]
+        for (field, words) in absent {
+            Self.expectRefused(
+                Self.with(2, at: record + field, in: bytes),
+                at: record + field,
+                "\(words) where it is absent"
+            )
+        }
+        for (field, name) in [(36, "policy"), (52, "rule"), (68, "filter list")] {
+            Self.expectRefused(
+                Self.with(byte: 1, at: record + field + 15, in: bytes),
+                at: record + field,
+                "\(name) GUID where it is absent"
+            )
+        }
+        Self.expectRefused(Self.with(byte: 6, at: record, in: bytes), at: record, "source kind 6")
+        Self.expectRefused(Self.with(byte: 0x40, at: record + 1, in: bytes), at: record + 1, "presence bits 64")
+        Self.expectRefused(Self.with(byte: 1, at: record + 3, in: bytes), at: record + 2, "reserved field 256")
+    }
+
+    /// Repeats are found among many texts (the table's hash slots: colliding texts, equal lengths, a
+    /// repeat of the first, the last and one in the middle), and a table without one is read in order.
+    @Test func repeatsAreFoundAmongManyTexts() throws {
+        let texts = [""] + (1..<5000).map { "R\($0)" }
+        func table(_ texts: [String]) -> [UInt8] {
+            var writer = WireWriter(capacity: texts.count * 12)
+            for text in texts { writer.string(text) }
+            return writer.buffer
+        }
+        func read(_ texts: [String]) -> Result<[String], PolicyWireError> {
+            table(texts).withUnsafeBytes { raw in
+                var reader = WireReader(raw)
+                return Result { () throws(PolicyWireError) in try reader.stringTable(count: texts.count) }
+            }
+        }
+        #expect(try read(texts).get() == texts)
+        for (repeated, at) in [(1, 4999), (4999, 2500), (2500, 2501), (0, 17)] {
+            var changed = texts
+            changed[at] = texts[repeated]
+            // The later of the two is refused, at its length field.
+            let later = max(at, repeated)
+            switch read(changed) {
+            case .success: Issue.record("text \(at) repeats \(repeated) and was accepted")
+            case .failure(let error):
+                #expect(error.offset == table(Array(changed[0..<later])).count, "\(error)")
+                #expect(error.message.contains("string \(later) repeats"), "\(error)")
+            }
+        }
+    }
+
+    /// The string table holds each text once, the empty one first: a repeated text or a first one that
+    /// is not empty is not a table this encoder wrote.
+    @Test func aStringTableWithARepeatIsRefused() throws {
+        let table = try OneRule()
+        // "x" (string 1) becomes "s": string 2 then repeats it.
         Self.expectRefused(
-            Self.with(byte: 2, at: provenanceEnd - 1, in: bytes),
-            at: provenanceEnd - 1,
-            "presence flag 2"
+            Self.with(byte: UInt8(ascii: "s"), at: table.string(1) + 4, in: table.bytes),
+            at: table.string(2),
+            "string 2 repeats an earlier one"
         )
-        // Its kind is its first byte, of 30: the kind, three one-letter texts (5 bytes each), two empty
-        // ones (4 each), six flags.
-        let kind = provenanceEnd - 30
-        Self.expectRefused(Self.with(byte: 6, at: kind, in: bytes), at: kind, "source kind 6")
+        var writer = WireWriter(capacity: 64)
+        writer.bytes(Array("IPSP".utf8))
+        writer.u16(4)
+        writer.blob(Array(#"{"generation":1,"filters":[]}"#.utf8))
+        writer.u32(0)
+        writer.u32(1)
+        let start = writer.buffer.count
+        writer.string("a")
+        for _ in 0..<3 { writer.u32(0) }
+        Self.expectRefused(writer.buffer, at: start, "string 0 is not empty")
     }
 
     /// The policy's own JSON carries no filters: they come from the records only.
     @Test func filtersInThePolicyJSONAreRefused() throws {
         var writer = WireWriter(capacity: 64)
         writer.bytes(Array("IPSP".utf8))
-        writer.u16(3)
+        writer.u16(4)
         let shell = EffectivePolicy(generation: 1, filters: [Self.policy.filters[0]])
         writer.blob(Array(try JSONEncoder().encode(shell)))
         for _ in 0..<5 { writer.u32(0) }
@@ -171,6 +273,13 @@ import Testing
             let expected = String(validating: bytes, as: UTF8.self)
             #expect(read == expected, "\(bytes)")
             if let read { #expect(Array(read.utf8) == bytes) }
+            // The same through version 4's string table (its ASCII texts skip the check), after "".
+            guard !bytes.isEmpty else { continue }
+            let table = ([0, 0, 0, 0] + writer.buffer).withUnsafeBytes { raw in
+                var reader = WireReader(raw)
+                return try? reader.stringTable(count: 2)
+            }
+            #expect(table == expected.map { ["", $0] }, "\(bytes)")
         }
     }
 }

@@ -104,21 +104,121 @@ import Testing
                 "kind", "source", "store", "policyName", "policyID", "ruleName", "ruleID", "filterListName",
                 "filterListID", "filterActionName", "gpo", "linkedThrough",
             ],
-            "Provenance changed: write and read the new field in PolicyWire (WireWriter/WireReader.provenance)"
+            "Provenance changed: write and read the new field in PolicyWire (WireTables.record, ProvenanceReader)"
         )
     }
 
-    /// Version 3: every filter is a 48-byte record; a filter more of a known group and known texts
-    /// adds exactly one record.
+    /// Every filter is a 48-byte record; a filter more of a known group and known texts adds exactly one
+    /// record.
     @Test func filtersAreFixedSizeRecords() throws {
         let policy = Self.sharingBoxes(Self.varied)
         var longer = policy
         longer.filters.append(policy.filters[1].with(filter: policy.filters[3].filter))
         let bytes = try PolicyWire.encode(policy)
-        #expect(bytes[4] == 3 && bytes[5] == 0)
+        #expect(bytes[4] == 4 && bytes[5] == 0)
         #expect(try PolicyWire.encode(longer).count == bytes.count + 48)
         let count = policy.filters.count
         #expect(bytes.suffix(count * 48 + 4).prefix(4).elementsEqual([UInt8(count), 0, 0, 0]))
+    }
+
+    /// Version 4: a text is written once however many provenances name it (the store, the policy and
+    /// action names of 200 rules), and a rule more adds its fixed 84-byte provenance record, its group,
+    /// its filter record and only its new texts.
+    @Test func provenanceTextsAreWrittenOnce() throws {
+        let store = "/var/lib/ipsecsvc/a-store-path-named-once.xml"
+        func rules(_ count: Int) -> EffectivePolicy {
+            var policy = EffectivePolicy(generation: 1)
+            for index in 0..<count {
+                var effective = DecisionFixture.effective(
+                    DecisionFixture.filter(index + 1, .any, .me, proto: 6, dport: UInt16(index)),
+                    DecisionFixture.action(.block)
+                )
+                effective.provenance = Provenance(
+                    kind: .local,
+                    source: "local",
+                    store: store,
+                    policyName: "Policy of every rule",
+                    policyID: DecisionFixture.guid(1),
+                    ruleName: "R\(index)",
+                    ruleID: DecisionFixture.guid(1000 + index),
+                    filterListName: "L\(index)",
+                    filterListID: DecisionFixture.guid(5000 + index),
+                    filterActionName: "Block every packet"
+                )
+                policy.filters.append(effective)
+            }
+            return policy
+        }
+        let bytes = try PolicyWire.encode(rules(200))
+        var occurrences = 0
+        for start in 0...(bytes.count - store.utf8.count)
+        where bytes[start..<start + store.utf8.count].elementsEqual(store.utf8) {
+            occurrences += 1
+        }
+        #expect(occurrences == 1)
+        // Rule 200's two texts ("R200", "L200"): 8 bytes each with their lengths.
+        #expect(try PolicyWire.encode(rules(201)).count == bytes.count + 84 + 8 + 48 + 2 * 8)
+        #expect(try PolicyWire.decode(bytes) == rules(200))
+    }
+
+    /// `policy` in version 3, as a driver saved it before version 4 (the provenances before the string
+    /// table, each a record with texts of its own): the version 3 encoder, kept here.
+    static func version3(_ policy: EffectivePolicy) throws -> [UInt8] {
+        var tables = WireTables()
+        var records = [UInt8](repeating: 0, count: policy.filters.count * 48)
+        records.withUnsafeMutableBytes { out in
+            for (position, filter) in policy.filters.enumerated() {
+                let group =
+                    tables.group(ofIdentity: filter.contextIdentity)
+                    ?? tables.group(of: filter, identity: filter.contextIdentity)
+                tables.record(filter.filter, group: group, into: out, at: position * 48)
+            }
+        }
+        var writer = WireWriter(capacity: 4096 + records.count)
+        writer.bytes(Array("IPSP".utf8))
+        writer.u16(3)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        writer.blob(Array(try encoder.encode(EffectivePolicy(generation: policy.generation))))
+        writer.u32(UInt32(tables.contexts.count))
+        for context in tables.contexts.values { writer.blob(Array(try encoder.encode(context))) }
+        writer.u32(UInt32(tables.provenances.count))
+        for provenance in tables.provenances.values { writer.provenance(provenance) }
+        writer.u32(UInt32(tables.strings.count))
+        for text in tables.strings.values { writer.string(text) }
+        writer.u32(UInt32(tables.groups.count))
+        for group in tables.groups.values {
+            writer.u32(group.context)
+            writer.u32(group.provenance)
+        }
+        writer.u32(UInt32(policy.filters.count))
+        writer.bytes(records)
+        return writer.buffer
+    }
+
+    /// A table of version 3, as the driver before version 4 saved it, still loads: every provenance
+    /// field, descriptions and DNS names, shared and unshared groups; and the tables of the fuzz corpus
+    /// (`Fuzz/corpus/wire/v3-*`, written by the version 3 encoder) load and round-trip through
+    /// version 4.
+    @Test func readsVersionThree() throws {
+        for policy in [Self.ownRules, Self.varied, Self.sharingBoxes(Self.synthetic)] {
+            let bytes = try Self.version3(policy)
+            #expect(bytes[4] == 3)
+            let decoded = try PolicyWire.decode(bytes)
+            #expect(decoded == policy)
+            #expect(try PolicyWire.decode(PolicyWire.encode(decoded)) == policy)
+        }
+        let corpus = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/corpus/wire")
+        let saved = try FileManager.default.contentsOfDirectory(atPath: corpus.path).filter { $0.hasPrefix("v3-") }
+        #expect(saved.count == 5)
+        for name in saved {
+            let bytes = [UInt8](try Data(contentsOf: corpus.appendingPathComponent(name)))
+            #expect(bytes[4] == 3, "\(name)")
+            let decoded = try PolicyWire.decode(bytes)
+            #expect(try PolicyWire.decode(PolicyWire.encode(decoded)) == decoded, "\(name)")
+        }
     }
 
     /// The decoder builds one context per group, shared by the group's filters (each filter then costs

@@ -1,6 +1,6 @@
 // ipsecsvc-link-bench: the table hand-over from the agent to the driver process at 1,000 / 10,000 /
 // 100,000 filters (issue 14: ≤ 50 ms for 100,000).
-// Run: swift run -c release ipsecsvc-link-bench [REPS [FILTERS...]] (default 10 and 1000 10000 100000)
+// Run: swift run -c release ipsecsvc-link-bench [--rules] [REPS [FILTERS...]] (default 10 and 1000 10000 100000)
 //
 // The hand-over is what the link adds to a policy change: the agent encodes the effective policy
 // (PolicyWire), the bytes cross a Unix stream socket, the driver decodes them and saves them durably
@@ -67,8 +67,11 @@ func transfer(_ bytes: [UInt8]) -> UInt64 {
     return elapsed
 }
 
-let repetitions = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 10 : 10
-let sizes = CommandLine.arguments.dropFirst(2).compactMap { Int($0) }
+/// `--rules`: every filter a rule of its own (the netsh set-up of the restart benchmark).
+let rulesOnly = CommandLine.arguments.contains("--rules")
+let arguments = CommandLine.arguments.filter { $0 != "--rules" }
+let repetitions = arguments.count > 1 ? Int(arguments[1]) ?? 10 : 10
+let sizes = arguments.dropFirst(2).compactMap { Int($0) }
 let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : FileManager.default.temporaryDirectory.path
 let directory = base + "/ipsecsvc-link-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -91,9 +94,36 @@ func sharingContexts(_ policy: EffectivePolicy) -> EffectivePolicy {
     return policy
 }
 
+/// `policy` with every filter a rule of its own, as a netsh script of one rule per filter makes it (the
+/// restart benchmark's netsh set-up): a provenance each (rule and filter list names and GUIDs, the
+/// policy's name, GUID and store shared) and a context box each.
+func ruleByRule(_ policy: EffectivePolicy) -> EffectivePolicy {
+    var policy = policy
+    let policyID = IPsecGUID(high: 0x1234_5678_9abc_def0, low: 0x0fed_cba9_8765_4321)
+    for index in policy.filters.indices {
+        var filter = policy.filters[index]
+        filter.provenance = Provenance(
+            kind: .local,
+            source: "local",
+            store: "/var/lib/ipsecsvc/local-policy-store.xml",
+            policyName: "Bench",
+            policyID: policyID,
+            ruleName: "R\(index)",
+            ruleID: IPsecGUID(high: 0xaaaa_0000_0000_0000 | UInt64(index), low: UInt64(index) &* 0x9e37_79b9),
+            filterListName: "L\(index)",
+            filterListID: IPsecGUID(high: 0xbbbb_0000_0000_0000 | UInt64(index), low: UInt64(index) &* 0x7f4a_7c15),
+            filterActionName: "Block"
+        )
+        policy.filters[index] = filter
+    }
+    return policy
+}
+
+print(rulesOnly ? "every filter a rule of its own (--rules)" : "the filters of a list sharing their context")
 print("filters     bytes  encode ms (CPU/wall)  transfer ms  decode ms (CPU/wall)  save ms  hand-over ms (wall)")
 for size in sizes.isEmpty ? [1_000, 10_000, 100_000] : sizes {
-    let policy = sharingContexts(SyntheticPolicy.make(count: size, seed: 7))
+    let synthetic = SyntheticPolicy.make(count: size, seed: 7)
+    let policy = rulesOnly ? ruleByRule(synthetic) : sharingContexts(synthetic)
     var best = (encode: UInt64.max, transfer: UInt64.max, decode: UInt64.max, save: UInt64.max)
     var wall = (encode: UInt64.max, decode: UInt64.max)
     var bytes: [UInt8] = []
@@ -129,7 +159,7 @@ for size in sizes.isEmpty ? [1_000, 10_000, 100_000] : sizes {
     )
 }
 
-if sizes.isEmpty {
+if sizes.isEmpty && !rulesOnly {
     let unshared = SyntheticPolicy.make(count: 100_000, seed: 7)
     var unsharedEncode = (cpu: UInt64.max, wall: UInt64.max)
     for _ in 0..<repetitions {

@@ -15,7 +15,7 @@ actor DriverHost {
     let journal: any Journal
     private(set) var info: DriverProcessInfo
     private var record = DriverRuntimeRecord()
-    private var table: [UInt8] = []
+    private var table: ArraySlice<UInt8> = []
     /// The last change queued (changes wait for the one before them).
     private var lastChange: Task<Void, Never>?
     /// Yields once when the process should exit (a shutdown of a driver started by the service).
@@ -107,7 +107,7 @@ actor DriverHost {
             enforce = { try await $0.enterOperationalMode(mode) }
         case .apply(let stamp):
             // The same table again (a reconnect replays it): nothing to do.
-            if stamp == record.stamp, tail == table { return .done }
+            if stamp == record.stamp, ArraySlice(tail) == table { return .done }
             let policy: EffectivePolicy
             do {
                 policy = try PolicyWire.decode(tail)
@@ -115,7 +115,7 @@ actor DriverHost {
                 return .failed(DriverError(.failed, "the table cannot be read: \(error)"))
             }
             next.stamp = stamp
-            nextTable = tail
+            nextTable = ArraySlice(tail)
             enforce = { try await $0.apply(policy) }
         case .shutdown:
             next.mode = .operational(.permit)
@@ -141,7 +141,7 @@ actor DriverHost {
         return .done
     }
 
-    private func save(_ next: DriverRuntimeRecord, _ nextTable: [UInt8]) async throws {
+    private func save(_ next: DriverRuntimeRecord, _ nextTable: ArraySlice<UInt8>) async throws {
         var next = next
         next.epoch = await driver.fastPathEpoch
         next.savedAt = SystemClock.secondsSince1970()

@@ -9,6 +9,12 @@ extension PolicyWire {
         try bytes.withUnsafeBytes { raw in Result { () throws(PolicyWireError) in try decode(raw) } }.get()
     }
 
+    /// The policy in `bytes` (a table inside a larger buffer, such as the driver's saved state); byte
+    /// offsets in errors count from the slice's start.
+    public static func decode(_ bytes: ArraySlice<UInt8>) throws(PolicyWireError) -> EffectivePolicy {
+        try bytes.withUnsafeBytes { raw in Result { () throws(PolicyWireError) in try decode(raw) } }.get()
+    }
+
     private static func decode(_ raw: UnsafeRawBufferPointer) throws(PolicyWireError) -> EffectivePolicy {
         var reader = WireReader(raw)
         guard Array(try reader.bytes(4)) == magic else {
@@ -16,13 +22,18 @@ extension PolicyWire {
         }
         let found = try reader.u16()
         switch found {
-        case version: return try decodeVersion3(&reader)
+        case 3, 4: return try decodeVersion3or4(&reader, version: found)
         case 1, 2: return try decodeVersion1or2(&reader, version: found)
         default: throw reader.error("policy table version \(found), expected \(version)", back: 2)
         }
     }
 
-    private static func decodeVersion3(_ reader: inout WireReader) throws(PolicyWireError) -> EffectivePolicy {
+    /// Versions 3 and 4 differ in their provenances only: version 3 wrote them before the string table,
+    /// as records with texts of their own.
+    private static func decodeVersion3or4(
+        _ reader: inout WireReader,
+        version: UInt16
+    ) throws(PolicyWireError) -> EffectivePolicy {
         let decoder = JSONDecoder()
         var policy: EffectivePolicy = try reader.json(decoder, "the policy")
         guard policy.filters.isEmpty else { throw reader.error("the policy carries filters outside the records") }
@@ -32,32 +43,48 @@ extension PolicyWire {
         contexts.reserveCapacity(contextCount)
         for _ in 0..<contextCount { contexts.append(try reader.json(decoder, "a filter context")) }
 
-        let provenanceCount = try reader.count("provenances", bytesEach: WireReader.minimumProvenanceSize)
-        var provenances: [Provenance] = []
-        provenances.reserveCapacity(provenanceCount)
-        for _ in 0..<provenanceCount { provenances.append(try reader.provenance()) }
+        var decodedProvenances: [Provenance] = []
+        if version == 3 {
+            let provenanceCount = try reader.count("provenances", bytesEach: WireReader.minimumProvenanceSize)
+            decodedProvenances.reserveCapacity(provenanceCount)
+            for _ in 0..<provenanceCount { decodedProvenances.append(try reader.provenance()) }
+        }
 
         let stringCount = try reader.count("strings", bytesEach: 4)
         var strings: [String] = []
-        strings.reserveCapacity(stringCount)
-        for _ in 0..<stringCount { strings.append(try reader.string()) }
+        // Version 4: provenance records are checked here, and each is built when its group is, straight
+        // into the group's context (no array of 100,000 provenances in between).
+        var provenanceRecords: ProvenanceReader?
+        if version == 3 {
+            strings.reserveCapacity(stringCount)
+            for _ in 0..<stringCount { strings.append(try reader.string()) }
+        } else {
+            strings = try reader.stringTable(count: stringCount)
+            let provenanceCount = try reader.count("provenances", bytesEach: provenanceSize)
+            let records = try reader.bytes(provenanceCount * provenanceSize)
+            let checked = ProvenanceReader(
+                raw: UnsafeRawBufferPointer(rebasing: records),
+                base: records.startIndex,
+                strings: strings
+            )
+            for number in 0..<provenanceCount { _ = try checked.fields(number) }
+            provenanceRecords = checked
+        }
+        let provenanceCount = provenanceRecords?.count ?? decodedProvenances.count
 
-        // One shared context per group: each filter then holds its group's box, nothing of its own.
         let groupCount = try reader.count("groups", bytesEach: 8)
-        var templates: [EffectiveFilter] = []
-        templates.reserveCapacity(groupCount)
+        var groups: [(context: UInt32, provenance: UInt32)] = []
+        groups.reserveCapacity(groupCount)
         for number in 0..<groupCount {
-            let context = Int(try reader.u32())
+            let context = try reader.u32()
             guard context < contexts.count else {
                 throw reader.error("group \(number): context \(context) of \(contexts.count)", back: 4)
             }
-            let provenance = Int(try reader.u32())
-            guard provenance < provenances.count else {
-                throw reader.error("group \(number): provenance \(provenance) of \(provenances.count)", back: 4)
+            let provenance = try reader.u32()
+            guard provenance < provenanceCount else {
+                throw reader.error("group \(number): provenance \(provenance) of \(provenanceCount)", back: 4)
             }
-            var template = contexts[context]
-            template.provenance = provenances[provenance]
-            templates.append(template)
+            groups.append((context, provenance))
         }
 
         let count = Int(try reader.u32())
@@ -70,19 +97,121 @@ extension PolicyWire {
         var filters: [EffectiveFilter] = []
         filters.reserveCapacity(count)
         let records = try reader.bytes(count * recordSize)
-        let start = records.startIndex
         let recordReader = RecordReader(
             raw: UnsafeRawBufferPointer(rebasing: records),
-            base: start,
+            base: records.startIndex,
             strings: strings,
-            groups: templates.count
+            groups: groups.count
         )
+        // One shared context per group, made for its first filter: the group's later filters hold that
+        // filter's box (the position of its first filter, or -1), so a filter costs its `Filter` only.
+        var firstOfGroup = [Int32](repeating: -1, count: groups.count)
         for number in 0..<count {
             let (group, filter) = try recordReader.filter(number)
-            filters.append(templates[group].with(filter: filter))
+            let first = firstOfGroup[group]
+            if first >= 0 {
+                filters.append(filters[Int(first)].with(filter: filter))
+                continue
+            }
+            var made = contexts[Int(groups[group].context)]
+            let provenance = Int(groups[group].provenance)
+            made.provenance = try provenanceRecords?.provenance(provenance) ?? decodedProvenances[provenance]
+            made.filter = filter
+            firstOfGroup[group] = Int32(number)
+            filters.append(made)
         }
         policy.filters = filters
         return policy
+    }
+}
+
+/// Reads the fixed provenance records of version 4 (layout: ``PolicyWire``), checking every field.
+private struct ProvenanceReader {
+    let raw: UnsafeRawBufferPointer
+    /// The offset of the first record in the table, for errors.
+    let base: Int
+    let strings: [String]
+
+    var count: Int { raw.count / PolicyWire.provenanceSize }
+
+    /// A record's fields, checked: kind, presence bits, reserved 0, every text within the string table
+    /// (absent ones 0), absent GUIDs 0.
+    struct Fields {
+        var kind: SourceKind
+        /// String indexes: source, store, policy, rule, filter list, action, GPO, linked through.
+        var texts: (Int, Int, Int, Int, Int, Int, Int, Int)
+        var present: UInt8
+        var policyID: IPsecGUID
+        var ruleID: IPsecGUID
+        var filterListID: IPsecGUID
+    }
+
+    func fields(_ number: Int) throws(PolicyWireError) -> Fields {
+        let offset = number * PolicyWire.provenanceSize
+        func load<T: FixedWidthInteger>(_ field: Int, as: T.Type) -> T {
+            T(littleEndian: raw.loadUnaligned(fromByteOffset: offset + field, as: T.self))
+        }
+        func failure(_ field: Int, _ message: String) -> PolicyWireError {
+            PolicyWireError(offset: base + offset + field, message: "provenance \(number): \(message)")
+        }
+        let kind = Int(load(0, as: UInt8.self))
+        guard kind < SourceKind.allCases.count else { throw failure(0, "source kind \(kind)") }
+        let presence = load(1, as: UInt8.self)
+        guard presence & ~0x3F == 0 else { throw failure(1, "presence bits \(presence) (only bits 0–5 are defined)") }
+        let reserved = load(2, as: UInt16.self)
+        guard reserved == 0 else { throw failure(2, "reserved field \(reserved)") }
+        /// A text's index: within the table, or 0 when absent (`bit` clear).
+        func text(_ field: Int, _ what: String, bit: UInt8? = nil) throws(PolicyWireError) -> Int {
+            let index = Int(load(field, as: UInt32.self))
+            if let bit, presence & 1 << bit == 0 {
+                guard index == 0 else { throw failure(field, "\(what) string \(index) where it is absent") }
+                return 0
+            }
+            guard index < strings.count else { throw failure(field, "\(what) string \(index) of \(strings.count)") }
+            return index
+        }
+        func guid(_ field: Int, _ what: String, bit: UInt8) throws(PolicyWireError) -> IPsecGUID {
+            let id = IPsecGUID(
+                high: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + field, as: UInt64.self)),
+                low: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + field + 8, as: UInt64.self))
+            )
+            guard presence & 1 << bit != 0 || id == .zero else {
+                throw failure(field, "\(what) GUID where it is absent")
+            }
+            return id
+        }
+        return Fields(
+            kind: SourceKind.allCases[kind],
+            texts: (
+                try text(4, "source"), try text(8, "store", bit: 0), try text(12, "policy name"),
+                try text(16, "rule name"), try text(20, "filter list name"), try text(24, "filter action name"),
+                try text(28, "GPO", bit: 4), try text(32, "linked through", bit: 5)
+            ),
+            present: presence,
+            policyID: try guid(36, "policy", bit: 1),
+            ruleID: try guid(52, "rule", bit: 2),
+            filterListID: try guid(68, "filter list", bit: 3)
+        )
+    }
+
+    func provenance(_ number: Int) throws(PolicyWireError) -> Provenance {
+        let fields = try fields(number)
+        let texts = fields.texts
+        func present(_ bit: UInt8) -> Bool { fields.present & 1 << bit != 0 }
+        return Provenance(
+            kind: fields.kind,
+            source: strings[texts.0],
+            store: present(0) ? strings[texts.1] : nil,
+            policyName: strings[texts.2],
+            policyID: present(1) ? fields.policyID : nil,
+            ruleName: strings[texts.3],
+            ruleID: present(2) ? fields.ruleID : nil,
+            filterListName: strings[texts.4],
+            filterListID: present(3) ? fields.filterListID : nil,
+            filterActionName: strings[texts.5],
+            gpo: present(4) ? strings[texts.6] : nil,
+            linkedThrough: present(5) ? strings[texts.7] : nil
+        )
     }
 }
 

@@ -6,21 +6,36 @@ public import PolicyModel
 ///
 /// A policy's filters share few *contexts* (actions, connection type, tunnel, keying settings:
 /// everything of an ``EffectiveFilter`` but its ``Filter`` and its ``Provenance``), so those are written
-/// once, as JSON — every field the model has or gains travels without this file changing. Provenances
-/// (one per rule) are written once each as a binary record, and the texts of the filters (descriptions,
-/// DNS names) once each in a string table. A *group* pairs a context with a provenance: the filters of
-/// one filter list share one, and the decoder builds one shared context per group, so that a filter
-/// costs it its ``Filter`` and nothing else. Each filter is then a fixed 48-byte record of integers
-/// naming its group and its texts: encoding and decoding it are plain integer copies, and a count is
-/// checked against the bytes before anything is allocated for it.
+/// once, as JSON — every field the model has or gains travels without this file changing. Every text
+/// (the provenances' names, store and source, the filters' descriptions and DNS names) is written once
+/// in one string table and named by its index; provenances (one per rule) are fixed-size records of
+/// such indexes and raw GUIDs. A *group* pairs a context with a provenance: the filters of one filter
+/// list share one, and the decoder builds one shared context per group, so that a filter costs it its
+/// ``Filter`` and nothing else. Each filter is a fixed 48-byte record of integers naming its group and
+/// its texts: encoding and decoding a filter or a provenance are plain integer copies, a text is
+/// decoded once however many rules name it, and a count is checked against the bytes before anything
+/// is allocated for it.
 ///
-/// Layout (integers little-endian): `IPSP`, u16 version (3); u32 + JSON of the policy without filters;
+/// Layout (integers little-endian): `IPSP`, u16 version (4); u32 + JSON of the policy without filters;
 /// u32 context count, each u32 + JSON of an ``EffectiveFilter`` whose filter and provenance are
-/// placeholders; u32 provenance count, each a provenance record (u8 kind, then source, store?, policy
-/// name, policy GUID?, rule name, rule GUID?, filter list name, filter list GUID?, filter action name,
-/// GPO?, linked through?; a string is u32 + UTF-8, `?` is a u8 presence flag (0 or 1) before the
-/// value); u32 string count, each u32 + UTF-8; u32 group count, each u32 context + u32 provenance;
-/// u32 filter count, then exactly that many 48-byte records (nothing after them):
+/// placeholders; u32 string count, each u32 + UTF-8, entry 0 the empty text and no text twice; u32
+/// provenance count, each an 84-byte provenance record; u32 group count, each u32 context + u32
+/// provenance; u32 filter count, then exactly that many 48-byte filter records (nothing after them).
+///
+/// Provenance record (a string is a u32 index into the string table; an absent optional is index 0 or
+/// 16 zero bytes, with its presence bit clear):
+///
+/// | offset | field |
+/// |---|---|
+/// | 0 | u8 source kind (``SourceKind`` in declaration order) |
+/// | 1 | u8 presence: bit 0 store, 1 policy GUID, 2 rule GUID, 3 filter list GUID, 4 GPO, 5 linked through; the others 0 |
+/// | 2 | u16 0 |
+/// | 4, 8 | source, store |
+/// | 12, 16, 20, 24 | policy name, rule name, filter list name, filter action name |
+/// | 28, 32 | GPO, linked through |
+/// | 36, 52, 68 | 16 bytes each: policy GUID, rule GUID, filter list GUID |
+///
+/// Filter record:
 ///
 /// | offset | field |
 /// |---|---|
@@ -34,14 +49,19 @@ public import PolicyModel
 /// | 36, 40 | destination: value, extra |
 /// | 44 | u32 description (string) |
 ///
-/// Versions 1 and 2 (variable-size filter records; in version 1 the provenance was part of each
-/// context) are still read, so that a driver updated in place loads the table saved by its
-/// predecessor (``PolicyWire/decodeVersion1or2(_:version:)``).
+/// Versions 1–3 are still read, so that a driver updated in place loads the table saved by its
+/// predecessor: version 3 had the same filter records, but the provenances before the string table as
+/// variable-size records with texts of their own (u8 kind, then source, store?, policy name, policy
+/// GUID?, rule name, rule GUID?, filter list name, filter list GUID?, filter action name, GPO?, linked
+/// through?; a string u32 + UTF-8, `?` a u8 presence flag before the value); versions 1 and 2 had
+/// variable-size filter records (``PolicyWire/decodeVersion1or2(_:version:)``).
 public enum PolicyWire {
     static let magic: [UInt8] = Array("IPSP".utf8)
-    static let version: UInt16 = 3
+    static let version: UInt16 = 4
     /// The size of a filter record (layout: ``PolicyWire``).
     static let recordSize = 48
+    /// The size of a provenance record (layout: ``PolicyWire``).
+    static let provenanceSize = 84
     /// What a context carries in place of its filters' own filter.
     static let placeholder = Filter(id: .zero, source: .any, destination: .any)
     /// What a context carries in place of its filters' own provenance.
@@ -92,7 +112,17 @@ public enum PolicyWire {
             initialized = count * recordSize
         }
 
-        var writer = WireWriter(capacity: 4096 + tables.strings.count * 16 + records.count)
+        // The provenances' texts join the string table before it is written.
+        var provenances = [UInt8](repeating: 0, count: tables.provenances.count * provenanceSize)
+        provenances.withUnsafeMutableBytes { out in
+            for (number, provenance) in tables.provenances.values.enumerated() {
+                tables.record(provenance, into: out, at: number * provenanceSize)
+            }
+        }
+
+        var writer = WireWriter(
+            capacity: 4096 + tables.strings.count * 16 + provenances.count + tables.groups.count * 8 + records.count
+        )
         writer.bytes(magic)
         writer.u16(version)
         var shell = policy
@@ -103,10 +133,10 @@ public enum PolicyWire {
         writer.blob(Array(try encoder.encode(shell)))
         writer.u32(UInt32(tables.contexts.count))
         for context in tables.contexts.values { writer.blob(Array(try encoder.encode(context))) }
-        writer.u32(UInt32(tables.provenances.count))
-        for provenance in tables.provenances.values { writer.provenance(provenance) }
         writer.u32(UInt32(tables.strings.count))
         for text in tables.strings.values { writer.string(text) }
+        writer.u32(UInt32(tables.provenances.count))
+        writer.bytes(provenances)
         writer.u32(UInt32(tables.groups.count))
         for group in tables.groups.values {
             writer.u32(group.context)
@@ -167,6 +197,40 @@ struct WireTables {
         let number = strings.number(text)
         lastText = (text, number)
         return number
+    }
+
+    /// Writes the provenance record of `provenance` (layout: ``PolicyWire``) at `offset` of `out` (zeroed
+    /// before: an absent field stays 0), its texts numbered in the string table.
+    mutating func record(_ provenance: Provenance, into out: UnsafeMutableRawBufferPointer, at offset: Int) {
+        var presence: UInt8 = 0
+        func put(_ text: String, _ field: Int) {
+            out.storeBytes(of: string(text).littleEndian, toByteOffset: offset + field, as: UInt32.self)
+        }
+        func put(_ text: String?, _ field: Int, bit: UInt8) {
+            guard let text else { return }
+            presence |= 1 << bit
+            put(text, field)
+        }
+        func put(_ id: IPsecGUID?, _ field: Int, bit: UInt8) {
+            guard let id else { return }
+            presence |= 1 << bit
+            out.storeBytes(of: id.high.bigEndian, toByteOffset: offset + field, as: UInt64.self)
+            out.storeBytes(of: id.low.bigEndian, toByteOffset: offset + field + 8, as: UInt64.self)
+        }
+        put(provenance.source, 4)
+        put(provenance.store, 8, bit: 0)
+        put(provenance.policyName, 12)
+        put(provenance.ruleName, 16)
+        put(provenance.filterListName, 20)
+        put(provenance.filterActionName, 24)
+        put(provenance.gpo, 28, bit: 4)
+        put(provenance.linkedThrough, 32, bit: 5)
+        put(provenance.policyID, 36, bit: 1)
+        put(provenance.ruleID, 52, bit: 2)
+        put(provenance.filterListID, 68, bit: 3)
+        let kind = UInt8(SourceKind.allCases.firstIndex(of: provenance.kind)!)
+        out.storeBytes(of: kind, toByteOffset: offset, as: UInt8.self)
+        out.storeBytes(of: presence, toByteOffset: offset + 1, as: UInt8.self)
     }
 
     /// Writes the 48-byte record of `filter` (layout: ``PolicyWire``) at `offset`.

@@ -162,6 +162,64 @@ struct WireReader {
         return text
     }
 
+    /// The string table of version 4: `count` texts, the first one empty and none twice (each distinct
+    /// text is written once; a table that repeats one is not one this encoder wrote).
+    ///
+    /// A table of 100,000 rules has 200,000 texts of their own (rule and filter list names): repeats are
+    /// found by a hash of each text's bytes into a table of text numbers (a `Set<String>` was a third of
+    /// the whole decode, `perf`), and a text of ASCII bytes needs no check that it came back unchanged.
+    mutating func stringTable(count: Int) throws(PolicyWireError) -> [String] {
+        var strings: [String] = []
+        strings.reserveCapacity(count)
+        // Each text's bytes: offset << 32 | length (a table is under 4 GiB: DriverLink's limit).
+        var spans: [UInt64] = []
+        spans.reserveCapacity(count)
+        // Open addressing, at most half full: a slot holds the high half of a text's hash and its
+        // number + 1 (0: free), so that texts of other hashes are passed over without reading their bytes.
+        var size = 16
+        while size < count * 2 { size <<= 1 }
+        var slots = [UInt64](repeating: 0, count: size)
+        let mask = slots.count - 1
+        for number in 0..<count {
+            let start = offset
+            let length = Int(try u32())
+            let units = UnsafeRawBufferPointer(rebasing: try bytes(length)).assumingMemoryBound(to: UInt8.self)
+            // FNV-1a over the bytes, and whether any has its high bit set (then not ASCII).
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            var high: UInt8 = 0
+            for unit in units {
+                hash = (hash ^ UInt64(unit)) &* 0x0000_0100_0000_01b3
+                high |= unit
+            }
+            let tag = hash & 0xFFFF_FFFF_0000_0000
+            var slot = Int(truncatingIfNeeded: hash ^ hash >> 29) & mask
+            while slots[slot] != 0 {
+                if slots[slot] & 0xFFFF_FFFF_0000_0000 == tag {
+                    let other = spans[Int(slots[slot] & 0xFFFF_FFFF) - 1]
+                    let otherStart = Int(other >> 32)
+                    if Int(other & 0xFFFF_FFFF) == length,
+                        raw[otherStart..<otherStart + length].elementsEqual(raw[(offset - length)..<offset])
+                    {
+                        throw PolicyWireError(offset: start, message: "string \(number) repeats an earlier one")
+                    }
+                }
+                slot = (slot + 1) & mask
+            }
+            slots[slot] = tag | UInt64(number + 1)
+            spans.append(UInt64(offset - length) << 32 | UInt64(length))
+            if number == 0 {
+                guard length == 0 else { throw PolicyWireError(offset: start, message: "string 0 is not empty") }
+            }
+            var text = String(decoding: units, as: UTF8.self)
+            // `String(decoding:)` repairs bad UTF-8: a text whose bytes do not come back unchanged was not.
+            if high & 0x80 != 0, !text.withUTF8({ $0.elementsEqual(units) }) {
+                throw PolicyWireError(offset: start + 4, message: "text that is not UTF-8")
+            }
+            strings.append(text)
+        }
+        return strings
+    }
+
     mutating func optionalString() throws(PolicyWireError) -> String? {
         try present() ? try string() : nil
     }
