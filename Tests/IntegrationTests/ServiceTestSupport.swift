@@ -57,11 +57,7 @@ struct ServiceSandbox {
     var driverStatePath: String { stateDirectory + "/driver-state" }
 
     init(extraConfig: String = "", driver: String = "memory") throws {
-        var template = Array("/tmp/ipsecsvc-it-XXXXXX".utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw POSIXError(.EIO)
-        }
-        root = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        root = TemporaryDirectory(prefix: "ipsecsvc-it").path
         chmod(root, 0o755)
         let config = """
             # test configuration
