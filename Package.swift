@@ -75,7 +75,10 @@ let package = Package(
         // The pure packet decision (compiler, table, exemptions, modes, packet view, host information),
         // shared by the driver and explain: no C targets, no Foundation.
         .target(name: "DecisionCore", dependencies: ["PolicyModel"]),
-        .target(name: "Driver", dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem", "CNetfilterQueue"]),
+        .target(
+            name: "Driver",
+            dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem", "CNetfilterQueue", logging]
+        ),
         // IKE through strongSwan's charon over vici (docs/keying.md).
         .target(name: "Keying", dependencies: ["DecisionCore", "PolicyModel", "IPsecSystem"]),
         .target(name: "Plugins", dependencies: ["Providers", "PolicyFormats", "IPsecSystem", "CIPsecPluginABI"]),
@@ -204,7 +207,13 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "DecisionCoreTests", dependencies: ["IPsecTestKit", "DecisionCore", "PolicyModel"]),
-        .testTarget(name: "DriverTests", dependencies: ["IPsecTestKit", "DecisionCore", "Driver", "PolicyModel"]),
+        .testTarget(
+            name: "DriverTests",
+            dependencies: [
+                "IPsecTestKit", "DecisionCore", "Driver", "PolicyModel",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
+        ),
         // Fixtures/ holds vici frames recorded from charon 5.9.8 and a throw-away test CA.
         .testTarget(
             name: "KeyingTests",

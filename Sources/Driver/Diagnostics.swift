@@ -1,5 +1,6 @@
 public import DecisionCore
 import IPsecSystem
+public import Logging
 public import PolicyModel
 
 /// Where the driver's events go: drop events and periodic summaries.
@@ -11,18 +12,40 @@ public protocol DriverEventSink: Sendable {
     func event(_ message: String, priority: Int)
 }
 
-/// Writes events to standard error with a `<N>` syslog prefix, which journald turns into the
-/// entry's priority when the service runs under systemd.
-public struct StandardErrorEventSink: DriverEventSink {
-    public init() {}
+/// Logs the driver's events through swift-log: what a driver whose owner names no sink uses (the
+/// benchmarks' harnesses). The service gives its drivers `JournalDriverEventSink` instead, which logs the
+/// same events through the same swift-log path with their journal MESSAGE_ID.
+public struct LoggingDriverEventSink: DriverEventSink {
+    public var logger: Logger
+
+    /// `logger` defaults to standard error, so that events never mix with a harness's results on
+    /// standard output.
+    public init(
+        logger: Logger = Logger(
+            label: "ipsecsvc-driver",
+            factory: { label in StreamLogHandler.standardError(label: label) }
+        )
+    ) {
+        self.logger = logger
+    }
 
     public func event(_ message: String, priority: Int) {
-        // Best effort: an event that cannot be written has nowhere else to go.
-        try? FileSystem.writeAll(
-            Array("<\(priority)>ipsecsvc-driver: \(message)\n".utf8),
-            to: 2,
-            name: "standard error"
-        )
+        logger.log(level: Logger.Level(syslogPriority: priority), "\(message)")
+    }
+}
+
+extension Logger.Level {
+    /// The level of a syslog priority (0 emergency … 7 debug); swift-log has no emergency or alert, so
+    /// both are critical.
+    public init(syslogPriority priority: Int) {
+        switch priority {
+        case ...2: self = .critical
+        case 3: self = .error
+        case 4: self = .warning
+        case 5: self = .notice
+        case 6: self = .info
+        default: self = .debug
+        }
     }
 }
 

@@ -37,7 +37,7 @@ public struct NetfilterDriverConfiguration: Sendable {
         hostCheckInterval: Duration = .seconds(2),
         hookCheckInterval: Duration = .seconds(1),
         lastEpoch: UInt32 = 0,
-        eventSink: any DriverEventSink = StandardErrorEventSink(),
+        eventSink: any DriverEventSink = LoggingDriverEventSink(),
         installsHooks: Bool = true,
         fastPath: Bool = true,
         keyingRequests: (any KeyingRequestSink)? = nil,

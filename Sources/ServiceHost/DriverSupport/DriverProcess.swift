@@ -49,7 +49,7 @@ public struct DriverProcess: Sendable {
         do {
             lock = try DriverInstanceLock.acquire(chainPrefix: HookConfiguration().chainPrefix)
         } catch {
-            journal.record(Self.failure("could not start", error))
+            journal.record(JournalEntry.driverFailure("could not start", error))
             throw error
         }
         defer { lock.release() }
@@ -81,7 +81,7 @@ public struct DriverProcess: Sendable {
                 let times = try await host.restore(saved, startedAt: started)
                 journal.record(Self.restored(saved, times: times, startedAt: started))
             } catch {
-                journal.record(Self.failure("could not enforce its saved state again", error))
+                journal.record(JournalEntry.driverFailure("could not enforce its saved state again", error))
             }
         }
 
@@ -126,7 +126,7 @@ public struct DriverProcess: Sendable {
         do {
             return try await BlockingPool.shared.run { try store.loadDecoded() }
         } catch {
-            journal.record(Self.failure("could not read its saved state", error))
+            journal.record(JournalEntry.driverFailure("could not read its saved state", error))
             return nil
         }
     }
@@ -145,16 +145,6 @@ public struct DriverProcess: Sendable {
             priority: .warning,
             "The IPSec driver restarted and enforces its last accepted state again (\(mode ?? "no") mode, table generation \(record.stamp?.generation ?? 0)) \(ms(now)) ms after its start (\(phases) ms).",
             fields: ["IPSECSVC_DRIVER_MODE": mode ?? "none"]
-        )
-    }
-
-    /// The journal entry of a driver that cannot do its job.
-    static func failure(_ what: String, _ error: any Error) -> JournalEntry {
-        JournalEntry(
-            .driverFailed,
-            priority: .error,
-            "The IPSec driver \(what): \(error).",
-            fields: ["IPSECSVC_DRIVER_ERROR": (error as? DriverError)?.kind.rawValue ?? "failed"]
         )
     }
 }

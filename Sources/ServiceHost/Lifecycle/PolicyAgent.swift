@@ -121,7 +121,7 @@ public actor PolicyAgent {
             try? transition(.startFailed)
             // Cancelled: the service is being stopped while it starts (``stopDuringStart()`` follows).
             if !(error is CancellationError) {
-                if error is DriverError { journal.record(Self.driverFailure("could not start", error)) }
+                if error is DriverError { journal.record(JournalEntry.driverFailure("could not start", error)) }
                 journal.record(
                     JournalEntry(
                         .serviceStartFailed,
@@ -196,7 +196,7 @@ public actor PolicyAgent {
         } catch  where !(error is CancellationError) {
             driverFailure = "\(error)"
             journal.record(
-                Self.driverFailure(
+                JournalEntry.driverFailure(
                     "could not enter secure mode",
                     error,
                     consequence: " As a precaution it has entered block mode."
@@ -204,16 +204,6 @@ public actor PolicyAgent {
             )
             try await setMode(.block)
         }
-    }
-
-    /// The journal entry of a driver failure, with the driver's own words.
-    static func driverFailure(_ what: String, _ error: any Error, consequence: String = "") -> JournalEntry {
-        JournalEntry(
-            .driverFailed,
-            priority: .error,
-            "The IPSec driver \(what): \(error).\(consequence)",
-            fields: ["IPSECSVC_DRIVER_ERROR": (error as? DriverError)?.kind.rawValue ?? "failed"]
-        )
     }
 
     /// RUNNING → STOP_PENDING → STOPPED; the driver goes to permit mode (a manually stopped service

@@ -1,3 +1,4 @@
+import Driver
 public import Logging
 
 #if canImport(Glibc)
@@ -90,16 +91,7 @@ public struct JournalEntry: Hashable, Sendable, Codable {
 
 extension JournalPriority {
     /// The swift-log level of the same syslog priority.
-    public var level: Logger.Level {
-        switch self {
-        case .critical: .critical
-        case .error: .error
-        case .warning: .warning
-        case .notice: .notice
-        case .info: .info
-        case .debug: .debug
-        }
-    }
+    public var level: Logger.Level { Logger.Level(syslogPriority: rawValue) }
 }
 
 /// Where the service's events go. Implementations must be cheap and never block for long: the
