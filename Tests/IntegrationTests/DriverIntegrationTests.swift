@@ -34,8 +34,15 @@ struct DriverIntegrationTests {
             #expect(await net.connects(from: net.peer, to: net.hostAddress, port: 22))
             #expect(await net.blocked(from: net.peer, to: net.hostAddress, port: 23))
             #expect(await net.pings(from: net.peer, to: net.hostAddress))
-            try await driver.waitFor("<4>ipsecsvc-driver: dropped inbound TCP", seconds: 10)
-            try await driver.waitFor("<6>ipsecsvc-driver: summary:", seconds: 10)
+            // The harness's events go through swift-log's stream handler (LoggingDriverEventSink):
+            // "TIME LEVEL ipsecsvc-driver: [Driver] MESSAGE"; a drop is a warning, a summary information.
+            try await driver.waitFor("dropped inbound TCP", seconds: 10)
+            try await driver.waitFor("summary:", seconds: 10)
+            let lines = driver.logText().split(separator: "\n")
+            let drop = lines.first { $0.contains("dropped inbound TCP") } ?? ""
+            let summary = lines.first { $0.contains("summary:") } ?? ""
+            #expect(drop.contains(" warning ipsecsvc-driver:"), "\(drop)")
+            #expect(summary.contains(" info ipsecsvc-driver:"), "\(summary)")
             #expect(driver.logText().contains("rule 'rule 1', policy 'Integration', source local"))
             let counters = try await driver.counters()
             #expect((counters["drops.blocked"] ?? 0) >= 1)
