@@ -11,6 +11,8 @@ bin=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
 "$bin/ipsecsvc-driver-bench" 1
 "$bin/ipsecsvc-driver-bench" --diverse 1
 "$bin/ipsecsvc-driver-bench" --compile --diverse --size 1000 1
+echo "== classifier, two revisions interleaved (driver/compare-classifier.sh: HEAD against the working tree, 1k)"
+SCRATCH=$(mktemp -d) Benchmarks/driver/compare-classifier.sh -r 1 HEAD --size 1000 1 >/dev/null
 echo "== XML against xmllint"
 swift build -c release --scratch-path "$SCRATCH" --product xml-bench >/dev/null
 XMLBENCH=$bin/xml-bench RULES=100 FILTERS=1000 Benchmarks/xml/run.sh
@@ -34,4 +36,6 @@ IPSECSVC=$bin/ipsecsvc XMLBENCH=$bin/xml-bench Benchmarks/startup/timeline.sh "$
 test -s "$timeline/timeline"
 echo "== netsh -f scaling (netsh/run.sh --smoke)"
 Benchmarks/netsh/run.sh --smoke "$bin/ipsecsvc"
-echo "== every benchmark ran"
+echo "== IKE keying through charon (keying/run.sh --smoke: debug build, 1 round, 20 peers)"
+Benchmarks/keying/run.sh --smoke
+echo "== every benchmark ran (the live directory one, ldap/run.sh at tiny sizes, runs from .ci/run)"
