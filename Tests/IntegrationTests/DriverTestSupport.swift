@@ -383,17 +383,18 @@ extension DriverNetwork {
     /// place and the queue is bound.
     func startService(_ executable: String, config: String, name: String) async throws -> Process {
         let service = try spawn(host, [executable, "run", "--config", config], output: "\(directory)/\(name).log")
-        let clock = ContinuousClock()
-        let start = clock.now
-        while clock.now - start < .seconds(30) {
+        // Two minutes are a hang guard, not a bound: each check runs two `sh` children, which wait for
+        // the shared BlockingPool behind other suites' children at load 30 (a 30 s wait failed there).
+        let host = host
+        var inPlace = false
+        _ = await eventually(timeout: .seconds(120), interval: .milliseconds(50)) {
             let rules = await sh("ip netns exec \(host) iptables-save -t mangle")
             let bound = await sh("ip netns exec \(host) cat /proc/net/netfilter/nfnetlink_queue")
-            if rules.output.contains("NFQUEUE"), bound.output.contains(" 4200 ") || bound.output.hasPrefix(" 4200") {
-                return service
-            }
-            guard service.isRunning else { break }
-            try await Task.sleep(for: .milliseconds(50))
+            inPlace =
+                rules.output.contains("NFQUEUE") && (bound.output.contains(" 4200 ") || bound.output.hasPrefix(" 4200"))
+            return inPlace || !service.isRunning
         }
+        if inPlace { return service }
         let log = (try? String(contentsOfFile: "\(directory)/\(name).log", encoding: .utf8)) ?? ""
         throw TestFailure("the service did not reach secure mode: \(log)")
     }

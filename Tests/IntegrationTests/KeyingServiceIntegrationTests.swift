@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Keying
 import PolicyModel
 import Testing
@@ -129,7 +130,7 @@ final class KeyingLab: Sendable {
 
     /// Waits until the service has loaded at least `count` connections into charon.
     func waitForConnections(_ count: Int = 1) async throws {
-        let loaded = await ServiceHarness.eventually(timeout: 60) {
+        let loaded = await eventually(timeout: .seconds(60)) {
             let status = await keying()
             return (status["connections"] as? Int ?? 0) >= count && status["connected"] as? Bool == true
         }
@@ -226,7 +227,7 @@ struct KeyingServiceIntegrationTests {
             try await lab.assignPolicy(authentication: #"psk="it-psk""#)
             try await lab.waitForConnections()
             #expect(await lab.firstAnsweredPing(within: .seconds(8)) == nil)
-            let logged = await ServiceHarness.eventually(timeout: 60) {
+            let logged = await eventually(timeout: .seconds(60)) {
                 lab.log().contains("negotiation with \(lab.net.peerAddress) failed: authentication failed")
             }
             #expect(logged, "\(lab.log())")
@@ -244,7 +245,7 @@ struct KeyingServiceIntegrationTests {
             #expect(await lab.firstAnsweredPing(within: .seconds(8)) == nil)
             #expect(((await lab.keying())["softAssociations"] as? [Any])?.isEmpty != false)
             // charon gives up after its retransmissions (about 12 s here): the reason is "no answer".
-            let logged = await ServiceHarness.eventually(timeout: 60) {
+            let logged = await eventually(timeout: .seconds(60)) {
                 lab.log().contains("negotiation with \(lab.net.peerAddress) failed: no answer")
             }
             #expect(logged, "\(lab.log())")
@@ -257,7 +258,7 @@ struct KeyingServiceIntegrationTests {
             try await lab.assignPolicy(offers: "ESP[DES,MD5]", authentication: #"psk="it-psk""#)
             try await lab.waitForConnections()
             #expect(await lab.firstAnsweredPing(within: .seconds(8)) == nil)
-            let logged = await ServiceHarness.eventually(timeout: 60) {
+            let logged = await eventually(timeout: .seconds(60)) {
                 lab.log().contains("negotiation with \(lab.net.peerAddress) failed: no proposal chosen")
             }
             #expect(logged, "\(lab.log())")
@@ -349,7 +350,7 @@ struct KeyingServiceIntegrationTests {
             #expect(trapped.contains { $0.names.contains { $0.hasPrefix(KeyingPlanner.prefix) } }, "\(trapped)")
             await client.closeIdleConnections()
             _ = await lab.ping()
-            let established = await ServiceHarness.eventually(timeout: 60) {
+            let established = await eventually(timeout: .seconds(60)) {
                 let sas = (try? await lab.serviceSAs()) ?? []
                 return sas.contains { sa in sa.sections.contains { $0.message.string("state") == "ESTABLISHED" } }
             }
@@ -395,7 +396,7 @@ struct KeyingServiceIntegrationTests {
     @Test func aKerberosOnlyRuleIsReportedAsNotNegotiable() async throws {
         try await Self.run(peerKey: "it-psk") { lab in
             try await lab.assignPolicy(authentication: "kerberos=yes")
-            let reported = await ServiceHarness.eventually(timeout: 60) {
+            let reported = await eventually(timeout: .seconds(60)) {
                 let rules = await lab.keying()["unnegotiable"] as? [[String: Any]] ?? []
                 return rules.contains { ($0["reason"] as? String)?.contains("cannot be negotiated on Linux") == true }
             }
@@ -425,7 +426,7 @@ struct KeyingServiceIntegrationTests {
                 popd
                 """
             )
-            let gone = await ServiceHarness.eventually(timeout: 60) {
+            let gone = await eventually(timeout: .seconds(60)) {
                 (try? await lab.serviceSAs().isEmpty) == true
             }
             #expect(gone, "\(lab.local.log())")
@@ -440,7 +441,7 @@ struct KeyingServiceIntegrationTests {
             try await lab.waitForConnections()
             #expect(await lab.firstAnsweredPing(within: .seconds(20)) != nil)
             await lab.local.stop()
-            let lost = await ServiceHarness.eventually(timeout: 60) {
+            let lost = await eventually(timeout: .seconds(60)) {
                 await lab.keying()["connected"] as? Bool == false
             }
             #expect(lost)

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Testing
 
 #if canImport(Glibc)
@@ -161,8 +162,8 @@ import Glibc
         defer { netsh.sandbox.remove() }
         let service = try netsh.sandbox.startRun()
         defer { service.terminate() }
-        #expect(await ServiceHarness.eventually { netsh.sandbox.driverMode() == "secure" })
-        #expect(await ServiceHarness.eventually { await ServiceHarness.socketAnswers(netsh.sandbox.socket) })
+        #expect(await eventually { netsh.sandbox.driverMode() == "secure" })
+        #expect(await eventually { await ServiceHarness.socketAnswers(netsh.sandbox.socket) })
         #expect(try await netsh.netsh(["ipsec", "dynamic", "add", "mmpolicy", "name=MM"]).status == 0)
         let rule = try await netsh.netsh([
             "ipsec", "dynamic", "add", "rule", "srcaddr=198.18.66.6", "dstaddr=me", "mmpolicy=MM",
@@ -198,7 +199,7 @@ import Glibc
         // The config persists across the stop; the rules are gone.
         let again = try netsh.sandbox.startRun()
         defer { again.terminate() }
-        #expect(await ServiceHarness.eventually { await ServiceHarness.socketAnswers(netsh.sandbox.socket) })
+        #expect(await eventually { await ServiceHarness.socketAnswers(netsh.sandbox.socket) })
         let after = try await netsh.netsh(["ipsec", "dynamic", "show", "all"]).output
         #expect(after.contains("IPsec Diagnostics       : 7"))
         #expect(!after.contains("198.18.66.6"))
@@ -276,8 +277,8 @@ import Glibc
         let service = try netsh.sandbox.startRun()
         defer { service.terminate() }
         // Running: the policy is applied and the socket answers.
-        #expect(await ServiceHarness.eventually { netsh.sandbox.driverMode() == "secure" })
-        #expect(await ServiceHarness.eventually { await ServiceHarness.socketAnswers(netsh.sandbox.socket) })
+        #expect(await eventually { netsh.sandbox.driverMode() == "secure" })
+        #expect(await eventually { await ServiceHarness.socketAnswers(netsh.sandbox.socket) })
         let script = try netsh.write(
             """
             pushd ipsec static

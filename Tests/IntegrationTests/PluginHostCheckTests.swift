@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Testing
 
 /// `ipsecsvc plugin-host --check`, run as a plugin author runs it (no root needed).
@@ -74,9 +75,7 @@ import Testing
 
     /// Builds the C example and the misbehaving fixture with cc, as the guide says.
     static let plugins: (xmldir: String, fixture: String)? = {
-        var template = Array("/tmp/ipsecsvc-check-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { return nil }
-        let directory = String(cString: made)
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-check").path
         let include = repository.appendingPathComponent("Sources/CIPsecPluginABI/include").path
         let builds = [
             (directory + "/libxmldir.so", repository.appendingPathComponent("Examples/c-xmldir/xmldir.c").path),

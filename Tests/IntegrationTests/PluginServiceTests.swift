@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Testing
 
 #if canImport(Glibc)
@@ -69,23 +70,11 @@ import Glibc
         return filters.map { ($0["provenance"] as? [String: Any])?["source"] as? String ?? "" }
     }
 
-    /// Polls `condition` every half second for up to `seconds` (generous: a loaded two-core machine).
-    static func poll(seconds: Double = 120, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(500))
-        } while Date() < deadline
-        return try await condition()
-    }
-
     @Test(.timeLimit(.minutes(10)))
     func theServiceRunsAConfiguredPluginAndSurvivesItsFailure() async throws {
-        var template = Array("/tmp/ipsecsvc-plugwire-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        try #require(made != nil)
-        let work = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        defer { try? FileManager.default.removeItem(atPath: work) }
+        let scratch = TemporaryDirectory(prefix: "ipsecsvc-plugwire")
+        defer { scratch.remove() }
+        let work = scratch.path
         let pluginDirectory = work + "/lib"
         let pluginsD = work + "/plugins.d"
         let policies = work + "/policies"
@@ -151,7 +140,7 @@ import Glibc
         try #require(await sandbox.waitForRunning(timeout: 120), "log:\n\(service.output)")
 
         var effective: [String: Any] = [:]
-        let applied = try await Self.poll {
+        let applied = try await eventually(timeout: .seconds(120), interval: .milliseconds(500)) {
             effective = Self.json(try await sandbox.execute(["policy", "show", "--effective", "--json"] + common))
             return Self.filterSources(effective).contains("plugin:xmldir")
         }
@@ -181,7 +170,7 @@ import Glibc
         // the change, the fetch fails validation, and only its source fails: local takes its place.
         try "<policyStore xmlns=\"urn:ipsecsvc:policy:1\" version=\"1\"><filterList"
             .write(toFile: policies + "/10-site.xml", atomically: true, encoding: .utf8)
-        let failed = try await Self.poll {
+        let failed = try await eventually(timeout: .seconds(120), interval: .milliseconds(500)) {
             status = Self.json(try await sandbox.execute(["status", "--json"] + common))
             return Self.sources(status)["plugin:xmldir"]?["state"] as? String == "failed"
         }
@@ -215,7 +204,7 @@ import Glibc
             .write(toFile: pluginsD + "/extra.conf", atomically: true, encoding: .utf8)
         let refreshed = try await sandbox.execute(["service", "refresh"] + common)
         #expect(refreshed.status == 0, "\(refreshed.output)")
-        let added = try await Self.poll(seconds: 60) {
+        let added = try await eventually(timeout: .seconds(60), interval: .milliseconds(500)) {
             status = Self.json(try await sandbox.execute(["status", "--json"] + common))
             return ["standby", "in-effect"].contains(Self.sources(status)["plugin:extra"]?["state"] as? String)
         }
@@ -225,7 +214,7 @@ import Glibc
         try FileManager.default.removeItem(atPath: pluginsD + "/extra.conf")
         let refreshedAgain = try await sandbox.execute(["service", "refresh"] + common)
         #expect(refreshedAgain.status == 0, "\(refreshedAgain.output)")
-        let removed = try await Self.poll(seconds: 60) {
+        let removed = try await eventually(timeout: .seconds(60), interval: .milliseconds(500)) {
             status = Self.json(try await sandbox.execute(["status", "--json"] + common))
             return status["state"] as? String == "RUNNING" && Self.sources(status)["plugin:extra"] == nil
         }

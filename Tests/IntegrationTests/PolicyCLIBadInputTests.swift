@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Testing
 
 /// The bad-input corpus of the native XML reader, through the command line: every file gives one
@@ -35,9 +36,9 @@ import Testing
     }
 
     @Test func twoHundredMegabytesAreRefusedBeforeParsing() async throws {
-        let directory = try IPsecSvcProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("huge.xml").path
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-cli")
+        defer { directory.remove() }
+        let path = directory.file("huge.xml")
         // Sparse: the reader must refuse it by its size without reading 200 MB.
         #expect(FileManager.default.createFile(atPath: path, contents: Data("<policyStore".utf8)))
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
@@ -50,9 +51,9 @@ import Testing
     }
 
     @Test func emptyFileIsAnError() async throws {
-        let directory = try IPsecSvcProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("empty.xml").path
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-cli")
+        defer { directory.remove() }
+        let path = directory.file("empty.xml")
         #expect(FileManager.default.createFile(atPath: path, contents: Data()))
         let result = try await IPsecSvcProcess.run(["policy", "validate", path])
         #expect(result.status == 1)

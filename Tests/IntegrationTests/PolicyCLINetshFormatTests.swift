@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Testing
 
 /// `policy import|convert|validate` with netsh scripts as a policy file format (`--format netsh`,
@@ -15,13 +16,13 @@ import Testing
         """
 
     @Test func importWithFormatNetshFillsTheLocalStore() async throws {
-        let directory = try IPsecSvcProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("lockdown.txt").path
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-cli")
+        defer { directory.remove() }
+        let path = directory.file("lockdown.txt")
         try Self.script.write(toFile: path, atomically: true, encoding: .utf8)
         let offline = [
-            "--config", "/dev/null", "--state-dir", directory.appendingPathComponent("state").path,
-            "--socket", directory.appendingPathComponent("none.sock").path,
+            "--config", "/dev/null", "--state-dir", directory.file("state"),
+            "--socket", directory.file("none.sock"),
         ]
         let imported = try await IPsecSvcProcess.run(
             ["policy", "import", path, "--format", "netsh", "--store", "local", "--assign", "Lockdown"] + offline
@@ -34,12 +35,12 @@ import Testing
     }
 
     @Test func convertRoundTripsThroughTheDump() async throws {
-        let directory = try IPsecSvcProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let script = directory.appendingPathComponent("lockdown.netsh").path
-        let xml = directory.appendingPathComponent("lockdown.xml").path
-        let dump = directory.appendingPathComponent("dump.netsh").path
-        let again = directory.appendingPathComponent("again.xml").path
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-cli")
+        defer { directory.remove() }
+        let script = directory.file("lockdown.netsh")
+        let xml = directory.file("lockdown.xml")
+        let dump = directory.file("dump.netsh")
+        let again = directory.file("again.xml")
         try Self.script.write(toFile: script, atomically: true, encoding: .utf8)
         #expect(try await IPsecSvcProcess.run(["policy", "convert", script, xml]).status == 0)
         #expect(try await IPsecSvcProcess.run(["policy", "convert", xml, dump]).status == 0)
@@ -49,9 +50,9 @@ import Testing
     }
 
     @Test func aFailingLineIsNamedAndNothingIsRead() async throws {
-        let directory = try IPsecSvcProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("bad.netsh").path
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-cli")
+        defer { directory.remove() }
+        let path = directory.file("bad.netsh")
         try "pushd ipsec static\nadd policy name=X\nadd bogus\n".write(toFile: path, atomically: true, encoding: .utf8)
         let result = try await IPsecSvcProcess.run(["policy", "validate", path])
         #expect(result.status == 1)

@@ -59,11 +59,4 @@ enum IPsecSvcProcess {
             standardError: String(decoding: errorData, as: UTF8.self)
         )
     }
-
-    /// A fresh temporary directory.
-    static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ipsecsvc-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Testing
 
 @Suite struct PolicyCLITests {
@@ -35,8 +36,8 @@ import Testing
     }
 
     @Test func unreadableFilesExitOneWithOneLineEach() async throws {
-        let directory = try IPsecSvcProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-cli")
+        defer { directory.remove() }
         let result = try await IPsecSvcProcess.run(["policy", "validate", "/nonexistent/a.xml", directory.path])
         #expect(result.status == 1)
         #expect(
@@ -61,9 +62,9 @@ import Testing
     }
 
     @Test func unknownFormatExitsOne() async throws {
-        let directory = try IPsecSvcProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("notes.txt").path
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-cli")
+        defer { directory.remove() }
+        let path = directory.file("notes.txt")
         try Data("hello\n".utf8).write(to: URL(fileURLWithPath: path))
         let result = try await IPsecSvcProcess.run(["policy", "validate", path])
         #expect(result.status == 1)

@@ -1,10 +1,6 @@
 import Foundation
+import IPsecTestKit
 import Testing
-
-/// Whether the XML reader (which comes with its schema) is in this tree.
-private let xmlFormatPresent = FileManager.default.fileExists(
-    atPath: IPsecSvcProcess.packageRoot.appendingPathComponent("policies-xml/ipsec-policy.xsd").path
-)
 
 /// The shipped policies (`policies-xml/*.xml`).
 private let shippedPolicies: [String] = {
@@ -13,12 +9,8 @@ private let shippedPolicies: [String] = {
     return names.filter { $0.hasSuffix(".xml") }.sorted().map { directory.appendingPathComponent($0).path }
 }()
 
-/// End-to-end runs through the native XML reader and writer.
-///
-/// They need the XML reader, which arrives with `policies-xml/ipsec-policy.xsd`; before that they
-/// are skipped rather than failed.
-@Suite(.enabled(if: xmlFormatPresent, "the native XML reader is not in this tree yet"))
-struct PolicyCLIXMLTests {
+/// End-to-end runs through the native XML reader and writer (always built in).
+@Suite struct PolicyCLIXMLTests {
 
     /// A valid store: one policy with a PSK rule and the default response rule.
     static let valid = """
@@ -52,15 +44,13 @@ struct PolicyCLIXMLTests {
 
         """
 
-    private func write(_ text: String, name: String, in directory: URL) throws -> String {
-        let url = directory.appendingPathComponent(name)
-        try Data(text.utf8).write(to: url)
-        return url.path
+    private func write(_ text: String, name: String, in directory: TemporaryDirectory) throws -> String {
+        directory.write(name, text)
     }
 
-    @Test(.enabled(if: !shippedPolicies.isEmpty, "no policies-xml/*.xml yet"))
-    func shippedPoliciesAreValid() async throws {
+    @Test func shippedPoliciesAreValid() async throws {
         let files = shippedPolicies
+        try #require(!files.isEmpty, "no policies-xml/*.xml in \(IPsecSvcProcess.packageRoot.path)")
         let result = try await IPsecSvcProcess.run(["policy", "validate"] + files)
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardError.isEmpty)
@@ -71,10 +61,10 @@ struct PolicyCLIXMLTests {
 
     @Test(.enabled(if: !shippedPolicies.isEmpty, "no policies-xml/*.xml yet"))
     func shippedPoliciesRoundTripByteForByte() async throws {
-        let directory = try IPsecSvcProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-cli")
+        defer { directory.remove() }
         for file in shippedPolicies {
-            let output = directory.appendingPathComponent(URL(fileURLWithPath: file).lastPathComponent).path
+            let output = directory.file(URL(fileURLWithPath: file).lastPathComponent)
             let result = try await IPsecSvcProcess.run(["policy", "convert", file, output])
             #expect(result.status == 0, "\(file): \(result.standardError)")
             #expect(
@@ -85,8 +75,8 @@ struct PolicyCLIXMLTests {
     }
 
     @Test func validFileAndEveryOutput() async throws {
-        let directory = try IPsecSvcProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-cli")
+        defer { directory.remove() }
         let path = try write(Self.valid, name: "lockdown.xml", in: directory)
 
         let validate = try await IPsecSvcProcess.run(["policy", "validate", path])
@@ -119,8 +109,8 @@ struct PolicyCLIXMLTests {
     }
 
     @Test func everyProblemIsPrintedWithFileAndLocation() async throws {
-        let directory = try IPsecSvcProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-cli")
+        defer { directory.remove() }
         let broken = Self.valid
             .replacingOccurrences(of: "protocol=\"tcp\"", with: "protocol=\"icmp\"")
             .replacingOccurrences(of: "198.18.0.0", with: "198.18.0.7")
@@ -144,7 +134,7 @@ struct PolicyCLIXMLTests {
         )
         #expect(result.standardOutput == "\(good): valid (1 policy, 1 filter list, 2 filter actions)\n")
 
-        let output = directory.appendingPathComponent("out.xml").path
+        let output = directory.file("out.xml")
         let convert = try await IPsecSvcProcess.run(["policy", "convert", bad, output])
         #expect(convert.status == 1)
         #expect(
@@ -158,8 +148,8 @@ struct PolicyCLIXMLTests {
     }
 
     @Test func schemaErrorsNameLineAndColumn() async throws {
-        let directory = try IPsecSvcProcess.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-cli")
+        defer { directory.remove() }
         let path = try write(
             Self.valid.replacingOccurrences(of: "<kerberos/>", with: "<kerberos/><bogus/>"),
             name: "schema.xml",

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Testing
 
 #if canImport(Glibc)
@@ -121,7 +122,7 @@ import Glibc
         defer { ours.terminate() }
         // Both have exec'd tail (the spawn may return before the new command line shows in /proc).
         #expect(
-            await ServiceHarness.eventually {
+            await eventually {
                 [stranger.pid, ours.pid].allSatisfy { ServiceSandbox.commandLine(of: $0).first == "tail" }
             }
         )

@@ -82,7 +82,7 @@ import Glibc
         #expect(nobody.status != 0)
         #expect(nobody.output.contains("Access is denied"), "\(nobody.output)")
         #expect(
-            await ServiceHarness.eventually { service.output.contains("MESSAGE_ID=540e0118f1d54a608fb55d33a4cfc578") }
+            await eventually { service.output.contains("MESSAGE_ID=540e0118f1d54a608fb55d33a4cfc578") }
         )
         #expect(service.output.contains("IPSECSVC_PEER_UID=65534"))
 

@@ -24,19 +24,6 @@ enum ServiceHarness {
 
     static var isRoot: Bool { geteuid() == 0 }
 
-    /// Waits until `condition` holds, polling; false after `timeout` seconds. Sleeps with `Task.sleep`:
-    /// the test process's cooperative pool (two threads here, shared by every test running in
-    /// parallel) stays free for the tests that run a service in-process. There is deliberately no
-    /// blocking form: a test that sleeps or waits synchronously starves unrelated async tests.
-    static func eventually(timeout: Double = 30, _ condition: () async -> Bool) async -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return await condition()
-    }
-
     /// Whether the control socket accepts a connection now. `connect(2)` blocks while the service's
     /// backlog is full: on a thread of its own, not the cooperative pool.
     static func socketAnswers(_ path: String) async -> Bool {
@@ -70,11 +57,7 @@ struct ServiceSandbox {
     var driverStatePath: String { stateDirectory + "/driver-state" }
 
     init(extraConfig: String = "", driver: String = "memory") throws {
-        var template = Array("/tmp/ipsecsvc-it-XXXXXX".utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw POSIXError(.EIO)
-        }
-        root = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        root = TemporaryDirectory(prefix: "ipsecsvc-it").path
         chmod(root, 0o755)
         let config = """
             # test configuration
@@ -119,7 +102,7 @@ struct ServiceSandbox {
     /// Waits until the service answers `service.status` with RUNNING.
     func waitForRunning(timeout: Double = 60) async -> Bool {
         let socket = socket
-        return await ServiceHarness.eventually(timeout: timeout) {
+        return await eventually(timeout: .seconds(timeout)) {
             // A blocking exchange: on a thread of its own.
             let state = try? await offPool {
                 let answer = RawControl.request(socket, #"{"version":1,"command":"service.status"}"#)

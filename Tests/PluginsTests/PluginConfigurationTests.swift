@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import Testing
 
 @testable import Plugins
@@ -75,7 +76,7 @@ import Testing
     }
 
     @Test func directoryLoadsGoodFilesAndReportsBadOnes() throws {
-        let directory = try PluginFixtures.temporaryDirectory("plugins.d")
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-plugins.d").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "path = a.so\nenabled = yes\n".write(toFile: directory + "/10-a.conf", atomically: true, encoding: .utf8)
         try "path = b.so\ncolour = blue\n".write(toFile: directory + "/20-b.conf", atomically: true, encoding: .utf8)

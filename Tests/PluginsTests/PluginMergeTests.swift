@@ -25,8 +25,8 @@ import Testing
     @Test func pluginsMergeWithProvenanceAndABrokenPluginChangesNothing() async throws {
         let fixtures = try await PluginFixtures.require()
         try #require(PluginFixtures.nativeReaderWorks, "needs PolicyFormats' native XML reader")
-        let state = try PluginFixtures.temporaryDirectory("state")
-        let pluginsD = try PluginFixtures.temporaryDirectory("plugins.d")
+        let state = TemporaryDirectory(prefix: "ipsecsvc-state").path
+        let pluginsD = TemporaryDirectory(prefix: "ipsecsvc-plugins.d").path
         defer {
             try? FileManager.default.removeItem(atPath: state)
             try? FileManager.default.removeItem(atPath: pluginsD)
@@ -34,7 +34,7 @@ import Testing
         try "path = \(fixtures.fixture)\nenabled = yes\noption.mode = good\n"
             .write(toFile: pluginsD + "/good.conf", atomically: true, encoding: .utf8)
         // The C example, serving a directory with one policy of its own.
-        let xmlDirectory = try PluginFixtures.temporaryDirectory("xmldir-policies")
+        let xmlDirectory = TemporaryDirectory(prefix: "ipsecsvc-xmldir-policies").path
         defer { try? FileManager.default.removeItem(atPath: xmlDirectory) }
         let xmlPolicy = PluginFixtures.sampleDocument
             .replacingOccurrences(of: "6a1f0c9e", with: "8c3f0c9e")

@@ -32,8 +32,8 @@ import Testing
     @Test(.timeLimit(.minutes(5)))
     func reloadAddsRestartsAndRemovesPlugins() async throws {
         let fixtures = try await PluginFixtures.require()
-        let state = try PluginFixtures.temporaryDirectory("reload-state")
-        let pluginsD = try PluginFixtures.temporaryDirectory("reload-plugins.d")
+        let state = TemporaryDirectory(prefix: "ipsecsvc-reload-state").path
+        let pluginsD = TemporaryDirectory(prefix: "ipsecsvc-reload-plugins.d").path
         defer {
             try? FileManager.default.removeItem(atPath: state)
             try? FileManager.default.removeItem(atPath: pluginsD)

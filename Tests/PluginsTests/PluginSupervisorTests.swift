@@ -13,7 +13,7 @@ import Testing
 
     @Test func cExampleServesTheFirstFileOfItsDirectoryAndFollowsChanges() async throws {
         let fixtures = try await PluginFixtures.require()
-        let policies = try PluginFixtures.temporaryDirectory("xmldir")
+        let policies = TemporaryDirectory(prefix: "ipsecsvc-xmldir").path
         defer { try? FileManager.default.removeItem(atPath: policies) }
         try PluginFixtures.sampleDocument.write(toFile: policies + "/50-default.xml", atomically: true, encoding: .utf8)
         var configuration = testConfiguration(name: "xmldir", path: fixtures.xmldir, options: ["directory": policies])
@@ -109,7 +109,7 @@ import Testing
         let healthy = testConfiguration(name: "healthy", path: fixtures.fixture, options: ["mode": "good"])
 
         // The engine with a local policy and a healthy plugin: what the driver compiles.
-        let stateDirectory = try PluginFixtures.temporaryDirectory("state")
+        let stateDirectory = TemporaryDirectory(prefix: "ipsecsvc-state").path
         defer { try? FileManager.default.removeItem(atPath: stateDirectory) }
         let engine = SourcesPolicyEngine(
             configuration: SourcesConfiguration(state: StateDirectory(path: stateDirectory), runsTimers: false)
@@ -155,7 +155,7 @@ import Testing
 
     @Test func aRestartedPluginComesBack() async throws {
         let fixtures = try await PluginFixtures.require()
-        let scratch = try PluginFixtures.temporaryDirectory("crash-once")
+        let scratch = TemporaryDirectory(prefix: "ipsecsvc-crash-once").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let log = RecordingLog()
         let configuration = testConfiguration(
@@ -174,7 +174,7 @@ import Testing
     @Test func aPluginKilledFromOutsideIsFailedThenComesBack() async throws {
         // The supervisor keeps the last valid policy for diagnostics; the provider reports the failure.
         let fixtures = try await PluginFixtures.require()
-        let scratch = try PluginFixtures.temporaryDirectory("later")
+        let scratch = TemporaryDirectory(prefix: "ipsecsvc-later").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         // The plugin under a path of this test's own: the host serving it is the only process killed
         // (the test process's other children belong to suites running in parallel).
@@ -397,7 +397,7 @@ private func killPluginHost(_ pid: pid_t, serving path: String) -> Bool {
 @Suite(.serialized) struct PluginManagerTests {
     @Test func startsEnabledPluginsAndReportsEveryFile() async throws {
         let fixtures = try await PluginFixtures.require()
-        let directory = try PluginFixtures.temporaryDirectory("manager")
+        let directory = TemporaryDirectory(prefix: "ipsecsvc-manager").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "path = \(fixtures.fixture)\nenabled = yes\nrank = 7\noption.mode = good\n"
             .write(toFile: directory + "/good.conf", atomically: true, encoding: .utf8)

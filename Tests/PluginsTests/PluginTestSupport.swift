@@ -1,4 +1,5 @@
 import Foundation
+import IPsecTestKit
 import PolicyModel
 import Synchronization
 import Testing
@@ -43,7 +44,7 @@ enum PluginFixtures {
 
     static let built: Result<Built, BuildError> = {
         do {
-            let directory = try temporaryDirectory("plugin-fixtures")
+            let directory = TemporaryDirectory(prefix: "ipsecsvc-plugin-fixtures").path
             let include = repository.appendingPathComponent("Sources/CIPsecPluginABI/include").path
             let fixtureSource = testsDirectory.appendingPathComponent("Fixtures/misbehaving.c").path
             let xmldirSource = repository.appendingPathComponent("Examples/c-xmldir/xmldir.c").path
@@ -90,13 +91,6 @@ enum PluginFixtures {
         try await withCheckedThrowingContinuation { continuation in
             Thread { continuation.resume(with: built) }.start()
         }
-    }
-
-    /// A new empty directory under /tmp.
-    static func temporaryDirectory(_ prefix: String) throws -> String {
-        var template = Array("/tmp/ipsecsvc-\(prefix)-XXXXXX".utf8CString)
-        guard let result = mkdtemp(&template) else { throw BuildError(description: "mkdtemp failed") }
-        return String(cString: result)
     }
 
     /// Runs a short command (the compiler); its output goes to the test log on failure.
@@ -236,11 +230,10 @@ func waitFor(
     seconds: Double = 60,
     _ predicate: @Sendable (PluginSourceState) -> Bool
 ) async -> PluginSourceState {
-    let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
     var state = await supervisor.state
-    while !predicate(state) && ContinuousClock.now < deadline {
-        try? await Task.sleep(for: .milliseconds(50))
+    _ = await eventually(timeout: .seconds(seconds), interval: .milliseconds(50)) {
         state = await supervisor.state
+        return predicate(state)
     }
     return state
 }

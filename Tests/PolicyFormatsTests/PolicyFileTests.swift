@@ -1,14 +1,8 @@
 import Foundation
+import IPsecTestKit
 import PolicyFormats
 import PolicyModel
 import Testing
-
-/// A fresh temporary directory for one test.
-private func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("policyfile-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
 
 /// The error a read throws, or `nil` when it succeeds.
 private func readError(_ path: String, format: PolicyFileFormat? = nil) -> PolicyFormatError? {
@@ -71,21 +65,21 @@ private func readError(_ path: String, format: PolicyFileFormat? = nil) -> Polic
     }
 
     @Test func directoryIsRefused() throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = TemporaryDirectory(prefix: "policyfile")
+        defer { directory.remove() }
         #expect(readError(directory.path)?.message == "is a directory, not a policy file")
-        let target = directory.appendingPathComponent("store.xml")
-        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: false)
-        #expect(catchWrite(PolicyStore(), to: target.path)?.message == "is a directory; give a file name")
+        let target = directory.file("store.xml")
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
+        #expect(catchWrite(PolicyStore(), to: target)?.message == "is a directory; give a file name")
     }
 
     /// A file nobody may read, root included (the test runs as root too): a write-only sysctl, under a
     /// policy file's name. For `/proc/sys` even root gets only the owner's bits, without a capability
     /// that overrides them.
     @Test func unreadableFileIsRefused() throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("secret.xml").path
+        let directory = TemporaryDirectory(prefix: "policyfile")
+        defer { directory.remove() }
+        let path = directory.file("secret.xml")
         try FileManager.default.createSymbolicLink(
             atPath: path,
             withDestinationPath: "/proc/sys/net/ipv4/route/flush"
@@ -94,18 +88,18 @@ private func readError(_ path: String, format: PolicyFileFormat? = nil) -> Polic
     }
 
     @Test func unknownFormatAsksForOne() throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("policy.txt").path
+        let directory = TemporaryDirectory(prefix: "policyfile")
+        defer { directory.remove() }
+        let path = directory.file("policy.txt")
         _ = FileManager.default.createFile(atPath: path, contents: Data("hello".utf8))
         #expect(readError(path)?.message.hasPrefix("cannot tell the file's format") == true)
         #expect(catchWrite(PolicyStore(), to: path)?.message.hasPrefix("cannot tell the format") == true)
     }
 
     @Test func contentDecidesWithoutAnExtension() throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("policy").path
+        let directory = TemporaryDirectory(prefix: "policyfile")
+        defer { directory.remove() }
+        let path = directory.file("policy")
         _ = FileManager.default.createFile(atPath: path, contents: Data("<a/>".utf8))
         // Whatever the XML reader says about `<a/>`, it is the XML reader that says it.
         let error = readError(path)
@@ -114,9 +108,9 @@ private func readError(_ path: String, format: PolicyFileFormat? = nil) -> Polic
     }
 
     @Test func writeReplacesTheTargetAndLeavesNoTemporaryFile() throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("out.xml").path
+        let directory = TemporaryDirectory(prefix: "policyfile")
+        defer { directory.remove() }
+        let path = directory.file("out.xml")
         _ = FileManager.default.createFile(atPath: path, contents: Data("old".utf8))
         try PolicyFile.builtIn.write(PolicyStore(), to: path)
         let written = try #require(FileManager.default.contents(atPath: path))

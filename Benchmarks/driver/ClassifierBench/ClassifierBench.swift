@@ -50,15 +50,82 @@ func packets(for table: FilterTable, count: Int) -> [(PacketKey, TrafficDirectio
 }
 
 let host = HostInfo(addresses: [IPv4Address(198, 18, 0, 2)])
-var arguments = Array(CommandLine.arguments.dropFirst())
-// `--size N`: that size alone (for instruction counts under valgrind, one size per process).
-var sizes = [1_000, 10_000, 100_000]
-if let flag = arguments.firstIndex(of: "--size"), flag + 1 < arguments.count, let size = Int(arguments[flag + 1]) {
-    sizes = [size]
-    arguments.removeSubrange(flag...flag + 1)
+
+/// The command line, read before any work: an unknown flag, a missing value, a size or repetition count
+/// that is not a positive whole number is a usage error (one line, exit 2) that names the argument.
+struct Options {
+    enum Mode {
+        /// Lookup and decision cost (the default).
+        case lookup
+        /// `--compile`: full against incremental compile.
+        case compile
+        /// `--compile-only N [synthetic]`: one compile of N filters.
+        case compileOnly(count: Int, synthetic: Bool)
+    }
+
+    static let usage =
+        "ipsecsvc-driver-bench [--diverse] [--size N] [--split] [REPETITIONS]"
+        + " | --compile [--diverse] [--size N] [REPETITIONS] | --compile-only N [synthetic]"
+
+    var mode = Mode.lookup
+    var diverse = false
+    var split = false
+    // `--size N`: that size alone (for instruction counts under valgrind, one size per process).
+    var sizes = [1_000, 10_000, 100_000]
+    var repetitions: Int?
+
+    // Self-contained (no BenchmarkSupport): compare-classifier.sh builds this file against the policy
+    // generators alone.
+    init(_ words: [String]) {
+        func fail(_ message: String) -> Never {
+            let line = "ipsecsvc-driver-bench: \(message) (usage: \(Self.usage))\n"
+            _ = write(2, line, line.utf8.count)
+            exit(2)
+        }
+        func positive(_ text: String, _ argument: String) -> Int {
+            guard let value = Int(text), value > 0 else {
+                fail("\(argument) \"\(text)\": expected a whole number of at least 1")
+            }
+            return value
+        }
+        var rest: [String] = []
+        var index = 0
+        func value(of flag: String) -> String {
+            index += 1
+            guard index < words.count else { fail("\(flag) needs a value") }
+            return words[index]
+        }
+        while index < words.count {
+            let word = words[index]
+            switch word {
+            case "--diverse": diverse = true
+            case "--split": split = true
+            case "--size": sizes = [positive(value(of: word), word)]
+            case "--compile": mode = .compile
+            case "--compile-only": mode = .compileOnly(count: positive(value(of: word), word), synthetic: false)
+            default:
+                // A negative number is a (bad) repetition count, not a flag: it gets the number's error.
+                guard !word.hasPrefix("-") || Int(word) != nil else { fail("unknown argument \(word)") }
+                rest.append(word)
+            }
+            index += 1
+        }
+        if case .compileOnly(let count, _) = mode {
+            guard rest.count <= 1, rest.first ?? "synthetic" == "synthetic" else {
+                fail("unexpected argument \(rest[rest.first == "synthetic" ? 1 : 0]) after --compile-only")
+            }
+            mode = .compileOnly(count: count, synthetic: !rest.isEmpty)
+            return
+        }
+        guard rest.count <= 1 else { fail("unexpected argument \(rest[1]) after REPETITIONS \(rest[0])") }
+        repetitions = rest.first.map { positive($0, "REPETITIONS") }
+    }
 }
-if arguments.first == "--compile-only", arguments.count > 1, let count = Int(arguments[1]) {
-    let policy = arguments.count > 2 ? SyntheticPolicy.make(count: count) : DiversePolicy.make(count: count)
+
+let options = Options(Array(CommandLine.arguments.dropFirst()))
+let sizes = options.sizes
+if case .compileOnly(let count, let synthetic) = options.mode {
+    let policy = synthetic ? SyntheticPolicy.make(count: count) : DiversePolicy.make(count: count)
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let faults = usage.ru_minflt
@@ -73,11 +140,9 @@ if arguments.first == "--compile-only", arguments.count > 1, let count = Int(arg
 }
 // `--compile [--diverse] [REPETITIONS]`: full against incremental compile at each size, a policy
 // change that sets new actions on 256 filters (what the mis-verdict checker's swaps do).
-if arguments.first == "--compile" {
-    arguments.removeFirst()
-    let diverse = arguments.first == "--diverse"
-    if diverse { arguments.removeFirst() }
-    let repetitions = arguments.first.flatMap { Int($0) } ?? 7
+if case .compile = options.mode {
+    let diverse = options.diverse
+    let repetitions = options.repetitions ?? 7
     struct CompileCase {
         let size: Int
         let policies: [EffectivePolicy]
@@ -138,11 +203,9 @@ if arguments.first == "--compile" {
     }
     exit(0)
 }
-let split = arguments.contains("--split")
-arguments.removeAll { $0 == "--split" }
-let diverse = arguments.first == "--diverse"
-if diverse { arguments.removeFirst() }
-let repetitions = arguments.first.flatMap { Int($0) } ?? 25
+let split = options.split
+let diverse = options.diverse
+let repetitions = options.repetitions ?? 25
 struct Case {
     let size: Int
     let table: FilterTable

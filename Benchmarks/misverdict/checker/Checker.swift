@@ -37,18 +37,58 @@ func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").ut
 
 func fail(_ message: String) -> Never { BenchmarkSupport.fail("ipsecsvc-misverdict", message) }
 
+let usage = "ipsecsvc-misverdict driver|receive|send|analyze --option value ...; see Benchmarks/misverdict/run.sh"
+
+func usageError(_ message: String) -> Never {
+    BenchmarkSupport.usageError("ipsecsvc-misverdict", message, usage: usage)
+}
+
+/// One mode's `--name value` options. An option the mode does not take, a flag without its value, a
+/// number that is not a number or out of its range, a bad address: a usage error naming it (exit 2),
+/// never a silent default.
 struct Options {
+    let mode: String
     var values: [String: String] = [:]
-    init(_ arguments: ArraySlice<String>) {
+
+    init(mode: String, _ arguments: ArraySlice<String>, allowed: Set<String>) {
+        self.mode = mode
         var iterator = arguments.makeIterator()
         while let flag = iterator.next() {
-            guard flag.hasPrefix("--"), let value = iterator.next() else { fail("bad argument \(flag)") }
+            guard flag.hasPrefix("--"), allowed.contains(String(flag.dropFirst(2))) else {
+                let names = allowed.sorted().joined(separator: ", --")
+                usageError("unknown argument \(flag) for \(mode) (it takes --\(names))")
+            }
+            guard let value = iterator.next() else { usageError("\(flag) needs a value") }
             values[String(flag.dropFirst(2))] = value
         }
     }
-    func int(_ name: String, _ fallback: Int) -> Int { values[name].flatMap { Int($0) } ?? fallback }
+
+    /// `--name`'s whole number in `range`, or `fallback` when it is not given.
+    func int(_ name: String, _ fallback: Int, in range: ClosedRange<Int> = 1...Int.max) -> Int {
+        guard let text = values[name] else { return fallback }
+        return BenchmarkSupport.number(
+            text,
+            argument: "--\(name)",
+            in: range,
+            tool: "ipsecsvc-misverdict",
+            usage: usage
+        )
+    }
+
+    /// `--name`'s port or queue number (1–65535 for a port, 0–65535 for a queue).
+    func uint16(_ name: String, _ fallback: UInt16, from lowest: Int = 1) -> UInt16 {
+        UInt16(int(name, Int(fallback), in: lowest...Int(UInt16.max)))
+    }
+
     func string(_ name: String) -> String {
-        guard let value = values[name] else { fail("missing --\(name)") }
+        guard let value = values[name] else { usageError("missing --\(name)") }
+        return value
+    }
+
+    /// `--name`'s IPv4 address in dotted form.
+    func ipv4(_ name: String) -> IPv4Address {
+        let text = string(name)
+        guard let value = IPv4Address(text) else { usageError("--\(name) \"\(text)\": expected an IPv4 address") }
         return value
     }
 }
@@ -78,9 +118,11 @@ struct Swap {
     var end: UInt64
 }
 
-func address(_ text: String) -> in_addr {
+/// `--name`'s IPv4 address as the socket calls take it.
+func socketAddress(_ options: Options, _ name: String) -> in_addr {
     var value = in_addr()
-    guard inet_pton(AF_INET, text, &value) == 1 else { fail("bad address \(text)") }
+    let text = options.ipv4(name).description
+    guard inet_pton(AF_INET, text, &value) == 1 else { usageError("--\(name) \"\(text)\": expected an IPv4 address") }
     return value
 }
 
@@ -96,12 +138,12 @@ func residentKiB() -> Int {
 
 func runDriver(_ options: Options) async {
     let flows = options.int("flows", 256)
-    let port = UInt16(options.int("port", 9000))
-    let peer = IPv4Address(options.string("peer"))!
+    let port = options.uint16("port", 9000)
+    let peer = options.ipv4("peer")
     let perSecond = options.int("swaps-per-second", 10)
     let seconds = options.int("seconds", 30)
     let directory = options.string("log")
-    let queue = UInt16(options.int("queue", 4300))
+    let queue = options.uint16("queue", 4300, from: 0)
     let base = DiversePolicy.make(count: options.int("filters", 10_000), seed: 3).filters
     let permit = FilterAction(id: SyntheticStore.guid(9, 1), name: "Permit", action: .permit)
     let block = FilterAction(id: SyntheticStore.guid(9, 2), name: "Block", action: .block)
@@ -207,7 +249,7 @@ func runDriver(_ options: Options) async {
 // MARK: - Traffic
 
 func runReceive(_ options: Options) {
-    let port = UInt16(options.int("port", 9000))
+    let port = options.uint16("port", 9000)
     let seconds = options.int("seconds", 30)
     let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
     var size: Int32 = 16 << 20
@@ -253,10 +295,10 @@ func runReceive(_ options: Options) {
 
 func runSend(_ options: Options) {
     let flows = options.int("flows", 256)
-    let port = UInt16(options.int("port", 9000))
+    let port = options.uint16("port", 9000)
     let rate = options.int("rate", 30_000)
     let seconds = options.int("seconds", 30)
-    let target = address(options.string("to"))
+    let target = socketAddress(options, "to")
     var sockets: [Int32] = []
     for flow in 0..<flows {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
@@ -425,12 +467,20 @@ func analyze(_ options: Options) {
 // MARK: - Main
 
 let arguments = CommandLine.arguments
-guard arguments.count >= 2 else { fail("usage: ipsecsvc-misverdict driver|receive|send|analyze --option value ...") }
-let options = Options(arguments.dropFirst(2))
-switch arguments[1] {
+guard arguments.count >= 2 else { usageError("no mode given") }
+/// The options each mode takes (run.sh passes `--flows` to `analyze` too).
+let allowed: [String: Set<String>] = [
+    "driver": ["filters", "flows", "port", "peer", "swaps-per-second", "seconds", "log", "queue", "chain-prefix"],
+    "receive": ["port", "seconds", "log"],
+    "send": ["to", "port", "flows", "rate", "seconds", "log"],
+    "analyze": ["flows", "log"],
+]
+let mode = arguments[1]
+guard let names = allowed[mode] else { usageError("unknown mode \(mode)") }
+let options = Options(mode: mode, arguments.dropFirst(2), allowed: names)
+switch mode {
 case "driver": await runDriver(options)
 case "receive": runReceive(options)
 case "send": runSend(options)
-case "analyze": analyze(options)
-default: fail("unknown mode \(arguments[1])")
+default: analyze(options)
 }
