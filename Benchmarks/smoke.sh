@@ -30,6 +30,12 @@ echo "== issue 17 campaign (campaign/run.sh --smoke: every part once, briefly)"
 swift build -c release --scratch-path "$SCRATCH" --product ipsecsvc >/dev/null
 IPSECSVC=$bin/ipsecsvc READERBENCH=$bin/reader-bench \
     Benchmarks/campaign/run.sh --smoke -o "$(mktemp -d)/campaign-summary.json"
+echo "== table hand-over agent -> driver (ipsecsvc-link-bench, 1,000 filters, both forms)"
+swift build -c release --scratch-path "$SCRATCH" --product ipsecsvc-link-bench >/dev/null
+"$bin/ipsecsvc-link-bench" 1 1000 >/dev/null
+"$bin/ipsecsvc-link-bench" --rules 1 1000 >/dev/null
+echo "== driver restart to enforcing (driver/run-restart-bench.sh, 2 rounds, 1,000 filters)"
+Benchmarks/driver/run-restart-bench.sh "$bin" 2 1000 >/dev/null
 echo "== the agent's memory over its start (startup/timeline.sh, 1,000 filters)"
 timeline=$(mktemp -d)
 IPSECSVC=$bin/ipsecsvc XMLBENCH=$bin/xml-bench Benchmarks/startup/timeline.sh "$timeline/timeline" 1000 >/dev/null

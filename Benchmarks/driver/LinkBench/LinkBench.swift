@@ -67,11 +67,21 @@ func transfer(_ bytes: [UInt8]) -> UInt64 {
     return elapsed
 }
 
+let usage = "ipsecsvc-link-bench [--rules] [REPS [FILTERS...]]"
 /// `--rules`: every filter a rule of its own (the netsh set-up of the restart benchmark).
 let rulesOnly = CommandLine.arguments.contains("--rules")
-let arguments = CommandLine.arguments.filter { $0 != "--rules" }
-let repetitions = arguments.count > 1 ? Int(arguments[1]) ?? 10 : 10
-let sizes = arguments.dropFirst(2).compactMap { Int($0) }
+let arguments = CommandLine.arguments.dropFirst().filter { $0 != "--rules" }
+if let flag = arguments.first(where: { $0.hasPrefix("-") && Int($0) == nil }) {
+    BenchmarkSupport.usageError("ipsecsvc-link-bench", "unknown argument \(flag)", usage: usage)
+}
+// Read before any work: a count that is not a whole number of at least 1 is a usage error naming it.
+let repetitions =
+    arguments.first.map {
+        BenchmarkSupport.number($0, argument: "REPS", tool: "ipsecsvc-link-bench", usage: usage)
+    } ?? 10
+let sizes = arguments.dropFirst().map {
+    BenchmarkSupport.number($0, argument: "FILTERS", tool: "ipsecsvc-link-bench", usage: usage)
+}
 let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : FileManager.default.temporaryDirectory.path
 let directory = base + "/ipsecsvc-link-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
