@@ -35,6 +35,13 @@ public actor SourcesPolicyEngine {
     private var lastCached: SourcePolicy?
     private var pendingReported = false
     private let signal = ChangeSignal()
+    /// The effective policy changed since the host last took it (``effectivePolicy()``) and no
+    /// ``changes()`` signal said so yet. Any merge may be the one that sees a provider's new state first
+    /// (a `policy show` or `explain` read runs between the provider's update and its forwarded signal),
+    /// so the change is announced by whichever call comes next, not only by the merge that the
+    /// provider's signal runs: otherwise the host is never told and the driver keeps the old table
+    /// while `policy show` and `status` show the new one.
+    private var unannounced = false
 
     public init(configuration: SourcesConfiguration) {
         self.configuration = configuration
@@ -93,9 +100,12 @@ public actor SourcesPolicyEngine {
         }
     }
 
-    /// The whole effective policy with provenance, merged from every source now available.
+    /// The whole effective policy with provenance, merged from every source now available: the host's
+    /// call, which applies what it gets (a change it takes here is not signalled again). Reads that
+    /// apply nothing use ``report()``.
     public func effectivePolicy() async -> EffectivePolicy {
         await recompute()
+        unannounced = false
         return current
     }
 
@@ -140,7 +150,7 @@ public actor SourcesPolicyEngine {
 
     /// Where each source stands, for `status` and `STATUS=` lines.
     public func sourceStatuses() async -> [SourceStatus] {
-        if selection == nil { await recompute() }
+        if selection == nil { await recomputeAndSignal() }
         let pending = await persistent.pendingRestart()
         let directoryStatus = await directory?.status()
         return (selection?.statuses ?? []).map { status in
@@ -160,7 +170,7 @@ public actor SourcesPolicyEngine {
 
     /// The effective policy with every source's state (`policy show --effective`).
     public func report() async -> EffectiveReport {
-        await recompute()
+        await recomputeAndSignal()
         return EffectiveReport(
             policy: current,
             sources: await sourceStatuses(),
@@ -171,7 +181,7 @@ public actor SourcesPolicyEngine {
     /// What the driver does with a packet under the current effective policy (`explain`), decided
     /// with the driver's mode, settings and host information in `environment`.
     public func explain(_ packet: PacketQuery, environment: ExplainEnvironment) async -> Explanation {
-        await recompute()
+        await recomputeAndSignal()
         return Explainer.explain(packet, in: current, environment: environment)
     }
 
@@ -284,10 +294,13 @@ public actor SourcesPolicyEngine {
         for provider in builtIns { try? await registry.register(provider) }
     }
 
+    /// Merges, and signals ``changes()`` when the effective policy changed since the host last took
+    /// it, whichever merge saw the change (``unannounced``).
     private func recomputeAndSignal() async {
-        let before = current.filters
         await recompute()
-        if current.filters != before { signal.signal() }
+        guard unannounced else { return }
+        unannounced = false
+        signal.signal()
     }
 
     /// Merges the providers' reports. Calls can overlap (the actor is re-entered while a provider is
@@ -326,6 +339,7 @@ public actor SourcesPolicyEngine {
                 filters: merged.filters,
                 defaultResponses: merged.defaultResponses
             )
+            unannounced = true
         }
         await applyCacheAction(selected.cacheAction)
     }

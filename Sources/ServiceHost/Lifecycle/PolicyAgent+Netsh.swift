@@ -34,7 +34,7 @@ extension PolicyAgent {
             if reads.contains(.filters) {
                 // The effective policy explain decides with, and the driver's host and mode: `show`
                 // expands the filters as the driver compiled them.
-                spd.inForce = await engine.effectivePolicy()
+                spd.inForce = await engine.report().policy
                 let state = await driver.decisionState()
                 spd.host = state.host
                 spd.driverMode = state.settings.mode
