@@ -165,21 +165,20 @@ struct WireReader {
     /// The string table of version 4: `count` texts, the first one empty and none twice (each distinct
     /// text is written once; a table that repeats one is not one this encoder wrote).
     ///
-    /// A table of 100,000 rules has 200,000 texts of their own (rule and filter list names): repeats are
-    /// found by a hash of each text's bytes into a table of text numbers (a `Set<String>` was a third of
-    /// the whole decode, `perf`), and a text of ASCII bytes needs no check that it came back unchanged.
+    /// A table of 100,000 rules has 200,000 texts of their own (rule and filter list names). Repeats are
+    /// found by sorting a 64-bit hash of each text's bytes: equal texts have equal hashes, so only when
+    /// two hashes are equal (a repeat, or a collision) are the texts compared. A `Set<String>` was a
+    /// third of the whole decode, and a hash table probed at random (4 MB at 200,000 texts) still about
+    /// an eighth of a restart, nearly all of it waiting for memory (`perf`); the sort reads and writes
+    /// in order. A text of ASCII bytes needs no check that it came back unchanged.
     mutating func stringTable(count: Int) throws(PolicyWireError) -> [String] {
         var strings: [String] = []
         strings.reserveCapacity(count)
         // Each text's bytes: offset << 32 | length (a table is under 4 GiB: DriverLink's limit).
         var spans: [UInt64] = []
         spans.reserveCapacity(count)
-        // Open addressing, at most half full: a slot holds the high half of a text's hash and its
-        // number + 1 (0: free), so that texts of other hashes are passed over without reading their bytes.
-        var size = 16
-        while size < count * 2 { size <<= 1 }
-        var slots = [UInt64](repeating: 0, count: size)
-        let mask = slots.count - 1
+        var hashes: [UInt64] = []
+        hashes.reserveCapacity(count)
         for number in 0..<count {
             let start = offset
             let length = Int(try u32())
@@ -191,21 +190,7 @@ struct WireReader {
                 hash = (hash ^ UInt64(unit)) &* 0x0000_0100_0000_01b3
                 high |= unit
             }
-            let tag = hash & 0xFFFF_FFFF_0000_0000
-            var slot = Int(truncatingIfNeeded: hash ^ hash >> 29) & mask
-            while slots[slot] != 0 {
-                if slots[slot] & 0xFFFF_FFFF_0000_0000 == tag {
-                    let other = spans[Int(slots[slot] & 0xFFFF_FFFF) - 1]
-                    let otherStart = Int(other >> 32)
-                    if Int(other & 0xFFFF_FFFF) == length,
-                        raw[otherStart..<otherStart + length].elementsEqual(raw[(offset - length)..<offset])
-                    {
-                        throw PolicyWireError(offset: start, message: "string \(number) repeats an earlier one")
-                    }
-                }
-                slot = (slot + 1) & mask
-            }
-            slots[slot] = tag | UInt64(number + 1)
+            hashes.append(hash)
             spans.append(UInt64(offset - length) << 32 | UInt64(length))
             if number == 0 {
                 guard length == 0 else { throw PolicyWireError(offset: start, message: "string 0 is not empty") }
@@ -217,7 +202,25 @@ struct WireReader {
             }
             strings.append(text)
         }
+        hashes.sort()
+        if zip(hashes, hashes.dropFirst()).contains(where: { $0 == $1 }) {
+            try Self.refuseRepeat(spans, in: raw)
+        }
         return strings
+    }
+
+    /// Throws for the first text of `spans` (offset << 32 | length in `raw`) whose bytes an earlier one
+    /// has; returns when none has (the equal hashes were a collision). Only run when two texts' hashes
+    /// are equal.
+    private static func refuseRepeat(_ spans: [UInt64], in raw: UnsafeRawBufferPointer) throws(PolicyWireError) {
+        var seen: Set<[UInt8]> = []
+        for (number, span) in spans.enumerated() {
+            let start = Int(span >> 32)
+            let text = raw[start..<start + Int(span & 0xFFFF_FFFF)]
+            guard seen.insert(Array(text)).inserted else {
+                throw PolicyWireError(offset: start - 4, message: "string \(number) repeats an earlier one")
+            }
+        }
     }
 
     mutating func optionalString() throws(PolicyWireError) -> String? {
