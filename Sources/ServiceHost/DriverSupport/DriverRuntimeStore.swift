@@ -72,8 +72,7 @@ struct DriverRuntimeStore: Sendable {
         writer.bytes(Self.magic)
         writer.u16(Self.version)
         writer.blob(Array(try JSONEncoder().encode(record)))
-        writer.u32(UInt32(table.count))
-        writer.buffer.append(contentsOf: table)
+        writer.blob(table)
         try FileSystem.makeDirectories(FileSystem.directory(of: path), mode: 0o755)
         try DurableFile.write(writer.buffer, to: path, permissions: 0o600)
     }

@@ -6,7 +6,7 @@ extension PolicyWire {
     /// believed beyond what the bytes can hold.
     /// - Throws: ``PolicyWireError`` naming the byte offset and the field of what does not parse.
     public static func decode(_ bytes: [UInt8]) throws(PolicyWireError) -> EffectivePolicy {
-        try bytes.withUnsafeBytes { raw in Result { () throws(PolicyWireError) in try decode(raw) } }.get()
+        try decode(bytes[...])
     }
 
     /// The policy in `bytes` (a table inside a larger buffer, such as the driver's saved state); byte

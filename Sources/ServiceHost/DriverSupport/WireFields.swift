@@ -20,7 +20,7 @@ struct WireWriter {
     mutating func bytes(_ value: [UInt8]) { buffer.append(contentsOf: value) }
 
     /// A length (u32) and the bytes.
-    mutating func blob(_ value: [UInt8]) {
+    mutating func blob(_ value: some Collection<UInt8>) {
         u32(UInt32(value.count))
         buffer.append(contentsOf: value)
     }
@@ -152,12 +152,21 @@ struct WireReader {
         if count == 0 { return "" }
         let start = offset
         let units = UnsafeRawBufferPointer(rebasing: try bytes(count)).assumingMemoryBound(to: UInt8.self)
-        // `String(decoding:)` on contiguous bytes is the fast path; the generic `String(validating:)` was
-        // a third of the decode of a 100,000-rule table (`perf`). It repairs bad UTF-8, so a text whose
-        // bytes do not come back unchanged was not UTF-8.
+        return try Self.text(units, at: start)
+    }
+
+    /// `units` as a text, or an error at `offset` when they are not UTF-8. `String(decoding:)` on
+    /// contiguous bytes is the fast path; the generic `String(validating:)` was a third of the decode of
+    /// a 100,000-rule table (`perf`). It repairs bad UTF-8, so a text whose bytes do not come back
+    /// unchanged was not UTF-8; `ascii` bytes (none with the high bit set) need no such check.
+    private static func text(
+        _ units: UnsafeBufferPointer<UInt8>,
+        at offset: Int,
+        ascii: Bool = false
+    ) throws(PolicyWireError) -> String {
         var text = String(decoding: units, as: UTF8.self)
-        guard text.withUTF8({ $0.elementsEqual(units) }) else {
-            throw PolicyWireError(offset: start, message: "text that is not UTF-8")
+        guard ascii || text.withUTF8({ $0.elementsEqual(units) }) else {
+            throw PolicyWireError(offset: offset, message: "text that is not UTF-8")
         }
         return text
     }
@@ -195,12 +204,7 @@ struct WireReader {
             if number == 0 {
                 guard length == 0 else { throw PolicyWireError(offset: start, message: "string 0 is not empty") }
             }
-            var text = String(decoding: units, as: UTF8.self)
-            // `String(decoding:)` repairs bad UTF-8: a text whose bytes do not come back unchanged was not.
-            if high & 0x80 != 0, !text.withUTF8({ $0.elementsEqual(units) }) {
-                throw PolicyWireError(offset: start + 4, message: "text that is not UTF-8")
-            }
-            strings.append(text)
+            strings.append(try Self.text(units, at: start + 4, ascii: high & 0x80 == 0))
         }
         hashes.sort()
         if zip(hashes, hashes.dropFirst()).contains(where: { $0 == $1 }) {
