@@ -10,6 +10,7 @@ swift build -c release --scratch-path "$SCRATCH" --product ipsecsvc-driver-bench
 bin=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
 "$bin/ipsecsvc-driver-bench" 1
 "$bin/ipsecsvc-driver-bench" --diverse 1
+"$bin/ipsecsvc-driver-bench" --diverse --split --mix 256 --size 1000 1
 "$bin/ipsecsvc-driver-bench" --compile --diverse --size 1000 1
 echo "== classifier, two revisions interleaved (driver/compare-classifier.sh: HEAD against the working tree, 1k)"
 SCRATCH=$(mktemp -d) Benchmarks/driver/compare-classifier.sh -r 1 HEAD --size 1000 1 >/dev/null

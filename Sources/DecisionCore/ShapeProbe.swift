@@ -88,8 +88,8 @@ struct Probe {
                                         let d = sum &- s
                                         let pair = s &* 33 &+ d
                                         let addresses =
-                                            UInt64(key.source & (UInt32.max << UInt32(32 &- s))) << 32
-                                            | UInt64(key.destination & (UInt32.max << UInt32(32 &- d)))
+                                            UInt64(PairIndex.masked(key.source, s)) << 32
+                                            | UInt64(PairIndex.masked(key.destination, d))
                                         guard let slot = index.slot(pair, addresses, pairSlots, pairBloom) else {
                                             continue
                                         }

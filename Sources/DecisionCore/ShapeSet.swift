@@ -222,6 +222,14 @@ final class PairIndex: Sendable {
         }
     }
 
+    /// `address` under a prefix of `length` (0…32) bits. The shift is a 64-bit one by at most 32,
+    /// truncated: `UInt32.max << (32 − length)` would branch for the shift by 32 (length 0), and a
+    /// lookup masks two addresses for every pair of lengths it tries.
+    @inline(__always)
+    static func masked(_ address: UInt32, _ length: Int) -> UInt32 {
+        address & UInt32(truncatingIfNeeded: UInt64.max &<< UInt64(truncatingIfNeeded: 32 &- length))
+    }
+
     /// The prefix length of a contiguous mask, or nil.
     static func prefixLength(_ mask: UInt32) -> Int? {
         let inverted = ~mask

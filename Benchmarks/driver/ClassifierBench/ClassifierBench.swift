@@ -1,5 +1,5 @@
 // ipsecsvc-driver-bench: classifier cost per packet at 1,000 / 10,000 / 100,000 filters.
-// Run: swift run -c release ipsecsvc-driver-bench [--diverse] [--size N] [--split] [REPETITIONS]
+// Run: swift run -c release ipsecsvc-driver-bench [--diverse] [--size N] [--split] [--mix N] [REPETITIONS]
 //      (--split also times the mix's two halves apart: the packets that hit a filter, those that hit none)
 //      (Benchmarks/README.md; --compile-only N [synthetic] times one compile; --compile [--diverse]
 //      [REPETITIONS] full against incremental compile)
@@ -64,12 +64,15 @@ struct Options {
     }
 
     static let usage =
-        "ipsecsvc-driver-bench [--diverse] [--size N] [--split] [REPETITIONS]"
+        "ipsecsvc-driver-bench [--diverse] [--size N] [--split] [--mix N] [REPETITIONS]"
         + " | --compile [--diverse] [--size N] [REPETITIONS] | --compile-only N [synthetic]"
 
     var mode = Mode.lookup
     var diverse = false
     var split = false
+    /// `--mix N`: the first N packets of the mix only (256: every line they read stays cached, the
+    /// lookup's cost without memory latency, the *warm floor*).
+    var mixCount = 4096
     // `--size N`: that size alone (for instruction counts under valgrind, one size per process).
     var sizes = [1_000, 10_000, 100_000]
     var repetitions: Int?
@@ -101,6 +104,7 @@ struct Options {
             case "--diverse": diverse = true
             case "--split": split = true
             case "--size": sizes = [positive(value(of: word), word)]
+            case "--mix": mixCount = min(4096, positive(value(of: word), word))
             case "--compile": mode = .compile
             case "--compile-only": mode = .compileOnly(count: positive(value(of: word), word), synthetic: false)
             default:
@@ -225,7 +229,7 @@ var cases: [Case] = sizes.map { size in
         size: size,
         table: table,
         context: DecisionContext(table: table, fastPath: true),
-        mix: packets(for: table, count: 4096)
+        mix: Array(packets(for: table, count: 4096).prefix(options.mixCount))
     )
 }
 var sink = 0
@@ -233,7 +237,8 @@ var sink = 0
 // estimate least disturbed by other processes.
 for _ in 0..<repetitions {
     for index in cases.indices {
-        let rounds = 20
+        // About 80,000 lookups per timing whatever the mix.
+        let rounds = 20 * 4096 / cases[index].mix.count
         let table = cases[index].table
         let context = cases[index].context
         let mix = cases[index].mix
