@@ -53,15 +53,22 @@ import Testing
         let first = try DriverLinkServer(path: socket, journal: RecordingJournal(), handle: handler)
         try first.start()
         let remote = RemoteDriver(socketPath: socket, launcher: nil, role: "test")
-        try await remote.apply(Self.policy(generation: 1))
-        let second = Task { try await remote.apply(Self.policy(generation: 2)) }
-        for await _ in crashes { break }
-        await first.stop()
-        resume.yield()
+        let second: Task<Void, any Error> = try await finally {
+            try await remote.apply(Self.policy(generation: 1))
+            let second = Task { try await remote.apply(Self.policy(generation: 2)) }
+            for await _ in crashes { break }
+            return second
+        } cleanup: {
+            await first.stop()
+            resume.yield()
+        }
         let restarted = try DriverLinkServer(path: socket, journal: RecordingJournal(), handle: handler)
         try restarted.start()
-        try await second.value
-        await restarted.stop()
+        try await finally {
+            try await second.value
+        } cleanup: {
+            await restarted.stop()
+        }
 
         let applied = received.appliedGenerations
         #expect(applied.first == 1 && applied.last == 2, "\(applied)")
@@ -77,15 +84,22 @@ import Testing
             socket: directory.file("driver.sock"),
             table: directory.file("driver-table")
         )
-        let table = { (generation: UInt64) in try PolicyWire.encode(Self.policy(generation: generation)) }
+        let tables = try [1, 4, 5].map { try PolicyWire.encode(Self.policy(generation: $0)) }
         let newer = PolicyStamp(agent: "1@1", generation: 5)
-        #expect(await local.host.handle(.apply(newer), tail: try table(5)) == .done)
-        #expect(await local.host.handle(.apply(PolicyStamp(agent: "1@1", generation: 4)), tail: try table(4)) == .done)
-        #expect(await local.driver.status().tableGeneration == 5)
-        #expect(try DriverRuntimeStore(path: directory.file("driver-table")).load()?.record.stamp == newer)
-        // A new agent process starts its generations again.
-        #expect(await local.host.handle(.apply(PolicyStamp(agent: "2@1", generation: 1)), tail: try table(1)) == .done)
-        #expect(await local.driver.status().tableGeneration == 1)
-        await local.server.stop()
+        let stored = DriverRuntimeStore(path: directory.file("driver-table"))
+        try await finally {
+            #expect(await local.host.handle(.apply(newer), tail: tables[2]) == .done)
+            let older = PolicyStamp(agent: "1@1", generation: 4)
+            #expect(await local.host.handle(.apply(older), tail: tables[1]) == .done)
+            #expect(await local.driver.status().tableGeneration == 5)
+            let saved = try stored.load()
+            #expect(saved?.record.stamp == newer)
+            // A new agent process starts its generations again.
+            let another = PolicyStamp(agent: "2@1", generation: 1)
+            #expect(await local.host.handle(.apply(another), tail: tables[0]) == .done)
+            #expect(await local.driver.status().tableGeneration == 1)
+        } cleanup: {
+            await local.server.stop()
+        }
     }
 }
