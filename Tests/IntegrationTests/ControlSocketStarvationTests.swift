@@ -146,7 +146,8 @@ import Glibc
         #expect(await eventually(timeout: .seconds(60)) { check.pid() != nil })
 
         // A failure names the command, its output and how long it took, with the service's log (its
-        // journal entries, with the time of each: a reply that never came shows where the service was).
+        // journal entries) and where each of its threads waits in the kernel now: a reply that never
+        // came shows what the service was doing.
         func run(_ command: [String]) async throws -> ProcessResult {
             let clock = ContinuousClock()
             let start = clock.now
@@ -155,7 +156,8 @@ import Glibc
             if result.status != 0 {
                 result.output =
                     "`ipsecsvc \(command.joined(separator: " "))` exited \(result.status) after \(took):\n"
-                    + "\(result.output)\nservice log (\(sandbox.logPath)):\n\(service.output)"
+                    + "\(result.output)\nservice threads (pid \(service.pid)):\n\(Self.threads(of: service.pid))\n"
+                    + "service log (\(sandbox.logPath)):\n\(service.output)"
             }
             return result
         }
@@ -197,6 +199,23 @@ import Glibc
     }
 
     static let nobody = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
+
+    /// One line per thread of process `pid`: its id, name, scheduler state and the kernel function it
+    /// waits in (`/proc/PID/task/TID/{comm,stat,wchan}`).
+    static func threads(of pid: pid_t) -> String {
+        func read(_ path: String) -> String {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "?"
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.sorted().map { tid in
+            let task = "/proc/\(pid)/task/\(tid)"
+            let stat = read(task + "/stat")
+            let state = stat.lastIndex(of: ")").map { String(stat[stat.index($0, offsetBy: 2)...].prefix(1)) } ?? "?"
+            return "  \(tid) \(read(task + "/comm")) \(state) \(read(task + "/wchan"))"
+        }
+        .joined(separator: "\n")
+    }
 }
 
 /// Connections of this test process that send one byte of a request at a time, never a newline.
