@@ -217,6 +217,26 @@ import Testing
         }
     }
 
+    /// Two different texts with the same 64-bit FNV-1a hash (a published collision) are two texts, not a
+    /// repeat: only equal bytes are refused, and a real repeat next to the collision still is.
+    @Test func aHashCollisionIsNotARepeat() throws {
+        let colliding = ["8yn0iYCKYHlIj4-BwPqk", "GReLUrM4wMqfg9yzV3KQ"]
+        func read(_ texts: [String]) -> Result<[String], PolicyWireError> {
+            var writer = WireWriter(capacity: 128)
+            for text in texts { writer.string(text) }
+            return writer.buffer.withUnsafeBytes { raw in
+                var reader = WireReader(raw)
+                return Result { () throws(PolicyWireError) in try reader.stringTable(count: texts.count) }
+            }
+        }
+        let texts = [""] + colliding + ["other"]
+        #expect(try read(texts).get() == texts)
+        switch read(texts + [colliding[1]]) {
+        case .success: Issue.record("a repeat of a colliding text was accepted")
+        case .failure(let error): #expect(error.message.contains("string 4 repeats"), "\(error)")
+        }
+    }
+
     /// The string table holds each text once, the empty one first: a repeated text or a first one that
     /// is not empty is not a table this encoder wrote.
     @Test func aStringTableWithARepeatIsRefused() throws {
