@@ -4,9 +4,11 @@ public import PolicyModel
 /// The IPsec driver as the service host sees it: modes, the policy to enforce, settings, status.
 ///
 /// Called by `ServiceHost` only: `ipsecsvc boot` calls ``enterStartupMode(_:exemptions:)`` once and exits;
-/// `ipsecsvc run` calls ``apply(_:)`` and ``enterOperationalMode(_:)`` as the lifecycle demands, from one
-/// task at a time. Implementations must make each call take effect completely or throw and leave the
-/// previous state in force; a packet is always decided by one complete mode and table.
+/// `ipsecsvc run` calls ``apply(_:)`` and ``enterOperationalMode(_:)`` as the lifecycle demands: one
+/// ``apply(_:)`` at a time, in generation order (the agent's policy hand-overs); a ``configure(_:)`` of
+/// changed settings may come from another task meanwhile. Implementations must make each call take
+/// effect completely or throw and leave the previous state in force; a packet is always decided by one
+/// complete mode and table.
 public protocol IPsecDriver: Sendable {
     /// Puts the driver in a startup mode (before the service starts). Must not need a running process
     /// afterwards: the kernel keeps enforcing it.

@@ -26,6 +26,10 @@ public actor InMemoryDriver: IPsecDriver {
     /// The host ``decisionState()`` reports.
     public var host: HostInfo
     private var exemptions: [BootExemption] = []
+    /// Whether the next ``apply(_:)`` is held (``holdNextApply()``), and the one held now.
+    private var holdsNextApply = false
+    private var held: (generation: UInt64, release: CheckedContinuation<Void, Never>)?
+    private var heldWatchers: [CheckedContinuation<UInt64, Never>] = []
 
     public init(host: HostInfo = HostInfo()) { self.host = host }
 
@@ -41,6 +45,14 @@ public actor InMemoryDriver: IPsecDriver {
     }
 
     public func apply(_ policy: EffectivePolicy) async throws {
+        if holdsNextApply {
+            holdsNextApply = false
+            await withCheckedContinuation { release in
+                held = (policy.generation, release)
+                for watcher in heldWatchers { watcher.resume(returning: policy.generation) }
+                heldWatchers = []
+            }
+        }
         if let error = failNextApply {
             failNextApply = nil
             throw error
@@ -82,4 +94,27 @@ public actor InMemoryDriver: IPsecDriver {
     public func setCounters(_ counters: DriverCounters) { self.counters = counters }
 
     public func setFailNextApply(_ error: (any Error)?) { failNextApply = error }
+
+    /// The next ``apply(_:)`` waits, before it takes its policy, until ``releaseHeldApply()``: a driver
+    /// call still under way, for tests of what overtakes it.
+    public func holdNextApply() { holdsNextApply = true }
+
+    /// The generation of the apply being held, once one is (waits for it).
+    public func heldApply() async -> UInt64 {
+        if let held { return held.generation }
+        return await withCheckedContinuation { heldWatchers.append($0) }
+    }
+
+    /// Lets the held apply go on (it takes its policy as it returns).
+    public func releaseHeldApply() {
+        held?.release.resume()
+        held = nil
+    }
+
+    /// The generations of the tables applied, in the order the driver took them.
+    public var appliedGenerations: [UInt64] {
+        events.compactMap {
+            if case .applied(let generation, _) = $0 { generation } else { nil }
+        }
+    }
 }

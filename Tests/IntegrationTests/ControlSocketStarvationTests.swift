@@ -69,28 +69,28 @@ import Glibc
     func unauthorizedPeersAreRefusedBeforeTheyWrite() async throws {
         // Mode 0666 lets everyone connect, so the service's own check decides.
         let sandbox = try ServiceSandbox(
-            extraConfig: "admin_group = ipsecsvc-no-such-group\nsocket_mode = 0666\nrequest_timeout = 30\n"
+            extraConfig: "admin_group = ipsecsvc-no-such-group\nsocket_mode = 0666\nrequest_timeout = 120\n"
         )
         defer { sandbox.remove() }
         let service = try sandbox.startRun()
         defer { service.terminate() }
         #expect(await sandbox.waitForRunning(), "log:\n\(service.output)")
 
-        // A silent client: nc waits on a stdin that sends nothing for 8 s.
+        // A silent client (`nc -d` reads nothing to send): a service that waited for its request would
+        // answer only at the 120 s request deadline. The 60 s wait is a hang guard, not a timing bound.
         let answer = sandbox.root + "/silent.out"
-        let client = try ServiceProcess(
-            Self.nobody + ["sh", "-c", "sleep 8 | nc -U \(sandbox.socket)"],
-            output: answer
-        )
+        let client = try ServiceProcess(Self.nobody + ["nc", "-d", "-U", sandbox.socket], output: answer)
         defer { client.terminate() }
-        let refused = await eventually(timeout: .seconds(5)) {
+        let refused = await eventually(timeout: .seconds(60)) {
             ((try? String(contentsOfFile: answer, encoding: .utf8)) ?? "").contains("access-denied")
         }
         #expect(refused, "answer: \((try? String(contentsOfFile: answer, encoding: .utf8)) ?? "")")
     }
 
-    /// One user (not root) holds at most 16 connections; more get `busy` at once, and others
-    /// (root here) are served meanwhile.
+    /// One user (not root) holds at most 16 connections; more get `busy` (not a place in a queue: a
+    /// queued one would get the `timeout` answer), and others (root here) are served meanwhile. The
+    /// admitted ones are held for 20 s, so that all 24 are connected before any slot frees up on a
+    /// loaded machine; the waits are hang guards.
     @Test(.enabled(if: ServiceHarness.isRoot, "needs root: setpriv and a temporary group"), .timeLimit(.minutes(2)))
     func oneUserHoldsAFewConnectionsAtMost() async throws {
         let group = "ipsecst\(getpid() % 100_000)"
@@ -99,7 +99,7 @@ import Glibc
         defer { _ = ServiceSandbox.toolBlocking(["groupdel", group]) }
         let gid = try #require(GroupDatabase.gid(of: group))
         let sandbox = try ServiceSandbox(
-            extraConfig: "admin_group = \(group)\nsocket_mode = 0666\nrequest_timeout = 3\n"
+            extraConfig: "admin_group = \(group)\nsocket_mode = 0666\nrequest_timeout = 20\n"
         )
         defer { sandbox.remove() }
         let service = try sandbox.startRun()
@@ -111,7 +111,8 @@ import Glibc
         mkdir(answers, 0o777)
         chmod(answers, 0o1777)
         let outputs = (1...24).map { answers + "/member-\($0).out" }
-        let script = outputs.map { "sleep 4 | nc -U \(sandbox.socket) > \($0) &" }.joined(separator: "\n") + "\nwait\n"
+        // Silent clients (`nc -d` sends nothing), each until the service closes its connection.
+        let script = outputs.map { "nc -d -U \(sandbox.socket) > \($0) &" }.joined(separator: "\n") + "\nwait\n"
         let member = try ServiceProcess(
             ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--groups", "\(gid)", "sh", "-c", script],
             output: sandbox.root + "/member.log"
@@ -121,12 +122,12 @@ import Glibc
             outputs.filter { ((try? String(contentsOfFile: $0, encoding: .utf8)) ?? "").contains(#""code":"busy""#) }
                 .count
         }
-        #expect(await eventually(timeout: .seconds(5)) { busyCount() >= 8 }, "busy answers: \(busyCount())")
+        #expect(await eventually(timeout: .seconds(60)) { busyCount() >= 8 }, "busy answers: \(busyCount())")
         let status = try await sandbox.execute(["status"] + sandbox.commonArguments)
         #expect(status.status == 0, "\(status.output)")
         #expect(status.output.contains("RUNNING"))
         // The connections that were admitted get the timeout answer at their deadline.
-        let timedOut = await eventually(timeout: .seconds(15)) {
+        let timedOut = await eventually(timeout: .seconds(90)) {
             outputs.filter { ((try? String(contentsOfFile: $0, encoding: .utf8)) ?? "").contains(#""code":"timeout""#) }
                 .count + busyCount() == outputs.count
         }
@@ -144,15 +145,31 @@ import Glibc
         defer { service.terminate() }
         #expect(await eventually(timeout: .seconds(60)) { check.pid() != nil })
 
-        let status = try await sandbox.execute(["status"] + sandbox.commonArguments)
+        // A failure names the command, its output and how long it took, with the service's log (its
+        // journal entries) and where each of its threads waits in the kernel now: a reply that never
+        // came shows what the service was doing.
+        func run(_ command: [String]) async throws -> ProcessResult {
+            let clock = ContinuousClock()
+            let start = clock.now
+            var result = try await sandbox.execute(command + sandbox.commonArguments)
+            let took = clock.now - start
+            if result.status != 0 {
+                result.output =
+                    "`ipsecsvc \(command.joined(separator: " "))` exited \(result.status) after \(took):\n"
+                    + "\(result.output)\nservice threads (pid \(service.pid)):\n\(Self.threads(of: service.pid))\n"
+                    + "service log (\(sandbox.logPath)):\n\(service.output)"
+            }
+            return result
+        }
+        let status = try await run(["status"])
         #expect(status.status == 0, "\(status.output)")
         #expect(status.output.contains("START_PENDING"), "\(status.output)")
 
-        let stop = try await sandbox.execute(["service", "stop"] + sandbox.commonArguments)
-        #expect(stop.status == 0, "\(stop.output)\nlog:\n\(service.output)")
+        let stop = try await run(["service", "stop"])
+        #expect(stop.status == 0, "\(stop.output)")
         #expect(stop.output.contains("STOPPED"), "\(stop.output)")
         // `service stop` returned once the service said STOPPED: the exit follows (bound only against a hang).
-        #expect(await service.exited(timeout: 60) == 0, "log:\n\(service.output)")
+        #expect(await service.exited(timeout: 60) == 0, "service log:\n\(service.output)")
     }
 
     /// Denied access is an error with a non-zero exit, never an answer from the state directory that
@@ -182,6 +199,23 @@ import Glibc
     }
 
     static let nobody = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
+
+    /// One line per thread of process `pid`: its id, name, scheduler state and the kernel function it
+    /// waits in (`/proc/PID/task/TID/{comm,stat,wchan}`).
+    static func threads(of pid: pid_t) -> String {
+        func read(_ path: String) -> String {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "?"
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.sorted().map { tid in
+            let task = "/proc/\(pid)/task/\(tid)"
+            let stat = read(task + "/stat")
+            let state = stat.lastIndex(of: ")").map { String(stat[stat.index($0, offsetBy: 2)...].prefix(1)) } ?? "?"
+            return "  \(tid) \(read(task + "/comm")) \(state) \(read(task + "/wchan"))"
+        }
+        .joined(separator: "\n")
+    }
 }
 
 /// Connections of this test process that send one byte of a request at a time, never a newline.

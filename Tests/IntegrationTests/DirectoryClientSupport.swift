@@ -77,21 +77,36 @@ final class DirectoryClient: Sendable {
     }
 
     /// SIGTERM to the service (its own process group, while it is still ours) and waits for it to exit
-    /// (SIGKILL after 20 s). Returns how it exited, or `nil` when it had to be killed, and how long the
-    /// stop took.
+    /// (SIGKILL after 120 s: a hang guard). Returns how it exited, or `nil` when it had to be killed, and
+    /// the stop's measurement: its wall time from the signal to the exit, seen by a thread that does
+    /// nothing else, and how much of it the service and its children waited for a CPU (what a loaded
+    /// machine adds; a stop that waits out a timeout sleeps, so that time stays in its own).
     @discardableResult
-    func stop() async -> (status: IPsecSystem.ExitStatus?, took: Duration) {
-        guard let process = service.withLock({ $0 }) else { return (nil, .zero) }
-        let clock = ContinuousClock()
-        let started = clock.now
-        process.signal(SIGTERM)
-        _ = await eventually(timeout: .seconds(20), interval: .milliseconds(50)) { process.waitIfExited() != nil }
-        let status = process.waitIfExited()
-        let took = clock.now - started
+    func stop() async -> (status: IPsecSystem.ExitStatus?, took: StopMeasurement?) {
+        guard let process = service.withLock({ $0 }) else { return (nil, nil) }
+        let watched = try? await DedicatedThread.run(name: "test-stop-watch") {
+            () -> (IPsecSystem.ExitStatus?, StopMeasurement) in
+            let clock = ContinuousClock()
+            var waits = RunQueueWaits(root: process.pid)
+            let start = clock.now
+            process.signal(SIGTERM)
+            var status: IPsecSystem.ExitStatus?
+            repeat {
+                waits.sample()
+                status = process.waitIfExited()
+                if status == nil { usleep(10_000) }
+            } while status == nil && clock.now - start < .seconds(120)
+            let measured = StopMeasurement(
+                status: status?.shellStatus ?? -1,
+                wall: clock.now - start,
+                runQueueWait: waits.total
+            )
+            return (status, measured)
+        }
         process.signal(SIGKILL)
         _ = await BlockingPool.shared.run { process.wait() }
         service.withLock { $0 = nil }
-        return (status, took)
+        return (watched?.0, watched?.1)
     }
 
     /// SIGHUP to the running service: a refresh, as `service refresh` does, without waiting for it.

@@ -306,7 +306,11 @@ struct LiveDirectoryTests {
             #expect(reading, "the SIGHUP started no read")
             let (status, took) = await client.stop()
             #expect(status?.succeeded == true, "\(String(describing: status)): \(client.serviceLog().suffix(3000))")
-            #expect(took < .seconds(timeout), "the stop took \(took)")
+            // The stop's own time (less its waits for a CPU, which a loaded machine adds): a stop that
+            // waited out the read would sleep through at least one timeout.
+            print("LiveDirectoryTests: SIGTERM during a silent DC's read: \(took.map { "\($0)" } ?? "no exit")")
+            let own = took?.own ?? .seconds(120)
+            #expect(own < .seconds(timeout), "the stop took \(took.map { "\($0)" } ?? "over 120 s")")
             #expect(!client.serviceLog().contains("Fatal error"))
         }
     }

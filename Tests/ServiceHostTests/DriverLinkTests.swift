@@ -149,15 +149,18 @@ import Glibc
         try DriverRuntimeStore(path: directory.file("driver-table")).save(record, table: table[...])
 
         let local = try await LocalDriver(socket: directory.file("driver.sock"), table: directory.file("driver-table"))
-        defer { Task { await local.server.stop() } }
-        #expect(await local.driver.fastPathEpoch == 18)
-        let status = await local.driver.status()
-        #expect(status.counters.table?.epoch == 18, "\(status.counters)")
-        #expect(status.mode == .startup(.block))
-        #expect(status.tableGeneration == PolicyWireTests.varied.generation)
-        #expect(status.filterCount == PolicyWireTests.varied.filters.count)
-        #expect(await local.driver.decisionState().settings.exemptionLevel == 1)
-        #expect(await local.host.info.restored)
+        try await finally {
+            #expect(await local.driver.fastPathEpoch == 18)
+            let status = await local.driver.status()
+            #expect(status.counters.table?.epoch == 18, "\(status.counters)")
+            #expect(status.mode == .startup(.block))
+            #expect(status.tableGeneration == PolicyWireTests.varied.generation)
+            #expect(status.filterCount == PolicyWireTests.varied.filters.count)
+            #expect(await local.driver.decisionState().settings.exemptionLevel == 1)
+            #expect(await local.host.info.restored)
+        } cleanup: {
+            await local.server.stop()
+        }
     }
 
     /// A status is answered while no driver exists (it does not wait for one, naming the socket); a
@@ -174,22 +177,23 @@ import Glibc
         // (RemoteDriver.connectTimeout) only spans the race.
         let staging = directory.file("staging.sock")
         let local = try await LocalDriver(socket: staging, table: directory.file("driver-table"))
-        defer { Task { await local.server.stop() } }
-
-        let change = Task {
-            try await remote.configure(DriverSettings(exemptionLevel: 1, diagnosticsLevel: 0, logIntervalSeconds: 600))
+        try await finally {
+            let settings = DriverSettings(exemptionLevel: 1, diagnosticsLevel: 0, logIntervalSeconds: 600)
+            let change = Task { try await remote.configure(settings) }
+            // At most 20 racing queries and 200 ms of them: on a starved pool (the whole suite at load 30+)
+            // 20 queries took longer than the change waits for the socket (RemoteDriver.connectTimeout).
+            let raceEnd = ContinuousClock.now + .milliseconds(200)
+            for _ in 0..<20 where ContinuousClock.now < raceEnd {
+                _ = await remote.status()
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(rename(staging, socket) == 0, "rename: errno \(errno)")
+            try await change.value
+            #expect(await local.driver.decisionState().settings.exemptionLevel == 1)
+            #expect(await remote.status().problem == nil)
+        } cleanup: {
+            await local.server.stop()
         }
-        // At most 20 racing queries and 200 ms of them: on a starved pool (the whole suite at load 30+)
-        // 20 queries took longer than the change waits for the socket (RemoteDriver.connectTimeout).
-        let raceEnd = ContinuousClock.now + .milliseconds(200)
-        for _ in 0..<20 where ContinuousClock.now < raceEnd {
-            _ = await remote.status()
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        #expect(rename(staging, socket) == 0, "rename: errno \(errno)")
-        try await change.value
-        #expect(await local.driver.decisionState().settings.exemptionLevel == 1)
-        #expect(await remote.status().problem == nil)
     }
 
     /// Frames of another protocol version or beyond the size limits end the connection; a hello of
@@ -199,31 +203,33 @@ import Glibc
         defer { directory.remove() }
         let socket = directory.file("driver.sock")
         let local = try await LocalDriver(socket: socket, table: directory.file("driver-table"))
-        defer { Task { await local.server.stop() } }
+        try await finally {
+            let client = try DriverLinkClient.connect(socket)
+            let refused = try await client.request(
+                .hello(LinkHello(version: 99, pid: 1, role: "test")),
+                timeout: .seconds(30)
+            )
+            guard case .failed(let error) = refused else {
+                Issue.record("hello of version 99 answered \(refused)")
+                return
+            }
+            #expect(error.message.contains("version 99"))
+            client.close()
 
-        let client = try DriverLinkClient.connect(socket)
-        let refused = try await client.request(
-            .hello(LinkHello(version: 99, pid: 1, role: "test")),
-            timeout: .seconds(30)
-        )
-        guard case .failed(let error) = refused else {
-            Issue.record("hello of version 99 answered \(refused)")
-            return
-        }
-        #expect(error.message.contains("version 99"))
-        client.close()
-
-        for header in [
-            Self.header(version: 2, json: 2), Self.header(version: 1, json: UInt32(DriverLink.maxJSONBytes + 1)),
-        ] {
-            let fd = try UnixSocket.connect(socket)
-            defer { close(fd) }
-            // Bounded: a driver that kept waiting would fail the check below instead of hanging the test.
-            UnixSocket.setTimeouts(fd, seconds: 10)
-            try UnixSocket.sendAll(fd, header)
-            var byte: UInt8 = 0
-            // The driver closes the connection (0 bytes) instead of waiting for the rest.
-            #expect(recv(fd, &byte, 1, 0) == 0)
+            for header in [
+                Self.header(version: 2, json: 2), Self.header(version: 1, json: UInt32(DriverLink.maxJSONBytes + 1)),
+            ] {
+                let fd = try UnixSocket.connect(socket)
+                defer { close(fd) }
+                // Bounded: a driver that kept waiting would fail the check below instead of hanging the test.
+                UnixSocket.setTimeouts(fd, seconds: 10)
+                try UnixSocket.sendAll(fd, header)
+                var byte: UInt8 = 0
+                // The driver closes the connection (0 bytes) instead of waiting for the rest.
+                #expect(recv(fd, &byte, 1, 0) == 0)
+            }
+        } cleanup: {
+            await local.server.stop()
         }
     }
 

@@ -8,7 +8,8 @@ import PolicyModel
 ///
 /// Each change is saved before it is enforced, so that a driver restarted after a crash enforces at least
 /// what it was last told (never an older table); a change the driver refuses is taken back from the file.
-/// Changes run one at a time in arrival order; `status` and `decisionState` are answered meanwhile.
+/// Changes run one at a time in arrival order; `status` and `decisionState` are answered meanwhile. A
+/// table older than the one in force from the same agent process is not enforced (DESIGN.md §1).
 actor DriverHost {
     let driver: NetfilterDriver
     let store: DriverRuntimeStore
@@ -108,6 +109,11 @@ actor DriverHost {
         case .apply(let stamp):
             // The same table again (a reconnect replays it): nothing to do.
             if stamp == record.stamp, ArraySlice(tail) == table { return .done }
+            // An older generation of the same agent process was overtaken by the one in force (its
+            // generations only grow): enforcing it would go back to an older policy.
+            if let current = record.stamp, current.agent == stamp.agent, stamp.generation < current.generation {
+                return .done
+            }
             let policy: EffectivePolicy
             do {
                 policy = try PolicyWire.decode(tail)

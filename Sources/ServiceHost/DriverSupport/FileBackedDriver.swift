@@ -42,6 +42,8 @@ public actor FileBackedDriver: IPsecDriver {
 
     public nonisolated let path: String
     private let inner: (any IPsecDriver)?
+    /// Serialises the record's writes (``write(event:_:)``).
+    private let writes = TransactionLock()
     private let hostInfo: (any HostInfoSource)?
     private var record: DriverStateRecord
 
@@ -67,40 +69,38 @@ public actor FileBackedDriver: IPsecDriver {
         try await recordingFailure("startup \(mode.rawValue)") {
             try await inner?.enterStartupMode(mode, exemptions: exemptions)
         }
-        var next = record
-        next.mode = .startup(mode)
-        next.exemptions = exemptions
-        next.modeSince = SystemClock.secondsSince1970()
         let list = exemptions.isEmpty ? "" : " exemptions " + exemptions.map(\.description).joined(separator: " ")
-        try await commit(next, event: "startup \(mode.rawValue)\(list)")
+        try await commit(event: "startup \(mode.rawValue)\(list)") { next in
+            next.mode = .startup(mode)
+            next.exemptions = exemptions
+            next.modeSince = SystemClock.secondsSince1970()
+        }
     }
 
     public func enterOperationalMode(_ mode: OperationalMode) async throws {
         try await recordingFailure(mode.rawValue) { try await inner?.enterOperationalMode(mode) }
-        var next = record
-        next.mode = .operational(mode)
-        next.exemptions = []
-        next.modeSince = SystemClock.secondsSince1970()
-        try await commit(next, event: mode.rawValue)
+        try await commit(event: mode.rawValue) { next in
+            next.mode = .operational(mode)
+            next.exemptions = []
+            next.modeSince = SystemClock.secondsSince1970()
+        }
     }
 
     public func apply(_ policy: EffectivePolicy) async throws {
         try await recordingFailure("apply generation \(policy.generation)") { try await inner?.apply(policy) }
-        var next = record
-        next.tableGeneration = policy.generation
-        next.filterCount = policy.filters.count
-        try await commit(next, event: "apply generation \(policy.generation) (\(policy.filters.count) filters)")
+        let filters = policy.filters.count
+        try await commit(event: "apply generation \(policy.generation) (\(filters) filters)") { next in
+            next.tableGeneration = policy.generation
+            next.filterCount = filters
+        }
     }
 
     public func configure(_ settings: DriverSettings) async throws {
         try await recordingFailure("configure") { try await inner?.configure(settings) }
-        var next = record
-        next.settings = settings
         try await commit(
-            next,
             event:
                 "configure ipsecexempt=\(settings.exemptionLevel) ipsecdiagnostics=\(settings.diagnosticsLevel) ipsecloginterval=\(settings.logIntervalSeconds)"
-        )
+        ) { $0.settings = settings }
     }
 
     /// The service's graceful stop: permit mode (the driver process started by the service then exits).
@@ -108,11 +108,11 @@ public actor FileBackedDriver: IPsecDriver {
         try await recordingFailure("permit") {
             if let inner { try await inner.shutdown() }
         }
-        var next = record
-        next.mode = .operational(.permit)
-        next.exemptions = []
-        next.modeSince = SystemClock.secondsSince1970()
-        try await commit(next, event: "permit (stop)")
+        try await commit(event: "permit (stop)") { next in
+            next.mode = .operational(.permit)
+            next.exemptions = []
+            next.modeSince = SystemClock.secondsSince1970()
+        }
     }
 
     /// The inner driver's background work (the driver process's link).
@@ -148,43 +148,47 @@ public actor FileBackedDriver: IPsecDriver {
         do {
             try await body()
             if record.failure != nil {
-                var next = record
-                next.failure = nil
-                try? await write(next, event: "\(what) (driver recovered)")
+                try? await write(event: "\(what) (driver recovered)") { $0.failure = nil }
             }
         } catch {
-            var next = record
-            next.failure = "\(what): \(error)"
-            try? await write(next, event: "\(what) failed: \(error)")
+            try? await write(event: "\(what) failed: \(error)") { $0.failure = "\(what): \(error)" }
             throw error
         }
     }
 
-    /// Writes `next` durably, then makes it current: a failed write leaves the previous state. With an
-    /// inner driver the transition has already happened in the kernel, so a failed write only loses the
-    /// record (and is not reported as a failed transition); without one the record is the state.
-    private func commit(_ next: DriverStateRecord, event: String) async throws {
+    /// Writes the record as `change` leaves it durably, then makes it current: a failed write leaves the
+    /// previous state. With an inner driver the transition has already happened in the kernel, so a
+    /// failed write only loses the record (and is not reported as a failed transition); without one the
+    /// record is the state.
+    private func commit(event: String, _ change: (inout DriverStateRecord) -> Void) async throws {
         do {
-            try await write(next, event: event)
+            try await write(event: event, change)
         } catch  where inner != nil {
-            record = next
+            change(&record)
         }
     }
 
-    private func write(_ next: DriverStateRecord, event: String) async throws {
-        var next = next
-        next.history.append(.init(at: SystemClock.secondsSince1970(), event: event))
-        if next.history.count > Self.historyLimit { next.history.removeFirst(next.history.count - Self.historyLimit) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(next)
-        let path = self.path
-        // fsync can take a while: keep it off the cooperative pool. Callers make one call at a time
-        // (IPsecDriver's contract), so the actor's reentrancy here cannot interleave two commits.
-        try await BlockingPool.shared.run { () throws(SystemError) in
-            try FileSystem.makeDirectories(FileSystem.directory(of: path), mode: 0o750)
-            try DurableFile.write(Array(data), to: path, permissions: 0o640)
+    /// One write at a time, each changing the record the one before it left: calls of different kinds
+    /// overlap (a `set config` while a policy is handed over, a stop during a configure), and a change
+    /// made on a copy taken before another's write ended would undo that one.
+    private func write(event: String, _ change: (inout DriverStateRecord) -> Void) async throws {
+        try await writes.run {
+            var next = record
+            change(&next)
+            next.history.append(.init(at: SystemClock.secondsSince1970(), event: event))
+            if next.history.count > Self.historyLimit {
+                next.history.removeFirst(next.history.count - Self.historyLimit)
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try encoder.encode(next)
+            let path = self.path
+            // fsync can take a while: keep it off the cooperative pool.
+            try await BlockingPool.shared.run { () throws(SystemError) in
+                try FileSystem.makeDirectories(FileSystem.directory(of: path), mode: 0o750)
+                try DurableFile.write(Array(data), to: path, permissions: 0o640)
+            }
+            record = next
         }
-        record = next
     }
 }

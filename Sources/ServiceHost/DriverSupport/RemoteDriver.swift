@@ -82,28 +82,52 @@ public actor RemoteDriver: IPsecDriver {
 
     // MARK: - IPsecDriver
 
+    // Each change is remembered before it is sent, not once it is answered: a connection made while the
+    // call is under way (the link broke after the driver took it, before its answer) hands the new driver
+    // this state, never the one before it. A call that fails puts the previous one back, unless another
+    // change came meanwhile. The agent makes one change of each kind at a time (DESIGN.md §1).
+
     public func enterStartupMode(_ mode: StartupMode, exemptions: [BootExemption]) async throws {
-        let request = DriverRequest.startupMode(mode, exemptions: exemptions)
-        try await call(request)
-        self.mode = request
+        try await changeMode(.startupMode(mode, exemptions: exemptions))
     }
 
     public func enterOperationalMode(_ mode: OperationalMode) async throws {
-        let request = DriverRequest.operationalMode(mode)
-        try await call(request)
-        self.mode = request
+        try await changeMode(.operationalMode(mode))
+    }
+
+    private func changeMode(_ request: DriverRequest) async throws {
+        let previous = mode
+        mode = request
+        do {
+            try await call(request)
+        } catch {
+            if mode == request { mode = previous }
+            throw error
+        }
     }
 
     public func apply(_ policy: EffectivePolicy) async throws {
         let stamp = PolicyStamp(agent: agent, generation: policy.generation)
         let bytes = try PolicyWire.encode(policy)
-        try await call(.apply(stamp), tail: bytes)
+        let previous = table
         table = (stamp, bytes)
+        do {
+            try await call(.apply(stamp), tail: bytes)
+        } catch {
+            if table?.stamp == stamp { table = previous }
+            throw error
+        }
     }
 
     public func configure(_ settings: DriverSettings) async throws {
-        try await call(.configure(settings))
+        let previous = self.settings
         self.settings = settings
+        do {
+            try await call(.configure(settings))
+        } catch {
+            if self.settings == settings { self.settings = previous }
+            throw error
+        }
     }
 
     public func updatePeerAssociations(_ peers: PeerAssociations) async {

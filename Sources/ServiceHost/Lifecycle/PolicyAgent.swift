@@ -76,6 +76,16 @@ public actor PolicyAgent {
     private var sourcesReloader: (@Sendable () async -> Void)?
     /// Serialises the netsh dynamic transactions (``runNetshDynamic(_:dryRun:store:)``).
     let dynamicTransactions = TransactionLock()
+    /// One policy hand-over at a time (start, refresh, change): each takes the engine's newest policy
+    /// only once the one before it has reached the driver and keying, so they receive the generations
+    /// in the order the engine made them. Without it two hand-overs interleave at their awaits, and the
+    /// older table can reach the driver last (and `RemoteDriver` would hand that one to every driver it
+    /// reconnects to).
+    private let applies = TransactionLock()
+    /// The generation the driver and keying last took (`nil`: none yet, or the last hand-over failed): a
+    /// change whose policy was taken already (by a hand-over that ran while it waited its turn) has
+    /// nothing left to do, so changes signalled during one hand-over are coalesced into the next.
+    private var appliedGeneration: UInt64?
 
     public init(
         driver: any IPsecDriver,
@@ -168,10 +178,15 @@ public actor PolicyAgent {
         try Task.checkCancellation()
         // One table with every source, handed over while the driver still decides by its previous
         // state; then the mode.
-        let policy = await engine.effectivePolicy()
-        try await driver.apply(policy)
-        // IKE follows the filters the driver enforces (as for every later change).
-        await keying?.apply(policy)
+        let policy = try await applies.run {
+            let policy = await engine.effectivePolicy()
+            appliedGeneration = nil
+            try await driver.apply(policy)
+            // IKE follows the filters the driver enforces (as for every later change).
+            await keying?.apply(policy)
+            appliedGeneration = policy.generation
+            return policy
+        }
         if persistentFailed {
             try await setMode(.block)
         } else {
@@ -268,7 +283,7 @@ public actor PolicyAgent {
         await engine.refresh()
         // Cancelled: the service stops, and the sources were not read to the end.
         guard !Task.isCancelled else { return }
-        await applyEffectivePolicy(reason: "refresh")
+        await applyEffectivePolicy(evenIfTaken: true)
         journal.record(JournalEntry(.policyRefreshed, "The IPSec policy was refreshed; \(await summary())."))
     }
 
@@ -280,7 +295,7 @@ public actor PolicyAgent {
     /// Applies the engine's current effective policy (its change stream fired).
     public func policyChanged() async {
         guard lifecycle.state == .running else { return }
-        await applyEffectivePolicy(reason: "change")
+        await applyEffectivePolicy(evenIfTaken: false)
     }
 
     /// Takes newly configured settings: the ones that apply at once replace those in force and the
@@ -340,25 +355,36 @@ public actor PolicyAgent {
         return "driver in \(mode) mode\(failed); \(sources)"
     }
 
-    private func applyEffectivePolicy(reason: String) async {
-        let policy = await engine.effectivePolicy()
-        do {
-            try await driver.apply(policy)
-            // IKE follows the filters the driver enforces; until its configuration is loaded, the first
-            // packets of a new rule ask for a negotiation keying ignores (its generation is not current).
-            await keying?.apply(policy)
-        } catch {
-            journal.record(
-                JournalEntry(
-                    .policySourceFailed,
-                    priority: .error,
-                    "The IPSec Policy Agent could not apply the effective policy (generation \(policy.generation)): \(error). The previous filters stay in force."
+    /// Hands the engine's newest policy to the driver and keying, in turn with every other hand-over
+    /// (``applies``); returns once the driver has a policy at least as new as the engine's when this was
+    /// called.
+    /// - Parameter evenIfTaken: hand it over (and journal the sources) also when the driver has that
+    ///   generation already (a refresh); a change then has nothing to do.
+    private func applyEffectivePolicy(evenIfTaken: Bool) async {
+        await applies.run {
+            let policy = await engine.effectivePolicy()
+            guard evenIfTaken || policy.generation != appliedGeneration else { return }
+            appliedGeneration = nil
+            do {
+                try await driver.apply(policy)
+                // IKE follows the filters the driver enforces; until its configuration is loaded, the
+                // first packets of a new rule ask for a negotiation keying ignores (its generation is not
+                // current).
+                await keying?.apply(policy)
+            } catch {
+                journal.record(
+                    JournalEntry(
+                        .policySourceFailed,
+                        priority: .error,
+                        "The IPSec Policy Agent could not apply the effective policy (generation \(policy.generation)): \(error). The previous filters stay in force."
+                    )
                 )
-            )
-            return
+                return
+            }
+            appliedGeneration = policy.generation
+            await journalSources(of: policy)
+            await releaseFreedMemory()
         }
-        await journalSources(of: policy)
-        await releaseFreedMemory()
     }
 
     /// One event per source, when the agent journals them (not the engine).

@@ -23,7 +23,7 @@
  *   slow        like good, after sleeping option "delay-ms" milliseconds in every fetch (a source that
  *               reports late)
  *
- * `hang` creates the file named by option "state" (if given) when its fetch starts hanging.
+ * `hang` writes its process ID to the file named by option "state" (if given) when its fetch starts hanging.
  *
  * Build variants (-D): FIXTURE_ABI=N puts N into abi_version; FIXTURE_ENTRY_V2 exports only
  * ipsec_plugin_entry_v2; FIXTURE_OPEN_MARKER="path" makes open create that file (to prove that a
@@ -204,7 +204,16 @@ static int32_t fixture_fetch(void *instance, const char **document, size_t *leng
     if (strcmp(mode, "slow") == 0) usleep((useconds_t)atoi(self->delay) * 1000);
     if (strcmp(mode, "abort") == 0) abort();
     if (strcmp(mode, "hang") == 0) {
-        if (self->state[0]) close(open(self->state, O_CREAT | O_WRONLY, 0600));
+        if (self->state[0]) {
+            /* The host's PID, one whole line, so that a test can see the host end. */
+            char line[32];
+            int length = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+            int fd = open(self->state, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+            if (fd >= 0) {
+                (void)!write(fd, line, (size_t)length);
+                close(fd);
+            }
+        }
         for (;;) pause();
     }
     if (strcmp(mode, "leak") == 0) {
