@@ -4,6 +4,7 @@ import IPsecTestKit
 import PolicyModel
 import Providers
 import ServiceHost
+import Synchronization
 import Testing
 
 /// A stop while a policy hand-over is under way: nothing of that hand-over, or of one waiting its turn,
@@ -135,6 +136,46 @@ import Testing
         #expect(await fixture.driverEventsAfterPermit() == [], "\(events)")
         #expect(!events.contains(.operationalMode(.secure)), "\(events)")
         #expect(await keying.appliedAfterStop == [])
+        #expect(await driver.mode == .operational(.permit))
+    }
+
+    /// SIGTERM while the start's hand-over hangs in the driver: the start is cancelled (as
+    /// `cancelWhenGracefulShutdown` cancels it) and returns at once instead of waiting for the driver
+    /// call; `stopDuringStart()` waits its bound for that call, journals that it gave up, and puts the
+    /// driver in permit mode; when the call returns at last, keying gets nothing and no mode follows.
+    @Test(.timeLimit(.minutes(2))) func aCancelledStartDoesNotWaitForItsHungHandOver() async throws {
+        let fixture = Fixture(waitAtStop: .milliseconds(200))
+        defer { fixture.directory.remove() }
+        let (agent, driver, keying) = (fixture.agent, fixture.driver, fixture.keying)
+        await driver.holdNextApply()
+        let start = Task { try await agent.start() }
+        let startGeneration = await driver.heldApply()
+        let ended = Mutex(false)
+        let cancelled = Task {
+            defer { ended.withLock { $0 = true } }
+            try await start.value
+        }
+        start.cancel()
+        // A hang guard, not a timing bound: the call stays held until the start has ended.
+        let endedWhileHeld = await eventually(timeout: .seconds(60)) { ended.withLock { $0 } }
+        #expect(endedWhileHeld, "the cancelled start waited for its hung driver call")
+        guard endedWhileHeld else {
+            await driver.releaseHeldApply()
+            _ = try? await cancelled.value
+            await agent.stopDuringStart()
+            return
+        }
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        await agent.stopDuringStart()
+        #expect(await driver.mode == .operational(.permit))
+        #expect(await keying.stopped)
+        #expect(fixture.gaveUpEntries.first?.fields["IPSECSVC_GENERATION"] == "\(startGeneration)")
+
+        await driver.releaseHeldApply()
+        #expect(await eventually { await driver.appliedGenerations.contains(startGeneration) })
+        #expect(await keying.appliedAfterStop == [])
+        let after = await fixture.driverEventsAfterPermit()
+        #expect(!after.contains { if case .operationalMode = $0 { true } else { false } }, "\(after)")
         #expect(await driver.mode == .operational(.permit))
     }
 }

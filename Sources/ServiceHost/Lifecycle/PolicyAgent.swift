@@ -201,8 +201,23 @@ public actor PolicyAgent {
         if let awaitingSources { await awaitingSources() }
         try Task.checkCancellation()
         // One table with every source, handed over while the driver still decides by its previous
-        // state; then the mode.
-        let policy = try await applies.run {
+        // state; then the mode. A stop cancels the start without waiting here for a driver call that
+        // hangs: the stop waits for it within its own bound (``waitForHandOverUnderWay()``).
+        let policy = try await outlivingCancellation { try await self.handOverAtStart() }
+        // A stop waited for that hand-over: the mode would come after its permit mode.
+        guard !stopping else { throw CancellationError() }
+        if persistentFailed {
+            try await setMode(.block)
+        } else {
+            try await enterSecureOrBlock()
+        }
+        await journalSources(of: policy)
+        await releaseFreedMemory()
+    }
+
+    /// The start's hand-over: the engine's newest policy to the driver, then to keying.
+    private func handOverAtStart() async throws -> EffectivePolicy {
+        try await applies.run {
             let policy = await engine.effectivePolicy()
             // A stop that came first: nothing of this start may reach the driver after its permit mode.
             guard !stopping else { throw CancellationError() }
@@ -216,15 +231,22 @@ public actor PolicyAgent {
             appliedGeneration = policy.generation
             return policy
         }
-        // A stop waited for that hand-over: the mode would come after its permit mode.
-        guard !stopping else { throw CancellationError() }
-        if persistentFailed {
-            try await setMode(.block)
-        } else {
-            try await enterSecureOrBlock()
+    }
+
+    /// `body`'s result, run in a task of its own that the caller's cancellation does not wait for (nor
+    /// cancel): the caller then throws `CancellationError` at once, and `body` goes on to its end.
+    private func outlivingCancellation<T: Sendable>(
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let (ended, end) = AsyncStream<Never>.makeStream()
+        let task = Task {
+            defer { end.finish() }
+            return try await body()
         }
-        await journalSources(of: policy)
-        await releaseFreedMemory()
+        // Ends when `body` has, or at once when the caller is cancelled.
+        for await _ in ended {}
+        try Task.checkCancellation()
+        return try await task.value
     }
 
     /// After a policy is applied: the parse, merge and hand-over freed most of what they used, but glibc
