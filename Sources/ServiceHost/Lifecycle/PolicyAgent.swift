@@ -479,12 +479,12 @@ public actor PolicyAgent {
         defer { timer.cancel() }
         let ended = await withCheckedContinuation { handOverWaiters[waiter] = $0 }
         guard !ended else { return }
-        let seconds = Double(SystemClock.monotonicMicroseconds() - underWay.since) / 1_000_000
+        let milliseconds = (SystemClock.monotonicMicroseconds() - underWay.since) / 1000
         journal.record(
             JournalEntry(
-                .driverFailed,
+                .policySourceFailed,
                 priority: .warning,
-                "The IPSec Policy Agent stopped without waiting any longer for the hand-over of policy generation \(underWay.generation), under way for \(seconds) s (the stop waits \(limit) at most): the IPSec driver enters permit mode now, and keying will not receive that policy.",
+                "The IPSec Policy Agent stopped without waiting any longer for the hand-over of policy generation \(underWay.generation), under way for \(milliseconds) ms (the stop waits \(limit) at most): the IPSec driver enters permit mode now, and keying will not receive that policy.",
                 fields: ["IPSECSVC_GENERATION": "\(underWay.generation)"]
             )
         )
