@@ -42,6 +42,17 @@ import Testing
         var gaveUpEntries: [JournalEntry] {
             journal.entries.filter { $0.message.contains("without waiting any longer for the hand-over") }
         }
+
+        /// Starts the service, then makes a change whose hand-over is held in the driver: the change's
+        /// task and the held generation.
+        func startWithAHeldChange() async throws -> (change: Task<Void, Never>, generation: UInt64) {
+            try await agent.start()
+            await driver.holdNextApply()
+            await engine.dynamic.replace(PolicyHandOverOrderTests.dynamicPolicy(blocking: 1))
+            let agent = agent
+            let change = Task { await agent.policyChanged() }
+            return (change, await driver.heldApply())
+        }
     }
 
     /// A change held inside the driver when the stop comes, and one waiting its turn behind it: the stop
@@ -51,12 +62,7 @@ import Testing
         let fixture = Fixture(waitAtStop: .seconds(90))  // longer than the test: it releases the call
         defer { fixture.directory.remove() }
         let (agent, driver, keying, engine) = (fixture.agent, fixture.driver, fixture.keying, fixture.engine)
-        try await agent.start()
-
-        await driver.holdNextApply()
-        await engine.dynamic.replace(PolicyHandOverOrderTests.dynamicPolicy(blocking: 1))
-        let held = Task { await agent.policyChanged() }
-        let heldGeneration = await driver.heldApply()
+        let (held, heldGeneration) = try await fixture.startWithAHeldChange()
         await engine.dynamic.replace(PolicyHandOverOrderTests.dynamicPolicy(blocking: 2))
         let waiting = Task { await agent.policyChanged() }
         let stop = Task { try await agent.stop() }
@@ -84,13 +90,8 @@ import Testing
     @Test(.timeLimit(.minutes(2))) func aHungHandOverDoesNotHoldTheStop() async throws {
         let fixture = Fixture(waitAtStop: .milliseconds(200))
         defer { fixture.directory.remove() }
-        let (agent, driver, keying, engine) = (fixture.agent, fixture.driver, fixture.keying, fixture.engine)
-        try await agent.start()
-
-        await driver.holdNextApply()
-        await engine.dynamic.replace(PolicyHandOverOrderTests.dynamicPolicy(blocking: 1))
-        let hung = Task { await agent.policyChanged() }
-        let hungGeneration = await driver.heldApply()
+        let (agent, driver, keying) = (fixture.agent, fixture.driver, fixture.keying)
+        let (hung, hungGeneration) = try await fixture.startWithAHeldChange()
         let stop = Task { try await agent.stop() }
         // A hang guard, not a timing bound: the call stays held until the stop has ended.
         let stoppedWhileHeld = await eventually(timeout: .seconds(60)) { await agent.state == .stopped }

@@ -18,22 +18,17 @@ import Testing
         let received = RemoteDriverReplayTests.Received()
         let (held, hold) = AsyncStream<Void>.makeStream()
         let (releases, release) = AsyncStream<Void>.makeStream()
-        let handler: DriverLinkServer.Handler = { request, _, _ in
-            received.requests.withLock { $0.append(request) }
-            if case .hello = request { return .hello(DriverProcessInfo(pid: 1, startedAt: 0, socket: socket)) }
-            if case .apply(let stamp) = request, stamp.generation == 2,
-                received.broke.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
-            {
-                // A driver call that hangs: answered only once the test lets it.
-                hold.yield()
-                for await _ in releases { break }
-            }
-            return .done
-        }
+        // A driver call that hangs: answered only once the test lets it.
+        let handler = RemoteDriverReplayTests.handler(
+            socket: socket,
+            received: received,
+            holding: hold,
+            until: releases
+        )
         let server = try DriverLinkServer(path: socket, journal: RecordingJournal(), handle: handler)
         try server.start()
         let remote = RemoteDriver(socketPath: socket, launcher: nil, role: "test")
-        let hung = try await finally {
+        try await finally {
             try await remote.apply(RemoteDriverReplayTests.policy(generation: 1))
             let hung = Task { try await remote.apply(RemoteDriverReplayTests.policy(generation: 2)) }
             for await _ in held { break }
@@ -43,12 +38,10 @@ import Testing
             await #expect(throws: DriverError.self) {
                 try await remote.apply(RemoteDriverReplayTests.policy(generation: 3))
             }
-            return hung
         } cleanup: {
             release.yield()
             await server.stop()
         }
-        _ = hung
 
         let requests = received.requests.withLock { $0 }
         let shutdown = try #require(requests.firstIndex(of: .shutdown), "\(requests)")
