@@ -85,9 +85,11 @@ import Testing
     }
 
     /// A driver call that does not return: the stop waits its bound, journals that it gave up, puts the
-    /// driver in permit mode and stops keying while the call is still held; when the call returns at
-    /// last, keying gets nothing and the driver's mode stays permit.
-    @Test(.timeLimit(.minutes(2))) func aHungHandOverDoesNotHoldTheStop() async throws {
+    /// driver in permit mode and stops keying while the call is still held; when the call ends at last,
+    /// keying gets nothing and the driver's mode stays permit (and, when it failed, no entry claims that
+    /// filters stay in force).
+    @Test(.timeLimit(.minutes(2)), arguments: [false, true])
+    func aHungHandOverDoesNotHoldTheStop(callFailsAtLast: Bool) async throws {
         let fixture = Fixture(waitAtStop: .milliseconds(200))
         defer { fixture.directory.remove() }
         let (agent, driver, keying) = (fixture.agent, fixture.driver, fixture.keying)
@@ -102,9 +104,12 @@ import Testing
         #expect(gaveUp.count == 1, "\(fixture.journal.entries.map(\.message))")
         #expect(gaveUp.first?.fields["IPSECSVC_GENERATION"] == "\(hungGeneration)")
 
+        // A call that fails at last (a link the stop closed) is not journaled as filters left in force.
+        if callFailsAtLast { await driver.setFailNextApply(DriverError(.failed, "the link ended")) }
         await driver.releaseHeldApply()
         await hung.value
         try await stop.value
+        #expect(!fixture.journal.entries.contains { $0.message.contains("could not apply the effective policy") })
         #expect(await keying.appliedAfterStop == [], "a stopped service's keying took a policy")
         #expect(!(await keying.applied.contains(hungGeneration)))
         let after = await fixture.driverEventsAfterPermit()

@@ -436,6 +436,8 @@ public actor PolicyAgent {
                 // current).
                 await keying?.apply(policy)
             } catch {
+                // After the stop went on (its entry said it gave up on this call) no filters are in force.
+                guard !stopWentOn else { return }
                 journal.record(
                     JournalEntry(
                         .policySourceFailed,
