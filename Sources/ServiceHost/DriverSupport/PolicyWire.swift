@@ -113,12 +113,7 @@ public enum PolicyWire {
         }
 
         // The provenances' texts join the string table before it is written.
-        var provenances = [UInt8](repeating: 0, count: tables.provenances.count * provenanceSize)
-        provenances.withUnsafeMutableBytes { out in
-            for (number, provenance) in tables.provenances.values.enumerated() {
-                tables.record(provenance, into: out, at: number * provenanceSize)
-            }
-        }
+        let provenances = tables.provenanceRecords()
 
         var writer = WireWriter(
             capacity: 4096 + tables.strings.count * 16 + provenances.count + tables.groups.count * 8 + records.count
@@ -160,12 +155,27 @@ public struct PolicyWireError: Error, Hashable, Sendable, CustomStringConvertibl
 /// order first seen.
 struct WireTables {
     var contexts = Interned<EffectiveFilter>()
-    var provenances = Interned<Provenance>()
+    /// Provenances as keys of integers: a text is named by its number in ``provenanceTexts``. Two
+    /// provenances are equal exactly when their keys are, and a key is hashed and stored as a few words
+    /// where a ``Provenance`` (eight texts, three GUIDs) was hashed text by text and moved as ~200 bytes.
+    var provenances = Interned<ProvenanceKey>()
     var strings = Interned<String>(first: "")
     var groups = Interned<Group>()
+    /// The provenances' texts, numbered in the order first seen; they join ``strings`` (in the order of
+    /// the provenance records, as they are written: ``provenanceRecords()``) after the filters' texts.
+    private var provenanceTexts = Interned<String>(first: "")
+    /// Per provenance text field, the last text and its number: a policy's provenances share their
+    /// source, store, policy and action names, found here without hashing.
+    private var lastProvenanceTexts = [(text: String, number: UInt32)](repeating: ("", 0), count: 8)
     /// Groups by context box: the filters of one list share one box (the merger builds them so), and
     /// the box outlives the encoding (the policy holds it), so its identity is not reused meanwhile.
     private var groupByIdentity: [ObjectIdentifier: UInt32] = [:]
+    /// Contexts by rule part box (the rule part outlives the encoding as the context box does): a rule's
+    /// filter lists, or filters given provenances of their own, share one.
+    private var contextByRule: [ObjectIdentifier: UInt32] = [:]
+    /// The last few rule part boxes numbered by value, with a filter holding each: rules built one by one
+    /// (a box each) mostly have the same actions as the rule before.
+    private var recentRules: [(filter: EffectiveFilter, context: UInt32)] = []
     private var lastText: (text: String, index: UInt32) = ("", 0)
 
     /// A group: the numbers of its context and its provenance.
@@ -174,19 +184,88 @@ struct WireTables {
         var provenance: UInt32
     }
 
+    /// A provenance by the numbers of its texts in ``WireTables/provenanceTexts`` (the order of the
+    /// record's text fields: source, store, policy, rule, filter list, action, GPO, linked through; an
+    /// absent one 0), its presence bits and GUIDs (an absent one zero) as in its record.
+    struct ProvenanceKey: Hashable {
+        var kind: UInt8
+        var presence: UInt8
+        var texts: SIMD8<UInt32>
+        var policyID: IPsecGUID
+        var ruleID: IPsecGUID
+        var filterListID: IPsecGUID
+    }
+
     /// The group of the filters with this context box, if one was seen.
     func group(ofIdentity identity: ObjectIdentifier) -> UInt32? { groupByIdentity[identity] }
 
-    /// The group of `filter`, by the values of its context and provenance (a box not seen before: filters
-    /// built one by one have a box each); its box is remembered.
+    /// The group of `filter`, by its rule part box or value and its provenance's value (a context box
+    /// not seen before: filters built one by one have a box each); its box is remembered.
     mutating func group(of filter: EffectiveFilter, identity: ObjectIdentifier) -> UInt32 {
-        var context = filter
-        context.filter = PolicyWire.placeholder
-        context.provenance = PolicyWire.placeholderProvenance
-        let number = groups.number(
-            Group(context: contexts.number(context), provenance: provenances.number(filter.provenance))
-        )
+        let number = groups.number(Group(context: context(of: filter), provenance: provenance(of: filter.provenance)))
         groupByIdentity[identity] = number
+        return number
+    }
+
+    /// The number of `filter`'s context (its rule part: the filter and provenance are placeholders).
+    private mutating func context(of filter: EffectiveFilter) -> UInt32 {
+        let rule = filter.ruleIdentity
+        if let known = contextByRule[rule] { return known }
+        let number: UInt32
+        if let recent = recentRules.first(where: { filter.hasSameRule(as: $0.filter) }) {
+            number = recent.context
+        } else {
+            var context = filter
+            context.filter = PolicyWire.placeholder
+            context.provenance = PolicyWire.placeholderProvenance
+            number = contexts.number(context)
+            if recentRules.count == 4 { recentRules.removeFirst() }
+            recentRules.append((filter, number))
+        }
+        contextByRule[rule] = number
+        return number
+    }
+
+    /// The number of `provenance` in ``provenances``.
+    private mutating func provenance(of provenance: Provenance) -> UInt32 {
+        var key = ProvenanceKey(
+            kind: UInt8(SourceKind.allCases.firstIndex(of: provenance.kind)!),
+            presence: 0,
+            texts: .zero,
+            policyID: .zero,
+            ruleID: .zero,
+            filterListID: .zero
+        )
+        func put(_ text: String?, _ field: Int, bit: UInt8? = nil) {
+            guard let text else { return }
+            if let bit { key.presence |= 1 << bit }
+            key.texts[field] = provenanceText(text, field)
+        }
+        func put(_ id: IPsecGUID?, _ bit: UInt8) -> IPsecGUID {
+            guard let id else { return .zero }
+            key.presence |= 1 << bit
+            return id
+        }
+        put(provenance.source, 0)
+        put(provenance.store, 1, bit: 0)
+        put(provenance.policyName, 2)
+        put(provenance.ruleName, 3)
+        put(provenance.filterListName, 4)
+        put(provenance.filterActionName, 5)
+        put(provenance.gpo, 6, bit: 4)
+        put(provenance.linkedThrough, 7, bit: 5)
+        key.policyID = put(provenance.policyID, 1)
+        key.ruleID = put(provenance.ruleID, 2)
+        key.filterListID = put(provenance.filterListID, 3)
+        return provenances.number(key)
+    }
+
+    /// The number of a provenance's text in ``provenanceTexts`` (0 the empty text).
+    private mutating func provenanceText(_ text: String, _ field: Int) -> UInt32 {
+        if text.isEmpty { return 0 }
+        if text == lastProvenanceTexts[field].text { return lastProvenanceTexts[field].number }
+        let number = provenanceTexts.number(text)
+        lastProvenanceTexts[field] = (text, number)
         return number
     }
 
@@ -199,38 +278,36 @@ struct WireTables {
         return number
     }
 
-    /// Writes the provenance record of `provenance` (layout: ``PolicyWire``) at `offset` of `out` (zeroed
-    /// before: an absent field stays 0), its texts numbered in the string table.
-    mutating func record(_ provenance: Provenance, into out: UnsafeMutableRawBufferPointer, at offset: Int) {
-        var presence: UInt8 = 0
-        func put(_ text: String, _ field: Int) {
-            out.storeBytes(of: string(text).littleEndian, toByteOffset: offset + field, as: UInt32.self)
+    /// The provenance records (layout: ``PolicyWire``), their texts numbered in the string table in the
+    /// order of the records and of their fields, each the first time it is named.
+    mutating func provenanceRecords() -> [UInt8] {
+        var global = [UInt32](repeating: .max, count: provenanceTexts.count)
+        global[0] = 0
+        var records = [UInt8](repeating: 0, count: provenances.count * PolicyWire.provenanceSize)
+        // Text fields at 4 + 4 × field (store, GPO and linked through only when their bit is set), GUIDs.
+        let texts: [(field: Int, bit: UInt8?)] = [(0, nil), (1, 0), (2, nil), (3, nil), (4, nil), (5, nil), (6, 4), (7, 5)]
+        let ids: [(id: KeyPath<ProvenanceKey, IPsecGUID>, field: Int, bit: UInt8)] = [
+            (\.policyID, 36, 1), (\.ruleID, 52, 2), (\.filterListID, 68, 3),
+        ]
+        records.withUnsafeMutableBytes { out in
+            for (number, key) in provenances.values.enumerated() {
+                let offset = number * PolicyWire.provenanceSize
+                out.storeBytes(of: key.kind, toByteOffset: offset, as: UInt8.self)
+                out.storeBytes(of: key.presence, toByteOffset: offset + 1, as: UInt8.self)
+                for (field, bit) in texts {
+                    if let bit, key.presence & 1 << bit == 0 { continue }
+                    let local = Int(key.texts[field])
+                    if global[local] == .max { global[local] = string(provenanceTexts.values[local]) }
+                    out.storeBytes(of: global[local].littleEndian, toByteOffset: offset + 4 + 4 * field, as: UInt32.self)
+                }
+                for (path, field, bit) in ids where key.presence & 1 << bit != 0 {
+                    let id = key[keyPath: path]
+                    out.storeBytes(of: id.high.bigEndian, toByteOffset: offset + field, as: UInt64.self)
+                    out.storeBytes(of: id.low.bigEndian, toByteOffset: offset + field + 8, as: UInt64.self)
+                }
+            }
         }
-        func put(_ text: String?, _ field: Int, bit: UInt8) {
-            guard let text else { return }
-            presence |= 1 << bit
-            put(text, field)
-        }
-        func put(_ id: IPsecGUID?, _ field: Int, bit: UInt8) {
-            guard let id else { return }
-            presence |= 1 << bit
-            out.storeBytes(of: id.high.bigEndian, toByteOffset: offset + field, as: UInt64.self)
-            out.storeBytes(of: id.low.bigEndian, toByteOffset: offset + field + 8, as: UInt64.self)
-        }
-        put(provenance.source, 4)
-        put(provenance.store, 8, bit: 0)
-        put(provenance.policyName, 12)
-        put(provenance.ruleName, 16)
-        put(provenance.filterListName, 20)
-        put(provenance.filterActionName, 24)
-        put(provenance.gpo, 28, bit: 4)
-        put(provenance.linkedThrough, 32, bit: 5)
-        put(provenance.policyID, 36, bit: 1)
-        put(provenance.ruleID, 52, bit: 2)
-        put(provenance.filterListID, 68, bit: 3)
-        let kind = UInt8(SourceKind.allCases.firstIndex(of: provenance.kind)!)
-        out.storeBytes(of: kind, toByteOffset: offset, as: UInt8.self)
-        out.storeBytes(of: presence, toByteOffset: offset + 1, as: UInt8.self)
+        return records
     }
 
     /// Writes the 48-byte record of `filter` (layout: ``PolicyWire``) at `offset`.
