@@ -113,10 +113,10 @@ public enum PolicyWire {
         }
 
         // The provenances' texts join the string table before it is written.
-        let provenances = tables.provenanceRecords()
+        let (provenances, strings) = tables.provenanceRecords()
 
         var writer = WireWriter(
-            capacity: 4096 + tables.strings.count * 16 + provenances.count + tables.groups.count * 8 + records.count
+            capacity: 4096 + strings.count * 16 + provenances.count + tables.groups.count * 8 + records.count
         )
         writer.bytes(magic)
         writer.u16(version)
@@ -128,8 +128,8 @@ public enum PolicyWire {
         writer.blob(Array(try encoder.encode(shell)))
         writer.u32(UInt32(tables.contexts.count))
         for context in tables.contexts.values { writer.blob(Array(try encoder.encode(context))) }
-        writer.u32(UInt32(tables.strings.count))
-        for text in tables.strings.values { writer.string(text) }
+        writer.u32(UInt32(strings.count))
+        for text in strings { writer.string(text) }
         writer.u32(UInt32(tables.provenances.count))
         writer.bytes(provenances)
         writer.u32(UInt32(tables.groups.count))
@@ -194,6 +194,22 @@ struct WireTables {
         var policyID: IPsecGUID
         var ruleID: IPsecGUID
         var filterListID: IPsecGUID
+
+        /// One word into the hasher, mixed from every field (equal keys, equal words): a key is hashed
+        /// once more at every growth of the table, and SipHash over its 72 bytes was the encoder's
+        /// largest cost at 100,000 rules.
+        func hash(into hasher: inout Hasher) {
+            var word = UInt64(kind) << 8 | UInt64(presence)
+            func mix(_ value: UInt64) { word = (word ^ value) &* 0x9e37_79b9_7f4a_7c15 }
+            for index in 0..<8 { mix(UInt64(texts[index])) }
+            mix(policyID.high)
+            mix(policyID.low)
+            mix(ruleID.high)
+            mix(ruleID.low)
+            mix(filterListID.high)
+            mix(filterListID.low)
+            hasher.combine(word)
+        }
     }
 
     /// The group of the filters with this context box, if one was seen.
@@ -278,36 +294,51 @@ struct WireTables {
         return number
     }
 
-    /// The provenance records (layout: ``PolicyWire``), their texts numbered in the string table in the
-    /// order of the records and of their fields, each the first time it is named.
-    mutating func provenanceRecords() -> [UInt8] {
+    /// The provenance records (layout: ``PolicyWire``) and the whole string table: the filters' texts,
+    /// then the provenances' texts in the order of the records and of their fields, each the first time
+    /// it is named. Each text is hashed once more at most, on the smaller side: the filters' texts
+    /// looked up among the provenances' or the other way round.
+    func provenanceRecords() -> (records: [UInt8], strings: [String]) {
+        var all = strings.values
         var global = [UInt32](repeating: .max, count: provenanceTexts.count)
         global[0] = 0
+        if strings.count <= provenanceTexts.count {
+            for (number, text) in strings.values.enumerated().dropFirst() {
+                if let local = provenanceTexts.existing(text) { global[Int(local)] = UInt32(number) }
+            }
+        } else {
+            for (local, text) in provenanceTexts.values.enumerated().dropFirst() {
+                if let number = strings.existing(text) { global[local] = number }
+            }
+        }
         var records = [UInt8](repeating: 0, count: provenances.count * PolicyWire.provenanceSize)
-        // Text fields at 4 + 4 × field (store, GPO and linked through only when their bit is set), GUIDs.
-        let texts: [(field: Int, bit: UInt8?)] = [(0, nil), (1, 0), (2, nil), (3, nil), (4, nil), (5, nil), (6, 4), (7, 5)]
-        let ids: [(id: KeyPath<ProvenanceKey, IPsecGUID>, field: Int, bit: UInt8)] = [
-            (\.policyID, 36, 1), (\.ruleID, 52, 2), (\.filterListID, 68, 3),
-        ]
         records.withUnsafeMutableBytes { out in
             for (number, key) in provenances.values.enumerated() {
                 let offset = number * PolicyWire.provenanceSize
                 out.storeBytes(of: key.kind, toByteOffset: offset, as: UInt8.self)
                 out.storeBytes(of: key.presence, toByteOffset: offset + 1, as: UInt8.self)
-                for (field, bit) in texts {
+                // The text fields, at 4 + 4 × field: store, GPO and linked through only when present.
+                for field in 0..<8 {
+                    let bit: UInt8? = field == 1 ? 0 : field == 6 ? 4 : field == 7 ? 5 : nil
                     if let bit, key.presence & 1 << bit == 0 { continue }
                     let local = Int(key.texts[field])
-                    if global[local] == .max { global[local] = string(provenanceTexts.values[local]) }
+                    if global[local] == .max {
+                        global[local] = UInt32(all.count)
+                        all.append(provenanceTexts.values[local])
+                    }
                     out.storeBytes(of: global[local].littleEndian, toByteOffset: offset + 4 + 4 * field, as: UInt32.self)
                 }
-                for (path, field, bit) in ids where key.presence & 1 << bit != 0 {
-                    let id = key[keyPath: path]
+                func put(_ id: IPsecGUID, _ field: Int, bit: UInt8) {
+                    guard key.presence & 1 << bit != 0 else { return }
                     out.storeBytes(of: id.high.bigEndian, toByteOffset: offset + field, as: UInt64.self)
                     out.storeBytes(of: id.low.bigEndian, toByteOffset: offset + field + 8, as: UInt64.self)
                 }
+                put(key.policyID, 36, bit: 1)
+                put(key.ruleID, 52, bit: 2)
+                put(key.filterListID, 68, bit: 3)
             }
         }
-        return records
+        return (records, all)
     }
 
     /// Writes the 48-byte record of `filter` (layout: ``PolicyWire``) at `offset`.
@@ -358,6 +389,9 @@ struct Interned<Value: Hashable> {
     init(first: Value) { _ = number(first) }
 
     var count: Int { values.count }
+
+    /// The number of `value` if it is in the table.
+    func existing(_ value: Value) -> UInt32? { numbers[value] }
 
     /// The number of `value`, added at the end when new.
     mutating func number(_ value: Value) -> UInt32 {
