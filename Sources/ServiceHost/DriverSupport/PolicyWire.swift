@@ -395,10 +395,13 @@ struct Interned<Value: Hashable> {
 
     /// The number of `value`, added at the end when new.
     mutating func number(_ value: Value) -> UInt32 {
-        if let known = numbers[value] { return known }
-        let number = UInt32(values.count)
-        values.append(value)
-        numbers[value] = number
+        // One hash per value: the defaulted subscript's in-place access finds the slot and fills a new
+        // one with the next number (a lookup, then an insertion, hashed a new value twice).
+        let next = UInt32(values.count)
+        var number = next
+        func read(_ slot: inout UInt32) { number = slot }
+        read(&numbers[value, default: next])
+        if number == next { values.append(value) }
         return number
     }
 }
