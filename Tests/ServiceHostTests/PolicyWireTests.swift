@@ -164,7 +164,7 @@ import Testing
     /// `policy` in version 3, as a driver saved it before version 4 (the provenances before the string
     /// table, each a record with texts of its own): the version 3 encoder, kept here.
     static func version3(_ policy: EffectivePolicy) throws -> [UInt8] {
-        var tables = WireTables()
+        var tables = WireTables(filterCount: policy.filters.count)
         var records = [UInt8](repeating: 0, count: policy.filters.count * 48)
         var provenances: [UInt32: Provenance] = [:]
         records.withUnsafeMutableBytes { out in

@@ -70,8 +70,8 @@ public enum PolicyWire {
     /// The bytes of `policy`.
     /// - Throws: an `EncodingError` when a context cannot be encoded (cannot happen for model values).
     public static func encode(_ policy: EffectivePolicy) throws -> [UInt8] {
-        var tables = WireTables()
         let count = policy.filters.count
+        var tables = WireTables(filterCount: count)
         // The records first, into their own buffer (the tables they name precede them in the output).
         let records = [UInt8](unsafeUninitializedCapacity: count * recordSize) { buffer, initialized in
             let out = UnsafeMutableRawBufferPointer(buffer)
@@ -177,6 +177,10 @@ struct WireTables {
     /// (a box each) mostly have the same actions as the rule before.
     private var recentRules: [(filter: EffectiveFilter, context: UInt32)] = []
     private var lastText: (text: String, index: UInt32) = ("", 0)
+    /// The number of filters being encoded: an upper bound for groups, provenances and boxes.
+    let filterCount: Int
+
+    init(filterCount: Int) { self.filterCount = filterCount }
 
     /// A group: the numbers of its context and its provenance.
     struct Group: Hashable {
@@ -218,6 +222,15 @@ struct WireTables {
     /// The group of `filter`, by its rule part box or value and its provenance's value (a context box
     /// not seen before: filters built one by one have a box each); its box is remembered.
     mutating func group(of filter: EffectiveFilter, identity: ObjectIdentifier) -> UInt32 {
+        // A table past 4,096 groups is one of a rule per filter list or filter (netsh scripts, large
+        // directories): its tables grow once, to the filters' count, instead of doubling (and hashing
+        // every entry again) eight more times to 100,000.
+        if groups.count == 4096 && filterCount > 8192 {
+            groups.reserveCapacity(filterCount)
+            provenances.reserveCapacity(filterCount)
+            provenanceTexts.reserveCapacity(2 * filterCount)
+            groupByIdentity.reserveCapacity(filterCount)
+        }
         let number = groups.number(Group(context: context(of: filter), provenance: provenance(of: filter.provenance)))
         groupByIdentity[identity] = number
         return number
@@ -389,6 +402,11 @@ struct Interned<Value: Hashable> {
     init(first: Value) { _ = number(first) }
 
     var count: Int { values.count }
+
+    mutating func reserveCapacity(_ capacity: Int) {
+        values.reserveCapacity(capacity)
+        numbers.reserveCapacity(capacity)
+    }
 
     /// The number of `value` if it is in the table.
     func existing(_ value: Value) -> UInt32? { numbers[value] }
