@@ -149,7 +149,7 @@ import Glibc
         try DriverRuntimeStore(path: directory.file("driver-table")).save(record, table: table[...])
 
         let local = try await LocalDriver(socket: directory.file("driver.sock"), table: directory.file("driver-table"))
-        try await finally {
+        await finally {
             #expect(await local.driver.fastPathEpoch == 18)
             let status = await local.driver.status()
             #expect(status.counters.table?.epoch == 18, "\(status.counters)")
