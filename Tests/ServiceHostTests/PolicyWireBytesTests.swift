@@ -18,41 +18,11 @@ import Testing
         return "\(bytes.count):" + String(hash, radix: 16)
     }
 
-    /// `count` rules of one filter each (the restart benchmark's netsh set-up): a provenance each, the
-    /// policy's name, GUID and store shared. `ruleBoxEach`: every filter's rule part (actions, keying)
-    /// in a box of its own, as the merger builds one rule per filter list; otherwise one box for all.
+    /// `count` rules of one filter each (`SyntheticPolicy.ruleByRule`, the restart benchmark's netsh
+    /// set-up). `ruleBoxEach`: every filter's rule part in a box of its own, as the merger builds one
+    /// rule per filter list; otherwise one box for all.
     static func rules(_ count: Int, ruleBoxEach: Bool) -> EffectivePolicy {
-        var policy = SyntheticPolicy.make(count: count, seed: 7)
-        let policyID = IPsecGUID(high: 0x1234_5678_9abc_def0, low: 0x0fed_cba9_8765_4321)
-        for index in policy.filters.indices {
-            let old = policy.filters[index]
-            let provenance = Provenance(
-                kind: .local,
-                source: "local",
-                store: "/var/lib/ipsecsvc/local-policy-store.xml",
-                policyName: "Bench",
-                policyID: policyID,
-                ruleName: "R\(index)",
-                ruleID: IPsecGUID(high: 0xaaaa_0000_0000_0000 | UInt64(index), low: UInt64(index) &* 0x9e37_79b9),
-                filterListName: "L\(index)",
-                filterListID: IPsecGUID(high: 0xbbbb_0000_0000_0000 | UInt64(index), low: UInt64(index) &* 0x7f4a_7c15),
-                filterActionName: "Block"
-            )
-            if ruleBoxEach {
-                policy.filters[index] = EffectiveFilter(
-                    filter: old.filter,
-                    inboundAction: old.inboundAction,
-                    outboundAction: old.outboundAction,
-                    interfaceType: old.interfaceType,
-                    tunnelEndpoint: old.tunnelEndpoint,
-                    provenance: provenance,
-                    negotiation: old.negotiation
-                )
-            } else {
-                policy.filters[index].provenance = provenance
-            }
-        }
-        return policy
+        SyntheticPolicy.ruleByRule(SyntheticPolicy.make(count: count, seed: 7), ruleBoxEach: ruleBoxEach)
     }
 
     /// The fixtures of `PolicyWireTests`, by context box and by value, and the others the tests encode.

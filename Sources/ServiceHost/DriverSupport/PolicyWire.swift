@@ -339,7 +339,8 @@ struct WireTables {
                         global[local] = UInt32(all.count)
                         all.append(provenanceTexts.values[local])
                     }
-                    out.storeBytes(of: global[local].littleEndian, toByteOffset: offset + 4 + 4 * field, as: UInt32.self)
+                    let at = offset + 4 + 4 * field
+                    out.storeBytes(of: global[local].littleEndian, toByteOffset: at, as: UInt32.self)
                 }
                 func put(_ id: IPsecGUID, _ field: Int, bit: UInt8) {
                     guard key.presence & 1 << bit != 0 else { return }
