@@ -139,9 +139,20 @@ public struct EffectiveFilter: Hashable, Sendable, Codable {
         shared === other.shared || sameContextValues(as: other)
     }
 
+    /// The provenance first: filters of different rules differ there, in a name or GUID a few words in,
+    /// while their rule parts are often equal (the same action), compared field by field.
     @usableFromInline func sameContextValues(as other: EffectiveFilter) -> Bool {
-        shared.context == other.shared.context
+        shared.context.provenance == other.shared.context.provenance && shared.context.rule == other.shared.context.rule
     }
+
+    /// The identity of this filter's rule part box (everything of the context but the provenance):
+    /// filters with the same identity have equal rule parts. Lets the wire encoding number a context
+    /// once per box instead of hashing its actions and keying settings per rule (`PolicyWire`).
+    public var ruleIdentity: ObjectIdentifier { ObjectIdentifier(shared.context.rule) }
+
+    /// Whether this filter and `other` have equal rule parts (their contexts but the provenances): one
+    /// comparison when they share a box.
+    public func hasSameRule(as other: EffectiveFilter) -> Bool { shared.context.rule == other.shared.context.rule }
 
     private mutating func modifyContext(_ change: (inout Context) -> Void) {
         var context = shared.context

@@ -164,14 +164,16 @@ import Testing
     /// `policy` in version 3, as a driver saved it before version 4 (the provenances before the string
     /// table, each a record with texts of its own): the version 3 encoder, kept here.
     static func version3(_ policy: EffectivePolicy) throws -> [UInt8] {
-        var tables = WireTables()
+        var tables = WireTables(filterCount: policy.filters.count)
         var records = [UInt8](repeating: 0, count: policy.filters.count * 48)
+        var provenances: [UInt32: Provenance] = [:]
         records.withUnsafeMutableBytes { out in
             for (position, filter) in policy.filters.enumerated() {
                 let group =
                     tables.group(ofIdentity: filter.contextIdentity)
                     ?? tables.group(of: filter, identity: filter.contextIdentity)
                 tables.record(filter.filter, group: group, into: out, at: position * 48)
+                provenances[tables.groups.values[Int(group)].provenance] = filter.provenance
             }
         }
         var writer = WireWriter(capacity: 4096 + records.count)
@@ -183,7 +185,7 @@ import Testing
         writer.u32(UInt32(tables.contexts.count))
         for context in tables.contexts.values { writer.blob(Array(try encoder.encode(context))) }
         writer.u32(UInt32(tables.provenances.count))
-        for provenance in tables.provenances.values { writer.provenance(provenance) }
+        for number in 0..<tables.provenances.count { writer.provenance(provenances[UInt32(number)]!) }
         writer.u32(UInt32(tables.strings.count))
         for text in tables.strings.values { writer.string(text) }
         writer.u32(UInt32(tables.groups.count))

@@ -104,36 +104,11 @@ func sharingContexts(_ policy: EffectivePolicy) -> EffectivePolicy {
     return policy
 }
 
-/// `policy` with every filter a rule of its own, as a netsh script of one rule per filter makes it (the
-/// restart benchmark's netsh set-up): a provenance each (rule and filter list names and GUIDs, the
-/// policy's name, GUID and store shared) and a context box each.
-func ruleByRule(_ policy: EffectivePolicy) -> EffectivePolicy {
-    var policy = policy
-    let policyID = IPsecGUID(high: 0x1234_5678_9abc_def0, low: 0x0fed_cba9_8765_4321)
-    for index in policy.filters.indices {
-        var filter = policy.filters[index]
-        filter.provenance = Provenance(
-            kind: .local,
-            source: "local",
-            store: "/var/lib/ipsecsvc/local-policy-store.xml",
-            policyName: "Bench",
-            policyID: policyID,
-            ruleName: "R\(index)",
-            ruleID: IPsecGUID(high: 0xaaaa_0000_0000_0000 | UInt64(index), low: UInt64(index) &* 0x9e37_79b9),
-            filterListName: "L\(index)",
-            filterListID: IPsecGUID(high: 0xbbbb_0000_0000_0000 | UInt64(index), low: UInt64(index) &* 0x7f4a_7c15),
-            filterActionName: "Block"
-        )
-        policy.filters[index] = filter
-    }
-    return policy
-}
-
 print(rulesOnly ? "every filter a rule of its own (--rules)" : "the filters of a list sharing their context")
 print("filters     bytes  encode ms (CPU/wall)  transfer ms  decode ms (CPU/wall)  save ms  hand-over ms (wall)")
 for size in sizes.isEmpty ? [1_000, 10_000, 100_000] : sizes {
     let synthetic = SyntheticPolicy.make(count: size, seed: 7)
-    let policy = rulesOnly ? ruleByRule(synthetic) : sharingContexts(synthetic)
+    let policy = rulesOnly ? SyntheticPolicy.ruleByRule(synthetic) : sharingContexts(synthetic)
     var best = (encode: UInt64.max, transfer: UInt64.max, decode: UInt64.max, save: UInt64.max)
     var wall = (encode: UInt64.max, decode: UInt64.max)
     var bytes: [UInt8] = []

@@ -67,7 +67,7 @@ extension PolicyWire {
                 base: records.startIndex,
                 strings: strings
             )
-            for number in 0..<provenanceCount { _ = try checked.fields(number) }
+            for number in 0..<provenanceCount { try checked.check(number) }
             provenanceRecords = checked
         }
         let provenanceCount = provenanceRecords?.count ?? decodedProvenances.count
@@ -115,7 +115,7 @@ extension PolicyWire {
             }
             var made = contexts[Int(groups[group].context)]
             let provenance = Int(groups[group].provenance)
-            made.provenance = try provenanceRecords?.provenance(provenance) ?? decodedProvenances[provenance]
+            made.provenance = provenanceRecords?.provenance(provenance) ?? decodedProvenances[provenance]
             made.filter = filter
             firstOfGroup[group] = Int32(number)
             filters.append(made)
@@ -125,7 +125,10 @@ extension PolicyWire {
     }
 }
 
-/// Reads the fixed provenance records of version 4 (layout: ``PolicyWire``), checking every field.
+/// Reads the fixed provenance records of version 4 (layout: ``PolicyWire``): each is checked once, in
+/// the table's order (``check(_:)``, so that the first bad field is the error, before any later part of
+/// the table), and built from its checked fields when its group is (``provenance(_:)``), without being
+/// checked again.
 private struct ProvenanceReader {
     let raw: UnsafeRawBufferPointer
     /// The offset of the first record in the table, for errors.
@@ -134,83 +137,79 @@ private struct ProvenanceReader {
 
     var count: Int { raw.count / PolicyWire.provenanceSize }
 
-    /// A record's fields, checked: kind, presence bits, reserved 0, every text within the string table
-    /// (absent ones 0), absent GUIDs 0.
-    struct Fields {
-        var kind: SourceKind
-        /// String indexes: source, store, policy, rule, filter list, action, GPO, linked through.
-        var texts: (Int, Int, Int, Int, Int, Int, Int, Int)
-        var present: UInt8
-        var policyID: IPsecGUID
-        var ruleID: IPsecGUID
-        var filterListID: IPsecGUID
+    private func load<T: FixedWidthInteger>(_ number: Int, _ field: Int, as: T.Type) -> T {
+        T(littleEndian: raw.loadUnaligned(fromByteOffset: number * PolicyWire.provenanceSize + field, as: T.self))
     }
 
-    func fields(_ number: Int) throws(PolicyWireError) -> Fields {
-        let offset = number * PolicyWire.provenanceSize
-        func load<T: FixedWidthInteger>(_ field: Int, as: T.Type) -> T {
-            T(littleEndian: raw.loadUnaligned(fromByteOffset: offset + field, as: T.self))
-        }
-        func failure(_ field: Int, _ message: String) -> PolicyWireError {
-            PolicyWireError(offset: base + offset + field, message: "provenance \(number): \(message)")
-        }
-        let kind = Int(load(0, as: UInt8.self))
-        guard kind < SourceKind.allCases.count else { throw failure(0, "source kind \(kind)") }
-        let presence = load(1, as: UInt8.self)
-        guard presence & ~0x3F == 0 else { throw failure(1, "presence bits \(presence) (only bits 0–5 are defined)") }
-        let reserved = load(2, as: UInt16.self)
-        guard reserved == 0 else { throw failure(2, "reserved field \(reserved)") }
-        /// A text's index: within the table, or 0 when absent (`bit` clear).
-        func text(_ field: Int, _ what: String, bit: UInt8? = nil) throws(PolicyWireError) -> Int {
-            let index = Int(load(field, as: UInt32.self))
-            if let bit, presence & 1 << bit == 0 {
-                guard index == 0 else { throw failure(field, "\(what) string \(index) where it is absent") }
-                return 0
-            }
-            guard index < strings.count else { throw failure(field, "\(what) string \(index) of \(strings.count)") }
-            return index
-        }
-        func guid(_ field: Int, _ what: String, bit: UInt8) throws(PolicyWireError) -> IPsecGUID {
-            let id = IPsecGUID(
-                high: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + field, as: UInt64.self)),
-                low: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + field + 8, as: UInt64.self))
-            )
-            guard presence & 1 << bit != 0 || id == .zero else {
-                throw failure(field, "\(what) GUID where it is absent")
-            }
-            return id
-        }
-        return Fields(
-            kind: SourceKind.allCases[kind],
-            texts: (
-                try text(4, "source"), try text(8, "store", bit: 0), try text(12, "policy name"),
-                try text(16, "rule name"), try text(20, "filter list name"), try text(24, "filter action name"),
-                try text(28, "GPO", bit: 4), try text(32, "linked through", bit: 5)
-            ),
-            present: presence,
-            policyID: try guid(36, "policy", bit: 1),
-            ruleID: try guid(52, "rule", bit: 2),
-            filterListID: try guid(68, "filter list", bit: 3)
+    private func guid(_ number: Int, _ field: Int) -> IPsecGUID {
+        let offset = number * PolicyWire.provenanceSize + field
+        return IPsecGUID(
+            high: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
+            low: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
         )
     }
 
-    func provenance(_ number: Int) throws(PolicyWireError) -> Provenance {
-        let fields = try fields(number)
-        let texts = fields.texts
-        func present(_ bit: UInt8) -> Bool { fields.present & 1 << bit != 0 }
+    /// Checks record `number`'s fields: kind, presence bits, reserved 0, every text within the string
+    /// table (absent ones 0), absent GUIDs 0.
+    func check(_ number: Int) throws(PolicyWireError) {
+        func failure(_ field: Int, _ message: String) -> PolicyWireError {
+            PolicyWireError(
+                offset: base + number * PolicyWire.provenanceSize + field,
+                message: "provenance \(number): \(message)"
+            )
+        }
+        let kind = Int(load(number, 0, as: UInt8.self))
+        guard kind < SourceKind.allCases.count else { throw failure(0, "source kind \(kind)") }
+        let presence = load(number, 1, as: UInt8.self)
+        guard presence & ~0x3F == 0 else { throw failure(1, "presence bits \(presence) (only bits 0–5 are defined)") }
+        let reserved = load(number, 2, as: UInt16.self)
+        guard reserved == 0 else { throw failure(2, "reserved field \(reserved)") }
+        /// A text's index: within the table, or 0 when absent (`bit` clear).
+        func text(_ field: Int, _ what: String, bit: UInt8? = nil) throws(PolicyWireError) {
+            let index = Int(load(number, field, as: UInt32.self))
+            if let bit, presence & 1 << bit == 0 {
+                guard index == 0 else { throw failure(field, "\(what) string \(index) where it is absent") }
+                return
+            }
+            guard index < strings.count else { throw failure(field, "\(what) string \(index) of \(strings.count)") }
+        }
+        func guid(_ field: Int, _ what: String, bit: UInt8) throws(PolicyWireError) {
+            guard presence & 1 << bit != 0 || self.guid(number, field) == .zero else {
+                throw failure(field, "\(what) GUID where it is absent")
+            }
+        }
+        try text(4, "source")
+        try text(8, "store", bit: 0)
+        try text(12, "policy name")
+        try text(16, "rule name")
+        try text(20, "filter list name")
+        try text(24, "filter action name")
+        try text(28, "GPO", bit: 4)
+        try text(32, "linked through", bit: 5)
+        try guid(36, "policy", bit: 1)
+        try guid(52, "rule", bit: 2)
+        try guid(68, "filter list", bit: 3)
+    }
+
+    /// The provenance of record `number`, which ``check(_:)`` passed.
+    func provenance(_ number: Int) -> Provenance {
+        let presence = load(number, 1, as: UInt8.self)
+        func text(_ field: Int) -> String { strings[Int(load(number, field, as: UInt32.self))] }
+        func text(_ field: Int, bit: UInt8) -> String? { presence & 1 << bit != 0 ? text(field) : nil }
+        func guid(_ field: Int, bit: UInt8) -> IPsecGUID? { presence & 1 << bit != 0 ? self.guid(number, field) : nil }
         return Provenance(
-            kind: fields.kind,
-            source: strings[texts.0],
-            store: present(0) ? strings[texts.1] : nil,
-            policyName: strings[texts.2],
-            policyID: present(1) ? fields.policyID : nil,
-            ruleName: strings[texts.3],
-            ruleID: present(2) ? fields.ruleID : nil,
-            filterListName: strings[texts.4],
-            filterListID: present(3) ? fields.filterListID : nil,
-            filterActionName: strings[texts.5],
-            gpo: present(4) ? strings[texts.6] : nil,
-            linkedThrough: present(5) ? strings[texts.7] : nil
+            kind: SourceKind.allCases[Int(load(number, 0, as: UInt8.self))],
+            source: text(4),
+            store: text(8, bit: 0),
+            policyName: text(12),
+            policyID: guid(36, bit: 1),
+            ruleName: text(16),
+            ruleID: guid(52, bit: 2),
+            filterListName: text(20),
+            filterListID: guid(68, bit: 3),
+            filterActionName: text(24),
+            gpo: text(28, bit: 4),
+            linkedThrough: text(32, bit: 5)
         )
     }
 }

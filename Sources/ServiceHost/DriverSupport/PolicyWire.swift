@@ -70,8 +70,8 @@ public enum PolicyWire {
     /// The bytes of `policy`.
     /// - Throws: an `EncodingError` when a context cannot be encoded (cannot happen for model values).
     public static func encode(_ policy: EffectivePolicy) throws -> [UInt8] {
-        var tables = WireTables()
         let count = policy.filters.count
+        var tables = WireTables(filterCount: count)
         // The records first, into their own buffer (the tables they name precede them in the output).
         let records = [UInt8](unsafeUninitializedCapacity: count * recordSize) { buffer, initialized in
             let out = UnsafeMutableRawBufferPointer(buffer)
@@ -113,15 +113,10 @@ public enum PolicyWire {
         }
 
         // The provenances' texts join the string table before it is written.
-        var provenances = [UInt8](repeating: 0, count: tables.provenances.count * provenanceSize)
-        provenances.withUnsafeMutableBytes { out in
-            for (number, provenance) in tables.provenances.values.enumerated() {
-                tables.record(provenance, into: out, at: number * provenanceSize)
-            }
-        }
+        let (provenances, strings) = tables.provenanceRecords()
 
         var writer = WireWriter(
-            capacity: 4096 + tables.strings.count * 16 + provenances.count + tables.groups.count * 8 + records.count
+            capacity: 4096 + strings.count * 16 + provenances.count + tables.groups.count * 8 + records.count
         )
         writer.bytes(magic)
         writer.u16(version)
@@ -133,8 +128,8 @@ public enum PolicyWire {
         writer.blob(Array(try encoder.encode(shell)))
         writer.u32(UInt32(tables.contexts.count))
         for context in tables.contexts.values { writer.blob(Array(try encoder.encode(context))) }
-        writer.u32(UInt32(tables.strings.count))
-        for text in tables.strings.values { writer.string(text) }
+        writer.u32(UInt32(strings.count))
+        for text in strings { writer.string(text) }
         writer.u32(UInt32(tables.provenances.count))
         writer.bytes(provenances)
         writer.u32(UInt32(tables.groups.count))
@@ -160,13 +155,32 @@ public struct PolicyWireError: Error, Hashable, Sendable, CustomStringConvertibl
 /// order first seen.
 struct WireTables {
     var contexts = Interned<EffectiveFilter>()
-    var provenances = Interned<Provenance>()
+    /// Provenances as keys of integers: a text is named by its number in ``provenanceTexts``. Two
+    /// provenances are equal exactly when their keys are, and a key is hashed and stored as a few words
+    /// where a ``Provenance`` (eight texts, three GUIDs) was hashed text by text and moved as ~200 bytes.
+    var provenances = Interned<ProvenanceKey>()
     var strings = Interned<String>(first: "")
     var groups = Interned<Group>()
+    /// The provenances' texts, numbered in the order first seen; they join ``strings`` (in the order of
+    /// the provenance records, as they are written: ``provenanceRecords()``) after the filters' texts.
+    private var provenanceTexts = Interned<String>(first: "")
+    /// Per provenance text field, the last text and its number: a policy's provenances share their
+    /// source, store, policy and action names, found here without hashing.
+    private var lastProvenanceTexts = [(text: String, number: UInt32)](repeating: ("", 0), count: 8)
     /// Groups by context box: the filters of one list share one box (the merger builds them so), and
     /// the box outlives the encoding (the policy holds it), so its identity is not reused meanwhile.
     private var groupByIdentity: [ObjectIdentifier: UInt32] = [:]
+    /// Contexts by rule part box (the rule part outlives the encoding as the context box does): a rule's
+    /// filter lists, or filters given provenances of their own, share one.
+    private var contextByRule: [ObjectIdentifier: UInt32] = [:]
+    /// The last few rule part boxes numbered by value, with a filter holding each: rules built one by one
+    /// (a box each) mostly have the same actions as the rule before.
+    private var recentRules: [(filter: EffectiveFilter, context: UInt32)] = []
     private var lastText: (text: String, index: UInt32) = ("", 0)
+    /// The number of filters being encoded: an upper bound for groups, provenances and boxes.
+    let filterCount: Int
+
+    init(filterCount: Int) { self.filterCount = filterCount }
 
     /// A group: the numbers of its context and its provenance.
     struct Group: Hashable {
@@ -174,19 +188,113 @@ struct WireTables {
         var provenance: UInt32
     }
 
+    /// A provenance by the numbers of its texts in ``WireTables/provenanceTexts`` (the order of the
+    /// record's text fields: source, store, policy, rule, filter list, action, GPO, linked through; an
+    /// absent one 0), its presence bits and GUIDs (an absent one zero) as in its record.
+    struct ProvenanceKey: Hashable {
+        var kind: UInt8
+        var presence: UInt8
+        var texts: SIMD8<UInt32>
+        var policyID: IPsecGUID
+        var ruleID: IPsecGUID
+        var filterListID: IPsecGUID
+
+        /// One word into the hasher, mixed from every field (equal keys, equal words): a key is hashed
+        /// once more at every growth of the table, and SipHash over its 72 bytes was the encoder's
+        /// largest cost at 100,000 rules.
+        func hash(into hasher: inout Hasher) {
+            var word = UInt64(kind) << 8 | UInt64(presence)
+            func mix(_ value: UInt64) { word = (word ^ value) &* 0x9e37_79b9_7f4a_7c15 }
+            for index in 0..<8 { mix(UInt64(texts[index])) }
+            mix(policyID.high)
+            mix(policyID.low)
+            mix(ruleID.high)
+            mix(ruleID.low)
+            mix(filterListID.high)
+            mix(filterListID.low)
+            hasher.combine(word)
+        }
+    }
+
     /// The group of the filters with this context box, if one was seen.
     func group(ofIdentity identity: ObjectIdentifier) -> UInt32? { groupByIdentity[identity] }
 
-    /// The group of `filter`, by the values of its context and provenance (a box not seen before: filters
-    /// built one by one have a box each); its box is remembered.
+    /// The group of `filter`, by its rule part box or value and its provenance's value (a context box
+    /// not seen before: filters built one by one have a box each); its box is remembered.
     mutating func group(of filter: EffectiveFilter, identity: ObjectIdentifier) -> UInt32 {
-        var context = filter
-        context.filter = PolicyWire.placeholder
-        context.provenance = PolicyWire.placeholderProvenance
-        let number = groups.number(
-            Group(context: contexts.number(context), provenance: provenances.number(filter.provenance))
-        )
+        // A table past 4,096 groups is one of a rule per filter list or filter (netsh scripts, large
+        // directories): its tables grow once, to the filters' count, instead of doubling (and hashing
+        // every entry again) eight more times to 100,000.
+        if groups.count == 4096 && filterCount > 8192 {
+            groups.reserveCapacity(filterCount)
+            provenances.reserveCapacity(filterCount)
+            provenanceTexts.reserveCapacity(2 * filterCount)
+            groupByIdentity.reserveCapacity(filterCount)
+        }
+        let number = groups.number(Group(context: context(of: filter), provenance: provenance(of: filter.provenance)))
         groupByIdentity[identity] = number
+        return number
+    }
+
+    /// The number of `filter`'s context (its rule part: the filter and provenance are placeholders).
+    private mutating func context(of filter: EffectiveFilter) -> UInt32 {
+        let rule = filter.ruleIdentity
+        if let known = contextByRule[rule] { return known }
+        let number: UInt32
+        if let recent = recentRules.first(where: { filter.hasSameRule(as: $0.filter) }) {
+            number = recent.context
+        } else {
+            var context = filter
+            context.filter = PolicyWire.placeholder
+            context.provenance = PolicyWire.placeholderProvenance
+            number = contexts.number(context)
+            if recentRules.count == 4 { recentRules.removeFirst() }
+            recentRules.append((filter, number))
+        }
+        contextByRule[rule] = number
+        return number
+    }
+
+    /// The number of `provenance` in ``provenances``.
+    private mutating func provenance(of provenance: Provenance) -> UInt32 {
+        var key = ProvenanceKey(
+            kind: UInt8(SourceKind.allCases.firstIndex(of: provenance.kind)!),
+            presence: 0,
+            texts: .zero,
+            policyID: .zero,
+            ruleID: .zero,
+            filterListID: .zero
+        )
+        func put(_ text: String?, _ field: Int, bit: UInt8? = nil) {
+            guard let text else { return }
+            if let bit { key.presence |= 1 << bit }
+            key.texts[field] = provenanceText(text, field)
+        }
+        func put(_ id: IPsecGUID?, _ bit: UInt8) -> IPsecGUID {
+            guard let id else { return .zero }
+            key.presence |= 1 << bit
+            return id
+        }
+        put(provenance.source, 0)
+        put(provenance.store, 1, bit: 0)
+        put(provenance.policyName, 2)
+        put(provenance.ruleName, 3)
+        put(provenance.filterListName, 4)
+        put(provenance.filterActionName, 5)
+        put(provenance.gpo, 6, bit: 4)
+        put(provenance.linkedThrough, 7, bit: 5)
+        key.policyID = put(provenance.policyID, 1)
+        key.ruleID = put(provenance.ruleID, 2)
+        key.filterListID = put(provenance.filterListID, 3)
+        return provenances.number(key)
+    }
+
+    /// The number of a provenance's text in ``provenanceTexts`` (0 the empty text).
+    private mutating func provenanceText(_ text: String, _ field: Int) -> UInt32 {
+        if text.isEmpty { return 0 }
+        if text == lastProvenanceTexts[field].text { return lastProvenanceTexts[field].number }
+        let number = provenanceTexts.number(text)
+        lastProvenanceTexts[field] = (text, number)
         return number
     }
 
@@ -199,38 +307,52 @@ struct WireTables {
         return number
     }
 
-    /// Writes the provenance record of `provenance` (layout: ``PolicyWire``) at `offset` of `out` (zeroed
-    /// before: an absent field stays 0), its texts numbered in the string table.
-    mutating func record(_ provenance: Provenance, into out: UnsafeMutableRawBufferPointer, at offset: Int) {
-        var presence: UInt8 = 0
-        func put(_ text: String, _ field: Int) {
-            out.storeBytes(of: string(text).littleEndian, toByteOffset: offset + field, as: UInt32.self)
+    /// The provenance records (layout: ``PolicyWire``) and the whole string table: the filters' texts,
+    /// then the provenances' texts in the order of the records and of their fields, each the first time
+    /// it is named. Each text is hashed once more at most, on the smaller side: the filters' texts
+    /// looked up among the provenances' or the other way round.
+    func provenanceRecords() -> (records: [UInt8], strings: [String]) {
+        var all = strings.values
+        var global = [UInt32](repeating: .max, count: provenanceTexts.count)
+        global[0] = 0
+        if strings.count <= provenanceTexts.count {
+            for (number, text) in strings.values.enumerated().dropFirst() {
+                if let local = provenanceTexts.existing(text) { global[Int(local)] = UInt32(number) }
+            }
+        } else {
+            for (local, text) in provenanceTexts.values.enumerated().dropFirst() {
+                if let number = strings.existing(text) { global[local] = number }
+            }
         }
-        func put(_ text: String?, _ field: Int, bit: UInt8) {
-            guard let text else { return }
-            presence |= 1 << bit
-            put(text, field)
+        var records = [UInt8](repeating: 0, count: provenances.count * PolicyWire.provenanceSize)
+        records.withUnsafeMutableBytes { out in
+            for (number, key) in provenances.values.enumerated() {
+                let offset = number * PolicyWire.provenanceSize
+                out.storeBytes(of: key.kind, toByteOffset: offset, as: UInt8.self)
+                out.storeBytes(of: key.presence, toByteOffset: offset + 1, as: UInt8.self)
+                // The text fields, at 4 + 4 × field: store, GPO and linked through only when present.
+                for field in 0..<8 {
+                    let bit: UInt8? = field == 1 ? 0 : field == 6 ? 4 : field == 7 ? 5 : nil
+                    if let bit, key.presence & 1 << bit == 0 { continue }
+                    let local = Int(key.texts[field])
+                    if global[local] == .max {
+                        global[local] = UInt32(all.count)
+                        all.append(provenanceTexts.values[local])
+                    }
+                    let at = offset + 4 + 4 * field
+                    out.storeBytes(of: global[local].littleEndian, toByteOffset: at, as: UInt32.self)
+                }
+                func put(_ id: IPsecGUID, _ field: Int, bit: UInt8) {
+                    guard key.presence & 1 << bit != 0 else { return }
+                    out.storeBytes(of: id.high.bigEndian, toByteOffset: offset + field, as: UInt64.self)
+                    out.storeBytes(of: id.low.bigEndian, toByteOffset: offset + field + 8, as: UInt64.self)
+                }
+                put(key.policyID, 36, bit: 1)
+                put(key.ruleID, 52, bit: 2)
+                put(key.filterListID, 68, bit: 3)
+            }
         }
-        func put(_ id: IPsecGUID?, _ field: Int, bit: UInt8) {
-            guard let id else { return }
-            presence |= 1 << bit
-            out.storeBytes(of: id.high.bigEndian, toByteOffset: offset + field, as: UInt64.self)
-            out.storeBytes(of: id.low.bigEndian, toByteOffset: offset + field + 8, as: UInt64.self)
-        }
-        put(provenance.source, 4)
-        put(provenance.store, 8, bit: 0)
-        put(provenance.policyName, 12)
-        put(provenance.ruleName, 16)
-        put(provenance.filterListName, 20)
-        put(provenance.filterActionName, 24)
-        put(provenance.gpo, 28, bit: 4)
-        put(provenance.linkedThrough, 32, bit: 5)
-        put(provenance.policyID, 36, bit: 1)
-        put(provenance.ruleID, 52, bit: 2)
-        put(provenance.filterListID, 68, bit: 3)
-        let kind = UInt8(SourceKind.allCases.firstIndex(of: provenance.kind)!)
-        out.storeBytes(of: kind, toByteOffset: offset, as: UInt8.self)
-        out.storeBytes(of: presence, toByteOffset: offset + 1, as: UInt8.self)
+        return (records, all)
     }
 
     /// Writes the 48-byte record of `filter` (layout: ``PolicyWire``) at `offset`.
@@ -282,12 +404,23 @@ struct Interned<Value: Hashable> {
 
     var count: Int { values.count }
 
+    mutating func reserveCapacity(_ capacity: Int) {
+        values.reserveCapacity(capacity)
+        numbers.reserveCapacity(capacity)
+    }
+
+    /// The number of `value` if it is in the table.
+    func existing(_ value: Value) -> UInt32? { numbers[value] }
+
     /// The number of `value`, added at the end when new.
     mutating func number(_ value: Value) -> UInt32 {
-        if let known = numbers[value] { return known }
-        let number = UInt32(values.count)
-        values.append(value)
-        numbers[value] = number
+        // One hash per value: the defaulted subscript's in-place access finds the slot and fills a new
+        // one with the next number (a lookup, then an insertion, hashed a new value twice).
+        let next = UInt32(values.count)
+        var number = next
+        func read(_ slot: inout UInt32) { number = slot }
+        read(&numbers[value, default: next])
+        if number == next { values.append(value) }
         return number
     }
 }
