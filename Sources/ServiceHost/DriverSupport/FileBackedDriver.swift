@@ -163,7 +163,7 @@ public actor FileBackedDriver: IPsecDriver {
     private func commit(event: String, _ change: (inout DriverStateRecord) -> Void) async throws {
         do {
             try await write(event: event, keepOnFailure: inner != nil, change)
-        } catch where inner != nil {
+        } catch  where inner != nil {
             // The record in memory has the change already (``write(event:keepOnFailure:_:)``).
         }
     }
