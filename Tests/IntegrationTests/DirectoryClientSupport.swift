@@ -77,36 +77,24 @@ final class DirectoryClient: Sendable {
     }
 
     /// SIGTERM to the service (its own process group, while it is still ours) and waits for it to exit
-    /// (SIGKILL after 120 s: a hang guard). Returns how it exited, or `nil` when it had to be killed, and
-    /// the stop's measurement: its wall time from the signal to the exit, seen by a thread that does
+    /// (SIGKILL after 120 s: a hang guard). Returns how it exited and the stop's measurement (both `nil`
+    /// when it had to be killed): its wall time from the signal to the exit, seen by a thread that does
     /// nothing else, and how much of it the service and its children waited for a CPU (what a loaded
     /// machine adds; a stop that waits out a timeout sleeps, so that time stays in its own).
     @discardableResult
     func stop() async -> (status: IPsecSystem.ExitStatus?, took: StopMeasurement?) {
         guard let process = service.withLock({ $0 }) else { return (nil, nil) }
-        let watched = try? await DedicatedThread.run(name: "test-stop-watch") {
-            () -> (IPsecSystem.ExitStatus?, StopMeasurement) in
-            let clock = ContinuousClock()
-            var waits = RunQueueWaits(root: process.pid)
-            let start = clock.now
-            process.signal(SIGTERM)
-            var status: IPsecSystem.ExitStatus?
-            repeat {
-                waits.sample()
-                status = process.waitIfExited()
-                if status == nil { usleep(10_000) }
-            } while status == nil && clock.now - start < .seconds(120)
-            let measured = StopMeasurement(
-                status: status?.shellStatus ?? -1,
-                wall: clock.now - start,
-                runQueueWait: waits.total
-            )
-            return (status, measured)
-        }
+        let watched = await StopMeasurement.watch(
+            process.pid,
+            timeout: .seconds(120),
+            signal: { process.signal(SIGTERM) },
+            exited: { process.waitIfExited() },
+            code: { $0.shellStatus }
+        )
         process.signal(SIGKILL)
         _ = await BlockingPool.shared.run { process.wait() }
         service.withLock { $0 = nil }
-        return (watched?.0, watched?.1)
+        return (watched?.exit, watched?.took)
     }
 
     /// SIGHUP to the running service: a refresh, as `service refresh` does, without waiting for it.
