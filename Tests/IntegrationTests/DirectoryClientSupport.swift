@@ -34,11 +34,16 @@ final class DirectoryClient: Sendable {
     /// GSSAPI with the client's keytab, and `extra` lines. `timeout` is `ldap_timeout_seconds`: the
     /// default leaves a DC slowed down by a loaded machine (a 2-core CI machine running every suite)
     /// time to answer; only the tests of a silent or unreachable DC make it short.
-    func configure(driver: String = "memory", timeout: Int = SambaDomain.ldapTimeout, extra: [String] = []) throws {
+    func configure(
+        driver: String = "memory",
+        timeout: Int = SambaDomain.ldapTimeout,
+        stopTimeout: Int = 10,
+        extra: [String] = []
+    ) throws {
         let lines =
             [
                 "state_dir = \(directory)/state", "socket = \(directory)/control.sock", "systemd = no",
-                "driver = \(driver)", "stop_timeout = 10", "directory = ldap", "domain = \(SambaDomain.domain)",
+                "driver = \(driver)", "stop_timeout = \(stopTimeout)", "directory = ldap", "domain = \(SambaDomain.domain)",
                 "keytab = \(keytab)", "ldap_timeout_seconds = \(timeout)",
             ] + extra
         try (lines.joined(separator: "\n") + "\n").write(toFile: config, atomically: true, encoding: .utf8)
