@@ -10,6 +10,8 @@ public actor RecordingKeying: Keying {
     public private(set) var stopped = false
     /// Generations of the policies applied, in order.
     public private(set) var applied: [UInt64] = []
+    /// Generations of the policies applied after ``stop()`` (a stopped service's keying must get none).
+    public private(set) var appliedAfterStop: [UInt64] = []
     private let requests = Mutex<[KeyingRequest]>([])
     private var watchers: [AsyncStream<PeerAssociations>.Continuation] = []
     private var current = PeerAssociations.none
@@ -27,7 +29,10 @@ public actor RecordingKeying: Keying {
     /// Nothing runs in the background.
     public nonisolated func run() async {}
 
-    public func apply(_ policy: EffectivePolicy) async { applied.append(policy.generation) }
+    public func apply(_ policy: EffectivePolicy) async {
+        applied.append(policy.generation)
+        if stopped { appliedAfterStop.append(policy.generation) }
+    }
 
     public func peerAssociations() async -> AsyncStream<PeerAssociations> {
         let (stream, continuation) = AsyncStream<PeerAssociations>.makeStream(bufferingPolicy: .bufferingNewest(8))

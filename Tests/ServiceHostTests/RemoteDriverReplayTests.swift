@@ -22,6 +22,27 @@ import Testing
         }
     }
 
+    /// A driver socket's handler that records every request in `received` and holds the first apply of
+    /// generation 2: it yields to `holding`, and answers once `until` yields.
+    static func handler(
+        socket: String,
+        received: Received,
+        holding: AsyncStream<Void>.Continuation,
+        until releases: AsyncStream<Void>
+    ) -> DriverLinkServer.Handler {
+        { request, _, _ in
+            received.requests.withLock { $0.append(request) }
+            if case .hello = request { return .hello(DriverProcessInfo(pid: 1, startedAt: 0, socket: socket)) }
+            if case .apply(let stamp) = request, stamp.generation == 2,
+                received.broke.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+            {
+                holding.yield()
+                for await _ in releases { break }
+            }
+            return .done
+        }
+    }
+
     static func policy(generation: UInt64) -> EffectivePolicy {
         var policy = PolicyWireTests.varied
         policy.generation = generation
@@ -38,18 +59,8 @@ import Testing
         let received = Received()
         let (crashes, crash) = AsyncStream<Void>.makeStream()
         let (resumes, resume) = AsyncStream<Void>.makeStream()
-        let handler: DriverLinkServer.Handler = { request, _, _ in
-            received.requests.withLock { $0.append(request) }
-            if case .hello = request { return .hello(DriverProcessInfo(pid: 1, startedAt: 0, socket: socket)) }
-            if case .apply(let stamp) = request, stamp.generation == 2,
-                received.broke.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
-            {
-                // Taken; the test ends the link before this answer can go out.
-                crash.yield()
-                for await _ in resumes { break }
-            }
-            return .done
-        }
+        // The apply of generation 2 is taken; the test ends the link before its answer can go out.
+        let handler = Self.handler(socket: socket, received: received, holding: crash, until: resumes)
         let first = try DriverLinkServer(path: socket, journal: RecordingJournal(), handle: handler)
         try first.start()
         let remote = RemoteDriver(socketPath: socket, launcher: nil, role: "test")

@@ -160,7 +160,8 @@ public actor RemoteDriver: IPsecDriver {
     }
 
     /// The service's graceful stop: permit mode; a driver the service started exits, and this returns once
-    /// it has closed its socket (so that the next start finds the network namespace free).
+    /// it has closed its socket (so that the next start finds the network namespace free). From its start
+    /// on, no change is sent any more, nor a call under way repeated (``refuseAfterShutdown(_:)``).
     public func shutdown() async throws {
         stopping = true
         reconnecting = false
@@ -223,7 +224,9 @@ public actor RemoteDriver: IPsecDriver {
     ) async throws -> DriverReply {
         var lastLinkError: DriverLinkError?
         for _ in 0..<2 {
+            try refuseAfterShutdown(request)
             let client = try await connected(waitingForDriver: waitingForDriver)
+            try refuseAfterShutdown(request)
             do {
                 let reply = try await client.request(request, tail: tail, timeout: Self.callTimeout)
                 if case .failed(let error) = reply { throw error }
@@ -237,6 +240,22 @@ public actor RemoteDriver: IPsecDriver {
             .failed,
             "the IPSec driver process (\(socketPath)) failed: \(lastLinkError.map { "\($0)" } ?? "")"
         )
+    }
+
+    /// After ``shutdown()`` began, a change that has not been sent yet is not sent: the service stopped, its
+    /// driver is in permit mode (or has exited), and a change now would enforce again, or start a driver
+    /// for a stopped service. A call already under way whose link ends is not repeated either (queries
+    /// are still answered).
+    private func refuseAfterShutdown(_ request: DriverRequest) throws(DriverError) {
+        guard stopping else { return }
+        switch request {
+        case .shutdown, .status, .decisionState, .hello: return
+        case .configure, .startupMode, .operationalMode, .apply, .peerAssociations:
+            throw DriverError(
+                .failed,
+                "the service has stopped the IPSec driver (\(socketPath)): a change after its stop is not sent"
+            )
+        }
     }
 
     /// The current connection, or a new one (started and brought up to date first).

@@ -86,6 +86,20 @@ public actor PolicyAgent {
     /// change whose policy was taken already (by a hand-over that ran while it waited its turn) has
     /// nothing left to do, so changes signalled during one hand-over are coalesced into the next.
     private var appliedGeneration: UInt64?
+    /// Set by ``stop()`` and ``stopDuringStart()`` before anything else: from then on a hand-over that has
+    /// not reached the driver yet does nothing, and a start does not enter secure mode.
+    private var stopping = false
+    /// Set once the stop stops waiting for the hand-over under way and goes on to permit mode and keying's
+    /// stop: that hand-over, when its driver call returns at last, hands keying nothing.
+    private var stopWentOn = false
+    /// The hand-over whose driver or keying call is under way (its generation and when it began), and the
+    /// stop waiting for its end (``waitForHandOverUnderWay()``), by number.
+    private var handOverUnderWay: (generation: UInt64, since: UInt64)?
+    private var handOverWaiters: [Int: CheckedContinuation<Bool, Never>] = [:]
+    private var nextHandOverWaiter = 0
+    /// How long a stop waits for a hand-over under way before it puts the driver in permit mode anyway
+    /// (``stopWaitLimit(stopTimeoutSeconds:)``).
+    public nonisolated let handOverWaitAtStop: Duration
 
     public init(
         driver: any IPsecDriver,
@@ -95,8 +109,10 @@ public actor PolicyAgent {
         startType: StartupType,
         settings: DynamicSettings,
         bootSettings: DynamicSettings? = nil,
-        journalsSources: Bool = true
+        journalsSources: Bool = true,
+        handOverWaitAtStop: Duration = PolicyAgent.stopWaitLimit(stopTimeoutSeconds: 20)
     ) {
+        self.handOverWaitAtStop = handOverWaitAtStop
         self.driver = driver
         self.engine = engine
         self.keying = keying
@@ -109,6 +125,14 @@ public actor PolicyAgent {
     }
 
     public var state: ServiceState { lifecycle.state }
+
+    /// How long a stop waits for the policy hand-over under way: a quarter of the service's graceful-stop
+    /// limit (`stop_timeout`), at most 5 s. A table swap takes milliseconds and a driver change that waits
+    /// for the xtables lock a second or two; the rest of the limit is the stop's own work (the driver's
+    /// permit mode and exit, which `RemoteDriver` waits 5 s for, keying's unload, the other services).
+    public static func stopWaitLimit(stopTimeoutSeconds: Int) -> Duration {
+        min(.seconds(5), .seconds(max(stopTimeoutSeconds, 1)) / 4)
+    }
 
     /// STOPPED → START_PENDING → RUNNING, applying the policy.
     ///
@@ -177,16 +201,11 @@ public actor PolicyAgent {
         if let awaitingSources { await awaitingSources() }
         try Task.checkCancellation()
         // One table with every source, handed over while the driver still decides by its previous
-        // state; then the mode.
-        let policy = try await applies.run {
-            let policy = await engine.effectivePolicy()
-            appliedGeneration = nil
-            try await driver.apply(policy)
-            // IKE follows the filters the driver enforces (as for every later change).
-            await keying?.apply(policy)
-            appliedGeneration = policy.generation
-            return policy
-        }
+        // state; then the mode. A stop cancels the start without waiting here for a driver call that
+        // hangs: the stop waits for it within its own bound (``waitForHandOverUnderWay()``).
+        let policy = try await outlivingCancellation { try await self.handOverAtStart() }
+        // A stop waited for that hand-over: the mode would come after its permit mode.
+        guard !stopping else { throw CancellationError() }
         if persistentFailed {
             try await setMode(.block)
         } else {
@@ -194,6 +213,40 @@ public actor PolicyAgent {
         }
         await journalSources(of: policy)
         await releaseFreedMemory()
+    }
+
+    /// The start's hand-over: the engine's newest policy to the driver, then to keying.
+    private func handOverAtStart() async throws -> EffectivePolicy {
+        try await applies.run {
+            let policy = await engine.effectivePolicy()
+            // A stop that came first: nothing of this start may reach the driver after its permit mode.
+            guard !stopping else { throw CancellationError() }
+            appliedGeneration = nil
+            beginHandOver(policy)
+            defer { endHandOver() }
+            try await driver.apply(policy)
+            guard !stopWentOn else { throw CancellationError() }
+            // IKE follows the filters the driver enforces (as for every later change).
+            await keying?.apply(policy)
+            appliedGeneration = policy.generation
+            return policy
+        }
+    }
+
+    /// `body`'s result, run in a task of its own that the caller's cancellation does not wait for (nor
+    /// cancel): the caller then throws `CancellationError` at once, and `body` goes on to its end.
+    private func outlivingCancellation<T: Sendable>(
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let (ended, end) = AsyncStream<Never>.makeStream()
+        let task = Task {
+            defer { end.finish() }
+            return try await body()
+        }
+        // Ends when `body` has, or at once when the caller is cancelled.
+        for await _ in ended {}
+        try Task.checkCancellation()
+        return try await task.value
     }
 
     /// After a policy is applied: the parse, merge and hand-over freed most of what they used, but glibc
@@ -225,6 +278,8 @@ public actor PolicyAgent {
     /// filters nothing). Dynamic policy vanishes with the process.
     public func stop() async throws {
         try transition(.stop)
+        stopping = true
+        await waitForHandOverUnderWay()
         await enterPermitModeForStop()
         try transition(.stopped)
         journal.record(JournalEntry(.serviceStopped, "The IPSEC Services service entered the stopped state."))
@@ -269,6 +324,8 @@ public actor PolicyAgent {
     /// mode, as after any stop (whatever part of the start had already happened), and the service is
     /// STOPPED. Must run in a task that is not cancelled itself.
     public func stopDuringStart() async {
+        stopping = true
+        await waitForHandOverUnderWay()
         await enterPermitModeForStop()
         journal.record(
             JournalEntry(.serviceStopped, "The IPSEC Services service was stopped while it was starting.")
@@ -363,15 +420,24 @@ public actor PolicyAgent {
     private func applyEffectivePolicy(evenIfTaken: Bool) async {
         await applies.run {
             let policy = await engine.effectivePolicy()
+            // The service stops: its driver goes to permit mode and keying stops; nothing more is sent.
+            guard !stopping else { return }
             guard evenIfTaken || policy.generation != appliedGeneration else { return }
             appliedGeneration = nil
+            beginHandOver(policy)
+            defer { endHandOver() }
             do {
                 try await driver.apply(policy)
+                // A stop that gave up waiting for this call (``waitForHandOverUnderWay()``) has stopped
+                // keying, or is stopping it: loading this policy now would negotiate for a stopped service.
+                guard !stopWentOn else { return }
                 // IKE follows the filters the driver enforces; until its configuration is loaded, the
                 // first packets of a new rule ask for a negotiation keying ignores (its generation is not
                 // current).
                 await keying?.apply(policy)
             } catch {
+                // After the stop went on (its entry said it gave up on this call) no filters are in force.
+                guard !stopWentOn else { return }
                 journal.record(
                     JournalEntry(
                         .policySourceFailed,
@@ -385,6 +451,49 @@ public actor PolicyAgent {
             await journalSources(of: policy)
             await releaseFreedMemory()
         }
+    }
+
+    private func beginHandOver(_ policy: EffectivePolicy) {
+        handOverUnderWay = (policy.generation, SystemClock.monotonicMicroseconds())
+    }
+
+    private func endHandOver() {
+        handOverUnderWay = nil
+        let waiters = handOverWaiters.values
+        handOverWaiters = [:]
+        for waiter in waiters { waiter.resume(returning: true) }
+    }
+
+    /// A stop's wait for the hand-over under way, at most ``handOverWaitAtStop``: it reaches the driver and
+    /// keying before the driver's permit mode and keying's stop. One that takes longer (a hung driver call)
+    /// does not hold the stop: the stop goes on, says so in the journal, and that hand-over gives keying
+    /// nothing when its driver call returns (``stopWentOn``).
+    private func waitForHandOverUnderWay() async {
+        guard let underWay = handOverUnderWay else { return }
+        let waiter = nextHandOverWaiter
+        nextHandOverWaiter += 1
+        let limit = handOverWaitAtStop
+        // A bound on one wait: the timer resumes the waiter when the hand-over has not.
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: limit)
+            await self?.giveUpWaiting(waiter)
+        }
+        defer { timer.cancel() }
+        let ended = await withCheckedContinuation { handOverWaiters[waiter] = $0 }
+        guard !ended else { return }
+        let milliseconds = (SystemClock.monotonicMicroseconds() - underWay.since) / 1000
+        journal.record(
+            JournalEntry(
+                .policySourceFailed,
+                priority: .warning,
+                "The IPSec Policy Agent stopped without waiting any longer for the hand-over of policy generation \(underWay.generation), under way for \(milliseconds) ms (the stop waits \(limit) at most): the IPSec driver enters permit mode now, and keying will not receive that policy.",
+                fields: ["IPSECSVC_GENERATION": "\(underWay.generation)"]
+            )
+        )
+    }
+
+    private func giveUpWaiting(_ waiter: Int) {
+        handOverWaiters.removeValue(forKey: waiter)?.resume(returning: false)
     }
 
     /// One event per source, when the agent journals them (not the engine).
@@ -445,6 +554,7 @@ public actor PolicyAgent {
     /// A stopped service filters nothing: the driver goes to permit mode (a failure is journaled, and
     /// the stop goes on).
     private func enterPermitModeForStop() async {
+        stopWentOn = true
         do {
             // The driver's graceful stop: permit mode, and a driver process the service started exits.
             try await driver.shutdown()

@@ -95,7 +95,8 @@ public struct ServiceRunner: Sendable {
             startType: startType,
             settings: settings,
             bootSettings: bootSettings,
-            journalsSources: !engineJournalsSources
+            journalsSources: !engineJournalsSources,
+            handOverWaitAtStop: PolicyAgent.stopWaitLimit(stopTimeoutSeconds: configuration.stopTimeoutSeconds)
         )
         let shutdown = GroupShutdown()
         let started = StartGate()
