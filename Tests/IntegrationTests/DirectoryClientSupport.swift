@@ -43,7 +43,8 @@ final class DirectoryClient: Sendable {
         let lines =
             [
                 "state_dir = \(directory)/state", "socket = \(directory)/control.sock", "systemd = no",
-                "driver = \(driver)", "stop_timeout = \(stopTimeout)", "directory = ldap", "domain = \(SambaDomain.domain)",
+                "driver = \(driver)", "stop_timeout = \(stopTimeout)", "directory = ldap",
+                "domain = \(SambaDomain.domain)",
                 "keytab = \(keytab)", "ldap_timeout_seconds = \(timeout)",
             ] + extra
         try (lines.joined(separator: "\n") + "\n").write(toFile: config, atomically: true, encoding: .utf8)
