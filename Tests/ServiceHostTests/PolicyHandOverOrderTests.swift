@@ -109,4 +109,38 @@ import Testing
         #expect(applied.filter { $0 == newest }.count == 1, "the newest policy was applied more than once: \(applied)")
         try await agent.stop()
     }
+
+    /// A change the engine signals while the service starts (the agent not yet running, so
+    /// ``PolicyAgent/policyChanged()`` does nothing) is handed over when the start ends, not left until
+    /// the next change: the engine signals a change once.
+    @Test(.timeLimit(.minutes(2))) func aChangeSignalledDuringTheStartIsHandedOverWhenItEnds() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let driver = InMemoryDriver()
+        let keying = RecordingKeying()
+        let engine = TestEngine.make(in: directory)
+        let agent = PolicyAgent(
+            driver: driver,
+            engine: engine,
+            keying: keying,
+            journal: RecordingJournal(),
+            startType: .automatic,
+            settings: DynamicSettings()
+        )
+        await driver.holdNextApply()
+        let start = Task { try await agent.start() }
+        let atStart = await driver.heldApply()
+        await engine.dynamic.replace(Self.dynamicPolicy(blocking: 3))
+        await agent.policyChanged()
+        await driver.releaseHeldApply()
+        try await start.value
+
+        let newest = await engine.report().policy.generation
+        #expect(newest > atStart)
+        let applied = await driver.appliedGenerations
+        #expect(await driver.policy.generation == newest, "driver took \(applied)")
+        let keyed = await keying.applied
+        #expect(keyed.last == newest, "keying took \(keyed)")
+        try await agent.stop()
+    }
 }

@@ -85,7 +85,9 @@ public actor RemoteDriver: IPsecDriver {
     // Each change is remembered before it is sent, not once it is answered: a connection made while the
     // call is under way (the link broke after the driver took it, before its answer) hands the new driver
     // this state, never the one before it. A call that fails puts the previous one back, unless another
-    // change came meanwhile. The agent makes one change of each kind at a time (DESIGN.md §1).
+    // change came meanwhile. The agent hands tables over one at a time (DESIGN.md §1) and changes
+    // settings inside its netsh transactions, one at a time; a mode change can overlap a table (each is
+    // remembered on its own).
 
     public func enterStartupMode(_ mode: StartupMode, exemptions: [BootExemption]) async throws {
         try await changeMode(.startupMode(mode, exemptions: exemptions))

@@ -174,6 +174,10 @@ public actor PolicyAgent {
                 fields: ["IPSECSVC_DRIVER_MODE": lastMode?.description ?? "unknown"]
             )
         )
+        // A change the engine signalled while the service started found it not running and was dropped
+        // (``policyChanged()``), and the engine signals a change once: take it now. Nothing to do when
+        // none came (the start's generation is the engine's).
+        await applyEffectivePolicy(evenIfTaken: false)
     }
 
     /// The driver's settings; every source's first report; one table with the whole effective policy;
@@ -414,15 +418,25 @@ public actor PolicyAgent {
 
     /// Hands the engine's newest policy to the driver and keying, in turn with every other hand-over
     /// (``applies``); returns once the driver has a policy at least as new as the engine's when this was
-    /// called.
+    /// called, or the hand-over failed (journaled) or was dropped for a stop.
     /// - Parameter evenIfTaken: hand it over (and journal the sources) also when the driver has that
     ///   generation already (a refresh); a change then has nothing to do.
     private func applyEffectivePolicy(evenIfTaken: Bool) async {
-        await applies.run {
+        // The journal and the heap trim (a blocking-pool job, which can wait under load) come after the
+        // lock: the next hand-over need not wait for them.
+        guard let applied = await handOver(evenIfTaken: evenIfTaken) else { return }
+        await journalSources(of: applied)
+        await releaseFreedMemory()
+    }
+
+    /// The locked part of ``applyEffectivePolicy(evenIfTaken:)``: the policy the driver and keying took, or
+    /// nil when none was handed over.
+    private func handOver(evenIfTaken: Bool) async -> EffectivePolicy? {
+        await applies.run { () async -> EffectivePolicy? in
             let policy = await engine.effectivePolicy()
             // The service stops: its driver goes to permit mode and keying stops; nothing more is sent.
-            guard !stopping else { return }
-            guard evenIfTaken || policy.generation != appliedGeneration else { return }
+            guard !stopping else { return nil }
+            guard evenIfTaken || policy.generation != appliedGeneration else { return nil }
             appliedGeneration = nil
             beginHandOver(policy)
             defer { endHandOver() }
@@ -430,14 +444,14 @@ public actor PolicyAgent {
                 try await driver.apply(policy)
                 // A stop that gave up waiting for this call (``waitForHandOverUnderWay()``) has stopped
                 // keying, or is stopping it: loading this policy now would negotiate for a stopped service.
-                guard !stopWentOn else { return }
+                guard !stopWentOn else { return nil }
                 // IKE follows the filters the driver enforces; until its configuration is loaded, the
                 // first packets of a new rule ask for a negotiation keying ignores (its generation is not
                 // current).
                 await keying?.apply(policy)
             } catch {
                 // After the stop went on (its entry said it gave up on this call) no filters are in force.
-                guard !stopWentOn else { return }
+                guard !stopWentOn else { return nil }
                 journal.record(
                     JournalEntry(
                         .policySourceFailed,
@@ -445,11 +459,10 @@ public actor PolicyAgent {
                         "The IPSec Policy Agent could not apply the effective policy (generation \(policy.generation)): \(error). The previous filters stay in force."
                     )
                 )
-                return
+                return nil
             }
             appliedGeneration = policy.generation
-            await journalSources(of: policy)
-            await releaseFreedMemory()
+            return policy
         }
     }
 
