@@ -34,11 +34,17 @@ final class DirectoryClient: Sendable {
     /// GSSAPI with the client's keytab, and `extra` lines. `timeout` is `ldap_timeout_seconds`: the
     /// default leaves a DC slowed down by a loaded machine (a 2-core CI machine running every suite)
     /// time to answer; only the tests of a silent or unreachable DC make it short.
-    func configure(driver: String = "memory", timeout: Int = SambaDomain.ldapTimeout, extra: [String] = []) throws {
+    func configure(
+        driver: String = "memory",
+        timeout: Int = SambaDomain.ldapTimeout,
+        stopTimeout: Int = 10,
+        extra: [String] = []
+    ) throws {
         let lines =
             [
                 "state_dir = \(directory)/state", "socket = \(directory)/control.sock", "systemd = no",
-                "driver = \(driver)", "stop_timeout = 10", "directory = ldap", "domain = \(SambaDomain.domain)",
+                "driver = \(driver)", "stop_timeout = \(stopTimeout)", "directory = ldap",
+                "domain = \(SambaDomain.domain)",
                 "keytab = \(keytab)", "ldap_timeout_seconds = \(timeout)",
             ] + extra
         try (lines.joined(separator: "\n") + "\n").write(toFile: config, atomically: true, encoding: .utf8)
@@ -77,36 +83,24 @@ final class DirectoryClient: Sendable {
     }
 
     /// SIGTERM to the service (its own process group, while it is still ours) and waits for it to exit
-    /// (SIGKILL after 120 s: a hang guard). Returns how it exited, or `nil` when it had to be killed, and
-    /// the stop's measurement: its wall time from the signal to the exit, seen by a thread that does
+    /// (SIGKILL after 120 s: a hang guard). Returns how it exited and the stop's measurement (both `nil`
+    /// when it had to be killed): its wall time from the signal to the exit, seen by a thread that does
     /// nothing else, and how much of it the service and its children waited for a CPU (what a loaded
     /// machine adds; a stop that waits out a timeout sleeps, so that time stays in its own).
     @discardableResult
     func stop() async -> (status: IPsecSystem.ExitStatus?, took: StopMeasurement?) {
         guard let process = service.withLock({ $0 }) else { return (nil, nil) }
-        let watched = try? await DedicatedThread.run(name: "test-stop-watch") {
-            () -> (IPsecSystem.ExitStatus?, StopMeasurement) in
-            let clock = ContinuousClock()
-            var waits = RunQueueWaits(root: process.pid)
-            let start = clock.now
-            process.signal(SIGTERM)
-            var status: IPsecSystem.ExitStatus?
-            repeat {
-                waits.sample()
-                status = process.waitIfExited()
-                if status == nil { usleep(10_000) }
-            } while status == nil && clock.now - start < .seconds(120)
-            let measured = StopMeasurement(
-                status: status?.shellStatus ?? -1,
-                wall: clock.now - start,
-                runQueueWait: waits.total
-            )
-            return (status, measured)
-        }
+        let watched = await StopMeasurement.watch(
+            process.pid,
+            timeout: .seconds(120),
+            signal: { process.signal(SIGTERM) },
+            exited: { process.waitIfExited() },
+            code: { $0.shellStatus }
+        )
         process.signal(SIGKILL)
         _ = await BlockingPool.shared.run { process.wait() }
         service.withLock { $0 = nil }
-        return (watched?.0, watched?.1)
+        return (watched?.exit, watched?.took)
     }
 
     /// SIGHUP to the running service: a refresh, as `service refresh` does, without waiting for it.

@@ -247,29 +247,20 @@ final class ServiceProcess {
         return value
     }
 
-    /// Sends `number` and watches the process until it exits (at most `timeout` seconds) from a thread of
-    /// its own — not the cooperative pool, which the other suites of this process keep busy, so the end is
-    /// seen when it happens — sampling every 10 ms what the process and its descendants (the driver it
-    /// started, hook tools) waited for a CPU.
+    /// Sends `number` and watches the process until it exits (at most `timeout` seconds):
+    /// ``StopMeasurement/watch(_:timeout:signal:exited:code:)``.
     /// - Returns: `nil` when it did not exit in time.
     func signalAndMeasure(_ number: Int32, timeout: Double) async -> StopMeasurement? {
         guard reaping.ownsPID else { return nil }
         let pid = pid
         let reaping = reaping
-        return try? await DedicatedThread.run(name: "test-stop-watch") { () -> StopMeasurement? in
-            let clock = ContinuousClock()
-            var waits = RunQueueWaits(root: pid)
-            let start = clock.now
-            kill(pid, number)
-            while clock.now - start < .seconds(timeout) {
-                waits.sample()
-                if let status = Self.reap(pid, reaping) {
-                    return StopMeasurement(status: status, wall: clock.now - start, runQueueWait: waits.total)
-                }
-                usleep(10_000)
-            }
-            return nil
-        }
+        return await StopMeasurement.watch(
+            pid,
+            timeout: .seconds(timeout),
+            signal: { kill(pid, number) },
+            exited: { Self.reap(pid, reaping) },
+            code: { $0 }
+        )?.took
     }
 
     private static func decode(_ status: Int32) -> Int32 {

@@ -1,4 +1,5 @@
 import Foundation
+import IPsecSystem
 
 /// How long a process took to stop, and how much of that it spent runnable but without a CPU.
 struct StopMeasurement: CustomStringConvertible {
@@ -15,6 +16,42 @@ struct StopMeasurement: CustomStringConvertible {
     var own: Duration { max(.zero, wall - runQueueWait) }
 
     var description: String { "exit \(status) after \(wall) (\(runQueueWait) of it waiting for a CPU: own \(own))" }
+
+    /// Signals a process and watches it until it exits (at most `timeout`) from a thread of its own — not
+    /// the cooperative pool, which the other suites of this process keep busy, so the end is seen when it
+    /// happens — sampling every 10 ms what the process and its descendants (the driver it started, hook
+    /// tools) waited for a CPU.
+    /// - Parameters:
+    ///   - root: the process.
+    ///   - signal: sends the signal (after the first sample).
+    ///   - exited: how the process ended, once it has (it reaps the process); `code` is its exit status.
+    /// - Returns: `nil` when it did not exit in time.
+    static func watch<Exit: Sendable>(
+        _ root: pid_t,
+        timeout: Duration,
+        signal: @escaping @Sendable () -> Void,
+        exited: @escaping @Sendable () -> Exit?,
+        code: @escaping @Sendable (Exit) -> Int32
+    ) async -> (exit: Exit, took: StopMeasurement)? {
+        let watched = try? await DedicatedThread.run(name: "test-stop-watch") { () -> (Exit, StopMeasurement)? in
+            let clock = ContinuousClock()
+            var waits = RunQueueWaits(root: root)
+            let start = clock.now
+            signal()
+            while clock.now - start < timeout {
+                waits.sample()
+                if let exit = exited() {
+                    return (
+                        exit, StopMeasurement(status: code(exit), wall: clock.now - start, runQueueWait: waits.total)
+                    )
+                }
+                usleep(10_000)
+            }
+            return nil
+        }
+        guard let watched = watched ?? nil else { return nil }
+        return (watched.0, watched.1)
+    }
 }
 
 /// Run-queue waits of a process tree, from `/proc/PID/task/TID/schedstat` (run ns, wait ns, slices), per

@@ -40,6 +40,11 @@ import Testing
         )
         try await agent.start()
         let appliedAtStart = await driver.appliedGenerations.count
+        // The agent's hand-over lock (private: found by its name), to see the newer call wait its turn.
+        let applies = try #require(
+            Mirror(reflecting: agent).children.first { $0.label == "applies" }?.value as? TransactionLock,
+            "PolicyAgent has no TransactionLock named applies"
+        )
 
         await driver.holdNextApply()
         await engine.dynamic.replace(Self.dynamicPolicy(blocking: 1))
@@ -50,11 +55,14 @@ import Testing
             if newerIsRefresh { await agent.refresh() } else { await agent.policyChanged() }
         }
         // An agent that lets hand-overs interleave delivers the newer table now, past the held one (so
-        // the older arrives last); one that keeps them in turn delivers nothing until the release. The
-        // window only decides whether such a defect shows here: the outcome is checked either way.
-        let overtaken = await eventually(timeout: .seconds(2)) {
-            await driver.appliedGenerations.count > appliedAtStart
+        // the older arrives last); one that keeps them in turn makes it wait for the lock. Whichever comes
+        // first, the held apply is released only then (the bound is a hang guard).
+        let arrived = await eventually(timeout: .seconds(120)) {
+            if await driver.appliedGenerations.count > appliedAtStart { return true }
+            return await applies.waiting > 0
         }
+        #expect(arrived, "the newer hand-over neither reached the driver nor waited for the lock")
+        let overtaken = await driver.appliedGenerations.count > appliedAtStart
         #expect(!overtaken, "a newer table reached the driver while an older one was still being handed over")
         await driver.releaseHeldApply()
         await older.value

@@ -162,16 +162,22 @@ public actor FileBackedDriver: IPsecDriver {
     /// record is the state.
     private func commit(event: String, _ change: (inout DriverStateRecord) -> Void) async throws {
         do {
-            try await write(event: event, change)
+            try await write(event: event, keepOnFailure: inner != nil, change)
         } catch  where inner != nil {
-            change(&record)
+            // The record in memory has the change already (``write(event:keepOnFailure:_:)``).
         }
     }
 
     /// One write at a time, each changing the record the one before it left: calls of different kinds
     /// overlap (a `set config` while a policy is handed over, a stop during a configure), and a change
     /// made on a copy taken before another's write ended would undo that one.
-    private func write(event: String, _ change: (inout DriverStateRecord) -> Void) async throws {
+    /// - Parameter keepOnFailure: when the write fails, make `change` in memory all the same, before the
+    ///   next write takes its copy (after it, that write's copy would undo the change).
+    private func write(
+        event: String,
+        keepOnFailure: Bool = false,
+        _ change: (inout DriverStateRecord) -> Void
+    ) async throws {
         try await writes.run {
             var next = record
             change(&next)
@@ -179,14 +185,19 @@ public actor FileBackedDriver: IPsecDriver {
             if next.history.count > Self.historyLimit {
                 next.history.removeFirst(next.history.count - Self.historyLimit)
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = try encoder.encode(next)
-            let path = self.path
-            // fsync can take a while: keep it off the cooperative pool.
-            try await BlockingPool.shared.run { () throws(SystemError) in
-                try FileSystem.makeDirectories(FileSystem.directory(of: path), mode: 0o750)
-                try DurableFile.write(Array(data), to: path, permissions: 0o640)
+            do {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                let data = try encoder.encode(next)
+                let path = self.path
+                // fsync can take a while: keep it off the cooperative pool.
+                try await BlockingPool.shared.run { () throws(SystemError) in
+                    try FileSystem.makeDirectories(FileSystem.directory(of: path), mode: 0o750)
+                    try DurableFile.write(Array(data), to: path, permissions: 0o640)
+                }
+            } catch {
+                if keepOnFailure { change(&record) }
+                throw error
             }
             record = next
         }

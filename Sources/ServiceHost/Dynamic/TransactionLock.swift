@@ -6,6 +6,9 @@ public actor TransactionLock {
 
     public init() {}
 
+    /// How many callers wait for the lock now: for tests, that a call has reached it and waits its turn.
+    public var waiting: Int { waiters.count }
+
     /// Runs `body` once every earlier caller has finished; releases the lock however `body` ends.
     public nonisolated func run<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
         await acquire()
