@@ -25,19 +25,9 @@ import Testing
     /// driver and keying end with the newest generation, and take the generations in increasing order.
     @Test(.timeLimit(.minutes(2)), arguments: [false, true])
     func anOlderHandOverNeverReachesTheDriverLast(newerIsRefresh: Bool) async throws {
-        let directory = TemporaryDirectory()
-        defer { directory.remove() }
-        let driver = InMemoryDriver()
-        let keying = RecordingKeying()
-        let engine = TestEngine.make(in: directory)
-        let agent = PolicyAgent(
-            driver: driver,
-            engine: engine,
-            keying: keying,
-            journal: RecordingJournal(),
-            startType: .automatic,
-            settings: DynamicSettings()
-        )
+        let fixture = HandOverFixture()
+        defer { fixture.directory.remove() }
+        let (agent, driver, keying, engine) = (fixture.agent, fixture.driver, fixture.keying, fixture.engine)
         try await agent.start()
         let appliedAtStart = await driver.appliedGenerations.count
         // The agent's hand-over lock (private: found by its name), to see the newer call wait its turn.
@@ -82,17 +72,9 @@ import Testing
     /// Requests made while a hand-over runs are taken together by the next one: the driver gets the
     /// newest policy once, not once per request.
     @Test(.timeLimit(.minutes(2))) func requestsMadeDuringAHandOverAreCoalesced() async throws {
-        let directory = TemporaryDirectory()
-        defer { directory.remove() }
-        let driver = InMemoryDriver()
-        let engine = TestEngine.make(in: directory)
-        let agent = PolicyAgent(
-            driver: driver,
-            engine: engine,
-            journal: RecordingJournal(),
-            startType: .automatic,
-            settings: DynamicSettings()
-        )
+        let fixture = HandOverFixture()
+        defer { fixture.directory.remove() }
+        let (agent, driver, engine) = (fixture.agent, fixture.driver, fixture.engine)
         try await agent.start()
         await driver.holdNextApply()
         await engine.dynamic.replace(Self.dynamicPolicy(blocking: 1))
@@ -114,19 +96,9 @@ import Testing
     /// ``PolicyAgent/policyChanged()`` does nothing) is handed over when the start ends, not left until
     /// the next change: the engine signals a change once.
     @Test(.timeLimit(.minutes(2))) func aChangeSignalledDuringTheStartIsHandedOverWhenItEnds() async throws {
-        let directory = TemporaryDirectory()
-        defer { directory.remove() }
-        let driver = InMemoryDriver()
-        let keying = RecordingKeying()
-        let engine = TestEngine.make(in: directory)
-        let agent = PolicyAgent(
-            driver: driver,
-            engine: engine,
-            keying: keying,
-            journal: RecordingJournal(),
-            startType: .automatic,
-            settings: DynamicSettings()
-        )
+        let fixture = HandOverFixture()
+        defer { fixture.directory.remove() }
+        let (agent, driver, keying, engine) = (fixture.agent, fixture.driver, fixture.keying, fixture.engine)
         await driver.holdNextApply()
         let start = Task { try await agent.start() }
         let atStart = await driver.heldApply()

@@ -11,55 +11,11 @@ import Testing
 /// reaches the driver or keying after the stop's permit mode, and a hung driver call does not hold the
 /// stop beyond ``PolicyAgent/handOverWaitAtStop`` (DESIGN.md §1, "One hand-over at a time").
 @Suite struct PolicyHandOverStopTests {
-    struct Fixture {
-        let directory = TemporaryDirectory()
-        let driver = InMemoryDriver()
-        let keying = RecordingKeying()
-        let journal = RecordingJournal()
-        let engine: SourcesPolicyEngine
-        let agent: PolicyAgent
-
-        init(waitAtStop: Duration) {
-            engine = TestEngine.make(in: directory)
-            agent = PolicyAgent(
-                driver: driver,
-                engine: engine,
-                keying: keying,
-                journal: journal,
-                startType: .automatic,
-                settings: DynamicSettings(),
-                handOverWaitAtStop: waitAtStop
-            )
-        }
-
-        /// What the driver was told after its last permit mode (the stop's).
-        func driverEventsAfterPermit() async -> [InMemoryDriver.Event] {
-            let events = await driver.events
-            guard let permit = events.lastIndex(of: .operationalMode(.permit)) else { return events }
-            return Array(events[(permit + 1)...])
-        }
-
-        var gaveUpEntries: [JournalEntry] {
-            journal.entries.filter { $0.message.contains("without waiting any longer for the hand-over") }
-        }
-
-        /// Starts the service, then makes a change whose hand-over is held in the driver: the change's
-        /// task and the held generation.
-        func startWithAHeldChange() async throws -> (change: Task<Void, Never>, generation: UInt64) {
-            try await agent.start()
-            await driver.holdNextApply()
-            await engine.dynamic.replace(PolicyHandOverOrderTests.dynamicPolicy(blocking: 1))
-            let agent = agent
-            let change = Task { await agent.policyChanged() }
-            return (change, await driver.heldApply())
-        }
-    }
-
     /// A change held inside the driver when the stop comes, and one waiting its turn behind it: the stop
     /// waits for the held one, which reaches the driver and keying before the permit mode and keying's
     /// stop; the waiting one sends nothing.
     @Test(.timeLimit(.minutes(2))) func aHandOverUnderWayEndsBeforeThePermitMode() async throws {
-        let fixture = Fixture(waitAtStop: .seconds(90))  // longer than the test: it releases the call
+        let fixture = HandOverFixture(waitAtStop: .seconds(90))  // longer than the test: it releases the call
         defer { fixture.directory.remove() }
         let (agent, driver, keying, engine) = (fixture.agent, fixture.driver, fixture.keying, fixture.engine)
         let (held, heldGeneration) = try await fixture.startWithAHeldChange()
@@ -90,7 +46,7 @@ import Testing
     /// filters stay in force).
     @Test(.timeLimit(.minutes(2)), arguments: [false, true])
     func aHungHandOverDoesNotHoldTheStop(callFailsAtLast: Bool) async throws {
-        let fixture = Fixture(waitAtStop: .milliseconds(200))
+        let fixture = HandOverFixture(waitAtStop: .milliseconds(200))
         defer { fixture.directory.remove() }
         let (agent, driver, keying) = (fixture.agent, fixture.driver, fixture.keying)
         let (hung, hungGeneration) = try await fixture.startWithAHeldChange()
@@ -121,7 +77,7 @@ import Testing
     /// table reaches the driver, and keying, before the permit mode and keying's stop), and the start then
     /// ends without entering secure mode, so the driver stays in permit mode.
     @Test(.timeLimit(.minutes(2))) func aStartHeldInTheDriverEndsBeforeThePermitModeOfItsStop() async throws {
-        let fixture = Fixture(waitAtStop: .seconds(90))  // longer than the test: it releases the call
+        let fixture = HandOverFixture(waitAtStop: .seconds(90))  // longer than the test: it releases the call
         defer { fixture.directory.remove() }
         let (agent, driver, keying) = (fixture.agent, fixture.driver, fixture.keying)
         await driver.holdNextApply()
@@ -150,7 +106,7 @@ import Testing
     /// call; `stopDuringStart()` waits its bound for that call, journals that it gave up, and puts the
     /// driver in permit mode; when the call returns at last, keying gets nothing and no mode follows.
     @Test(.timeLimit(.minutes(2))) func aCancelledStartDoesNotWaitForItsHungHandOver() async throws {
-        let fixture = Fixture(waitAtStop: .milliseconds(200))
+        let fixture = HandOverFixture(waitAtStop: .milliseconds(200))
         defer { fixture.directory.remove() }
         let (agent, driver, keying) = (fixture.agent, fixture.driver, fixture.keying)
         await driver.holdNextApply()
@@ -183,5 +139,29 @@ import Testing
         let after = await fixture.driverEventsAfterPermit()
         #expect(!after.contains { if case .operationalMode = $0 { true } else { false } }, "\(after)")
         #expect(await driver.mode == .operational(.permit))
+    }
+}
+
+extension HandOverFixture {
+    /// What the driver was told after its last permit mode (the stop's).
+    func driverEventsAfterPermit() async -> [InMemoryDriver.Event] {
+        let events = await driver.events
+        guard let permit = events.lastIndex(of: .operationalMode(.permit)) else { return events }
+        return Array(events[(permit + 1)...])
+    }
+
+    var gaveUpEntries: [JournalEntry] {
+        journal.entries.filter { $0.message.contains("without waiting any longer for the hand-over") }
+    }
+
+    /// Starts the service, then makes a change whose hand-over is held in the driver: the change's
+    /// task and the held generation.
+    func startWithAHeldChange() async throws -> (change: Task<Void, Never>, generation: UInt64) {
+        try await agent.start()
+        await driver.holdNextApply()
+        await engine.dynamic.replace(PolicyHandOverOrderTests.dynamicPolicy(blocking: 1))
+        let agent = agent
+        let change = Task { await agent.policyChanged() }
+        return (change, await driver.heldApply())
     }
 }
