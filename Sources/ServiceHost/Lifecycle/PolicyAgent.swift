@@ -207,7 +207,10 @@ public actor PolicyAgent {
         // One table with every source, handed over while the driver still decides by its previous
         // state; then the mode. A stop cancels the start without waiting here for a driver call that
         // hangs: the stop waits for it within its own bound (``waitForHandOverUnderWay()``).
-        let policy = try await outlivingCancellation { try await self.handOverAtStart() }
+        // Nothing handed over: a stop came first, or gave up waiting for the driver call.
+        guard let policy = try await outlivingCancellation({ try await self.handOver(evenIfTaken: true) }) else {
+            throw CancellationError()
+        }
         // A stop waited for that hand-over: the mode would come after its permit mode.
         guard !stopping else { throw CancellationError() }
         if persistentFailed {
@@ -217,24 +220,6 @@ public actor PolicyAgent {
         }
         await journalSources(of: policy)
         await releaseFreedMemory()
-    }
-
-    /// The start's hand-over: the engine's newest policy to the driver, then to keying.
-    private func handOverAtStart() async throws -> EffectivePolicy {
-        try await applies.run {
-            let policy = await engine.effectivePolicy()
-            // A stop that came first: nothing of this start may reach the driver after its permit mode.
-            guard !stopping else { throw CancellationError() }
-            appliedGeneration = nil
-            beginHandOver(policy)
-            defer { endHandOver() }
-            try await driver.apply(policy)
-            guard !stopWentOn else { throw CancellationError() }
-            // IKE follows the filters the driver enforces (as for every later change).
-            await keying?.apply(policy)
-            appliedGeneration = policy.generation
-            return policy
-        }
     }
 
     /// `body`'s result, run in a task of its own that the caller's cancellation does not wait for (nor
@@ -422,17 +407,22 @@ public actor PolicyAgent {
     /// - Parameter evenIfTaken: hand it over (and journal the sources) also when the driver has that
     ///   generation already (a refresh); a change then has nothing to do.
     private func applyEffectivePolicy(evenIfTaken: Bool) async {
+        // Its failure is journaled inside: nothing is thrown.
+        let applied = try? await handOver(evenIfTaken: evenIfTaken, journalsFailure: true)
         // The journal and the heap trim (a blocking-pool job, which can wait under load) come after the
         // lock: the next hand-over need not wait for them.
-        guard let applied = await handOver(evenIfTaken: evenIfTaken) else { return }
+        guard let applied else { return }
         await journalSources(of: applied)
         await releaseFreedMemory()
     }
 
-    /// The locked part of ``applyEffectivePolicy(evenIfTaken:)``: the policy the driver and keying took, or
-    /// nil when none was handed over.
-    private func handOver(evenIfTaken: Bool) async -> EffectivePolicy? {
-        await applies.run { () async -> EffectivePolicy? in
+    /// One hand-over, in turn with every other (``applies``): the engine's newest policy to the driver,
+    /// then to keying. Returns that policy, or nil when nothing was handed over: the service stops (a
+    /// stop came first, or gave up waiting for the driver call, so keying gets nothing), the driver has
+    /// that generation already and `evenIfTaken` is false, or the driver refused it and
+    /// `journalsFailure` is set (then journaled); otherwise the driver's error is thrown.
+    private func handOver(evenIfTaken: Bool, journalsFailure: Bool = false) async throws -> EffectivePolicy? {
+        try await applies.run { () async throws -> EffectivePolicy? in
             let policy = await engine.effectivePolicy()
             // The service stops: its driver goes to permit mode and keying stops; nothing more is sent.
             guard !stopping else { return nil }
@@ -442,14 +432,7 @@ public actor PolicyAgent {
             defer { endHandOver() }
             do {
                 try await driver.apply(policy)
-                // A stop that gave up waiting for this call (``waitForHandOverUnderWay()``) has stopped
-                // keying, or is stopping it: loading this policy now would negotiate for a stopped service.
-                guard !stopWentOn else { return nil }
-                // IKE follows the filters the driver enforces; until its configuration is loaded, the
-                // first packets of a new rule ask for a negotiation keying ignores (its generation is not
-                // current).
-                await keying?.apply(policy)
-            } catch {
+            } catch  where journalsFailure {
                 // After the stop went on (its entry said it gave up on this call) no filters are in force.
                 guard !stopWentOn else { return nil }
                 journal.record(
@@ -461,6 +444,12 @@ public actor PolicyAgent {
                 )
                 return nil
             }
+            // A stop that gave up waiting for this call (``waitForHandOverUnderWay()``) has stopped keying,
+            // or is stopping it: loading this policy now would negotiate for a stopped service.
+            guard !stopWentOn else { return nil }
+            // IKE follows the filters the driver enforces; until its configuration is loaded, the first
+            // packets of a new rule ask for a negotiation keying ignores (its generation is not current).
+            await keying?.apply(policy)
             appliedGeneration = policy.generation
             return policy
         }
