@@ -188,6 +188,10 @@ struct WireTables {
         var provenance: UInt32
     }
 
+    /// Per text field of a provenance record (its order in ``ProvenanceKey/texts``), the presence bit of
+    /// an optional one (layout: ``PolicyWire``): store, GPO, linked through.
+    static let textPresenceBit: [UInt8?] = [nil, 0, nil, nil, nil, nil, 4, 5]
+
     /// A provenance by the numbers of its texts in ``WireTables/provenanceTexts`` (the order of the
     /// record's text fields: source, store, policy, rule, filter list, action, GPO, linked through; an
     /// absent one 0), its presence bits and GUIDs (an absent one zero) as in its record.
@@ -265,9 +269,9 @@ struct WireTables {
             ruleID: .zero,
             filterListID: .zero
         )
-        func put(_ text: String?, _ field: Int, bit: UInt8? = nil) {
+        func put(_ text: String?, _ field: Int) {
             guard let text else { return }
-            if let bit { key.presence |= 1 << bit }
+            if let bit = Self.textPresenceBit[field] { key.presence |= 1 << bit }
             key.texts[field] = provenanceText(text, field)
         }
         func put(_ id: IPsecGUID?, _ bit: UInt8) -> IPsecGUID {
@@ -276,13 +280,13 @@ struct WireTables {
             return id
         }
         put(provenance.source, 0)
-        put(provenance.store, 1, bit: 0)
+        put(provenance.store, 1)
         put(provenance.policyName, 2)
         put(provenance.ruleName, 3)
         put(provenance.filterListName, 4)
         put(provenance.filterActionName, 5)
-        put(provenance.gpo, 6, bit: 4)
-        put(provenance.linkedThrough, 7, bit: 5)
+        put(provenance.gpo, 6)
+        put(provenance.linkedThrough, 7)
         key.policyID = put(provenance.policyID, 1)
         key.ruleID = put(provenance.ruleID, 2)
         key.filterListID = put(provenance.filterListID, 3)
@@ -332,8 +336,7 @@ struct WireTables {
                 out.storeBytes(of: key.presence, toByteOffset: offset + 1, as: UInt8.self)
                 // The text fields, at 4 + 4 × field: store, GPO and linked through only when present.
                 for field in 0..<8 {
-                    let bit: UInt8? = field == 1 ? 0 : field == 6 ? 4 : field == 7 ? 5 : nil
-                    if let bit, key.presence & 1 << bit == 0 { continue }
+                    if let bit = Self.textPresenceBit[field], key.presence & 1 << bit == 0 { continue }
                     let local = Int(key.texts[field])
                     if global[local] == .max {
                         global[local] = UInt32(all.count)
