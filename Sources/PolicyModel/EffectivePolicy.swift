@@ -142,7 +142,7 @@ public struct EffectiveFilter: Hashable, Sendable, Codable {
     /// The provenance first: filters of different rules differ there, in a name or GUID a few words in,
     /// while their rule parts are often equal (the same action), compared field by field.
     @usableFromInline func sameContextValues(as other: EffectiveFilter) -> Bool {
-        shared.context.provenance == other.shared.context.provenance && shared.context.rule == other.shared.context.rule
+        shared.context.provenance == other.shared.context.provenance && hasSameRule(as: other)
     }
 
     /// The identity of this filter's rule part box (everything of the context but the provenance):
